@@ -43,7 +43,7 @@ thread_local! {
 /// Borrow this thread's buffer `slot` for the duration of `f`.
 ///
 /// The buffer is taken out of its slot while in use, so a nested use of the
-/// same slot on this thread (rayon may run another task while `f` waits)
+/// same slot on this thread (a serial nested job, say)
 /// gets a fresh buffer instead of aliasing this one.
 pub(crate) fn with_scratch<R>(slot: Slot, f: impl FnOnce(&mut Scratch) -> R) -> R {
     let mut buf = SLOTS.with(|s| s[slot as usize].take());

@@ -9,11 +9,18 @@ use crate::float::Float;
 use crate::simd::scalar::Scalar;
 use crate::simd::{Isa, Vector};
 
-/// `kernel(kc, a, b, ldb, c, rsc, csc, m, n, accumulate)`: C[..m, ..n] (+)= A·B,
-/// with A a packed `MR × kc` sliver and B `kc` rows of `NR` contiguous values
-/// `ldb` elements apart (`ldb = NR` when packed, the row stride when read in place).
+/// `kernel(kc, a, b, c, rsc, csc, m, n, accumulate)`: C[..m, ..n] (+)= A·B,
+/// with A a packed `MR × kc` sliver and B a packed `kc × NR` sliver.
 #[doc(hidden)]
-pub type KernelFn<T> = unsafe fn(usize, *const T, *const T, usize, *mut T, isize, isize, usize, usize, bool);
+pub type KernelFn<T> = unsafe fn(usize, *const T, *const T, *mut T, isize, isize, usize, usize, bool);
+
+/// `kernel_packing(kc, a, b, ldb, b_packed, c, rsc, csc, m, n, accumulate)`:
+/// as [`KernelFn`] for a full-width B sliver read in place (`kc` rows of `NR`
+/// contiguous values, `ldb` apart), which it also copies to `b_packed` in
+/// packed order as it goes, for the next row tiles to read.
+#[doc(hidden)]
+pub type PackingKernelFn<T> =
+    unsafe fn(usize, *const T, *const T, usize, *mut T, *mut T, isize, isize, usize, usize, bool);
 
 /// Register and cache blocking of one ISA's kernel.
 #[derive(Clone, Copy)]
@@ -25,6 +32,7 @@ pub struct Spec<T> {
     pub mc: usize,
     pub nc: usize,
     pub kernel: KernelFn<T>,
+    pub kernel_packing: PackingKernelFn<T>,
     /// Lanes of one register: products with at most this many columns use
     /// `narrow[0]` and up to twice that `narrow[1]`; both read A in place
     /// instead of packing it.
@@ -43,11 +51,12 @@ pub const NARROW_MR: usize = 8;
 /// The generic micro-kernel: `MR` rows by `NV` vectors of `V::W` lanes.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
+unsafe fn tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize, const PACK: bool>(
     kc: usize,
     mut a: *const T,
     mut b: *const T,
     ldb: usize,
+    mut b_out: *mut T,
     c: *mut T,
     rsc: isize,
     csc: isize,
@@ -71,6 +80,17 @@ unsafe fn tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
         let mut bv = [V::zero(); NV];
         for j in 0..NV {
             bv[j] = V::load(b.add(j * V::W));
+        }
+        if PACK {
+            // B is read in place, a strided stream the prefetchers may miss:
+            // ask for the row 8 steps ahead, and keep this one, packed.
+            for l in (0..nr * std::mem::size_of::<T>()).step_by(64) {
+                prefetch((b.wrapping_add(8 * ldb) as *const u8).wrapping_add(l));
+            }
+            for j in 0..NV {
+                bv[j].store(b_out.add(j * V::W));
+            }
+            b_out = b_out.add(nr);
         }
         for i in 0..MR {
             let av = V::splat(*a.add(i));
@@ -169,14 +189,23 @@ fn prefetch(p: *const u8) {
 }
 
 macro_rules! kernel_fn {
-    ($name:ident, $t:ty, $v:ty, $mr:expr, $nv:expr $(, $feat:literal)?) => {
+    ($name:ident, $packing:ident, $t:ty, $v:ty, $mr:expr, $nv:expr $(, $feat:literal)?) => {
         $(#[target_feature(enable = $feat)])?
         #[allow(clippy::too_many_arguments)]
         unsafe fn $name(
-            kc: usize, a: *const $t, b: *const $t, ldb: usize, c: *mut $t,
+            kc: usize, a: *const $t, b: *const $t, c: *mut $t,
             rsc: isize, csc: isize, m: usize, n: usize, accumulate: bool,
         ) {
-            tile::<$t, $v, $mr, $nv>(kc, a, b, ldb, c, rsc, csc, m, n, accumulate)
+            tile::<$t, $v, $mr, $nv, false>(kc, a, b, $nv * <$v as Vector<$t>>::W, std::ptr::null_mut(), c, rsc, csc, m, n, accumulate)
+        }
+
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $packing(
+            kc: usize, a: *const $t, b: *const $t, ldb: usize, b_out: *mut $t, c: *mut $t,
+            rsc: isize, csc: isize, m: usize, n: usize, accumulate: bool,
+        ) {
+            tile::<$t, $v, $mr, $nv, true>(kc, a, b, ldb, b_out, c, rsc, csc, m, n, accumulate)
         }
     };
 }
@@ -198,17 +227,17 @@ narrow_fn!(scalar_narrow_f32, f32, Scalar<f32>, 1);
 narrow_fn!(scalar_narrow2_f32, f32, Scalar<f32>, 2);
 narrow_fn!(scalar_narrow_f64, f64, Scalar<f64>, 1);
 narrow_fn!(scalar_narrow2_f64, f64, Scalar<f64>, 2);
-kernel_fn!(scalar_f32, f32, Scalar<f32>, 4, 8);
-kernel_fn!(scalar_f64, f64, Scalar<f64>, 4, 8);
+kernel_fn!(scalar_f32, scalar_packing_f32, f32, Scalar<f32>, 4, 8);
+kernel_fn!(scalar_f64, scalar_packing_f64, f64, Scalar<f64>, 4, 8);
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
     use crate::simd::avx2::{F32x8, F64x4};
     use crate::simd::avx512::{F32x16, F64x8};
-    kernel_fn!(avx2_f32, f32, F32x8, 6, 2, "avx2,fma");
-    kernel_fn!(avx2_f64, f64, F64x4, 6, 2, "avx2,fma");
-    kernel_fn!(avx512_f32, f32, F32x16, 8, 2, "avx512f");
-    kernel_fn!(avx512_f64, f64, F64x8, 8, 2, "avx512f");
+    kernel_fn!(avx2_f32, avx2_packing_f32, f32, F32x8, 6, 2, "avx2,fma");
+    kernel_fn!(avx2_f64, avx2_packing_f64, f64, F64x4, 6, 2, "avx2,fma");
+    kernel_fn!(avx512_f32, avx512_packing_f32, f32, F32x16, 8, 2, "avx512f");
+    kernel_fn!(avx512_f64, avx512_packing_f64, f64, F64x8, 8, 2, "avx512f");
     narrow_fn!(avx2_narrow_f32, f32, F32x8, 1, "avx2,fma");
     narrow_fn!(avx2_narrow2_f32, f32, F32x8, 2, "avx2,fma");
     narrow_fn!(avx2_narrow_f64, f64, F64x4, 1, "avx2,fma");
@@ -227,6 +256,7 @@ mod x86 {
                 mc: 96,
                 nc: 2048,
                 kernel: avx512_f32,
+                kernel_packing: avx512_packing_f32,
                 lanes: 16,
                 narrow: [avx512_narrow_f32, avx512_narrow2_f32],
             }),
@@ -237,6 +267,7 @@ mod x86 {
                 mc: 96,
                 nc: 2048,
                 kernel: avx2_f32,
+                kernel_packing: avx2_packing_f32,
                 lanes: 8,
                 narrow: [avx2_narrow_f32, avx2_narrow2_f32],
             }),
@@ -253,6 +284,7 @@ mod x86 {
                 mc: 96,
                 nc: 2048,
                 kernel: avx512_f64,
+                kernel_packing: avx512_packing_f64,
                 lanes: 8,
                 narrow: [avx512_narrow_f64, avx512_narrow2_f64],
             }),
@@ -263,6 +295,7 @@ mod x86 {
                 mc: 96,
                 nc: 2048,
                 kernel: avx2_f64,
+                kernel_packing: avx2_packing_f64,
                 lanes: 4,
                 narrow: [avx2_narrow_f64, avx2_narrow2_f64],
             }),
@@ -291,6 +324,7 @@ impl GemmFloat for f32 {
             mc: 128,
             nc: 1024,
             kernel: scalar_f32,
+            kernel_packing: scalar_packing_f32,
             lanes: 1,
             narrow: [scalar_narrow_f32, scalar_narrow2_f32],
         }
@@ -311,6 +345,7 @@ impl GemmFloat for f64 {
             mc: 128,
             nc: 1024,
             kernel: scalar_f64,
+            kernel_packing: scalar_packing_f64,
             lanes: 1,
             narrow: [scalar_narrow_f64, scalar_narrow2_f64],
         }

@@ -20,13 +20,13 @@ use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
 use kernel::Spec;
-use rayon::prelude::*;
 use skinny::{narrow, short_a};
 
 /// Below this many multiply-adds a product runs on one thread.
 const PAR_THRESHOLD: usize = 1 << 19;
-/// Up to this many rows of A, full panels of a row-major B are read in place.
-const IN_PLACE_B_MAX_M: usize = 256;
+/// Up to this many rows of A, products take the short-A path (A packed once,
+/// B packed a panel at a time).
+const SHORT_A_MAX_M: usize = 256;
 /// Below this many multiply-adds packing costs more than it saves.
 const SMALL: usize = 4096;
 
@@ -102,25 +102,37 @@ unsafe fn gemm_with_threads<T: GemmFloat>(
         return gemm_small(m, n, k, a, b, c, rsc, csc, accumulate);
     }
     let spec = T::spec(simd::active());
-    // A product at most two registers wide (or tall): read the big operand in
-    // place rather than pack it, since packing would cost as much as the math
-    // (a dense layer's backward at batch 32, a 10-class head) — but only when
-    // its rows are contiguous (or it is small): walking a row-major matrix down
-    // its columns touches a new cache line per element.
-    let in_place_ok = |x: MatPtr<T>, rows: usize| x.cs == 1 || rows * k <= 8192;
+    // A product at most two registers wide: read the big operand A in place
+    // rather than pack it, since packing would cost as much as the math (a
+    // 10-class head, its weight gradient) — when each step down k reads
+    // neighbouring elements of a few rows (A row-major or column-major, or
+    // small): otherwise every element would cost a cache line. The same for
+    // a product two registers tall, seen transposed, but only into a
+    // column-major C: its tiles would write a row-major C down the columns,
+    // and threads would share every cache line of it.
+    let in_place_ok = |x: MatPtr<T>, rows: usize| x.cs == 1 || x.rs == 1 || rows * k <= 8192;
     if spec.lanes > 1 {
         let w = 2 * spec.lanes;
         if n <= w && in_place_ok(a, m) {
             return narrow(m, n, k, a, b, c, rsc, csc, accumulate, threads, spec);
         }
-        if m <= w && in_place_ok(b.t(), n) {
+        if m <= w && rsc == 1 && in_place_ok(b.t(), n) {
             return narrow(n, m, k, b.t(), a.t(), c, csc, rsc, accumulate, threads, spec);
         }
     }
-    // C = A·B and Cᵀ = Bᵀ·Aᵀ are the same product; pick the orientation
-    // whose ragged edges waste fewer kernel lanes (matters for n = 10).
+    // C = A·B and Cᵀ = Bᵀ·Aᵀ are the same product. Kernels store whole
+    // registers only into rows of C with unit stride, so that decides the
+    // orientation; when neither has it, pick the one whose ragged edges waste
+    // fewer kernel lanes.
     let waste = |m: usize, n: usize| m.next_multiple_of(spec.mr) * n.next_multiple_of(spec.nr);
-    if waste(n, m) < waste(m, n) {
+    let flip = if csc == 1 {
+        false
+    } else if rsc == 1 {
+        true
+    } else {
+        waste(n, m) < waste(m, n)
+    };
+    if flip {
         return blocked(n, m, k, b.t(), a.t(), c, csc, rsc, accumulate, threads, spec);
     }
     blocked(m, n, k, a, b, c, rsc, csc, accumulate, threads, spec)
@@ -151,18 +163,6 @@ unsafe fn gemm_small<T: GemmFloat>(
     }
 }
 
-/// A [`BSlice`] shared by the tasks of one k slice.
-#[derive(Clone, Copy)]
-struct SendB<T>(BSlice<T>);
-unsafe impl<T> Send for SendB<T> {}
-unsafe impl<T> Sync for SendB<T> {}
-
-impl<T: Copy> SendB<T> {
-    fn get(self) -> BSlice<T> {
-        self.0
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked<T: GemmFloat>(
     m: usize,
@@ -177,7 +177,7 @@ unsafe fn blocked<T: GemmFloat>(
     threads: usize,
     spec: Spec<T>,
 ) {
-    if b.cs == 1 && m <= IN_PLACE_B_MAX_M {
+    if m <= SHORT_A_MAX_M {
         return short_a(m, n, k, a, b, c, rsc, csc, accumulate, threads, spec);
     }
     let Spec { mr, nr, kc: kc_max, mc: mc_max, nc: nc_max, .. } = spec;
@@ -204,11 +204,10 @@ unsafe fn blocked<T: GemmFloat>(
                     let bp_ptr = SendPtr(bp.as_mut_ptr());
                     let pack_one = |q: usize| pack::pack_b_panel(bp_ptr.get(), b, pc, kc, jc, nc, nr, q);
                     if threads > 1 {
-                        (0..panels).into_par_iter().for_each(|q| pack_one(q));
+                        parallel::for_each(panels, pack_one);
                     } else {
                         (0..panels).for_each(pack_one);
                     }
-                    let bs = SendB(BSlice::Packed(bp_ptr.get() as *const T));
                     // LOOP 3 (× part of LOOP 2): one task per (A block, B part).
                     let task = |t: usize| {
                         let (ib, part) = (t / n_split, t % n_split);
@@ -219,12 +218,12 @@ unsafe fn blocked<T: GemmFloat>(
                             let ap = scratch_a.slice::<T>(mc.next_multiple_of(mr) * kc);
                             pack::pack_a(ap, a, ic, mc, pc, kc, mr);
                             let c_blk = c_ptr.get().offset(ic as isize * rsc + jc as isize * csc);
-                            macro_kernel(&spec, ap, mc, bs.get(), panels_here, nc, kc, c_blk, rsc, csc, acc);
+                            macro_kernel(&spec, ap, mc, bp_ptr.get(), panels_here, nc, kc, c_blk, rsc, csc, acc);
                         })
                     };
                     let tasks = m_blocks * n_split;
                     if threads > 1 {
-                        (0..tasks).into_par_iter().for_each(task);
+                        parallel::for_each(tasks, task);
                     } else {
                         (0..tasks).for_each(task);
                     }
@@ -232,47 +231,18 @@ unsafe fn blocked<T: GemmFloat>(
             }
         })
     };
-    if threads > 1 {
-        parallel::run(body)
-    } else {
-        body()
-    }
+    body()
 }
 
-/// Where LOOP 2 finds the B micro-panels of one `kc × nc` slice: all packed
-/// (`panel q` at `packed + q·kc·nr`), or read in place from a row-major B with
-/// only the ragged last panel packed (`tail`).
-#[derive(Clone, Copy)]
-enum BSlice<T> {
-    Packed(*const T),
-    InPlace { b: MatPtr<T>, pc: usize, jc: usize, tail: *const T },
-}
-
-impl<T: GemmFloat> BSlice<T> {
-    /// The panel's first element and the distance between its rows.
-    #[inline(always)]
-    unsafe fn panel(self, q: usize, kc: usize, nr: usize, nc: usize) -> (*const T, usize) {
-        match self {
-            BSlice::Packed(p) => (p.add(q * kc * nr), nr),
-            BSlice::InPlace { b, pc, jc, tail } => {
-                if (q + 1) * nr <= nc {
-                    (b.at(pc, jc + q * nr), b.rs as usize)
-                } else {
-                    (tail, nr)
-                }
-            }
-        }
-    }
-}
-
-/// LOOP 2 and LOOP 1: a packed `mc × kc` block of A times the B micro-panels
-/// `panels` of an `nc`-wide slice, into C at `c` (the block's corner).
+/// LOOP 2 and LOOP 1: a packed `mc × kc` block of A times the packed B
+/// micro-panels `panels` of an `nc`-wide slice (panel `q` at `bp + q·kc·nr`),
+/// into C at `c` (the block's corner).
 #[allow(clippy::too_many_arguments)]
 unsafe fn macro_kernel<T: GemmFloat>(
     spec: &Spec<T>,
     ap: &[T],
     mc: usize,
-    bs: BSlice<T>,
+    bp: *const T,
     panels: std::ops::Range<usize>,
     nc: usize,
     kc: usize,
@@ -285,22 +255,11 @@ unsafe fn macro_kernel<T: GemmFloat>(
     // LOOP 2: micro-panels of B~ (one stays in L1 over LOOP 1).
     for q in panels {
         let jr = q * nr;
-        let (bq, ldb) = bs.panel(q, kc, nr, nc);
+        let bq = bp.add(q * kc * nr);
         // LOOP 1: micro-panels of A~.
         for ir in (0..mc).step_by(mr) {
             let c_tile = c.offset(ir as isize * rsc + jr as isize * csc);
-            (spec.kernel)(
-                kc,
-                ap.as_ptr().add(ir * kc),
-                bq,
-                ldb,
-                c_tile,
-                rsc,
-                csc,
-                mr.min(mc - ir),
-                nr.min(nc - jr),
-                acc,
-            );
+            (spec.kernel)(kc, ap.as_ptr().add(ir * kc), bq, c_tile, rsc, csc, mr.min(mc - ir), nr.min(nc - jr), acc);
         }
     }
 }
@@ -355,7 +314,7 @@ pub unsafe fn with_packed_b<T: GemmFloat, R>(k: usize, n: usize, b: MatPtr<T>, f
             pack::pack_b_panel(base.get().add(off), b, pc, kc, jc, nc, nr, q)
         };
         if parallel::worth_parallel(k * n, 1 << 16) {
-            parallel::run(|| jobs.par_iter().for_each(pack));
+            parallel::for_each(jobs.len(), |i| pack(&jobs[i]));
         } else {
             jobs.iter().for_each(pack);
         }
@@ -395,19 +354,7 @@ pub unsafe fn gemm_packed<T: GemmFloat>(
                     let ap = scratch_a.slice::<T>(mc.next_multiple_of(spec.mr) * kc);
                     pack::pack_a(ap, a, ic, mc, pc, kc, spec.mr);
                     let c_blk = c.offset(ic as isize * rsc + jc as isize * csc);
-                    macro_kernel(
-                        &spec,
-                        ap,
-                        mc,
-                        BSlice::Packed(bp),
-                        0..panels,
-                        nc,
-                        kc,
-                        c_blk,
-                        rsc,
-                        csc,
-                        accumulate || pc > 0,
-                    );
+                    macro_kernel(&spec, ap, mc, bp, 0..panels, nc, kc, c_blk, rsc, csc, accumulate || pc > 0);
                 })
             }
         }

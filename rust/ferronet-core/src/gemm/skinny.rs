@@ -2,10 +2,9 @@
 //! registers wide, A read in place) and short-A products (B read in place).
 
 use super::kernel::{Spec, NARROW_MR};
-use super::{macro_kernel, pack, BSlice, GemmFloat, MatPtr, SendB};
+use super::{pack, GemmFloat, MatPtr};
 use crate::parallel::{self, SendPtr};
 use crate::workspace::{with_scratch, Slot};
-use rayon::prelude::*;
 
 /// Products with at most `2·spec.lanes` columns: B packed once into one
 /// zero-padded sliver one or two registers wide, A read in place, rows split
@@ -47,18 +46,20 @@ pub(super) unsafe fn narrow<T: GemmFloat>(
         };
         let tiles = m.div_ceil(NARROW_MR);
         if threads > 1 {
-            parallel::run(|| (0..tiles).into_par_iter().with_min_len(8).for_each(rows));
+            parallel::for_each(tiles, rows);
         } else {
             (0..tiles).for_each(rows);
         }
     })
 }
 
-/// Products with a short A (a dense layer at batch ≤ 256) and a row-major B:
-/// A is packed once per k slice and shared; B's full panels are read in place
-/// (each meets so few rows of A that copying it would cost as much as the
-/// multiplication) and only the ragged last one is packed; threads take
-/// groups of B panels, several per thread so a busy core can fall behind.
+/// Products with a short A (a dense layer at batch ≤ 256): A is packed once,
+/// all of k, and shared by the threads, which take groups of B's `nr`-wide
+/// panels (several groups per thread so a busy core can fall behind). Each
+/// panel is packed one k slice at a time into a buffer that stays in the
+/// thread's L1/L2 while every row tile of A meets it, so B is read from memory
+/// exactly once, contiguously, whatever its layout or row stride (reading a
+/// row-major B in place instead walks one cache-set-aliased line pair per k step).
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn short_a<T: GemmFloat>(
     m: usize,
@@ -73,46 +74,73 @@ pub(super) unsafe fn short_a<T: GemmFloat>(
     threads: usize,
     spec: Spec<T>,
 ) {
-    let Spec { mr, nr, kc: kc_max, nc: nc_max, .. } = spec;
+    let Spec { mr, nr, kc: kc_max, .. } = spec;
+    let m_pad = m.next_multiple_of(mr);
+    let panels = n.div_ceil(nr);
     let c_ptr = SendPtr(c);
-    let body = || {
-        with_scratch(Slot::PackA, |scratch_a| {
+    with_scratch(Slot::PackA, |scratch_a| {
+        // Slice `pc` of A (kc wide) starts at `m_pad·pc`, sliver `ir` at `+ ir·kc`.
+        let ap = scratch_a.slice::<T>(m_pad * k);
+        for pc in (0..k).step_by(kc_max) {
+            pack::pack_a(&mut ap[m_pad * pc..], a, 0, m, pc, kc_max.min(k - pc), mr);
+        }
+        let ap = &*ap;
+        let run_panels = |range: std::ops::Range<usize>| {
             with_scratch(Slot::PackB, |scratch_b| {
-                for jc in (0..n).step_by(nc_max) {
-                    let nc = nc_max.min(n - jc);
-                    let panels = nc.div_ceil(nr);
-                    let groups = if threads > 1 { panels.min(4 * threads) } else { 1 };
-                    let per = panels.div_ceil(groups);
+                let bp = scratch_b.slice::<T>(kc_max.min(k) * nr);
+                for q in range {
+                    let jr = q * nr;
+                    let cols = nr.min(n - jr);
+                    // A full panel of a row-major B is packed by the first row
+                    // tile's kernel as it reads it; any other is packed first.
+                    let on_the_fly = cols == nr && b.cs == 1;
                     for pc in (0..k).step_by(kc_max) {
                         let kc = kc_max.min(k - pc);
-                        let ap = scratch_a.slice::<T>(m.next_multiple_of(mr) * kc);
-                        pack::pack_a(ap, a, 0, m, pc, kc, mr);
-                        let tail = scratch_b.slice::<T>(kc * nr);
-                        if nc % nr != 0 {
-                            let j_tail = (panels - 1) * nr;
-                            pack::pack_b_panel(tail.as_mut_ptr(), b, pc, kc, jc + j_tail, nc - j_tail, nr, 0);
-                        }
-                        let bs = SendB(BSlice::InPlace { b, pc, jc, tail: tail.as_ptr() });
-                        let ap = &*ap;
                         let acc = accumulate || pc > 0;
-                        let group = |g: usize| {
-                            let range = g * per..((g + 1) * per).min(panels);
-                            let c_blk = c_ptr.get().offset(jc as isize * csc);
-                            macro_kernel(&spec, ap, m, bs.get(), range, nc, kc, c_blk, rsc, csc, acc);
-                        };
-                        if groups > 1 {
-                            (0..groups).into_par_iter().for_each(group);
+                        let mut ir0 = 0;
+                        if on_the_fly {
+                            (spec.kernel_packing)(
+                                kc,
+                                ap.as_ptr().add(m_pad * pc),
+                                b.at(pc, jr),
+                                b.rs as usize,
+                                bp.as_mut_ptr(),
+                                c_ptr.get().offset(jr as isize * csc),
+                                rsc,
+                                csc,
+                                mr.min(m),
+                                cols,
+                                acc,
+                            );
+                            ir0 = mr;
                         } else {
-                            group(0);
+                            pack::pack_b_panel(bp.as_mut_ptr(), b, pc, kc, jr, cols, nr, 0);
+                        }
+                        for ir in (ir0..m).step_by(mr) {
+                            let c_tile = c_ptr.get().offset(ir as isize * rsc + jr as isize * csc);
+                            (spec.kernel)(
+                                kc,
+                                ap.as_ptr().add(m_pad * pc + ir * kc),
+                                bp.as_ptr(),
+                                c_tile,
+                                rsc,
+                                csc,
+                                mr.min(m - ir),
+                                cols,
+                                acc,
+                            );
                         }
                     }
                 }
             })
-        })
-    };
-    if threads > 1 {
-        parallel::run(body)
-    } else {
-        body()
-    }
+        };
+        if threads > 1 && panels > 1 {
+            let groups = panels.min(4 * threads);
+            let per = panels.div_ceil(groups);
+            let groups = panels.div_ceil(per);
+            parallel::for_each(groups, |g| run_panels(g * per..((g + 1) * per).min(panels)));
+        } else {
+            run_panels(0..panels);
+        }
+    })
 }

@@ -14,7 +14,6 @@ use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
 use crate::workspace::{with_scratch, Slot};
-use rayon::prelude::*;
 
 const OP: &str = "conv2d";
 /// Output pixels per forward tile (a tile of P is TILE × K).
@@ -207,7 +206,7 @@ impl Conv2d {
                 };
                 let tiles = m.div_ceil(TILE);
                 if par {
-                    parallel::run(|| (0..tiles).into_par_iter().for_each(tile));
+                    parallel::for_each(tiles, tile);
                 } else {
                     (0..tiles).for_each(tile);
                 }
@@ -301,10 +300,8 @@ impl Conv2d {
                 }
             };
             if par {
-                parallel::run(|| {
-                    (0..blocks).into_par_iter().for_each(one);
-                    (0..kf.div_ceil(4096)).into_par_iter().for_each(reduce);
-                });
+                parallel::for_each(blocks, one);
+                parallel::for_each(kf.div_ceil(4096), reduce);
             } else {
                 (0..blocks).for_each(one);
                 (0..kf.div_ceil(4096)).for_each(reduce);
@@ -337,10 +334,14 @@ impl Conv2d {
                         }
                     })
                 };
+                let images = dx.len() / img;
+                let dx_ptr = SendPtr(dx.as_mut_ptr());
+                // SAFETY (of each call): image n's slice of dx is written by its task only.
+                let image = |n: usize| one((n, std::slice::from_raw_parts_mut(dx_ptr.get().add(n * img), img)));
                 if par {
-                    parallel::run(|| dx.par_chunks_mut(img).enumerate().for_each(one));
+                    parallel::for_each(images, image);
                 } else {
-                    dx.chunks_mut(img).enumerate().for_each(one);
+                    (0..images).for_each(image);
                 }
             })
         }

@@ -5,7 +5,6 @@ use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Strided};
-use rayon::prelude::*;
 
 const OP: &str = "matmul";
 
@@ -147,7 +146,7 @@ pub unsafe fn matmul<T: GemmFloat>(a: &Strided<T>, b: &Strided<T>, out: &Strided
     // Many small products: one thread per product; otherwise let each GEMM
     // spread itself.
     if count > 1 && m * n * k < (1 << 18) && parallel::worth_parallel(count * m * n * k, 1 << 19) {
-        parallel::run(|| (0..count).into_par_iter().for_each(|i| one(i, true)));
+        parallel::for_each(count, |i| one(i, true));
     } else {
         (0..count).for_each(|i| one(i, false));
     }

@@ -11,7 +11,6 @@
 
 use crate::parallel;
 use crate::simd::Isa;
-use rayon::prelude::*;
 
 /// Below this much work (roughly, elements touched) a sweep runs on the
 /// calling thread.
@@ -63,7 +62,7 @@ pub(crate) fn sweep<B: Body>(isa: Isa, n: usize, block: usize, cost: usize, body
     let blocks = n.div_ceil(block);
     let one = |i: usize| run_on(isa, body, i * block, ((i + 1) * block).min(n));
     if blocks > 1 && parallel::worth_parallel(n.saturating_mul(cost.max(1)), PAR_THRESHOLD) {
-        parallel::run(|| (0..blocks).into_par_iter().for_each(one));
+        parallel::for_each(blocks, one);
     } else {
         (0..blocks).for_each(one);
     }
