@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod linalg;
 mod loss;
+mod metric;
 mod norm;
 mod optim;
 mod pool;
@@ -25,5 +26,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     norm::register(m)?;
     activation::register(m)?;
     loss::register(m)?;
+    metric::register(m)?;
     Ok(())
 }

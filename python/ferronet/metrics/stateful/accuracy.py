@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ... import _core
+from ...errors import FerronetError
 from ..base import MeanMetricWrapper, _reduce_to_samplewise
 from ._checks import _check_positive_int, _matched, _onehot_pair, _sparse_pair
 
@@ -115,6 +117,31 @@ def _accumulate(metric: MeanMetricWrapper, matches: np.ndarray, sample_weight) -
         metric.count += n
 
 
+def _argmax_hits(y_true, y_pred):
+    """Rows whose top score is at the labelled class, counted in one kernel call.
+
+    Only for the common training case: unweighted, 2-D float scores and int64
+    class ids (or targets of the scores' dtype and shape), all C-contiguous.
+    Returns None otherwise, or when the kernel rejects the labels, so the
+    caller's checks can report the problem in the metric's own words.
+    """
+    if not (type(y_pred) is np.ndarray and type(y_true) is np.ndarray and y_pred.ndim == 2
+            and y_pred.dtype in (np.float32, np.float64) and y_pred.flags.c_contiguous
+            and y_true.flags.c_contiguous and len(y_true) == len(y_pred)):
+        return None
+    if y_true.dtype != np.int64 and y_true.dtype != y_pred.dtype:
+        return None
+    try:
+        return _core.argmax_hits(y_pred, y_true)
+    except FerronetError:
+        return None
+
+
+def _count_hits(metric: MeanMetricWrapper, hits: int, n: int) -> None:
+    metric.total += hits
+    metric.count += n
+
+
 def _equal(y_true, y_pred) -> np.ndarray:
     y_true, y_pred = _matched(y_true, y_pred, "Accuracy")
     return (y_true == y_pred).astype(np.float64)
@@ -184,6 +211,10 @@ class CategoricalAccuracy(MeanMetricWrapper):
         super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if sample_weight is None:
+            hits = _argmax_hits(y_true, y_pred)
+            if hits is not None and y_true.shape == y_pred.shape:
+                return _count_hits(self, hits, len(y_pred))
         y_true, y_pred = _onehot_pair(y_true, y_pred, "CategoricalAccuracy")
         _accumulate(self, np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1), sample_weight)
 
@@ -208,6 +239,10 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if sample_weight is None:
+            hits = _argmax_hits(y_true, y_pred)
+            if hits is not None and y_true.ndim == 1:
+                return _count_hits(self, hits, len(y_pred))
         ids, y_pred = _sparse_pair(y_true, y_pred, "SparseCategoricalAccuracy")
         _accumulate(self, ids == np.argmax(y_pred, axis=-1), sample_weight)
 

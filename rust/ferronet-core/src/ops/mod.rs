@@ -7,6 +7,7 @@ pub mod global_pool;
 pub mod loss;
 pub mod margin_loss;
 pub mod matmul;
+pub mod metric;
 pub mod optim;
 pub mod pointwise_loss;
 pub mod pool;
