@@ -226,6 +226,32 @@ def test_model_gradients_through_fused_losses_and_regularizers(head, loss, label
         np.testing.assert_allclose(grads[v.path], num, rtol=1e-4, atol=1e-7, err_msg=v.path)
 
 
+@pytest.mark.parametrize("pool", [dict(), dict(pool_size=3, strides=1, padding="same"), dict(pool_size=2, strides=1)])
+@pytest.mark.parametrize("maker", ["conv", "dense"])
+def test_relu_then_max_pool_gradients_in_a_training_step(pool, maker, rng):
+    """The step hands the ReLU's gradient to the pool's backward (and the conv applies its ReLU in the kernel)."""
+    if maker == "conv":
+        first = layers.Conv2D(4, 3, padding="same", activation="relu", dtype="float64", bias_initializer="random_normal")
+        reshape = []
+    else:
+        first = layers.Dense(12, activation="relu", dtype="float64", bias_initializer="random_normal")
+        reshape = [layers.Reshape((3, 4, 1), dtype="float64")]
+    model = fn.Sequential([fn.Input((5, 6, 2) if maker == "conv" else (7,), dtype="float64"), first] + reshape + [
+        layers.MaxPooling2D(dtype="float64", **pool),
+        layers.Flatten(dtype="float64"),
+        layers.Dense(3, activation="softmax", dtype="float64"),
+    ])
+    x = rng.normal(size=(3, 5, 6, 2) if maker == "conv" else (3, 7))
+    y = rng.integers(0, 3, size=3)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    grads = _model_grads(model, x, y)
+    assert bool(model._step_cache().relu_pool) == (maker == "conv")
+    assert not first._act_grad_done  # the flag lives only inside the step
+    for v in model.trainable_weights:
+        num = numeric_grad(lambda: model.evaluate(x, y, batch_size=3, verbose=0), v.value)
+        np.testing.assert_allclose(grads[v.path], num, rtol=1e-4, atol=1e-7, err_msg=v.path)
+
+
 def test_frozen_layer_gets_no_update(rng):
     first = layers.Dense(4, activation="relu")
     model = fn.Sequential([fn.Input((3,)), first, layers.Dense(2, activation="softmax")])

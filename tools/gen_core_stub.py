@@ -17,7 +17,7 @@ FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
 PAIR_ARGS = {"strides", "dilation", "pool_size"}
 STR_ARGS = {"padding", "name"}
 RETURNS = {
@@ -43,6 +43,7 @@ RETURNS = {
     "multiclass_hinge": "tuple[_Array, _Array]",
     "dropout": "tuple[_Array, NDArray[np.uint8]]",
     "l1_l2_penalty": "float",
+    "argmax_hits": "int",
 }
 
 
@@ -51,6 +52,7 @@ OVERRIDES = {
     ("sgd_update", "velocity"): "Optional[_Array]",
     ("avg_pool2d_backward", "x"): "_Array | Sequence[int]",
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
+    ("conv2d", "activation"): "Optional[str]",
 }
 
 

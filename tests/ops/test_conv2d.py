@@ -64,6 +64,19 @@ def test_forward_matches_reference(rng, dtype, xs, ks, s, pad, d):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "softplus", "silu", "gelu"])
+def test_fused_activation_equals_activation_after(rng, dtype, act):
+    x = rng.standard_normal((3, 15, 14, 3)).astype(dtype)  # several 128-row tiles, a ragged last one
+    w = rng.standard_normal((3, 3, 3, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    want = getattr(ops, act)(ops.conv2d(x, w, b, padding="same"))
+    got = ops.conv2d(x, w, b, padding="same", activation=act)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ferronet.ArgumentError, match="activation must be one of 'relu'.*Received: activation='elu'"):
+        ops.conv2d(x, w, b, activation="elu")
+
+
 @pytest.mark.parametrize("xs,ks,s,pad,d", CASES[:6])
 def test_backward_matches_central_differences(rng, xs, ks, s, pad, d):
     x = rng.standard_normal(xs)

@@ -109,6 +109,16 @@ def test_backward_matches_numpy(rng, dtype, shape, pool, strides, padding):
     np.testing.assert_allclose(got, np_pool_backward(dy, x, "avg", pool, st, padding), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape,pool,strides,padding", CASES)
+def test_backward_through_relu_equals_relu_backward_after(rng, dtype, shape, pool, strides, padding):
+    x = np.maximum(rng.standard_normal(shape), 0).astype(dtype)  # a ReLU's output: many exact zeros
+    dy = rng.standard_normal(ops.max_pool2d(x, pool, strides, padding).shape).astype(dtype)
+    want = ops.relu_backward(ops.max_pool2d_backward(dy, x, pool, strides, padding), x)
+    got = ops.max_pool2d_backward(dy, x, pool, strides, padding, through_relu=True)
+    np.testing.assert_array_equal(got, want)
+
+
 def central_difference(f, x, h=1e-6):
     g = np.zeros_like(x)
     for idx in np.ndindex(x.shape):

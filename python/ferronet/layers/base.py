@@ -105,6 +105,9 @@ class Layer:
         self._bufs: dict = {}
         self._keep_batch = None  # batch size whose buffers are never replaced (set by fit)
         self._logits = False
+        # Set by the training step while the next layer's backward already
+        # includes this layer's activation gradient (max pooling after ReLU).
+        self._act_grad_done = False
         self._act = None
         self.input_shape = None
         self.output_shape = None
@@ -330,7 +333,7 @@ class Layer:
     def _backward_activation(self, dy):
         """Gradient through the activation applied by :meth:`_forward_activation`."""
         act = self._act
-        if act is None or self._logits:
+        if act is None or self._logits or self._act_grad_done:
             return dy
         return act.backward(dy, self._z, self._y, self._buf("dz", dy.shape))
 

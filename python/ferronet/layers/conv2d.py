@@ -12,6 +12,10 @@ from .base import Layer, fmt_shape
 __all__ = ["Conv2D"]
 
 
+# Activations the convolution kernel applies itself, and whose backward needs only the output.
+_FUSED_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
+
+
 class Conv2D(Layer):
     """2-D convolution layer (cross-correlation, as in Keras).
 
@@ -96,8 +100,18 @@ class Conv2D(Layer):
     def call(self, inputs, training=False):
         self._x = inputs
         shape = (inputs.shape[0],) + self.output_shape[1:]
-        z = ops.conv2d(inputs, self.kernel.value, self.bias.value if self.use_bias else None, self.strides,
-                       self.padding, self.dilation_rate, out=self._buf("z", shape))
+        bias = self.bias.value if self.use_bias else None
+        act = self._act
+        if act is not None and not self._logits and act.name in _FUSED_ACTIVATIONS:
+            # The activation is applied to each tile as the kernel writes it. Only the output is kept:
+            # these activations' gradients need nothing else (ReLU's takes its sign from y, as y > 0
+            # exactly where z > 0).
+            y = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
+                           out=self._buf("y", shape), activation=act.name)
+            self._z = self._y = y
+            return y
+        z = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
+                       out=self._buf("z", shape))
         return self._forward_activation(z)
 
     def backward(self, dy, need_dx=True):

@@ -53,6 +53,10 @@ class _Pooling2D(Layer):
         return getattr(ops, self._backward_op)(dy, x, self.pool_size, self.strides, self.padding,
                                                out=self._buf("dx", x.shape))
 
+    def _can_take_relu_grad(self) -> bool:
+        """Whether :meth:`backward` can also apply a preceding ReLU's gradient (see ``_through_relu``)."""
+        return False
+
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
@@ -69,6 +73,23 @@ class MaxPooling2D(_Pooling2D):
     """
 
     _forward_op, _backward_op = "max_pool2d", "max_pool2d_backward"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set by the training step when the previous layer ends in a ReLU whose
+        # gradient this layer's backward applies (one pass over the unpooled
+        # tensor instead of two).
+        self._through_relu = False
+
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
+            return None
+        x = self._x
+        return ops.max_pool2d_backward(dy, x, self.pool_size, self.strides, self.padding,
+                                       out=self._buf("dx", x.shape), through_relu=self._through_relu)
+
+    def _can_take_relu_grad(self) -> bool:
+        return True
 
 
 class AveragePooling2D(_Pooling2D):

@@ -26,7 +26,7 @@ class _StepCache:
     """What a training step needs, recomputed only when layers or trainable flags change."""
 
     __slots__ = ("key", "layers", "body", "last", "fused", "train_vars", "reg_vars", "stop", "per_n", "weight",
-                 "act")
+                 "act", "relu_pool")
     key: tuple
     layers: list
     body: list
@@ -35,6 +35,7 @@ class _StepCache:
     train_vars: list
     reg_vars: list
     stop: int
+    relu_pool: list
     per_n: bool
     weight: float
     act: Any
@@ -130,6 +131,12 @@ class Trainer:
             if layer.trainable_weights:
                 c.stop = i
                 break
+        # A ReLU followed by max pooling: the pool's backward applies the ReLU's gradient too.
+        c.relu_pool = []
+        for i in range(c.stop, len(c.layers) - 1):
+            act, nxt = getattr(c.layers[i], "_act", None), c.layers[i + 1]
+            if act is not None and act.name == "relu" and getattr(nxt, "_can_take_relu_grad", lambda: False)():
+                c.relu_pool.append((c.layers[i], nxt))
         if loss is not None:
             loss._check_kernels(fused=c.fused)
         if c.reg_vars:
@@ -190,6 +197,8 @@ class Trainer:
             h = layer.call(h, True)
         last = c.last
         last._logits = c.fused
+        for layer, pool in c.relu_pool:
+            layer._act_grad_done = pool._through_relu = True
         try:
             z = last.call(h, True)
             loss, dy = self._loss_and_grad(c, z, yb, swb, n)
@@ -199,6 +208,8 @@ class Trainer:
                 dy = layers[i].backward(dy, i > stop)
         finally:
             last._logits = False
+            for layer, pool in c.relu_pool:
+                layer._act_grad_done = pool._through_relu = False
         for v in c.reg_vars:
             loss += v.regularizer._add_gradient(v.value, v.grad)
         if c.train_vars:

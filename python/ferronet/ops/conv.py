@@ -42,6 +42,7 @@ def conv2d(
     padding: str = "valid",
     dilation_rate: IntPair = 1,
     out: Optional[np.ndarray] = None,
+    activation: Optional[str] = None,
 ) -> np.ndarray:
     """2-D cross-correlation, as ``keras.layers.Conv2D`` computes it.
 
@@ -55,6 +56,10 @@ def conv2d(
             TensorFlow pads).
         dilation_rate: int or ``(dh, dw)``.
         out: optional C-contiguous output array to write into.
+        activation: optional ``"relu"``, ``"sigmoid"``, ``"tanh"``,
+            ``"softplus"``, ``"silu"`` or ``"gelu"``, applied to each block
+            of output rows as soon as it is computed (one pass over the
+            output instead of two). The pre-activation values are not kept.
 
     Returns:
         ``(batch, out_height, out_width, filters)`` array.
@@ -66,7 +71,7 @@ def conv2d(
         b = _contiguous(b)
     return _core.conv2d(
         _contiguous(x), _contiguous(w), b, _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), out,
+        _pair(dilation_rate, "dilation_rate"), out, activation,
     )
 
 

@@ -106,6 +106,7 @@ def max_pool2d_backward(
     strides: Optional[IntPair] = None,
     padding: str = "valid",
     out: Optional[np.ndarray] = None,
+    through_relu: bool = False,
 ) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
 
@@ -118,6 +119,10 @@ def max_pool2d_backward(
         x: the forward input.
         pool_size, strides, padding: as given to :func:`max_pool2d`.
         out: optional C-contiguous array (shape of ``x``) to write into.
+        through_relu: ``x`` is the output of a ReLU; return the gradient with
+            respect to the ReLU's input instead (a window whose maximum is not
+            positive passes nothing), sparing ``relu_backward``'s pass over
+            the unpooled tensor.
 
     Returns:
         ``dx``, shaped like ``x``.
@@ -125,7 +130,7 @@ def max_pool2d_backward(
     op = "max_pool2d_backward"
     size, step, pad = _window(op, pool_size, strides, padding)
     dy, x = _common(op, dy=dy, x=x)
-    return _core.max_pool2d_backward(_contiguous(dy), _contiguous(x), size, step, pad, out)
+    return _core.max_pool2d_backward(_contiguous(dy), _contiguous(x), size, step, pad, out, bool(through_relu))
 
 
 def avg_pool2d(

@@ -1,7 +1,7 @@
 //! Activations, softmax and log_softmax, with their gradients.
 
 use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
-use crate::errors::{guarded, shape_error};
+use crate::errors::{argument_error, guarded, shape_error};
 use ferronet_core::ops::activation::{self as kernels, Activation};
 use ferronet_core::ops::softmax as soft;
 use ferronet_core::ops::vmath::VFloat;
@@ -68,6 +68,27 @@ fn same_shape<T>(py: Python<'_>, op: &str, a: (&str, &Strided<T>), b: (&str, &St
         ));
     }
     Ok(())
+}
+
+/// The parameter-free activation called `name` (what layers fuse into their
+/// kernels), or an ArgumentError listing the accepted names.
+pub fn named(py: Python<'_>, op: &str, name: &str) -> PyResult<Activation> {
+    Ok(match name {
+        "relu" => Activation::Relu,
+        "sigmoid" => Activation::Sigmoid,
+        "tanh" => Activation::Tanh,
+        "softplus" => Activation::Softplus,
+        "silu" | "swish" => Activation::Silu,
+        "gelu" => Activation::Gelu { approximate: false },
+        _ => {
+            return Err(argument_error(
+                py,
+                format!(
+                    "{op}: activation must be one of 'relu', 'sigmoid', 'tanh', 'softplus', 'silu', 'gelu' or None. Received: activation='{name}'"
+                ),
+            ))
+        }
+    })
 }
 
 fn forward_t<'py, T: VFloat + Element>(

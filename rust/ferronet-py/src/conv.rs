@@ -1,9 +1,11 @@
 //! conv2d and its gradients.
 
+use crate::activation::named;
 use crate::convert::{contiguous, contiguous_output, floats, same, Floats};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::conv2d::Conv2d;
+use ferronet_core::ops::vmath::VFloat;
 use ferronet_core::shape::Padding;
 use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -23,7 +25,7 @@ fn geometry<T: Element>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward_t<'py, T: GemmFloat + Element>(
+fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     py: Python<'py>,
     x: Bound<'py, PyArrayDyn<T>>,
     w: &Bound<'py, PyAny>,
@@ -31,8 +33,10 @@ fn forward_t<'py, T: GemmFloat + Element>(
     strides: Pair,
     padding: &str,
     dilation: Pair,
+    activation: Option<&str>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let act = activation.map(|a| named(py, "conv2d", a)).transpose()?;
     let w = same::<T>("kernel", "x", w)?;
     let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
     let g = geometry(py, &x, &w, strides, padding, dilation)?;
@@ -45,15 +49,17 @@ fn forward_t<'py, T: GemmFloat + Element>(
             vx.as_slice().unwrap_or(&[]),
             vw.as_slice().unwrap_or(&[]),
             bias,
+            act,
             vy.as_mut_slice().unwrap_or(&mut []),
         )
     })?;
     Ok(y.into_any())
 }
 
-/// conv2d(x, w, b, strides, padding, dilation, out) for NHWC x and HWIO w.
+/// conv2d(x, w, b, strides, padding, dilation, out, activation) for NHWC x and
+/// HWIO w; `activation` (a name) is applied to each tile as it is computed.
 #[pyfunction]
-#[pyo3(signature = (x, w, b, strides, padding, dilation, out=None))]
+#[pyo3(signature = (x, w, b, strides, padding, dilation, out=None, activation=None))]
 #[allow(clippy::too_many_arguments)]
 fn conv2d<'py>(
     py: Python<'py>,
@@ -64,10 +70,11 @@ fn conv2d<'py>(
     padding: &str,
     dilation: Pair,
     out: Option<&Bound<'py, PyAny>>,
+    activation: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, out),
-        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, out),
+        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
+        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
     }
 }
 

@@ -122,6 +122,7 @@ fn max_backward_t<'py, T: Float + Element>(
     dy: Bound<'py, PyArrayDyn<T>>,
     x: &Bound<'py, PyAny>,
     p: Pool2d,
+    through_relu: bool,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     const OP: &str = "max_pool2d_backward";
@@ -137,15 +138,18 @@ fn max_backward_t<'py, T: Float + Element>(
             vx.as_slice().unwrap_or(&[]),
             &vx.shape,
             &p,
+            through_relu,
             vdx.as_mut_slice().unwrap_or(&mut []),
         )
     })?;
     Ok(dx.into_any())
 }
 
-/// Gradient of max_pool2d with respect to x.
+/// Gradient of max_pool2d with respect to x; with `through_relu`, x is a ReLU
+/// output and the gradient is taken on through the ReLU too.
 #[pyfunction]
-#[pyo3(signature = (dy, x, pool_size, strides, padding, out=None))]
+#[pyo3(signature = (dy, x, pool_size, strides, padding, out=None, through_relu=false))]
+#[allow(clippy::too_many_arguments)]
 fn max_pool2d_backward<'py>(
     py: Python<'py>,
     dy: &Bound<'py, PyAny>,
@@ -154,11 +158,12 @@ fn max_pool2d_backward<'py>(
     strides: Pair,
     padding: &str,
     out: Option<&Bound<'py, PyAny>>,
+    through_relu: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let p = pool(py, "max_pool2d_backward", pool_size, strides, padding)?;
     match floats("dy", dy)? {
-        Floats::F32(dy) => max_backward_t(py, dy, x, p, out),
-        Floats::F64(dy) => max_backward_t(py, dy, x, p, out),
+        Floats::F32(dy) => max_backward_t(py, dy, x, p, through_relu, out),
+        Floats::F64(dy) => max_backward_t(py, dy, x, p, through_relu, out),
     }
 }
 

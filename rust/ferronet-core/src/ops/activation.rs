@@ -65,7 +65,7 @@ impl Activation {
         matches!(self, Activation::Sigmoid | Activation::Tanh)
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let (name, v) = match *self {
             Activation::LeakyRelu { negative_slope } => ("negative_slope", negative_slope),
             Activation::Elu { alpha } => ("alpha", alpha),
@@ -290,6 +290,23 @@ impl<T: VFloat, O: Pointwise<T>, M: MulAdd> Body for Forward<'_, T, O, M> {
     }
 }
 
+struct InPlace<T, O, M> {
+    y: SendPtr<T>,
+    op: O,
+    ma: PhantomData<M>,
+}
+
+impl<T: VFloat, O: Pointwise<T>, M: MulAdd> Body for InPlace<T, O, M> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        // SAFETY: blocks are disjoint ranges of `y`.
+        let y = unsafe { std::slice::from_raw_parts_mut(self.y.get().add(lo), hi - lo) };
+        for v in y.iter_mut() {
+            *v = self.op.f::<M>(*v);
+        }
+    }
+}
+
 struct Backward<'a, T, O, M> {
     dy: &'a [T],
     saved: &'a [T],
@@ -319,27 +336,94 @@ fn cost(act: Activation) -> usize {
     }
 }
 
-fn run_forward<T: VFloat, O: Pointwise<T>>(isa: Isa, op: O, x: &[T], y: &mut [T], cost: usize) {
-    let y = SendPtr(y.as_mut_ptr());
-    if has_fma(isa) {
-        sweep(isa, x.len(), BLOCK, cost, &Forward { x, y, op, ma: PhantomData::<Fused> });
-    } else {
-        sweep(isa, x.len(), BLOCK, cost, &Forward { x, y, op, ma: PhantomData::<Plain> });
+/// Something to run with the concrete op of an [`Activation`] (its type
+/// differs per activation, so the one `match` lives in [`with_op`]).
+trait WithOp<T> {
+    fn run<O: Pointwise<T>>(self, op: O, cost: usize);
+}
+
+fn with_op<T: VFloat, W: WithOp<T>>(act: Activation, w: W) {
+    let c = cost(act);
+    match act {
+        Activation::Relu => w.run(Relu, c),
+        Activation::LeakyRelu { negative_slope } => w.run(LeakyRelu { slope: T::from_f64(negative_slope) }, c),
+        Activation::Elu { alpha } => w.run(Elu { alpha: T::from_f64(alpha) }, c),
+        Activation::Sigmoid => w.run(Sigmoid, c),
+        Activation::Tanh => w.run(Tanh, c),
+        Activation::Softplus => w.run(Softplus, c),
+        Activation::Gelu { approximate: false } => w.run(GeluErf, c),
+        Activation::Gelu { approximate: true } => w.run(GeluTanh, c),
+        Activation::Silu => w.run(Silu, c),
     }
 }
 
-fn run_backward<T: VFloat, O: Pointwise<T>>(isa: Isa, op: O, dy: &[T], saved: &[T], dx: &mut [T], cost: usize) {
-    let dx = SendPtr(dx.as_mut_ptr());
-    if has_fma(isa) {
-        sweep(isa, dy.len(), BLOCK, cost, &Backward { dy, saved, dx, op, ma: PhantomData::<Fused> });
-    } else {
-        sweep(isa, dy.len(), BLOCK, cost, &Backward { dy, saved, dx, op, ma: PhantomData::<Plain> });
+struct RunForward<'a, T> {
+    isa: Isa,
+    x: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: VFloat> WithOp<T> for RunForward<'_, T> {
+    fn run<O: Pointwise<T>>(self, op: O, cost: usize) {
+        let (isa, x, y) = (self.isa, self.x, SendPtr(self.y.as_mut_ptr()));
+        if has_fma(isa) {
+            sweep(isa, x.len(), BLOCK, cost, &Forward { x, y, op, ma: PhantomData::<Fused> });
+        } else {
+            sweep(isa, x.len(), BLOCK, cost, &Forward { x, y, op, ma: PhantomData::<Plain> });
+        }
+    }
+}
+
+struct RunInPlace<'a, T> {
+    isa: Isa,
+    y: &'a mut [T],
+}
+
+impl<T: VFloat> WithOp<T> for RunInPlace<'_, T> {
+    fn run<O: Pointwise<T>>(self, op: O, cost: usize) {
+        let (isa, n, y) = (self.isa, self.y.len(), SendPtr(self.y.as_mut_ptr()));
+        if has_fma(isa) {
+            sweep(isa, n, BLOCK, cost, &InPlace { y, op, ma: PhantomData::<Fused> });
+        } else {
+            sweep(isa, n, BLOCK, cost, &InPlace { y, op, ma: PhantomData::<Plain> });
+        }
+    }
+}
+
+struct RunBackward<'a, T> {
+    isa: Isa,
+    dy: &'a [T],
+    saved: &'a [T],
+    dx: &'a mut [T],
+}
+
+impl<T: VFloat> WithOp<T> for RunBackward<'_, T> {
+    fn run<O: Pointwise<T>>(self, op: O, cost: usize) {
+        let (isa, dy, saved, dx) = (self.isa, self.dy, self.saved, SendPtr(self.dx.as_mut_ptr()));
+        if has_fma(isa) {
+            sweep(isa, dy.len(), BLOCK, cost + 1, &Backward { dy, saved, dx, op, ma: PhantomData::<Fused> });
+        } else {
+            sweep(isa, dy.len(), BLOCK, cost + 1, &Backward { dy, saved, dx, op, ma: PhantomData::<Plain> });
+        }
     }
 }
 
 /// `out[i] = act(x[i])`.
 pub fn forward<T: VFloat>(act: Activation, x: &[T], out: &mut [T]) -> Result<()> {
     forward_on(simd::active(), act, x, out)
+}
+
+/// `y[i] = act(y[i])`, in place (a layer applying its activation to a tile
+/// it has just computed, while the tile is in cache).
+pub fn forward_in_place<T: VFloat>(act: Activation, y: &mut [T]) -> Result<()> {
+    act.check()?;
+    apply_in_place(act, y);
+    Ok(())
+}
+
+/// [`forward_in_place`] for an activation already checked.
+pub(crate) fn apply_in_place<T: VFloat>(act: Activation, y: &mut [T]) {
+    with_op(act, RunInPlace { isa: simd::active(), y });
 }
 
 /// `dx[i]` = dL/dx from `dy[i]` = dL/dy and the saved tensor: the forward's
@@ -357,20 +441,7 @@ fn forward_on<T: VFloat>(isa: Isa, act: Activation, x: &[T], out: &mut [T]) -> R
             format!("out must have as many elements as x. Received: x has {}, out has {}", x.len(), out.len()),
         );
     }
-    let c = cost(act);
-    match act {
-        Activation::Relu => run_forward(isa, Relu, x, out, c),
-        Activation::LeakyRelu { negative_slope } => {
-            run_forward(isa, LeakyRelu { slope: T::from_f64(negative_slope) }, x, out, c)
-        }
-        Activation::Elu { alpha } => run_forward(isa, Elu { alpha: T::from_f64(alpha) }, x, out, c),
-        Activation::Sigmoid => run_forward(isa, Sigmoid, x, out, c),
-        Activation::Tanh => run_forward(isa, Tanh, x, out, c),
-        Activation::Softplus => run_forward(isa, Softplus, x, out, c),
-        Activation::Gelu { approximate: false } => run_forward(isa, GeluErf, x, out, c),
-        Activation::Gelu { approximate: true } => run_forward(isa, GeluTanh, x, out, c),
-        Activation::Silu => run_forward(isa, Silu, x, out, c),
-    }
+    with_op(act, RunForward { isa, x, y: out });
     Ok(())
 }
 
@@ -388,20 +459,7 @@ fn backward_on<T: VFloat>(isa: Isa, act: Activation, dy: &[T], saved: &[T], dx: 
             ),
         );
     }
-    let c = cost(act) + 1;
-    match act {
-        Activation::Relu => run_backward(isa, Relu, dy, saved, dx, c),
-        Activation::LeakyRelu { negative_slope } => {
-            run_backward(isa, LeakyRelu { slope: T::from_f64(negative_slope) }, dy, saved, dx, c)
-        }
-        Activation::Elu { alpha } => run_backward(isa, Elu { alpha: T::from_f64(alpha) }, dy, saved, dx, c),
-        Activation::Sigmoid => run_backward(isa, Sigmoid, dy, saved, dx, c),
-        Activation::Tanh => run_backward(isa, Tanh, dy, saved, dx, c),
-        Activation::Softplus => run_backward(isa, Softplus, dy, saved, dx, c),
-        Activation::Gelu { approximate: false } => run_backward(isa, GeluErf, dy, saved, dx, c),
-        Activation::Gelu { approximate: true } => run_backward(isa, GeluTanh, dy, saved, dx, c),
-        Activation::Silu => run_backward(isa, Silu, dy, saved, dx, c),
-    }
+    with_op(act, RunBackward { isa, dy, saved, dx });
     Ok(())
 }
 
@@ -424,6 +482,19 @@ mod tests {
         Activation::Gelu { approximate: true },
         Activation::Silu,
     ];
+
+    #[test]
+    fn in_place_equals_out_of_place() {
+        let xs: Vec<f32> = (0..3000).map(|i| (i as f32 - 1500.0) * 0.0131).chain([f32::NAN, -0.0]).collect();
+        for act in ALL {
+            let mut want = vec![0.0; xs.len()];
+            forward(act, &xs, &mut want).unwrap();
+            let mut got = xs.clone();
+            forward_in_place(act, &mut got).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{}", act.name());
+        }
+    }
 
     /// Straightforward f64 definitions (std functions).
     fn reference(act: Activation, x: f64) -> f64 {

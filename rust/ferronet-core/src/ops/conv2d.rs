@@ -11,6 +11,8 @@
 
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::ops::activation::{self, Activation};
+use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
 use crate::workspace::{with_scratch, Slot};
@@ -163,8 +165,20 @@ impl Conv2d {
         Ok(())
     }
 
-    /// `y = conv(x, w) (+ bias)`; `y` has [`Conv2d::output_shape`].
-    pub fn forward<T: GemmFloat>(&self, x: &[T], w: &[T], bias: Option<&[T]>, y: &mut [T]) -> Result<()> {
+    /// `y = act(conv(x, w) (+ bias))`; `y` has [`Conv2d::output_shape`]. The
+    /// activation is applied to each tile of output rows as soon as it is
+    /// computed, while it is in cache.
+    pub fn forward<T: GemmFloat + VFloat>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        act: Option<Activation>,
+        y: &mut [T],
+    ) -> Result<()> {
+        if let Some(a) = act {
+            a.check()?;
+        }
         self.check_len("x", x.len(), &self.input_shape())?;
         self.check_len("kernel", w.len(), &self.kernel_shape())?;
         self.check_len("out", y.len(), &self.output_shape())?;
@@ -203,6 +217,9 @@ impl Conv2d {
                         };
                         gemm::gemm_packed(rows, a, wp, yt.as_mut_ptr(), f as isize, 1, bias.is_some());
                     });
+                    if let Some(a) = act {
+                        activation::apply_in_place(a, yt);
+                    }
                 };
                 let tiles = m.div_ceil(TILE);
                 if par {
@@ -228,36 +245,47 @@ impl Conv2d {
         self.check_len("dy", dy.len(), &self.output_shape())?;
         self.check_len("x", x.len(), &self.input_shape())?;
         self.check_len("kernel", w.len(), &self.kernel_shape())?;
-        if let Some(db) = db {
+        if let Some(db) = &db {
             self.check_len("db", db.len(), &[self.filters])?;
-            crate::ops::matmul::sum_rows(dy, self.filters, db);
         }
-        if let Some(dw) = dw {
+        if let Some(dw) = &dw {
             self.check_len("dw", dw.len(), &self.kernel_shape())?;
-            self.weight_grad(dy, x, dw);
+        }
+        if let Some(dx) = &dx {
+            self.check_len("dx", dx.len(), &self.input_shape())?;
+        }
+        match (dw, db) {
+            (Some(dw), db) => self.weight_grad(dy, x, dw, db),
+            (None, Some(db)) => crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?,
+            (None, None) => {}
         }
         if let Some(dx) = dx {
-            self.check_len("dx", dx.len(), &self.input_shape())?;
             self.input_grad(dy, w, dx);
         }
         Ok(())
     }
 
-    /// dW (K×F) = Σ_b P_bᵀ · dY_b over fixed blocks b of WGRAD_ROWS output pixels:
-    /// blocks run in parallel into their own partial sums, which are then added
-    /// in block order — the same arithmetic on any number of threads.
-    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T]) {
+    /// dW (K×F) = Σ_b P_bᵀ · dY_b over fixed blocks b of WGRAD_ROWS output
+    /// pixels, and db = Σ_b Σ_rows dY_b while each block of dY is in cache:
+    /// blocks run in parallel into their own partial sums, which are then
+    /// added in block order — the same arithmetic on any number of threads.
+    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
         let (m, k, f) = (self.m(), self.k(), self.filters);
         if m == 0 {
             dw.fill(T::ZERO);
+            if let Some(db) = db {
+                db.fill(T::ZERO);
+            }
             return;
         }
         let direct = self.h.size == 1 && self.w.size == 1 && self.h.stride == 1 && self.w.stride == 1;
         let blocks = m.div_ceil(WGRAD_ROWS);
-        // P_bᵀ · dY_b into `out` (k × f).
-        let block = |b: usize, out: *mut T, serial: bool| {
+        let with_db = db.is_some();
+        // P_bᵀ · dY_b into `out` (k × f), and dY_b's column sums into `out_db` (f).
+        let block = |b: usize, out: *mut T, out_db: *mut T, serial: bool| {
             let r0 = b * WGRAD_ROWS;
             let rows = WGRAD_ROWS.min(m - r0);
+            let dyb = &dy[r0 * f..(r0 + rows) * f];
             with_scratch(Slot::Im2col, |s| {
                 let pt = if direct {
                     MatPtr { ptr: x[r0 * k..].as_ptr(), rs: 1, cs: k as isize }
@@ -266,45 +294,56 @@ impl Conv2d {
                     self.im2col(x, r0, rows, p);
                     MatPtr { ptr: p.as_ptr(), rs: 1, cs: k as isize }
                 };
-                let dyb = MatPtr { ptr: dy[r0 * f..].as_ptr(), rs: f as isize, cs: 1 };
+                let dym = MatPtr { ptr: dyb.as_ptr(), rs: f as isize, cs: 1 };
                 unsafe {
                     if serial {
-                        gemm::gemm_serial(k, f, rows, pt, dyb, out, f as isize, 1, false)
+                        gemm::gemm_serial(k, f, rows, pt, dym, out, f as isize, 1, false)
                     } else {
-                        gemm::gemm(k, f, rows, pt, dyb, out, f as isize, 1, false)
+                        gemm::gemm(k, f, rows, pt, dym, out, f as isize, 1, false)
                     }
                 }
-            })
+            });
+            if with_db {
+                // SAFETY: each block owns its `f` partial sums.
+                let acc = unsafe { std::slice::from_raw_parts_mut(out_db, f) };
+                crate::ops::matmul::sum_rows(dyb, f, acc);
+            }
         };
         if blocks == 1 {
-            return block(0, dw.as_mut_ptr(), false);
+            let db_ptr = db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr());
+            return block(0, dw.as_mut_ptr(), db_ptr, false);
         }
+        // Each block's partial: dW (k·f values), then db (f values).
         let kf = k * f;
+        let part = kf + f;
         let par = parallel::worth_parallel(m * kf, 1 << 18);
         with_scratch(Slot::Partial, |ps| {
-            let partial = ps.slice::<T>(blocks * kf);
+            let partial = ps.slice::<T>(blocks * part);
             let pp = SendPtr(partial.as_mut_ptr());
-            let one = |b: usize| block(b, unsafe { pp.get().add(b * kf) }, true);
-            // Fixed-order sum of the partials, split over elements of dW.
+            let one = |b: usize| unsafe { block(b, pp.get().add(b * part), pp.get().add(b * part + kf), true) };
+            // Fixed-order sum of the partials, split over their elements.
             let dwp = SendPtr(dw.as_mut_ptr());
+            let dbp = SendPtr(db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()));
+            let len = if with_db { part } else { kf };
             let reduce = |chunk: usize| {
                 let e0 = chunk * 4096;
-                for e in e0..(e0 + 4096).min(kf) {
+                for e in e0..(e0 + 4096).min(len) {
                     unsafe {
                         let mut acc = *pp.get().add(e);
                         for b in 1..blocks {
-                            acc += *pp.get().add(b * kf + e);
+                            acc += *pp.get().add(b * part + e);
                         }
-                        *dwp.get().add(e) = acc;
+                        let dst = if e < kf { dwp.get().add(e) } else { dbp.get().add(e - kf) };
+                        *dst = acc;
                     }
                 }
             };
             if par {
                 parallel::for_each(blocks, one);
-                parallel::for_each(kf.div_ceil(4096), reduce);
+                parallel::for_each(len.div_ceil(4096), reduce);
             } else {
                 (0..blocks).for_each(one);
-                (0..kf.div_ceil(4096)).for_each(reduce);
+                (0..len.div_ceil(4096)).for_each(reduce);
             }
         })
     }
@@ -415,7 +454,10 @@ mod tests {
             let w: Vec<f64> = (0..ks.iter().product::<usize>()).map(|_| lcg(&mut seed)).collect();
             let b: Vec<f64> = (0..ks[3]).map(|_| lcg(&mut seed)).collect();
             let mut y = vec![0.0; g.output_shape().iter().product()];
-            g.forward(&x, &w, Some(&b), &mut y).unwrap();
+            g.forward(&x, &w, Some(&b), None, &mut y).unwrap();
+            let mut y_relu = vec![0.0; y.len()];
+            g.forward(&x, &w, Some(&b), Some(Activation::Relu), &mut y_relu).unwrap();
+            assert!(y.iter().zip(&y_relu).all(|(&a, &r)| r == a.max(0.0)));
             let want = naive(&g, &x, &w);
             for (i, (&got, &wv)) in y.iter().zip(&want).enumerate() {
                 assert!((got - wv - b[i % ks[3]]).abs() < 1e-12);

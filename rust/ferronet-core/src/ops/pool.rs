@@ -238,6 +238,9 @@ struct UnpoolPixel<'a, T> {
     /// The gradient's rows the window spans.
     dx: &'a mut [T],
     accumulate: bool,
+    /// Also the gradient of a ReLU before the pool (its output is `x`): a
+    /// window whose maximum is not positive passes nothing.
+    relu: bool,
 }
 
 impl<T: Float> UnpoolPixel<'_, T> {
@@ -284,7 +287,8 @@ impl<T: Float> Lanes for UnpoolPixel<'_, T> {
             let mut g = [T::ZERO; G];
             for k in 0..G {
                 let hit = (v[k] == max[k]) | (v[k] != v[k]);
-                g[k] = if hit { rem[k] } else { T::ZERO };
+                let pass = hit & (!self.relu | (v[k] > T::ZERO));
+                g[k] = if pass { rem[k] } else { T::ZERO };
                 rem[k] = if hit { T::ZERO } else { rem[k] };
             }
             self.put(t + i, g);
@@ -305,6 +309,7 @@ struct Backward<'a, T> {
     step: usize,
     phase: usize,
     accumulate: bool,
+    relu: bool,
 }
 
 impl<T: Float> Body for Backward<'_, T> {
@@ -327,8 +332,8 @@ impl<T: Float> Body for Backward<'_, T> {
                 let dyrow = &self.dy[r * ow_n * c..(r + 1) * ow_n * c];
                 for (ow, dy) in dyrow.chunks_exact(c).enumerate() {
                     window_taps(g, (h0, h1), ow, &mut taps);
-                    let accumulate = self.accumulate;
-                    lanes(UnpoolPixel { kind: self.kind, x, taps: &taps, dy, dx: &mut *dx, accumulate });
+                    let (accumulate, relu) = (self.accumulate, self.relu);
+                    lanes(UnpoolPixel { kind: self.kind, x, taps: &taps, dy, dx: &mut *dx, accumulate, relu });
                 }
             }
         }
@@ -355,6 +360,7 @@ fn backward<T: Float>(
     x: &[T],
     x_shape: &[usize],
     p: &Pool2d,
+    relu: bool,
     dx: &mut [T],
 ) -> Result<()> {
     let g = PoolGeom::new(op, x_shape, p)?;
@@ -376,7 +382,7 @@ fn backward<T: Float>(
     // Windows that overlap along the height: even chunks, then odd chunks.
     let step = if g.rows.size > g.rows.stride { 2 } else { 1 };
     for phase in 0..step {
-        let body = Backward { g, kind, dy, x, dx: SendPtr(dx.as_mut_ptr()), chunk, step, phase, accumulate };
+        let body = Backward { g, kind, dy, x, dx: SendPtr(dx.as_mut_ptr()), chunk, step, phase, accumulate, relu };
         let count = (chunks + step - 1 - phase) / step;
         sweep(isa, count, 1, per_chunk, &body);
     }
@@ -391,8 +397,20 @@ pub fn max_pool2d<T: Float>(x: &[T], x_shape: &[usize], p: &Pool2d, y: &mut [T])
 
 /// Gradient of [`max_pool2d`]: each `dy` goes to the first maximum of its
 /// window (row-major order); windows that overlap add up.
-pub fn max_pool2d_backward<T: Float>(dy: &[T], x: &[T], x_shape: &[usize], p: &Pool2d, dx: &mut [T]) -> Result<()> {
-    backward(simd::active(), "max_pool2d_backward", Kind::Max, dy, x, x_shape, p, dx)
+///
+/// With `through_relu`, `x` is the output of a ReLU and the result is the
+/// gradient with respect to the ReLU's input: a maximum that is not positive
+/// passes nothing. That spares the ReLU's own backward pass over the (larger)
+/// unpooled tensor.
+pub fn max_pool2d_backward<T: Float>(
+    dy: &[T],
+    x: &[T],
+    x_shape: &[usize],
+    p: &Pool2d,
+    through_relu: bool,
+    dx: &mut [T],
+) -> Result<()> {
+    backward(simd::active(), "max_pool2d_backward", Kind::Max, dy, x, x_shape, p, through_relu, dx)
 }
 
 /// Average pooling over the valid cells of each window.
@@ -402,7 +420,7 @@ pub fn avg_pool2d<T: Float>(x: &[T], x_shape: &[usize], p: &Pool2d, y: &mut [T])
 
 /// Gradient of [`avg_pool2d`]: `dy / count` to every valid cell of the window.
 pub fn avg_pool2d_backward<T: Float>(dy: &[T], x_shape: &[usize], p: &Pool2d, dx: &mut [T]) -> Result<()> {
-    backward(simd::active(), "avg_pool2d_backward", Kind::Avg, dy, &[], x_shape, p, dx)
+    backward(simd::active(), "avg_pool2d_backward", Kind::Avg, dy, &[], x_shape, p, false, dx)
 }
 
 #[cfg(test)]
@@ -494,7 +512,7 @@ mod tests {
                             assert!((y[i] - wy[i]).abs() < 1e-14, "{s:?} {i}");
                         }
                         let mut dx = vec![f64::NAN; x.len()];
-                        backward(isa, "t", kind, &dy, &x, &s, &p, &mut dx).unwrap();
+                        backward(isa, "t", kind, &dy, &x, &s, &p, false, &mut dx).unwrap();
                         for i in 0..dx.len() {
                             assert!((dx[i] - wdx[i]).abs() < 1e-13, "{s:?} dx[{i}] {} vs {}", dx[i], wdx[i]);
                         }
@@ -517,7 +535,7 @@ mod tests {
         let s = [1, 2, 4, 1];
         let p = Pool2d { size: (2, 2), strides: (2, 2), padding: Padding::Valid };
         let mut dx = vec![9.0f32; 8];
-        max_pool2d_backward(&[10.0, 20.0], &x, &s, &p, &mut dx).unwrap();
+        max_pool2d_backward(&[10.0, 20.0], &x, &s, &p, false, &mut dx).unwrap();
         // Windows: [1, 3 / 0, 5] -> max 5 at (1,1); [3, 3 / 5, 5] -> first 5 at (1,2).
         assert_eq!(dx, vec![0.0, 0.0, 0.0, 0.0, 0.0, 10.0, 20.0, 0.0]);
     }
@@ -531,8 +549,30 @@ mod tests {
         max_pool2d(&x, &s, &p, &mut y).unwrap();
         assert!(y[0].is_nan());
         let mut dx = vec![0.0; 4];
-        max_pool2d_backward(&[1.0], &x, &s, &p, &mut dx).unwrap();
+        max_pool2d_backward(&[1.0], &x, &s, &p, false, &mut dx).unwrap();
         assert_eq!(dx, vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn through_relu_equals_pool_then_relu_backward() {
+        let cases = [([2, 9, 8, 5], (2, 2), (2, 2)), ([1, 7, 7, 17], (3, 3), (2, 2)), ([2, 6, 6, 3], (2, 2), (1, 1))];
+        for (s, size, strides) in cases {
+            let p = Pool2d { size, strides, padding: Padding::Valid };
+            // ReLU outputs: about half exact zeros, some windows all zero.
+            let x: Vec<f64> = data(s.iter().product(), 5).iter().map(|v| v.max(0.0)).collect();
+            let g = PoolGeom::new("t", &s, &p).unwrap();
+            let dy = data(g.output_len(), 7);
+            let mut want = vec![0.0; x.len()];
+            max_pool2d_backward(&dy, &x, &s, &p, false, &mut want).unwrap();
+            for (w, &xv) in want.iter_mut().zip(&x) {
+                if xv <= 0.0 {
+                    *w = 0.0;
+                }
+            }
+            let mut got = vec![f64::NAN; x.len()];
+            max_pool2d_backward(&dy, &x, &s, &p, true, &mut got).unwrap();
+            assert_eq!(got, want, "{s:?}");
+        }
     }
 
     #[test]
