@@ -94,6 +94,43 @@ def test_backward_matches_central_differences(rng, xs, ks, s, pad, d):
     assert_grad(db, loss, b)
 
 
+# Few taps per output (K = kh*kw*c <= 32): the direct kernels, with whole and ragged filter panels.
+DIRECT_CASES = [
+    ((3, 28, 28, 1), (3, 3, 1, 32), 1, "valid", 1),
+    ((2, 11, 9, 3), (3, 3, 3, 64), 1, "same", 1),
+    ((2, 12, 13, 2), (2, 3, 2, 16), (2, 1), "same", 1),
+    ((1, 14, 10, 1), (3, 3, 1, 32), 1, "valid", (2, 3)),
+    ((2, 9, 9, 4), (2, 2, 4, 10), 2, "valid", 1),
+    ((1, 5, 7, 1), (5, 5, 1, 48), 1, "same", 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ks,s,pad,d", DIRECT_CASES)
+def test_small_k_paths_match_reference(rng, dtype, xs, ks, s, pad, d):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ks).astype(dtype)
+    b = rng.standard_normal(ks[3]).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    want = reference_conv2d(x64, w64, b, _pair(s), pad, _pair(d))
+    np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d), want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d, activation="relu"), np.maximum(want, 0), rtol=tol, atol=tol)
+    dy = rng.standard_normal(want.shape).astype(dtype)
+    _, dw, db = ops.conv2d_backward(dy, x, w, s, pad, d, need_dx=False)
+    # dW[i, j, c, f] = sum over output pixels of x-window * dy: the reference conv's adjoint, tap by tap.
+    want_dw = np.zeros(ks)
+    for i in range(ks[0]):
+        for j in range(ks[1]):
+            for c in range(ks[2]):
+                e = np.zeros(ks)
+                e[i, j, c, :] = 1.0
+                taps = reference_conv2d(x64, e, None, _pair(s), pad, _pair(d))[..., 0]
+                want_dw[i, j, c] = np.einsum("nhw,nhwf->f", taps, dy.astype(np.float64))
+    np.testing.assert_allclose(dw, want_dw, rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(db, dy.astype(np.float64).sum((0, 1, 2)), rtol=tol, atol=tol * 10)
+
+
 def test_skipping_gradients_and_out_buffers(rng):
     x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
@@ -107,10 +144,11 @@ def test_skipping_gradients_and_out_buffers(rng):
     assert ops.conv2d(x, w, out=y) is y
 
 
-def test_bitwise_identical_across_thread_counts(rng):
-    x = rng.standard_normal((16, 20, 20, 8)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
-    dy = rng.standard_normal((16, 18, 18, 16)).astype(np.float32)
+@pytest.mark.parametrize("xs,ks", [((16, 20, 20, 8), (3, 3, 8, 16)), ((16, 28, 28, 1), (3, 3, 1, 32))])
+def test_bitwise_identical_across_thread_counts(rng, xs, ks):
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ks).astype(np.float32)
+    dy = rng.standard_normal((xs[0], xs[1] - 2, xs[2] - 2, ks[3])).astype(np.float32)
     n0 = ferronet.get_num_threads()
     try:
         ferronet.set_num_threads(1)

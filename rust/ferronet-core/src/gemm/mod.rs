@@ -14,12 +14,13 @@ mod pack;
 mod skinny;
 
 pub use kernel::GemmFloat;
+pub(crate) use kernel::Spec;
+pub(crate) use pack::pack_b_panel;
 pub use pack::MatPtr;
 
 use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
-use kernel::Spec;
 use skinny::{narrow, short_a};
 
 /// Below this many multiply-adds a product runs on one thread.
@@ -107,17 +108,21 @@ unsafe fn gemm_with_threads<T: GemmFloat>(
     // 10-class head, its weight gradient) — when each step down k reads
     // neighbouring elements of a few rows (A row-major or column-major, or
     // small): otherwise every element would cost a cache line. The same for
-    // a product two registers tall, seen transposed, but only into a
-    // column-major C: its tiles would write a row-major C down the columns,
-    // and threads would share every cache line of it.
+    // a product two registers tall, seen transposed; its tiles write C down
+    // the columns, so into a row-major C only when k is long enough that
+    // threads rarely meet on a cache line of it. When both fit, pack the
+    // narrower operand.
     let in_place_ok = |x: MatPtr<T>, rows: usize| x.cs == 1 || x.rs == 1 || rows * k <= 8192;
     if spec.lanes > 1 {
         let w = 2 * spec.lanes;
-        if n <= w && in_place_ok(a, m) {
-            return narrow(m, n, k, a, b, c, rsc, csc, accumulate, threads, spec);
-        }
-        if m <= w && rsc == 1 && in_place_ok(b.t(), n) {
+        let width = |cols: usize| if cols <= spec.lanes { 1 } else { 2 };
+        let direct = n <= w && in_place_ok(a, m);
+        let transposed = m <= w && (rsc == 1 || k >= 256) && in_place_ok(b.t(), n);
+        if transposed && (!direct || width(m) < width(n)) {
             return narrow(n, m, k, b.t(), a.t(), c, csc, rsc, accumulate, threads, spec);
+        }
+        if direct {
+            return narrow(m, n, k, a, b, c, rsc, csc, accumulate, threads, spec);
         }
     }
     // C = A·B and Cᵀ = Bᵀ·Aᵀ are the same product. Kernels store whole

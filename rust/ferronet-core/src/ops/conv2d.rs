@@ -12,6 +12,7 @@
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::activation::{self, Activation};
+use crate::ops::conv_direct;
 use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
@@ -20,8 +21,13 @@ use crate::workspace::{with_scratch, Slot};
 const OP: &str = "conv2d";
 /// Output pixels per forward tile (a tile of P is TILE × K).
 const TILE: usize = 128;
-/// Output pixels per weight-gradient step (fixed so sums never depend on threads).
-const WGRAD_ROWS: usize = 2048;
+/// Most partial sums the weight gradient splits the output pixels into (a
+/// function of the problem only, so sums never depend on the thread count).
+const WGRAD_PARTS: usize = 16;
+/// Fewest output pixels per partial sum.
+const WGRAD_MIN_ROWS: usize = 1024;
+/// Bytes of patch rows built at a time inside a partial (kept in L2).
+const WGRAD_TILE_BYTES: usize = 1 << 18;
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,12 +88,12 @@ impl Conv2d {
     }
 
     /// Taps per output pixel (columns of P).
-    fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.h.size * self.w.size * self.channels
     }
 
     /// Output pixels (rows of P).
-    fn m(&self) -> usize {
+    pub(crate) fn m(&self) -> usize {
         self.batch * self.h.output * self.w.output
     }
 
@@ -189,6 +195,10 @@ impl Conv2d {
         if m == 0 || f == 0 {
             return Ok(());
         }
+        if k <= conv_direct::MAX_K {
+            conv_direct::forward(self, x, w, bias, act, y);
+            return Ok(());
+        }
         let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
         let y_ptr = SendPtr(y.as_mut_ptr());
         let direct = self.h.size == 1 && self.w.size == 1 && self.h.stride == 1 && self.w.stride == 1;
@@ -255,6 +265,9 @@ impl Conv2d {
             self.check_len("dx", dx.len(), &self.input_shape())?;
         }
         match (dw, db) {
+            (Some(dw), db) if self.m() > 0 && conv_direct::weight_grad_usable::<T>(self) => {
+                conv_direct::weight_grad(self, dy, x, dw, db)
+            }
             (Some(dw), db) => self.weight_grad(dy, x, dw, db),
             (None, Some(db)) => crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?,
             (None, None) => {}
@@ -265,10 +278,11 @@ impl Conv2d {
         Ok(())
     }
 
-    /// dW (K×F) = Σ_b P_bᵀ · dY_b over fixed blocks b of WGRAD_ROWS output
-    /// pixels, and db = Σ_b Σ_rows dY_b while each block of dY is in cache:
-    /// blocks run in parallel into their own partial sums, which are then
-    /// added in block order — the same arithmetic on any number of threads.
+    /// dW (K×F) = Σ_p P_pᵀ · dY_p over fixed parts p of the output pixels,
+    /// and db = Σ_p Σ_rows dY_p: parts run in parallel into their own partial
+    /// sums (each part walks its rows in L2-sized tiles of P, accumulating),
+    /// and the partials are then added in part order — the same arithmetic
+    /// on any number of threads.
     fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
         let (m, k, f) = (self.m(), self.k(), self.filters);
         if m == 0 {
@@ -279,59 +293,65 @@ impl Conv2d {
             return;
         }
         let direct = self.h.size == 1 && self.w.size == 1 && self.h.stride == 1 && self.w.stride == 1;
-        let blocks = m.div_ceil(WGRAD_ROWS);
+        let parts = m.div_ceil(WGRAD_MIN_ROWS).clamp(1, WGRAD_PARTS);
+        let per_part = m.div_ceil(parts);
+        let tile = (WGRAD_TILE_BYTES / (k * std::mem::size_of::<T>())).clamp(64, 4096);
         let with_db = db.is_some();
-        // P_bᵀ · dY_b into `out` (k × f), and dY_b's column sums into `out_db` (f).
-        let block = |b: usize, out: *mut T, out_db: *mut T, serial: bool| {
-            let r0 = b * WGRAD_ROWS;
-            let rows = WGRAD_ROWS.min(m - r0);
-            let dyb = &dy[r0 * f..(r0 + rows) * f];
+        // Rows of part `p` into `out` (k × f) and, with db, their column sums into `out_db` (f).
+        let part = |p: usize, out: *mut T, out_db: *mut T| {
+            let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(m));
+            if with_db {
+                // SAFETY: each part owns its `f` partial sums.
+                unsafe { std::slice::from_raw_parts_mut(out_db, f) }.fill(T::ZERO);
+            }
             with_scratch(Slot::Im2col, |s| {
-                let pt = if direct {
-                    MatPtr { ptr: x[r0 * k..].as_ptr(), rs: 1, cs: k as isize }
-                } else {
-                    let p = s.slice::<T>(rows * k);
-                    self.im2col(x, r0, rows, p);
-                    MatPtr { ptr: p.as_ptr(), rs: 1, cs: k as isize }
-                };
-                let dym = MatPtr { ptr: dyb.as_ptr(), rs: f as isize, cs: 1 };
-                unsafe {
-                    if serial {
-                        gemm::gemm_serial(k, f, rows, pt, dym, out, f as isize, 1, false)
+                for r0 in (lo..hi).step_by(tile) {
+                    let rows = tile.min(hi - r0);
+                    let pt = if direct {
+                        MatPtr { ptr: x[r0 * k..].as_ptr(), rs: 1, cs: k as isize }
                     } else {
-                        gemm::gemm(k, f, rows, pt, dym, out, f as isize, 1, false)
+                        let p = s.slice::<T>(rows * k);
+                        self.im2col(x, r0, rows, p);
+                        MatPtr { ptr: p.as_ptr(), rs: 1, cs: k as isize }
+                    };
+                    let dyb = &dy[r0 * f..(r0 + rows) * f];
+                    let dym = MatPtr { ptr: dyb.as_ptr(), rs: f as isize, cs: 1 };
+                    // SAFETY: `out` holds k·f values owned by this part.
+                    unsafe { gemm::gemm_serial(k, f, rows, pt, dym, out, f as isize, 1, r0 > lo) };
+                    if with_db {
+                        let acc = unsafe { std::slice::from_raw_parts_mut(out_db, f) };
+                        for row in dyb.chunks_exact(f) {
+                            for (a, &v) in acc.iter_mut().zip(row) {
+                                *a += v;
+                            }
+                        }
                     }
                 }
-            });
-            if with_db {
-                // SAFETY: each block owns its `f` partial sums.
-                let acc = unsafe { std::slice::from_raw_parts_mut(out_db, f) };
-                crate::ops::matmul::sum_rows(dyb, f, acc);
-            }
+            })
         };
-        if blocks == 1 {
+        if parts == 1 {
             let db_ptr = db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr());
-            return block(0, dw.as_mut_ptr(), db_ptr, false);
+            return part(0, dw.as_mut_ptr(), db_ptr);
         }
-        // Each block's partial: dW (k·f values), then db (f values).
+        // Each part's partial: dW (k·f values), then db (f values).
         let kf = k * f;
-        let part = kf + f;
+        let stride = kf + f;
         let par = parallel::worth_parallel(m * kf, 1 << 18);
         with_scratch(Slot::Partial, |ps| {
-            let partial = ps.slice::<T>(blocks * part);
+            let partial = ps.slice::<T>(parts * stride);
             let pp = SendPtr(partial.as_mut_ptr());
-            let one = |b: usize| unsafe { block(b, pp.get().add(b * part), pp.get().add(b * part + kf), true) };
+            let one = |p: usize| unsafe { part(p, pp.get().add(p * stride), pp.get().add(p * stride + kf)) };
             // Fixed-order sum of the partials, split over their elements.
             let dwp = SendPtr(dw.as_mut_ptr());
             let dbp = SendPtr(db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()));
-            let len = if with_db { part } else { kf };
+            let len = if with_db { stride } else { kf };
             let reduce = |chunk: usize| {
                 let e0 = chunk * 4096;
                 for e in e0..(e0 + 4096).min(len) {
                     unsafe {
                         let mut acc = *pp.get().add(e);
-                        for b in 1..blocks {
-                            acc += *pp.get().add(b * part + e);
+                        for p in 1..parts {
+                            acc += *pp.get().add(p * stride + e);
                         }
                         let dst = if e < kf { dwp.get().add(e) } else { dbp.get().add(e - kf) };
                         *dst = acc;
@@ -339,10 +359,10 @@ impl Conv2d {
                 }
             };
             if par {
-                parallel::for_each(blocks, one);
+                parallel::for_each(parts, one);
                 parallel::for_each(len.div_ceil(4096), reduce);
             } else {
-                (0..blocks).for_each(one);
+                (0..parts).for_each(one);
                 (0..len.div_ceil(4096)).for_each(reduce);
             }
         })

@@ -1,0 +1,225 @@
+//! Direct convolution for layers with few taps per output (a first layer on
+//! 1–3 channels: `K = KH·KW·C ≤` [`MAX_K`]), where building and packing
+//! patch rows would cost more than the arithmetic. The kernels read each tap
+//! straight from the (zero-padded, if needed) input at a fixed offset from
+//! the pixel, with the output tile (forward) or the weight-gradient tile
+//! (backward) held in registers.
+
+use crate::gemm::{pack_b_panel, GemmFloat, MatPtr, Spec};
+use crate::ops::activation::{self, Activation};
+use crate::ops::conv2d::Conv2d;
+use crate::ops::vmath::VFloat;
+use crate::parallel::{self, SendPtr};
+use crate::simd;
+use crate::workspace::{with_scratch, Slot};
+
+/// Most taps per output pixel the direct paths take.
+pub(crate) const MAX_K: usize = 32;
+/// Output values per forward task.
+const FWD_TASK: usize = 1 << 14;
+/// Most partial sums of the weight gradient, and fewest output pixels in one.
+const WGRAD_PARTS: usize = 16;
+const WGRAD_MIN_PIXELS: usize = 2048;
+
+/// The input as the kernels read it: zero-padded when the windows reach past
+/// its edges, with each tap's offset from a pixel's window corner.
+struct Layout<'a, T> {
+    x: &'a [T],
+    /// Padded height and width.
+    hp: usize,
+    wp: usize,
+    /// Offset of tap `(th, tw, c)` (HWIO order) from the window corner.
+    offs: Vec<isize>,
+}
+
+impl<T: GemmFloat> Layout<'_, T> {
+    /// Element offset of output pixel `(n, oh, ow)`'s window corner.
+    fn corner(&self, g: &Conv2d, n: usize, oh: usize, ow: usize) -> usize {
+        ((n * self.hp + oh * g.h.stride) * self.wp + ow * g.w.stride) * g.channels
+    }
+}
+
+/// Calls `f` with the input laid out for the direct kernels (copied into
+/// scratch with zero borders only when padding is needed).
+fn with_layout<T: GemmFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, T>) -> R) -> R {
+    let c = g.channels;
+    let reach = |w: &crate::shape::Window| (w.output - 1) * w.stride + (w.size - 1) * w.dilation + 1;
+    let (hp, wp) = (reach(&g.h).max(g.h.pad_before + g.h.input), reach(&g.w).max(g.w.pad_before + g.w.input));
+    let offs = (0..g.h.size)
+        .flat_map(|th| {
+            (0..g.w.size).flat_map(move |tw| {
+                (0..c).map(move |ch| ((th * g.h.dilation * wp + tw * g.w.dilation) * c + ch) as isize)
+            })
+        })
+        .collect();
+    if g.h.pad_before == 0 && g.w.pad_before == 0 && hp == g.h.input && wp == g.w.input {
+        return f(&Layout { x, hp, wp, offs });
+    }
+    with_scratch(Slot::Partial, |s| {
+        let xp = s.slice::<T>(g.batch * hp * wp * c);
+        xp.fill(T::ZERO);
+        let row = g.w.input * c;
+        for n in 0..g.batch {
+            for h in 0..g.h.input {
+                let src = (n * g.h.input + h) * row;
+                let dst = ((n * hp + h + g.h.pad_before) * wp + g.w.pad_before) * c;
+                xp[dst..dst + row].copy_from_slice(&x[src..src + row]);
+            }
+        }
+        f(&Layout { x: xp, hp, wp, offs })
+    })
+}
+
+/// `y = act(conv(x, w) + bias)` for `g.k() ≤ MAX_K`.
+pub(crate) fn forward<T: GemmFloat + VFloat>(
+    g: &Conv2d,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    act: Option<Activation>,
+    y: &mut [T],
+) {
+    let spec: Spec<T> = T::spec(simd::active());
+    let (k, f, nr, mr) = (g.k(), g.filters, spec.nr, spec.mr);
+    let panels = f.div_ceil(nr);
+    let [_, oh_n, ow_n, _] = g.output_shape();
+    let y_ptr = SendPtr(y.as_mut_ptr());
+    with_layout(g, x, |lay| {
+        with_scratch(Slot::PackB, |s| {
+            // The kernel as zero-padded nr-wide panels, then the bias padded likewise.
+            let buf = s.slice::<T>(panels * nr * (k + 1));
+            let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
+            for q in 0..panels {
+                // SAFETY: panel q lands at q·k·nr, inside `buf`.
+                unsafe { pack_b_panel(buf.as_mut_ptr(), wm, 0, k, 0, f, nr, q) };
+            }
+            let (wp, bp) = buf.split_at_mut(panels * nr * k);
+            if let Some(b) = bias {
+                bp[..f].copy_from_slice(b);
+                bp[f..].fill(T::ZERO);
+            }
+            let (wp, bp) = (&*wp, &*bp);
+            let rows_per_task = (FWD_TASK / (ow_n * f).max(1)).max(1);
+            let total = g.batch * oh_n;
+            let task = |t: usize| {
+                for r in t * rows_per_task..((t + 1) * rows_per_task).min(total) {
+                    let (n, oh) = (r / oh_n, r % oh_n);
+                    let out = r * ow_n * f;
+                    for q in 0..panels {
+                        let cols = nr.min(f - q * nr);
+                        for ow0 in (0..ow_n).step_by(mr) {
+                            // SAFETY: every tap of these pixels lies inside the laid-out input,
+                            // and the tile writes only output row r.
+                            unsafe {
+                                (spec.conv_fwd)(
+                                    k,
+                                    lay.x.as_ptr().add(lay.corner(g, n, oh, ow0)),
+                                    (g.w.stride * g.channels) as isize,
+                                    lay.offs.as_ptr(),
+                                    wp.as_ptr().add(q * k * nr),
+                                    if bias.is_some() { bp.as_ptr().add(q * nr) } else { std::ptr::null() },
+                                    y_ptr.get().add(out + ow0 * f + q * nr),
+                                    f as isize,
+                                    mr.min(ow_n - ow0),
+                                    cols,
+                                );
+                            }
+                        }
+                    }
+                    if let Some(a) = act {
+                        // SAFETY: output row r belongs to this task.
+                        activation::apply_in_place(a, unsafe {
+                            std::slice::from_raw_parts_mut(y_ptr.get().add(out), ow_n * f)
+                        });
+                    }
+                }
+            };
+            let tasks = total.div_ceil(rows_per_task);
+            if parallel::worth_parallel(g.m() * k * f, 1 << 18) {
+                parallel::for_each(tasks, task);
+            } else {
+                (0..tasks).for_each(task);
+            }
+        })
+    })
+}
+
+/// Whether [`weight_grad`] takes this geometry (filters in whole register panels).
+pub(crate) fn weight_grad_usable<T: GemmFloat>(g: &Conv2d) -> bool {
+    g.k() <= MAX_K && g.filters.is_multiple_of(T::spec(simd::active()).nr)
+}
+
+/// dW (K×F) and db (F) for `g.k() ≤ MAX_K` and whole filter panels: fixed
+/// parts of the output rows accumulate their own partial sums in parallel,
+/// added in part order afterwards (the same arithmetic on any number of threads).
+pub(crate) fn weight_grad<T: GemmFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
+    let spec: Spec<T> = T::spec(simd::active());
+    let (k, f, nr, mr) = (g.k(), g.filters, spec.nr, spec.mr);
+    let [_, oh_n, ow_n, _] = g.output_shape();
+    let total = g.batch * oh_n;
+    let parts = (g.m() / WGRAD_MIN_PIXELS).clamp(1, WGRAD_PARTS).min(total.max(1));
+    let per_part = total.div_ceil(parts);
+    let stride = k * f + f;
+    with_layout(g, x, |lay| {
+        with_scratch(Slot::Im2col, |s| {
+            let partial = s.slice::<T>(parts * stride);
+            let pp = SendPtr(partial.as_mut_ptr());
+            let part = |p: usize| {
+                // SAFETY: part p owns its slice of the partial sums.
+                let out = unsafe { std::slice::from_raw_parts_mut(pp.get().add(p * stride), stride) };
+                out.fill(T::ZERO);
+                let (dw_p, db_p) = out.split_at_mut(k * f);
+                let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(total));
+                let mut r = lo;
+                while r < hi {
+                    // A run of output rows inside one image.
+                    let (n, oh0) = (r / oh_n, r % oh_n);
+                    let rows = (oh_n - oh0).min(hi - r);
+                    let dy_run = &dy[r * ow_n * f..(r + rows) * ow_n * f];
+                    for t0 in (0..k).step_by(mr) {
+                        for q in 0..f / nr {
+                            // SAFETY: taps of these pixels lie inside the laid-out input; the tile
+                            // adds into rows t0.. of this part's dW.
+                            unsafe {
+                                (spec.conv_wgrad)(
+                                    rows,
+                                    ow_n,
+                                    lay.x.as_ptr().add(lay.corner(g, n, oh0, 0)),
+                                    (g.h.stride * lay.wp * g.channels) as isize,
+                                    (g.w.stride * g.channels) as isize,
+                                    lay.offs.as_ptr().add(t0),
+                                    dy_run.as_ptr().add(q * nr),
+                                    f,
+                                    dw_p.as_mut_ptr().add(t0 * f + q * nr),
+                                    f as isize,
+                                    mr.min(k - t0),
+                                );
+                            }
+                        }
+                    }
+                    for row in dy_run.chunks_exact(f) {
+                        for (a, &v) in db_p.iter_mut().zip(row) {
+                            *a += v;
+                        }
+                    }
+                    r += rows;
+                }
+            };
+            if parallel::worth_parallel(g.m() * k * f, 1 << 18) {
+                parallel::for_each(parts, part);
+            } else {
+                (0..parts).for_each(part);
+            }
+            // Fixed-order sum of the parts.
+            let partial = &*partial;
+            for (e, d) in dw.iter_mut().enumerate() {
+                *d = (1..parts).fold(partial[e], |acc, p| acc + partial[p * stride + e]);
+            }
+            if let Some(db) = db {
+                for (e, d) in db.iter_mut().enumerate() {
+                    *d = (1..parts).fold(partial[k * f + e], |acc, p| acc + partial[p * stride + k * f + e]);
+                }
+            }
+        })
+    })
+}
