@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ferronet as fn
-from ferronet import optimizers
+from ferronet import layers, optimizers
 from ferronet.layers.variable import Variable
 
 
@@ -163,3 +163,24 @@ def test_float32_updates_in_place(rng):
     opt = optimizers.Adam()
     run(opt, var, [rng.normal(size=(3, 4)).astype(np.float32)])
     assert var.value is ident and var.value.dtype == np.float32
+
+
+def test_adam_fused_into_dense_backward_trains_bit_for_bit_like_the_separate_update(rng):
+    class SeparateAdam(fn.optimizers.Adam):
+        """Adam whose step is never fused (a subclass)."""
+
+    x = rng.standard_normal((300, 12)).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    results = []
+    for opt in (fn.optimizers.Adam(0.01), SeparateAdam(0.01)):
+        fn.utils.set_random_seed(3)
+        model = fn.Sequential([fn.Input((12,)), layers.Dense(16, activation="relu"), layers.Dropout(0.1),
+                               layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        assert len(model._step_cache().fused_opt) == (2 if type(opt) is fn.optimizers.Adam else 0)
+        results.append((model.get_weights(), [a.copy() for a in opt.variables], opt.iterations))
+    (w1, s1, i1), (w2, s2, i2) = results
+    assert i1 == i2 == 20
+    for a, b in zip(w1 + s1, w2 + s2):
+        np.testing.assert_array_equal(a, b)

@@ -250,3 +250,40 @@ def test_errors_are_clear():
     with pytest.raises(ferronet.ArgumentError, match=r"(?i)learning_rate must be finite. Received: learning_rate=nan"):
         ops.adagrad_update(p, g, m, learning_rate=float("nan"))
     assert not p.any() and not m.any()  # nothing was written by a rejected call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,inner,units", [(32, 784, 64), (7, 9, 33), (600, 40, 20), (128, 100, 10), (3, 50, 1)])
+def test_dense_backward_with_fused_adam_equals_gradient_then_update(rng, dtype, rows, inner, units):
+    from ferronet import _core
+
+    x = rng.standard_normal((rows, inner)).astype(dtype)
+    dy = rng.standard_normal((rows, units)).astype(dtype)
+    w = rng.standard_normal((inner, units)).astype(dtype)
+    m = (0.1 * rng.standard_normal((inner, units))).astype(dtype)
+    v = (0.1 * rng.random((inner, units))).astype(dtype)
+    hyper = (4, 0.01, 0.9, 0.999, 1e-7)
+    dx_want, dw, db_want = _core.linear_backward(dy, x, w)
+    w1, m1, v1 = w.copy(), m.copy(), v.copy()
+    _core.adam_update(w1, dw, m1, v1, *hyper)
+    w2, m2, v2 = w.copy(), m.copy(), v.copy()
+    db = np.empty(units, dtype)
+    dx, db_out = _core.linear_backward_adam(dy, x, w2, m2, v2, *hyper, db_out=db)
+    assert db_out is db
+    for got, want in [(w2, w1), (m2, m1), (v2, v1), (dx, dx_want), (db, db_want)]:
+        np.testing.assert_array_equal(got, want)
+    dx, db = _core.linear_backward_adam(dy, x, w2, m2, v2, *hyper, need_dx=False)
+    assert dx is None and db is None
+
+
+def test_dense_backward_with_fused_adam_rejects_bad_state(rng):
+    from ferronet import _core
+
+    x, dy = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    w = np.ones((3, 2), np.float32)
+    with pytest.raises(ferronet.ShapeError, match="m and v must have as many elements as the kernel"):
+        _core.linear_backward_adam(dy, x, w, np.zeros(5, np.float32), np.zeros(6, np.float32), 1, 0.1, 0.9, 0.999, 1e-7)
+    with pytest.raises(ferronet.ArgumentError, match="must not share memory"):
+        _core.linear_backward_adam(dy, x, w, w, np.zeros_like(w), 1, 0.1, 0.9, 0.999, 1e-7)
+    with pytest.raises(ferronet.ArgumentError, match="step is the 1-based iteration count"):
+        _core.linear_backward_adam(dy, x, w, np.zeros_like(w), np.zeros_like(w), 0, 0.1, 0.9, 0.999, 1e-7)

@@ -89,6 +89,11 @@ class Dense(Layer):
                          self.bias.value if self.use_bias else None, z.reshape(-1, self.units))
         return self._forward_activation(z)
 
+    # The training step may hand this layer its optimizer's Adam step (see Model._step_cache): the kernel is then
+    # updated inside the weight-gradient kernel, and its gradient is never stored.
+    _fusable_adam = True
+    _fused_adam = None
+
     def backward(self, dy, need_dx=True):
         dz = self._backward_activation(dy)
         x = self._x
@@ -97,6 +102,16 @@ class Dense(Layer):
             x = x.reshape(-1, x.shape[-1])
             dz = dz.reshape(-1, self.units)
         dx_out = self._buf("dx", self._x.shape) if need_dx else None
+        fused = self._fused_adam
+        if fused is not None and train:
+            opt, step, lr = fused
+            slots = opt._slots[id(self.kernel)]
+            _core.linear_backward_adam(
+                dz, x, self.kernel.value, slots["momentum"], slots["velocity"], step, lr, opt.beta_1, opt.beta_2,
+                opt.epsilon, need_dx, None if dx_out is None else dx_out.reshape(x.shape),
+                self.bias.grad if self.use_bias else None,
+            )
+            return dx_out
         _core.linear_backward(
             dz, x, self.kernel.value, need_dx, train, train and self.use_bias,
             None if dx_out is None else dx_out.reshape(x.shape),

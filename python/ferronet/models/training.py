@@ -26,7 +26,7 @@ class _StepCache:
     """What a training step needs, recomputed only when layers or trainable flags change."""
 
     __slots__ = ("key", "layers", "body", "last", "fused", "train_vars", "reg_vars", "stop", "per_n", "weight",
-                 "act", "relu_pool")
+                 "act", "relu_pool", "fused_opt", "opt_vars")
     key: tuple
     layers: list
     body: list
@@ -36,6 +36,8 @@ class _StepCache:
     reg_vars: list
     stop: int
     relu_pool: list
+    fused_opt: list
+    opt_vars: list
     per_n: bool
     weight: float
     act: Any
@@ -137,6 +139,19 @@ class Trainer:
             act, nxt = getattr(c.layers[i], "_act", None), c.layers[i + 1]
             if act is not None and act.name == "relu" and getattr(nxt, "_can_take_relu_grad", lambda: False)():
                 c.relu_pool.append((c.layers[i], nxt))
+        # Dense kernels whose optimizer step runs inside their weight-gradient kernel (plain Adam).
+        c.fused_opt = []
+        opt = getattr(self, "optimizer", None)
+        if opt is not None and opt._fuses_into_gradient():
+            train_ids = {id(v) for v in c.train_vars}
+            for layer in c.layers[c.stop:]:
+                kernel = getattr(layer, "kernel", None)
+                if (getattr(layer, "_fusable_adam", False) and kernel is not None and id(kernel) in train_ids
+                        and kernel.regularizer is None):
+                    c.fused_opt.append(layer)
+            opt._ensure_slots(c.train_vars)
+        fused_ids = {id(layer.kernel) for layer in c.fused_opt}
+        c.opt_vars = [v for v in c.train_vars if id(v) not in fused_ids]
         if loss is not None:
             loss._check_kernels(fused=c.fused)
         if c.reg_vars:
@@ -199,6 +214,13 @@ class Trainer:
         last._logits = c.fused
         for layer, pool in c.relu_pool:
             layer._act_grad_done = pool._through_relu = True
+        lr = None
+        if c.fused_opt:
+            opt = self.optimizer
+            lr = opt._current_lr()
+            step = (opt, opt.iterations + 1, lr)
+            for layer in c.fused_opt:
+                layer._fused_adam = step
         try:
             z = last.call(h, True)
             loss, dy = self._loss_and_grad(c, z, yb, swb, n)
@@ -210,10 +232,12 @@ class Trainer:
             last._logits = False
             for layer, pool in c.relu_pool:
                 layer._act_grad_done = pool._through_relu = False
+            for layer in c.fused_opt:
+                layer._fused_adam = None
         for v in c.reg_vars:
             loss += v.regularizer._add_gradient(v.value, v.grad)
         if c.train_vars:
-            self.optimizer._apply_variables(c.train_vars)
+            self.optimizer._apply_variables(c.opt_vars, lr)
         if self._compile_metrics:
             y_pred = c.act.forward(z, last._buf("y", z.shape)) if c.fused else z
             self._update_metrics(ymb, y_pred, swb)

@@ -39,6 +39,11 @@ class Adam(Optimizer):
             if self.amsgrad:
                 self.add_variable_from_reference(v, "velocity_hat")
 
+    def _fuses_into_gradient(self) -> bool:
+        # Plain Adam only: AMSGrad, weight decay and clipping need the whole gradient first.
+        return (type(self) is Adam and not self.amsgrad and not self.weight_decay and self.clipnorm is None
+                and self.clipvalue is None and self.global_clipnorm is None)
+
     def update_step(self, gradient, variable, learning_rate):
         s = self._slots[id(variable)]
         # NOTE: direct kernel call: parameters, gradient buffers and slots are C-contiguous arrays of one dtype.

@@ -133,18 +133,31 @@ class Optimizer:
         """Update ``variable.value`` in place from ``gradient`` (implemented by subclasses)."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_step(gradient, variable, learning_rate).")
 
-    def _apply_variables(self, variables) -> None:
-        """One update of every variable in ``variables`` from its ``.grad`` buffer (the ``fit`` path)."""
+    def _fuses_into_gradient(self) -> bool:
+        """Whether a dense layer may apply this optimizer's step inside its weight-gradient kernel."""
+        return False
+
+    def _ensure_slots(self, variables) -> None:
+        """Create the state of any variable not seen yet."""
+        missing = [v for v in variables if id(v) not in self._slots]
+        if missing:
+            self.build(missing)
+
+    def _apply_variables(self, variables, lr=None) -> None:
+        """One update of every variable in ``variables`` from its ``.grad`` buffer (the ``fit`` path).
+
+        ``lr`` is this step's learning rate when the caller already evaluated it
+        (variables updated inside their layers' backward used the same value).
+        """
         if variables is not self._known:
-            missing = [v for v in variables if id(v) not in self._slots]
-            if missing:
-                self.build(missing)
+            self._ensure_slots(variables)
             self._known = variables
             self._pairs = [(v.grad, v) for v in variables]  # gradient buffers keep their identity
         pairs = self._pairs
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             self._clip([g for g, _ in pairs])
-        lr = self._current_lr()
+        if lr is None:
+            lr = self._current_lr()
         if self.weight_decay:
             self._apply_weight_decay(variables, lr)
         update = self.update_step

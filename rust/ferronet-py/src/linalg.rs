@@ -4,6 +4,8 @@ use crate::convert::{contiguous, floats, output, overlaps, same, view, Floats};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::matmul as kernels;
+use ferronet_core::ops::optim::Adam;
+use ferronet_core::shape::Strided;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 
@@ -150,7 +152,82 @@ fn linear_backward<'py>(
     }
 }
 
+type Pair<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
+
+#[allow(clippy::too_many_arguments)]
+fn linear_backward_adam_t<'py, T: GemmFloat + Element>(
+    py: Python<'py>,
+    dy: Bound<'py, PyArrayDyn<T>>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    m: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    h: Adam,
+    need_dx: bool,
+    dx_out: Option<&Bound<'py, PyAny>>,
+    db_out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Pair<'py>> {
+    const OP: &str = "linear_backward_adam";
+    let x = same::<T>("x", "dy", x)?;
+    let w = same::<T>("kernel", "dy", w)?;
+    let (m, v) = (same::<T>("m", "dy", m)?, same::<T>("v", "dy", v)?);
+    let (vdy, vx) = (view("dy", &dy)?, view("x", &x)?);
+    let (vw, vm, vv) = (contiguous("kernel", &w)?, contiguous("m", &m)?, contiguous("v", &v)?);
+    let units = vw.shape.get(1).copied().unwrap_or(0);
+    let dx = if need_dx { Some(output::<T>(py, dx_out, &vx.shape, "dy")?) } else { None };
+    let db = db_out.map(|o| crate::convert::contiguous_output::<T>(py, Some(o), &[units], "dy")).transpose()?;
+    let vdx = dx.as_ref().map(|a| view("dx", a)).transpose()?;
+    let vdb = db.as_ref().map(|a| contiguous("db", a)).transpose()?;
+    let written: Vec<&Strided<T>> = vdx.iter().chain(vdb.iter()).chain([&vw, &vm, &vv]).collect();
+    for (i, a) in written.iter().enumerate() {
+        let read = [&vdy, &vx];
+        if read.iter().any(|r| overlaps(a, r)) || written[i + 1..].iter().any(|b| overlaps(a, b)) {
+            return Err(crate::errors::argument_error(
+                py,
+                format!("{OP}: kernel, m, v and the outputs must not share memory with each other or the inputs"),
+            ));
+        }
+    }
+    guarded(py, || unsafe {
+        let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
+        let (ms, vs) = (vm.as_mut_slice().unwrap_or(&mut []), vv.as_mut_slice().unwrap_or(&mut []));
+        kernels::linear_backward_adam(&vdy, &vx, &vw, ms, vs, &h, vdx.as_ref(), db)
+    })?;
+    Ok((dx.map(|a| a.into_any()), db.map(|a| a.into_any())))
+}
+
+/// The dense layer's backward with the kernel's Adam step fused in: returns
+/// (dx, db) (dx computed with the kernel before the step; each None unless
+/// asked for) and updates kernel, m and v in place from dw = xᵀ·dy, which is
+/// never stored. Equals linear_backward then adam_update, bit for bit.
+#[pyfunction]
+#[pyo3(signature = (dy, x, w, m, v, step, learning_rate, beta_1, beta_2, epsilon, need_dx=true, dx_out=None, db_out=None))]
+#[allow(clippy::too_many_arguments)]
+fn linear_backward_adam<'py>(
+    py: Python<'py>,
+    dy: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    m: &Bound<'py, PyAny>,
+    v: &Bound<'py, PyAny>,
+    step: u64,
+    learning_rate: f64,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    need_dx: bool,
+    dx_out: Option<&Bound<'py, PyAny>>,
+    db_out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Pair<'py>> {
+    let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay: 0.0, step };
+    match floats("dy", dy)? {
+        Floats::F32(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
+        Floats::F64(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(linear_backward_adam, m)?)?;
     m.add_function(wrap_pyfunction!(matmul, m)?)?;
     m.add_function(wrap_pyfunction!(linear, m)?)?;
     m.add_function(wrap_pyfunction!(linear_backward, m)?)?;

@@ -9,10 +9,12 @@
 //! Threads share LOOP 3 (and LOOP 2 when m is short); k is never split, so
 //! every element of C is summed in the same order whatever the thread count.
 
+mod fused;
 mod kernel;
 mod pack;
 mod skinny;
 
+pub(crate) use fused::gemm_adam;
 pub use kernel::GemmFloat;
 pub(crate) use kernel::Spec;
 pub(crate) use pack::pack_b_panel;

@@ -282,9 +282,126 @@ pub unsafe fn linear_backward<T: GemmFloat>(
     Ok(())
 }
 
+/// [`linear_backward`] with the kernel's Adam step fused in: `dx = dy·wᵀ` (with
+/// the kernel as it was) and `db = Σ_rows dy` when asked for, then `w`, `m`, `v`
+/// updated in place by Adam (`h`, no AMSGrad) from `dw = xᵀ·dy`, which is used
+/// tile by tile and never stored. The result equals `linear_backward` followed
+/// by [`crate::ops::optim::adam_update`], bit for bit.
+///
+/// # Safety
+/// The views must address valid memory; `w`, `m`, `v` must be C-contiguous
+/// and no output may overlap an input.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn linear_backward_adam<T: GemmFloat>(
+    dy: &Strided<T>,
+    x: &Strided<T>,
+    w: &Strided<T>,
+    m: &mut [T],
+    v: &mut [T],
+    h: &crate::ops::optim::Adam,
+    dx: Option<&Strided<T>>,
+    db: Option<&mut [T]>,
+) -> Result<()> {
+    const OP: &str = "linear_backward_adam";
+    h.check(OP)?;
+    if h.weight_decay != 0.0 {
+        return crate::error::value_err(
+            OP,
+            format!("weight decay is not fused. Received: weight_decay={}", h.weight_decay),
+        );
+    }
+    let Some(wp) = w.as_mut_slice() else {
+        return crate::error::value_err(OP, "kernel must be C-contiguous");
+    };
+    if m.len() != wp.len() || v.len() != wp.len() {
+        return shape_err(
+            OP,
+            format!(
+                "m and v must have as many elements as the kernel {}. Received: m has {}, v has {}",
+                fmt_shape(&w.shape),
+                m.len(),
+                v.len()
+            ),
+        );
+    }
+    linear_backward(dy, x, w, dx, None, db)?;
+    let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
+    let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
+    let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
+    gemm::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_adam_equals_gradient_then_update() {
+        use crate::ops::optim::{adam_update, Adam};
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        for (rows, inner, units) in [(32, 70, 45), (5, 9, 33), (600, 17, 20)] {
+            let x: Vec<f32> = (0..rows * inner).map(|_| next()).collect();
+            let dy: Vec<f32> = (0..rows * units).map(|_| next()).collect();
+            let w0: Vec<f32> = (0..inner * units).map(|_| next()).collect();
+            let m0: Vec<f32> = (0..inner * units).map(|_| next() * 0.1).collect();
+            let v0: Vec<f32> = (0..inner * units).map(|_| next().abs() * 0.1).collect();
+            let view = |p: &[f32], r: usize, c: usize| Strided {
+                ptr: p.as_ptr() as *mut f32,
+                shape: vec![r, c],
+                strides: vec![c as isize, 1],
+            };
+            let h = Adam { step: 3, ..Adam::default() };
+            // Reference: the stored gradient, then the stand-alone update.
+            let (mut w1, mut m1, mut v1, mut g) = (w0.clone(), m0.clone(), v0.clone(), vec![0f32; inner * units]);
+            unsafe {
+                linear_backward(
+                    &view(&dy, rows, units),
+                    &view(&x, rows, inner),
+                    &view(&w0, inner, units),
+                    None,
+                    Some(&view(&g, inner, units)),
+                    None,
+                )
+                .unwrap();
+            }
+            adam_update(&mut w1, &g, &mut m1, &mut v1, None, &h).unwrap();
+            g.clear();
+            let (w2, mut m2, mut v2) = (w0.clone(), m0.clone(), v0.clone());
+            let (mut dx, mut db) = (vec![0f32; rows * inner], vec![0f32; units]);
+            let mut dx_want = vec![0f32; rows * inner];
+            unsafe {
+                linear_backward(
+                    &view(&dy, rows, units),
+                    &view(&x, rows, inner),
+                    &view(&w0, inner, units),
+                    Some(&view(&dx_want, rows, inner)),
+                    None,
+                    None,
+                )
+                .unwrap();
+                linear_backward_adam(
+                    &view(&dy, rows, units),
+                    &view(&x, rows, inner),
+                    &view(&w2, inner, units),
+                    &mut m2,
+                    &mut v2,
+                    &h,
+                    Some(&view(&dx, rows, inner)),
+                    Some(&mut db),
+                )
+                .unwrap();
+            }
+            assert_eq!(w1, w2, "{rows}x{inner}x{units}");
+            assert_eq!((m1, v1), (m2, v2), "{rows}x{inner}x{units}");
+            assert_eq!(dx, dx_want, "dx uses the kernel before the update");
+            dx.clear();
+        }
+    }
 
     #[test]
     fn shapes_follow_numpy() {

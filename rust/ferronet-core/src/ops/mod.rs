@@ -14,5 +14,5 @@ pub mod pointwise_loss;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
-mod sweep;
+pub(crate) mod sweep;
 pub mod vmath;

@@ -169,6 +169,50 @@ impl Default for Adam {
     }
 }
 
+impl Adam {
+    /// Checks the hyper-parameters (errors name `op`).
+    pub(crate) fn check(&self, op: &'static str) -> Result<()> {
+        check_finite(
+            op,
+            &[
+                ("learning_rate", self.learning_rate),
+                ("beta_1", self.beta_1),
+                ("beta_2", self.beta_2),
+                ("epsilon", self.epsilon),
+                ("weight_decay", self.weight_decay),
+            ],
+        )?;
+        check_unit(op, "beta_1", self.beta_1, true)?;
+        check_unit(op, "beta_2", self.beta_2, true)?;
+        if self.step == 0 {
+            return value_err(op, "step is the 1-based iteration count (Keras' iterations + 1). Received: step=0");
+        }
+        Ok(())
+    }
+
+    /// This step's coefficients in the element type.
+    pub(crate) fn coef<T: Float>(&self) -> AdamCoef<T> {
+        let t = self.step as f64;
+        let alpha = self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt() / (1.0 - self.beta_1.powf(t));
+        AdamCoef {
+            one_minus_b1: T::from_f64(1.0 - self.beta_1),
+            one_minus_b2: T::from_f64(1.0 - self.beta_2),
+            alpha: T::from_f64(alpha),
+            eps: T::from_f64(self.epsilon),
+        }
+    }
+}
+
+/// One Adam step's coefficients, shared by the stand-alone update and the
+/// dense layer's fused weight-gradient update (one formula, bit for bit).
+#[derive(Clone, Copy)]
+pub(crate) struct AdamCoef<T> {
+    one_minus_b1: T,
+    one_minus_b2: T,
+    alpha: T,
+    eps: T,
+}
+
 struct AdamBody<'a, T> {
     p: SendPtr<T>,
     g: &'a [T],
@@ -176,10 +220,7 @@ struct AdamBody<'a, T> {
     v: SendPtr<T>,
     vhat: Option<SendPtr<T>>,
     decay: Option<T>,
-    one_minus_b1: T,
-    one_minus_b2: T,
-    alpha: T,
-    eps: T,
+    c: AdamCoef<T>,
 }
 
 impl<T: Float> Body for AdamBody<'_, T> {
@@ -194,14 +235,15 @@ impl<T: Float> Body for AdamBody<'_, T> {
             }
         }
         match self.vhat {
-            None => adam_plain(p, g, m, v, self),
-            Some(vh) => adam_amsgrad(p, g, m, v, unsafe { part(vh, lo, hi) }, self),
+            None => adam_plain(p, g, m, v, &self.c),
+            Some(vh) => adam_amsgrad(p, g, m, v, unsafe { part(vh, lo, hi) }, &self.c),
         }
     }
 }
 
+/// `p`, `m`, `v` updated in place from gradient `g` (all of one length).
 #[inline(always)]
-fn adam_plain<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &AdamBody<'_, T>) {
+pub(crate) fn adam_plain<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &AdamCoef<T>) {
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m += (g - *m) * c.one_minus_b1;
         *v += (g * g - *v) * c.one_minus_b2;
@@ -210,7 +252,7 @@ fn adam_plain<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], c: &Adam
 }
 
 #[inline(always)]
-fn adam_amsgrad<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vhat: &mut [T], c: &AdamBody<'_, T>) {
+fn adam_amsgrad<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], vhat: &mut [T], c: &AdamCoef<T>) {
     for ((((p, &g), m), v), vh) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(vhat.iter_mut()) {
         *m += (g - *m) * c.one_minus_b1;
         *v += (g * g - *v) * c.one_minus_b2;
@@ -260,21 +302,7 @@ fn adam_update_on<T: Float>(
     vhat: Option<&mut [T]>,
     h: &Adam,
 ) -> Result<()> {
-    check_finite(
-        op,
-        &[
-            ("learning_rate", h.learning_rate),
-            ("beta_1", h.beta_1),
-            ("beta_2", h.beta_2),
-            ("epsilon", h.epsilon),
-            ("weight_decay", h.weight_decay),
-        ],
-    )?;
-    check_unit(op, "beta_1", h.beta_1, true)?;
-    check_unit(op, "beta_2", h.beta_2, true)?;
-    if h.step == 0 {
-        return value_err(op, "step is the 1-based iteration count (Keras' iterations + 1). Received: step=0");
-    }
+    h.check(op)?;
     let n = param.len();
     check_len(
         op,
@@ -286,8 +314,6 @@ fn adam_update_on<T: Float>(
             ("vhat", vhat.as_ref().map(|v| v.len())),
         ],
     )?;
-    let t = h.step as f64;
-    let alpha = h.learning_rate * (1.0 - h.beta_2.powf(t)).sqrt() / (1.0 - h.beta_1.powf(t));
     let body = AdamBody {
         p: SendPtr(param.as_mut_ptr()),
         g: grad,
@@ -295,10 +321,7 @@ fn adam_update_on<T: Float>(
         v: SendPtr(v.as_mut_ptr()),
         vhat: vhat.map(|v| SendPtr(v.as_mut_ptr())),
         decay: (h.weight_decay != 0.0).then(|| T::from_f64(h.learning_rate * h.weight_decay)),
-        one_minus_b1: T::from_f64(1.0 - h.beta_1),
-        one_minus_b2: T::from_f64(1.0 - h.beta_2),
-        alpha: T::from_f64(alpha),
-        eps: T::from_f64(h.epsilon),
+        c: h.coef(),
     };
     sweep(isa, n, BLOCK, 5, &body);
     Ok(())
