@@ -12,8 +12,6 @@ use crate::workspace::{with_scratch, Slot};
 
 /// Rows of G per parallel block (whole register tiles).
 const BLOCK_ROWS: usize = 48;
-/// Largest register tile of any kernel (8 × 32).
-const TILE: usize = 256;
 
 struct AdamGemm<'a, T> {
     a: MatPtr<T>,
@@ -36,40 +34,51 @@ impl<T: GemmFloat> Body for AdamGemm<'_, T> {
             let ap = s.slice::<T>(rows.next_multiple_of(mr) * k);
             // SAFETY: rows lo..hi of A are valid (the caller's contract).
             unsafe { pack::pack_a(ap, self.a, lo, rows, 0, k, mr) };
-            let mut g = [T::ZERO; TILE];
-            // Row tiles outer: the moments are then walked a few full rows at a time.
-            for ir in (0..rows).step_by(mr) {
-                let tile_rows = mr.min(rows - ir);
-                for q in 0..n.div_ceil(nr) {
-                    let cols = nr.min(n - q * nr);
-                    // SAFETY: a full mr × nr tile fits `g`; the kernel reads k steps of both slivers.
-                    unsafe {
-                        (spec.kernel)(
-                            k,
-                            ap.as_ptr().add(ir * k),
-                            self.bp.as_ptr().add(q * k * nr),
-                            g.as_mut_ptr(),
-                            nr as isize,
-                            1,
-                            mr,
-                            nr,
-                            false,
-                        )
-                    };
-                    for i in 0..tile_rows {
-                        let at = (lo + ir + i) * n + q * nr;
-                        // SAFETY: row lo+ir+i of the parameters belongs to this block.
-                        let (p, m, v) = unsafe {
-                            (
-                                std::slice::from_raw_parts_mut(self.p.get().add(at), cols),
-                                std::slice::from_raw_parts_mut(self.m.get().add(at), cols),
-                                std::slice::from_raw_parts_mut(self.v.get().add(at), cols),
+            with_scratch(Slot::Im2col, |gs| {
+                // One strip of `mr` full rows of G at a time (L1-sized), then one
+                // Adam pass over those rows, which are contiguous in the parameters
+                // and moments: long sequential streams the prefetchers follow.
+                let g = gs.slice::<T>(mr * n.next_multiple_of(nr));
+                let ld = n.next_multiple_of(nr);
+                for ir in (0..rows).step_by(mr) {
+                    let strip = mr.min(rows - ir);
+                    for q in 0..n.div_ceil(nr) {
+                        // SAFETY: the strip buffer holds mr rows of ld ≥ (q+1)·nr values.
+                        unsafe {
+                            (spec.kernel)(
+                                k,
+                                ap.as_ptr().add(ir * k),
+                                self.bp.as_ptr().add(q * k * nr),
+                                g.as_mut_ptr().add(q * nr),
+                                ld as isize,
+                                1,
+                                mr,
+                                nr,
+                                false,
                             )
                         };
-                        adam_plain(p, &g[i * nr..i * nr + cols], m, v, &self.coef);
+                    }
+                    let at = (lo + ir) * n;
+                    let len = strip * n;
+                    // SAFETY: rows lo+ir.. of the parameters belong to this block.
+                    let (p, m, v) = unsafe {
+                        (
+                            std::slice::from_raw_parts_mut(self.p.get().add(at), len),
+                            std::slice::from_raw_parts_mut(self.m.get().add(at), len),
+                            std::slice::from_raw_parts_mut(self.v.get().add(at), len),
+                        )
+                    };
+                    if ld == n {
+                        adam_plain(p, &g[..len], m, v, &self.coef);
+                    } else {
+                        for i in 0..strip {
+                            let r = i * n..(i + 1) * n;
+                            let (p, m, v) = (&mut p[r.clone()], &mut m[r.clone()], &mut v[r]);
+                            adam_plain(p, &g[i * ld..i * ld + n], m, v, &self.coef);
+                        }
                     }
                 }
-            }
+            })
         })
     }
 }
