@@ -7,10 +7,10 @@
 //! in the kernel as soon as they run dry and blocks the caller on a condition
 //! variable, so each kernel paid two thread wake-ups: about 20 µs here, as much
 //! as a batch-32 dense layer's whole backward pass. The team instead keeps its
-//! workers spinning for [`SPIN`] after each job, the calling thread does its
-//! share of the work rather than sleep, and a dispatch costs about a
-//! microsecond. Idle workers park after `SPIN`, so a process that stops
-//! computing stops using CPU.
+//! workers polling for a while after each job (2 ms, `FERRONET_SPIN_US`),
+//! the calling thread does its share of the work rather than sleep, and a
+//! dispatch costs about a microsecond. Idle workers then park, so a process
+//! that stops computing stops using CPU.
 //!
 //! [`for_each`] hands out indices one at a time, so each index's work is done
 //! by exactly one thread and results never depend on the thread count. A
@@ -28,8 +28,15 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering:
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
-/// How long an idle worker keeps polling for the next job before parking.
-const SPIN: Duration = Duration::from_millis(2);
+/// How long an idle worker keeps polling for the next job before parking
+/// (`FERRONET_SPIN_US` microseconds, default 2000).
+fn spin() -> Duration {
+    static SPIN_US: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    Duration::from_micros(
+        *SPIN_US
+            .get_or_init(|| std::env::var("FERRONET_SPIN_US").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(2000)),
+    )
+}
 
 static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 static FORKED: AtomicBool = AtomicBool::new(false);
@@ -196,6 +203,7 @@ impl Team {
 
     fn worker(&self) {
         crate::fpenv::flush_to_zero_on_this_thread();
+        let spin = spin();
         let mut seen = self.epoch.load(SeqCst);
         loop {
             let mut since = Instant::now();
@@ -211,7 +219,7 @@ impl Team {
                 }
                 std::hint::spin_loop();
                 polls += 1;
-                if polls % 256 == 0 && since.elapsed() > SPIN {
+                if polls % 256 == 0 && since.elapsed() > spin {
                     self.park(seen);
                     since = Instant::now();
                 }

@@ -110,16 +110,18 @@ unsafe fn gemm_with_threads<T: GemmFloat>(
     // 10-class head, its weight gradient) — when each step down k reads
     // neighbouring elements of a few rows (A row-major or column-major, or
     // small): otherwise every element would cost a cache line. The same for
-    // a product two registers tall, seen transposed; its tiles write C down
-    // the columns, so into a row-major C only when k is long enough that
-    // threads rarely meet on a cache line of it. When both fit, pack the
-    // narrower operand.
+    // a product two registers tall, seen transposed, but only into a
+    // column-major C: its tiles write C down the columns, and into a
+    // row-major C threads would share every cache line of it (and a dense
+    // layer's forward at batch 32 would read its weights down the columns,
+    // half a cache line per step, instead of along the rows). When both fit,
+    // pack the narrower operand.
     let in_place_ok = |x: MatPtr<T>, rows: usize| x.cs == 1 || x.rs == 1 || rows * k <= 8192;
     if spec.lanes > 1 {
         let w = 2 * spec.lanes;
         let width = |cols: usize| if cols <= spec.lanes { 1 } else { 2 };
         let direct = n <= w && in_place_ok(a, m);
-        let transposed = m <= w && (rsc == 1 || k >= 256) && in_place_ok(b.t(), n);
+        let transposed = m <= w && rsc == 1 && in_place_ok(b.t(), n);
         if transposed && (!direct || width(m) < width(n)) {
             return narrow(n, m, k, b.t(), a.t(), c, csc, rsc, accumulate, threads, spec);
         }
