@@ -120,33 +120,7 @@ unsafe fn tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize, const P
         a = a.add(MR);
         b = b.add(ldb);
     }
-    if m == MR && n == nr && csc == 1 {
-        for i in 0..MR {
-            let row = c.offset(i as isize * rsc);
-            for j in 0..NV {
-                let p = row.add(j * V::W);
-                let v = if accumulate { acc[i][j].add(V::load(p)) } else { acc[i][j] };
-                v.store(p);
-            }
-        }
-    } else {
-        // Edge tile: spill the registers, then write only the valid part.
-        // NOTE: `c + acc` here and `acc + c` above are the same IEEE sum, so an
-        // element's value never depends on whether it sat in an edge tile.
-        let mut spill = [[[T::ZERO; 16]; NV]; MR];
-        for i in 0..MR {
-            for j in 0..NV {
-                acc[i][j].store(spill[i][j].as_mut_ptr());
-            }
-        }
-        for i in 0..m {
-            for jj in 0..n {
-                let v = spill[i][jj / V::W][jj % V::W];
-                let p = c.offset(i as isize * rsc + jj as isize * csc);
-                *p = if accumulate { *p + v } else { v };
-            }
-        }
-    }
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, csc, m, n, accumulate);
 }
 
 /// The narrow micro-kernel: up to `NARROW_MR` rows of an unpacked A times a
@@ -181,34 +155,24 @@ unsafe fn narrow_tile<T: Float, V: Vector<T>, const NV: usize>(
         }
         b = b.add(NV * V::W);
     }
-    let mut spill = [[[T::ZERO; 16]; NV]; NARROW_MR];
-    for i in 0..NARROW_MR {
-        for j in 0..NV {
-            acc[i][j].store(spill[i][j].as_mut_ptr());
-        }
-    }
-    for i in 0..m {
-        for jj in 0..n {
-            let v = spill[i][jj / V::W][jj % V::W];
-            let p = c.offset(i as isize * rsc + jj as isize * csc);
-            *p = if accumulate { *p + v } else { v };
-        }
-    }
+    store_tile::<T, V, NARROW_MR, NV>(&acc, c, rsc, csc, m, n, accumulate);
 }
 
-/// Writes a finished `MR × NV·W` register tile into C (`m` rows, `n` columns,
-/// unit column stride), whole registers where the tile is full.
+/// Writes (or adds) a finished `MR × NV·W` register tile into C's first `m`
+/// rows and `n` columns: whole registers when the tile is full and C's rows
+/// are contiguous, else through a spill buffer, element by element.
 #[inline(always)]
-#[allow(clippy::needless_range_loop)]
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
     acc: &[[V; NV]; MR],
     c: *mut T,
     rsc: isize,
+    csc: isize,
     m: usize,
     n: usize,
     accumulate: bool,
 ) {
-    if m == MR && n == NV * V::W {
+    if m == MR && n == NV * V::W && csc == 1 {
         for i in 0..MR {
             let row = c.offset(i as isize * rsc);
             for j in 0..NV {
@@ -219,6 +183,8 @@ unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
         }
         return;
     }
+    // NOTE: `c + acc` here and `acc + c` above are the same IEEE sum, so an
+    // element's value never depends on whether it sat in an edge tile.
     let mut spill = [[[T::ZERO; 16]; NV]; MR];
     for i in 0..MR {
         for j in 0..NV {
@@ -228,7 +194,7 @@ unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
     for i in 0..m {
         for jj in 0..n {
             let v = spill[i][jj / V::W][jj % V::W];
-            let p = c.offset(i as isize * rsc + jj as isize);
+            let p = c.offset(i as isize * rsc + jj as isize * csc);
             *p = if accumulate { *p + v } else { v };
         }
     }
@@ -274,7 +240,7 @@ unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize
         }
         b = b.add(NV * V::W);
     }
-    store_tile::<T, V, MR, NV>(&acc, c, rsc, m, n, false);
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
 }
 
 /// The direct weight-gradient tile (see [`ConvWgradFn`]).
@@ -314,7 +280,7 @@ unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usi
             q = q.add(b_rs);
         }
     }
-    store_tile::<T, V, MR, NV>(&acc, c, rsc, m, NV * V::W, true);
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
 }
 
 #[inline(always)]
