@@ -1,17 +1,24 @@
-//! GEMM throughput probe: `cargo run --release -p ferronet-core --example gemm_probe -- M N K [REPS]`
-//! prints the best GFLOP/s of a row-major f32 `M×K · K×N` product (threads: FERRONET_NUM_THREADS).
+//! GEMM throughput probe: `cargo run --release -p ferronet-core --example gemm_probe -- M N K [REPS [t]]`
+//! prints the best GFLOP/s of a row-major f32 `M×K · K×N` product, or with `t`
+//! of `M×K · (N×K)ᵀ` (a transposed view of B, as a dense layer's dx uses),
+//! on FERRONET_NUM_THREADS threads.
 
 use ferronet_core::gemm::{gemm, MatPtr};
 use std::time::Instant;
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|s| s.parse().unwrap()).collect();
+    let args: Vec<usize> = std::env::args().skip(1).take(4).map(|s| s.parse().unwrap()).collect();
+    let transposed = std::env::args().nth(5).as_deref() == Some("t");
     let (m, n, k) = (args[0], args[1], args[2]);
     let reps = args.get(3).copied().unwrap_or(10);
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
     let mut c = vec![0f32; m * n];
     let av = MatPtr { ptr: a.as_ptr(), rs: k as isize, cs: 1 };
-    let bv = MatPtr { ptr: b.as_ptr(), rs: n as isize, cs: 1 };
+    let bv = if transposed {
+        MatPtr { ptr: b.as_ptr(), rs: 1, cs: k as isize }
+    } else {
+        MatPtr { ptr: b.as_ptr(), rs: n as isize, cs: 1 }
+    };
     let mut best = f64::MAX;
     for _ in 0..reps {
         let t = Instant::now();

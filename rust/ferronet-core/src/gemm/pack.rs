@@ -96,6 +96,21 @@ pub(crate) unsafe fn pack_b_panel<T: Float>(
                 *row.add(j) = T::ZERO;
             }
         }
+        return;
+    }
+    if b.rs == 1 {
+        // Column-major B (a transposed view, e.g. a kernel's Wᵀ): 16 rows of
+        // the panel at a time, so the rows being written stay in L1 while
+        // every column's contiguous run is copied in.
+        for q0 in (0..kc).step_by(16) {
+            let rows = 16.min(kc - q0);
+            for j in 0..cols {
+                let src = b.at(p0 + q0, j0 + jr + j);
+                for t in 0..rows {
+                    *d.add((q0 + t) * nr + j) = *src.add(t);
+                }
+            }
+        }
     } else {
         for j in 0..cols {
             let src = b.at(p0, j0 + jr + j);
@@ -103,10 +118,10 @@ pub(crate) unsafe fn pack_b_panel<T: Float>(
                 *d.add(p * nr + j) = *src.offset(p as isize * b.rs);
             }
         }
-        for p in 0..kc {
-            for j in cols..nr {
-                *d.add(p * nr + j) = T::ZERO;
-            }
+    }
+    for p in 0..kc {
+        for j in cols..nr {
+            *d.add(p * nr + j) = T::ZERO;
         }
     }
 }
