@@ -3,13 +3,15 @@
 Run ``python benches/bench_fit.py`` for the table, or through pytest-benchmark
 (``pytest benches/bench_fit.py``). Compares ferronet's ``fit`` with a plain
 NumPy implementation of the same network contained here (and PyTorch eager when
-installed), and reports page faults per training step after warm-up and the
-peak resident memory of each run (each run in its own process).
+installed, and Keras 3 on its backend when keras is), and reports page faults
+per training step after warm-up and the peak resident memory of each run (each
+run in its own process). A peer that is not installed is skipped.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -176,17 +178,91 @@ def run_numpy_cnn(batch, n=N):
             "peak_rss_mb": peak_rss_mb(), "note": f"timed on {steps} steps"}
 
 
+# ---------------------------------------------------------------- peers (each skipped when not installed)
+
+
+def run_torch(kind, batch, n=N):
+    """The same network in PyTorch eager mode (Adam with Keras' epsilon), on the same data and thread count."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    x, y = data(n)
+    xt, yt = torch.from_numpy(x[:, None] if kind == "cnn" else x), torch.from_numpy(y)
+    if kind == "mlp":
+        model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10))
+    else:
+        model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch(count):
+        perm = torch.randperm(count)
+        for s in range(0, count, batch):
+            idx = perm[s : s + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+
+    epoch(batch * 20)
+    f0, t0 = faults(), time.perf_counter()
+    epoch(n)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt * N / n, "faults_per_step": (faults() - f0) / -(-n // batch), "peak_rss_mb": peak_rss_mb()}
+
+
+def run_keras(kind, batch, n=N):
+    """The same network in Keras 3 on its installed backend (KERAS_BACKEND, JAX by default), with fit()."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x, y = data(n)
+    if kind == "mlp":
+        model = keras.Sequential([keras.layers.Input((28, 28)), keras.layers.Flatten(),
+                                  keras.layers.Dense(512, activation="relu"), keras.layers.Dropout(0.2),
+                                  keras.layers.Dense(10, activation="softmax")])
+    else:
+        x = x[..., None]
+        L = keras.layers
+        model = keras.Sequential([L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(),
+                                  L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
+                                  L.Dense(128, activation="relu"), L.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[: batch * 20], y[: batch * 20], batch_size=batch, epochs=1, verbose=0)  # warm-up: compilation
+    f0, t0 = faults(), time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
+    dt = time.perf_counter() - t0
+    return {"seconds": dt * N / n, "faults_per_step": (faults() - f0) / -(-n // batch), "peak_rss_mb": peak_rss_mb(),
+            "note": f"keras {keras.__version__} on {keras.backend.backend()}"}
+
+
+def _installed(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 RUNS = {
     "ferronet": lambda kind, batch: run_ferronet(kind, batch),
     "numpy": lambda kind, batch: run_numpy_mlp(batch) if kind == "mlp" else run_numpy_cnn(batch),
 }
+if _installed("torch"):
+    RUNS["pytorch"] = run_torch
+if _installed("keras"):
+    RUNS["keras"] = run_keras
 
 
 def run_isolated(framework, kind, batch):
     """One run in a fresh process, so peak memory and page faults are its own."""
     code = (f"import json, sys; sys.path.insert(0, {__file__.rsplit('/', 1)[0]!r}); import bench_fit as b; "
             f"print(json.dumps(b.RUNS[{framework!r}]({kind!r}, {batch})))")
-    env = {"OPENBLAS_NUM_THREADS": "2", "FERRONET_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
+    env = {"OPENBLAS_NUM_THREADS": "2", "FERRONET_NUM_THREADS": "2", "PATH": "/usr/bin:/bin",
+           # Peers on two threads too; Keras on JAX unless another backend is asked for.
+           "OMP_NUM_THREADS": "2", "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "1",
+           "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

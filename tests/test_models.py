@@ -370,3 +370,21 @@ def test_svm_losses_train(loss, labels, rng):
     model.compile(optimizer=fn.optimizers.Adam(0.05), loss=loss, metrics=["accuracy"])
     h = model.fit(x, y, epochs=20, verbose=0)
     assert h.history["accuracy"][-1] > 0.9
+
+
+def test_threads_sharing_one_model_get_their_own_answers(rng):
+    """Layers keep their activations in buffers of the model: concurrent calls must take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = fn.Sequential([fn.Input((20,)), fn.layers.Dense(64, activation="relu"), fn.layers.Dense(5)])
+    inputs = [rng.standard_normal((200, 20)).astype(np.float32) for _ in range(8)]
+    want_predict = [model.predict(x, batch_size=16, verbose=0) for x in inputs]
+    want_call = [model(x) for x in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda x: model.predict(x, batch_size=16, verbose=0), inputs))
+            for g, w in zip(got, want_predict):
+                np.testing.assert_array_equal(g, w)
+            got = list(pool.map(model, inputs))
+            for g, w in zip(got, want_call):
+                np.testing.assert_array_equal(g, w)

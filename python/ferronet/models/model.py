@@ -8,6 +8,8 @@ loops (``fit``, ``evaluate``, ``predict``, ``*_on_batch``) are in
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import losses as losses_module
@@ -32,6 +34,7 @@ class Model(Trainer, Layer):
                 "models (which need autodiff) are not available. Received: Model(inputs, outputs)"
             )
         super().__init__(trainable=trainable, name=name, **kwargs)
+        self._busy = threading.RLock()  # see training.one_at_a_time
         self.optimizer = None
         self.loss = None
         self.compiled = False

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..layers import InputLayer, Layer
+from .training import one_at_a_time
 from ..layers.base import _as_shape, fmt_shape
 from .model import Model
 
@@ -155,6 +156,7 @@ class Sequential(Model):
         return self._layers[-1].output_shape if self._layers else self._input_shape
 
     # ------------------------------------------------------------------ math
+    @one_at_a_time
     def __call__(self, inputs, training=None):
         """Outputs for ``inputs`` (inference mode unless ``training=True``); a new array.
 

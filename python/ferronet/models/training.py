@@ -9,6 +9,7 @@ variable. Nothing is allocated once the buffers for the batch size exist.
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 from typing import Any
@@ -20,6 +21,19 @@ import numpy as np
 
 from ..layers import base as layers_base
 from . import data as data_module
+
+
+def one_at_a_time(method):
+    """Run ``method`` holding the model's lock: its layers compute in buffers they keep, so two
+    threads using one model at once (predict from a thread pool, say) take turns instead of
+    overwriting each other's activations. Reentrant: ``fit`` may call ``evaluate``."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._busy:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class _StepCache:
@@ -320,6 +334,7 @@ class Trainer:
         return self._np_dtype
 
     # --------------------------------------------------------------------- fit
+    @one_at_a_time
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             validation_batch_size=None, validation_freq=1):
@@ -507,6 +522,7 @@ class Trainer:
             cbs.on_test_end(logs)
         return logs
 
+    @one_at_a_time
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
                  return_dict=False):
         """Loss and metrics over ``(x, y)`` in inference mode (Dropout off, BatchNormalization moving stats).
@@ -556,6 +572,7 @@ class Trainer:
                 cbs.on_predict_batch_end(step, {"outputs": result[start:stop]})
         return result
 
+    @one_at_a_time
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """Model outputs for ``x``, computed batch by batch in inference mode.
 
@@ -584,6 +601,7 @@ class Trainer:
         return result
 
     # -------------------------------------------------------------- on_batch
+    @one_at_a_time
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One optimizer step on one batch; returns the running loss and metrics (Keras semantics).
 
@@ -601,6 +619,7 @@ class Trainer:
         self._train_step(c, xb, yb, swb, ymb)
         return _format_logs(self._logs(), return_dict)
 
+    @one_at_a_time
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics on one batch in inference mode (accumulating like ``train_on_batch``)."""
         self._require_compiled("test_on_batch")
@@ -613,6 +632,7 @@ class Trainer:
         self._test_step(c, xb, yb, None if fsw is None else fsw.batch(0, n), ymb)
         return _format_logs(self._logs(), return_dict)
 
+    @one_at_a_time
     def predict_on_batch(self, x):
         """Model outputs for one batch (a new array)."""
         x = self._input_array(x)
