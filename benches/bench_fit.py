@@ -263,6 +263,8 @@ def run_isolated(framework, kind, batch):
            # Peers on two threads too; Keras on JAX unless another backend is asked for.
            "OMP_NUM_THREADS": "2", "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "1",
            "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -270,16 +272,23 @@ def run_isolated(framework, kind, batch):
 CASES = [("mlp", 32), ("mlp", 128), ("cnn", 128)]
 
 
-def main():
-    from ferronet import _bench
+def main(frameworks=None):
+    """Print the table; ``python benches/bench_fit.py keras pytorch`` runs only those (ferronet is always run)."""
+    # NOTE: this process stays small (nothing imported that loads a peer framework): a child's peak RSS counts
+    # its parent's at the time of the exec.
+    machine = subprocess.run([sys.executable, "-c", "from ferronet._bench import machine; print(machine())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    names = ["ferronet"] + [f for f in RUNS if f != "ferronet" and (not frameworks or f in frameworks)]
 
-    print(f"machine: {_bench.machine()}; one epoch of 60,000 28x28 samples, 2 threads\n")
+    print(f"machine: {machine}; one epoch of 60,000 28x28 samples, 2 threads\n")
     print("| network | batch | framework | epoch s | vs ferronet | faults/step | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
     for kind, batch in CASES:
-        res = {fw: run_isolated(fw, kind, batch) for fw in RUNS}
+        res = {fw: run_isolated(fw, kind, batch) for fw in names}
         for fw, r in res.items():
             ratio = r["seconds"] / res["ferronet"]["seconds"]
+            if fw == "keras":
+                fw = f"keras ({os.environ.get('KERAS_BACKEND', 'jax')})"
             print(f"| {kind} | {batch} | {fw} | {r['seconds']:.2f} | {ratio:.2f}x | {r['faults_per_step']:.1f} | "
                   f"{r['peak_rss_mb']:.0f} |", flush=True)
 
@@ -300,4 +309,4 @@ def test_fit_epoch(benchmark):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -21,10 +21,21 @@ import numpy as np
 import ferronet
 from ferronet import ops
 
-try:  # optional peer
-    import torch  # type: ignore
-except Exception:  # pragma: no cover - torch absent or broken
-    torch = None
+# The optional peer, imported by run() only: the NumPy reference implementations here are also used by
+# benches/bench_fit.py, whose memory figures must not include a framework it did not ask for.
+torch = None
+
+
+def _load_torch():
+    global torch
+    if torch is None:
+        try:
+            import torch as t  # type: ignore
+
+            torch = t
+        except Exception:  # pragma: no cover - torch absent or broken
+            pass
+    return torch
 
 
 # ----------------------------------------------------------------------------
@@ -293,6 +304,7 @@ def bench_elementwise(threads: int, quick: bool = False, rows: Optional[List[Row
 
 def run(threads_list=(1, 2), quick: bool = False) -> List[Row]:
     """All comparisons, for each thread count (NumPy and torch get the same count)."""
+    _load_torch()
     blas = _BlasThreads()
     rows: List[Row] = []
     saved = ferronet.get_num_threads()
