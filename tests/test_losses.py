@@ -160,3 +160,42 @@ def test_fused_training_matches_unfused_loss_value(rng):
     assert c.fused
     value = model.evaluate(x, y, verbose=0, batch_size=16)
     assert value == pytest.approx(ref("cce", y, model.predict(x, verbose=0)).mean(), rel=1e-6)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_label_smoothing_is_keras_target_mixing(from_logits, rng):
+    """Keras: categorical targets become t(1-ls) + ls/classes, binary targets t(1-ls) + ls/2."""
+    z = rng.standard_normal((6, 4))
+    p = z if from_logits else np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    t = np.eye(4)[rng.integers(0, 4, 6)]
+    smoothed = fn.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=0.2)
+    plain = fn.losses.CategoricalCrossentropy(from_logits=from_logits)
+    np.testing.assert_allclose(smoothed(t, p), plain(t * 0.8 + 0.05, p), rtol=1e-12)
+    np.testing.assert_allclose(fn.losses.categorical_crossentropy(t, p, from_logits, 0.2),
+                               plain.call(t * 0.8 + 0.05, p), rtol=1e-12)
+    b = rng.integers(0, 2, (6, 3)).astype(float)
+    q = z[:, :3] if from_logits else 1 / (1 + np.exp(-z[:, :3]))
+    bce = fn.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.1)
+    np.testing.assert_allclose(bce(b, q), fn.losses.BinaryCrossentropy(from_logits=from_logits)(b * 0.9 + 0.05, q),
+                               rtol=1e-12)
+    assert fn.losses.CategoricalCrossentropy.from_config(smoothed.get_config()).label_smoothing == 0.2
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        fn.losses.CategoricalCrossentropy(label_smoothing=1.5)
+
+
+def test_label_smoothing_trains_through_the_fused_kernel(rng):
+    """fit with a softmax head and smoothed targets: gradients match central differences of the smoothed loss."""
+    from .test_gradients import numeric_grad
+
+    x = rng.standard_normal((5, 3))
+    t = np.eye(4)[rng.integers(0, 4, 5)]
+    model = fn.Sequential([fn.Input((3,), dtype="float64"),
+                           fn.layers.Dense(4, activation="softmax", dtype="float64")])
+    loss = fn.losses.CategoricalCrossentropy(label_smoothing=0.3)
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss=loss)
+    model.train_on_batch(x, t)
+    assert model._step_cache().fused
+    for v in model.trainable_weights:
+        # The reference goes through the probabilities and the loss object, not the training step.
+        num = numeric_grad(lambda: loss(t, model(x)), v.value)
+        np.testing.assert_allclose(v.grad, num, rtol=1e-5, atol=1e-8)

@@ -289,24 +289,46 @@ class MulticlassHinge(LossFunctionWrapper):
 class _CrossEntropy(Loss):
     _logits_op: Optional[str] = None
     _probs_op: Optional[str] = None
+    # What a smoothed label moves towards: 1/classes (categorical) or 0.5 (binary); None: no smoothing offered.
+    _smooth_to: Optional[str] = None
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None, dtype=None):
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None,
+                 dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = bool(from_logits)
+        ls = float(label_smoothing)
+        if not 0.0 <= ls <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1]. Received: label_smoothing={label_smoothing!r}")
+        self.label_smoothing = ls
 
     def _kernels(self):
         return (self._logits_op,) if self.from_logits else (self._logits_op, self._probs_op)
 
+    def _smoothed(self, y_true, y_pred):
+        """Keras' label smoothing: ``t (1 - ls) + ls / classes`` (categorical) or ``+ ls / 2`` (binary)."""
+        ls = self.label_smoothing
+        if not ls:
+            return y_true
+        target = 0.5 if self._smooth_to == "half" else 1.0 / y_pred.shape[-1]
+        return np.ascontiguousarray(y_true * (1.0 - ls) + ls * target, dtype=y_pred.dtype)
+
     def _grad(self, y_pred, y_true, sample_weight, scale, grad_out):
+        return self._plain(y_pred, self._smoothed(y_true, y_pred), sample_weight, scale, grad_out)
+
+    def _fused_grad(self, logits, y_true, sample_weight, scale, grad_out):
+        return self._on_logits(logits, self._smoothed(y_true, logits), sample_weight, scale, grad_out)
+
+    def _plain(self, y_pred, y_true, sample_weight, scale, grad_out):
         op = self._logits_op if self.from_logits else self._probs_op
         return _core(op)(y_pred, y_true, sample_weight=sample_weight, scale=scale, grad_out=grad_out)
 
-    def _fused_grad(self, logits, y_true, sample_weight, scale, grad_out):
+    def _on_logits(self, logits, y_true, sample_weight, scale, grad_out):
         return _core(self._logits_op)(logits, y_true, sample_weight=sample_weight, scale=scale, grad_out=grad_out)
 
     def _train_grad(self, y_pred, y_true, sample_weight, scale, grad_out, fused):
+        y_true = self._smoothed(y_true, y_pred)
         if not (fused or self.from_logits):
-            return self._grad(y_pred, y_true, sample_weight, scale, grad_out)
+            return self._plain(y_pred, y_true, sample_weight, scale, grad_out)
         # NOTE: fit hands over C-contiguous logits, labels (int64 class ids or floats of the logits' dtype and
         # shape), weights and gradient buffer, so the compiled kernel is called directly: the ops wrapper's
         # checks would cost more than the kernel at batch 32.
@@ -315,31 +337,45 @@ class _CrossEntropy(Loss):
                 return _binding.softmax_cross_entropy(y_pred, y_true, sample_weight, scale, grad_out)
         elif y_true.shape == y_pred.shape:
             return _binding.sigmoid_cross_entropy(y_pred, y_true, sample_weight, scale, grad_out)
-        return self._fused_grad(y_pred, y_true, sample_weight, scale, grad_out)
+        return self._on_logits(y_pred, y_true, sample_weight, scale, grad_out)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
+        config = {**super().get_config(), "from_logits": self.from_logits}
+        if self._smooth_to is not None:
+            config["label_smoothing"] = self.label_smoothing
+        return config
 
 
 class BinaryCrossentropy(_CrossEntropy):
-    """Binary cross-entropy of probabilities (or logits with ``from_logits=True``), mean over the last axes."""
+    """Binary cross-entropy of probabilities (or logits with ``from_logits=True``), mean over the last axes.
+
+    ``label_smoothing`` (Keras): targets become ``t (1 - ls) + ls / 2``.
+    """
 
     _labels, _fuse = "binary", "sigmoid"
     _logits_op, _probs_op = "sigmoid_cross_entropy", "binary_crossentropy"
+    _smooth_to = "half"
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
-        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="binary_crossentropy", dtype=None):
+        super().__init__(from_logits=from_logits, label_smoothing=label_smoothing, reduction=reduction, name=name,
+                         dtype=dtype)
 
 
 class CategoricalCrossentropy(_CrossEntropy):
-    """Cross-entropy with one-hot (or probability) labels ``(batch, classes)``."""
+    """Cross-entropy with one-hot (or probability) labels ``(batch, classes)``.
+
+    ``label_smoothing`` (Keras): targets become ``t (1 - ls) + ls / classes``.
+    """
 
     _labels, _fuse = "onehot", "softmax"
     _logits_op, _probs_op = "softmax_cross_entropy", "categorical_crossentropy"
+    _smooth_to = "classes"
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="categorical_crossentropy",
-                 dtype=None):
-        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        super().__init__(from_logits=from_logits, label_smoothing=label_smoothing, reduction=reduction, name=name,
+                         dtype=dtype)
 
 
 class SparseCategoricalCrossentropy(_CrossEntropy):
@@ -384,14 +420,14 @@ def multiclass_hinge(y_true, y_pred, margin=1.0):
     return MulticlassHinge(margin=margin).call(y_true, y_pred)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False):
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     """Per-sample binary cross-entropy (mean over the last axes)."""
-    return BinaryCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+    return BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing).call(y_true, y_pred)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False):
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     """Per-sample categorical cross-entropy (one-hot labels)."""
-    return CategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+    return CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing).call(y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
