@@ -139,6 +139,31 @@ def test_dropout_scaling_and_gradient(rng):
     check_layer(layer, rng.normal(size=(4, 6)), reset=reset)
 
 
+def test_dropout_noise_shape_drops_whole_feature_maps(rng):
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 1, None), seed=5, dtype="float64")
+    x = rng.normal(size=(8, 4, 5, 6)) + 10.0  # no zeros of its own
+    layer._build_with(x.shape)
+    y = layer.call(x, True)
+    kept = y != 0
+    # One decision per (image, channel), shared over height and width.
+    assert np.all(kept == kept[:, :1, :1, :])
+    assert 0.2 < 1 - kept[:, 0, 0, :].mean() < 0.8
+    np.testing.assert_allclose(y[kept], x[kept] / 0.5)
+    # The mask and its gradient agree.
+    dx = layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(dx != 0, kept)
+    config = layer.get_config()
+    assert config["noise_shape"] == [None, 1, 1, None]
+    assert layers.Dropout.from_config(config).noise_shape == (None, 1, 1, None)
+    with pytest.raises(fn.ShapeError, match=r"noise_shape=\(None, 1, 1, None\), which does not broadcast"):
+        layer.call(rng.normal(size=(8, 20)), True)
+
+    def reset():
+        layer._calls = 0
+
+    check_layer(layer, rng.normal(size=(3, 2, 2, 4)), reset=reset)
+
+
 def _loss_check(loss, y_true, y_pred, sw=None, rtol=1e-5, atol=1e-7):
     y_pred = np.array(y_pred, dtype=np.float64)
     n = y_pred.shape[0]

@@ -53,6 +53,7 @@ OVERRIDES = {
     ("avg_pool2d_backward", "x"): "_Array | Sequence[int]",
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
     ("conv2d", "activation"): "Optional[str]",
+    ("dropout", "noise_shape"): "Optional[Sequence[int]]",
 }
 
 

@@ -286,3 +286,18 @@ def test_batch_norm_backward_writes_into_given_arrays(rng):
         ops.batch_norm_backward(dy, x, gamma, mean, var, dgamma_out=outs[1], dbeta_out=outs[1])
     with pytest.raises(ValueError):
         ops.batch_norm_backward(dy, x, gamma, mean, var, dx_out=np.empty((3, 5), np.float32))
+
+
+def test_dropout_noise_shape_broadcasts_one_decision_per_cell():
+    x = np.arange(1.0, 2 * 3 * 4 * 5 + 1, dtype=np.float32).reshape(2, 3, 4, 5)
+    y, mask = ops.dropout(x, 0.5, seed=11, noise_shape=(2, 1, 1, 5))
+    assert np.array_equal(mask, np.broadcast_to(mask[:, :1, :1, :], mask.shape))
+    np.testing.assert_array_equal(y, x * mask / np.float32(0.5))
+    # The decisions are those plain dropout makes on the noise shape itself.
+    _, small = ops.dropout(np.ones((2, 1, 1, 5), np.float32), 0.5, seed=11)
+    np.testing.assert_array_equal(mask[:, :1, :1, :], small)
+    full_y, full_mask = ops.dropout(x, 0.5, seed=11, noise_shape=x.shape)
+    plain_y, plain_mask = ops.dropout(x, 0.5, seed=11)
+    assert np.array_equal(full_mask, plain_mask) and np.array_equal(full_y, plain_y)
+    with pytest.raises(ferronet.ShapeError, match=r"noise_shape must have one entry per axis of x.*\(2, 2, 1, 5\)"):
+        ops.dropout(x, 0.5, seed=11, noise_shape=(2, 2, 1, 5))

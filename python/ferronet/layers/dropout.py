@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _core
 from ..utils import random as _random
+from ..errors import ShapeError
 from .base import Layer
 
 __all__ = ["Dropout"]
@@ -22,6 +23,11 @@ class Dropout(Layer):
 
     Args:
         rate: fraction of inputs to drop, ``0 <= rate < 1``.
+        noise_shape: optional shape of the mask, broadcast over the input
+            (Keras): an entry per input axis, each 1 (the decision is shared
+            along that axis), the axis' size, or ``None`` (the input's size
+            at call time). ``(None, 1, 1, None)`` on NHWC images drops whole
+            feature maps.
         seed: optional integer; default: drawn from the global generator.
         **kwargs: base layer arguments.
 
@@ -38,12 +44,14 @@ class Dropout(Layer):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"rate must be a float in [0, 1). Received: rate={rate!r}")
         if noise_shape is not None:
-            raise ValueError(
-                "Dropout with a broadcast noise_shape is not supported; masks are element-wise. "
-                f"Received: noise_shape={noise_shape!r}"
-            )
+            try:
+                noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"noise_shape must be a tuple of ints or None. Received: noise_shape={noise_shape!r}"
+                ) from None
         self.rate = rate
-        self.noise_shape = None
+        self.noise_shape = noise_shape
         self.seed = seed
         self._seed = (int(seed) & _MASK64) if seed is not None else _random.next_seed()
         self._calls = 0
@@ -63,8 +71,19 @@ class Dropout(Layer):
         self._calls += 1
         # NOTE: direct kernel call, as in Dense (contiguous buffers of the layer's dtype).
         y, self._mask = _core.dropout(inputs, self.rate, seed, self._buf("y", inputs.shape),
-                                      self._buf("mask", inputs.shape, np.uint8))
+                                      self._buf("mask", inputs.shape, np.uint8), self._noise_for(inputs.shape))
         return y
+
+    def _noise_for(self, shape):
+        ns = self.noise_shape
+        if ns is None:
+            return None
+        if len(ns) != len(shape) or any(d is not None and d != 1 and d != s for d, s in zip(ns, shape)):
+            raise ShapeError(
+                f'Layer "{self.name}" (Dropout) has noise_shape={ns}, which does not broadcast over its input: '
+                f"each entry must be 1, None or the input's size on that axis. Received: input shape {tuple(shape)}"
+            )
+        return tuple(s if d is None else d for d, s in zip(ns, shape))
 
     def backward(self, dy, need_dx=True):
         if not need_dx:
@@ -81,4 +100,5 @@ class Dropout(Layer):
         self._calls = int(state.get("calls", 0))
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape), "seed": self.seed}

@@ -45,6 +45,7 @@ def dropout(
     seed: int,
     out: Optional[np.ndarray] = None,
     mask_out: Optional[np.ndarray] = None,
+    noise_shape=None,
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Inverted dropout, as ``keras.layers.Dropout`` applies it in training.
 
@@ -58,6 +59,11 @@ def dropout(
         seed: any int (used modulo 2**64).
         out: optional C-contiguous array for ``y``.
         mask_out: optional C-contiguous uint8 array for the mask.
+        noise_shape: optional shape with an entry per axis of ``x``, each 1
+            or that axis' size (Keras' ``noise_shape``): one keep decision per
+            cell of it, shared along the axes where it is 1 (e.g.
+            ``(batch, 1, 1, channels)`` drops whole feature maps). The
+            decision of a cell is the hash of its index in ``noise_shape``.
 
     Returns:
         ``(y, mask)``: ``y = x * mask / (1 - rate)`` (dropped elements are 0,
@@ -68,7 +74,8 @@ def dropout(
         s = operator.index(seed) & _U64
     except TypeError:
         raise ArgumentError(f"{op}: seed must be an int. Received: seed={seed!r}") from None
-    return _core.dropout(_contiguous(_floats(x, "x", op)), _rate(rate, op), s, out, mask_out)
+    ns = None if noise_shape is None else tuple(int(d) for d in noise_shape)
+    return _core.dropout(_contiguous(_floats(x, "x", op)), _rate(rate, op), s, out, mask_out, ns)
 
 
 def dropout_backward(dy, mask, rate: float, out: Optional[np.ndarray] = None) -> np.ndarray:

@@ -74,6 +74,7 @@ fn dropout_t<'py, T: Float + Element>(
     seed: u64,
     out: Option<&Bound<'py, PyAny>>,
     mask_out: Option<&Bound<'py, PyAny>>,
+    noise_shape: Option<Vec<usize>>,
 ) -> PyResult<Pair<'py>> {
     const OP: &str = "dropout";
     let shape = x.shape().to_vec();
@@ -88,20 +89,22 @@ fn dropout_t<'py, T: Float + Element>(
         return Err(argument_error(py, format!("{OP}: mask_out must not share memory with x or out")));
     }
     guarded(py, || unsafe {
-        drop::dropout(
-            vx.as_slice().unwrap_or(&[]),
-            rate,
-            seed,
-            vy.as_mut_slice().unwrap_or(&mut []),
-            vm.as_mut_slice().unwrap_or(&mut []),
-        )
+        let (xs, ys, ms) =
+            (vx.as_slice().unwrap_or(&[]), vy.as_mut_slice().unwrap_or(&mut []), vm.as_mut_slice().unwrap_or(&mut []));
+        match &noise_shape {
+            None => drop::dropout(xs, rate, seed, ys, ms),
+            Some(noise) => drop::dropout_broadcast(xs, &shape, noise, rate, seed, ys, ms),
+        }
     })?;
     Ok((y.into_any(), mask.into_any()))
 }
 
-/// (y, mask) of inverted dropout; the mask is uint8.
+/// (y, mask) of inverted dropout; the mask is uint8 and, with a noise_shape
+/// (an entry per axis of x, each 1 or the axis' size), shared by every
+/// element of a broadcast cell.
 #[pyfunction]
-#[pyo3(signature = (x, rate, seed, out=None, mask_out=None))]
+#[pyo3(signature = (x, rate, seed, out=None, mask_out=None, noise_shape=None))]
+#[allow(clippy::too_many_arguments)]
 fn dropout<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -109,10 +112,11 @@ fn dropout<'py>(
     seed: u64,
     out: Option<&Bound<'py, PyAny>>,
     mask_out: Option<&Bound<'py, PyAny>>,
+    noise_shape: Option<Vec<usize>>,
 ) -> PyResult<Pair<'py>> {
     match floats("x", x)? {
-        Floats::F32(x) => dropout_t(py, x, rate, seed, out, mask_out),
-        Floats::F64(x) => dropout_t(py, x, rate, seed, out, mask_out),
+        Floats::F32(x) => dropout_t(py, x, rate, seed, out, mask_out, noise_shape),
+        Floats::F64(x) => dropout_t(py, x, rate, seed, out, mask_out, noise_shape),
     }
 }
 

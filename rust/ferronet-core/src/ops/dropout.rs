@@ -2,7 +2,10 @@
 //!
 //! Element `i` is kept when the splitmix64 hash of `(seed, i)` lands above
 //! `rate`: the mask depends only on the seed and the element's flat index,
-//! never on how the work is split over threads or SIMD lanes.
+//! never on how the work is split over threads or SIMD lanes. With a noise
+//! shape (Keras' `noise_shape`), the index hashed is the element's position
+//! in that smaller shape, so every element of a broadcast cell (a whole
+//! channel, say) shares one decision.
 
 use crate::error::{shape_err, value_err, Result};
 use crate::float::Float;
@@ -49,12 +52,53 @@ fn check_rate(op: &'static str, rate: f64) -> Result<()> {
     Ok(())
 }
 
+/// Flat index in the noise shape of each flat index in the input shape:
+/// per axis, innermost first, the input extent and the noise stride (0 for
+/// an axis the mask is broadcast along).
+struct NoiseMap {
+    axes: Vec<(usize, usize)>,
+}
+
+impl NoiseMap {
+    fn new(op: &'static str, shape: &[usize], noise: &[usize]) -> Result<NoiseMap> {
+        let fits = noise.len() == shape.len() && noise.iter().zip(shape).all(|(&a, &b)| a == b || a == 1);
+        if !fits {
+            return shape_err(
+                op,
+                format!(
+                    "noise_shape must have one entry per axis of x, each 1 or the axis' size. Received: noise_shape={}, x.shape={}",
+                    crate::shape::fmt_shape(noise),
+                    crate::shape::fmt_shape(shape)
+                ),
+            );
+        }
+        let mut stride = 1;
+        let mut axes = Vec::with_capacity(shape.len());
+        for (&n, &s) in noise.iter().zip(shape).rev() {
+            axes.push((s, if n == 1 { 0 } else { stride }));
+            stride *= n;
+        }
+        Ok(NoiseMap { axes })
+    }
+
+    #[inline(always)]
+    fn index(&self, mut i: usize) -> usize {
+        let mut at = 0;
+        for &(extent, stride) in &self.axes {
+            at += (i % extent) * stride;
+            i /= extent;
+        }
+        at
+    }
+}
+
 struct Forward<'a, T> {
     x: &'a [T],
     y: SendPtr<T>,
     mask: SendPtr<u8>,
     keep: Keep,
     keep_prob: T,
+    noise: Option<&'a NoiseMap>,
 }
 
 impl<T: Float> Body for Forward<'_, T> {
@@ -68,14 +112,17 @@ impl<T: Float> Body for Forward<'_, T> {
                 std::slice::from_raw_parts_mut(self.mask.get().add(lo), hi - lo),
             )
         };
-        forward_block(x, y, mask, lo, self.keep, self.keep_prob);
+        match self.noise {
+            None => forward_block(x, y, mask, |i| self.keep.get(lo + i), self.keep_prob),
+            Some(map) => forward_block(x, y, mask, |i| self.keep.get(map.index(lo + i)), self.keep_prob),
+        }
     }
 }
 
 #[inline(always)]
-fn forward_block<T: Float>(x: &[T], y: &mut [T], mask: &mut [u8], lo: usize, keep: Keep, keep_prob: T) {
+fn forward_block<T: Float>(x: &[T], y: &mut [T], mask: &mut [u8], keep: impl Fn(usize) -> bool, keep_prob: T) {
     for (i, ((&x, y), m)) in x.iter().zip(y.iter_mut()).zip(mask.iter_mut()).enumerate() {
-        let k = keep.get(lo + i);
+        let k = keep(i);
         *m = k as u8;
         // A dropped element is 0 even when x is inf or NaN (Keras uses where).
         *y = if k { x / keep_prob } else { T::ZERO };
@@ -85,10 +132,39 @@ fn forward_block<T: Float>(x: &[T], y: &mut [T], mask: &mut [u8], lo: usize, kee
 /// `y = x·mask / (1 - rate)` with `mask[i] = 1` where element `i` is kept
 /// (probability `1 - rate`, decided by the hash of `(seed, i)`).
 pub fn dropout<T: Float>(x: &[T], rate: f64, seed: u64, y: &mut [T], mask: &mut [u8]) -> Result<()> {
-    dropout_on(simd::active(), x, rate, seed, y, mask)
+    dropout_on(simd::active(), x, rate, seed, None, y, mask)
 }
 
-fn dropout_on<T: Float>(isa: Isa, x: &[T], rate: f64, seed: u64, y: &mut [T], mask: &mut [u8]) -> Result<()> {
+/// [`dropout`] with one decision per cell of `noise_shape` (each entry 1 or
+/// the size of that axis of `x_shape`), broadcast over the axes where it is 1.
+pub fn dropout_broadcast<T: Float>(
+    x: &[T],
+    x_shape: &[usize],
+    noise_shape: &[usize],
+    rate: f64,
+    seed: u64,
+    y: &mut [T],
+    mask: &mut [u8],
+) -> Result<()> {
+    let map = NoiseMap::new("dropout", x_shape, noise_shape)?;
+    if x_shape.iter().product::<usize>() != x.len() {
+        return shape_err(
+            "dropout",
+            format!("x has {} elements, not x_shape's {}", x.len(), crate::shape::fmt_shape(x_shape)),
+        );
+    }
+    dropout_on(simd::active(), x, rate, seed, Some(&map), y, mask)
+}
+
+fn dropout_on<T: Float>(
+    isa: Isa,
+    x: &[T],
+    rate: f64,
+    seed: u64,
+    noise: Option<&NoiseMap>,
+    y: &mut [T],
+    mask: &mut [u8],
+) -> Result<()> {
     const OP: &str = "dropout";
     check_rate(OP, rate)?;
     if y.len() != x.len() || mask.len() != x.len() {
@@ -108,6 +184,7 @@ fn dropout_on<T: Float>(isa: Isa, x: &[T], rate: f64, seed: u64, y: &mut [T], ma
         mask: SendPtr(mask.as_mut_ptr()),
         keep: Keep::new(rate, seed),
         keep_prob: T::from_f64(1.0 - rate),
+        noise,
     };
     sweep(isa, x.len(), BLOCK, 4, &body);
     Ok(())
@@ -188,7 +265,7 @@ mod tests {
             for t in [1, 3] {
                 parallel::set_num_threads(t);
                 let (mut y, mut m) = (vec![0f32; n], vec![9u8; n]);
-                dropout_on(isa, &x, 0.3, 42, &mut y, &mut m).unwrap();
+                dropout_on(isa, &x, 0.3, 42, None, &mut y, &mut m).unwrap();
                 match &want {
                     None => want = Some((y, m)),
                     Some((wy, wm)) => assert!(wy == &y && wm == &m, "{isa:?} threads={t}"),
@@ -204,6 +281,31 @@ mod tests {
             assert_eq!(y[i], expect);
             assert_eq!(m[i] == 1, Keep::new(0.3, 42).get(i));
         }
+    }
+
+    #[test]
+    fn noise_shape_shares_one_decision_per_cell() {
+        // (2, 3, 4, 5) with noise (2, 1, 1, 5): one decision per (image, channel).
+        let shape = [2, 3, 4, 5];
+        let x: Vec<f32> = (0..120).map(|i| i as f32 + 1.0).collect();
+        let (mut y, mut m) = (vec![0f32; 120], vec![0u8; 120]);
+        dropout_broadcast(&x, &shape, &[2, 1, 1, 5], 0.5, 9, &mut y, &mut m).unwrap();
+        for n in 0..2 {
+            for c in 0..5 {
+                let first = m[n * 60 + c];
+                assert_eq!(first == 1, Keep::new(0.5, 9).get(n * 5 + c));
+                for hw in 0..12 {
+                    assert_eq!(m[n * 60 + hw * 5 + c], first);
+                }
+            }
+        }
+        // The full shape as noise shape is plain dropout.
+        let (mut y2, mut m2) = (vec![0f32; 120], vec![0u8; 120]);
+        dropout_broadcast(&x, &shape, &shape, 0.5, 9, &mut y2, &mut m2).unwrap();
+        dropout(&x, 0.5, 9, &mut y, &mut m).unwrap();
+        assert_eq!((y, m), (y2, m2));
+        let e = dropout_broadcast(&x, &shape, &[2, 2, 1, 5], 0.5, 9, &mut vec![0f32; 120], &mut vec![0u8; 120]);
+        assert!(e.unwrap_err().to_string().contains("noise_shape=(2, 2, 1, 5)"));
     }
 
     #[test]
