@@ -1,5 +1,7 @@
-//! The two shapes that skip part of the packing: narrow products (at most two
-//! registers wide, A read in place) and short-A products (B read in place).
+//! The two shapes that pack differently from the blocked loops: narrow
+//! products (at most two registers wide, A read in place) and short-A
+//! products (A packed once, B packed a panel at a time while its row tiles
+//! meet it).
 
 use super::kernel::{Spec, NARROW_MR};
 use super::{pack, GemmFloat, MatPtr};
