@@ -388,3 +388,78 @@ def test_threads_sharing_one_model_get_their_own_answers(rng):
             got = list(pool.map(model, inputs))
             for g, w in zip(got, want_call):
                 np.testing.assert_array_equal(g, w)
+
+
+def _mlp(seed=0):
+    fn.utils.set_random_seed(seed)
+    model = fn.Sequential([fn.Input((6,)), fn.layers.Dense(8, activation="relu"), fn.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class _Batches(fn.keras.utils.PyDataset):
+    """A dataset as Keras programs write one: len() batches, batch i by index."""
+
+    def __init__(self, x, y, batch):
+        super().__init__()
+        self.x, self.y, self.batch, self.epochs_ended = x, y, batch, 0
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch)
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch, (i + 1) * self.batch)
+        return self.x[s], self.y[s]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+
+
+def test_fit_evaluate_predict_on_batch_sources_equal_the_array_path(rng):
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    ref = _mlp()
+    hist_ref = ref.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, validation_data=(x[:32], y[:32]))
+
+    def forever():
+        while True:
+            for i in range(0, 64, 16):
+                yield x[i:i + 16], y[i:i + 16]
+
+    gen_model = _mlp()
+    hist_gen = gen_model.fit(forever(), steps_per_epoch=4, epochs=2, verbose=0,
+                             validation_data=_Batches(x[:32], y[:32], 16))
+    data = _Batches(x, y, 16)
+    ds_model = _mlp()
+    ds_model.fit(data, epochs=2, verbose=0)
+    assert data.epochs_ended == 2
+    for m in (gen_model, ds_model):
+        for a, b in zip(ref.get_weights(), m.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert hist_gen.history["val_loss"] == pytest.approx(hist_ref.history["val_loss"], rel=1e-6)
+    assert ref.evaluate(data, verbose=0) == pytest.approx(ref.evaluate(x, y, batch_size=16, verbose=0), rel=1e-6)
+    np.testing.assert_array_equal(ref.predict(data, verbose=0), ref.predict(x, batch_size=16, verbose=0))
+
+
+def test_batch_source_errors_are_clear(rng):
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    model = _mlp()
+    gen = ((x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8))
+    with pytest.raises(ValueError, match="steps_per_epoch is required when the data is a generator"):
+        model.fit(gen, verbose=0)
+    with pytest.raises(ValueError, match="y, sample_weight and validation_split must not be given"):
+        model.fit(_Batches(x, y, 8), y, verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch applies to a source of batches"):
+        model.fit(x, y, steps_per_epoch=3, verbose=0)
+    with pytest.warns(UserWarning, match="ran out after 4 of 6 batches"):
+        model.fit(((x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)), steps_per_epoch=6, verbose=0)
+    with pytest.raises(ValueError, match=r"must yield \(x, y\) or \(x, y, sample_weight\) batches"):
+        model.fit(iter([x[:8]]), steps_per_epoch=1, verbose=0)
+    with pytest.raises(NotImplementedError, match="must define __len__"):
+        model.fit(fn.utils.PyDataset(), verbose=0)
+    with pytest.warns(UserWarning, match="workers=4 and use_multiprocessing=False are not used"):
+        fn.utils.PyDataset(workers=4)
+    bad = iter([(x[:8], np.full(8, 5))])
+    with pytest.raises(ValueError, match="class id"):
+        model.fit(bad, steps_per_epoch=1, verbose=0)

@@ -30,6 +30,38 @@ def as_array(a, what):
     return a
 
 
+def is_batch_source(x) -> bool:
+    """Whether ``x`` yields ready batches (a generator/iterator, or a dataset object with ``__len__`` and
+    ``__getitem__`` such as ``keras.utils.PyDataset``) rather than being one array of samples."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)) or hasattr(x, "__array__") or hasattr(x, "to_numpy"):
+        return False
+    return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
+
+
+def source_steps(source, steps, what) -> int:
+    """Batches to draw from a batch source: ``steps`` if given, else its length."""
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"{what} must be a positive integer. Received: {what}={steps!r}")
+        return int(steps)
+    if hasattr(source, "__len__"):
+        return len(source)
+    raise ValueError(
+        f"{what} is required when the data is a generator or iterator (it has no length). Received: {what}=None "
+        f"for a {type(source).__name__}"
+    )
+
+
+def unpack_batch(item, what=""):
+    """``(x, y, sample_weight)`` of one batch from a source: a tuple ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+        raise ValueError(
+            f"A {what}data source must yield (x, y) or (x, y, sample_weight) batches. Received: "
+            f"{type(item).__name__}{' of length ' + str(len(item)) if isinstance(item, (tuple, list)) else ''}"
+        )
+    return item[0], item[1], item[2] if len(item) == 3 else None
+
+
 def check_finite(a, what):
     """ValueError naming the first NaN/inf of a float array."""
     if a is None or a.dtype.kind != "f" or a.size == 0:

@@ -337,11 +337,14 @@ class Trainer:
     @one_at_a_time
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            validation_batch_size=None, validation_freq=1):
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train the model for a fixed number of epochs (Keras semantics).
 
         Args:
-            x: inputs, ``(samples, ...)``.
+            x: inputs, ``(samples, ...)``; or a source of ready batches ``(x, y)`` / ``(x, y, sample_weight)``:
+                a generator or iterator (give ``steps_per_epoch``), or an object with ``__len__`` and
+                ``__getitem__`` returning batch ``i`` (like ``keras.utils.PyDataset``; its ``on_epoch_end()`` is
+                called after each epoch). ``y`` must then be None.
             y: targets: class ids, one-hot rows or values, matching the loss.
             batch_size: samples per step (default 32).
             epochs: index of the last epoch (training runs ``initial_epoch`` to ``epochs - 1``).
@@ -355,6 +358,8 @@ class Trainer:
             class_weight: ``{class id: weight}`` multiplying each sample's loss.
             sample_weight: ``(samples,)`` weights of each sample's loss.
             initial_epoch: epoch to start from (to resume training).
+            steps_per_epoch: batches per epoch from a batch source (default: its length).
+            validation_steps: batches drawn from a validation batch source (default: its length).
             validation_batch_size: batch size for validation (default: ``batch_size``).
             validation_freq: validate every this many epochs (int) or at these epochs (1-based container).
 
@@ -374,6 +379,23 @@ class Trainer:
         verbose = _verbose(verbose)
         if not isinstance(validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be a float in [0, 1). Received: validation_split={validation_split!r}")
+        if data_module.is_batch_source(x):
+            if y is not None or sample_weight is not None or validation_split:
+                raise ValueError(
+                    "x is a source of (x, y) batches, so y, sample_weight and validation_split must not be given. "
+                    f"Received: y={type(y).__name__}, sample_weight={type(sample_weight).__name__}, "
+                    f"validation_split={validation_split}"
+                )
+            steps = data_module.source_steps(x, steps_per_epoch, "steps_per_epoch")
+            return self._fit_loop(
+                lambda epoch: self._source_batches(x, steps, class_weight, ""), steps, epochs, initial_epoch,
+                verbose, callbacks, validation_data, validation_steps, validation_batch_size or batch_size,
+                validation_freq, batch_size, on_epoch_end=getattr(x, "on_epoch_end", None))
+        if steps_per_epoch is not None:
+            raise ValueError(
+                "steps_per_epoch applies to a source of batches (a generator or dataset); with arrays, batch_size "
+                f"decides the steps. Received: steps_per_epoch={steps_per_epoch}"
+            )
         x = self._input_array(x)
         y_arr = data_module.as_array(y, "y")
         if y_arr is None:
@@ -382,7 +404,9 @@ class Trainer:
         data_module.check_lengths(x=x, y=y_arr, sample_weight=sw_arr)
 
         val = None
-        if validation_data is not None:
+        if validation_data is not None and data_module.is_batch_source(validation_data):
+            pass  # evaluated as a source by the loop
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError(
                     "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val). "
@@ -411,26 +435,46 @@ class Trainer:
                     stacklevel=2,
                 )
         n, feeds = self._prepare_xy(x, y_arr, sw_arr, class_weight)
-        val_feeds = None
         if val is not None:
-            val_feeds = self._prepare_xy(val[0], val[1], val[2], None, what="validation ")
-        val_bs = _positive_int(batch_size if validation_batch_size is None else validation_batch_size,
-                               "validation_batch_size")
-
+            validation_data = self._prepare_xy(val[0], val[1], val[2], None, what="validation ")
         steps = -(-n // batch_size) if n else 0
-        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                            verbose=verbose, epochs=int(epochs), steps=steps)
-        self.stop_training = False
-        self._keep_buffers_for(batch_size)
-        c = self._step_cache()
         fx, fy, fsw, fym = feeds
-        rng = None
         perm = None
         if shuffle:
             from ..utils import random as _random
 
             rng = _random.generator()
             perm = np.arange(n)
+
+        def epoch_batches(epoch):
+            if perm is not None:
+                rng.shuffle(perm)
+            for step in range(steps):
+                start = step * batch_size
+                stop = min(n, start + batch_size)
+                idx = None if perm is None else perm[start:stop]
+                yb = fy.batch(start, stop, idx)
+                yield (fx.batch(start, stop, idx), yb, None if fsw is None else fsw.batch(start, stop, idx),
+                       yb if fym is None else fym.batch(start, stop, idx))
+
+        return self._fit_loop(epoch_batches, steps, epochs, initial_epoch, verbose, callbacks, validation_data,
+                              validation_steps, validation_batch_size or batch_size, validation_freq, batch_size)
+
+    def _fit_loop(self, epoch_batches, steps, epochs, initial_epoch, verbose, callbacks, validation, val_steps,
+                  val_bs, validation_freq, batch_size, on_epoch_end=None):
+        """The epochs of ``fit``: ``epoch_batches(epoch)`` yields ``steps`` batches (x, y, sample_weight,
+        metric targets); ``validation`` is prepared arrays, a batch source, or None."""
+        from .. import callbacks as callbacks_module
+
+        val_bs = _positive_int(val_bs, "validation_batch_size")
+        val_source_steps = None
+        if validation is not None and data_module.is_batch_source(validation):
+            val_source_steps = data_module.source_steps(validation, val_steps, "validation_steps")
+        cbs = callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                            verbose=verbose, epochs=int(epochs), steps=steps)
+        self.stop_training = False
+        self._keep_buffers_for(batch_size)
+        c = self._step_cache()
         logs = {}
         interrupted = None
         nan_reported = False
@@ -439,19 +483,10 @@ class Trainer:
             for epoch in range(int(initial_epoch), int(epochs)):
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
-                if perm is not None:
-                    rng.shuffle(perm)
-                for step in range(steps):
+                for step, (xb, yb, swb, ymb) in enumerate(epoch_batches(epoch)):
                     if guard.requested:
                         interrupted = (epoch, step)
                         break
-                    start = step * batch_size
-                    stop = min(n, start + batch_size)
-                    idx = None if perm is None else perm[start:stop]
-                    xb = fx.batch(start, stop, idx)
-                    yb = fy.batch(start, stop, idx)
-                    swb = None if fsw is None else fsw.batch(start, stop, idx)
-                    ymb = yb if fym is None else fym.batch(start, stop, idx)
                     cbs.on_train_batch_begin(step)
                     if self._compile_metrics is None:
                         self._ensure_metrics(ymb, self._peek_prediction(c, xb))
@@ -464,16 +499,22 @@ class Trainer:
                             "(lower the learning rate, check the data) or the inputs are extreme. Add "
                             "ferronet.callbacks.TerminateOnNaN() to stop automatically.",
                             RuntimeWarning,
-                            stacklevel=2,
+                            stacklevel=3,
                         )
                     cbs.on_train_batch_end(step, self._logs() if cbs.batch_logs_needed("train") else None)
                     if self.stop_training:  # e.g. TerminateOnNaN: end the epoch now, as Keras does
                         break
                 if interrupted is not None:
                     break
+                if on_epoch_end is not None:
+                    on_epoch_end()
                 logs = self._logs()
-                if val_feeds is not None and _validate_now(epoch, validation_freq):
-                    val_logs = self._evaluate_feeds(val_feeds, val_bs, cbs)
+                if validation is not None and _validate_now(epoch, validation_freq):
+                    if val_source_steps is not None:
+                        batches = self._source_batches(validation, val_source_steps, None, "validation ")
+                        val_logs = self._evaluate_batches(batches, cbs)
+                    else:
+                        val_logs = self._evaluate_batches(_array_batches(validation, val_bs), cbs)
                     logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -488,6 +529,25 @@ class Trainer:
             cbs.on_train_end(logs)
         return cbs.history
 
+    def _source_batches(self, source, steps, class_weight, what):
+        """``steps`` batches of a batch source, each checked like arrays given to ``fit``."""
+        it = iter(source) if not hasattr(source, "__getitem__") else (source[i] for i in range(steps))
+        for step in range(steps):
+            try:
+                item = next(it)
+            except StopIteration:
+                warnings.warn(
+                    f"The {what}data source ran out after {step} of {steps} batches; the epoch ends there. Give "
+                    "steps_per_epoch (validation_steps) to match the source, or make it repeat.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                return
+            xb, yb, swb = data_module.unpack_batch(item, what)
+            n, (fx, fy, fsw, fym) = self._prepare_xy(xb, yb, swb, class_weight, what=what)
+            yb = fy.batch(0, n)
+            yield fx.batch(0, n), yb, None if fsw is None else fsw.batch(0, n), yb if fym is None else fym.batch(0, n)
+
     def _peek_prediction(self, c, xb):
         """Model predictions on a few rows, to resolve metrics like ``"accuracy"`` from shapes."""
         h = xb[: min(2, len(xb))]
@@ -496,20 +556,13 @@ class Trainer:
         return np.array(h, copy=True)
 
     # ---------------------------------------------------------------- evaluate
-    def _evaluate_feeds(self, feeds, batch_size, cbs=None):
-        n, (fx, fy, fsw, fym) = feeds
+    def _evaluate_batches(self, batches, cbs=None):
+        """Loss and metrics over ``batches`` of (x, y, sample_weight, metric targets), inference mode."""
         c = self._step_cache()
         self.reset_metrics()
         if cbs is not None:
             cbs.on_test_begin()
-        steps = -(-n // batch_size)
-        for step in range(steps):
-            start = step * batch_size
-            stop = min(n, start + batch_size)
-            xb = fx.batch(start, stop)
-            yb = fy.batch(start, stop)
-            swb = None if fsw is None else fsw.batch(start, stop)
-            ymb = yb if fym is None else fym.batch(start, stop)
+        for step, (xb, yb, swb, ymb) in enumerate(batches):
             if cbs is not None:
                 cbs.on_test_batch_begin(step)
             if self._compile_metrics is None:
@@ -523,15 +576,16 @@ class Trainer:
         return logs
 
     @one_at_a_time
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
-                 return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
         """Loss and metrics over ``(x, y)`` in inference mode (Dropout off, BatchNormalization moving stats).
 
         Args:
-            x, y: inputs and targets.
+            x, y: inputs and targets; or ``x`` a source of ``(x, y)`` batches, as for :meth:`fit`.
             batch_size: default 32.
             verbose: 0 silent, 1/"auto" progress bar, 2 one line.
             sample_weight: optional per-sample weights.
+            steps: batches drawn from a batch source (default: its length).
             callbacks: optional callbacks (``on_test_*`` hooks).
             return_dict: return ``{"loss": ..., "accuracy": ...}`` instead of a list.
 
@@ -543,11 +597,19 @@ class Trainer:
 
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
         verbose = _verbose(verbose)
-        feeds = self._prepare_xy(x, y, sample_weight, None)
-        steps = -(-feeds[0] // batch_size)
+        if data_module.is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"x is a source of (x, y) batches, so y and sample_weight must not be given. "
+                                 f"Received: y={type(y).__name__}, sample_weight={type(sample_weight).__name__}")
+            steps = data_module.source_steps(x, steps, "steps")
+            batches = self._source_batches(x, steps, None, "")
+        else:
+            feeds = self._prepare_xy(x, y, sample_weight, None)
+            steps = -(-feeds[0] // batch_size)
+            batches = _array_batches(feeds, batch_size)
         cbs = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                             epochs=1, steps=steps)
-        logs = self._evaluate_feeds(feeds, batch_size, cbs)
+        logs = self._evaluate_batches(batches, cbs)
         return _format_logs(logs, return_dict)
 
     # ----------------------------------------------------------------- predict
@@ -573,13 +635,15 @@ class Trainer:
         return result
 
     @one_at_a_time
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Model outputs for ``x``, computed batch by batch in inference mode.
 
         Args:
-            x: inputs ``(samples, ...)``.
+            x: inputs ``(samples, ...)``; or a source of batches (each ``x`` or a tuple whose first item is ``x``),
+                as for :meth:`fit`.
             batch_size: default 32.
             verbose: 0 silent, 1/"auto" progress bar, 2 one line.
+            steps: batches drawn from a batch source (default: its length).
             callbacks: optional callbacks (``on_predict_*`` hooks).
 
         Returns:
@@ -589,6 +653,19 @@ class Trainer:
 
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
         verbose = _verbose(verbose)
+        if data_module.is_batch_source(x):
+            steps = data_module.source_steps(x, steps, "steps")
+            it = iter(x) if not hasattr(x, "__getitem__") else (x[i] for i in range(steps))
+            parts = []
+            for _ in range(steps):
+                item = next(it, None)
+                if item is None:
+                    break
+                xb = item[0] if isinstance(item, tuple) else item
+                parts.append(self._predict_array(self._input_array(xb), batch_size))
+            if not parts:
+                raise ValueError("predict got no batches from the data source. Received: an empty source")
+            return np.concatenate(parts)
         x = self._input_array(x)
         cbs = None
         if verbose or callbacks:
@@ -637,6 +714,16 @@ class Trainer:
         """Model outputs for one batch (a new array)."""
         x = self._input_array(x)
         return self._predict_array(x, max(1, len(x)))
+
+
+def _array_batches(feeds, batch_size):
+    """Batches (x, y, sample_weight, metric targets) of prepared arrays, in order."""
+    n, (fx, fy, fsw, fym) = feeds
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        yb = fy.batch(start, stop)
+        yield fx.batch(start, stop), yb, None if fsw is None else fsw.batch(start, stop), \
+            yb if fym is None else fym.batch(start, stop)
 
 
 def _pm1(targets, dtype):

@@ -1,8 +1,9 @@
-"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``Progbar``."""
+"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``Progbar``, ``PyDataset``."""
 
+from .dataset import PyDataset, Sequence
 from .random import set_random_seed
 
-__all__ = ["set_random_seed", "to_categorical", "Progbar"]
+__all__ = ["set_random_seed", "to_categorical", "Progbar", "PyDataset", "Sequence"]
 
 
 def __getattr__(name):
