@@ -91,13 +91,13 @@ pub fn for_each(count: usize, f: impl Fn(usize) + Sync) {
         return;
     }
     if count == 1 || num_threads() == 1 || IN_JOB.with(Cell::get) {
-        return (0..count).for_each(f);
+        return serial(count, f);
     }
     let team = team();
     // Another thread (a second Python thread with the GIL released) is using
     // the team: do this job alone rather than wait for it.
     let Ok(_turn) = team.dispatch.try_lock() else {
-        return (0..count).for_each(f);
+        return serial(count, f);
     };
     let job = Job { f: &f, count, next: AtomicUsize::new(0), done: AtomicUsize::new(0), panic: Mutex::new(None) };
     // NOTE: the pointer is cleared and every worker has detached (below)
@@ -121,6 +121,20 @@ pub fn for_each(count: usize, f: impl Fn(usize) + Sync) {
     }
     let payload = job.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(p) = payload {
+        resume_unwind(p);
+    }
+}
+
+/// A job on the calling thread alone, with the team's panic behaviour: every
+/// index still runs, then the first panic is re-raised.
+fn serial(count: usize, f: impl Fn(usize)) {
+    let mut first = None;
+    for i in 0..count {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+            first.get_or_insert(p);
+        }
+    }
+    if let Some(p) = first {
         resume_unwind(p);
     }
 }
