@@ -16,6 +16,8 @@ pub mod ops;
 pub mod parallel;
 pub mod shape;
 pub mod simd;
+#[cfg(test)]
+mod testing;
 mod workspace;
 
 pub use error::{Error, Result};

@@ -318,15 +318,7 @@ pub fn global_max_pool2d_backward<T: Float>(dy: &[T], x: &[T], x_shape: &[usize]
 mod tests {
     use super::*;
 
-    fn data(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::testing::uniform as data;
 
     #[test]
     fn global_pools_match_reference() {
