@@ -341,30 +341,12 @@ impl Conv2d {
             let partial = ps.slice::<T>(parts * stride);
             let pp = SendPtr(partial.as_mut_ptr());
             let one = |p: usize| unsafe { part(p, pp.get().add(p * stride), pp.get().add(p * stride + kf)) };
-            // Fixed-order sum of the partials, split over their elements.
-            let dwp = SendPtr(dw.as_mut_ptr());
-            let dbp = SendPtr(db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()));
-            let len = if with_db { stride } else { kf };
-            let reduce = |chunk: usize| {
-                let e0 = chunk * 4096;
-                for e in e0..(e0 + 4096).min(len) {
-                    unsafe {
-                        let mut acc = *pp.get().add(e);
-                        for p in 1..parts {
-                            acc += *pp.get().add(p * stride + e);
-                        }
-                        let dst = if e < kf { dwp.get().add(e) } else { dbp.get().add(e - kf) };
-                        *dst = acc;
-                    }
-                }
-            };
             if par {
                 parallel::for_each(parts, one);
-                parallel::for_each(len.div_ceil(4096), reduce);
             } else {
                 (0..parts).for_each(one);
-                (0..len.div_ceil(4096)).for_each(reduce);
             }
+            sum_parts(partial, parts, stride, dw, db, par);
         })
     }
 
@@ -404,6 +386,36 @@ impl Conv2d {
                 }
             })
         }
+    }
+}
+
+/// dW and db as the sums, in part order, of `parts` partial results laid out
+/// `stride` apart (each dW's `dw.len()` values, then db's): the same
+/// arithmetic on any number of threads, split over elements when `par`.
+pub(crate) fn sum_parts<T: crate::Float>(
+    partial: &[T],
+    parts: usize,
+    stride: usize,
+    dw: &mut [T],
+    db: Option<&mut [T]>,
+    par: bool,
+) {
+    const CHUNK: usize = 4096;
+    let kf = dw.len();
+    let len = kf + db.as_ref().map_or(0, |d| d.len());
+    let dwp = SendPtr(dw.as_mut_ptr());
+    let dbp = SendPtr(db.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()));
+    let reduce = |chunk: usize| {
+        for e in chunk * CHUNK..((chunk + 1) * CHUNK).min(len) {
+            let sum = (1..parts).fold(partial[e], |acc, p| acc + partial[p * stride + e]);
+            // SAFETY: element e of dW (or of db past dW) belongs to this chunk only.
+            unsafe { *(if e < kf { dwp.get().add(e) } else { dbp.get().add(e - kf) }) = sum };
+        }
+    };
+    if par {
+        parallel::for_each(len.div_ceil(CHUNK), reduce);
+    } else {
+        (0..len.div_ceil(CHUNK)).for_each(reduce);
     }
 }
 

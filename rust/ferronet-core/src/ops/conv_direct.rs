@@ -7,7 +7,7 @@
 
 use crate::gemm::{pack_b_panel, GemmFloat, MatPtr, Spec};
 use crate::ops::activation::{self, Activation};
-use crate::ops::conv2d::Conv2d;
+use crate::ops::conv2d::{sum_parts, Conv2d};
 use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::simd;
@@ -205,21 +205,13 @@ pub(crate) fn weight_grad<T: GemmFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
                     r += rows;
                 }
             };
-            if parallel::worth_parallel(g.m() * k * f, 1 << 18) {
+            let par = parallel::worth_parallel(g.m() * k * f, 1 << 18);
+            if par {
                 parallel::for_each(parts, part);
             } else {
                 (0..parts).for_each(part);
             }
-            // Fixed-order sum of the parts.
-            let partial = &*partial;
-            for (e, d) in dw.iter_mut().enumerate() {
-                *d = (1..parts).fold(partial[e], |acc, p| acc + partial[p * stride + e]);
-            }
-            if let Some(db) = db {
-                for (e, d) in db.iter_mut().enumerate() {
-                    *d = (1..parts).fold(partial[k * f + e], |acc, p| acc + partial[p * stride + k * f + e]);
-                }
-            }
+            sum_parts(partial, parts, stride, dw, db, par);
         })
     })
 }
