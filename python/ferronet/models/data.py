@@ -52,6 +52,13 @@ def source_steps(source, steps, what) -> int:
     )
 
 
+def source_items(source, steps):
+    """Up to ``steps`` items of a batch source: by index from a dataset object, else from its iterator."""
+    if hasattr(source, "__getitem__"):
+        return (source[i] for i in range(steps))
+    return (item for _, item in zip(range(steps), source))
+
+
 def unpack_batch(item, what=""):
     """``(x, y, sample_weight)`` of one batch from a source: a tuple ``(x, y)`` or ``(x, y, sample_weight)``."""
     if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):

@@ -531,22 +531,20 @@ class Trainer:
 
     def _source_batches(self, source, steps, class_weight, what):
         """``steps`` batches of a batch source, each checked like arrays given to ``fit``."""
-        it = iter(source) if not hasattr(source, "__getitem__") else (source[i] for i in range(steps))
-        for step in range(steps):
-            try:
-                item = next(it)
-            except StopIteration:
-                warnings.warn(
-                    f"The {what}data source ran out after {step} of {steps} batches; the epoch ends there. Give "
-                    "steps_per_epoch (validation_steps) to match the source, or make it repeat.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-                return
+        step = 0
+        for item in data_module.source_items(source, steps):
+            step += 1
             xb, yb, swb = data_module.unpack_batch(item, what)
             n, (fx, fy, fsw, fym) = self._prepare_xy(xb, yb, swb, class_weight, what=what)
             yb = fy.batch(0, n)
             yield fx.batch(0, n), yb, None if fsw is None else fsw.batch(0, n), yb if fym is None else fym.batch(0, n)
+        if step < steps:
+            warnings.warn(
+                f"The {what}data source ran out after {step} of {steps} batches; the epoch ends there. Give "
+                "steps_per_epoch (validation_steps) to match the source, or make it repeat.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _peek_prediction(self, c, xb):
         """Model predictions on a few rows, to resolve metrics like ``"accuracy"`` from shapes."""
@@ -655,12 +653,8 @@ class Trainer:
         verbose = _verbose(verbose)
         if data_module.is_batch_source(x):
             steps = data_module.source_steps(x, steps, "steps")
-            it = iter(x) if not hasattr(x, "__getitem__") else (x[i] for i in range(steps))
             parts = []
-            for _ in range(steps):
-                item = next(it, None)
-                if item is None:
-                    break
+            for item in data_module.source_items(x, steps):
                 xb = item[0] if isinstance(item, tuple) else item
                 parts.append(self._predict_array(self._input_array(xb), batch_size))
             if not parts:
