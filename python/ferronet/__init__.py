@@ -13,8 +13,9 @@ __version__ = "0.1.0"
 # Keras-like model API
 from . import activations, callbacks, initializers, layers, losses, metrics, models, nn, optimizers, regularizers, utils
 from . import keras
-from .layers import Input
-from .models import Sequential
+from .layers import Input, Variable
+from .models import Model, Sequential
+from .tensor import GradientTape, Tensor, constant
 
 # Physicist's workflow: data preparation, datasets, plots (matplotlib imported only when plotting)
 from . import datasets, plot, preprocessing
@@ -30,7 +31,12 @@ __all__ = [
     "DTypeError",
     "ArgumentError",
     "Sequential",
+    "Model",
     "Input",
+    "Tensor",
+    "Variable",
+    "GradientTape",
+    "constant",
     "layers",
     "models",
     "optimizers",
@@ -47,3 +53,16 @@ __all__ = [
     "plot",
     "preprocessing",
 ]
+
+
+def __getattr__(name):
+    # TensorFlow's names (tf.reduce_mean, tf.nn, tf.data, tf.float32...) for ``import ferronet as tf``.
+    import importlib
+
+    if name.startswith("__"):
+        raise AttributeError(name)
+    tfcompat = importlib.import_module(__name__ + ".tfcompat")
+    try:
+        return getattr(tfcompat, name)
+    except AttributeError:
+        raise AttributeError(f"module 'ferronet' has no attribute {name!r}") from None

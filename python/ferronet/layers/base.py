@@ -154,7 +154,8 @@ class Layer:
         if value.shape != shape:
             raise ShapeError(f"Initializer of '{self.name}/{name}' returned shape {value.shape}. Received: shape={shape}")
         name = name or f"variable_{len(self._variables)}"
-        var = Variable(value, name, f"{self.name}/{name}", trainable, regularizers.get(regularizer))
+        var = Variable(value, trainable=trainable, name=name, path=f"{self.name}/{name}",
+                       regularizer=regularizers.get(regularizer))
         self._variables.append(var)
         return var
 

@@ -1,79 +1,138 @@
-"""``Variable``: one weight array of a layer, its gradient buffer and its metadata."""
+"""``Variable``: a mutable tensor: a layer weight, its gradient buffer and its metadata."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ShapeError
+from ..tensor.core import Tensor, _default_dtype, unwrap
 
 __all__ = ["Variable"]
 
 
-class Variable:
-    """A layer weight (Keras' ``keras.Variable`` for NumPy).
+class Variable(Tensor):
+    """A mutable tensor (Keras' ``keras.Variable``, TensorFlow's ``tf.Variable``).
 
-    The array ``value`` keeps its identity for the life of the layer: the
-    optimizer updates it in place, ``assign`` copies into it. Trainable
-    variables own a gradient buffer ``grad`` of the same shape that the
-    layer's backward pass overwrites each step.
+    Usable in tensor expressions; a :class:`~ferronet.GradientTape` watches
+    trainable variables it sees read. The array keeps its identity for the
+    life of the variable: optimizers update it in place and :meth:`assign`
+    copies into it. Trainable variables own a gradient buffer ``grad`` of the
+    same shape that ``fit``'s backward pass overwrites each step.
 
-    Attributes:
-        value: the weight array.
+    Args:
+        initial_value: array-like, or an initializer (name, object or callable ``(shape, dtype)``) with ``shape``.
+        trainable: False for statistics updated outside the optimizer.
         name: short name (``"kernel"``).
-        path: ``"<layer name>/<name>"``, unique inside a model.
-        trainable: False for statistics such as BatchNormalization's moving mean.
-        regularizer: optional ``ferronet.regularizers.Regularizer``.
+        dtype: default: the value's (Python floats become float32).
+        shape: with an initializer, the shape to create.
+        regularizer: optional ``ferronet.regularizers.Regularizer`` (set by ``Layer.add_weight``).
+        path: ``"<layer name>/<name>"`` (default: the name).
+
+    Example:
+        >>> import ferronet as fn
+        >>> v = fn.Variable([1.0, 2.0])
+        >>> v.assign_add([1.0, 1.0]).numpy()
+        array([2., 3.], dtype=float32)
     """
 
-    __slots__ = ("value", "name", "path", "trainable", "regularizer", "_grad", "__weakref__")
+    __slots__ = ("name", "path", "trainable", "regularizer", "_grad")
 
-    def __init__(self, value, name, path, trainable=True, regularizer=None):
-        self.value = np.ascontiguousarray(value)
-        self.name = name
-        self.path = path
+    def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None, regularizer=None,
+                 path=None, initializer=None):
+        if initial_value is None:
+            initial_value = initializer
+        if initial_value is None:
+            raise ValueError("Variable needs an initial_value (an array or an initializer with shape). "
+                             "Received: initial_value=None")
+        if callable(initial_value) or isinstance(initial_value, str):
+            if shape is None:
+                raise ValueError(f"A Variable created from an initializer needs a shape. Received: "
+                                 f"initial_value={initial_value!r}, shape=None")
+            from .. import initializers
+
+            init = initializers.get(initial_value)
+            value = np.asarray(init(tuple(shape), np.dtype(dtype or "float32")))
+        else:
+            value = _default_dtype(unwrap(initial_value))
+        if dtype is not None:
+            value = value.astype(np.dtype(getattr(dtype, "as_numpy_dtype", dtype)), copy=False)
+        self._v = np.array(value, copy=True, order="C")
+        self.name = name or "variable"
+        self.path = path or self.name
         self.trainable = bool(trainable)
         self.regularizer = regularizer
         self._grad = None
+
+    @property
+    def value(self) -> np.ndarray:
+        """The weight array itself (updated in place; never rebound)."""
+        return self._v
+
+    @value.setter
+    def value(self, new):
+        self.assign(new)
 
     @property
     def grad(self) -> np.ndarray:
         """The gradient buffer (allocated, zeroed, on first use)."""
         g = self._grad
         if g is None:
-            g = self._grad = np.zeros_like(self.value)
+            g = self._grad = np.zeros_like(self._v)
         return g
-
-    @property
-    def shape(self):
-        return self.value.shape
-
-    @property
-    def dtype(self):
-        return self.value.dtype
-
-    @property
-    def size(self):
-        return self.value.size
 
     def numpy(self) -> np.ndarray:
         """A copy of the value."""
-        return self.value.copy()
+        return self._v.copy()
 
-    def assign(self, value) -> None:
-        """Copy ``value`` into the weight (same shape; cast to the weight's dtype).
+    def read_value(self) -> Tensor:
+        """The current value as a new (constant) tensor."""
+        return Tensor(self._v.copy())
+
+    def _checked(self, value):
+        value = np.asarray(unwrap(value))
+        if value.shape != self._v.shape:
+            raise ShapeError(
+                f"Cannot assign to variable '{self.path}' of shape {self._v.shape}. Received: shape {value.shape}"
+            )
+        return value
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        """Copy ``value`` into the variable (same shape; cast to its dtype). Returns the variable.
 
         Raises:
             ShapeError: if the shapes differ.
         """
-        value = np.asarray(value)
-        if value.shape != self.value.shape:
-            raise ShapeError(
-                f"Cannot assign to variable '{self.path}' of shape {self.value.shape}. Received: shape {value.shape}"
-            )
-        np.copyto(self.value, value, casting="unsafe")
+        np.copyto(self._v, self._checked(value), casting="unsafe")
+        return self
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        """``self += delta`` in place. Returns the variable."""
+        np.add(self._v, self._checked(delta), out=self._v, casting="unsafe")
+        return self
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        """``self -= delta`` in place. Returns the variable."""
+        np.subtract(self._v, self._checked(delta), out=self._v, casting="unsafe")
+        return self
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        v = self._v
+        if dtype is not None and v.dtype != dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    def __reduce__(self):
+        return (_rebuild, (self._v, self.trainable, self.name, self.path, self.regularizer))
+
+    def __deepcopy__(self, memo):
+        return _rebuild(self._v, self.trainable, self.name, self.path, self.regularizer)
 
     def __repr__(self):
-        return f"<Variable path={self.path}, shape={self.value.shape}, dtype={self.value.dtype}>"
+        return (f"<Variable path={self.path}, shape={self._v.shape}, dtype={self._v.dtype.name}, "
+                f"numpy={np.array2string(self._v, separator=', ', threshold=20)}>")
+
+    __hash__ = object.__hash__  # variables are dict keys (optimizer state), compared by identity
+
+
+def _rebuild(value, trainable, name, path, regularizer):
+    return Variable(value, trainable=trainable, name=name, path=path, regularizer=regularizer)

@@ -1,0 +1,491 @@
+"""Shape and indexing primitives: reshape, transpose, slicing, concatenation, gathering, padding.
+
+Their VJPs move the gradient back to where each element came from
+(scatter-add for gathers and slices, the inverse permutation for
+transposes), in differentiable ops.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..errors import ShapeError
+from .core import Tensor, _wrap, as_tensor, nondiff, primitive, unwrap
+
+__all__ = [
+    "reshape", "transpose", "broadcast_to", "expand_dims", "squeeze", "concat", "stack", "unstack", "split", "tile",
+    "gather", "getitem", "one_hot", "stop_gradient", "identity", "pad", "reverse", "repeat", "shape", "size", "rank",
+    "zeros", "ones", "zeros_like", "ones_like", "fill", "eye", "range", "linspace", "matmul", "tensordot",
+    "einsum", "flatten", "swapaxes",
+]
+
+
+def _reshape_fwd(a, shape):
+    return np.reshape(a, shape)
+
+
+_reshape = primitive("reshape", _reshape_fwd, lambda g, y, a, shape: (_reshape(g, shape=np.shape(unwrap(a))),))
+
+
+def reshape(x, shape):
+    """``x`` with a new shape (one dimension may be -1)."""
+    shape = tuple(int(d) for d in unwrap(shape)) if not isinstance(shape, (int, np.integer)) else (int(shape),)
+    x = as_tensor(x)
+    try:
+        np.empty(0)  # keeps the error below NumPy's own for shape problems
+        return _reshape(x, shape=shape)
+    except ValueError:
+        raise ShapeError(f"Cannot reshape a tensor of shape {x.shape} ({x.size} values) into shape {shape}. "
+                         f"Received: shape={shape}") from None
+
+
+def flatten(x):
+    return reshape(x, (-1,))
+
+
+def _transpose_fwd(a, perm):
+    return np.transpose(a, perm)
+
+
+_transpose = primitive("transpose", _transpose_fwd,
+                       lambda g, y, a, perm: (_transpose(g, perm=tuple(np.argsort(perm))),))
+
+
+def transpose(x, perm=None, axes=None):
+    """Permute the axes (reversed by default, as ``tf.transpose``; ``axes`` is NumPy's spelling)."""
+    x = as_tensor(x)
+    perm = perm if perm is not None else axes
+    perm = tuple(builtins.range(x.ndim - 1, -1, -1)) if perm is None else tuple(int(p) % max(x.ndim, 1) for p in perm)
+    return _transpose(x, perm=perm)
+
+
+def swapaxes(x, axis1, axis2):
+    x = as_tensor(x)
+    perm = list(builtins.range(x.ndim))
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    return _transpose(x, perm=tuple(perm))
+
+
+def _broadcast_vjp(g, y, a, shape):
+    from .math_ops import _unbroadcast
+
+    return (_unbroadcast(g, np.shape(unwrap(a))),)
+
+
+_broadcast = primitive("broadcast_to", lambda a, shape: np.array(np.broadcast_to(a, shape)), _broadcast_vjp)
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (materialized)."""
+    return _broadcast(as_tensor(x), shape=tuple(int(d) for d in unwrap(shape)))
+
+
+def expand_dims(x, axis):
+    x = as_tensor(x)
+    axis = int(axis)
+    if axis < 0:
+        axis += x.ndim + 1
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, axis=None):
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    x = as_tensor(x)
+    if axis is None:
+        return reshape(x, tuple(d for d in x.shape if d != 1))
+    axes = {int(a) % x.ndim for a in (axis if isinstance(axis, (list, tuple)) else [axis])}
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ShapeError(f"Cannot squeeze axis {a} of size {x.shape[a]}. Received: shape {x.shape}, axis={axis}")
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+# ------------------------------------------------------------------- slicing
+def _getitem_fwd(a, index):
+    out = a[index]
+    return out if isinstance(out, np.ndarray) else np.asarray(out)
+
+
+def _getitem_vjp(g, y, a, index):
+    return (_scatter(g, shape=np.shape(unwrap(a)), index=index),)
+
+
+def _scatter_fwd(g, shape, index):
+    out = np.zeros(shape, g.dtype)
+    np.add.at(out, index, g) if _has_array_index(index) else out.__setitem__(index, g)
+    return out
+
+
+_getitem = primitive("getitem", _getitem_fwd, _getitem_vjp)
+_scatter = primitive("scatter", _scatter_fwd, lambda g, y, gg, shape, index: (_getitem(g, index=index),))
+
+
+def _has_array_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (np.ndarray, list)) for p in parts)
+
+
+def _clean_index(index):
+    if isinstance(index, Tensor):
+        return unwrap(index)
+    if isinstance(index, tuple):
+        return tuple(unwrap(i) if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def getitem(x, index):
+    """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back (repeats add)."""
+    return _getitem(as_tensor(x), index=_clean_index(index))
+
+
+Tensor.__getitem__ = lambda self, index: _getitem(self, index=_clean_index(index))
+
+
+def _concat_fwd(*arrays, axis):
+    return np.concatenate(arrays, axis=axis)
+
+
+def _concat_vjp(g, y, *arrays, axis):
+    out, start = [], 0
+    for a in arrays:
+        n = np.shape(unwrap(a))[axis]
+        index = (slice(None),) * axis + (slice(start, start + n),)
+        out.append(_getitem(g, index=index))
+        start += n
+    return tuple(out)
+
+
+_concat = primitive("concat", _concat_fwd, _concat_vjp)
+
+
+def concat(values, axis=0):
+    """Join tensors along an existing ``axis``.
+
+    Raises:
+        ShapeError: when the other dimensions differ (the message lists the shapes).
+    """
+    values = [as_tensor(v) for v in values]
+    if not values:
+        raise ValueError("concat needs at least one tensor. Received: an empty list")
+    nd = values[0].ndim
+    axis = int(axis) % max(nd, 1)
+    shapes = [v.shape for v in values]
+    if any(len(s) != nd or s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:] for s in shapes):
+        raise ShapeError(f"concat along axis {axis} needs equal other dimensions. Received: shapes {shapes}")
+    return _concat(*values, axis=axis)
+
+
+def stack(values, axis=0):
+    """Join same-shape tensors along a new ``axis``."""
+    values = [as_tensor(v) for v in values]
+    if not values:
+        raise ValueError("stack needs at least one tensor. Received: an empty list")
+    shapes = {v.shape for v in values}
+    if len(shapes) != 1:
+        raise ShapeError(f"stack needs tensors of one shape. Received: shapes {[v.shape for v in values]}")
+    axis = int(axis)
+    if axis < 0:
+        axis += values[0].ndim + 1
+    return concat([expand_dims(v, axis) for v in values], axis)
+
+
+def unstack(x, num=None, axis=0):
+    x = as_tensor(x)
+    axis = int(axis) % x.ndim
+    return [getitem(x, (slice(None),) * axis + (i,)) for i in builtins.range(x.shape[axis])]
+
+
+def split(x, num_or_size_splits, axis=0):
+    """Split along ``axis`` into equal parts (an int) or parts of the given sizes (a list)."""
+    x = as_tensor(x)
+    axis = int(axis) % x.ndim
+    n = x.shape[axis]
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        k = int(num_or_size_splits)
+        if k <= 0 or n % k:
+            raise ShapeError(f"split: axis {axis} of size {n} cannot be split into {k} equal parts. "
+                             f"Received: num_or_size_splits={k}")
+        sizes = [n // k] * k
+    else:
+        sizes = [int(s) for s in num_or_size_splits]
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = n - (sum(sizes) + 1)
+        if sum(sizes) != n:
+            raise ShapeError(f"split sizes {sizes} do not add up to {n}. Received: num_or_size_splits={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, (slice(None),) * axis + (slice(start, start + s),)))
+        start += s
+    return out
+
+
+def tile(x, multiples):
+    """Repeat ``x`` ``multiples[i]`` times along each axis."""
+    x = as_tensor(x)
+    multiples = tuple(int(m) for m in unwrap(multiples))
+    if len(multiples) != x.ndim:
+        raise ShapeError(f"tile needs one multiple per axis ({x.ndim}). Received: multiples={multiples}")
+    # Tiling is a broadcast over interleaved new axes, so its gradient is a sum.
+    inter = []
+    for m, d in zip(multiples, x.shape):
+        inter += [1, d]
+    b = broadcast_to(reshape(x, inter), [v for m, d in zip(multiples, x.shape) for v in (m, d)])
+    return reshape(b, tuple(m * d for m, d in zip(multiples, x.shape)))
+
+
+def repeat(x, repeats, axis=None):
+    x = as_tensor(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    idx = np.repeat(np.arange(x.shape[axis]), repeats)
+    return gather(x, idx, axis=axis)
+
+
+def gather(params, indices, axis=0, batch_dims=0):
+    """Rows (slices along ``axis``) of ``params`` picked by ``indices``; gradients add up for repeats."""
+    if batch_dims:
+        raise NotImplementedError("gather with batch_dims is not supported. Received: batch_dims="
+                                  f"{batch_dims}")
+    params = as_tensor(params)
+    idx = np.asarray(unwrap(indices))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather indices must be integers. Received: dtype {idx.dtype}")
+    axis = int(axis) % params.ndim
+    n = params.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"gather indices must be in [0, {n}) along axis {axis}. "
+                         f"Received: indices from {idx.min()} to {idx.max()}")
+    return _getitem(params, index=(slice(None),) * axis + (idx,))
+
+
+def one_hot(indices, depth, on_value=1.0, off_value=0.0, axis=-1, dtype="float32"):
+    """One-hot rows for integer ``indices`` (out-of-range ids give all-``off_value`` rows, as TensorFlow)."""
+    idx = np.asarray(unwrap(indices)).astype(np.int64)
+    depth = int(depth)
+    out = np.full(idx.shape + (depth,), off_value, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype)))
+    valid = (idx >= 0) & (idx < depth)
+    out[valid, idx[valid]] = on_value
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return _wrap(out)
+
+
+stop_gradient = nondiff(lambda a: a)
+identity = primitive("identity", lambda a: a, lambda g, y, a: (g,))
+
+
+def _pad_fwd(a, paddings, constant_values):
+    return np.pad(a, paddings, constant_values=constant_values)
+
+
+def _pad_vjp(g, y, a, paddings, constant_values):
+    index = tuple(slice(lo, lo + d) for (lo, hi), d in zip(paddings, np.shape(unwrap(a))))
+    return (_getitem(g, index=index),)
+
+
+_pad = primitive("pad", _pad_fwd, _pad_vjp)
+
+
+def pad(x, paddings, mode="CONSTANT", constant_values=0):
+    """Constant padding: ``paddings[i] = (before, after)`` for axis ``i``."""
+    if str(mode).upper() != "CONSTANT":
+        raise NotImplementedError(f"pad supports mode='CONSTANT'. Received: mode={mode!r}")
+    x = as_tensor(x)
+    paddings = tuple((int(a), int(b)) for a, b in unwrap(paddings))
+    return _pad(x, paddings=paddings, constant_values=constant_values)
+
+
+def reverse(x, axis):
+    x = as_tensor(x)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    index = [slice(None)] * x.ndim
+    for a in axes:
+        index[int(a) % x.ndim] = slice(None, None, -1)
+    return getitem(x, tuple(index))
+
+
+# -------------------------------------------------------------- constructors
+def _dt(dtype, default="float32"):
+    return np.dtype(getattr(dtype, "as_numpy_dtype", dtype) or default)
+
+
+def shape(x, out_type="int32"):
+    """The shape as a 1-D int tensor (``tf.shape``)."""
+    return _wrap(np.asarray(np.shape(unwrap(x)), dtype=_dt(out_type)))
+
+
+def size(x, out_type="int32"):
+    return _wrap(np.asarray(np.size(unwrap(x)), dtype=_dt(out_type)))
+
+
+def rank(x):
+    return _wrap(np.asarray(np.ndim(unwrap(x)), dtype=np.int32))
+
+
+def _shape_arg(s):
+    if isinstance(s, (int, np.integer)):
+        return (int(s),)
+    return tuple(int(d) for d in np.asarray(unwrap(s)).reshape(-1)) if isinstance(s, Tensor) else tuple(
+        int(unwrap(d)) for d in s)
+
+
+def zeros(shape, dtype="float32"):
+    return _wrap(np.zeros(_shape_arg(shape), _dt(dtype)))
+
+
+def ones(shape, dtype="float32"):
+    return _wrap(np.ones(_shape_arg(shape), _dt(dtype)))
+
+
+def zeros_like(x, dtype=None):
+    return _wrap(np.zeros(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
+
+
+def ones_like(x, dtype=None):
+    return _wrap(np.ones(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
+
+
+def fill(dims, value, dtype=None):
+    v = as_tensor(value)
+    return _wrap(np.full(_shape_arg(dims), unwrap(v), dtype=_dt(dtype, v.dtype)))
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32"):
+    e = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=_dt(dtype))
+    if batch_shape is not None:
+        e = np.broadcast_to(e, tuple(batch_shape) + e.shape).copy()
+    return _wrap(e)
+
+
+def range(start, limit=None, delta=1, dtype=None):
+    """``tf.range``: ints give int32, floats float32 (unless ``dtype``)."""
+    if limit is None:
+        start, limit = 0, start
+    vals = [unwrap(v) for v in (start, limit, delta)]
+    if dtype is None:
+        dtype = "float32" if any(isinstance(v, float) or np.asarray(v).dtype.kind == "f" for v in vals) else "int32"
+    return _wrap(np.arange(*vals).astype(_dt(dtype)))
+
+
+def linspace(start, stop, num, axis=0):
+    return _wrap(np.linspace(unwrap(start), unwrap(stop), int(num), axis=axis).astype(
+        np.result_type(np.asarray(unwrap(as_tensor(start))).dtype, np.float32)))
+
+
+# -------------------------------------------------------------------- linalg
+def _matmul_fwd(a, b):
+    from .. import ops
+
+    if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and a.ndim >= 1 and b.ndim >= 1:
+        return ops.matmul(a, b)
+    return np.matmul(a, b)
+
+
+def _matmul_vjp(g, y, a, b):
+    from .math_ops import _unbroadcast
+
+    av, bv = unwrap(a), unwrap(b)
+    if av.ndim == 1 and bv.ndim == 1:
+        from .math_ops import multiply
+
+        return multiply(g, b), multiply(g, a)
+    if av.ndim == 1:
+        a2 = reshape(a, (1, -1))
+        g2 = expand_dims(g, -2)
+        ga = reshape(_unbroadcast(matmul(g2, swapaxes(b, -1, -2)), (1, av.shape[0])), av.shape)
+        gb = _unbroadcast(matmul(swapaxes(a2, -1, -2), g2), bv.shape)
+        return ga, gb
+    if bv.ndim == 1:
+        b2 = reshape(b, (-1, 1))
+        g2 = expand_dims(g, -1)
+        ga = _unbroadcast(matmul(g2, swapaxes(b2, -1, -2)), av.shape)
+        gb = reshape(_unbroadcast(matmul(swapaxes(a, -1, -2), g2), (bv.shape[0], 1)), bv.shape)
+        return ga, gb
+    return (_unbroadcast(matmul(g, swapaxes(b, -1, -2)), av.shape),
+            _unbroadcast(matmul(swapaxes(a, -1, -2), g), bv.shape))
+
+
+_matmul = primitive("matmul", _matmul_fwd, _matmul_vjp)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """Matrix product with NumPy's ``matmul`` rules (batched, broadcast); Rust GEMM for float32/float64.
+
+    Raises:
+        ShapeError: when the inner dimensions differ (the message gives both shapes).
+    """
+    a, b = as_tensor(a), as_tensor(b)
+    if transpose_a:
+        a = swapaxes(a, -1, -2)
+    if transpose_b:
+        b = swapaxes(b, -1, -2)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul needs tensors of rank >= 1. Received: shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ShapeError(f"matmul: inner dimensions differ ({ka} vs {kb}). Received: shapes {a.shape} and {b.shape}")
+    return _matmul(a, b)
+
+
+Tensor.__matmul__ = lambda self, other: matmul(self, other)
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+
+
+def tensordot(a, b, axes=2):
+    """``np.tensordot`` built from transposes, reshapes and one matmul (so it is differentiable)."""
+    a, b = as_tensor(a), as_tensor(b)
+    if isinstance(axes, (int, np.integer)):
+        ax_a = list(builtins.range(a.ndim - int(axes), a.ndim))
+        ax_b = list(builtins.range(int(axes)))
+    else:
+        ax_a, ax_b = [list(x) if isinstance(x, (list, tuple)) else [x] for x in axes]
+    ax_a = [x % a.ndim for x in ax_a]
+    ax_b = [x % b.ndim for x in ax_b]
+    free_a = [i for i in np.arange(a.ndim) if i not in ax_a]
+    free_b = [i for i in np.arange(b.ndim) if i not in ax_b]
+    k = int(np.prod([a.shape[i] for i in ax_a], dtype=np.int64))
+    at = reshape(transpose(a, free_a + ax_a), (-1, k))
+    bt = reshape(transpose(b, ax_b + free_b), (k, -1))
+    return reshape(matmul(at, bt), tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b))
+
+
+def _einsum_fwd(*arrays, subscripts):
+    return np.einsum(subscripts, *arrays, optimize=True)
+
+
+def _einsum_vjp(g, y, *arrays, subscripts):
+    ins, out = subscripts.replace(" ", "").split("->")
+    parts = ins.split(",")
+    grads = []
+    for i, p in enumerate(parts):
+        others = [parts[j] for j in np.arange(len(parts)) if j != i]
+        # letters of operand i that appear nowhere else were summed out: restore them by broadcasting
+        spec = ",".join([out] + others) + "->" + "".join(dict.fromkeys(c for c in p if c in out + "".join(others)))
+        gi = einsum(spec, g, *[arrays[j] for j in np.arange(len(parts)) if j != i])
+        missing = [c for c in p if c not in out + "".join(others)]
+        if missing:
+            have = "".join(dict.fromkeys(c for c in p if c in out + "".join(others)))
+            shape = np.shape(unwrap(arrays[i]))
+            gi = reshape(gi, tuple(shape[p.index(c)] if c in have else 1 for c in p)) if len(set(p)) == len(p) else gi
+            gi = broadcast_to(gi, shape)
+        elif "".join(dict.fromkeys(p)) != p or any(p.count(c) > 1 for c in p):
+            raise NotImplementedError(f"einsum gradient with a repeated index in one operand. Received: {subscripts}")
+        else:
+            have = "".join(dict.fromkeys(c for c in p if c in out + "".join(others)))
+            if have != p:
+                gi = transpose(gi, [have.index(c) for c in p])
+        grads.append(gi)
+    return tuple(grads)
+
+
+_einsum = primitive("einsum", _einsum_fwd, _einsum_vjp)
+
+
+def einsum(subscripts, *operands):
+    """``np.einsum`` with an explicit output (``"ij,jk->ik"``); differentiable when no index repeats in one operand."""
+    if "->" not in subscripts:
+        raise ValueError(f"einsum needs an explicit output ('ij,jk->ik'). Received: {subscripts!r}")
+    return _einsum(*[as_tensor(o) for o in operands], subscripts=subscripts)

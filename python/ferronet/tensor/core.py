@@ -1,0 +1,270 @@
+"""``Tensor`` and the machinery every differentiable primitive goes through.
+
+A :class:`Tensor` is a thin wrapper over a NumPy array (zero-copy both ways).
+A *primitive* is a NumPy/Rust forward function paired with its vector-Jacobian
+product (VJP), written beside it. When no :class:`~ferronet.GradientTape` is
+recording, calling a primitive costs its forward and one small object; when
+one is, the call is appended to each recording tape that watches one of its
+inputs. The VJPs are written with differentiable primitives themselves, so
+while the gradient is computed an outer tape records it and can differentiate
+it again (second, third, ... derivatives).
+
+Some primitives (dense layers, convolutions, pooling, fused cross-entropy)
+have two VJPs: a fast one calling the Rust backward kernels on arrays, used
+when nothing records the gradient computation, and a differentiable twin used
+when something does (a higher derivative is being taken). Tests check that
+the two agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+
+__all__ = ["Tensor", "primitive", "as_tensor", "constant", "recording", "unwrap"]
+
+# Tapes currently inside their ``with`` block, innermost last (see tape.py).
+_STACK: list = []
+
+
+def recording() -> bool:
+    """Whether any tape is recording now (a VJP computed now may be differentiated again)."""
+    for tape in _STACK:
+        if tape._recording:
+            return True
+    return False
+
+
+def _default_dtype(value):
+    """TensorFlow's defaults for Python values: float32 for floats, int32 for ints."""
+    a = np.asarray(value)
+    if a.dtype == np.float64 and not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
+        return a.astype(np.float32)
+    if a.dtype == np.int64 and not isinstance(value, np.ndarray) and not isinstance(value, np.generic):
+        return a.astype(np.int32)
+    return a
+
+
+def unwrap(x):
+    """The array behind a Tensor (or ``x`` itself)."""
+    return x._v if isinstance(x, Tensor) else x
+
+
+class Tensor:
+    """An immutable n-dimensional array, usable wherever a NumPy array is.
+
+    Built by ops (``ferronet.constant``, ``layer(x)``, ``model(x)``, tensor
+    arithmetic) or from data: ``ferronet.Tensor(np.ones(3))``. The array is
+    shared, never copied: ``np.asarray(t)`` and ``t.numpy()`` return it.
+
+    Arithmetic, comparison, ``@`` and indexing follow NumPy's broadcasting
+    and dtype rules; under a :class:`~ferronet.GradientTape` the
+    differentiable ones are recorded.
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> (t @ t + 1.0).numpy()
+        array([[ 8., 11.],
+               [16., 23.]], dtype=float32)
+    """
+
+    __slots__ = ("_v", "__weakref__")
+    __array_priority__ = 100.0
+
+    def __init__(self, value, dtype=None):
+        a = _default_dtype(value) if not isinstance(value, Tensor) else value._v
+        if dtype is not None:
+            a = a.astype(np.dtype(dtype), copy=False)
+        self._v = a
+
+    # ------------------------------------------------------------ conversion
+    def numpy(self) -> np.ndarray:
+        """The array (shared with the tensor; tensors are never modified in place)."""
+        return self._v
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._v
+        if dtype is not None and v.dtype != dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    @property
+    def shape(self):
+        return self._v.shape
+
+    @property
+    def dtype(self):
+        return self._v.dtype
+
+    @property
+    def ndim(self):
+        return self._v.ndim
+
+    @property
+    def size(self):
+        return self._v.size
+
+    def __len__(self):
+        if self._v.ndim == 0:
+            raise TypeError("len() of a 0-d tensor. Received: a scalar tensor")
+        return self._v.shape[0]
+
+    def __iter__(self):
+        if self._v.ndim == 0:
+            raise TypeError("Cannot iterate over a 0-d tensor. Received: a scalar tensor")
+        for i in range(self._v.shape[0]):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self._v)
+
+    def __float__(self):
+        return float(self._v)
+
+    def __int__(self):
+        return int(self._v)
+
+    def __index__(self):
+        return self._v.__index__()
+
+    def __complex__(self):
+        return complex(self._v)
+
+    def __format__(self, spec):
+        return format(self._v.item() if self._v.ndim == 0 else self._v, spec) if spec else repr(self)
+
+    def __repr__(self):
+        body = np.array2string(self._v, separator=", ", prefix="       ")
+        return f"<{type(self).__name__}: shape={self._v.shape}, dtype={self._v.dtype.name}, numpy={body}>"
+
+    def __str__(self):
+        return str(self._v)
+
+    __hash__ = None  # ``==`` is element-wise, as in NumPy and TensorFlow
+
+    def __reduce__(self):
+        return (Tensor, (self._v,))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return Tensor(self._v.copy())
+
+    # ---------------------------------------------------------- NumPy protocol
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from . import dispatch
+
+        return dispatch.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from . import dispatch
+
+        return dispatch.array_function(func, args, kwargs)
+
+
+def _wrap(value) -> Tensor:
+    """A Tensor over ``value`` (an ndarray; NumPy scalars become 0-d arrays)."""
+    t = Tensor.__new__(Tensor)
+    t._v = value if type(value) is np.ndarray else np.asarray(value)
+    return t
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """``x`` as a Tensor (Tensors and Variables are returned as they are when the dtype matches)."""
+    if isinstance(x, Tensor):
+        if dtype is None or x._v.dtype == np.dtype(dtype):
+            return x
+        from . import math_ops
+
+        return math_ops.cast(x, dtype)
+    return Tensor(x, dtype)
+
+
+def constant(value, dtype=None, shape=None, name=None) -> Tensor:
+    """A tensor from a Python or NumPy value (TensorFlow's ``tf.constant``).
+
+    Python floats become float32 and ints int32, as in TensorFlow; NumPy
+    arrays keep their dtype. ``shape`` reshapes, or broadcasts a scalar.
+
+    Raises:
+        ShapeError: if ``value`` cannot take ``shape``.
+    """
+    a = _default_dtype(unwrap(value))
+    if dtype is not None:
+        a = a.astype(np.dtype(dtype), copy=False)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        if a.size == 1:
+            a = np.full(shape, a.reshape(()), dtype=a.dtype)
+        elif a.size == int(np.prod(shape)):
+            a = a.reshape(shape)
+        else:
+            raise ShapeError(f"constant: {a.size} values cannot take shape {shape}. Received: shape={shape}")
+    return _wrap(np.array(a, copy=True) if a is unwrap(value) else a)
+
+
+# ------------------------------------------------------------------ primitives
+class Primitive:
+    """A forward function and its VJP rule(s).
+
+    Args:
+        name: op name (for error messages and tests).
+        forward: ``forward(*arrays, **params) -> array``; positional arguments
+            are the differentiable inputs (arrays or constants), keywords are
+            static parameters.
+        vjp: ``vjp(g, out, *inputs, **params) -> tuple`` of gradients (Tensors
+            or None) for each positional input, written in differentiable ops.
+        fast_vjp: optional; same contract on arrays, used when nothing records
+            the gradient computation.
+    """
+
+    __slots__ = ("name", "forward", "vjp", "fast_vjp")
+
+    def __init__(self, name, forward, vjp, fast_vjp=None):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.fast_vjp = fast_vjp
+
+    def __call__(self, *args, **params):
+        out = _wrap(self.forward(*[a._v if isinstance(a, Tensor) else a for a in args], **params))
+        if _STACK:
+            _record(self, out, args, params)
+        return out
+
+
+def primitive(name, forward, vjp, fast_vjp=None) -> Primitive:
+    """Declare a differentiable op (see :class:`Primitive`)."""
+    return Primitive(name, forward, vjp, fast_vjp)
+
+
+def nondiff(forward):
+    """An op with no gradient (argmax, comparisons, casts to integers): a Tensor out, nothing recorded."""
+
+    def op(*args, **params):
+        return _wrap(forward(*[a._v if isinstance(a, Tensor) else a for a in args], **params))
+
+    op.__name__ = getattr(forward, "__name__", "op")
+    return op
+
+
+def _record(prim, out, args, params):
+    """Append the call to every recording tape that watches one of its inputs."""
+    for tape in _STACK:
+        if not tape._recording:
+            continue
+        tracked = tape._tracked
+        hit = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if id(a) in tracked:
+                    hit = True
+                elif tape._watch_accessed and getattr(a, "trainable", False) and a._v.dtype.kind == "f":
+                    tape._watch_one(a)
+                    hit = True
+        if hit and out._v.dtype.kind in "fc":
+            tracked[id(out)] = out
+            tape._nodes.append((prim, out, args, params))

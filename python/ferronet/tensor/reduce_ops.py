@@ -1,0 +1,239 @@
+"""Reductions: sums, means, extrema, products, variances, log-sum-exp, and arg-reductions.
+
+``axis`` may be None (all axes), an int or a tuple; ``keepdims`` keeps the
+reduced axes with size 1, as in NumPy and TensorFlow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .core import _wrap, as_tensor, nondiff, primitive, unwrap
+
+__all__ = [
+    "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_variance", "reduce_std",
+    "reduce_logsumexp", "reduce_any", "reduce_all", "argmax", "argmin", "cumsum", "norm", "count_nonzero",
+]
+
+
+def _axes(axis, ndim):
+    """Normalized, sorted tuple of reduced axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        axes = [int(unwrap(a)) for a in axis]
+    else:
+        axes = [int(unwrap(axis))]
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"axis {a} is out of range for a tensor of rank {ndim}. Received: axis={axis!r}")
+        out.append(a % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _restore(g, shape, axes, keepdims):
+    """``g`` reshaped so it broadcasts back over the reduced ``axes`` of ``shape``."""
+    from . import array_ops
+
+    if keepdims or not axes:
+        return g
+    kept = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return array_ops.reshape(g, kept)
+
+
+def _sum_fwd(a, axes, keepdims):
+    return np.sum(a, axis=axes, keepdims=keepdims)
+
+
+def _sum_vjp(g, y, a, axes, keepdims):
+    from . import array_ops
+
+    return (array_ops.broadcast_to(_restore(g, np.shape(unwrap(a)), axes, keepdims), np.shape(unwrap(a))),)
+
+
+_sum = primitive("reduce_sum", _sum_fwd, _sum_vjp)
+
+
+def reduce_sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (all axes by default)."""
+    x = as_tensor(x)
+    return _sum(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
+
+
+def reduce_mean(x, axis=None, keepdims=False):
+    """Mean over ``axis`` (integers average to an integer, as in TensorFlow)."""
+    from . import math_ops
+
+    x = as_tensor(x)
+    axes = _axes(axis, x.ndim)
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    s = _sum(x, axes=axes, keepdims=bool(keepdims))
+    if x.dtype.kind in "iu":
+        return _wrap(unwrap(s) // max(n, 1))
+    return math_ops.divide(s, np.asarray(n, x.dtype)) if n else math_ops.multiply(s, np.asarray(np.nan, x.dtype))
+
+
+def _extreme(name, fn):
+    def fwd(a, axes, keepdims):
+        return fn(a, axis=axes, keepdims=keepdims)
+
+    def vjp(g, y, a, axes, keepdims):
+        from . import math_ops
+
+        shape = np.shape(unwrap(a))
+        yk = _restore(y, shape, axes, keepdims)
+        mask = math_ops.cast(math_ops.equal(a, yk), unwrap(g).dtype)
+        # Ties share the gradient equally, as TensorFlow does.
+        count = reduce_sum(mask, axis=axes, keepdims=True)
+        gk = _restore(g, shape, axes, keepdims)
+        return (math_ops.multiply(math_ops.divide(mask, count), gk),)
+
+    prim = primitive(name, fwd, vjp)
+
+    def op(x, axis=None, keepdims=False):
+        x = as_tensor(x)
+        return prim(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
+
+    op.__name__ = name
+    op.__doc__ = f"{name.split('_')[1].capitalize()} over ``axis``; ties share the gradient equally."
+    return op
+
+
+reduce_max = _extreme("reduce_max", np.max)
+reduce_min = _extreme("reduce_min", np.min)
+
+
+def _prod_vjp(g, y, a, axes, keepdims):
+    from . import math_ops
+
+    shape = np.shape(unwrap(a))
+    # prod / a, exact where no element is zero; zeros are handled by the product of the others.
+    av = unwrap(a)
+    if np.any(av == 0):
+        return (_prod_vjp_zeros(g, a, axes, keepdims),)
+    return (math_ops.multiply(_restore(g, shape, axes, keepdims), math_ops.divide(_restore(y, shape, axes, keepdims), a)),)
+
+
+def _prod_vjp_zeros(g, a, axes, keepdims):
+    """Gradient of a product with zeros: for each element, the product of the others (via moved axes)."""
+    from . import array_ops, math_ops
+
+    shape = np.shape(unwrap(a))
+    nd = len(shape)
+    rest = [i for i in range(nd) if i not in axes]
+    perm = list(axes) + rest
+    at = array_ops.transpose(a, perm)
+    k = int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    flat = array_ops.reshape(at, (k, -1))
+    # exclusive cumulative products from both sides
+    ones = np.ones((1, flat.shape[1]), unwrap(flat).dtype)
+    left = [ones]
+    for i in range(1, k):
+        left.append(math_ops.multiply(left[-1], flat[i - 1:i]))
+    right = [ones]
+    for i in range(k - 2, -1, -1):
+        right.append(math_ops.multiply(right[-1], flat[i + 1:i + 2]))
+    right = right[::-1]
+    others = array_ops.concat([math_ops.multiply(left[i], right[i]) for i in range(k)], 0)
+    gk = array_ops.reshape(_restore(g, shape, axes, keepdims), (1, -1)) if rest else array_ops.reshape(g, (1, 1))
+    res = math_ops.multiply(others, gk)
+    res = array_ops.reshape(res, tuple(shape[i] for i in perm))
+    inv = list(np.argsort(perm))
+    return array_ops.transpose(res, inv)
+
+
+_prod = primitive("reduce_prod", lambda a, axes, keepdims: np.prod(a, axis=axes, keepdims=keepdims), _prod_vjp)
+
+
+def reduce_prod(x, axis=None, keepdims=False):
+    """Product over ``axis``."""
+    x = as_tensor(x)
+    return _prod(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
+
+
+def reduce_variance(x, axis=None, keepdims=False):
+    """Population variance over ``axis`` (``ddof=0``, as TensorFlow and Keras)."""
+    from . import math_ops
+
+    x = as_tensor(x)
+    mean = reduce_mean(x, axis=axis, keepdims=True)
+    return reduce_mean(math_ops.square(math_ops.subtract(x, mean)), axis=axis, keepdims=keepdims)
+
+
+def reduce_std(x, axis=None, keepdims=False):
+    """Population standard deviation over ``axis``."""
+    from . import math_ops
+
+    return math_ops.sqrt(reduce_variance(x, axis=axis, keepdims=keepdims))
+
+
+def reduce_logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum)."""
+    from . import array_ops, math_ops
+
+    x = as_tensor(x)
+    m = array_ops.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
+    m = math_ops.where(math_ops.is_finite(m), m, np.zeros((), x.dtype))
+    s = math_ops.log(reduce_sum(math_ops.exp(math_ops.subtract(x, m)), axis=axis, keepdims=True))
+    out = math_ops.add(s, m)
+    if not keepdims:
+        out = array_ops.squeeze(out, axis=_axes(axis, x.ndim))
+    return out
+
+
+def norm(x, ord="euclidean", axis=None, keepdims=False):
+    """Vector norm over ``axis``: ``"euclidean"``/2 (default), 1, or ``np.inf``."""
+    from . import math_ops
+
+    x = as_tensor(x)
+    if ord in ("euclidean", 2, "fro"):
+        return math_ops.sqrt(reduce_sum(math_ops.square(x), axis=axis, keepdims=keepdims))
+    if ord == 1:
+        return reduce_sum(math_ops.abs(x), axis=axis, keepdims=keepdims)
+    if ord == np.inf:
+        return reduce_max(math_ops.abs(x), axis=axis, keepdims=keepdims)
+    raise ValueError(f"norm supports ord='euclidean', 1, 2 or np.inf. Received: ord={ord!r}")
+
+
+def _cumsum_fwd(a, axis, exclusive, reverse):
+    if reverse:
+        a = np.flip(a, axis)
+    out = np.cumsum(a, axis=axis)
+    if exclusive:
+        out = out - a
+    return np.flip(out, axis) if reverse else out
+
+
+_cumsum = primitive("cumsum", _cumsum_fwd,
+                    lambda g, y, a, axis, exclusive, reverse: (_cumsum(g, axis=axis, exclusive=exclusive,
+                                                                       reverse=not reverse),))
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False):
+    """Cumulative sum along ``axis`` (TensorFlow's ``exclusive``/``reverse`` options)."""
+    x = as_tensor(x)
+    return _cumsum(x, axis=_axes(axis, x.ndim)[0], exclusive=bool(exclusive), reverse=bool(reverse))
+
+
+def _arg(fn):
+    def op(x, axis=None, output_type=np.int64):
+        a = unwrap(as_tensor(x))
+        if axis is None:
+            axis = 0  # TensorFlow's default for argmax/argmin
+        return _wrap(fn(a, axis=int(unwrap(axis))).astype(np.dtype(getattr(output_type, "as_numpy_dtype",
+                                                                              output_type))))
+
+    op.__name__ = fn.__name__
+    op.__doc__ = f"Index of the {fn.__name__[3:]}imum along ``axis`` (default 0, as TensorFlow); no gradient."
+    return op
+
+
+argmax = _arg(np.argmax)
+argmin = _arg(np.argmin)
+reduce_any = nondiff(lambda a, axis=None, keepdims=False: np.any(a, axis=axis if not isinstance(axis, list)
+                                                                   else tuple(axis), keepdims=keepdims))
+reduce_all = nondiff(lambda a, axis=None, keepdims=False: np.all(a, axis=axis if not isinstance(axis, list)
+                                                                   else tuple(axis), keepdims=keepdims))
+count_nonzero = nondiff(lambda a, axis=None, keepdims=False: np.count_nonzero(a, axis=axis, keepdims=keepdims))

@@ -1,0 +1,100 @@
+"""TensorFlow's names over ferronet, for programs that start with ``import tensorflow as tf``.
+
+After ``import ferronet as tf``, ``tf.constant``, ``tf.GradientTape``,
+``tf.reduce_mean``, ``tf.nn.relu``, ``tf.math.exp``, ``tf.random.normal``,
+``tf.data.Dataset``, ``tf.float32``, ``tf.keras`` and the rest resolve here
+(``ferronet``'s module-level ``__getattr__`` forwards to this module), so
+ferronet's own namespace stays short. Every op is differentiable under a
+``GradientTape`` unless it has no gradient in TensorFlow either (argmax,
+comparisons, integer casts).
+
+``tf.function`` runs the function eagerly: ferronet has no graph compiler,
+and its kernels are compiled ahead of time.
+"""
+
+from __future__ import annotations
+
+import types as _types
+
+import numpy as _np
+
+from ..tensor import GradientTape, Tensor, UnconnectedGradients, as_tensor, constant  # noqa: F401
+from ..tensor.array_ops import (  # noqa: F401
+    broadcast_to, concat, einsum, expand_dims, eye, fill, gather, identity, linspace, matmul, one_hot, ones,
+    ones_like, pad, range, rank, repeat, reshape, reverse, shape, size, split, squeeze, stack, tensordot, tile,
+    transpose, unstack, zeros, zeros_like,
+)
+from ..tensor.math_ops import (  # noqa: F401
+    abs, add, cast, clip_by_value, cos, divide, equal, exp, greater, greater_equal, less, less_equal, log,
+    logical_and, logical_not, logical_or, maximum, minimum, multiply, negative, not_equal, pow, round, sign, sin,
+    sqrt, square, subtract, tan, tanh, truediv, where,
+)
+from ..tensor.reduce_ops import (  # noqa: F401
+    argmax, argmin, norm, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
+    reduce_prod, reduce_std, reduce_sum, reduce_variance,
+)
+from ..tensor.tape import stop_gradient  # noqa: F401
+from ..layers.variable import Variable  # noqa: F401
+from . import config, data, math, nn, random  # noqa: F401
+
+newaxis = None
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+bfloat16 = _np.float32  # storage type for bfloat16-rounded values (see ferronet.mixed_precision)
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+bool_ = bool = _np.bool_
+string = _np.str_
+dtypes = _types.SimpleNamespace(float16=float16, float32=float32, float64=float64, int32=int32, int64=int64,
+                                uint8=uint8, bool=bool, as_dtype=lambda d: _np.dtype(d))
+DType = _np.dtype
+version = _types.SimpleNamespace(VERSION="2.16.0-ferronet", GIT_VERSION="ferronet")
+__version__ = version.VERSION
+TensorShape = tuple
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """``value`` as a Tensor (a Tensor is returned as it is)."""
+    if dtype is None and dtype_hint is not None and not isinstance(value, Tensor) and not isinstance(
+            value, _np.ndarray):
+        dtype = dtype_hint
+    return as_tensor(value, dtype)
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False, **kwargs):
+    """TensorFlow's ``@tf.function``, which here runs the function eagerly, unchanged.
+
+    ferronet has no graph compiler: its kernels are compiled ahead of time in
+    Rust, so the decorator (with or without arguments) returns the function
+    itself and Python side effects run on every call.
+    """
+    if func is None:
+        return lambda f: f
+    return func
+
+
+def print(*args, **kwargs):  # noqa: A001  (tf.print)
+    import builtins
+
+    builtins.print(*[_np.asarray(a._v) if isinstance(a, Tensor) else a for a in args],
+                   **{k: v for k, v in kwargs.items() if k in ("sep", "end")})
+
+
+def ensure_shape(x, shape):
+    from ..errors import ShapeError
+
+    x = as_tensor(x)
+    if len(x.shape) != len(shape) or any(s is not None and s != d for s, d in zip(shape, x.shape)):
+        raise ShapeError(f"ensure_shape: expected shape {tuple(shape)}. Received: shape {x.shape}")
+    return x
+
+
+def __getattr__(name):
+    if name == "keras":
+        from .. import keras
+
+        return keras
+    raise AttributeError(f"module 'ferronet' (TensorFlow names) has no attribute {name!r}")

@@ -1,0 +1,216 @@
+"""``tf.data.Dataset`` for in-memory data: slices, shuffle, batch, map, repeat, take, prefetch.
+
+A dataset is a recipe: each iteration (each epoch of ``fit``) runs it again,
+so ``shuffle`` reshuffles every epoch unless ``reshuffle_each_iteration=False``.
+``fit``, ``evaluate`` and ``predict`` take a batched dataset directly.
+
+Example:
+    >>> import numpy as np, ferronet as tf
+    >>> ds = tf.data.Dataset.from_tensor_slices((np.arange(5.0), np.arange(5))).batch(2)
+    >>> [tuple(b.shape for b in batch) for batch in ds]
+    [((2,), (2,)), ((2,), (2,)), ((1,), (1,))]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor.core import Tensor, _wrap, unwrap
+
+__all__ = ["Dataset", "AUTOTUNE"]
+
+AUTOTUNE = -1
+
+
+def _map_structure(fn, s):
+    if isinstance(s, tuple):
+        return tuple(_map_structure(fn, v) for v in s)
+    if isinstance(s, list):
+        return [_map_structure(fn, v) for v in s]
+    if isinstance(s, dict):
+        return {k: _map_structure(fn, v) for k, v in s.items()}
+    return fn(s)
+
+
+def _leaves(s):
+    if isinstance(s, (tuple, list)):
+        return [x for v in s for x in _leaves(v)]
+    if isinstance(s, dict):
+        return [x for k in s for x in _leaves(s[k])]
+    return [s]
+
+
+class Dataset:
+    """A re-iterable pipeline of elements (TensorFlow's ``tf.data.Dataset``, in memory)."""
+
+    def __init__(self, make, length):
+        self._make = make          # () -> iterator over this epoch's elements
+        self._length = length      # number of elements, or None when unknown
+        self._epoch = None
+
+    # ----------------------------------------------------------- construction
+    @staticmethod
+    def from_tensor_slices(tensors):
+        """One element per row of ``tensors`` (an array, or a tuple/dict of arrays with one first dimension).
+
+        Raises:
+            ValueError: when the arrays' first dimensions differ.
+        """
+        arrays = _map_structure(lambda a: np.asarray(unwrap(a)), tensors)
+        lengths = {len(a) if a.ndim else None for a in _leaves(arrays)}
+        if len(lengths) != 1 or None in lengths:
+            raise ValueError("from_tensor_slices needs arrays with one common first dimension. Received: first "
+                             f"dimensions {sorted(str(n) for n in lengths)}")
+        n = lengths.pop()
+        return Dataset(lambda: (_map_structure(lambda a: _wrap(a[i]), arrays) for i in range(n)), n)
+
+    @staticmethod
+    def from_tensors(tensors):
+        return Dataset(lambda: iter([_map_structure(lambda a: _wrap(np.asarray(unwrap(a))), tensors)]), 1)
+
+    @staticmethod
+    def range(*args):
+        r = range(*args)
+        return Dataset(lambda: (_wrap(np.asarray(i, np.int64)) for i in r), len(r))
+
+    # ----------------------------------------------------------- transformations
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
+        """Elements in random order (a full shuffle when ``buffer_size`` covers the dataset, else a buffered one)."""
+        from ..utils import random as _random
+
+        buffer_size = int(buffer_size)
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size must be positive. Received: buffer_size={buffer_size}")
+        base = np.random.default_rng(seed if seed is not None else _random.next_seed())
+        fixed = None if reshuffle_each_iteration else int(base.integers(2**63))
+        parent = self
+
+        def make():
+            rng = np.random.default_rng(fixed if fixed is not None else int(base.integers(2**63)))
+            buf = []
+            for item in parent._make():
+                buf.append(item)
+                if len(buf) >= buffer_size:
+                    yield buf.pop(int(rng.integers(len(buf))))
+            while buf:
+                yield buf.pop(int(rng.integers(len(buf))))
+
+        return Dataset(make, self._length)
+
+    def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None):
+        """Consecutive elements stacked into batches of ``batch_size`` (the last one smaller unless dropped)."""
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
+        parent = self
+
+        def stack(items):
+            first = items[0]
+            if isinstance(first, (tuple, list)):
+                return type(first)(stack([it[k] for it in items]) for k in range(len(first)))
+            if isinstance(first, dict):
+                return {k: stack([it[k] for it in items]) for k in first}
+            return _wrap(np.stack([np.asarray(unwrap(it)) for it in items]))
+
+        def make():
+            items = []
+            for item in parent._make():
+                items.append(item)
+                if len(items) == batch_size:
+                    yield stack(items)
+                    items = []
+            if items and not drop_remainder:
+                yield stack(items)
+
+        n = self._length
+        length = None if n is None else (n // batch_size if drop_remainder else -(-n // batch_size))
+        return Dataset(make, length)
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None):
+        """``map_func`` applied to each element (a tuple element is passed as separate arguments)."""
+        parent = self
+
+        def make():
+            for item in parent._make():
+                yield map_func(*item) if isinstance(item, tuple) else map_func(item)
+
+        return Dataset(make, self._length)
+
+    def filter(self, predicate):
+        parent = self
+        return Dataset(lambda: (it for it in parent._make() if bool(predicate(*it) if isinstance(it, tuple)
+                                                                     else predicate(it))), None)
+
+    def repeat(self, count=None):
+        """The dataset ``count`` times over (forever when None)."""
+        parent = self
+
+        def make():
+            k = 0
+            while count is None or k < int(count):
+                yield from parent._make()
+                k += 1
+
+        n = self._length
+        return Dataset(make, None if count is None or n is None else n * int(count))
+
+    def take(self, count):
+        parent = self
+        count = int(count)
+
+        def make():
+            for i, item in zip(range(count), parent._make()):
+                yield item
+
+        n = self._length
+        return Dataset(make, count if n is None else min(n, count))
+
+    def skip(self, count):
+        parent = self
+        count = int(count)
+
+        def make():
+            it = parent._make()
+            for _ in zip(range(count), it):
+                pass
+            yield from it
+
+        n = self._length
+        return Dataset(make, None if n is None else max(0, n - count))
+
+    def prefetch(self, buffer_size=None):
+        """Accepted for compatibility: the data is in memory already."""
+        return self
+
+    def cache(self, filename=""):
+        """Accepted for compatibility: the data is in memory already."""
+        return self
+
+    # ----------------------------------------------------------- iteration
+    def __iter__(self):
+        return iter(self._make())
+
+    def as_numpy_iterator(self):
+        return (_map_structure(lambda t: np.asarray(unwrap(t)) if isinstance(t, Tensor) else t, it)
+                for it in self._make())
+
+    def cardinality(self):
+        return -2 if self._length is None else self._length
+
+    def __len__(self):
+        if self._length is None:
+            raise TypeError("The length of this dataset is unknown (repeat() without a count or filter()). "
+                            "Received: a dataset of unknown cardinality; give steps_per_epoch to fit")
+        return self._length
+
+    # fit/evaluate/predict read a dataset like keras.utils.PyDataset: batch i of this epoch, then on_epoch_end().
+    def __getitem__(self, i):
+        if self._epoch is None or i == 0:
+            self._epoch = list(self._make())
+        return self._epoch[i]
+
+    def on_epoch_end(self):
+        self._epoch = None
+
+    def __repr__(self):
+        return f"<Dataset cardinality={self.cardinality()}>"

@@ -1,0 +1,28 @@
+"""``tf.nn``: activations, cross-entropies with logits, normalization helpers, dropout."""
+
+from ..tensor.nn_ops import (  # noqa: F401
+    avg_pool2d, conv2d as _conv2d, dropout, elu, gelu, l2_normalize, leaky_relu, log_softmax, max_pool2d, moments,
+    relu, relu6, selu, sigmoid, sigmoid_cross_entropy_with_logits, silu, softmax, softmax_cross_entropy_with_logits,
+    softplus, softsign, sparse_softmax_cross_entropy_with_logits, swish, tanh,
+)
+from ..tensor.tape import stop_gradient  # noqa: F401
+
+
+def bias_add(value, bias):
+    from ..tensor.math_ops import add
+
+    return add(value, bias)
+
+
+def conv2d(input, filters, strides, padding, dilations=None, data_format="NHWC"):
+    """``tf.nn.conv2d`` on NHWC input and HWIO filters (``strides``/``dilations`` an int or a list)."""
+    if data_format != "NHWC":
+        raise ValueError(f"conv2d supports data_format='NHWC'. Received: data_format={data_format!r}")
+
+    def pair(v):
+        if v is None:
+            return (1, 1)
+        v = [int(v)] * 2 if isinstance(v, int) else [int(s) for s in v]
+        return tuple(v[1:3]) if len(v) == 4 else tuple(v)
+
+    return _conv2d(input, filters, None, strides=pair(strides), padding=padding, dilation=pair(dilations))
