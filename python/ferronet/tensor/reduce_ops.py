@@ -44,7 +44,8 @@ def _restore(g, shape, axes, keepdims):
 
 
 def _sum_fwd(a, axes, keepdims):
-    return np.sum(a, axis=axes, keepdims=keepdims)
+    # dtype=a.dtype: integer sums stay int32 as in TensorFlow (NumPy would widen them to int64)
+    return np.sum(a, axis=axes, keepdims=keepdims, dtype=a.dtype if a.dtype.kind in "iu" else None)
 
 
 def _sum_vjp(g, y, a, axes, keepdims):
@@ -144,7 +145,8 @@ def _prod_vjp_zeros(g, a, axes, keepdims):
     return array_ops.transpose(res, inv)
 
 
-_prod = primitive("reduce_prod", lambda a, axes, keepdims: np.prod(a, axis=axes, keepdims=keepdims), _prod_vjp)
+_prod = primitive("reduce_prod", lambda a, axes, keepdims: np.prod(
+    a, axis=axes, keepdims=keepdims, dtype=a.dtype if a.dtype.kind in "iu" else None), _prod_vjp)
 
 
 def reduce_prod(x, axis=None, keepdims=False):
