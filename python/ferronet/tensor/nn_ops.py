@@ -252,8 +252,23 @@ _maxpool = Primitive("max_pool2d", lambda x, size, strides, padding: _ops.max_po
     np.ascontiguousarray(x), size, strides, padding), _twin(_maxpool_formula), _maxpool_fast)
 
 
-def max_pool2d(x, pool_size, strides, padding="valid"):
-    return _maxpool(as_tensor(x), size=tuple(pool_size), strides=tuple(strides), padding=str(padding).lower())
+def _window(v, name):
+    """A pooling size or stride as ``(h, w)``: an int, 1 or 2 ints, or TensorFlow's 4 (``[1, h, w, 1]``)."""
+    vals = [int(v)] * 2 if isinstance(v, (int, np.integer)) else [int(d) for d in v]
+    if len(vals) == 1:
+        vals = vals * 2
+    elif len(vals) == 4:
+        vals = vals[1:3]
+    if len(vals) != 2 or min(vals) < 1:
+        raise ValueError(f"{name} must be a positive int, 2 ints or 4 ints (NHWC). Received: {name}={v!r}")
+    return tuple(vals)
+
+
+def max_pool2d(x, pool_size, strides=None, padding="valid"):
+    """Max pooling of NHWC ``x`` (``strides`` defaults to ``pool_size``; sizes may be ints or TensorFlow's 4-lists)."""
+    size = _window(pool_size, "pool_size")
+    strides = size if strides is None else _window(strides, "strides")
+    return _maxpool(as_tensor(x), size=size, strides=strides, padding=str(padding).lower())
 
 
 def _avgpool_formula(x, size, strides, padding):
@@ -271,8 +286,11 @@ _avgpool = Primitive("avg_pool2d", lambda x, size, strides, padding: _ops.avg_po
     np.ascontiguousarray(x), size, strides, padding), _twin(_avgpool_formula), _avgpool_fast)
 
 
-def avg_pool2d(x, pool_size, strides, padding="valid"):
-    return _avgpool(as_tensor(x), size=tuple(pool_size), strides=tuple(strides), padding=str(padding).lower())
+def avg_pool2d(x, pool_size, strides=None, padding="valid"):
+    """Average pooling of NHWC ``x``; 'same' windows average over the real elements only, as Keras."""
+    size = _window(pool_size, "pool_size")
+    strides = size if strides is None else _window(strides, "strides")
+    return _avgpool(as_tensor(x), size=size, strides=strides, padding=str(padding).lower())
 
 
 # ------------------------------------------------------------ cross-entropy
