@@ -111,7 +111,12 @@ class Loss:
 
     # -- core computation -------------------------------------------------
     def _grad(self, y_pred, y_true, sample_weight, scale, grad_out):
-        raise NotImplementedError(f"{type(self).__name__} must implement _grad (or use LossFunctionWrapper).")
+        if type(self).call is not Loss.call:  # a Keras-style subclass: call() in tensor ops, through the tape
+            from .losses_tensor import custom_grad
+
+            return custom_grad(self, y_pred, y_true, sample_weight, scale, grad_out)
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred) in tensor ops "
+                                  "(or _grad). Received: a Loss subclass with neither")
 
     def _fused_grad(self, logits, y_true, sample_weight, scale, grad_out):
         """Loss of ``activation(logits)`` computed on the logits (fused kernels)."""
@@ -169,7 +174,14 @@ class Loss:
         return self._grad(p, self._prepare(y_true, p), sw, scale, out)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss as a float (per-sample array with ``reduction="none"``)."""
+        """The reduced loss: a float for arrays (per-sample array with ``reduction="none"``); a differentiable
+        :class:`~ferronet.Tensor` when ``y_pred`` is a tensor or a ``GradientTape`` is recording."""
+        from .tensor.core import Tensor, recording
+
+        if isinstance(y_pred, Tensor) or recording() or type(self).call is not Loss.call:
+            from .losses_tensor import tensor_loss
+
+            return tensor_loss(self, y_true, y_pred, sample_weight)
         p = _pred(y_pred)
         losses = self._grad(p, self._prepare(y_true, p), None, 1.0, None)[0]
         if sample_weight is not None:
@@ -492,7 +504,23 @@ def get(identifier):
         return identifier()
     if callable(identifier) and identifier in _FUNCTIONS:
         return _FUNCTIONS[identifier]()
+    if callable(identifier) and not isinstance(identifier, type):
+        return _FunctionLoss(identifier)
     raise ValueError(
-        "A loss must be a name, a ferronet.losses function or a Loss object; a custom Python function has no "
-        f"gradient here (subclass ferronet.losses.Loss and implement _grad). Received: loss={identifier!r}"
+        "A loss must be a name, a loss function f(y_true, y_pred) or a Loss object. "
+        f"Received: loss={identifier!r}"
     )
+
+
+class _FunctionLoss(Loss):
+    """A plain function ``f(y_true, y_pred)`` written in tensor ops, used as a loss (the tape differentiates it)."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size"):
+        super().__init__(name=getattr(fn, "__name__", "custom_loss"), reduction=reduction)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}

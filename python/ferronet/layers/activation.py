@@ -23,6 +23,9 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self._init_activation(activation)
 
+    def _tensor_call(self, x, training, **kwargs):
+        return self._activation_tensor(x)
+
     def call(self, inputs, training=False):
         return self._forward_activation(inputs)
 
@@ -52,6 +55,11 @@ class LeakyReLU(Layer):
         self.activation = activations.leaky_relu
         self._act = activations._pair("leaky_relu", negative_slope=negative_slope)
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import nn_ops
+
+        return nn_ops.leaky_relu(x, self.negative_slope)
+
     def call(self, inputs, training=False):
         return self._forward_activation(inputs)
 
@@ -71,6 +79,11 @@ class Softmax(Layer):
         self._act_axis = self.axis
         self.activation = activations.softmax
         self._act = activations._pair("softmax", axis=self.axis)
+
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import nn_ops
+
+        return nn_ops.softmax(x, self.axis)
 
     def call(self, inputs, training=False):
         return self._forward_activation(inputs)

@@ -161,20 +161,29 @@ class Layer:
 
     @property
     def weights(self) -> list:
-        """All variables in creation order (Keras' order for ``get_weights``)."""
-        return list(self._variables)
+        """All variables in creation order (Keras' order for ``get_weights``): own ones, then sublayers'."""
+        out = list(self._variables)
+        for sub in self._tracked_layers:
+            out += [v for v in sub.weights if all(v is not o for o in out)]
+        return out
 
     variables = weights
 
     @property
     def trainable_weights(self) -> list:
-        return [v for v in self._variables if v.trainable] if self._trainable else []
+        if not self._trainable:
+            return []
+        out = [v for v in self._variables if v.trainable]
+        for sub in self._tracked_layers:
+            out += [v for v in sub.trainable_weights if all(v is not o for o in out)]
+        return out
 
     trainable_variables = trainable_weights
 
     @property
     def non_trainable_weights(self) -> list:
-        return [v for v in self._variables if not (v.trainable and self._trainable)]
+        train = self.trainable_weights
+        return [v for v in self.weights if all(v is not t for t in train)]
 
     non_trainable_variables = non_trainable_weights
 
@@ -204,7 +213,7 @@ class Layer:
 
     def count_params(self) -> int:
         """Number of scalars in all weights (the ``Param #`` of ``summary``)."""
-        return int(sum(v.size for v in self._variables))
+        return int(sum(v.size for v in self.weights))
 
     # -------------------------------------------------------------- building
     def build(self, input_shape) -> None:
@@ -256,15 +265,83 @@ class Layer:
             )
 
     # ------------------------------------------------------------------ math
-    def __call__(self, inputs, training=None):
-        """Apply the layer to an array; returns a new array (never an internal buffer)."""
-        x = np.asarray(inputs)
-        if x.dtype != self._np_dtype or not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x, dtype=self._np_dtype)
-        if x.ndim == 0:
-            raise ShapeError(f'Layer "{self.name}" needs inputs with a batch dimension. Received: a scalar')
-        self._build_with(x.shape)
-        return np.array(self.call(x, training=bool(training)), copy=True)
+    def __call__(self, *args, **kwargs):
+        """Apply the layer: to data (arrays or tensors) it returns a new :class:`~ferronet.Tensor`, recorded on
+        any active ``GradientTape``; to symbolic inputs (``ferronet.Input``) it records a node of a functional
+        model and returns symbolic outputs."""
+        from . import eager
+        from ..models import functional
+
+        if args:
+            inputs, args = args[0], args[1:]
+        elif "inputs" in kwargs:
+            inputs = kwargs.pop("inputs")
+        else:
+            raise TypeError(f'Layer "{self.name}" was called without inputs. Received: no positional argument')
+        if args:
+            raise TypeError(f'Layer "{self.name}" takes its inputs as one argument (a list for several). '
+                            f"Received: {1 + len(args)} positional arguments")
+        if functional.is_symbolic(inputs):
+            return functional.call_symbolic(self, inputs, kwargs)
+        training = kwargs.pop("training", None)
+        return eager.eager_call(self, inputs, training, kwargs)
+
+    def _tensor_call(self, x, training, **kwargs):
+        """The layer's math on tensors (differentiable). Built-in layers override it with their fused kernels."""
+        from . import eager
+
+        if type(self).backward is not Layer.backward:
+            return eager.legacy_call(self, x, training)
+        return eager.user_call(self, x, training, **kwargs)
+
+    def _build_multi(self, shapes) -> None:
+        """Build a layer taking several inputs (a list/dict of shapes, batch dimensions included)."""
+        self.build(shapes)
+        self.built = True
+        self.input_shape = shapes
+
+    def _activation_tensor(self, z):
+        """The layer's activation applied to tensor ``z`` (differentiable)."""
+        act = self._act
+        if act is None:
+            return z
+        if act.name is None:
+            return self.activation(z)
+        from .eager import activation_op
+
+        return activation_op(act.name)(z)
+
+    # ------------------------------------------------------------ tracking
+    def __setattr__(self, name, value):
+        # Keras tracks layers and variables assigned as attributes (subclassed layers and models).
+        if isinstance(value, (Layer, list, tuple)) and not name.startswith("_"):
+            subs = self.__dict__.setdefault("_sublayers", [])
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, Layer) and item is not self and all(item is not s for s in subs):
+                    subs.append(item)
+        elif isinstance(value, Variable) and not name.startswith("_"):
+            own = self.__dict__.get("_variables")
+            if own is not None and all(value is not v for v in own):
+                own.append(value)
+        object.__setattr__(self, name, value)
+
+    @property
+    def _tracked_layers(self) -> list:
+        return self.__dict__.get("_sublayers", [])
+
+    def add_loss(self, loss) -> None:
+        """Add a loss term (a scalar tensor, e.g. a VAE's KL divergence) computed in ``call``; ``fit`` adds it to
+        the compiled loss. Cleared at the start of each outermost call, as in Keras."""
+        self.__dict__.setdefault("_losses", []).append(loss)
+
+    @property
+    def losses(self) -> list:
+        """The loss terms added by this layer and its sublayers during the last call, plus regularization."""
+        out = list(self.__dict__.get("_losses", []))
+        for sub in self._tracked_layers:
+            out += sub.losses
+        return out
 
     def call(self, inputs, training=False):
         """Forward math on a built layer; returns an array (may be an internal buffer)."""

@@ -97,6 +97,13 @@ class Conv2D(Layer):
             )
         return (input_shape[0], h, w, self.filters)
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import nn_ops
+
+        z = nn_ops.conv2d(x, self.kernel, self.bias if self.use_bias else None, self.strides, self.padding,
+                          self.dilation_rate)
+        return self._activation_tensor(z)
+
     def call(self, inputs, training=False):
         self._x = inputs
         shape = (inputs.shape[0],) + self.output_shape[1:]

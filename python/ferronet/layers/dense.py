@@ -76,6 +76,11 @@ class Dense(Layer):
                 f"(built for {fmt_shape(want)}). Received: input shape {fmt_shape(shape)}"
             )
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import nn_ops
+
+        return self._activation_tensor(nn_ops.dense(x, self.kernel, self.bias if self.use_bias else None))
+
     def call(self, inputs, training=False):
         self._x = inputs
         z = self._buf("z", inputs.shape[:-1] + (self.units,))

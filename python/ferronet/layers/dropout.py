@@ -63,6 +63,15 @@ class Dropout(Layer):
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
         return (z ^ (z >> 31)) & _MASK64
 
+    def _tensor_call(self, x, training, **kwargs):
+        if not training or self.rate == 0.0:
+            return x
+        from ..tensor import math_ops
+
+        self.call(np.ascontiguousarray(x.numpy()), True)  # draws this call's mask (same stream as fit)
+        keep = self._mask.astype(x.dtype) * np.asarray(1.0 / (1.0 - self.rate), x.dtype)
+        return math_ops.multiply(x, keep)
+
     def call(self, inputs, training=False):
         self._active = bool(training) and self.rate > 0.0
         if not self._active:

@@ -32,6 +32,11 @@ class Flatten(Layer):
         rest = input_shape[1:]
         return (input_shape[0], None if any(d is None for d in rest) else math.prod(rest))
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import array_ops
+
+        return array_ops.reshape(x, (x.shape[0], -1))
+
     def call(self, inputs, training=False):
         self._in_shape = inputs.shape
         return inputs.reshape(inputs.shape[0], -1)

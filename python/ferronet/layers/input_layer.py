@@ -34,9 +34,16 @@ class InputLayer(Layer):
         self._batch_input_shape = (batch_size,) + self.shape
         self.built = True
         self.input_shape = self.output_shape = (None,) + self.shape
+        from ..models.functional import KerasTensor, Node
+
+        self.output = KerasTensor((batch_size,) + self.shape, self.dtype, self.name, (self, 0, 0))
+        self._inbound_nodes = [Node(self, [], [self.output], {})]
 
     def call(self, inputs, training=False):
         return inputs
+
+    def _tensor_call(self, x, training, **kwargs):
+        return x
 
     def backward(self, dy, need_dx=True):
         return dy if need_dx else None
@@ -46,7 +53,9 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-    """The input of a Sequential model: ``Sequential([Input((784,)), Dense(10)])``.
+    """A symbolic input: the start of a functional model, or the first entry of a Sequential one.
+
+    ``x = Input((784,)); y = Dense(10)(x); Model(x, y)`` and ``Sequential([Input((784,)), Dense(10)])``.
 
     Args:
         shape: input shape without the batch axis.
@@ -55,6 +64,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         name: optional name.
 
     Returns:
-        An :class:`InputLayer`.
+        A :class:`~ferronet.models.functional.KerasTensor` (its ``_keras_history`` holds the InputLayer).
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs).output

@@ -116,6 +116,26 @@ class BatchNormalization(Layer):
     def _beta(self):
         return self.beta.value if self.center else self._zeros
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import math_ops as M
+        from ..tensor import reduce_ops as R
+
+        axes = tuple(range(x.ndim - 1))
+        gamma = self.gamma if self.scale else None
+        beta = self.beta if self.center else None
+        if training and self._trainable:
+            mean = R.reduce_mean(x, axis=axes)
+            var = R.reduce_mean(M.square(M.subtract(x, mean)), axis=axes)
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean.value * m + mean.numpy() * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance.value * m + var.numpy() * (1.0 - m))
+        else:
+            mean, var = self.moving_mean.numpy(), self.moving_variance.numpy()
+        y = M.multiply(M.subtract(x, mean), M.rsqrt(M.add(var, np.asarray(self.epsilon, x.dtype))))
+        if gamma is not None:
+            y = M.multiply(y, gamma)
+        return y if beta is None else M.add(y, beta)
+
     def call(self, inputs, training=False):
         self._x = inputs
         out = self._buf("y", inputs.shape)

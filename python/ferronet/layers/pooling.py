@@ -40,6 +40,11 @@ class _Pooling2D(Layer):
             )
         return (input_shape[0], h, w, input_shape[3])
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import nn_ops
+
+        return getattr(nn_ops, self._forward_op)(x, self.pool_size, self.strides, self.padding)
+
     def call(self, inputs, training=False):
         self._x = inputs
         shape = (inputs.shape[0],) + self.output_shape[1:]
@@ -116,12 +121,19 @@ class _GlobalPooling2D(Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else (input_shape[0], input_shape[3])
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import reduce_ops
+
+        return getattr(reduce_ops, self._reduce)(x, axis=(1, 2), keepdims=self.keepdims)
+
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
     """Mean over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims)."""
+
+    _reduce = "reduce_mean"
 
     def call(self, inputs, training=False):
         self._x = inputs
@@ -138,6 +150,8 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """Maximum over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims)."""
+
+    _reduce = "reduce_max"
 
     def call(self, inputs, training=False):
         self._x = inputs

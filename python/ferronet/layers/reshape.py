@@ -59,6 +59,11 @@ class Reshape(Layer):
             out = self.target_shape
         return (input_shape[0],) + out
 
+    def _tensor_call(self, x, training, **kwargs):
+        from ..tensor import array_ops
+
+        return array_ops.reshape(x, (x.shape[0],) + tuple(self.compute_output_shape(x.shape)[1:]))
+
     def call(self, inputs, training=False):
         self._in_shape = inputs.shape
         return inputs.reshape((inputs.shape[0],) + self.output_shape[1:])

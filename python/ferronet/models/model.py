@@ -21,18 +21,49 @@ __all__ = ["Model"]
 
 
 class Model(Trainer, Layer):
-    """Base class of models: a layer that can be compiled, trained, saved.
+    """A layer that can be compiled, trained and saved (Keras' ``Model``).
 
-    Use :class:`ferronet.Sequential`; subclasses provide ``layers``,
-    ``_forward(x, training)`` and ``_backward(dy, need_dx)``.
+    Three ways to make one, as in Keras:
+
+    - ``Model(inputs, outputs)`` from symbolic tensors (the functional API,
+      :class:`~ferronet.models.functional_model.Functional`);
+    - :class:`ferronet.Sequential` for a plain stack of layers;
+    - a subclass that creates its layers in ``__init__`` (attributes are
+      tracked) and writes ``call(inputs, training=None)`` with them and tensor
+      ops; it may override ``train_step(data)``/``test_step(data)`` with a
+      ``GradientTape``, and ``fit`` calls them.
+
+    Example:
+        >>> import ferronet as fn
+        >>> class TwoLayers(fn.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = fn.layers.Dense(8, activation="relu")
+        ...         self.out = fn.layers.Dense(1)
+        ...     def call(self, inputs):
+        ...         return self.out(self.hidden(inputs))
+        >>> TwoLayers()(fn.constant([[1.0, 2.0]])).shape
+        (1, 1)
     """
 
-    def __init__(self, *args, trainable=True, name=None, **kwargs):
-        if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                "ferronet builds models with Sequential; the functional API Model(inputs, outputs) and subclassed "
-                "models (which need autodiff) are not available. Received: Model(inputs, outputs)"
-            )
+    _chain = False  # Sequential runs the fused chain step; other models train through the tape
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional_model import Functional
+
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, trainable=True, name=None, _functional=False, **kwargs):
+        if (args or "inputs" in kwargs or "outputs" in kwargs) and not _functional:
+            from .functional_model import Functional
+
+            if type(self) is Functional:
+                Functional.__init__(self, *args, trainable=trainable, name=name, **kwargs)
+                return
+            raise TypeError(f"{type(self).__name__}.__init__ got positional arguments: a subclassed model calls "
+                            f"super().__init__() (optionally name=...). Received: {len(args)} arguments")
         super().__init__(trainable=trainable, name=name, **kwargs)
         self._busy = threading.RLock()  # see training.one_at_a_time
         self.optimizer = None
@@ -113,8 +144,85 @@ class Model(Trainer, Layer):
 
     @property
     def metrics(self) -> list:
-        """The compiled metric objects (after the first batch), loss tracker excluded."""
-        return list(self._compile_metrics or [])
+        """Keras 3's list: the loss tracker (named ``"loss"``) then the compiled metrics (after the first batch)."""
+        if not self.compiled:
+            return []
+        from .steps import LossTracker
+
+        return [LossTracker(self)] + list(self._compile_metrics or [])
+
+    @property
+    def layers(self) -> list:
+        """The layers assigned as attributes of a subclassed model, in assignment order."""
+        return list(self._tracked_layers)
+
+    # ------------------------------------------------ subclassed-model building
+    def _build_with(self, input_shape):
+        if not self.built:
+            self.built = True
+            self.__dict__["_seen_input"] = (None,) + tuple(input_shape[1:])
+            self.input_shape = self._seen_input
+        return None
+
+    def build(self, input_shape=None):
+        """Create the weights by calling the model once on zeros of ``input_shape`` (batch dimension ignored)."""
+        if input_shape is None or self.__dict__.get("_seen_output") is not None:
+            return
+        if isinstance(input_shape, (list, dict)) or (input_shape and isinstance(input_shape[0], (tuple, list))):
+            return
+        shape = (1,) + tuple(1 if d is None else int(d) for d in tuple(input_shape)[1:])
+        out = self(np.zeros(shape, self._np_dtype), training=False)
+        self.__dict__["_seen_output"] = (None,) + tuple(np.shape(out)[1:])
+
+    def _model_input_shape(self):
+        return self.__dict__.get("_seen_input")
+
+    def _model_output_shape(self):
+        if self.__dict__.get("_seen_output") is None:
+            self.build(self._model_input_shape())
+        return self.__dict__.get("_seen_output")
+
+    def call(self, inputs, training=None):
+        """The forward pass of a subclassed model (subclasses implement it)."""
+        raise NotImplementedError(f"Model {type(self).__name__} must implement call(inputs, training=None), or be "
+                                  "built with Model(inputs, outputs) or Sequential. Received: a model without call")
+
+    def train_step(self, data):
+        """One optimizer step on ``data = (x, y[, sample_weight])``; returns the logs. Override to customize fit."""
+        from .steps import default_train_step
+
+        return default_train_step(self, data)
+
+    def test_step(self, data):
+        """Loss and metrics on one batch in inference mode; returns the logs. Override to customize evaluate."""
+        from .steps import default_test_step
+
+        return default_test_step(self, data)
+
+    def predict_step(self, data):
+        """Outputs for one batch of inputs (override to customize predict)."""
+        x = data[0] if isinstance(data, tuple) else data
+        return self(x, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``(y, y_pred)`` plus the losses the layers added (Keras 3), as a scalar tensor."""
+        from .steps import compute_loss
+
+        return compute_loss(self, y, y_pred, sample_weight)
+
+    @property
+    def compiled_loss(self):
+        """Keras 2's ``self.compiled_loss(y, y_pred, sample_weight, regularization_losses=...)``."""
+        from .steps import CompiledLoss
+
+        return CompiledLoss(self)
+
+    @property
+    def compiled_metrics(self):
+        """Keras 2's ``self.compiled_metrics.update_state(y, y_pred, sample_weight)``."""
+        from .steps import CompiledMetrics
+
+        return CompiledMetrics(self)
 
     @property
     def metrics_names(self) -> list:
@@ -127,11 +235,19 @@ class Model(Trainer, Layer):
         return names
 
     def reset_metrics(self):
-        """Clear the loss and metric accumulators (as between epochs)."""
+        """Clear the loss and metric accumulators (as between epochs): every metric in ``self.metrics``."""
         self._loss_sum = 0.0
         self._loss_count = 0
-        for m in self._compile_metrics or []:
+        self._step_logs = None
+        seen = list(self._compile_metrics or [])
+        for m in seen:
             m.reset_state()
+        for m in self.metrics:
+            if all(m is not s for s in seen):
+                m.reset_state()
+
+    def _keep_buffers_for(self, batch_size) -> None:
+        """Layers called through the tape allocate per call; nothing to mark (see Sequential)."""
 
     # ----------------------------------------------------------------- weights
     def get_weights(self) -> list:

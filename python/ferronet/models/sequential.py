@@ -32,6 +32,8 @@ class Sequential(Model):
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     """
 
+    _chain = True  # trained by the fused chain step of models/training.py
+
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._layers = []
@@ -56,6 +58,11 @@ class Sequential(Model):
             TypeError: if ``layer`` is not a layer.
             ValueError: for a duplicate layer name or a shape the layer cannot take.
         """
+        from .functional import KerasTensor
+
+        if isinstance(layer, KerasTensor) and isinstance(getattr(layer, "_keras_history", None), tuple) and \
+                isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(
@@ -157,13 +164,20 @@ class Sequential(Model):
 
     # ------------------------------------------------------------------ math
     @one_at_a_time
-    def __call__(self, inputs, training=None):
-        """Outputs for ``inputs`` (inference mode unless ``training=True``); a new array.
+    def __call__(self, inputs, training=None, **kwargs):
+        """Outputs for ``inputs`` (inference mode unless ``training=True``): a new :class:`~ferronet.Tensor`.
 
         Cheap enough for a loop over single samples: one shape check, the
-        layers' kernels, one copy of the output.
+        layers' kernels, one copy of the output. Under a ``GradientTape`` (or on
+        symbolic inputs) each layer is called as a layer, so the call is recorded.
         """
-        x = inputs if type(inputs) is np.ndarray else np.asarray(inputs)
+        from ..tensor.core import _STACK, Tensor, _wrap
+        from .functional import is_symbolic
+
+        if _STACK or is_symbolic(inputs) or kwargs:
+            return Model.__call__(self, inputs, training=training, **kwargs)
+        x = inputs if type(inputs) is np.ndarray else np.asarray(inputs.numpy() if isinstance(inputs, Tensor)
+                                                                      else inputs)
         if x.dtype != self._np_dtype or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x, dtype=self._np_dtype)
         if not self.built or x.shape[1:] != self._input_shape[1:]:
@@ -179,7 +193,12 @@ class Sequential(Model):
         if n > max(self._keep_batch or 0, 256):
             # A one-off big call: do not keep its buffers alive (small calls in a loop keep theirs).
             self._drop_buffers_of(n)
-        return out
+        return _wrap(out)
+
+    def _tensor_call(self, x, training, **kwargs):
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
 
     def _drop_buffers_of(self, n) -> None:
         for layer in self._layers:

@@ -1,0 +1,155 @@
+"""Calling a layer on data: tensors in, a tensor out, recorded on any active ``GradientTape``.
+
+``layer(x)`` converts ``x`` to a :class:`~ferronet.Tensor` of the layer's
+dtype, builds the layer on the first call, and runs:
+
+- for the built-in layers, their ``_tensor_call``: the fused Rust kernels as
+  differentiable primitives (fast backward kernels, differentiable twins for
+  higher derivatives);
+- for a layer written Keras' way (only ``call`` in tensor ops), its ``call``
+  on tensors: the tape derives the backward;
+- for a layer with a hand-written ``backward(dy, need_dx)`` (ferronet's
+  original custom-layer API), one primitive whose gradient is that
+  ``backward`` (first derivatives only).
+
+Losses added with ``add_loss`` during a call are collected on the layers and
+cleared when the outermost call starts, as in Keras.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..tensor import core as tcore
+from ..tensor.core import Primitive, Tensor, _wrap
+
+_DEPTH = [0]
+
+
+@functools.lru_cache(maxsize=None)
+def _call_params(cls):
+    """Which optional keywords ``cls.call`` accepts: (training, mask, **kwargs)."""
+    try:
+        sig = inspect.signature(cls.call)
+    except (TypeError, ValueError):
+        return True, False, True
+    names = sig.parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in names.values())
+    return "training" in names or var_kw, "mask" in names or var_kw, var_kw
+
+
+def to_input(x, dtype):
+    """``x`` (array-like, Tensor, or a list/tuple/dict of them) as Tensors; floats cast to ``dtype``."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_input(v, dtype) for v in x)
+    if isinstance(x, dict):
+        return {k: to_input(v, dtype) for k, v in x.items()}
+    if isinstance(x, Tensor):
+        if x.dtype != dtype and x.dtype.kind in "fiub":
+            from ..tensor.math_ops import cast
+
+            return cast(x, dtype)
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind in "fiub" and a.dtype != dtype:
+        a = a.astype(dtype)
+    return _wrap(a)
+
+
+def _shapes(x):
+    if isinstance(x, (list, tuple)):
+        return [_shapes(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _shapes(v) for k, v in x.items()}
+    return tuple(x.shape)
+
+
+def eager_call(layer, inputs, training, kwargs):
+    """Run ``layer`` on concrete inputs (see the module docstring)."""
+    x = to_input(inputs, layer._np_dtype)
+    if isinstance(x, Tensor):
+        if x.ndim == 0:
+            raise ShapeError(f'Layer "{layer.name}" needs inputs with a batch dimension. Received: a scalar')
+        layer._build_with(x.shape)
+    elif not layer.built:
+        layer._build_multi(_shapes(x))
+    top = _DEPTH[0] == 0
+    if top:
+        _clear_losses(layer)
+    _DEPTH[0] += 1
+    try:
+        return layer._tensor_call(x, bool(training) if training is not None else False, **kwargs)
+    finally:
+        _DEPTH[0] -= 1
+
+
+def _clear_losses(layer):
+    layer.__dict__["_losses"] = []
+    for sub in layer.__dict__.get("_sublayers", ()):
+        _clear_losses(sub)
+
+
+def user_call(layer, x, training, **kwargs):
+    """A Keras-style ``call`` on tensors, passing ``training``/``mask`` only where it takes them."""
+    takes_training, takes_mask, var_kw = _call_params(type(layer))
+    if takes_training:
+        kwargs["training"] = training
+    if not takes_mask:
+        kwargs.pop("mask", None)
+    return layer.call(x, **kwargs)
+
+
+def legacy_call(layer, x, training):
+    """A layer with a hand-written ``backward``: one primitive whose VJP is that backward."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f'Layer "{layer.name}" has a hand-written backward(dy, need_dx), which takes one input. '
+                        f"Received: {type(x).__name__}")
+    train_vars = layer.trainable_weights
+    prim = Primitive(f"{type(layer).__name__}.backward", _legacy_forward(layer, training),
+                     _legacy_twin(layer), _legacy_vjp(layer, train_vars))
+    return prim(x, *train_vars)
+
+
+def _legacy_forward(layer, training):
+    def forward(xv, *weights):
+        return np.array(layer.call(np.ascontiguousarray(xv, dtype=layer._np_dtype), training), copy=True)
+
+    return forward
+
+
+def _legacy_vjp(layer, train_vars):
+    def vjp(g, y, xv, *weights):
+        dx = layer.backward(np.ascontiguousarray(g, dtype=layer._np_dtype), True)
+        return (None if dx is None else np.array(dx, copy=True),) + tuple(v.grad.copy() for v in train_vars)
+
+    return vjp
+
+
+def _legacy_twin(layer):
+    def vjp(g, y, *args):
+        raise NotImplementedError(
+            f'Layer "{layer.name}" ({type(layer).__name__}) has a hand-written backward(dy, need_dx), which gives '
+            "first derivatives only. Received: a higher derivative through it; write its call() with tensor ops "
+            "(ferronet.ops / tf.* functions) so the tape can differentiate it to any order"
+        )
+
+    return vjp
+
+
+def activation_op(name):
+    """The differentiable tensor op of a built-in activation name."""
+    from ..tensor import nn_ops
+
+    op = nn_ops._ACTIVATIONS.get(name)
+    if op is None:
+        raise ValueError(f"No tensor op for activation. Received: activation={name!r}")
+    return op
+
+
+def recording_twice():
+    """Whether a tape records while another computes (a hint that higher derivatives are wanted)."""
+    return tcore.recording()
