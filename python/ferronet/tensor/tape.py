@@ -300,8 +300,9 @@ def _backprop(nodes, tracked, targets, seeds, sources):
     """Reverse accumulation over ``nodes`` from ``targets`` to ``sources``; None where unconnected."""
     from . import math_ops
 
-    # Only nodes on a path from a source carry gradients worth computing.
-    relevant = {id(s) for s in sources}
+    # Only nodes on a path from a source carry gradients worth computing; a source the tape did not
+    # watch (nor derive from a watched tensor) has no gradient, as in TensorFlow.
+    relevant = {id(s) for s in sources if tracked.get(id(s)) is s}
     live = []
     for node in nodes:
         for a in node[2]:
