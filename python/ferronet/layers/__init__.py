@@ -14,6 +14,11 @@ from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
 from .input_layer import Input, InputLayer
+from .lambda_layer import Lambda
+from .merge import (
+    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
+    minimum, multiply, subtract,
+)
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D, GlobalMaxPooling2D,
@@ -25,13 +30,15 @@ from .variable import Variable
 __all__ = [
     "Layer", "Variable", "Input", "InputLayer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
-    "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "BatchNormalization",
-    "serialize", "deserialize", "get",
+    "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "BatchNormalization", "Lambda",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
+    "multiply", "average", "maximum", "minimum", "concatenate", "dot", "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
-    Reshape, Dropout, Activation, LeakyReLU, Softmax, BatchNormalization,
+    Reshape, Dropout, Activation, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum,
+    Minimum, Concatenate, Dot,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D)
@@ -54,6 +61,10 @@ def deserialize(config, custom_objects=None):
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None and name == "Sequential":
         cls = sequential.Sequential
+    if cls is None and name in ("Functional", "Model"):
+        from ..models.functional_model import Functional
+
+        return Functional.from_config(config.get("config", {}), custom_objects=custom_objects)
     if cls is None:
         raise ValueError(
             f"Unknown layer class {name!r}: pass it in custom_objects={{'{name}': {name}}}. Received: class_name={name!r}"

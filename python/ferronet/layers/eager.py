@@ -89,7 +89,7 @@ def eager_call(layer, inputs, training, kwargs):
 
 def _clear_losses(layer):
     layer.__dict__["_losses"] = []
-    for sub in layer.__dict__.get("_sublayers", ()):
+    for sub in layer._tracked_layers:
         _clear_losses(sub)
 
 

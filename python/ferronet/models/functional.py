@@ -178,4 +178,5 @@ def call_symbolic(layer, inputs, kwargs):
         name = layer.name if len(out_leaves) == 1 else f"{layer.name}_{k}"
         sym.append(KerasTensor(shape, o.dtype, name, (layer, index, k)))
     nodes.append(Node(layer, inputs, sym, dict(kwargs, training=training)))
+    layer.output_shape = sym[0].shape if len(sym) == 1 else [t.shape for t in sym]
     return pack_like(out, sym)

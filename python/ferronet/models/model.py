@@ -49,10 +49,14 @@ class Model(Trainer, Layer):
     _chain = False  # Sequential runs the fused chain step; other models train through the tape
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
             from .functional_model import Functional
 
-            return Functional.__new__(Functional)
+            if cls is Model:
+                return Functional.__new__(Functional)
+            if not issubclass(cls, Functional) and cls.__init__ is Model.__init__:
+                # A subclass that only overrides train_step & co., built from inputs and outputs (Keras 3).
+                return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, *args, trainable=True, name=None, _functional=False, **kwargs):
@@ -155,6 +159,15 @@ class Model(Trainer, Layer):
     def layers(self) -> list:
         """The layers assigned as attributes of a subclassed model, in assignment order."""
         return list(self._tracked_layers)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A functional model from ``get_config()``'s graph description (subclasses override it)."""
+        if "input_layers" in config and "layers" in config:
+            from .functional_model import Functional
+
+            return Functional.from_config(config, custom_objects=custom_objects)
+        return cls(**config)
 
     # ------------------------------------------------ subclassed-model building
     def _build_with(self, input_shape):
@@ -306,6 +319,19 @@ class Model(Trainer, Layer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` with the functional model's graph machinery mixed in (one class per subclass)."""
+    from .functional_model import Functional
+
+    mixed = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if mixed is None:
+        mixed = _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+    return mixed
 
 
 def _metric_list(metrics, what):

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..layers import base as layers_base
 from . import data as data_module
-from . import steps
+from . import steps as tape_steps
 
 
 def one_at_a_time(method):
@@ -227,7 +227,7 @@ class Trainer:
     def _train_step(self, c, xb, yb, swb, ymb):
         """One optimizer step on a batch; returns the batch loss (regularization included)."""
         if not self._chain or type(self).train_step is not _default_train_step():
-            return steps.run_train_step(self, xb, yb, swb, ymb)
+            return tape_steps.run_train_step(self, xb, yb, swb, ymb)
         n = xb.shape[0]
         h = xb
         for layer in c.body:
@@ -269,7 +269,7 @@ class Trainer:
 
     def _test_step(self, c, xb, yb, swb, ymb):
         if not self._chain or type(self).test_step is not _default_test_step():
-            return steps.run_test_step(self, xb, yb, swb, ymb)
+            return tape_steps.run_test_step(self, xb, yb, swb, ymb)
         n = xb.shape[0]
         h = xb
         for layer in c.body:
@@ -292,6 +292,11 @@ class Trainer:
 
     # ------------------------------------------------------------ data setup
     def _input_array(self, x, what="x"):
+        if len(getattr(self, "inputs", None) or ()) > 1 or len(getattr(self, "outputs", None) or ()) > 1:
+            raise NotImplementedError(
+                f"Model '{self.name}' has several inputs or outputs; fit/evaluate/predict take one input and one "
+                "output so far. Call the model on a list of inputs in a custom loop (GradientTape) instead. "
+                f"Received: {len(self.inputs)} inputs, {len(self.outputs)} outputs")
         x = data_module.as_array(x, what)
         if x is None:
             raise ValueError(f"{what} is required. Received: {what}=None")
@@ -625,7 +630,7 @@ class Trainer:
     # ----------------------------------------------------------------- predict
     def _predict_array(self, x, batch_size, cbs=None):
         if not self._chain or type(self).predict_step is not _default_predict_step():
-            return steps.predict_array(self, x, batch_size, cbs)
+            return tape_steps.predict_array(self, x, batch_size, cbs)
         n = len(x)
         out_shape = self._model_output_shape()
         dtype = self._model_dtype()

@@ -1,0 +1,178 @@
+"""Merge layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``, ``Concatenate``, ``Dot``.
+
+Each takes a list of tensors (symbolic in a functional model, or data) and
+has a functional form (``layers.add([a, b])``...). Their math is written in
+differentiable tensor ops, so the tape gives their backward.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from ..errors import ShapeError
+from ..tensor import array_ops as A
+from ..tensor import math_ops as M
+from ..tensor import reduce_ops as R
+from .base import Layer
+
+__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add",
+           "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+
+
+class _Merge(Layer):
+    """Base of the element-wise merges: inputs of one shape (or broadcastable), combined pairwise."""
+
+    _min_inputs = 2
+
+    def build(self, input_shape):
+        shapes = [tuple(s) for s in input_shape] if isinstance(input_shape, (list, tuple)) and input_shape and \
+            isinstance(input_shape[0], (list, tuple)) else None
+        if shapes is None or len(shapes) < self._min_inputs:
+            raise ValueError(f'Layer "{self.name}" ({type(self).__name__}) must be called on a list of at least '
+                             f"{self._min_inputs} inputs. Received: input_shape={input_shape}")
+        self._check_shapes(shapes)
+
+    def _check_shapes(self, shapes):
+        tails = {s[1:] for s in shapes}
+        if len(tails) > 1:
+            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) needs inputs of one shape. '
+                             f"Received: input shapes {shapes}")
+
+    def _tensor_call(self, x, training, **kwargs):
+        if not isinstance(x, (list, tuple)):
+            raise ValueError(f'Layer "{self.name}" ({type(self).__name__}) takes a list of tensors. '
+                             f"Received: one tensor")
+        return self._merge(list(x))
+
+
+class Add(_Merge):
+    """Element-wise sum of a list of tensors."""
+
+    def _merge(self, xs):
+        return reduce(M.add, xs)
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f'Layer "{self.name}" (Subtract) takes exactly 2 inputs. Received: {len(input_shape)}')
+
+    def _merge(self, xs):
+        return M.subtract(xs[0], xs[1])
+
+
+class Multiply(_Merge):
+    """Element-wise product of a list of tensors."""
+
+    def _merge(self, xs):
+        return reduce(M.multiply, xs)
+
+
+class Average(_Merge):
+    """Element-wise mean of a list of tensors."""
+
+    def _merge(self, xs):
+        return M.divide(reduce(M.add, xs), len(xs))
+
+
+class Maximum(_Merge):
+    """Element-wise maximum of a list of tensors."""
+
+    def _merge(self, xs):
+        return reduce(M.maximum, xs)
+
+
+class Minimum(_Merge):
+    """Element-wise minimum of a list of tensors."""
+
+    def _merge(self, xs):
+        return reduce(M.minimum, xs)
+
+
+class Concatenate(_Merge):
+    """Join a list of tensors along ``axis`` (default -1, the features).
+
+    Args:
+        axis: axis to join along; the other dimensions must match.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _check_shapes(self, shapes):
+        nd = len(shapes[0])
+        axis = self.axis % nd
+        rest = {tuple(d for i, d in enumerate(s) if i != axis and i != 0) for s in shapes}
+        if len(rest) > 1 or any(len(s) != nd for s in shapes):
+            raise ShapeError(f'Layer "{self.name}" (Concatenate) needs inputs matching except along axis '
+                             f"{self.axis}. Received: input shapes {shapes}")
+
+    def _merge(self, xs):
+        return A.concat(xs, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(_Merge):
+    """Dot product of two ``(batch, n)`` (or ``(batch, ..., n)``) tensors along ``axes``.
+
+    Args:
+        axes: int or pair of ints (axes of the two inputs, batch excluded from counting as in Keras).
+        normalize: L2-normalize both inputs along ``axes`` first (cosine similarity).
+    """
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axes = axes
+        self.normalize = bool(normalize)
+
+    def _check_shapes(self, shapes):
+        if len(shapes) != 2:
+            raise ValueError(f'Layer "{self.name}" (Dot) takes exactly 2 inputs. Received: {len(shapes)}')
+        a, b = self._axes(shapes)
+        if shapes[0][a] != shapes[1][b]:
+            raise ShapeError(f'Layer "{self.name}" (Dot): dimension {a} of the first input ({shapes[0][a]}) and '
+                             f"{b} of the second ({shapes[1][b]}) differ. Received: input shapes {shapes}")
+
+    def _axes(self, shapes):
+        ax = self.axes if isinstance(self.axes, (list, tuple)) else (self.axes, self.axes)
+        return tuple(int(a) % len(s) for a, s in zip(ax, shapes))
+
+    def _merge(self, xs):
+        a, b = xs
+        ia, ib = self._axes([a.shape, b.shape])
+        if self.normalize:
+            from ..tensor import nn_ops
+
+            a, b = nn_ops.l2_normalize(a, axis=ia), nn_ops.l2_normalize(b, axis=ib)
+        if a.ndim == 2 and b.ndim == 2:
+            return R.reduce_sum(M.multiply(a, b), axis=1, keepdims=True)
+        a = A.swapaxes(a, ia, -1)
+        b = A.swapaxes(b, ib, 1)
+        return A.matmul(a, b)
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _functional(cls):
+    def fn(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+
+    fn.__name__ = cls.__name__.lower()
+    fn.__doc__ = f"Functional form of :class:`{cls.__name__}`: ``{cls.__name__}(**kwargs)(inputs)``."
+    return fn
+
+
+add, subtract, multiply, average = _functional(Add), _functional(Subtract), _functional(Multiply), _functional(Average)
+maximum, minimum, concatenate = _functional(Maximum), _functional(Minimum), _functional(Concatenate)
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """Functional form of :class:`Dot`."""
+    return Dot(axes=axes, **kwargs)(inputs)

@@ -1,0 +1,274 @@
+"""Functional API, subclassed models, custom train steps and losses, layers on the tape.
+
+Gradients of layers called on tensors are checked against float64 central
+differences; the Keras guides' programs run with only the import changed.
+"""
+
+import numpy as np
+import pytest
+
+import ferronet as fn
+import ferronet as tf  # the way ported TensorFlow programs import it
+from ferronet import layers
+
+RNG = np.random.default_rng(0)
+
+
+def _central(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = (f(x + d) - f(x - d)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Dense(3, activation="tanh", dtype="float64"),
+    lambda: layers.Conv2D(2, 3, padding="same", activation="relu", dtype="float64"),
+    lambda: layers.MaxPooling2D(2, dtype="float64"),
+    lambda: layers.AveragePooling2D(2, padding="same", dtype="float64"),
+    lambda: layers.BatchNormalization(dtype="float64"),
+    lambda: layers.GlobalAveragePooling2D(dtype="float64"),
+    lambda: layers.Softmax(dtype="float64"),
+])
+def test_layer_input_and_weight_gradients_match_central_differences(make):
+    layer = make()
+    shape = (2, 3) if isinstance(layer, (layers.Dense, layers.Softmax)) else (2, 4, 4, 2)
+    x = RNG.standard_normal(shape)
+    probe = RNG.standard_normal(np.shape(np.asarray(layer(x, training=True))))
+
+    def loss_of(xv):
+        return float(np.sum(np.asarray(layer(xv, training=True)) * probe))
+
+    xt = fn.constant(x)
+    with fn.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt, training=True)
+        loss = fn.reduce_sum(out * probe)
+    gx, *gw = tape.gradient(loss, [xt] + layer.trainable_weights)
+    np.testing.assert_allclose(gx.numpy(), _central(loss_of, x), rtol=1e-5, atol=1e-6)
+    for v, g in zip(layer.trainable_weights, gw):
+        base = v.numpy()
+
+        def loss_w(wv, v=v):
+            v.assign(wv)
+            try:
+                return loss_of(x)
+            finally:
+                v.assign(base)
+
+        np.testing.assert_allclose(g.numpy(), _central(loss_w, base), rtol=1e-5, atol=1e-6)
+
+
+def test_second_derivative_through_a_dense_tanh_stack():
+    model = fn.Sequential([layers.Dense(8, activation="tanh", dtype="float64"), layers.Dense(1, dtype="float64")])
+    x = fn.constant(RNG.standard_normal((5, 1)))
+    model(x)
+
+    def u_x(xv):
+        xt = fn.constant(xv)
+        with fn.GradientTape() as t:
+            t.watch(xt)
+            u = model(xt)
+        return t.gradient(u, xt).numpy()
+
+    with fn.GradientTape() as outer:
+        outer.watch(x)
+        with fn.GradientTape() as inner:
+            inner.watch(x)
+            u = model(x)
+        ux = inner.gradient(u, x)
+    uxx = outer.gradient(ux, x).numpy()
+    eps = 1e-5
+    ref = (u_x(x.numpy() + eps) - u_x(x.numpy() - eps)) / (2 * eps)
+    np.testing.assert_allclose(uxx, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_functional_model_with_shared_layer_merge_and_nested_model():
+    inputs = fn.Input((6,), name="features")
+    shared = layers.Dense(6, activation="relu")
+    a = shared(inputs)
+    b = shared(a)  # one layer called twice
+    encoder = fn.Model(inputs, layers.Concatenate()([a, b]), name="encoder")
+    outer_in = fn.Input((6,))
+    out = layers.Dense(1, activation="sigmoid")(layers.add([encoder(outer_in)[:, :6], outer_in]))
+    model = fn.Model(outer_in, out)
+    x = RNG.standard_normal((32, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    assert model.output_shape == (None, 1)
+    assert len(shared._inbound_nodes) == 2
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    h = model.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x)), rtol=1e-6)
+
+
+def test_functional_config_round_trip_rebuilds_the_same_function():
+    i = fn.Input((4,))
+    h = layers.Dense(5, activation="relu")(i)
+    o = layers.Dense(2)(layers.Concatenate()([h, i]))
+    model = fn.Model(i, o)
+    clone = fn.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(clone(x)))
+
+
+def test_graph_errors_name_the_problem():
+    a, b = fn.Input((3,)), fn.Input((3,))
+    out = layers.Dense(1)(b)
+    with pytest.raises(ValueError, match="not among the model's inputs"):
+        fn.Model(a, out)
+    with pytest.raises(fn.ShapeError, match="Concatenate"):
+        layers.Concatenate(axis=1)([fn.Input((3, 2)), fn.Input((4, 5))])
+    with pytest.raises(ValueError, match="listed twice"):
+        fn.Model([a, a], out)
+
+
+class _TwoLayer(fn.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(16, activation="relu")
+        self.out = layers.Dense(1)
+
+    def call(self, inputs, training=None):
+        return self.out(self.hidden(inputs))
+
+
+def test_subclassed_model_tracks_layers_and_trains():
+    model = _TwoLayer()
+    x = RNG.standard_normal((64, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model.compile(optimizer=fn.optimizers.Adam(learning_rate=0.02), loss="mse")
+    h = model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    assert len(model.layers) == 2 and len(model.trainable_weights) == 4
+    assert h.history["loss"][-1] < 0.7 * h.history["loss"][0]
+    model.hidden.trainable = False
+    assert len(model.trainable_weights) == 2
+
+
+def test_customizing_what_happens_in_fit():
+    # keras.io "Customizing what happens in fit()", first example, with only the import changed
+    class CustomModel(tf.keras.Model):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            trainable_vars = self.trainable_variables
+            gradients = tape.gradient(loss, trainable_vars)
+            self.optimizer.apply(gradients, trainable_vars)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = tf.keras.Input(shape=(32,))
+    outputs = tf.keras.layers.Dense(1)(inputs)
+    model = CustomModel(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    x, y = RNG.random((256, 32)).astype(np.float32), RNG.random((256, 1)).astype(np.float32)
+    h = model.fit(x, y, epochs=3, verbose=0)
+    assert set(h.history) == {"loss", "mae"}
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_training_loop_from_scratch_with_custom_loss_and_metric():
+    # keras.io "Writing a training loop from scratch" (TensorFlow), small synthetic data
+    inputs = tf.keras.Input(shape=(20,), name="digits")
+    x1 = tf.keras.layers.Dense(16, activation="relu")(inputs)
+    outputs = tf.keras.layers.Dense(4, name="predictions")(x1)
+    model = tf.keras.Model(inputs=inputs, outputs=outputs)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=1e-2)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc = tf.keras.metrics.SparseCategoricalAccuracy()
+    xs = RNG.standard_normal((128, 20)).astype(np.float32)
+    ys = np.argmax(xs[:, :4], axis=1)
+    dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(128).batch(32)
+    losses = []
+    for epoch in range(8):
+        for x_batch, y_batch in dataset:
+            with tf.GradientTape() as tape:
+                logits = model(x_batch, training=True)
+                loss_value = loss_fn(y_batch, logits)
+            grads = tape.gradient(loss_value, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+            train_acc.update_state(y_batch, logits)
+        losses.append(float(loss_value))
+    assert losses[-1] < losses[0]
+    assert float(train_acc.result()) > 0.5
+
+
+def test_custom_loss_subclass_and_add_loss():
+    class ScaledMSE(fn.losses.Loss):
+        def call(self, y_true, y_pred):
+            return fn.reduce_mean(fn.square(y_true - y_pred), axis=-1) * 2.0
+
+    class ActivityPenalty(layers.Layer):
+        def call(self, inputs):
+            self.add_loss(1e-3 * fn.reduce_sum(fn.square(inputs)))
+            return inputs
+
+    model = fn.Sequential([layers.Dense(4), layers.Dense(1)])
+    x = RNG.standard_normal((32, 3)).astype(np.float32)
+    y = x[:, :1]
+    model.compile(optimizer="sgd", loss=ScaledMSE())
+    h = model.fit(x, y, epochs=5, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    i = fn.Input((3,))
+    m2 = fn.Model(i, layers.Dense(1)(ActivityPenalty()(i)))
+    m2.compile(optimizer="sgd", loss="mse")
+    m2(x)
+    assert len(m2.losses) == 1
+
+
+def test_custom_loss_matches_builtin_in_a_sequential_fit():
+    x = RNG.standard_normal((40, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    weights = None
+    results = []
+    for loss in ("mse", lambda t, p: fn.reduce_mean(fn.square(t - p), axis=-1)):
+        fn.utils.set_random_seed(1)
+        model = fn.Sequential([fn.Input((3,)), layers.Dense(1)])
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(optimizer="sgd", loss=loss)
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        results.append(model.get_weights()[0])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+def test_model_call_returns_tensor_and_predict_returns_arrays():
+    model = fn.Sequential([fn.Input((3,)), layers.Dense(2)])
+    x = np.ones((2, 3), np.float32)
+    assert isinstance(model(x), fn.Tensor)
+    assert isinstance(model.predict(x, verbose=0), np.ndarray)
+    assert isinstance(model.get_weights()[0], np.ndarray)
+    assert model(x).numpy().shape == (2, 2)
+
+
+def test_legacy_layer_with_handwritten_backward_works_on_the_tape():
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight((input_shape[-1],), "ones", name="w")
+
+        def call(self, inputs, training=False):
+            self._x = inputs
+            return inputs * self.w.value
+
+        def backward(self, dy, need_dx=True):
+            self.w.grad[...] = (dy * self._x).sum(axis=0)
+            return dy * self.w.value
+
+    layer = Scale(dtype="float64")
+    x = fn.constant(RNG.standard_normal((4, 3)))
+    with fn.GradientTape() as tape:
+        tape.watch(x)
+        loss = fn.reduce_sum(layer(x) ** 2)
+    gx, gw = tape.gradient(loss, [x, layer.w])
+    np.testing.assert_allclose(gx.numpy(), 2 * x.numpy() * layer.w.numpy() ** 2)
+    np.testing.assert_allclose(gw.numpy(), (2 * x.numpy() ** 2).sum(axis=0))
