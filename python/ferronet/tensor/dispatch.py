@@ -48,8 +48,31 @@ def _reduction(op):
     return f
 
 
+def _float_reduction(op):
+    """A reduction whose NumPy result is a float even for integer input (mean, var, std)."""
+    def f(a, axis=None, dtype=None, out=None, keepdims=False, ddof=0, **kw):
+        if dtype is not None or out is not None or ddof or kw or np.asarray(unwrap(a)).dtype.kind not in "fc":
+            return None
+        return op(a, axis, keepdims)
+    return f
+
+
+def _tile(a, reps):
+    """``np.tile``: ``reps`` shorter than ``a.ndim`` gets leading 1s; longer, ``a`` gets leading axes."""
+    reps = [int(r) for r in (reps if isinstance(reps, (list, tuple)) else [reps])]
+    nd = np.ndim(unwrap(a))
+    if len(reps) < nd:
+        reps = [1] * (nd - len(reps)) + reps
+    elif len(reps) > nd:
+        a = A.reshape(a, (1,) * (len(reps) - nd) + np.shape(unwrap(a)))
+    return A.tile(a, reps)
+
+
 _FUNCTIONS = {
-    np.sum: _reduction(R.reduce_sum), np.mean: _reduction(R.reduce_mean), np.max: _reduction(R.reduce_max),
+    np.sum: _reduction(R.reduce_sum), np.mean: _float_reduction(R.reduce_mean), np.max: _reduction(R.reduce_max),
+    np.var: _float_reduction(R.reduce_variance), np.std: _float_reduction(R.reduce_std),
+    np.cumsum: lambda a, axis=None, dtype=None, out=None: None if dtype is not None or out is not None else (
+        R.cumsum(A.reshape(a, (-1,)), 0) if axis is None else R.cumsum(a, axis)),
     np.amax: _reduction(R.reduce_max), np.min: _reduction(R.reduce_min), np.amin: _reduction(R.reduce_min),
     np.prod: _reduction(R.reduce_prod),
     np.reshape: lambda a, shape=None, newshape=None, **kw: None if kw else A.reshape(a, shape if shape is not None
@@ -66,7 +89,7 @@ _FUNCTIONS = {
     np.squeeze: lambda a, axis=None: A.squeeze(a, axis),
     np.tensordot: lambda a, b, axes=2: A.tensordot(a, b, axes),
     np.einsum: lambda subscripts, *ops, **kw: None if kw or "->" not in subscripts else A.einsum(subscripts, *ops),
-    np.tile: lambda a, reps: A.tile(a, reps if isinstance(reps, (list, tuple)) else [reps] * np.ndim(unwrap(a))),
+    np.tile: _tile,
     np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: None if ord not in (None, 2, 1, np.inf)
     else R.norm(x, "euclidean" if ord is None else ord, axis, keepdims),
 }
