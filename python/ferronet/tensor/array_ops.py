@@ -370,8 +370,9 @@ def range(start, limit=None, delta=1, dtype=None):
 
 
 def linspace(start, stop, num, axis=0):
-    return _wrap(np.linspace(unwrap(start), unwrap(stop), int(num), axis=axis).astype(
-        np.result_type(np.asarray(unwrap(as_tensor(start))).dtype, np.float32)))
+    """``num`` evenly spaced values from ``start`` to ``stop`` (float32 unless ``start`` is a float64 tensor)."""
+    dt = np.float64 if np.asarray(unwrap(start)).dtype == np.float64 and not isinstance(start, float) else np.float32
+    return _wrap(np.linspace(unwrap(start), unwrap(stop), int(num), axis=axis).astype(dt))
 
 
 # -------------------------------------------------------------------- linalg

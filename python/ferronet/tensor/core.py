@@ -230,10 +230,41 @@ class Primitive:
         self.fast_vjp = fast_vjp
 
     def __call__(self, *args, **params):
-        out = _wrap(self.forward(*[a._v if isinstance(a, Tensor) else a for a in args], **params))
+        try:
+            vals = [a._v for a in args]  # the common case: every input is a Tensor
+        except AttributeError:
+            vals = _values(args)
+        out = _wrap(self.forward(*vals, **params))
         if _STACK:
             _record(self, out, args, params)
         return out
+
+
+_PY = (float, int, bool, complex)
+
+
+def _values(args):
+    """The arrays behind ``args``, with TensorFlow's dtypes for Python values.
+
+    Lists become int32/float32 arrays; Python scalars stay weakly typed beside a
+    tensor (``t * 2.0`` keeps ``t``'s dtype) and take the defaults when every
+    input is a Python value (``tf.exp(1.0)`` is float32, ``tf.square(3)`` int32).
+    """
+    vals = []
+    only_python = True
+    for a in args:
+        if isinstance(a, Tensor):
+            vals.append(a._v)
+            only_python = False
+        elif isinstance(a, (list, tuple)):
+            vals.append(_default_dtype(a))
+        else:
+            vals.append(a)
+            if a is not None and not isinstance(a, _PY):
+                only_python = False
+    if only_python:
+        vals = [_default_dtype(v) if isinstance(v, _PY) else v for v in vals]
+    return vals
 
 
 def primitive(name, forward, vjp, fast_vjp=None) -> Primitive:
@@ -245,7 +276,7 @@ def nondiff(forward):
     """An op with no gradient (argmax, comparisons, casts to integers): a Tensor out, nothing recorded."""
 
     def op(*args, **params):
-        return _wrap(forward(*[a._v if isinstance(a, Tensor) else a for a in args], **params))
+        return _wrap(forward(*_values(args), **params))
 
     op.__name__ = getattr(forward, "__name__", "op")
     return op

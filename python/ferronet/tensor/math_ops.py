@@ -202,7 +202,13 @@ def where(condition, x=None, y=None):
     cond = cond if isinstance(cond, np.ndarray) and cond.dtype == bool else np.asarray(cond, bool)
     # Python scalars take the dtype of the tensor on the other side (TensorFlow/NumPy-2 behaviour).
     xv, yv = unwrap(x), unwrap(y)
-    if not isinstance(xv, np.ndarray) and isinstance(yv, np.ndarray):
+    if isinstance(xv, (list, tuple)):
+        x = xv = np.asarray(as_tensor(xv)._v)
+    if isinstance(yv, (list, tuple)):
+        y = yv = np.asarray(as_tensor(yv)._v)
+    if not isinstance(xv, np.ndarray) and not isinstance(yv, np.ndarray):
+        x, y = as_tensor(xv), as_tensor(yv)   # Python values on both sides: TensorFlow's defaults
+    elif not isinstance(xv, np.ndarray) and isinstance(yv, np.ndarray):
         x = np.asarray(xv, dtype=yv.dtype)
     elif not isinstance(yv, np.ndarray) and isinstance(xv, np.ndarray):
         y = np.asarray(yv, dtype=xv.dtype)

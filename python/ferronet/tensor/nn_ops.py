@@ -46,6 +46,12 @@ def _twin(formula):
     return vjp
 
 
+def _contig(a, dtype=None):
+    """``a`` as a C-contiguous array (0-d arrays stay 0-d, unlike ``np.ascontiguousarray``)."""
+    a = np.asarray(a, dtype=dtype)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _float(a):
     return a if isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64) else None
 
@@ -54,10 +60,10 @@ def _act(name, fwd, fast_bwd, formula, saved="x"):
     """An activation primitive: Rust forward/backward on float arrays, NumPy otherwise."""
 
     def forward(x, **kw):
-        return fwd(np.ascontiguousarray(x), **kw) if _float(x) is not None else unwrap(formula(as_tensor(x), **kw))
+        return fwd(_contig(x), **kw) if _float(x) is not None else unwrap(formula(as_tensor(x), **kw))
 
     def fast(g, y, x, **kw):
-        return (fast_bwd(np.ascontiguousarray(g), np.ascontiguousarray(x if saved == "x" else y), **kw),)
+        return (fast_bwd(_contig(g), _contig(x if saved == "x" else y), **kw),)
 
     return Primitive(name, forward, _twin(formula), fast)
 
@@ -165,15 +171,15 @@ def _dense_formula(x, kernel, bias):
 
 
 def _dense_fwd(x, kernel, bias):
-    x = np.ascontiguousarray(x, dtype=kernel.dtype)
+    x = _contig(x, dtype=kernel.dtype)
     if x.ndim == 2:
         return _ops.linear(x, kernel, bias)
     return _ops.linear(x.reshape(-1, x.shape[-1]), kernel, bias).reshape(x.shape[:-1] + (kernel.shape[1],))
 
 
 def _dense_fast(g, y, x, kernel, bias):
-    x2 = np.ascontiguousarray(x, dtype=kernel.dtype).reshape(-1, kernel.shape[0])
-    g2 = np.ascontiguousarray(g).reshape(-1, kernel.shape[1])
+    x2 = _contig(x, dtype=kernel.dtype).reshape(-1, kernel.shape[0])
+    g2 = _contig(g).reshape(-1, kernel.shape[1])
     dx, dw, db = _ops.linear_backward(g2, x2, kernel, need_db=bias is not None)
     return dx.reshape(np.shape(x)), dw, db
 
@@ -220,12 +226,12 @@ def _conv_formula(x, kernel, bias, strides, padding, dilation):
 
 
 def _conv_fwd(x, kernel, bias, strides, padding, dilation):
-    return _ops.conv2d(np.ascontiguousarray(x, dtype=kernel.dtype), kernel, bias, strides=strides,
+    return _ops.conv2d(_contig(x, dtype=kernel.dtype), kernel, bias, strides=strides,
                        padding=padding, dilation_rate=dilation)
 
 
 def _conv_fast(g, y, x, kernel, bias, strides, padding, dilation):
-    return _ops.conv2d_backward(np.ascontiguousarray(g), np.ascontiguousarray(x, dtype=kernel.dtype), kernel,
+    return _ops.conv2d_backward(_contig(g), _contig(x, dtype=kernel.dtype), kernel,
                                 strides=strides, padding=padding, dilation_rate=dilation,
                                 need_db=bias is not None)
 
@@ -245,11 +251,11 @@ def _maxpool_formula(x, size, strides, padding):
 
 
 def _maxpool_fast(g, y, x, size, strides, padding):
-    return (_ops.max_pool2d_backward(np.ascontiguousarray(g), np.ascontiguousarray(x), size, strides, padding),)
+    return (_ops.max_pool2d_backward(_contig(g), _contig(x), size, strides, padding),)
 
 
 _maxpool = Primitive("max_pool2d", lambda x, size, strides, padding: _ops.max_pool2d(
-    np.ascontiguousarray(x), size, strides, padding), _twin(_maxpool_formula), _maxpool_fast)
+    _contig(x), size, strides, padding), _twin(_maxpool_formula), _maxpool_fast)
 
 
 def _window(v, name):
@@ -279,11 +285,11 @@ def _avgpool_formula(x, size, strides, padding):
 
 
 def _avgpool_fast(g, y, x, size, strides, padding):
-    return (_ops.avg_pool2d_backward(np.ascontiguousarray(g), np.shape(x), size, strides, padding),)
+    return (_ops.avg_pool2d_backward(_contig(g), np.shape(x), size, strides, padding),)
 
 
 _avgpool = Primitive("avg_pool2d", lambda x, size, strides, padding: _ops.avg_pool2d(
-    np.ascontiguousarray(x), size, strides, padding), _twin(_avgpool_formula), _avgpool_fast)
+    _contig(x), size, strides, padding), _twin(_avgpool_formula), _avgpool_fast)
 
 
 def avg_pool2d(x, pool_size, strides=None, padding="valid"):

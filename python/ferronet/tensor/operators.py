@@ -12,13 +12,15 @@ import numpy as np
 from . import array_ops as A
 from . import math_ops as M
 from . import reduce_ops as R
-from .core import _STACK, Tensor, _wrap
+from .core import _STACK, Tensor, _default_dtype, _wrap
 
 
 def _operand(other):
     """The array or scalar behind ``other``; None for types that should handle the operation themselves."""
     if isinstance(other, Tensor):
         return other._v
+    if isinstance(other, (list, tuple)):
+        return _default_dtype(other)  # TensorFlow's int32/float32, not NumPy's 64-bit defaults
     if getattr(other, "_is_symbolic", False):
         return None
     return other

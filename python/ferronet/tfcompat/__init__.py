@@ -33,9 +33,15 @@ from ..tensor.reduce_ops import (  # noqa: F401
     argmax, argmin, norm, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
     reduce_prod, reduce_std, reduce_sum, reduce_variance,
 )
+from ..tensor.index_ops import (  # noqa: F401
+    add_n, argsort, boolean_mask, gather_nd, meshgrid, scatter_nd, sequence_mask, sort,
+)
+from ..tensor.math_ops import ceil, floor, floordiv, mod  # noqa: F401
+from ..tensor.nn_ops import sigmoid  # noqa: F401
+from ..tensor.reduce_ops import cumsum  # noqa: F401
 from ..tensor.tape import stop_gradient  # noqa: F401
 from ..layers.variable import Variable  # noqa: F401
-from . import config, data, math, nn, random  # noqa: F401
+from . import config, data, linalg, math, nn, random  # noqa: F401
 
 newaxis = None
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
@@ -49,7 +55,28 @@ dtypes = _types.SimpleNamespace(float16=float16, float32=float32, float64=float6
 DType = _np.dtype
 version = _types.SimpleNamespace(VERSION="2.16.0-ferronet", GIT_VERSION="ferronet")
 __version__ = version.VERSION
-TensorShape = tuple
+
+
+class TensorShape(tuple):
+    """A shape as TensorFlow spells it: a tuple with ``as_list()``, ``rank`` and ``num_elements()``.
+
+    Tensors report their ``shape`` as a plain tuple, which compares equal to a TensorShape.
+    """
+
+    def __new__(cls, dims=()):
+        return super().__new__(cls, () if dims is None else (None if d is None else int(d) for d in dims))
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    def num_elements(self):
+        return None if None in self else int(_np.prod(self, dtype=_np.int64))
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):

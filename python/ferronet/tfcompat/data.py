@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import types as _types
+
 import numpy as np
 
 from ..tensor.core import Tensor, _wrap, unwrap
@@ -20,6 +22,7 @@ from ..tensor.core import Tensor, _wrap, unwrap
 __all__ = ["Dataset", "AUTOTUNE"]
 
 AUTOTUNE = -1
+experimental = _types.SimpleNamespace(AUTOTUNE=AUTOTUNE)
 
 
 def _map_structure(fn, s):

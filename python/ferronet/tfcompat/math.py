@@ -7,10 +7,12 @@ from ..tensor.math_ops import (  # noqa: F401
     squared_difference, subtract, tan, tanh, truediv,
 )
 from ..tensor.nn_ops import l2_normalize, log_softmax, sigmoid, softmax, softplus  # noqa: F401
+from ..tensor.index_ops import add_n, top_k  # noqa: F401
 from ..tensor.reduce_ops import (  # noqa: F401
     argmax, argmin, count_nonzero, cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean,
     reduce_min, reduce_prod, reduce_std, reduce_sum, reduce_variance,
 )
+
 
 def divide_no_nan(x, y):
     """``x / y``, and 0 where ``y`` is 0."""
@@ -20,16 +22,12 @@ def divide_no_nan(x, y):
     return M.where(M.equal(y, 0), 0, M.divide(x, safe))
 
 
-def top_k(input, k=1, sorted=True):
-    """``(values, indices)`` of the ``k`` largest entries along the last axis (values differentiable)."""
-    import numpy as np
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for any ``x``."""
+    from ..tensor import math_ops as M
+    from ..tensor.nn_ops import softplus as _softplus
 
-    from ..tensor import array_ops as A
-    from ..tensor.core import _wrap, as_tensor, unwrap
+    return M.negative(_softplus(M.negative(x)))
 
-    x = as_tensor(input)
-    idx = np.argsort(-unwrap(x), axis=-1, kind="stable")[..., :int(k)]
-    flat = A.reshape(x, (-1, x.shape[-1]))
-    rows = np.arange(flat.shape[0])[:, None]
-    vals = A.reshape(flat[rows, idx.reshape(flat.shape[0], -1)], idx.shape)
-    return vals, _wrap(idx.astype(np.int32))
+
+floormod = mod

@@ -8,6 +8,14 @@ from ..tensor.nn_ops import (  # noqa: F401
 from ..tensor.tape import stop_gradient  # noqa: F401
 
 
+def l2_loss(t):
+    """``sum(t ** 2) / 2``."""
+    from ..tensor.math_ops import multiply, square
+    from ..tensor.reduce_ops import reduce_sum
+
+    return multiply(reduce_sum(square(t)), 0.5)
+
+
 def bias_add(value, bias):
     from ..tensor.math_ops import add
 
