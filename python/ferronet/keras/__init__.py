@@ -15,10 +15,11 @@ from .. import (
 from ..layers import Input
 from ..models import Model, Sequential
 from . import backend
+from . import ops, random  # Keras 3's op and random namespaces
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
-    "optimizers", "regularizers", "utils", "Input", "Model", "Sequential",
+    "ops", "optimizers", "random", "regularizers", "utils", "Input", "Model", "Sequential",
 ]
 
 for _name in ("activations", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",

@@ -1,15 +1,124 @@
-"""``keras.backend`` essentials: ``clear_session``, ``floatx``, ``epsilon``."""
+"""``keras.backend``: the default float type, the fuzz factor, variable values, sessions.
 
-from ..layers.base import clear_session
+``set_floatx`` changes the dtype that ``keras.ops`` and ``keras.random``
+constructors give by default; ``set_epsilon`` the fuzz factor ``keras.ops``'
+cross-entropies clip probabilities with.
+"""
 
-__all__ = ["clear_session", "floatx", "epsilon"]
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.base import clear_session as _clear_names
+
+__all__ = ["clear_session", "floatx", "set_floatx", "epsilon", "set_epsilon", "get_value", "set_value",
+           "batch_get_value", "batch_set_value", "image_data_format", "set_image_data_format", "int_shape", "backend",
+           "standardize_dtype", "is_float_dtype", "is_int_dtype"]
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
+def clear_session(free_memory=True) -> None:
+    """Reset automatic layer names (``dense``, ``dense_1``, ...), as ``keras.backend.clear_session``."""
+    _clear_names()
 
 
 def floatx() -> str:
-    """The default float type of layers: ``"float32"``."""
-    return "float32"
+    """The default float type (``"float32"`` unless :func:`set_floatx` changed it)."""
+    return _FLOATX
+
+
+def set_floatx(value) -> None:
+    """Set the default float type: ``"float16"``, ``"float32"`` or ``"float64"``.
+
+    Raises:
+        ValueError: for any other type.
+    """
+    global _FLOATX
+    name = standardize_dtype(value)
+    if name not in ("float16", "float32", "float64"):
+        raise ValueError(f"Unknown floatx type: {value!r}. Expected one of 'float16', 'float32', 'float64'. "
+                         f"Received: value={value!r}")
+    _FLOATX = name
 
 
 def epsilon() -> float:
-    """The fuzz factor Keras uses in losses on probabilities: ``1e-7``."""
-    return 1e-7
+    """The fuzz factor used on probabilities in numeric expressions: ``1e-7`` by default."""
+    return _EPSILON
+
+
+def set_epsilon(value) -> None:
+    """Set the fuzz factor returned by :func:`epsilon`."""
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def image_data_format() -> str:
+    """``"channels_last"``: ferronet's images are NHWC."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format) -> None:
+    """Only ``"channels_last"`` is supported (layers compute on NHWC images).
+
+    Raises:
+        ValueError: for ``"channels_first"`` or anything else.
+    """
+    if str(data_format).lower() != "channels_last":
+        raise ValueError(f"ferronet computes on channels_last (NHWC) images. Received: data_format={data_format!r}")
+
+
+def backend() -> str:
+    """The name of the backend: ``"ferronet"``."""
+    return "ferronet"
+
+
+def standardize_dtype(dtype) -> str:
+    """A dtype's name (``np.float32``, ``"float32"``, ``tf.float32`` and tensors' dtypes all give ``"float32"``)."""
+    if dtype is None:
+        return _FLOATX
+    return np.dtype(getattr(dtype, "as_numpy_dtype", dtype)).name
+
+
+def is_float_dtype(dtype) -> bool:
+    return np.dtype(standardize_dtype(dtype)).kind == "f"
+
+
+def is_int_dtype(dtype) -> bool:
+    return np.dtype(standardize_dtype(dtype)).kind in "iu"
+
+
+def get_value(x) -> np.ndarray:
+    """The value of a variable or tensor as a NumPy array (a copy for variables)."""
+    from ..tensor.core import Tensor
+
+    if hasattr(x, "assign"):
+        return x.numpy()
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def set_value(x, value) -> None:
+    """Assign ``value`` to the variable ``x`` (same shape).
+
+    Raises:
+        ShapeError: when the shapes differ (the message names the variable).
+    """
+    if not hasattr(x, "assign"):
+        raise TypeError(f"set_value needs a variable. Received: {type(x).__name__}")
+    x.assign(value)
+
+
+def batch_get_value(tensors) -> list:
+    return [get_value(t) for t in tensors]
+
+
+def batch_set_value(tuples) -> None:
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def int_shape(x) -> tuple:
+    """The shape of ``x`` as a tuple of ints."""
+    return tuple(np.shape(getattr(x, "_v", x)))

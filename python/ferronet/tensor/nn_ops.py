@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import ops as _ops
+from ..errors import ShapeError
 from . import array_ops as A
 from . import math_ops as M
 from . import reduce_ops as R
@@ -23,7 +24,8 @@ __all__ = [
     "relu", "relu6", "sigmoid", "tanh", "softplus", "softsign", "elu", "selu", "leaky_relu", "gelu", "silu", "swish",
     "softmax", "log_softmax", "dense", "conv2d", "max_pool2d", "avg_pool2d", "patches",
     "sparse_softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
-    "sigmoid_cross_entropy_with_logits", "l2_normalize", "moments", "dropout",
+    "sigmoid_cross_entropy_with_logits", "l2_normalize", "moments", "dropout", "binary_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy",
 ]
 
 
@@ -349,3 +351,51 @@ def dropout(x, rate, noise_shape=None, seed=None):
     shape = x.shape if noise_shape is None else tuple(int(d) for d in noise_shape)
     keep = unwrap(random_ops.uniform(shape, seed=seed)) >= float(rate)
     return M.multiply(x, keep.astype(x.dtype) / np.asarray(1 - float(rate), x.dtype))
+
+
+# ------------------------------------------------ Keras-style cross-entropies
+def _clip_probs(p, epsilon):
+    return M.clip_by_value(p, epsilon, 1.0 - epsilon)
+
+
+def _same_shape(name, target, output):
+    if target.shape != output.shape:
+        raise ShapeError(f"{name} needs target and output of one shape. Received: target.shape={target.shape}, "
+                         f"output.shape={output.shape}")
+
+
+def binary_crossentropy(target, output, from_logits=False, epsilon=1e-7):
+    """Element-wise ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to ``[epsilon, 1 - epsilon]``."""
+    output = as_tensor(output)
+    target = M.cast(as_tensor(target), output.dtype)
+    _same_shape("binary_crossentropy", target, output)
+    if from_logits:
+        return sigmoid_cross_entropy_with_logits(labels=target, logits=output)
+    p = _clip_probs(output, epsilon)
+    return M.negative(M.add(M.multiply(target, M.log(p)),
+                            M.multiply(M.subtract(1.0, target), M.log(M.subtract(1.0, p)))))
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
+    """``-sum(target * log(p))`` over ``axis``, ``p`` the output renormalized to sum 1 and clipped."""
+    output = as_tensor(output)
+    target = M.cast(as_tensor(target), output.dtype)
+    _same_shape("categorical_crossentropy", target, output)
+    if from_logits:
+        return softmax_cross_entropy_with_logits(labels=target, logits=output, axis=axis)
+    p = _clip_probs(M.divide(output, R.reduce_sum(output, axis=axis, keepdims=True)), epsilon)
+    return M.negative(R.reduce_sum(M.multiply(target, M.log(p)), axis=axis))
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
+    """Cross-entropy with integer class ids ``target`` (shaped ``output.shape[:-1]``, or with a trailing 1)."""
+    output = as_tensor(output)
+    ids = np.asarray(unwrap(target))
+    if ids.ndim == output.ndim and ids.shape[-1] == 1:
+        ids = ids[..., 0]
+    if ids.shape != output.shape[:-1] or int(axis) not in (-1, output.ndim - 1):
+        raise ShapeError(f"sparse_categorical_crossentropy needs target.shape == output.shape[:-1] and axis=-1. "
+                         f"Received: target.shape={np.shape(unwrap(target))}, output.shape={output.shape}, "
+                         f"axis={axis}")
+    onehot = A.one_hot(ids.astype(np.int64), output.shape[-1], dtype=output.dtype)
+    return categorical_crossentropy(onehot, output, from_logits, -1, epsilon)
