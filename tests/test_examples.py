@@ -34,6 +34,7 @@ def test_every_example_has_a_test():
         "digits_cnn.py",
         "mnist_tutorial.py",
         "transfer_learning.py",
+        "pinn_burgers.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -41,6 +42,13 @@ def test_every_example_has_a_test():
 def test_nand_logistic(tmp_path):
     out = run("nand_logistic.py", tmp_path)
     assert "accuracy 1.00" in out and "decision boundary" in out
+
+
+def test_pinn_burgers(tmp_path):
+    out = run("pinn_burgers.py", tmp_path)
+    error = float(out.split("relative L2 error against the Cole-Hopf solution:")[1].split()[0])
+    assert 0 < error < 1.0  # a short run; the full schedule reaches about 1e-2 (README)
+    assert "L-BFGS:" in out
 
 
 def test_xor_mlp(tmp_path):

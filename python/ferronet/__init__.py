@@ -18,7 +18,7 @@ from .models import Model, Sequential
 from .tensor import GradientTape, Tensor, constant
 
 # Physicist's workflow: data preparation, datasets, plots (matplotlib imported only when plotting)
-from . import datasets, plot, preprocessing
+from . import datasets, pinn, plot, preprocessing
 
 __all__ = [
     "ops",

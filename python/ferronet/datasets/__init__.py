@@ -7,12 +7,14 @@
 """
 
 from . import fashion_mnist, mnist
+from ._burgers import burgers_solution
 from ._files import DatasetNotFoundError, read_idx
 from ._ising import CRITICAL_TEMPERATURE, energy, exact_energy, exact_magnetization, ising, magnetization
 from ._logic import logic_gate
 from ._photon_jet import FEATURES as PHOTON_JET_FEATURES, photon_jet
 
 __all__ = [
+    "burgers_solution",
     "mnist",
     "fashion_mnist",
     "ising",

@@ -13,6 +13,7 @@ mod norm;
 mod optim;
 mod pool;
 mod runtime;
+mod taylor;
 
 use pyo3::prelude::*;
 
@@ -27,5 +28,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     activation::register(m)?;
     loss::register(m)?;
     metric::register(m)?;
+    taylor::register(m)?;
     Ok(())
 }

@@ -15,4 +15,5 @@ pub mod pool;
 pub mod reduce;
 pub mod softmax;
 pub(crate) mod sweep;
+pub mod taylor;
 pub mod vmath;
