@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from ..errors import ShapeError
-from .core import Tensor, _wrap, as_tensor, nondiff, primitive, unwrap
+from .core import _STACK, Tensor, _new, _wrap, as_tensor, nondiff, primitive, unwrap
 
 __all__ = [
     "reshape", "transpose", "broadcast_to", "expand_dims", "squeeze", "concat", "stack", "unstack", "split", "tile",
@@ -31,10 +31,14 @@ _reshape = primitive("reshape", _reshape_fwd, lambda g, y, a, shape: (_reshape(g
 
 def reshape(x, shape):
     """``x`` with a new shape (one dimension may be -1)."""
+    if not _STACK and type(x) is Tensor and type(shape) is tuple:
+        try:
+            return _wrap(x._v.reshape(shape))  # outside a tape: one NumPy call
+        except (ValueError, TypeError):
+            pass  # the checked path below raises the error
     shape = tuple(int(d) for d in unwrap(shape)) if not isinstance(shape, (int, np.integer)) else (int(shape),)
     x = as_tensor(x)
     try:
-        np.empty(0)  # keeps the error below NumPy's own for shape problems
         return _reshape(x, shape=shape)
     except ValueError:
         raise ShapeError(f"Cannot reshape a tensor of shape {x.shape} ({x.size} values) into shape {shape}. "
@@ -140,7 +144,17 @@ def getitem(x, index):
     return _getitem(as_tensor(x), index=_clean_index(index))
 
 
-Tensor.__getitem__ = lambda self, index: _getitem(self, index=_clean_index(index))
+def _tensor_getitem(self, index):
+    if not _STACK:  # outside a tape: one NumPy indexing and one object
+        kind = type(index)
+        if kind is slice or kind is int:
+            t = _new(Tensor)
+            t._v = self._v[index] if kind is slice else self._v[index, ...]  # ``, ...``: a 0-d view, not a scalar
+            return t
+    return _getitem(self, index=_clean_index(index))
+
+
+Tensor.__getitem__ = _tensor_getitem
 
 
 def _concat_fwd(*arrays, axis):
@@ -376,12 +390,19 @@ def linspace(start, stop, num, axis=0):
 
 
 # -------------------------------------------------------------------- linalg
-def _matmul_fwd(a, b):
-    from .. import ops
+_SMALL_GEMM = 32 ** 3  # below this many multiply-adds NumPy's call is cheaper than the Rust kernel's checks
 
-    if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and a.ndim >= 1 and b.ndim >= 1:
+
+def _matmul_fwd(a, b):
+    if (b.ndim > 1 and a.ndim >= 1 and a.size * b.shape[-1] > _SMALL_GEMM and a.dtype == b.dtype
+            and a.dtype in (np.float32, np.float64)):
+        from .. import ops
+
         return ops.matmul(a, b)
-    return np.matmul(a, b)
+    return _np_matmul(a, b)
+
+
+_np_matmul = np.matmul
 
 
 def _matmul_vjp(g, y, a, b):
@@ -417,6 +438,11 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     Raises:
         ShapeError: when the inner dimensions differ (the message gives both shapes).
     """
+    if not _STACK and type(a) is Tensor and type(b) is Tensor and not transpose_a and not transpose_b:
+        try:
+            return _wrap(_matmul_fwd(a._v, b._v))  # outside a tape: no checks unless NumPy objects
+        except ValueError:
+            pass  # the checked path below raises the error
     a, b = as_tensor(a), as_tensor(b)
     if transpose_a:
         a = swapaxes(a, -1, -2)
@@ -431,7 +457,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     return _matmul(a, b)
 
 
-Tensor.__matmul__ = lambda self, other: matmul(self, other)
+def _tensor_matmul(self, other):
+    if type(other) is Tensor and not _STACK:
+        try:
+            return _wrap(_matmul_fwd(self._v, other._v))  # outside a tape: one NumPy call for small products
+        except ValueError:
+            pass  # the checked path below raises the error
+    if getattr(other, "_is_symbolic", False):
+        return NotImplemented
+    return matmul(self, other)
+
+
+Tensor.__matmul__ = _tensor_matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
 

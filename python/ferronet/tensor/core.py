@@ -165,11 +165,26 @@ class Tensor:
         return dispatch.array_function(func, args, kwargs)
 
 
+_ndarray = np.ndarray
+_new = object.__new__
+
+
 def _wrap(value) -> Tensor:
     """A Tensor over ``value`` (an ndarray; NumPy scalars become 0-d arrays)."""
-    t = Tensor.__new__(Tensor)
-    t._v = value if type(value) is np.ndarray else np.asarray(value)
+    t = _new(Tensor)
+    t._v = value if type(value) is _ndarray else np.asarray(value)
     return t
+
+
+def _array_out_supported() -> bool:
+    """Whether ufuncs take ``out=...`` to return 0-d arrays instead of scalars (NumPy >= 2.3)."""
+    try:
+        return type(np.add(np.zeros(()), 0.0, out=...)) is np.ndarray
+    except TypeError:
+        return False
+
+
+ARRAY_OUT = _array_out_supported()
 
 
 def as_tensor(x, dtype=None) -> Tensor:
@@ -234,10 +249,25 @@ class Primitive:
             vals = [a._v for a in args]  # the common case: every input is a Tensor
         except AttributeError:
             vals = _values(args)
-        out = _wrap(self.forward(*vals, **params))
+        v = self.forward(*vals, **params)
+        out = _new(Tensor)
+        out._v = v if type(v) is _ndarray else np.asarray(v)
         if _STACK:
             _record(self, out, args, params)
         return out
+
+
+class UfuncPrimitive(Primitive):
+    """A primitive whose forward is a one-input NumPy ufunc: one call and one object outside a tape."""
+
+    __slots__ = ()
+
+    def __call__(self, *args, **params):
+        if not _STACK and len(args) == 1 and type(args[0]) is Tensor and not params:
+            out = _new(Tensor)
+            out._v = self.forward(args[0]._v, out=...)
+            return out
+        return Primitive.__call__(self, *args, **params)
 
 
 _PY = (float, int, bool, complex)
@@ -268,7 +298,9 @@ def _values(args):
 
 
 def primitive(name, forward, vjp, fast_vjp=None) -> Primitive:
-    """Declare a differentiable op (see :class:`Primitive`)."""
+    """Declare a differentiable op (see :class:`Primitive`); one-input ufuncs get the lean call path."""
+    if ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin == 1 and fast_vjp is None:
+        return UfuncPrimitive(name, forward, vjp)
     return Primitive(name, forward, vjp, fast_vjp)
 
 

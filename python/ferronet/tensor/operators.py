@@ -12,7 +12,9 @@ import numpy as np
 from . import array_ops as A
 from . import math_ops as M
 from . import reduce_ops as R
-from .core import _STACK, Tensor, _default_dtype, _wrap
+from .core import _STACK, ARRAY_OUT, Tensor, _default_dtype, _new, _wrap
+
+_asarray = np.asarray
 
 
 def _operand(other):
@@ -27,22 +29,27 @@ def _operand(other):
 
 
 def _binary(prim, npfn, reflected=False):
+    # Outside a tape: one NumPy call and one object (``out=...`` keeps 0-d results arrays on NumPy >= 2.3).
     if reflected:
         def op(self, other):
-            o = _operand(other)
+            o = other._v if type(other) is Tensor else _operand(other)
             if o is None:
                 return NotImplemented
             if _STACK:
                 return prim(other, self)
-            return _wrap(npfn(o, self._v))
+            t = _new(Tensor)
+            t._v = npfn(o, self._v, out=...) if ARRAY_OUT else _asarray(npfn(o, self._v))
+            return t
     else:
         def op(self, other):
-            o = _operand(other)
+            o = other._v if type(other) is Tensor else _operand(other)
             if o is None:
                 return NotImplemented
             if _STACK:
                 return prim(self, other)
-            return _wrap(npfn(self._v, o))
+            t = _new(Tensor)
+            t._v = npfn(self._v, o, out=...) if ARRAY_OUT else _asarray(npfn(self._v, o))
+            return t
     return op
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .core import _wrap, as_tensor, nondiff, primitive, unwrap
+from .core import _STACK, Tensor, _wrap, as_tensor, nondiff, primitive, unwrap
 
 __all__ = [
     "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_variance", "reduce_std",
@@ -44,8 +44,12 @@ def _restore(g, shape, axes, keepdims):
 
 
 def _sum_fwd(a, axes, keepdims):
-    # dtype=a.dtype: integer sums stay int32 as in TensorFlow (NumPy would widen them to int64)
-    return np.sum(a, axis=axes, keepdims=keepdims, dtype=a.dtype if a.dtype.kind in "iu" else None)
+    # np.add.reduce: np.sum without its Python dispatch layer. dtype=a.dtype: integer sums stay int32 as in
+    # TensorFlow (NumPy would widen them to int64).
+    return _add_reduce(a, axis=axes, keepdims=keepdims, dtype=a.dtype if a.dtype.kind in "iu" else None)
+
+
+_add_reduce = np.add.reduce
 
 
 def _sum_vjp(g, y, a, axes, keepdims):
@@ -59,7 +63,10 @@ _sum = primitive("reduce_sum", _sum_fwd, _sum_vjp)
 
 def reduce_sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes by default)."""
-    x = as_tensor(x)
+    if type(x) is not Tensor:
+        x = as_tensor(x)
+    if axis is None and not _STACK and x._v.dtype.kind in "fc":
+        return _wrap(_add_reduce(x._v, axis=None, keepdims=bool(keepdims)))  # outside a tape: one NumPy call
     return _sum(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
 
 
