@@ -352,3 +352,30 @@ def test_gradient_of_target_not_a_tensor_or_unwatched():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tape.gradient(y, x) is None
+
+
+def test_gradient_takes_the_dtype_of_its_source():
+    a = fn.constant([1.0, 2.0])  # float32
+    with GradientTape() as tape:
+        tape.watch(a)
+        y = fn.reduce_sum(a * np.array([0.5, 0.25]))  # the computation widens to float64
+    g = tape.gradient(y, a)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g.numpy(), [0.5, 0.25])
+
+
+def test_float64_constants_keep_their_digits():
+    assert float(fn.constant(0.1, dtype="float64")) == 0.1
+    assert fn.Tensor(0.3, dtype=np.float64).numpy() == 0.3
+    assert fn.constant([1.7, -1.7], dtype="int32").numpy().tolist() == [1, -1]
+
+
+def test_third_derivative_through_fused_activations():
+    x0 = 0.3
+    t, s = math.tanh(x0), 1 / (1 + math.exp(-x0))
+    from ferronet.tensor import nn_ops
+
+    d3t = grad(grad(grad(nn_ops.tanh)))(fn.constant(x0, dtype="float64"))
+    d3s = grad(grad(grad(nn_ops.sigmoid)))(fn.constant(x0, dtype="float64"))
+    assert math.isclose(float(d3t), -2 * (1 - t * t) * (1 - 3 * t * t), rel_tol=1e-12)
+    assert math.isclose(float(d3s), s * (1 - s) * (1 - 6 * s + 6 * s * s), rel_tol=1e-12)

@@ -36,6 +36,21 @@ def recording() -> bool:
     return False
 
 
+def _as_array(value, dtype=None):
+    """``value`` as an array: TensorFlow's defaults, or ``dtype`` applied to the value itself.
+
+    A Python ``0.1`` asked for as float64 is the float64 nearest 0.1, not a widened float32.
+    """
+    value = value._v if isinstance(value, Tensor) else value
+    if dtype is None:
+        return _default_dtype(value)
+    dt = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    if isinstance(value, np.ndarray):
+        return value.astype(dt, copy=False)
+    return np.asarray(value, dtype=dt) if dt.kind in "fc" or np.asarray(value).dtype.kind in "iub" else \
+        np.asarray(value).astype(dt)
+
+
 def _default_dtype(value):
     """TensorFlow's defaults for Python values: float32 for floats, int32 for ints."""
     a = np.asarray(value)
@@ -74,10 +89,7 @@ class Tensor:
     __array_priority__ = 100.0
 
     def __init__(self, value, dtype=None):
-        a = _default_dtype(value) if not isinstance(value, Tensor) else value._v
-        if dtype is not None:
-            a = a.astype(np.dtype(dtype), copy=False)
-        self._v = a
+        self._v = _as_array(value, dtype)
 
     # ------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
@@ -207,9 +219,7 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     Raises:
         ShapeError: if ``value`` cannot take ``shape``.
     """
-    a = _default_dtype(unwrap(value))
-    if dtype is not None:
-        a = a.astype(np.dtype(dtype), copy=False)
+    a = _as_array(value, dtype)
     if shape is not None:
         shape = tuple(int(d) for d in shape)
         if a.size == 1:

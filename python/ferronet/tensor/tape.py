@@ -338,6 +338,8 @@ def _backprop(nodes, tracked, targets, seeds, sources):
             k = id(a)
             if ga.shape != a.shape:
                 raise _shape_error(prim, a, ga)
+            if ga._v.dtype != a._v.dtype:  # a gradient has its input's dtype (float32 stays float32)
+                ga = math_ops.cast(ga, a._v.dtype)
             prev = grads.get(k)
             grads[k] = ga if prev is None else math_ops.add(prev, ga)
     return [grads.get(id(s)) for s in sources]
