@@ -4,11 +4,13 @@ The functional API lives in :mod:`ferronet.ops`; thread and SIMD control are
 here: :func:`set_num_threads`, :func:`get_num_threads`, :func:`simd`.
 """
 
-from . import _core, ops
+from . import _core, _memory, ops
 from ._core import get_num_threads, set_num_threads, simd, supported_simd
 from .errors import ArgumentError, DTypeError, FerronetError, ShapeError
 
 __version__ = "0.1.0"
+
+_memory.tune_allocator()
 
 # Keras-like model API
 from . import activations, callbacks, initializers, layers, losses, metrics, models, nn, optimizers, regularizers, utils
