@@ -291,3 +291,27 @@ def test_keras_ops_reached_as_keras_module():
 
     assert fn.keras.ops is ops is mod
     assert fn.keras.random is not None
+
+
+KERAS_NAMES = ("sum mean max min prod std var square sqrt exp log abs matmul dot einsum reshape transpose concatenate "
+               "stack split expand_dims squeeze tile take take_along_axis where clip maximum minimum cast "
+               "convert_to_tensor convert_to_numpy shape ones zeros ones_like zeros_like full eye arange linspace argmax "
+               "argmin one_hot relu sigmoid tanh softmax log_softmax softplus gelu silu logsumexp norm sign floor ceil "
+               "round power add subtract multiply divide negative stop_gradient cond binary_crossentropy "
+               "categorical_crossentropy sparse_categorical_crossentropy").split()
+
+
+@pytest.mark.parametrize("name", KERAS_NAMES)
+def test_keras_3_names_exist(name):
+    assert callable(getattr(ops, name))
+
+
+def test_ops_results_are_tensors_and_differentiable_through_a_tape():
+    w = fn.Variable(np.array([[0.5, -1.0], [2.0, 0.1]]))
+    x = np.array([[1.0, 2.0], [3.0, -1.0]])
+    with GradientTape() as tape:
+        h = ops.tanh(ops.matmul(x, w))
+        loss = ops.mean(ops.sum(ops.square(h), axis=-1))
+    g = tape.gradient(loss, w).numpy()
+    hv = np.tanh(x @ w.numpy())
+    np.testing.assert_allclose(g, x.T @ (2 * hv * (1 - hv ** 2)) / 2, rtol=1e-12)

@@ -260,3 +260,44 @@ def test_unknown_name_raises_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'not_a_tf_name'"):
         tf.not_a_tf_name
     assert tf.keras.layers is not None
+
+
+def test_clip_by_norm_and_global_norm():
+    t = np.array([[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(tf.clip_by_norm(tf.constant(t), 1.0).numpy(), t / 5.0)
+    np.testing.assert_allclose(tf.clip_by_norm(tf.constant(t), 10.0).numpy(), t)
+    np.testing.assert_allclose(tf.clip_by_norm(tf.constant(t), 1.0, axes=[1]).numpy(), [[0.6, 0.8], [0.0, 0.0]])
+    check_grad(lambda x: tf.clip_by_norm(x, 1.0), t + 0.5)
+    grads = [tf.constant([3.0]), None, tf.constant([[4.0]])]
+    clipped, norm = tf.clip_by_global_norm(grads, 1.0)
+    assert math.isclose(float(norm), 5.0, rel_tol=1e-6) and clipped[1] is None
+    np.testing.assert_allclose(clipped[0].numpy(), [0.6], rtol=1e-6)
+    np.testing.assert_allclose(clipped[2].numpy(), [[0.8]], rtol=1e-6)
+    assert clipped[0].dtype == np.float32
+    unchanged, _ = tf.clip_by_global_norm(grads, 10.0)
+    np.testing.assert_allclose(unchanged[0].numpy(), [3.0])
+
+
+def test_tensor_scatter_nd():
+    base = np.arange(6.0).reshape(3, 2)
+    idx = np.array([[0], [2]])
+    upd = np.array([[10.0, 11.0], [12.0, 13.0]])
+    out = tf.tensor_scatter_nd_update(tf.constant(base), idx, tf.constant(upd)).numpy()
+    np.testing.assert_array_equal(out, [[10, 11], [2, 3], [12, 13]])
+    check_grad(lambda b, u: tf.tensor_scatter_nd_update(b, idx, u), base, upd)
+    np.testing.assert_array_equal(tf.tensor_scatter_nd_add(tf.constant(base), idx, tf.constant(upd)).numpy(),
+                                  base + [[10, 11], [0, 0], [12, 13]])
+    check_grad(lambda b, u: tf.tensor_scatter_nd_add(b, idx, u), base, upd)
+
+
+def test_dataset_zip_enumerate_concatenate_unbatch():
+    a = tf.data.Dataset.from_tensor_slices(np.arange(4))
+    b = tf.data.Dataset.from_tensor_slices(np.arange(3) * 10)
+    z = tf.data.Dataset.zip((a, b))
+    assert len(z) == 3 and [(int(x), int(y)) for x, y in z] == [(0, 0), (1, 10), (2, 20)]
+    assert [(int(i), int(x)) for i, x in a.enumerate(start=1)][:2] == [(1, 0), (2, 1)]
+    c = a.concatenate(b)
+    assert len(c) == 7 and [int(x) for x in c] == [0, 1, 2, 3, 0, 10, 20]
+    u = tf.data.Dataset.from_tensor_slices((np.arange(6.0).reshape(3, 2), np.arange(3))).batch(2).unbatch()
+    rows = list(u)
+    assert len(rows) == 3 and rows[2][0].numpy().tolist() == [4.0, 5.0] and int(rows[2][1]) == 2

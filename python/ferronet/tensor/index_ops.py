@@ -15,7 +15,7 @@ from . import array_ops as A
 from .core import _wrap, as_tensor, unwrap
 
 __all__ = ["take_along_axis", "gather_nd", "boolean_mask", "scatter_nd", "sort", "argsort", "top_k", "meshgrid",
-           "sequence_mask", "add_n"]
+           "sequence_mask", "add_n", "tensor_scatter_nd_update", "tensor_scatter_nd_add"]
 
 
 def _int_indices(indices, name):
@@ -143,3 +143,21 @@ def add_n(inputs):
     for t in inputs[1:]:
         out = math_ops.add(out, t)
     return out
+
+
+def tensor_scatter_nd_update(tensor, indices, updates):
+    """``tensor`` with the entries at ``indices`` replaced by ``updates`` (gradients flow to both, as TensorFlow)."""
+    from . import math_ops
+
+    tensor = as_tensor(tensor)
+    idx = _int_indices(indices, "tensor_scatter_nd_update")
+    mask = np.zeros(tensor.shape, bool)
+    mask[tuple(idx[..., k] for k in range(idx.shape[-1]))] = True
+    return math_ops.where(mask, scatter_nd(idx, updates, tensor.shape), tensor)
+
+
+def tensor_scatter_nd_add(tensor, indices, updates):
+    """``tensor`` with ``updates`` added at ``indices`` (repeats add up)."""
+    from . import math_ops
+
+    return math_ops.add(tensor, scatter_nd(indices, updates, np.shape(unwrap(tensor))))

@@ -34,7 +34,8 @@ from ..tensor.reduce_ops import (  # noqa: F401
     reduce_prod, reduce_std, reduce_sum, reduce_variance,
 )
 from ..tensor.index_ops import (  # noqa: F401
-    add_n, argsort, boolean_mask, gather_nd, meshgrid, scatter_nd, sequence_mask, sort,
+    add_n, argsort, boolean_mask, gather_nd, meshgrid, scatter_nd, sequence_mask, sort, tensor_scatter_nd_add,
+    tensor_scatter_nd_update,
 )
 from ..tensor.math_ops import ceil, floor, floordiv, mod  # noqa: F401
 from ..tensor.nn_ops import sigmoid  # noqa: F401
@@ -85,6 +86,39 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
             value, _np.ndarray):
         dtype = dtype_hint
     return as_tensor(value, dtype)
+
+
+def clip_by_norm(t, clip_norm, axes=None):
+    """``t`` scaled down so its L2 norm over ``axes`` (all by default) is at most ``clip_norm``."""
+    from ..tensor import math_ops as M
+    from ..tensor.reduce_ops import reduce_sum
+
+    t = as_tensor(t)
+    sq = reduce_sum(M.square(t), axis=axes, keepdims=True)
+    norm = M.sqrt(M.maximum(sq, _np.finfo(t.dtype).tiny))
+    return M.where(M.greater(sq, 0), M.divide(M.multiply(t, clip_norm), M.maximum(norm, clip_norm)), t)
+
+
+def global_norm(t_list):
+    """The L2 norm of all tensors of ``t_list`` together (None entries are skipped)."""
+    from ..tensor import math_ops as M
+    from ..tensor.reduce_ops import reduce_sum
+
+    parts = [reduce_sum(M.square(M.cast(t, _np.float64 if as_tensor(t).dtype == _np.float64 else _np.float32)))
+             for t in t_list if t is not None]
+    total = parts[0] if parts else constant(0.0)
+    for p in parts[1:]:
+        total = M.add(total, p)
+    return M.sqrt(total)
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None):
+    """``(clipped list, global norm)``: every tensor scaled by ``clip_norm / max(global_norm, clip_norm)``."""
+    from ..tensor import math_ops as M
+
+    norm = global_norm(t_list) if use_norm is None else as_tensor(use_norm)
+    scale = M.divide(clip_norm, M.maximum(norm, clip_norm))
+    return [None if t is None else M.multiply(t, M.cast(scale, as_tensor(t).dtype)) for t in t_list], norm
 
 
 def is_tensor(x):

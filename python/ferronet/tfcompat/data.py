@@ -76,7 +76,39 @@ class Dataset:
         r = range(*args)
         return Dataset(lambda: (_wrap(np.asarray(i, np.int64)) for i in r), len(r))
 
+    @staticmethod
+    def zip(*datasets):
+        """Elements of several datasets side by side, as tuples (as long as the shortest)."""
+        if len(datasets) == 1 and isinstance(datasets[0], (tuple, list)):
+            datasets = tuple(datasets[0])
+        lengths = [d._length for d in datasets]
+        n = None if None in lengths else min(lengths)
+        return Dataset(lambda: zip(*[d._make() for d in datasets]), n)
+
     # ----------------------------------------------------------- transformations
+    def enumerate(self, start=0):
+        """``(index, element)`` pairs, the index an int64 tensor."""
+        parent = self
+        return Dataset(lambda: ((_wrap(np.asarray(i, np.int64)), it) for i, it in enumerate(parent._make(), start)),
+                       self._length)
+
+    def concatenate(self, dataset):
+        parent = self
+        n = None if self._length is None or dataset._length is None else self._length + dataset._length
+        return Dataset(lambda: (it for d in (parent, dataset) for it in d._make()), n)
+
+    def unbatch(self):
+        """Batches split back into their rows."""
+        parent = self
+
+        def make():
+            for batch in parent._make():
+                arrays = _map_structure(lambda t: np.asarray(unwrap(t)), batch)
+                for i in range(len(_leaves(arrays)[0])):
+                    yield _map_structure(lambda a: _wrap(a[i]), arrays)
+
+        return Dataset(make, None)
+
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
         """Elements in random order (a full shuffle when ``buffer_size`` covers the dataset, else a buffered one)."""
         from ..utils import random as _random
