@@ -239,7 +239,8 @@ def test_variable_in_expressions_and_numpy():
     with GradientTape() as tape:
         z = fn.reduce_sum(np.sin(v) * v)
     np.testing.assert_allclose(tape.gradient(z, v).numpy(), np.sin([1.0, 2.0]) + np.cos([1.0, 2.0]) * [1.0, 2.0])
-    assert hash(v) == id(v) // 16 or isinstance(hash(v), int)
+    state = {v: 1}  # variables are hashable by identity (optimizer slots), unlike tensors
+    assert state[v] == 1 and fn.Variable(np.array([1.0, 2.0])) not in state
 
 
 def test_variable_from_initializer_and_copy():

@@ -145,8 +145,6 @@ def test_tfcompat_nn_names():
         nn.conv2d(x, k, 1, "SAME", data_format="NCHW")
 
 
-@pytest.mark.xfail(strict=True, reason="`import ferronet as tf; tf.nn` is ferronet.nn (array activations), which "
-                                       "shadows the TensorFlow names of ferronet.tfcompat.nn")
 def test_tf_nn_reaches_the_tensorflow_names():
     x = tf.constant([-1.0, 2.0])
     with tf.GradientTape() as tape:

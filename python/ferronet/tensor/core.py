@@ -267,19 +267,6 @@ class Primitive:
         return out
 
 
-class UfuncPrimitive(Primitive):
-    """A primitive whose forward is a one-input NumPy ufunc: one call and one object outside a tape."""
-
-    __slots__ = ()
-
-    def __call__(self, *args, **params):
-        if not _STACK and len(args) == 1 and type(args[0]) is Tensor and not params:
-            out = _new(Tensor)
-            out._v = self.forward(args[0]._v, out=...)
-            return out
-        return Primitive.__call__(self, *args, **params)
-
-
 _PY = (float, int, bool, complex)
 
 
@@ -307,11 +294,34 @@ def _values(args):
     return vals
 
 
-def primitive(name, forward, vjp, fast_vjp=None) -> Primitive:
-    """Declare a differentiable op (see :class:`Primitive`); one-input ufuncs get the lean call path."""
-    if ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin == 1 and fast_vjp is None:
-        return UfuncPrimitive(name, forward, vjp)
-    return Primitive(name, forward, vjp, fast_vjp)
+def primitive(name, forward, vjp, fast_vjp=None):
+    """Declare a differentiable op (see :class:`Primitive`).
+
+    A NumPy ufunc of one or two inputs comes back as a plain function with a
+    lean path for tensors outside a tape (one ufunc call, one object); the
+    primitive itself is its ``primitive`` attribute.
+    """
+    prim = Primitive(name, forward, vjp, fast_vjp)
+    if not (ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin in (1, 2) and fast_vjp is None):
+        return prim
+    if forward.nin == 1:
+        def op(x):
+            if not _STACK and type(x) is Tensor:
+                t = _new(Tensor)
+                t._v = forward(x._v, out=...)
+                return t
+            return prim(x)
+    else:
+        def op(x, y):
+            if not _STACK and type(x) is Tensor and type(y) is Tensor:
+                t = _new(Tensor)
+                t._v = forward(x._v, y._v, out=...)
+                return t
+            return prim(x, y)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"NumPy's ``{forward.__name__}`` on tensors, differentiable under a GradientTape."
+    op.primitive = prim
+    return op
 
 
 def nondiff(forward):

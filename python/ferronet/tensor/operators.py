@@ -15,6 +15,7 @@ from . import reduce_ops as R
 from .core import _STACK, ARRAY_OUT, Tensor, _default_dtype, _new, _wrap
 
 _asarray = np.asarray
+_SCALARS = (float, int, bool)
 
 
 def _operand(other):
@@ -23,8 +24,10 @@ def _operand(other):
         return other._v
     if isinstance(other, (list, tuple)):
         return _default_dtype(other)  # TensorFlow's int32/float32, not NumPy's 64-bit defaults
-    if getattr(other, "_is_symbolic", False):
-        return None
+    if type(other) in _SCALARS:
+        return other
+    if getattr(other, "_is_symbolic", False) or getattr(type(other), "__array_ufunc__", 0) is None:
+        return None  # the other operand handles the operation (a KerasTensor, pytest.approx...), as with ndarrays
     return other
 
 
