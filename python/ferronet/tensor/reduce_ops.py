@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .core import _STACK, Tensor, _wrap, as_tensor, nondiff, primitive, unwrap
+from .core import _STACK, Tensor, _wrap, as_tensor, primitive, unwrap
 
 __all__ = [
     "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_variance", "reduce_std",
@@ -241,8 +241,22 @@ def _arg(fn):
 
 argmax = _arg(np.argmax)
 argmin = _arg(np.argmin)
-reduce_any = nondiff(lambda a, axis=None, keepdims=False: np.any(a, axis=axis if not isinstance(axis, list)
-                                                                   else tuple(axis), keepdims=keepdims))
-reduce_all = nondiff(lambda a, axis=None, keepdims=False: np.all(a, axis=axis if not isinstance(axis, list)
-                                                                   else tuple(axis), keepdims=keepdims))
-count_nonzero = nondiff(lambda a, axis=None, keepdims=False: np.count_nonzero(a, axis=axis, keepdims=keepdims))
+def _np_axis(axis):
+    return tuple(int(unwrap(a)) for a in axis) if isinstance(axis, (list, tuple)) else (
+        None if axis is None else int(unwrap(axis)))
+
+
+def reduce_any(x, axis=None, keepdims=False):
+    """Logical or over ``axis``; no gradient."""
+    return _wrap(np.any(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims)))
+
+
+def reduce_all(x, axis=None, keepdims=False):
+    """Logical and over ``axis``; no gradient."""
+    return _wrap(np.all(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims)))
+
+
+def count_nonzero(x, axis=None, keepdims=False, dtype=np.int64):
+    """Number of non-zero entries over ``axis`` (int64, as TensorFlow); no gradient."""
+    n = np.count_nonzero(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims))
+    return _wrap(np.asarray(n, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype))))
