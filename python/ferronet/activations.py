@@ -111,9 +111,22 @@ def get(identifier):
         return fn
     if isinstance(identifier, dict) and "class_name" in identifier:
         return get(identifier.get("config", {}).get("name", identifier["class_name"]))
+    builtin = _builtin_for_tensor_op(identifier)
+    if builtin is not None:
+        return builtin
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation. Received: activation={identifier!r}")
+
+
+def _builtin_for_tensor_op(fn):
+    """The built-in activation a tensor op stands for (``tf.nn.relu`` -> ``relu``), so layers use their kernels."""
+    from .tensor import nn_ops
+
+    for name, op in nn_ops._ACTIVATIONS.items():
+        if op is not None and op is fn and name in _FUNCTIONS:
+            return _FUNCTIONS[name]
+    return None
 
 
 def serialize(fn) -> str:

@@ -150,7 +150,13 @@ class Loss:
 
     # -- Keras API -----------------------------------------------------------
     def call(self, y_true, y_pred):
-        """Per-sample losses, shape ``(batch,)``."""
+        """Per-sample losses, shape ``(batch,)`` (a differentiable tensor for tensor inputs or under a tape)."""
+        from .tensor.core import Tensor, recording
+
+        if isinstance(y_pred, Tensor) or recording():
+            from .losses_tensor import per_sample
+
+            return per_sample(self, y_true, y_pred)
         p = _pred(y_pred)
         return self._grad(p, self._prepare(y_true, p), None, 1.0, None)[0]
 
@@ -174,8 +180,9 @@ class Loss:
         return self._grad(p, self._prepare(y_true, p), sw, scale, out)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss: a float for arrays (per-sample array with ``reduction="none"``); a differentiable
-        :class:`~ferronet.Tensor` when ``y_pred`` is a tensor or a ``GradientTape`` is recording."""
+        """The reduced loss as a scalar :class:`~ferronet.Tensor` (per-sample values with ``reduction="none"``), as
+        in Keras; differentiable when ``y_pred`` is a tensor or a ``GradientTape`` is recording. ``float(loss)``
+        gives the number."""
         from .tensor.core import Tensor, recording
 
         if isinstance(y_pred, Tensor) or recording() or type(self).call is not Loss.call:
@@ -186,10 +193,13 @@ class Loss:
         losses = self._grad(p, self._prepare(y_true, p), None, 1.0, None)[0]
         if sample_weight is not None:
             losses = losses * np.asarray(sample_weight, dtype=losses.dtype).reshape(-1)
+        from .tensor.core import _wrap
+
         if self.reduction in ("none", None):
-            return losses
+            return _wrap(losses)
         total = float(losses.sum(dtype=np.float64))
-        return total / max(1, losses.shape[0]) if self.reduction == "sum_over_batch_size" else total
+        total = total / max(1, losses.shape[0]) if self.reduction == "sum_over_batch_size" else total
+        return _wrap(np.asarray(total, dtype=losses.dtype))
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}

@@ -84,25 +84,26 @@ def _reduce(per_sample, sample_weight, reduction):
     return total
 
 
-def _builtin_primitive(loss, y_true, sample_weight):
+def _builtin_primitive(loss, y_true, sample_weight, reduction=None):
     """The fused kernel of a built-in loss as a primitive of ``y_pred`` (value and fast gradient in Rust)."""
+    reduction = loss.reduction if reduction is None else reduction
 
     def forward(p):
         p = np.ascontiguousarray(p)
         losses = loss._grad(p, loss._prepare(y_true, p), None, 1.0, None)[0]  # _grad applies label smoothing
-        return unwrap(_reduce(Tensor(losses), sample_weight, loss.reduction))
+        return unwrap(_reduce(Tensor(losses), sample_weight, reduction))
 
     def fast(g, out, p):
         p = np.ascontiguousarray(p)
         n = p.shape[0]
-        if loss.reduction in ("none", None):
+        if reduction in ("none", None):
             sw = np.asarray(g, dtype=p.dtype).reshape(-1)
             if sample_weight is not None:
                 sw = sw * np.asarray(unwrap(sample_weight), dtype=p.dtype).reshape(-1)
             scale = 1.0
         else:
             sw = None if sample_weight is None else np.asarray(unwrap(sample_weight), dtype=p.dtype).reshape(-1)
-            scale = float(g) / (max(1, n) if loss.reduction == "sum_over_batch_size" else 1)
+            scale = float(g) / (max(1, n) if reduction == "sum_over_batch_size" else 1)
         return (loss._grad(p, loss._prepare(y_true, p), None if sw is None else np.ascontiguousarray(sw), scale, None)[1],)
 
     def formula(p):
@@ -110,9 +111,17 @@ def _builtin_primitive(loss, y_true, sample_weight):
         t = loss._prepare(np.asarray(unwrap(y_true)), pv)
         if getattr(loss, "label_smoothing", 0.0):
             t = loss._smoothed(t, pv)
-        return _reduce(per_sample_formula(loss, t, p), sample_weight, loss.reduction)
+        return _reduce(per_sample_formula(loss, t, p), sample_weight, reduction)
 
     return Primitive(f"{type(loss).__name__}", forward, N._twin(formula), fast)
+
+
+def per_sample(loss, y_true, y_pred):
+    """The per-sample values of a built-in loss on tensors (``Loss.call``'s tensor path), differentiable."""
+    y_pred = as_tensor(y_pred)
+    if isinstance(y_true, Tensor):
+        y_true = y_true.numpy()
+    return _builtin_primitive(loss, y_true, None, reduction="none")(y_pred)
 
 
 def tensor_loss(loss, y_true, y_pred, sample_weight=None):

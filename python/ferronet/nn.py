@@ -1,11 +1,13 @@
-"""``ferronet.nn``: the activation functions under TensorFlow's ``tf.nn`` names.
+"""``ferronet.nn``: TensorFlow's ``tf.nn`` over ferronet tensors.
 
-``tf.nn.relu``, ``tf.nn.softmax``, ... are the same functions as in
-:mod:`ferronet.activations`, so ``Dense(512, activation=tf.nn.relu)`` works
-after ``import ferronet as tf``, and they apply to NumPy arrays directly.
+After ``import ferronet as tf``, ``tf.nn.relu``, ``tf.nn.softmax``,
+``tf.nn.sparse_softmax_cross_entropy_with_logits``... take arrays or tensors
+and return :class:`~ferronet.Tensor` values, differentiable under a
+``GradientTape``. Given to a layer (``Dense(512, activation=tf.nn.relu)``)
+an activation runs the layer's fused Rust kernel, as its name would.
 """
 
-from .activations import elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, swish, tanh
+from .tfcompat import nn as _tf_nn
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "elu", "gelu", "silu", "swish",
-           "softplus"]
+__all__ = sorted(name for name in vars(_tf_nn) if not name.startswith("_") and callable(getattr(_tf_nn, name)))
+globals().update({name: getattr(_tf_nn, name) for name in __all__})

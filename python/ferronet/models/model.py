@@ -100,10 +100,12 @@ class Model(Trainer, Layer):
         """
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to compile(). Received: {kwargs}")
-        if loss is None:
+        from .steps import custom
+
+        if loss is None and self._chain and not custom(self, "train_step"):
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'. Received: loss=None")
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        self.loss = None if loss is None else losses_module.get(loss)
         if isinstance(loss_weights, (list, tuple)):
             if len(loss_weights) != 1:
                 raise ValueError(f"A Sequential model has one output, so one loss weight. Received: {loss_weights!r}")
@@ -130,7 +132,7 @@ class Model(Trainer, Layer):
 
         return {
             "optimizer": optimizers_module.serialize(self.optimizer),
-            "loss": losses_module.serialize(self.loss),
+            "loss": None if self.loss is None else losses_module.serialize(self.loss),
             "loss_weights": self._compile_config["loss_weights"],
             "metrics": [ser_metric(m) for m in self._metric_specs],
             "weighted_metrics": [ser_metric(m) for m in self._weighted_specs],
@@ -140,7 +142,7 @@ class Model(Trainer, Layer):
         """Re-``compile`` from :meth:`get_compile_config`'s output."""
         self.compile(
             optimizer=optimizers_module.deserialize(config["optimizer"], custom_objects),
-            loss=losses_module.deserialize(config["loss"], custom_objects),
+            loss=None if config.get("loss") is None else losses_module.deserialize(config["loss"], custom_objects),
             loss_weights=config.get("loss_weights"),
             metrics=[_metric_from(m) for m in config.get("metrics") or []] or None,
             weighted_metrics=[_metric_from(m) for m in config.get("weighted_metrics") or []] or None,
@@ -180,6 +182,9 @@ class Model(Trainer, Layer):
     def build(self, input_shape=None):
         """Create the weights by calling the model once on zeros of ``input_shape`` (batch dimension ignored)."""
         if input_shape is None or self.__dict__.get("_seen_output") is not None:
+            return
+        if type(self).call is Model.call:  # a model used only through its own train_step (a VAE)
+            self._build_with(tuple(input_shape))
             return
         if isinstance(input_shape, (list, dict)) or (input_shape and isinstance(input_shape[0], (tuple, list))):
             return

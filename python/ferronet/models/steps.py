@@ -116,6 +116,8 @@ def compute_loss(model, y_true, y_pred, sample_weight=None, add_layer_losses=Tru
 
 
 def _pack(xb, yb, swb):
+    if yb is None:
+        return xb  # Keras hands a step x alone when there are no targets
     return (xb, yb) if swb is None else (xb, yb, swb)
 
 
@@ -152,7 +154,8 @@ def _account(model, loss, y, y_pred, sw):
     return None
 
 
-def _custom(model, name):
+def custom(model, name):
+    """Whether the model's class overrides ``train_step``/``test_step``/``predict_step``."""
     from .model import Model
 
     return getattr(type(model), name) is not getattr(Model, name)

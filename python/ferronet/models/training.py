@@ -184,6 +184,9 @@ class Trainer:
     def _ensure_metrics(self, y_true, y_pred):
         if self._compile_metrics is not None:
             return
+        if y_true is None or y_pred is None:  # a custom train_step on x alone: compiled metrics need both
+            self._compile_metrics, self._metric_weighted = [], []
+            return
         from .. import metrics as metrics_module
 
         ms, weighted = [], []
@@ -310,6 +313,9 @@ class Trainer:
     def _prepare_xy(self, x, y, sample_weight, class_weight, what=""):
         """Validated arrays and feeders for labelled data (one call per fit/evaluate)."""
         x = self._input_array(x, what + "x")
+        if y is None and tape_steps.custom(self, "train_step"):
+            # a custom train_step that takes x alone (an autoencoder, a VAE), as Keras allows
+            return len(x), (data_module.Feeder(x, self._model_dtype()), None, None, None)
         if y is None:
             raise ValueError(
                 f"{what}y is required: ferronet trains on arrays (x, y). Received: {what}y=None"
@@ -413,8 +419,10 @@ class Trainer:
             )
         x = self._input_array(x)
         y_arr = data_module.as_array(y, "y")
-        if y_arr is None:
+        if y_arr is None and not tape_steps.custom(self, "train_step"):
             raise ValueError("y is required: ferronet trains on arrays (x, y). Received: y=None")
+        if y_arr is None and validation_split:
+            raise ValueError("validation_split needs y; give validation_data instead. Received: y=None")
         sw_arr = None if sample_weight is None else data_module.as_array(sample_weight, "sample_weight")
         data_module.check_lengths(x=x, y=y_arr, sample_weight=sw_arr)
 
@@ -468,7 +476,7 @@ class Trainer:
                 start = step * batch_size
                 stop = min(n, start + batch_size)
                 idx = None if perm is None else perm[start:stop]
-                yb = fy.batch(start, stop, idx)
+                yb = None if fy is None else fy.batch(start, stop, idx)
                 yield (fx.batch(start, stop, idx), yb, None if fsw is None else fsw.batch(start, stop, idx),
                        yb if fym is None else fym.batch(start, stop, idx))
 
@@ -564,6 +572,10 @@ class Trainer:
     def _peek_prediction(self, c, xb):
         """Model predictions on a few rows, to resolve metrics like ``"accuracy"`` from shapes."""
         if c is None:
+            from .model import Model
+
+            if type(self).call is Model.call and not hasattr(self, "_nodes"):
+                return None  # no forward pass to peek at: the model trains only through its own train_step
             return np.array(self(xb[: min(2, len(xb))], training=False), copy=True)
         h = xb[: min(2, len(xb))]
         for layer in c.layers:

@@ -168,6 +168,14 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras' API: apply ``[(gradient, variable), ...]`` (gradients as arrays)."""
         pairs = list(grads_and_vars)
+        missing = [v for g, v in pairs if g is None]
+        if missing:
+            import warnings
+
+            warnings.warn("Gradients do not exist for variables "
+                          f"{[getattr(v, 'path', getattr(v, 'name', '?')) for v in missing]} when minimizing the "
+                          "loss: they are left unchanged.", UserWarning, stacklevel=2)
+            pairs = [(g, v) for g, v in pairs if g is not None]
         for g, v in pairs:
             g = np.asarray(g)
             if g.shape != v.shape:
