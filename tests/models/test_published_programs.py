@@ -193,3 +193,36 @@ def test_variational_autoencoder_with_sampling_layer_and_kl_loss():
     history = vae.fit(data, epochs=6, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert len(vae.trainable_weights) == len(encoder.trainable_weights) + len(decoder.trainable_weights)
+
+
+def test_custom_metric_subclass_with_add_weight_in_compile():
+    # keras.io "Training & evaluation with the built-in methods": a stateful Metric subclass
+    class CategoricalTruePositives(keras.metrics.Metric):
+        def __init__(self, name="categorical_true_positives", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.true_positives = self.add_weight(name="ctp", initializer="zeros")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = tf.reshape(tf.argmax(y_pred, axis=1), shape=(-1, 1))
+            values = tf.cast(y_true, "int32") == tf.cast(y_pred, "int32")
+            values = tf.cast(values, "float32")
+            if sample_weight is not None:
+                values = tf.multiply(values, tf.cast(sample_weight, "float32"))
+            self.true_positives.assign_add(tf.reduce_sum(values))
+
+        def result(self):
+            return self.true_positives
+
+        def reset_state(self):
+            self.true_positives.assign(0.0)
+
+    x, y = _digits(64)
+    model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[CategoricalTruePositives()])
+    history = model.fit(x, y.reshape(-1, 1), batch_size=16, epochs=2, verbose=0)
+    counts = history.history["categorical_true_positives"]
+    assert all(0 <= c <= 64 and float(c).is_integer() for c in counts)
+    manual = CategoricalTruePositives()
+    probs = model.predict(x, verbose=0)
+    manual.update_state(y.reshape(-1, 1), probs)
+    assert float(manual.result()) == float((probs.argmax(1) == y).sum())

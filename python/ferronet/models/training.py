@@ -111,6 +111,7 @@ class Trainer:
 
     _train_cache = None
     _step_logs = None  # logs returned by a custom train_step/test_step
+    _y_tail = None  # trailing shape of the labels given to fit/evaluate
     _compile_metrics = None
     _loss_sum = 0.0
     _loss_count = 0
@@ -209,15 +210,21 @@ class Trainer:
         self._metric_weighted = weighted
 
     def _update_metrics(self, y_true, y_pred, sw):
+        tail = self._y_tail
         for m, w in zip(self._compile_metrics, self._metric_weighted):
-            m.update_state(y_true, y_pred, sample_weight=sw if w else None)
+            yt = y_true
+            if tail is not None and not type(m).__module__.startswith("ferronet."):
+                # a user's Metric sees the labels as given to fit, as in Keras (ferronet flattens class ids)
+                yt = np.reshape(y_true, (len(y_true),) + tail) if np.size(y_true) == len(y_true) * int(
+                    np.prod(tail)) else y_true
+            m.update_state(yt, y_pred, sample_weight=sw if w else None)
 
     def _logs(self, prefix=""):
         if self._step_logs is not None:
             return {prefix + k: v for k, v in self._step_logs.items()}
         logs = {prefix + "loss": self._loss_sum / max(1, self._loss_count)}
         for m in self._compile_metrics or []:
-            logs[prefix + m.name] = m.result()
+            logs[prefix + m.name] = _number(m.result())
         return logs
 
     # -------------------------------------------------------------------- steps
@@ -333,6 +340,7 @@ class Trainer:
         data_module.check_finite(x, what + "x")
         data_module.check_finite(y, what + "y")
         data_module.check_finite(sw, what + "sample_weight")
+        self._y_tail = tuple(np.shape(y)[1:])
         targets, kind = data_module.prepare_targets(self.loss, y, self._model_output_shape(), self._model_dtype(),
                                                     what + "y")
         if class_weight is not None:
@@ -739,6 +747,14 @@ class Trainer:
         """Model outputs for one batch (a new array)."""
         x = self._input_array(x)
         return self._predict_array(x, max(1, len(x)))
+
+
+def _number(value):
+    """A metric's result as a Python float (or a copied array for vector results): variables and tensors too."""
+    if isinstance(value, (float, int)):
+        return value
+    a = np.asarray(value)
+    return float(a) if a.ndim == 0 else np.array(a, copy=True)
 
 
 def _default_train_step():

@@ -24,6 +24,7 @@ from .losses import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
+from ..tensor.tape import grad, value_and_grad  # noqa: F401  (JAX-style autodiff over tensor functions)
 
 __all__ = [
     *linalg.__all__,
@@ -33,4 +34,6 @@ __all__ = [
     *normalization.__all__,
     *activations.__all__,
     *losses.__all__,
+    "grad",
+    "value_and_grad",
 ]
