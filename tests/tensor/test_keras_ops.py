@@ -295,9 +295,9 @@ def test_keras_ops_reached_as_keras_module():
 
 KERAS_NAMES = ("sum mean max min prod std var square sqrt exp log abs matmul dot einsum reshape transpose concatenate "
                "stack split expand_dims squeeze tile take take_along_axis where clip maximum minimum cast "
-               "convert_to_tensor convert_to_numpy shape ones zeros ones_like zeros_like full eye arange linspace argmax "
-               "argmin one_hot relu sigmoid tanh softmax log_softmax softplus gelu silu logsumexp norm sign floor ceil "
-               "round power add subtract multiply divide negative stop_gradient cond binary_crossentropy "
+               "convert_to_tensor convert_to_numpy shape ones zeros ones_like zeros_like full eye arange linspace "
+               "argmax argmin one_hot relu sigmoid tanh softmax log_softmax softplus gelu silu logsumexp norm sign "
+               "floor ceil round power add subtract multiply divide negative stop_gradient cond binary_crossentropy "
                "categorical_crossentropy sparse_categorical_crossentropy").split()
 
 

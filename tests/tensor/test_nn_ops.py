@@ -42,7 +42,8 @@ ACTS = {
     "tf_leaky_relu_alpha": (lambda x: N.leaky_relu(x, alpha=0.1), lambda x: np.where(x > 0, x, 0.1 * x)),
     "relu6": (N.relu6, lambda x: np.clip(x, 0, 6)),
     "softsign": (N.softsign, lambda x: x / (1 + np.abs(x))),
-    "selu": (N.selu, lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0)))),
+    "selu": (N.selu,
+             lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0)))),
     "softmax": (N.softmax, lambda x: np_softmax(x, axis=-1)),
     "softmax_axis0": (lambda x: N.softmax(x, axis=0), lambda x: np_softmax(x, axis=0)),
     "log_softmax": (N.log_softmax, lambda x: np_log_softmax(x, axis=-1)),
@@ -53,7 +54,8 @@ XA[0, 0] = 7.0  # above relu6's cap
 
 
 def _fast_and_twin_grads(f, inputs, weights):
-    """Gradients of sum(w * f(inputs)) by the fast VJP (nothing else records) and by the twin (an outer tape records)."""
+    """Gradients of sum(w * f(inputs)) by the fast VJP (nothing else records) and by the twin (an outer tape
+    records), and a second derivative through the twin."""
     ts = [fn.constant(a) for a in inputs]
     with GradientTape() as tape:
         tape.watch(ts)
@@ -90,8 +92,8 @@ def test_fused_activation_vjp_rules_agree_directly():
     g = RNG.standard_normal(XA.shape)
     for prim in (N.relu, N.sigmoid, N.tanh, N.softplus, N.silu, N.gelu_prim, N._elu, N._leaky, N._softmax,
                  N._log_softmax):
-        params = {"approximate": False} if prim is N.gelu_prim else {"alpha": 1.0} if prim is N._elu else \
-            {"negative_slope": 0.2} if prim is N._leaky else {"axis": -1} if prim in (N._softmax, N._log_softmax) else {}
+        params = {N.gelu_prim: {"approximate": False}, N._elu: {"alpha": 1.0}, N._leaky: {"negative_slope": 0.2},
+                  N._softmax: {"axis": -1}, N._log_softmax: {"axis": -1}}.get(prim, {})
         y = prim.forward(XA, **params)
         (fast,) = prim.fast_vjp(g, y, XA, **params)
         (twin,) = prim.vjp(fn.constant(g), fn.constant(y), fn.constant(XA), **params)

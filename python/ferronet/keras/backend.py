@@ -83,10 +83,12 @@ def standardize_dtype(dtype) -> str:
 
 
 def is_float_dtype(dtype) -> bool:
+    """Whether ``dtype`` is a float type."""
     return np.dtype(standardize_dtype(dtype)).kind == "f"
 
 
 def is_int_dtype(dtype) -> bool:
+    """Whether ``dtype`` is an integer type."""
     return np.dtype(standardize_dtype(dtype)).kind in "iu"
 
 
@@ -111,10 +113,12 @@ def set_value(x, value) -> None:
 
 
 def batch_get_value(tensors) -> list:
+    """The values of several variables, as arrays."""
     return [get_value(t) for t in tensors]
 
 
 def batch_set_value(tuples) -> None:
+    """Assign each ``(variable, value)`` pair."""
     for x, value in tuples:
         set_value(x, value)
 

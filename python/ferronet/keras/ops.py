@@ -25,8 +25,13 @@ from ..tensor import index_ops as _I
 from ..tensor import linalg_ops as _L
 from ..tensor import math_ops as _M
 from ..tensor import nn_ops as _N
+from ..tensor import numpy_ops as _NP
 from ..tensor import reduce_ops as _R
 from ..tensor.core import Tensor, _wrap, as_tensor, unwrap
+from ..tensor.numpy_ops import (  # noqa: F401
+    diag, diagonal, dot, einsum, expand_dims, flip, hstack, inner, logaddexp, moveaxis, nan_to_num, outer, pad, split,
+    take, tile, trace, vstack,
+)
 from ..tensor.tape import stop_gradient  # noqa: F401
 from . import backend as _backend
 
@@ -65,10 +70,12 @@ def shape(x):
 
 
 def ndim(x):
+    """The number of axes of ``x``."""
     return len(shape(x))
 
 
 def size(x):
+    """The number of elements of ``x``."""
     return int(np.prod(shape(x), dtype=np.int64))
 
 
@@ -78,6 +85,7 @@ def dtype(x):
 
 
 def cast(x, dtype):
+    """``x`` converted to ``dtype`` (float-to-float casts pass gradients)."""
     return _M.cast(x, _dtype(dtype))
 
 
@@ -86,34 +94,42 @@ def _shape_arg(s):
 
 
 def zeros(shape, dtype=None):
+    """Zeros of ``shape`` (floatx unless ``dtype``)."""
     return _wrap(np.zeros(_shape_arg(shape), _dtype(dtype)))
 
 
 def ones(shape, dtype=None):
+    """Ones of ``shape`` (floatx unless ``dtype``)."""
     return _wrap(np.ones(_shape_arg(shape), _dtype(dtype)))
 
 
 def full(shape, fill_value, dtype=None):
+    """``fill_value`` repeated to ``shape`` (the value's dtype unless ``dtype``)."""
     return _wrap(np.full(_shape_arg(shape), unwrap(fill_value), _dtype(dtype, _python_dtype(fill_value))))
 
 
 def zeros_like(x, dtype=None):
+    """Zeros shaped like ``x``, of its dtype unless ``dtype``."""
     return _wrap(np.zeros(shape(x), _dtype(dtype, _python_dtype(x))))
 
 
 def ones_like(x, dtype=None):
+    """Ones shaped like ``x``, of its dtype unless ``dtype``."""
     return _wrap(np.ones(shape(x), _dtype(dtype, _python_dtype(x))))
 
 
 def full_like(x, fill_value, dtype=None):
+    """``fill_value`` shaped like ``x``, of its dtype unless ``dtype``."""
     return _wrap(np.full(shape(x), unwrap(fill_value), _dtype(dtype, _python_dtype(x))))
 
 
 def eye(N, M=None, k=0, dtype=None):
+    """An ``N x M`` matrix with ones on the ``k``-th diagonal (floatx unless ``dtype``)."""
     return _wrap(np.eye(int(N), None if M is None else int(M), int(k), dtype=_dtype(dtype)))
 
 
 def identity(n, dtype=None):
+    """The ``n x n`` identity matrix."""
     return eye(n, dtype=dtype)
 
 
@@ -128,12 +144,14 @@ def arange(start, stop=None, step=1, dtype=None):
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (floatx unless ``dtype``)."""
     out, step = np.linspace(unwrap(start), unwrap(stop), int(num), endpoint=endpoint, retstep=True, axis=axis)
     out = _wrap(out.astype(_dtype(dtype)))
     return (out, step) if retstep else out
 
 
 def tri(N, M=None, k=0, dtype=None):
+    """Ones at and below the ``k``-th diagonal of an ``N x M`` matrix."""
     return _wrap(np.tri(int(N), None if M is None else int(M), int(k), dtype=_dtype(dtype)))
 
 
@@ -171,21 +189,8 @@ def where(condition, x1=None, x2=None):
 
 
 def square_difference(x1, x2):
+    """``(x1 - x2) ** 2``."""
     return _M.squared_difference(x1, x2)
-
-
-def logaddexp(x1, x2):
-    """``log(exp(x1) + exp(x2))``, computed stably."""
-    m = _A.stop_gradient(_M.maximum(x1, x2))
-    return _M.add(m, _M.log(_M.add(_M.exp(_M.subtract(x1, m)), _M.exp(_M.subtract(x2, m)))))
-
-
-def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
-    x = convert_to_tensor(x)
-    v = unwrap(x)
-    keep = np.isfinite(v)
-    repl = np.nan_to_num(v, nan=nan, posinf=posinf, neginf=neginf)
-    return _M.where(keep, x, repl)
 
 
 # ---------------------------------------------------------------- reductions
@@ -195,6 +200,7 @@ def _float_input(x):
 
 
 def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (all axes when None)."""
     return _R.reduce_sum(convert_to_tensor(x), axis, keepdims)
 
 
@@ -204,11 +210,13 @@ def mean(x, axis=None, keepdims=False):
 
 
 def max(x, axis=None, keepdims=False, initial=None):
+    """Maximum over ``axis``, at least ``initial`` when given; ties share the gradient."""
     out = _R.reduce_max(convert_to_tensor(x), axis, keepdims)
     return out if initial is None else _M.maximum(out, initial)
 
 
 def min(x, axis=None, keepdims=False, initial=None):
+    """Minimum over ``axis``, at most ``initial`` when given; ties share the gradient."""
     out = _R.reduce_min(convert_to_tensor(x), axis, keepdims)
     return out if initial is None else _M.minimum(out, initial)
 
@@ -217,6 +225,7 @@ amax, amin = max, min
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
+    """Product over ``axis`` (computed in ``dtype`` when given)."""
     x = convert_to_tensor(x) if dtype is None else cast(x, dtype)
     return _R.reduce_prod(x, axis, keepdims)
 
@@ -232,18 +241,32 @@ def std(x, axis=None, keepdims=False):
 
 
 def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably."""
     return _R.reduce_logsumexp(_float_input(x), axis, keepdims)
 
 
 def any(x, axis=None, keepdims=False):
+    """Logical or over ``axis``; no gradient."""
     return _wrap(np.any(unwrap(x), axis=_np_axis(axis), keepdims=keepdims))
 
 
 def all(x, axis=None, keepdims=False):
+    """Logical and over ``axis``; no gradient."""
     return _wrap(np.all(unwrap(x), axis=_np_axis(axis), keepdims=keepdims))
 
 
+def cumsum(x, axis=None, dtype=None):
+    """Cumulative sum along ``axis`` (of the flattened ``x`` when None)."""
+    return _NP.cumsum(convert_to_tensor(x) if dtype is None else cast(x, dtype), axis)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector norms (``ord`` None/2, 1, inf, -inf, 0 or any p) and the Frobenius norm (``"fro"``) of matrices."""
+    return _NP.norm(_float_input(x), ord, axis, keepdims)
+
+
 def count_nonzero(x, axis=None):
+    """Number of non-zero entries over ``axis`` (int32)."""
     return _wrap(np.asarray(np.count_nonzero(unwrap(x), axis=_np_axis(axis)), dtype=np.int32))
 
 
@@ -265,142 +288,54 @@ def _arg(fn):
 argmax, argmin = _arg(np.argmax), _arg(np.argmin)
 
 
-def cumsum(x, axis=None, dtype=None):
-    x = convert_to_tensor(x) if dtype is None else cast(x, dtype)
-    if axis is None:
-        return _R.cumsum(_A.reshape(x, (-1,)), 0)
-    return _R.cumsum(x, axis)
-
-
-def norm(x, ord=None, axis=None, keepdims=False):
-    """Vector norms (``ord`` None/2, 1, inf, -inf, 0 or any p) and the Frobenius norm of matrices (``"fro"``)."""
-    x = _float_input(x)
-    if isinstance(axis, (tuple, list)) and len(axis) == 2 and ord not in (None, "fro"):
-        raise NotImplementedError(f"Matrix norms other than 'fro' are not supported. Received: ord={ord!r}")
-    if ord in (None, "fro", 2):
-        return _R.norm(x, "euclidean", axis, keepdims)
-    if ord == np.inf:
-        return _R.reduce_max(_M.abs(x), axis, keepdims)
-    if ord == -np.inf:
-        return _R.reduce_min(_M.abs(x), axis, keepdims)
-    if ord == 0:
-        return _M.cast(_R.reduce_sum(_M.cast(_M.not_equal(x, 0), x.dtype), axis, keepdims), x.dtype)
-    if isinstance(ord, (int, float)):
-        p = float(ord)
-        return _M.power(_R.reduce_sum(_M.power(_M.abs(x), p), axis, keepdims), 1.0 / p)
-    raise ValueError(f"Unsupported norm order. Received: ord={ord!r}")
-
-
 # --------------------------------------------------------------------- shapes
 def reshape(x, newshape):
+    """``x`` with shape ``newshape`` (one dimension may be -1)."""
     return _A.reshape(convert_to_tensor(x), newshape)
 
 
 def transpose(x, axes=None):
+    """``x`` with its axes permuted (reversed when ``axes`` is None)."""
     return _A.transpose(convert_to_tensor(x), axes)
 
 
 def swapaxes(x, axis1, axis2):
+    """``x`` with ``axis1`` and ``axis2`` exchanged."""
     return _A.swapaxes(convert_to_tensor(x), int(axis1), int(axis2))
 
 
-def moveaxis(x, source, destination):
-    x = convert_to_tensor(x)
-    src = [int(a) % x.ndim for a in (source if isinstance(source, (list, tuple)) else [source])]
-    dst = [int(a) % x.ndim for a in (destination if isinstance(destination, (list, tuple)) else [destination])]
-    perm = [i for i in builtins.range(x.ndim) if i not in src]
-    for d, s_ in sorted(zip(dst, src)):
-        perm.insert(d, s_)
-    return _A.transpose(x, perm)
-
-
-def expand_dims(x, axis):
-    x = convert_to_tensor(x)
-    for a in sorted(int(a) % (x.ndim + (len(axis) if isinstance(axis, (list, tuple)) else 1))
-                    for a in (axis if isinstance(axis, (list, tuple)) else [axis])):
-        x = _A.expand_dims(x, a)
-    return x
-
-
 def squeeze(x, axis=None):
+    """``x`` without its size-1 axes (or those in ``axis``)."""
     return _A.squeeze(convert_to_tensor(x), axis)
 
 
 def ravel(x):
+    """``x`` flattened to 1-D."""
     return _A.reshape(convert_to_tensor(x), (-1,))
 
 
 def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape``; the gradient sums back."""
     return _A.broadcast_to(convert_to_tensor(x), shape)
 
 
 def concatenate(xs, axis=0):
+    """Tensors joined along an existing ``axis``."""
     return _A.concat([convert_to_tensor(x) for x in xs], axis)
 
 
 def stack(x, axis=0):
+    """Same-shape tensors joined along a new ``axis``."""
     return _A.stack([convert_to_tensor(v) for v in x], axis)
 
 
-def hstack(xs):
-    xs = [convert_to_tensor(x) for x in xs]
-    return _A.concat(xs, 0 if xs[0].ndim == 1 else 1)
-
-
-def vstack(xs):
-    return _A.concat([_A.reshape(t, (1, -1)) if t.ndim == 1 else t for t in map(convert_to_tensor, xs)], 0)
-
-
-def split(x, indices_or_sections, axis=0):
-    """NumPy's split: an int gives equal sections, a list gives the indices where sections start."""
-    x = convert_to_tensor(x)
-    if isinstance(indices_or_sections, (int, np.integer)):
-        return _A.split(x, int(indices_or_sections), axis)
-    n = x.shape[int(axis)]
-    bounds = [0] + [int(i) for i in indices_or_sections] + [n]
-    return _A.split(x, [builtins.max(b - a, 0) for a, b in zip(bounds[:-1], bounds[1:])], axis)
-
-
-def tile(x, repeats):
-    """``np.tile``: ``repeats`` shorter than ``x.ndim`` gets leading 1s; longer, ``x`` gets leading axes."""
-    x = convert_to_tensor(x)
-    reps = [int(r) for r in (repeats if isinstance(repeats, (list, tuple)) else [repeats])]
-    if len(reps) < x.ndim:
-        reps = [1] * (x.ndim - len(reps)) + reps
-    elif len(reps) > x.ndim:
-        x = _A.reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
-    return _A.tile(x, reps)
-
-
 def repeat(x, repeats, axis=None):
+    """Each element (slice along ``axis``) repeated ``repeats`` times; flattened first when ``axis`` is None."""
     return _A.repeat(convert_to_tensor(x), repeats, axis)
 
 
-def flip(x, axis=None):
-    x = convert_to_tensor(x)
-    return _A.reverse(x, list(builtins.range(x.ndim)) if axis is None else axis)
-
-
-def pad(x, pad_width, mode="constant", constant_values=None):
-    x = convert_to_tensor(x)
-    pw = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
-                         np.full((1, 2), int(pad_width)), (x.ndim, 2))
-    return _A.pad(x, pw.tolist(), mode=mode, constant_values=0 if constant_values is None else constant_values)
-
-
-def take(x, indices, axis=None):
-    """``np.take``: slices of ``x`` along ``axis`` (of the flattened ``x`` when None); negative indices count back."""
-    x = convert_to_tensor(x)
-    if axis is None:
-        x, axis = _A.reshape(x, (-1,)), 0
-    idx = np.asarray(unwrap(indices))
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"take indices must be integers. Received: dtype {idx.dtype}")
-    n = x.shape[int(axis)]
-    return _A.gather(x, np.where(idx < 0, idx + n, idx), axis=axis)
-
-
 def take_along_axis(x, indices, axis=None):
+    """``x`` gathered along ``axis`` by an index array of ``x``'s rank (NumPy's ``take_along_axis``)."""
     return _I.take_along_axis(convert_to_tensor(x), indices, axis)
 
 
@@ -411,77 +346,34 @@ def slice(inputs, start_indices, shape):
 
 
 def sort(x, axis=-1):
+    """``x`` sorted along ``axis``; the gradient goes back to each value's origin."""
     return _I.sort(convert_to_tensor(x), axis)
 
 
 def argsort(x, axis=-1):
+    """Indices that sort ``x`` along ``axis`` (int32)."""
     return _I.argsort(convert_to_tensor(x), axis)
 
 
 def top_k(x, k, sorted=True):
+    """``(values, indices)`` of the ``k`` largest entries along the last axis."""
     return _I.top_k(convert_to_tensor(x), k, sorted)
 
 
 def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D tensors (``'xy'`` or ``'ij'`` indexing)."""
     return _I.meshgrid(*x, indexing=indexing)
 
 
 # --------------------------------------------------------------------- linalg
 def matmul(x1, x2):
+    """Matrix product with NumPy's broadcasting rules (1-D operands as vectors)."""
     return _A.matmul(convert_to_tensor(x1), convert_to_tensor(x2))
 
 
-def dot(x1, x2):
-    """``np.dot``: products of scalars, inner products of vectors, ``matmul`` of matrices, last-by-second-last axes."""
-    a, b = convert_to_tensor(x1), convert_to_tensor(x2)
-    if a.ndim == 0 or b.ndim == 0:
-        return _M.multiply(a, b)
-    if b.ndim <= 2:
-        return _A.matmul(a, b)
-    return _A.tensordot(a, b, axes=([a.ndim - 1], [b.ndim - 2]))
-
-
 def tensordot(x1, x2, axes=2):
+    """Sum of products over ``axes`` (an int: the last axes of ``x1`` with the first of ``x2``)."""
     return _A.tensordot(convert_to_tensor(x1), convert_to_tensor(x2), axes)
-
-
-def einsum(subscripts, *operands):
-    """``np.einsum``; without ``->`` the output takes the letters used once, in alphabetical order."""
-    s = subscripts.replace(" ", "")
-    if "->" not in s:
-        letters = [c for c in s if c.isalpha()]
-        s += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    return _A.einsum(s, *[convert_to_tensor(o) for o in operands])
-
-
-def outer(x1, x2):
-    return _M.multiply(_A.reshape(convert_to_tensor(x1), (-1, 1)), _A.reshape(convert_to_tensor(x2), (1, -1)))
-
-
-def inner(x1, x2):
-    a, b = convert_to_tensor(x1), convert_to_tensor(x2)
-    return _M.multiply(a, b) if a.ndim == 0 or b.ndim == 0 else _A.tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
-
-
-def trace(x, offset=0, axis1=0, axis2=1):
-    x = convert_to_tensor(x)
-    return sum(diagonal(x, offset, axis1, axis2), axis=-1)
-
-
-def diagonal(x, offset=0, axis1=0, axis2=1):
-    x = convert_to_tensor(x)
-    d = np.diagonal(np.arange(x.size).reshape(x.shape), offset, axis1, axis2)
-    return _A.getitem(_A.reshape(x, (-1,)), d)
-
-
-def diag(x, k=0):
-    x = convert_to_tensor(x)
-    if x.ndim == 1:
-        n = x.shape[0] + builtins.abs(int(k))
-        rows, cols = (np.arange(x.shape[0]), np.arange(x.shape[0]) + k) if k >= 0 else \
-            (np.arange(x.shape[0]) - k, np.arange(x.shape[0]))
-        return _I.scatter_nd(np.stack([rows, cols], -1), x, (n, n))
-    return diagonal(x, k)
 
 
 # ------------------------------------------------------------------------- nn
@@ -495,34 +387,42 @@ def gelu(x, approximate=True):
 
 
 def leaky_relu(x, negative_slope=0.2):
+    """``x`` for ``x > 0``, ``negative_slope * x`` otherwise."""
     return _N.leaky_relu(x, negative_slope)
 
 
 def hard_sigmoid(x):
+    """``clip(x / 6 + 1/2, 0, 1)``."""
     return _M.clip_by_value(_M.add(_M.multiply(convert_to_tensor(x), 1 / 6), 0.5), 0.0, 1.0)
 
 
 def log_sigmoid(x):
+    """``log(sigmoid(x))``, computed stably as ``-softplus(-x)``."""
     return _M.negative(_N.softplus(_M.negative(convert_to_tensor(x))))
 
 
 def softmax(x, axis=-1):
+    """Softmax along ``axis``."""
     return _N.softmax(x, axis)
 
 
 def log_softmax(x, axis=-1):
+    """Log of the softmax along ``axis``, computed stably."""
     return _N.log_softmax(x, axis)
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None):
+    """One-hot vectors for integer ``x`` (floatx unless ``dtype``; out-of-range ids give zeros)."""
     return _A.one_hot(x, num_classes, axis=axis, dtype=_dtype(dtype))
 
 
 def moments(x, axes, keepdims=False):
+    """``(mean, variance)`` over ``axes``."""
     return _N.moments(_float_input(x), axes, keepdims)
 
 
 def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis``."""
     x = _float_input(x)
     return _M.divide(x, _M.maximum(norm(x, order, axis, keepdims=True), _backend.epsilon()))
 
@@ -549,6 +449,7 @@ def cond(pred, true_fn, false_fn):
 
 
 def is_tensor(x):
+    """Whether ``x`` is a ferronet Tensor."""
     return isinstance(x, Tensor)
 
 
@@ -558,6 +459,7 @@ def vectorized_map(function, elements):
 
 
 def fori_loop(lower, upper, body_fun, init_val):
+    """``body_fun(i, val)`` for ``i`` in ``[lower, upper)``, eagerly."""
     val = init_val
     for i in builtins.range(int(lower), int(upper)):
         val = body_fun(i, val)
@@ -565,6 +467,7 @@ def fori_loop(lower, upper, body_fun, init_val):
 
 
 def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (at most ``maximum_iterations`` times), eagerly."""
     single = not isinstance(loop_vars, (list, tuple))
     vs = (loop_vars,) if single else tuple(loop_vars)
     i = 0

@@ -46,6 +46,7 @@ def reshape(x, shape):
 
 
 def flatten(x):
+    """``x`` as a 1-D tensor."""
     return reshape(x, (-1,))
 
 
@@ -66,6 +67,7 @@ def transpose(x, perm=None, axes=None):
 
 
 def swapaxes(x, axis1, axis2):
+    """``x`` with ``axis1`` and ``axis2`` exchanged."""
     x = as_tensor(x)
     perm = list(builtins.range(x.ndim))
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
@@ -87,6 +89,7 @@ def broadcast_to(x, shape):
 
 
 def expand_dims(x, axis):
+    """``x`` with a new size-1 axis at ``axis`` (negative counts from the end of the result)."""
     x = as_tensor(x)
     axis = int(axis)
     if axis < 0:
@@ -206,6 +209,7 @@ def stack(values, axis=0):
 
 
 def unstack(x, num=None, axis=0):
+    """The slices of ``x`` along ``axis``, as a list."""
     x = as_tensor(x)
     axis = int(axis) % x.ndim
     return [getitem(x, (slice(None),) * axis + (i,)) for i in builtins.range(x.shape[axis])]
@@ -250,6 +254,7 @@ def tile(x, multiples):
 
 
 def repeat(x, repeats, axis=None):
+    """Each slice along ``axis`` repeated ``repeats`` times (flattened first when None)."""
     x = as_tensor(x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
@@ -312,6 +317,7 @@ def pad(x, paddings, mode="CONSTANT", constant_values=0):
 
 
 def reverse(x, axis):
+    """``x`` reversed along each axis in ``axis``."""
     x = as_tensor(x)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
     index = [slice(None)] * x.ndim
@@ -331,10 +337,12 @@ def shape(x, out_type="int32"):
 
 
 def size(x, out_type="int32"):
+    """The number of elements, as an int32 scalar tensor."""
     return _wrap(np.asarray(np.size(unwrap(x)), dtype=_dt(out_type)))
 
 
 def rank(x):
+    """The number of axes, as an int32 scalar tensor."""
     return _wrap(np.asarray(np.ndim(unwrap(x)), dtype=np.int32))
 
 
@@ -346,27 +354,33 @@ def _shape_arg(s):
 
 
 def zeros(shape, dtype="float32"):
+    """Zeros of ``shape`` (float32 unless ``dtype``)."""
     return _wrap(np.zeros(_shape_arg(shape), _dt(dtype)))
 
 
 def ones(shape, dtype="float32"):
+    """Ones of ``shape`` (float32 unless ``dtype``)."""
     return _wrap(np.ones(_shape_arg(shape), _dt(dtype)))
 
 
 def zeros_like(x, dtype=None):
+    """Zeros shaped like ``x``, of its dtype unless ``dtype``."""
     return _wrap(np.zeros(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
 
 
 def ones_like(x, dtype=None):
+    """Ones shaped like ``x``, of its dtype unless ``dtype``."""
     return _wrap(np.ones(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
 
 
 def fill(dims, value, dtype=None):
+    """``value`` repeated to the shape ``dims`` (its dtype unless ``dtype``)."""
     v = as_tensor(value)
     return _wrap(np.full(_shape_arg(dims), unwrap(v), dtype=_dt(dtype, v.dtype)))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32"):
+    """Identity matrices ``num_rows x num_columns``, stacked to ``batch_shape`` when given (float32 by default)."""
     e = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=_dt(dtype))
     if batch_shape is not None:
         e = np.broadcast_to(e, tuple(batch_shape) + e.shape).copy()

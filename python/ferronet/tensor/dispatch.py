@@ -11,6 +11,7 @@ import numpy as np
 
 from . import array_ops as A
 from . import math_ops as M
+from . import numpy_ops as N
 from . import reduce_ops as R
 from .core import Tensor, unwrap
 
@@ -34,6 +35,7 @@ def _unwrap_all(x):
 
 
 def array_ufunc(ufunc, method, inputs, kwargs):
+    """``Tensor.__array_ufunc__``: the differentiable op for a known ufunc, else NumPy on the arrays."""
     prim = _UFUNCS.get(ufunc)
     if prim is not None and method == "__call__" and not kwargs:
         return prim(*inputs)
@@ -57,17 +59,6 @@ def _float_reduction(op):
     return f
 
 
-def _tile(a, reps):
-    """``np.tile``: ``reps`` shorter than ``a.ndim`` gets leading 1s; longer, ``a`` gets leading axes."""
-    reps = [int(r) for r in (reps if isinstance(reps, (list, tuple)) else [reps])]
-    nd = np.ndim(unwrap(a))
-    if len(reps) < nd:
-        reps = [1] * (nd - len(reps)) + reps
-    elif len(reps) > nd:
-        a = A.reshape(a, (1,) * (len(reps) - nd) + np.shape(unwrap(a)))
-    return A.tile(a, reps)
-
-
 _FUNCTIONS = {
     np.sum: _reduction(R.reduce_sum), np.mean: _float_reduction(R.reduce_mean), np.max: _reduction(R.reduce_max),
     np.var: _float_reduction(R.reduce_variance), np.std: _float_reduction(R.reduce_std),
@@ -89,13 +80,19 @@ _FUNCTIONS = {
     np.squeeze: lambda a, axis=None: A.squeeze(a, axis),
     np.tensordot: lambda a, b, axes=2: A.tensordot(a, b, axes),
     np.einsum: lambda subscripts, *ops, **kw: None if kw or "->" not in subscripts else A.einsum(subscripts, *ops),
-    np.tile: _tile,
+    np.tile: lambda a, reps: N.tile(a, reps),
+    np.moveaxis: lambda a, source, destination: N.moveaxis(a, source, destination),
+    np.flip: lambda m, axis=None: N.flip(m, axis),
+    np.outer: lambda a, b, out=None: None if out is not None else N.outer(a, b),
+    np.trace: lambda a, offset=0, axis1=0, axis2=1, dtype=None, out=None: None if dtype is not None or out is not None
+    else N.trace(a, offset, axis1, axis2),
     np.linalg.norm: lambda x, ord=None, axis=None, keepdims=False: None if ord not in (None, 2, 1, np.inf)
     else R.norm(x, "euclidean" if ord is None else ord, axis, keepdims),
 }
 
 
 def array_function(func, args, kwargs):
+    """``Tensor.__array_function__``: the differentiable op for a known function, else NumPy on the arrays."""
     f = _FUNCTIONS.get(func)
     if f is not None:
         try:

@@ -24,6 +24,7 @@ __all__ = [
 
 
 def real_dtype_of(x):
+    """The dtype of the array behind ``x``."""
     return unwrap(x).dtype
 
 
@@ -52,7 +53,8 @@ add = primitive("add", np.add, lambda g, y, a, b: (_unbroadcast(g, _shape(a)), _
 subtract = primitive("subtract", np.subtract,
                      lambda g, y, a, b: (_unbroadcast(g, _shape(a)), _unbroadcast(negative(g), _shape(b))))
 multiply = primitive("multiply", np.multiply,
-                     lambda g, y, a, b: (_unbroadcast(multiply(g, b), _shape(a)), _unbroadcast(multiply(g, a), _shape(b))))
+                     lambda g, y, a, b: (_unbroadcast(multiply(g, b), _shape(a)),
+                                         _unbroadcast(multiply(g, a), _shape(b))))
 
 
 def _div_vjp(g, y, a, b):
@@ -88,6 +90,7 @@ squared_difference = lambda x, y: square(subtract(x, y))  # noqa: E731
 
 
 def reciprocal(x):
+    """``1 / x``."""
     return divide(1.0 if unwrap(x).dtype.kind == "f" else 1, x)
 
 

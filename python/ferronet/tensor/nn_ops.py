@@ -104,6 +104,7 @@ _elu = _act("elu", _ops.elu, _ops.elu_backward, _elu_formula)
 
 
 def elu(x, alpha=1.0):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
     return _elu(as_tensor(x), alpha=float(alpha))
 
 
@@ -120,14 +121,17 @@ def leaky_relu(x, negative_slope=0.2, alpha=None):
 
 
 def relu6(x):
+    """``min(max(x, 0), 6)``."""
     return M.clip_by_value(relu(x), 0, 6)
 
 
 def softsign(x):
+    """``x / (1 + |x|)``."""
     return M.divide(x, M.add(M.abs(x), 1))
 
 
 def selu(x):
+    """Scaled exponential linear unit (Klambauer et al.'s constants)."""
     return M.multiply(1.0507009873554805, elu(x, 1.6732632423543772))
 
 
@@ -326,6 +330,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
 
 # ------------------------------------------------------------------- others
 def l2_normalize(x, axis=None, epsilon=1e-12):
+    """``x`` divided by its L2 norm over ``axis`` (at least ``sqrt(epsilon)``)."""
     sq = R.reduce_sum(M.square(x), axis=axis, keepdims=True)
     return M.multiply(x, M.rsqrt(M.maximum(sq, epsilon)))
 

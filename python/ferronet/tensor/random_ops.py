@@ -69,6 +69,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Integers in ``[minval, maxval)``."""
     return _wrap(_rng(seed).integers(int(minval), int(maxval), size=_shape(shape)).astype(_dt(dtype)))
 
 

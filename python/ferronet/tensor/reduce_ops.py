@@ -121,7 +121,8 @@ def _prod_vjp(g, y, a, axes, keepdims):
     av = unwrap(a)
     if np.any(av == 0):
         return (_prod_vjp_zeros(g, a, axes, keepdims),)
-    return (math_ops.multiply(_restore(g, shape, axes, keepdims), math_ops.divide(_restore(y, shape, axes, keepdims), a)),)
+    return (math_ops.multiply(_restore(g, shape, axes, keepdims),
+                              math_ops.divide(_restore(y, shape, axes, keepdims), a)),)
 
 
 def _prod_vjp_zeros(g, a, axes, keepdims):

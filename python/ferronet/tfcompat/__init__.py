@@ -122,6 +122,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
 
 
 def is_tensor(x):
+    """Whether ``x`` is a ferronet Tensor."""
     return isinstance(x, Tensor)
 
 
@@ -138,6 +139,7 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
 
 
 def print(*args, **kwargs):  # noqa: A001  (tf.print)
+    """Print values, tensors as their arrays (``tf.print``)."""
     import builtins
 
     builtins.print(*[_np.asarray(a._v) if isinstance(a, Tensor) else a for a in args],
@@ -145,6 +147,11 @@ def print(*args, **kwargs):  # noqa: A001  (tf.print)
 
 
 def ensure_shape(x, shape):
+    """``x`` unchanged if its shape matches ``shape`` (None matches any size).
+
+    Raises:
+        ShapeError: otherwise, naming both shapes.
+    """
     from ..errors import ShapeError
 
     x = as_tensor(x)

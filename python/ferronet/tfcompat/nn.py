@@ -17,6 +17,7 @@ def l2_loss(t):
 
 
 def bias_add(value, bias):
+    """``value + bias``, the bias on the last axis."""
     from ..tensor.math_ops import add
 
     return add(value, bias)
