@@ -8,7 +8,7 @@ import pytest
 
 import ferronet as fn
 from ferronet.errors import ShapeError
-from ferronet.tensor import GradientTape
+from ferronet.tensor import GradientTape, grad, value_and_grad
 
 from .gradcheck import check_grad
 
@@ -85,13 +85,22 @@ def test_numpy_array_functions_return_differentiable_tensors():
         (lambda x, y: np.linalg.norm(x, axis=1), None),
         (lambda x, y: np.maximum(x, 2.5), None),
         (lambda x, y: x @ np.ones((2, 3)), None),
+        (lambda x, y: np.moveaxis(x, 0, 1), None),
+        (lambda x, y: np.flip(x, 1), None),
+        (lambda x, y: np.outer(x, y), None),
+        (lambda x, y: np.trace(x), None),
         (lambda x, y: np.ones((3, 2)) @ x, None),
     ]
     for k, (f, _) in enumerate(cases):
         out = f(t, u)
         assert isinstance(out, fn.Tensor)
         np.testing.assert_allclose(out.numpy(), f(A, u.numpy()))
-        check_grad(f, A, u.numpy(), wrt=[0, 1] if k in (0, 4, 11, 12) else [1] if k == 10 else [0])
+        check_grad(f, A, u.numpy(), wrt=[0, 1] if k in (0, 4, 11, 12, 22) else [1] if k == 10 else [0])
+
+
+def test_jax_style_grad_is_exported_from_ferronet_ops():
+    assert fn.ops.grad is grad and fn.ops.value_and_grad is value_and_grad
+    assert float(fn.ops.grad(lambda x: x ** 3)(fn.constant(2.0))) == 12.0
 
 
 def test_unsupported_numpy_functions_return_arrays():
