@@ -272,3 +272,45 @@ def test_legacy_layer_with_handwritten_backward_works_on_the_tape():
     gx, gw = tape.gradient(loss, [x, layer.w])
     np.testing.assert_allclose(gx.numpy(), 2 * x.numpy() * layer.w.numpy() ** 2)
     np.testing.assert_allclose(gw.numpy(), (2 * x.numpy() ** 2).sum(axis=0))
+
+
+def test_multi_input_multi_output_model_like_the_functional_api_guide(tmp_path):
+    # keras.io "The Functional API": ticket priority (regression) and department (classification)
+    num_tags, num_words, num_departments = 6, 20, 3
+    title_input = tf.keras.Input(shape=(num_words,), name="title")
+    body_input = tf.keras.Input(shape=(num_words,), name="body")
+    tags_input = tf.keras.Input(shape=(num_tags,), name="tags")
+    title_features = layers.Dense(8, activation="relu")(title_input)
+    body_features = layers.Dense(8, activation="relu")(body_input)
+    x = layers.concatenate([title_features, body_features, tags_input])
+    priority_pred = layers.Dense(1, name="priority")(x)
+    department_pred = layers.Dense(num_departments, name="department")(x)
+    model = tf.keras.Model(inputs=[title_input, body_input, tags_input], outputs=[priority_pred, department_pred])
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-2),
+        loss={"priority": tf.keras.losses.BinaryCrossentropy(from_logits=True),
+              "department": tf.keras.losses.CategoricalCrossentropy(from_logits=True)},
+        loss_weights={"priority": 1.0, "department": 0.2},
+        metrics={"department": ["accuracy"]},
+    )
+    n = 64
+    title_data = RNG.integers(0, 2, (n, num_words)).astype(np.float32)
+    body_data = RNG.integers(0, 2, (n, num_words)).astype(np.float32)
+    tags_data = RNG.integers(0, 2, size=(n, num_tags)).astype("float32")
+    priority_targets = (title_data[:, :1] > 0).astype(np.float32)
+    dept_targets = np.eye(num_departments, dtype=np.float32)[tags_data[:, :3].argmax(1)]
+    h = model.fit({"title": title_data, "body": body_data, "tags": tags_data},
+                  {"priority": priority_targets, "department": dept_targets}, epochs=4, batch_size=16, verbose=0)
+    assert {"loss", "priority_loss", "department_loss", "department_accuracy"} <= set(h.history)
+    np.testing.assert_allclose(h.history["loss"][-1], h.history["priority_loss"][-1]
+                               + 0.2 * h.history["department_loss"][-1], rtol=1e-4)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    prio, dept = model.predict([title_data, body_data, tags_data], verbose=0)
+    assert prio.shape == (n, 1) and dept.shape == (n, num_departments)
+    result = model.evaluate([title_data, body_data, tags_data], [priority_targets, dept_targets], verbose=0,
+                            return_dict=True)
+    assert "department_accuracy" in result
+    path = str(tmp_path / "tickets.ferronet")
+    model.save(path)
+    again = fn.models.load_model(path)
+    np.testing.assert_allclose(again.predict([title_data, body_data, tags_data], verbose=0)[1], dept, rtol=1e-6)

@@ -105,7 +105,20 @@ class Model(Trainer, Layer):
         if loss is None and self._chain and not custom(self, "train_step"):
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'. Received: loss=None")
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = None if loss is None else losses_module.get(loss)
+        multi = len(getattr(self, "outputs", None) or ()) > 1
+        if not multi and isinstance(loss, (list, tuple)) and len(loss) == 1:
+            loss = loss[0]  # Keras accepts a one-element list for a one-output model
+        if not multi and isinstance(loss, dict) and len(loss) == 1:
+            loss = next(iter(loss.values()))
+        self._output_metric_specs = None
+        if multi:
+            from . import multi_io
+
+            self.loss = None if loss is None else multi_io.MultiLoss.build(self, loss, loss_weights)
+            self._output_metric_specs = multi_io.metric_specs(multi_io.output_names(self), metrics)
+            metrics, loss_weights = None, None
+        else:
+            self.loss = None if loss is None else losses_module.get(loss)
         if isinstance(loss_weights, (list, tuple)):
             if len(loss_weights) != 1:
                 raise ValueError(f"A Sequential model has one output, so one loss weight. Received: {loss_weights!r}")
@@ -130,21 +143,39 @@ class Model(Trainer, Layer):
                 return m
             return metrics_module.serialize(m)
 
+        loss, weights, metrics = self.loss, self._compile_config["loss_weights"], None
+        if hasattr(loss, "losses"):  # several outputs: everything keyed by output name
+            loss, weights = ({n: None if l is None else losses_module.serialize(l) for n, l in zip(
+                self.loss.names, self.loss.losses)}, dict(zip(self.loss.names, self.loss.weights)))
+            metrics = {}
+            for i, spec in self._output_metric_specs or []:
+                metrics.setdefault(self.loss.names[i], []).append(ser_metric(spec))
+        elif loss is not None:
+            loss = losses_module.serialize(loss)
         return {
             "optimizer": optimizers_module.serialize(self.optimizer),
-            "loss": None if self.loss is None else losses_module.serialize(self.loss),
-            "loss_weights": self._compile_config["loss_weights"],
-            "metrics": [ser_metric(m) for m in self._metric_specs],
+            "loss": loss,
+            "loss_weights": weights,
+            "metrics": metrics if metrics is not None else [ser_metric(m) for m in self._metric_specs],
             "weighted_metrics": [ser_metric(m) for m in self._weighted_specs],
         }
 
     def compile_from_config(self, config, custom_objects=None):
         """Re-``compile`` from :meth:`get_compile_config`'s output."""
+        loss, metrics = config.get("loss"), config.get("metrics")
+        if isinstance(loss, dict) and "class_name" not in loss:
+            loss = {k: None if v is None else losses_module.deserialize(v, custom_objects) for k, v in loss.items()}
+        elif loss is not None:
+            loss = losses_module.deserialize(loss, custom_objects)
+        if isinstance(metrics, dict):
+            metrics = {k: [_metric_from(m) for m in v] for k, v in metrics.items()}
+        else:
+            metrics = [_metric_from(m) for m in metrics or []] or None
         self.compile(
             optimizer=optimizers_module.deserialize(config["optimizer"], custom_objects),
-            loss=None if config.get("loss") is None else losses_module.deserialize(config["loss"], custom_objects),
+            loss=loss,
             loss_weights=config.get("loss_weights"),
-            metrics=[_metric_from(m) for m in config.get("metrics") or []] or None,
+            metrics=metrics,
             weighted_metrics=[_metric_from(m) for m in config.get("weighted_metrics") or []] or None,
         )
 
@@ -257,6 +288,7 @@ class Model(Trainer, Layer):
         self._loss_sum = 0.0
         self._loss_count = 0
         self._step_logs = None
+        self._out_loss = None
         seen = list(self._compile_metrics or [])
         for m in seen:
             m.reset_state()

@@ -144,10 +144,17 @@ def default_test_step(model, data):
 
 
 def _account(model, loss, y, y_pred, sw):
-    n = len(np.asarray(unwrap(y_pred))) if np.ndim(unwrap(y_pred)) else 1
+    first = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
+    n = len(np.asarray(unwrap(first))) if np.ndim(unwrap(first)) else 1
     model._loss_sum += float(np.asarray(unwrap(loss))) * n
     model._loss_count += n
+    for name, value in getattr(model.loss, "last", ()):
+        model._out_loss = model._out_loss or {}
+        model._out_loss[name] = model._out_loss.get(name, 0.0) + value * n
     if y is not None and model._compile_metrics:
+        if isinstance(y_pred, (list, tuple)):
+            model._update_metrics([np.asarray(unwrap(v)) for v in y], [np.asarray(unwrap(p)) for p in y_pred], None)
+            return None
         ym = getattr(model, "_metric_targets", None)
         model._update_metrics(ym if ym is not None else np.asarray(unwrap(y)), np.asarray(unwrap(y_pred)),
                               None if sw is None else np.asarray(unwrap(sw)))
@@ -207,8 +214,13 @@ def predict_array(model, x, batch_size, cbs=None):
     for step, start in enumerate(range(0, n, batch_size)):
         if cbs is not None:
             cbs.on_predict_batch_begin(step)
-        out = np.array(unwrap(model.predict_step(x[start:start + batch_size])), copy=True)
+        xb = x[start:start + batch_size]
+        out = model.predict_step(xb.as_list() if hasattr(xb, "as_list") else xb)
+        out = [np.array(unwrap(o), copy=True) for o in out] if isinstance(out, (list, tuple)) else np.array(
+            unwrap(out), copy=True)
         parts.append(out)
         if cbs is not None:
             cbs.on_predict_batch_end(step, {"outputs": out})
+    if parts and isinstance(parts[0], list):
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
     return np.concatenate(parts) if parts else np.empty((0,) + tuple(model._model_output_shape()[1:]))

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..layers import base as layers_base
 from . import data as data_module
+from . import multi_io
 from . import steps as tape_steps
 
 
@@ -112,6 +113,9 @@ class Trainer:
     _train_cache = None
     _step_logs = None  # logs returned by a custom train_step/test_step
     _y_tail = None  # trailing shape of the labels given to fit/evaluate
+    _output_metric_specs = None  # [(output index, metric spec)] of a multi-output model
+    _metric_outputs = None  # output index of each compiled metric (multi-output models)
+    _out_loss = None  # output name -> loss sum over the epoch (multi-output models)
     _compile_metrics = None
     _loss_sum = 0.0
     _loss_count = 0
@@ -190,6 +194,8 @@ class Trainer:
             return
         from .. import metrics as metrics_module
 
+        if self._output_metric_specs is not None:
+            return self._ensure_output_metrics(y_true, y_pred)
         ms, weighted = [], []
         for spec, w in [(s, False) for s in self._metric_specs] + [(s, True) for s in self._weighted_specs]:
             m = metrics_module.get(spec, loss=self.loss, y_true=y_true, y_pred=y_pred)
@@ -209,7 +215,25 @@ class Trainer:
         self._compile_metrics = ms
         self._metric_weighted = weighted
 
+    def _ensure_output_metrics(self, y_true, y_pred):
+        """Metrics per output, named ``"<output>_<metric>"`` (Keras' multi-output logs)."""
+        from .. import metrics as metrics_module
+
+        names = multi_io.output_names(self)
+        losses = self.loss.losses if isinstance(self.loss, multi_io.MultiLoss) else [self.loss] * len(names)
+        ms, outs = [], []
+        for i, spec in self._output_metric_specs:
+            m = metrics_module.get(spec, loss=losses[i], y_true=y_true[i], y_pred=y_pred[i])
+            m.name = f"{names[i]}_{m.name}"
+            ms.append(m)
+            outs.append(i)
+        self._compile_metrics, self._metric_weighted, self._metric_outputs = ms, [False] * len(ms), outs
+
     def _update_metrics(self, y_true, y_pred, sw):
+        if self._metric_outputs is not None:
+            for m, i in zip(self._compile_metrics, self._metric_outputs):
+                m.update_state(y_true[i], y_pred[i])
+            return
         tail = self._y_tail
         for m, w in zip(self._compile_metrics, self._metric_weighted):
             yt = y_true
@@ -223,6 +247,8 @@ class Trainer:
         if self._step_logs is not None:
             return {prefix + k: v for k, v in self._step_logs.items()}
         logs = {prefix + "loss": self._loss_sum / max(1, self._loss_count)}
+        for name, total in (self._out_loss or {}).items():
+            logs[f"{prefix}{name}_loss"] = total / max(1, self._loss_count)
         for m in self._compile_metrics or []:
             logs[prefix + m.name] = _number(m.result())
         return logs
@@ -301,12 +327,12 @@ class Trainer:
         return loss
 
     # ------------------------------------------------------------ data setup
+    def _multi_io(self):
+        return len(getattr(self, "inputs", None) or ()) > 1 or len(getattr(self, "outputs", None) or ()) > 1
+
     def _input_array(self, x, what="x"):
-        if len(getattr(self, "inputs", None) or ()) > 1 or len(getattr(self, "outputs", None) or ()) > 1:
-            raise NotImplementedError(
-                f"Model '{self.name}' has several inputs or outputs; fit/evaluate/predict take one input and one "
-                "output so far. Call the model on a list of inputs in a custom loop (GradientTape) instead. "
-                f"Received: {len(self.inputs)} inputs, {len(self.outputs)} outputs")
+        if self._multi_io():
+            return multi_io.arrange([t.name for t in self.inputs], x, "inputs")
         x = data_module.as_array(x, what)
         if x is None:
             raise ValueError(f"{what} is required. Received: {what}=None")
@@ -319,6 +345,8 @@ class Trainer:
 
     def _prepare_xy(self, x, y, sample_weight, class_weight, what=""):
         """Validated arrays and feeders for labelled data (one call per fit/evaluate)."""
+        if self._multi_io():
+            return multi_io.prepare(self, x, y, sample_weight, class_weight, what)
         x = self._input_array(x, what + "x")
         if y is None and tape_steps.custom(self, "train_step"):
             # a custom train_step that takes x alone (an autoencoder, a VAE), as Keras allows
@@ -426,7 +454,8 @@ class Trainer:
                 f"decides the steps. Received: steps_per_epoch={steps_per_epoch}"
             )
         x = self._input_array(x)
-        y_arr = data_module.as_array(y, "y")
+        y_arr = multi_io.arrange(multi_io.output_names(self), y, "outputs") if self._multi_io() and y is not None \
+            else data_module.as_array(y, "y")
         if y_arr is None and not tape_steps.custom(self, "train_step"):
             raise ValueError("y is required: ferronet trains on arrays (x, y). Received: y=None")
         if y_arr is None and validation_split:
@@ -456,7 +485,7 @@ class Trainer:
             val = (x[split:], y_arr[split:], None if sw_arr is None else sw_arr[split:])
             x, y_arr = x[:split], y_arr[:split]
             sw_arr = None if sw_arr is None else sw_arr[:split]
-            only = data_module.describe_tail_classes(self.loss, val[1])
+            only = None if self._multi_io() else data_module.describe_tail_classes(self.loss, val[1])
             if only is not None:
                 warnings.warn(
                     f"validation_split={validation_split} takes the last {n_all - split} samples, before shuffling "
@@ -584,6 +613,9 @@ class Trainer:
 
             if type(self).call is Model.call and not hasattr(self, "_nodes"):
                 return None  # no forward pass to peek at: the model trains only through its own train_step
+            if isinstance(xb, list):  # several inputs: a few rows of each
+                out = self([a[:2] for a in xb], training=False)
+                return [np.array(o, copy=True) for o in out] if isinstance(out, (list, tuple)) else np.array(out)
             return np.array(self(xb[: min(2, len(xb))], training=False), copy=True)
         h = xb[: min(2, len(xb))]
         for layer in c.layers:
