@@ -326,6 +326,24 @@ class Layer:
                 own.append(value)
         object.__setattr__(self, name, value)
 
+    def _node_tensors(self, which):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f'Layer "{self.name}" has never been called on symbolic inputs, so it has no {which}. '
+                                 f"Received: {self.name}.{which} before any call on a ferronet.Input")
+        ts = nodes[0].flat_inputs if which == "input" else nodes[0].outputs
+        return ts[0] if len(ts) == 1 else list(ts)
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call in a functional graph (Keras' ``layer.output``)."""
+        return self._node_tensors("output")
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a functional graph (Keras' ``layer.input``)."""
+        return self._node_tensors("input")
+
     @property
     def _tracked_layers(self) -> list:
         return self.__dict__.get("_sublayers", [])

@@ -36,8 +36,8 @@ class InputLayer(Layer):
         self.input_shape = self.output_shape = (None,) + self.shape
         from ..models.functional import KerasTensor, Node
 
-        self.output = KerasTensor((batch_size,) + self.shape, self.dtype, self.name, (self, 0, 0))
-        self._inbound_nodes = [Node(self, [], [self.output], {})]
+        tensor = KerasTensor((batch_size,) + self.shape, self.dtype, self.name, (self, 0, 0))
+        self._inbound_nodes = [Node(self, [], [tensor], {})]
 
     def call(self, inputs, training=False):
         return inputs

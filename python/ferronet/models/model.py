@@ -231,6 +231,20 @@ class Model(Trainer, Layer):
             self.build(self._model_input_shape())
         return self.__dict__.get("_seen_output")
 
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by position in ``model.layers``.
+
+        Raises:
+            ValueError: when no layer has that name (the message lists them).
+        """
+        layers = self.layers
+        if index is not None:
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer; the layers are {[layer.name for layer in layers]}. Received: name={name!r}")
+
     def call(self, inputs, training=None):
         """The forward pass of a subclassed model (subclasses implement it)."""
         raise NotImplementedError(f"Model {type(self).__name__} must implement call(inputs, training=None), or be "

@@ -19,13 +19,30 @@ def _bytes(variables) -> int:
     return int(sum(v.value.nbytes for v in variables))
 
 
+def _connections(model, layer):
+    """Keras' "Connected to" text: the producer of each input of each call of ``layer`` in ``model``."""
+    refs = []
+    for node in getattr(model, "_nodes", ()):
+        if node.layer is layer:
+            for t in node.flat_inputs:
+                producer, index, k = t._keras_history
+                refs.append(f"{producer.name}[{index}][{k}]")
+    return ", ".join(refs) if refs else "-"
+
+
 def _rows(model, expand_nested, depth=0):
+    graph = hasattr(model, "_nodes")
     for layer in model.layers:
         built = layer.built
-        shape = fmt_shape(layer.output_shape) if built and layer.output_shape is not None else "?"
+        shape = layer.output_shape
+        if isinstance(shape, list):
+            shape = ", ".join(fmt_shape(s) for s in shape)
+        else:
+            shape = fmt_shape(shape) if built and shape is not None else "?"
         params = f"{layer.count_params():,}" if built else "0 (unbuilt)"
         trainable = "Y" if layer.trainable else "N"
-        yield ("  " * depth + f"{layer.name} ({type(layer).__name__})", shape, params, trainable)
+        row = ("  " * depth + f"{layer.name} ({type(layer).__name__})", shape, params)
+        yield row + ((_connections(model, layer),) if graph else ()) + (trainable,)
         if expand_nested and hasattr(layer, "layers"):
             yield from _rows(layer, expand_nested, depth + 1)
 
@@ -41,11 +58,15 @@ def _box_chars(stream):
 def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
                   show_trainable=False):
     """Print (or pass line by line to ``print_fn``) the summary of ``model``."""
-    headers = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
+    graph = hasattr(model, "_nodes")  # a functional model: show each layer's inbound connections
+    headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if graph else []) + (
+        ["Trainable"] if show_trainable else [])
     rows = list(_rows(model, expand_nested))
-    rows = [r if show_trainable else r[:3] for r in rows]
-    total = line_length or (88 if show_trainable else 78)
-    if positions is None:
+    rows = [r if show_trainable else r[:-1] for r in rows]
+    total = line_length or (88 if show_trainable else 78) + (30 if graph else 0)
+    if positions is None and graph:
+        fractions = [0.30, 0.52, 0.62, 0.90, 1.0] if show_trainable else [0.32, 0.56, 0.67, 1.0]
+    elif positions is None:
         fractions = [0.42, 0.73, 0.90, 1.0] if show_trainable else [0.45, 0.78, 1.0]
     else:
         fractions = [p if p <= 1 else p / total for p in positions]
