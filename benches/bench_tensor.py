@@ -38,6 +38,8 @@ def cases():
             ("exp(a)", sname, lambda t=t: tf.exp(t), lambda a=a: np.exp(a)),
             ("reduce_sum(a)", sname, lambda t=t: tf.reduce_sum(t), lambda a=a: np.sum(a)),
             ("reshape(a, -1)", sname, lambda t=t: tf.reshape(t, flat), lambda a=a: np.reshape(a, flat)),
+            ("a.reshape(-1)", sname, lambda t=t: t.reshape(-1), lambda a=a: a.reshape(-1)),
+            ("a.sum()", sname, lambda t=t: t.sum(), lambda a=a: a.sum()),
         ]
         if shape:
             out += [
@@ -45,6 +47,10 @@ def cases():
                 ("a[1:3]", sname, lambda t=t: t[1:3], lambda a=a: a[1:3]),
                 ("a[2]", sname, lambda t=t: t[2], lambda a=a: a[2]),
             ]
+    # The same call through ``import ferronet as tf``: the name goes through ferronet's module __getattr__.
+    t8 = fn.Tensor(np.ones(8, np.float32))
+    a8 = t8.numpy()
+    out.append(("ferronet.exp(a)", "(8,)", lambda: fn.exp(t8), lambda: np.exp(a8)))
     return out
 
 

@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from ..errors import ShapeError
-from .core import _STACK, Tensor, _new, _wrap, as_tensor, nondiff, primitive, unwrap
+from .core import _STACK, ARRAY_OUT, Tensor, _new, _wrap, as_tensor, nondiff, primitive, unwrap
 
 __all__ = [
     "reshape", "transpose", "broadcast_to", "expand_dims", "squeeze", "concat", "stack", "unstack", "split", "tile",
@@ -413,7 +413,7 @@ def _matmul_fwd(a, b):
         from .. import ops
 
         return ops.matmul(a, b)
-    return _np_matmul(a, b)
+    return _np_matmul(a, b, out=...) if ARRAY_OUT else _np_matmul(a, b)
 
 
 _np_matmul = np.matmul

@@ -98,6 +98,13 @@ def _method(fn, **fixed):
 
 
 def _reshape(self, *shape):
+    if not _STACK:  # outside a tape: one NumPy call (errors are reported by the checked path)
+        try:
+            t = _new(Tensor)
+            t._v = self._v.reshape(*shape)
+            return t
+        except (ValueError, TypeError):
+            pass
     return A.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
 
 
@@ -108,7 +115,7 @@ def _transpose(self, *axes):
 Tensor.reshape = _reshape
 Tensor.transpose = _transpose
 Tensor.T = property(lambda self: A.transpose(self))
-Tensor.sum = lambda self, axis=None, keepdims=False: R.reduce_sum(self, axis, keepdims)
+Tensor.sum = R.reduce_sum
 Tensor.mean = lambda self, axis=None, keepdims=False: R.reduce_mean(self, axis, keepdims)
 Tensor.max = lambda self, axis=None, keepdims=False: R.reduce_max(self, axis, keepdims)
 Tensor.min = lambda self, axis=None, keepdims=False: R.reduce_min(self, axis, keepdims)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .core import _STACK, Tensor, _wrap, as_tensor, primitive, unwrap
+from .core import _STACK, ARRAY_OUT, Tensor, _new, _wrap, as_tensor, primitive, unwrap
 
 __all__ = [
     "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_variance", "reduce_std",
@@ -65,8 +65,11 @@ def reduce_sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes by default)."""
     if type(x) is not Tensor:
         x = as_tensor(x)
-    if axis is None and not _STACK and x._v.dtype.kind in "fc":
-        return _wrap(_add_reduce(x._v, axis=None, keepdims=bool(keepdims)))  # outside a tape: one NumPy call
+    if axis is None and not _STACK and x._v.dtype.kind in "fc":  # outside a tape: one NumPy call
+        t = _new(Tensor)
+        t._v = _add_reduce(x._v, axis=None, keepdims=keepdims, out=...) if ARRAY_OUT else np.asarray(
+            _add_reduce(x._v, axis=None, keepdims=keepdims))
+        return t
     return _sum(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
 
 
