@@ -132,3 +132,11 @@ def test_clear_session_resets_layer_names():
     backend.clear_session(free_memory=True)
     b = keras.layers.Dense(2)
     assert a.name == b.name == "dense"
+
+
+def test_unseeded_seed_generator_follows_the_global_seed():
+    keras.utils.set_random_seed(11)
+    a = random.normal((3,), seed=random.SeedGenerator()).numpy()
+    keras.utils.set_random_seed(11)
+    b = random.normal((3,), seed=random.SeedGenerator()).numpy()
+    assert a.tolist() == b.tolist()

@@ -93,7 +93,8 @@ class SeedGenerator:
     """Keras 3's ``keras.random.SeedGenerator``: a stream of seeds from one starting seed."""
 
     def __init__(self, seed=None, name=None):
-        self._rng = np.random.default_rng(seed)
+        # without a seed, the stream starts from ferronet's global generator (repeatable after set_random_seed)
+        self._rng = np.random.default_rng(int(seed) if seed is not None else _random.next_seed())
         self.name = name
 
     def next(self):
