@@ -450,8 +450,8 @@ def test_batch_source_errors_are_clear(rng):
         model.fit(gen, verbose=0)
     with pytest.raises(ValueError, match="y, sample_weight and validation_split must not be given"):
         model.fit(_Batches(x, y, 8), y, verbose=0)
-    with pytest.raises(ValueError, match="steps_per_epoch applies to a source of batches"):
-        model.fit(x, y, steps_per_epoch=3, verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch must be a positive integer"):
+        model.fit(x, y, steps_per_epoch=0, verbose=0)
     with pytest.warns(UserWarning, match="ran out after 4 of 6 batches"):
         model.fit(((x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)), steps_per_epoch=6, verbose=0)
     with pytest.raises(ValueError, match=r"must yield \(x, y\) or \(x, y, sample_weight\) batches"):
@@ -463,3 +463,34 @@ def test_batch_source_errors_are_clear(rng):
     bad = iter([(x[:8], np.full(8, 5))])
     with pytest.raises(ValueError, match="class id"):
         model.fit(bad, steps_per_epoch=1, verbose=0)
+
+
+def test_steps_per_epoch_with_arrays_continues_where_the_last_epoch_stopped():
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.zeros((20, 1), np.float32)
+    model = fn.Sequential([fn.Input((2,)), fn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    seen = []
+
+    class Record(fn.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    history = model.fit(x, y, batch_size=8, epochs=3, steps_per_epoch=2, shuffle=False, verbose=0,
+                        callbacks=[Record()])
+    assert len(history.history["loss"]) == 3 and seen == [0, 1] * 3
+
+
+def test_one_dimensional_x_for_a_one_feature_model_and_dense_on_images_hint():
+    model = fn.Sequential([fn.Input((1,)), fn.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.linspace(0, 1, 8, dtype=np.float32), np.zeros(8, np.float32), verbose=0)
+    images = fn.Sequential([fn.Input((6, 6)), fn.layers.Dense(3, activation="softmax")])
+    images.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(fn.ShapeError, match="Add a Flatten"):
+        images.fit(np.zeros((4, 6, 6), np.float32), np.zeros(4), verbose=0)
+    one = fn.Sequential([fn.Input((2,)), fn.layers.Dense(1, activation="sigmoid")])
+    one.compile(optimizer="adam", loss="categorical_crossentropy")
+    with pytest.warns(UserWarning, match="always zero"):
+        one.fit(np.zeros((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+    assert fn.Sequential(name="").name.startswith("sequential")  # an automatic name, as in Keras 3

@@ -91,7 +91,9 @@ class Layer:
                  batch_input_shape=None, batch_size=None, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}. Received: {kwargs}")
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        if name == "":
+            name = None  # Keras 3 names such layers and models automatically
+        if name is not None and (not isinstance(name, str) or "/" in name):
             raise ValueError(f"name must be a non-empty string without '/'. Received: name={name!r}")
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)

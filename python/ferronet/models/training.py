@@ -339,6 +339,8 @@ class Trainer:
         if not self.built:
             self.build((None,) + x.shape[1:])
         want = self._model_input_shape()
+        if x.ndim == 1 and tuple(want) == (None, 1):
+            x = x.reshape(-1, 1)  # Keras adds the feature axis to a 1-D x for a model taking (1,)
         if x.ndim != len(want) or any(w is not None and s != w for s, w in zip(x.shape[1:], want[1:])):
             raise data_module.shape_mismatch(self.name, want, x.shape)
         return x
@@ -369,6 +371,7 @@ class Trainer:
         data_module.check_finite(y, what + "y")
         data_module.check_finite(sw, what + "sample_weight")
         self._y_tail = tuple(np.shape(y)[1:])
+        _check_output_against_loss(self, y)
         targets, kind = data_module.prepare_targets(self.loss, y, self._model_output_shape(), self._model_dtype(),
                                                     what + "y")
         if class_weight is not None:
@@ -448,11 +451,7 @@ class Trainer:
                 lambda epoch: self._source_batches(x, steps, class_weight, ""), steps, epochs, initial_epoch,
                 verbose, callbacks, validation_data, validation_steps, validation_batch_size or batch_size,
                 validation_freq, batch_size, on_epoch_end=getattr(x, "on_epoch_end", None))
-        if steps_per_epoch is not None:
-            raise ValueError(
-                "steps_per_epoch applies to a source of batches (a generator or dataset); with arrays, batch_size "
-                f"decides the steps. Received: steps_per_epoch={steps_per_epoch}"
-            )
+        steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
         x = self._input_array(x)
         y_arr = multi_io.arrange(multi_io.output_names(self), y, "outputs") if self._multi_io() and y is not None \
             else data_module.as_array(y, "y")
@@ -497,7 +496,10 @@ class Trainer:
         n, feeds = self._prepare_xy(x, y_arr, sw_arr, class_weight)
         if val is not None:
             validation_data = self._prepare_xy(val[0], val[1], val[2], None, what="validation ")
-        steps = -(-n // batch_size) if n else 0
+        full = -(-n // batch_size) if n else 0
+        # With steps_per_epoch, an epoch takes that many batches and the next epoch goes on from there (Keras 3),
+        # starting a new (reshuffled) pass over the data whenever one ends.
+        steps = full if steps_per_epoch is None else steps_per_epoch
         fx, fy, fsw, fym = feeds
         perm = None
         if shuffle:
@@ -505,12 +507,15 @@ class Trainer:
 
             rng = _random.generator()
             perm = np.arange(n)
+        position = [0]
 
         def epoch_batches(epoch):
-            if perm is not None:
-                rng.shuffle(perm)
-            for step in range(steps):
-                start = step * batch_size
+            for _ in range(steps):
+                k = position[0] % full if full else 0
+                position[0] += 1
+                if k == 0 and perm is not None:
+                    rng.shuffle(perm)
+                start = k * batch_size
                 stop = min(n, start + batch_size)
                 idx = None if perm is None else perm[start:stop]
                 yb = None if fy is None else fy.batch(start, stop, idx)
@@ -779,6 +784,29 @@ class Trainer:
         """Model outputs for one batch (a new array)."""
         x = self._input_array(x)
         return self._predict_array(x, max(1, len(x)))
+
+
+def _check_output_against_loss(model, y):
+    """Mistakes that otherwise surface as confusing label errors or a loss stuck at zero."""
+    out = model._model_output_shape()
+    loss = model.loss
+    if out is None or loss is None:
+        return
+    name = getattr(loss, "name", "")
+    if len(out) > 2 and np.ndim(y) <= 2 and "crossentropy" in name:
+        layers = getattr(model, "layers", None) or []
+        last = layers[-1].name if layers else model.name
+        from ..errors import ShapeError
+
+        raise ShapeError(
+            f'The model\'s output has shape {tuple(out)} (layer "{last}"), but {name} compares it with labels of '
+            f"shape {np.shape(y)}: a Dense layer on images acts on the last axis only. Add a Flatten (or global "
+            "pooling) layer before the Dense layers. Received: an output of rank "
+            f"{len(out)} for labels of rank {np.ndim(y)}")
+    if name == "categorical_crossentropy" and out[-1] == 1:
+        warnings.warn(
+            "categorical_crossentropy on a one-unit output is always zero (a softmax over one class is 1): use "
+            "binary_crossentropy with a sigmoid output for two classes.", UserWarning, stacklevel=4)
 
 
 def _number(value):
