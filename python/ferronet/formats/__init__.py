@@ -12,7 +12,7 @@ call                   file                                          format
 ``save_weights``       ``*.weights.h5``                              Keras 3 weights file
 ``save_weights``       other ``*.h5`` / ``*.hdf5``                   refused: use ``.weights.h5``
 ``save_weights``       anything else                                 ``.npz``
-``load_model``         a zip with ``config.json``                    Keras 3 ``.keras``
+``load_model``         a zip with Keras' ``config.json``             Keras 3 ``.keras``
 ``load_model``         an HDF5 file                                  Keras 2 ``.h5`` (or Keras 3's legacy ``.h5``)
 ``load_weights``       an HDF5 file                                  Keras 3 ``.weights.h5`` or Keras 2 ``.h5``
 ``load_weights``       a Keras 3 ``.keras`` zip                      its ``model.weights.h5``
@@ -56,7 +56,8 @@ def _sniff(filepath):
             names = set(zipfile.ZipFile(f).namelist())
     except (OSError, zipfile.BadZipFile, EOFError):
         return None
-    return "keras" if "config.json" in names and "ferronet.json" not in names else None
+    keras = "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names)
+    return "keras" if keras and "ferronet.json" not in names else None
 
 
 def _read(filepath):

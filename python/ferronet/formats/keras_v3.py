@@ -207,20 +207,38 @@ def compile_from_keras(model, config, label):
 
     from .. import optimizers
 
+    if config.get("loss") is None:  # saved before compile(): nothing to restore
+        return
     try:
         opt = config.get("optimizer")
         if isinstance(opt, dict):
-            known = optimizers._CLASSES.get(opt.get("class_name")) or optimizers._NAMES.get(
-                str(opt.get("class_name")).lower())
+            class_name = str(opt.get("class_name")).split(">")[-1]  # Keras 2.11+ writes "Custom>Adam"
+            known = optimizers._CLASSES.get(class_name) or optimizers._NAMES.get(class_name.lower())
             if known is None:
-                raise ValueError(f"unknown optimizer {opt.get('class_name')!r}")
+                raise ValueError(f"unknown optimizer {class_name!r}")
             own = set(known().get_config())
             opt = known.from_config({k: v for k, v in (opt.get("config") or {}).items() if k in own})
-        model.compile(optimizer=opt, loss=config.get("loss"), metrics=config.get("metrics"),
-                      loss_weights=config.get("loss_weights"), weighted_metrics=config.get("weighted_metrics"))
+        model.compile(optimizer=opt, loss=config.get("loss"), metrics=_metric_names(config.get("metrics")),
+                      loss_weights=config.get("loss_weights"),
+                      weighted_metrics=_metric_names(config.get("weighted_metrics")))
     except (ValueError, TypeError, KeyError) as e:
         warnings.warn(f"The model loaded, but its Keras compile settings are not ferronet's ({e}); it is returned "
                       f"uncompiled: call model.compile(...). Received: {label}", stacklevel=3)
+
+
+def _metric_names(metrics):
+    """Keras' compiled metrics as names: Keras 2 nests them per output and wraps functions in dicts."""
+    if metrics is None:
+        return None
+    out = []
+    for m in metrics:
+        for item in (m if isinstance(m, list) else [m]):
+            if isinstance(item, dict):
+                item = (item.get("config") or {}).get("name")
+            if not isinstance(item, str):
+                raise ValueError(f"unknown metric {item!r}")
+            out.append(item)
+    return out or None
 
 
 def load_weights(model, source, label):
