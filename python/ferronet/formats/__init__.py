@@ -53,8 +53,12 @@ def _sniff(filepath):
             if head[:4] != b"PK\x03\x04":
                 return None
             f.seek(0)
-            names = set(zipfile.ZipFile(f).namelist())
-    except (OSError, zipfile.BadZipFile, EOFError):
+            try:
+                names = set(zipfile.ZipFile(f).namelist())
+            except (zipfile.BadZipFile, EOFError):
+                # A damaged zip: the Keras reader explains it for a .keras name, ferronet's own otherwise.
+                return "keras" if os.fspath(filepath).lower().endswith(".keras") else None
+    except OSError:
         return None
     keras = "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names)
     return "keras" if keras and "ferronet.json" not in names else None

@@ -85,8 +85,7 @@ def load_model(source, label, custom_objects=None, compile=True):
         arrays = read_weights(_container(f, label), plans, label)
         training = _json_attr(f, "training_config", label) if compile else None
     model = build()
-    for v, a in zip(plan.flat_weights(model), arrays):
-        v.assign(a)
+    plan.assign_all(model, arrays, label)
     if isinstance(training, dict):
         compile_config = dict(training)
         compile_config["optimizer"] = compile_config.pop("optimizer_config", None)
@@ -99,5 +98,4 @@ def load_weights(model, source, label):
     plans = plan.plan_built(model)
     with hdf5.open_file(source, label) as f:
         arrays = read_weights(_container(f, label), plans, label)
-    for v, a in zip(plan.flat_weights(model), arrays):
-        v.assign(a)
+    plan.assign_all(model, arrays, label)

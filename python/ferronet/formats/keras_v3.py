@@ -187,18 +187,10 @@ def load_model(payload, label, custom_objects=None, compile=True):
     with hdf5.open_file(io.BytesIO(weights), label) as f:
         arrays = _load_into(f, plans, label, lambda arrays: arrays)
     model = build()
-    _assign(model, arrays, label)
+    plan.assign_all(model, arrays, label)
     if compile and isinstance(config.get("compile_config"), dict):
         compile_from_keras(model, config["compile_config"], label)
     return model
-
-
-def _assign(model, arrays, label):
-    variables = plan.flat_weights(model)
-    if len(variables) != len(arrays):  # the plan and the built model disagree: a bug, never a file problem
-        raise AssertionError(f"planned {len(arrays)} weights, built {len(variables)} for {label}")
-    for v, a in zip(variables, arrays):
-        v.assign(a)
 
 
 def compile_from_keras(model, config, label):
@@ -247,4 +239,4 @@ def load_weights(model, source, label):
     plans = plan.plan_built(model)
     with hdf5.open_file(source, label) as f:
         arrays = _load_into(f, plans, label, lambda arrays: arrays)
-    _assign(model, arrays, label)
+    plan.assign_all(model, arrays, label)

@@ -21,7 +21,7 @@ import math
 from ..errors import FileFormatError
 from ..layers.base import _snake_case
 
-__all__ = ["Planned", "plan_model", "assemble", "keras_paths"]
+__all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths"]
 
 # Largest number of scalars a planned model may declare before any array is read (checked against the file too).
 _MAX_PARAMS = 1 << 36
@@ -134,16 +134,22 @@ def _objects(entry, label, custom_objects):
                               f"{e} Received: {label}") from None
 
 
-def _input_shape(config, layers):
-    shape = config.get("build_input_shape")
-    if shape is None and layers:
-        first = layers[0]
-        if type(first).__name__ == "InputLayer":
-            shape = (None,) + tuple(first.shape)
-        elif isinstance(first, _Unbuilt):
-            shape = _input_shape(first.entry["config"], first.layers)
-        else:
-            shape = getattr(first, "_batch_input_shape", None)
+def _input_shape(config, layers, label):
+    """The batch input shape: the InputLayer's, else ``build_input_shape``, else the first layer's own."""
+    given = config.get("build_input_shape")
+    given = None if given is None else (None,) + tuple(given)[1:]
+    first = layers[0] if layers else None
+    if type(first).__name__ == "InputLayer":
+        shape = (None,) + tuple(first.shape)
+        if given is not None and given != shape:
+            raise FileFormatError(f"The model config is inconsistent: its InputLayer has shape {shape} but "
+                                  f"build_input_shape is {given}. Received: {label}")
+        return shape
+    if given is not None:
+        return given
+    if isinstance(first, _Unbuilt):
+        return _input_shape(first.entry["config"], first.layers, label)
+    shape = getattr(first, "_batch_input_shape", None)
     return None if shape is None else (None,) + tuple(shape)[1:]
 
 
@@ -163,7 +169,7 @@ def plan_model(fconfig, label, custom_objects=None):
             f"Received: {label}"
         )
     root = _objects(fconfig, label, custom_objects)
-    shape = _input_shape(fconfig["config"], root.layers)
+    shape = _input_shape(fconfig["config"], root.layers, label)
     if shape is None:
         raise FileFormatError(f"The model config has no input shape, so its weights cannot be placed. Received: {label}")
     plans = []
@@ -186,6 +192,16 @@ def assemble(unbuilt, shape):
     if not model.built and shape is not None:
         model.build(shape)
     return model
+
+
+def assign_all(model, arrays, label):
+    """Assign ``arrays`` (plan order) to the model's weights, after checking every shape."""
+    variables = flat_weights(model)
+    if len(variables) != len(arrays) or any(v.shape != a.shape for v, a in zip(variables, arrays)):
+        raise FileFormatError(f"The model built from the file does not match its weights "
+                              f"({[tuple(v.shape) for v in variables]} vs {[a.shape for a in arrays]}). Received: {label}")
+    for v, a in zip(variables, arrays):
+        v.assign(a)
 
 
 def flat_weights(model):
