@@ -179,6 +179,12 @@ class Model(Trainer, Layer):
 
         saving.load_weights(self, filepath)
 
+    def export(self, filepath, format="", verbose=True, input_signature=None, **kwargs):
+        """Export for inference elsewhere: ``format="onnx"`` (see :mod:`ferronet.formats.onnx_export`)."""
+        from ..formats import onnx_export
+
+        onnx_export.export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     def __reduce__(self):
         from .. import saving
 
