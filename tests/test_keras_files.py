@@ -220,3 +220,15 @@ def test_live_keras_round_trip(tmp_path, rng):
     np.testing.assert_allclose(np.load(tmp_path / "keras_pred.npy"), ours, rtol=0, atol=1e-6)
     back = fn.models.load_model(tmp_path / "theirs.keras")
     np.testing.assert_allclose(back.predict(x, verbose=0), ours, rtol=0, atol=1e-6)
+
+
+def test_readme_section_runs(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"## Saving and moving models\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README saving section", "exec"), {})
+    assert {p.name for p in tmp_path.iterdir()} == {"digits.keras", "digits.weights.h5", "digits.onnx"}
