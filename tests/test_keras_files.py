@@ -24,7 +24,9 @@ h5py = pytest.importorskip("h5py")
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "keras")
 FIXTURES = [("k3_mlp", "k3_mlp.keras", "k3_mlp.weights.h5"), ("k3_cnn", "k3_cnn.keras", "k3_cnn.weights.h5"),
-            ("k2_mlp", "k2_mlp.h5", "k2_mlp_weights.h5"), ("k2_cnn", "k2_cnn.h5", "k2_cnn_weights.h5")]
+            ("k3_nested", "k3_nested.keras", "k3_nested.weights.h5"),
+            ("k2_mlp", "k2_mlp.h5", "k2_mlp_weights.h5"), ("k2_cnn", "k2_cnn.h5", "k2_cnn_weights.h5"),
+            ("k2_nested", "k2_nested.h5", "k2_nested_weights.h5")]
 
 
 def fixture(name):

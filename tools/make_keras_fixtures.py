@@ -58,6 +58,15 @@ def _cnn(keras):
     ], name="cnn")
 
 
+def _nested(keras):
+    # Keras 2 lists a nested model's trainable weights first: its file order differs from the layers' order.
+    block = keras.Sequential([keras.layers.Dense(5), keras.layers.BatchNormalization(), keras.layers.Dense(4)],
+                             name="block")
+    return keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(6, activation="relu"), block, keras.layers.Dense(3, activation="softmax"),
+    ], name="nested")
+
+
 def _functional(keras):
     inputs = keras.Input((8,))
     a = keras.layers.Dense(4, activation="relu")(inputs)
@@ -89,7 +98,7 @@ def main():
 
     os.makedirs(OUT, exist_ok=True)
     major = int(keras.__version__.split(".")[0])
-    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2))]
+    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,))]
     if major >= 3:
         models.append(("functional_add", _functional, (8,)))
     for name, build, shape in models:
