@@ -9,10 +9,13 @@ keep Keras' ``(in, out)`` layout. Default opset: 17 (ONNX 1.12, ONNX Runtime
 1.12 and later); ``opset_version`` may go from 13 to the installed onnx's.
 
 ``hls4ml=True`` shapes the graph for hls4ml's ONNX frontend: every Dense is a
-``MatMul`` followed by an ``Add`` (hls4ml parses those, not ``Gemm``), and
-BatchNormalization stays a ``BatchNormalization`` node. The model input is
-channels-last either way; for convolutional models run qonnx's channels-last
-conversion (``qonnx_to_channels_last``) as hls4ml's documentation says.
+``MatMul`` followed by an ``Add`` (hls4ml parses those, not ``Gemm``),
+BatchNormalization stays a ``BatchNormalization`` node, and the batch
+dimension is fixed to 1 (hls4ml and qonnx work sample by sample, on static
+shapes). The model input is channels-last either way; for convolutional
+models run qonnx's cleanup and channels-last conversion (``qonnx_clean``,
+``qonnx_to_channels_last``) as hls4ml's documentation says: it folds the
+exporter's transposes into channels-last convolutions.
 
 Layer to operator: Dense -> Gemm (2-D input) or MatMul+Add; Conv2D -> Conv;
 MaxPooling2D -> MaxPool; AveragePooling2D -> AveragePool (padding cells not
@@ -157,7 +160,7 @@ def _conv(g, t, layer):
     weight = g.const(f"{layer.name}_kernel", layer.kernel.value.transpose(3, 2, 0, 1))  # HWIO -> OIHW
     inputs = [t.name, weight] + ([g.const(f"{layer.name}_bias", layer.bias.value)] if layer.use_bias else [])
     attrs = _spatial_attrs(layer, t.shape, layer.kernel_size, layer.dilation_rate)
-    y = g.node("Conv", inputs, layer.name, dilations=list(layer.dilation_rate), **attrs)
+    y = g.node("Conv", inputs, layer.name, dilations=list(layer.dilation_rate), group=1, **attrs)
     return _Tensor(y, layer.compute_output_shape(t.shape), True)
 
 
@@ -256,11 +259,16 @@ def to_onnx(model, opset_version=DEFAULT_OPSET, hls4ml=False):
     t = _to(g, t, False)
     if t.name == "input":  # a model of identities still needs a node producing its output
         t = _Tensor(g.node("Identity", [t.name], "identity"), t.shape)
-    g.nodes.append(onnx.helper.make_node("Identity", [t.name], ["output"], name="output"))
+    # The last node writes the graph output itself (hls4ml drops a trailing Identity, and its output with it).
+    last = g.nodes[-1]
+    assert list(last.output) == [t.name]
+    last.output[0] = "output"
+
+    batch = 1 if hls4ml else "batch"  # hls4ml and qonnx work on one sample at a time, with static shapes
 
     def info(name, dims):
         return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
-                                                  ["batch"] + [None if d is None else int(d) for d in dims[1:]])
+                                                  [batch] + [None if d is None else int(d) for d in dims[1:]])
 
     graph = onnx.helper.make_graph(g.nodes, model.name, [info("input", shape)], [info("output", t.shape)], g.inits)
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset_version)],
