@@ -67,6 +67,28 @@ def _nested(keras):
     ], name="nested")
 
 
+def _zoo(keras):
+    """Every other layer ferronet reads, with non-default arguments, initializers and regularizers."""
+    init, reg = keras.initializers, keras.regularizers
+    return keras.Sequential([
+        keras.Input((7, 7, 3)),
+        keras.layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="elu",
+                            kernel_initializer=init.RandomNormal(stddev=0.2, seed=3),
+                            bias_initializer=init.Constant(0.1), kernel_regularizer=reg.L1L2(l1=1e-5, l2=1e-4)),
+        keras.layers.BatchNormalization(center=False, momentum=0.9, epsilon=1e-2),
+        keras.layers.Conv2D(5, 2, strides=2, activation="gelu", kernel_initializer="lecun_normal",
+                            bias_regularizer=reg.L1(1e-4)),
+        keras.layers.GlobalAveragePooling2D(keepdims=True),
+        keras.layers.Reshape((5,)),
+        keras.layers.Dense(6, activation="silu", kernel_initializer=init.Orthogonal(gain=0.5, seed=1)),
+        keras.layers.BatchNormalization(scale=False),
+        keras.layers.Dense(4, activation="softplus",
+                           kernel_initializer=init.VarianceScaling(scale=2.0, mode="fan_out", distribution="uniform")),
+        keras.layers.LeakyReLU(),
+        keras.layers.Dense(3, activation="log_softmax", kernel_initializer="he_uniform"),
+    ], name="zoo")
+
+
 def _functional(keras):
     inputs = keras.Input((8,))
     a = keras.layers.Dense(4, activation="relu")(inputs)
@@ -81,7 +103,9 @@ def _trained(keras, build, shape, keep_compile):
     keras.utils.set_random_seed(1)
     model = build(keras)
     x, y = _data(shape)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss = "mse" if model.name == "zoo" else "sparse_categorical_crossentropy"
+    y = keras.utils.to_categorical(y, 3) if loss == "mse" else y
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     model.fit(x, y, epochs=3, batch_size=8, verbose=0)
     if not keep_compile:
         trained, model = model, build(keras)
@@ -98,7 +122,7 @@ def main():
 
     os.makedirs(OUT, exist_ok=True)
     major = int(keras.__version__.split(".")[0])
-    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,))]
+    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3))]
     if major >= 3:
         models.append(("functional_add", _functional, (8,)))
     for name, build, shape in models:
