@@ -118,6 +118,14 @@ def _regularizer_from_keras(value, key, where):
 
 
 def _layer_from_keras(entry, label, custom_objects):
+    out = _translate_layer(entry, label, custom_objects)
+    for key in ("name", "inbound_nodes"):  # functional entries keep their graph
+        if key in entry:
+            out[key] = entry[key]
+    return out
+
+
+def _translate_layer(entry, label, custom_objects):
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise FileFormatError(f"A layer entry of the model config is malformed. Received: {entry!r:.200} in {label}")
     class_name = entry.get("class_name")
@@ -151,11 +159,7 @@ def _layer_from_keras(entry, label, custom_objects):
     for key in _REGULARIZER_KEYS:
         if key in config:
             config[key] = _regularizer_from_keras(config[key], key, where)
-    out = {"class_name": target, "config": config}
-    for key in ("name", "inbound_nodes"):  # functional entries
-        if key in entry:
-            out[key] = entry[key]
-    return out
+    return {"class_name": target, "config": config}
 
 
 def from_keras(model_config, label, custom_objects=None) -> dict:
