@@ -144,7 +144,6 @@ def read_weights(f, plans, label) -> list:
 def _stored_groups(f):
     """Keras 3 paths that hold at least one array (to catch weights the model would leave unread)."""
     found = []
-
     group_type = hdf5.h5py().Group
 
     def visit(name, obj):
@@ -155,13 +154,13 @@ def _stored_groups(f):
     return found
 
 
-def _load_into(f, plans, label, assign):
-    arrays = read_weights(f, plans, label)
+def _read_all(f, plans, label):
+    """Every planned array, after checking the file holds no arrays for layers outside the plan."""
     extra = sorted(set(_stored_groups(f)) - {p.keras_path for p in plans})
     if extra:
         raise FileFormatError(f"The weights file holds arrays for layers the model does not have: {extra}. "
                               f"Received: {label}")
-    return assign(arrays)
+    return read_weights(f, plans, label)
 
 
 def load_model(payload, label, custom_objects=None, compile=True):
@@ -185,7 +184,7 @@ def load_model(payload, label, custom_objects=None, compile=True):
         plans, build = plan.plan_model(fconfig, label, custom_objects)
         weights = _member(zf, "model.weights.h5", label)
     with hdf5.open_file(io.BytesIO(weights), label) as f:
-        arrays = _load_into(f, plans, label, lambda arrays: arrays)
+        arrays = _read_all(f, plans, label)
     model = build()
     plan.assign_all(model, arrays, label)
     if compile and isinstance(config.get("compile_config"), dict):
@@ -238,5 +237,5 @@ def load_weights(model, source, label):
     _check_built(model, "load_weights()")
     plans = plan.plan_built(model)
     with hdf5.open_file(source, label) as f:
-        arrays = _load_into(f, plans, label, lambda arrays: arrays)
+        arrays = _read_all(f, plans, label)
     plan.assign_all(model, arrays, label)
