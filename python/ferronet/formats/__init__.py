@@ -115,20 +115,21 @@ def route(action, filepath):
     """
     from . import keras_v3
 
-    name = os.fspath(filepath).lower() if isinstance(filepath, (str, os.PathLike)) else ""
+    path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else ""
+    name = path.lower()
     if action == "save_model":
         if name.endswith(".keras"):
             return keras_v3.save_model
         if name.endswith(_H5):
             return _refuse("ferronet writes Keras 3's .keras format, not the legacy .h5 one: save to "
-                           f"'model.keras' (or 'model.ferronet' for ferronet's own format). Received: filepath={name!r}")
+                           f"'model.keras' (or 'model.ferronet' for ferronet's own format). Received: filepath={path!r}")
         return None
     if action == "save_weights":
         if name.endswith(".weights.h5"):
             return keras_v3.save_weights
         if name.endswith(_H5):
             return _refuse("Keras 3 weights files end in .weights.h5 (the legacy .h5 layout is read, not "
-                           f"written). Received: filepath={name!r}")
+                           f"written). Received: filepath={path!r}")
         return None
     kind = _sniff(filepath) if name else None
     if action == "load_model":
