@@ -118,3 +118,18 @@ def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"ferronet\[onnx\]"):
         MODELS["mlp"]().export(tmp_path / "m.onnx", verbose=False)
+
+
+@pytest.mark.parametrize("name", ["k3_mlp", "k3_cnn", "k3_nested", "k3_zoo", "k2_cnn"])
+def test_keras_made_models_run_in_onnx_as_in_keras(tmp_path, name):
+    """Keras file -> ferronet -> ONNX gives Keras' own predictions (the fixtures' expected outputs)."""
+    pytest.importorskip("h5py")
+    import os
+
+    data = os.path.join(os.path.dirname(__file__), "data", "keras")
+    model = fn.models.load_model(os.path.join(data, name + (".keras" if name.startswith("k3") else ".h5")),
+                                 compile=False)
+    with np.load(os.path.join(data, f"{name}.expected.npz")) as npz:
+        x, y = npz["x"], npz["y"]
+    model.export(tmp_path / "m.onnx", verbose=False)
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), y, rtol=1e-5, atol=1e-5)
