@@ -302,3 +302,25 @@ def test_functional_model_writes_keras_graph_and_paths(tmp_path):
     assert written["config"]["layers"][1]["config"]["units"] == 4
     paths = _h5_layout(io.BytesIO(keras_v3.weights_h5_bytes(model)))
     assert paths["layers/dense/vars/0"] == (8, 4) and paths["layers/dense_2/vars/0"] == (4, 3)
+
+
+def test_compile_settings_travel_in_keras_files(tmp_path, rng):
+    model = fn.Sequential([fn.Input((5,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=fn.optimizers.RMSprop(learning_rate=0.005, momentum=0.5),
+                  loss="sparse_categorical_crossentropy", metrics="accuracy")
+    model.save(tmp_path / "c.keras")
+    with zipfile.ZipFile(tmp_path / "c.keras") as zf:
+        compile_config = json.loads(zf.read("config.json"))["compile_config"]
+    assert compile_config["optimizer"]["module"] == "keras.optimizers"
+    assert compile_config["optimizer"]["class_name"] == "RMSprop"
+    assert (compile_config["loss"], compile_config["metrics"]) == ("sparse_categorical_crossentropy", ["accuracy"])
+    loaded = fn.models.load_model(tmp_path / "c.keras")
+    assert type(loaded.optimizer).__name__ == "RMSprop"
+    assert loaded.optimizer.get_config() == {**model.optimizer.get_config(), "name": "rmsprop"}
+    assert loaded.get_compile_config()["metrics"] == ["accuracy"]
+    # What Keras could not rebuild (a loss object here) is left out; the model still saves.
+    model.compile(optimizer="adam", loss=fn.losses.SparseCategoricalCrossentropy())
+    model.save(tmp_path / "d.keras")
+    with zipfile.ZipFile(tmp_path / "d.keras") as zf:
+        assert "compile_config" not in json.loads(zf.read("config.json"))
+    assert not fn.models.load_model(tmp_path / "d.keras").compiled

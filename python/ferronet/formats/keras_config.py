@@ -21,7 +21,7 @@ from __future__ import annotations
 from .. import activations, initializers, regularizers
 from ..errors import FileFormatError
 
-__all__ = ["from_keras", "to_keras", "KERAS_LAYER_CLASSES"]
+__all__ = ["from_keras", "to_keras", "compile_to_keras", "KERAS_LAYER_CLASSES"]
 
 # Keras class name -> ferronet class name (the same classes under Keras' aliases).
 KERAS_LAYER_CLASSES = {
@@ -238,6 +238,41 @@ def _layer_to_keras(layer, where_model):
     return out
 
 
+_KERAS_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+
+
+def compile_to_keras(model):
+    """Keras 3's ``compile_config`` for a compiled model, or None when Keras could not rebuild it.
+
+    Written when the optimizer is one Keras has with a constant learning rate, and
+    the loss and metrics were given to ``compile`` by name (``"mse"``, ``"accuracy"``).
+    """
+    given = getattr(model, "_compile_config", None)
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not given or type(optimizer).__name__ not in _KERAS_OPTIMIZERS:
+        return None
+    config = optimizer.get_config()
+    if isinstance(config.get("learning_rate"), bool) or not isinstance(config.get("learning_rate"), (int, float)):
+        return None
+
+    def names(value):
+        if value is None or isinstance(value, str):
+            return value if value is None else [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise TypeError
+
+    try:
+        metrics, weighted = names(given.get("metrics")), names(given.get("weighted_metrics"))
+    except TypeError:
+        return None
+    if not isinstance(given.get("loss"), str):
+        return None
+    return {"optimizer": _keras_object("keras.optimizers", type(optimizer).__name__, config), "loss": given["loss"],
+            "loss_weights": given.get("loss_weights"), "metrics": metrics, "weighted_metrics": weighted,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
 def to_keras(model) -> dict:
     """Keras 3's serialized config (the ``config.json`` of a ``.keras`` file) for a ferronet model.
 
@@ -265,6 +300,9 @@ def to_keras(model) -> dict:
         result = _keras_object("keras", "Sequential", out)
         if shape is not None:
             result["build_config"] = {"input_shape": list(shape)}
+        compile_config = compile_to_keras(model)
+        if compile_config is not None:
+            result["compile_config"] = compile_config
         return result
     if isinstance(config.get("layers"), list) and "input_layers" in config:
         # Functional: translate each layer's class and arguments; graph keys pass through.

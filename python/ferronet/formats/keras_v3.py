@@ -3,14 +3,15 @@
 A ``.keras`` file is a zip (stored, not compressed) of three members:
 
 - ``metadata.json``: ``{"keras_version", "date_saved"}`` (ferronet adds ``"ferronet_version"``);
-- ``config.json``: the model's Keras 3 config (see :mod:`ferronet.formats.keras_config`);
+- ``config.json``: the model's Keras 3 config (see :mod:`ferronet.formats.keras_config`), with its
+  ``compile_config`` when Keras can rebuild it;
 - ``model.weights.h5``: one HDF5 group per layer, ``layers/<class>[_n]/vars``, holding its weights as
   datasets ``"0"``, ``"1"``, ... in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta,
   moving_mean, moving_variance); the groups are named after the snake-cased class, numbered per class.
 
-A ``.weights.h5`` file is the same HDF5 layout on its own. Optimizer state and
-compile settings are not written: Keras files carry the architecture and the
-weights (ferronet's own ``.ferronet`` format keeps the rest).
+A ``.weights.h5`` file is the same HDF5 layout on its own. Optimizer state is
+not written (Keras' slot layout changed between its versions); ferronet's own
+``.ferronet`` format keeps it.
 """
 
 from __future__ import annotations
