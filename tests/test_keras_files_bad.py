@@ -186,3 +186,25 @@ def test_legacy_h5_without_model_or_weights(tmp_path):
 
 def test_errors_are_value_errors():
     assert issubclass(FileFormatError, ValueError) and issubclass(FileFormatError, fn.FerronetError)
+
+
+def test_damaged_structure_is_a_file_format_error(tmp_path):
+    """Whatever h5py or zipfile raise on a damaged file (KeyError, RuntimeError, NotImplementedError...) is reported
+    as a FileFormatError."""
+    model = mlp()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:  # a dataset where a group belongs
+        del f["layers/dense/vars"]
+        f["layers/dense"].create_dataset("vars", data=np.zeros(3))
+    with pytest.raises(FileFormatError, match="damaged|no group"):
+        model.load_weights(tmp_path / "w.weights.h5")
+    model.save(tmp_path / "m.keras")
+    payload = bytearray((tmp_path / "m.keras").read_bytes())
+    central = payload.index(b"PK\x01\x02")
+    struct.pack_into("<H", payload, central + 6, 99)  # "version needed to extract": 9.9
+    (tmp_path / "v.keras").write_bytes(bytes(payload))
+    with pytest.raises(FileFormatError, match="Not a readable .keras file"):
+        fn.models.load_model(tmp_path / "v.keras")
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDX" + (tmp_path / "w.weights.h5").read_bytes()[4:])
+    with pytest.raises(FileFormatError, match="Not a readable HDF5 file"):
+        fn.models.load_model(tmp_path / "bad.h5")

@@ -51,11 +51,12 @@ def _sniff(filepath):
             if head == HDF5_SIGNATURE:
                 return "hdf5"
             if head[:4] != b"PK\x03\x04":
-                return None
+                # A damaged HDF5 header: the HDF5 reader explains it for an .h5 name, ferronet's own otherwise.
+                return "hdf5" if os.fspath(filepath).lower().endswith(_H5) else None
             f.seek(0)
             try:
                 names = set(zipfile.ZipFile(f).namelist())
-            except (zipfile.BadZipFile, EOFError):
+            except (zipfile.BadZipFile, EOFError, NotImplementedError):
                 # A damaged zip: the Keras reader explains it for a .keras name, ferronet's own otherwise.
                 return "keras" if os.fspath(filepath).lower().endswith(".keras") else None
     except OSError:
@@ -88,7 +89,7 @@ def _load_h5_weights(model, filepath):
 
     label = f"filepath={os.fspath(filepath)!r}"
     payload = io.BytesIO(_read(filepath))
-    with hdf5.open_file(payload, label) as f:
+    with hdf5.reading(label), hdf5.open_file(payload, label) as f:
         legacy = "layer_names" in f.attrs or "model_weights" in f
     payload.seek(0)
     (keras_legacy if legacy else keras_v3).load_weights(model, payload, label)
@@ -98,7 +99,11 @@ def _load_keras_weights(model, filepath):
     from . import keras_v3
 
     label = f"filepath={os.fspath(filepath)!r}"
-    with zipfile.ZipFile(io.BytesIO(_read(filepath))) as zf:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(_read(filepath)))
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as e:
+        raise FileFormatError(f"Not a readable .keras file ({e}); it may be truncated. Received: {label}") from None
+    with zf:
         weights = keras_v3._member(zf, "model.weights.h5", label)
     keras_v3.load_weights(model, io.BytesIO(weights), label)
 

@@ -3,18 +3,21 @@
 A dataset is read only after its declared shape and dtype are compared with
 what the model expects, and after HDF5 confirms the file really stores that
 many bytes (a dataset can declare a huge shape while storing nothing, to be
-filled with a fill value on read).
+filled with a fill value on read). Parsing the file's structure is libhdf5's
+work: ferronet turns its errors into FileFormatError but cannot bound its
+time (fuzzing found a damaged global heap on which libhdf5 2.0 spins).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
 from ..errors import FileFormatError
 
-__all__ = ["h5py", "open_file", "read_dataset", "text_attr", "names_attr", "HDF5_SIGNATURE"]
+__all__ = ["h5py", "open_file", "reading", "read_dataset", "text_attr", "names_attr", "HDF5_SIGNATURE"]
 
 # The first 8 bytes of every HDF5 file (a file with a user block has it at 512, 1024, ...: not used by Keras).
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -43,6 +46,17 @@ def open_file(source, label, mode="r"):
     except OSError as e:
         raise FileFormatError(f"Not a readable HDF5 file ({e}); it may be truncated or of another format. "
                               f"Received: {label}") from None
+
+
+@contextlib.contextmanager
+def reading(label):
+    """Turn whatever h5py raises on a damaged file (KeyError, RuntimeError, OSError, ...) into FileFormatError."""
+    try:
+        yield
+    except FileFormatError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError) as e:
+        raise FileFormatError(f"The HDF5 file is damaged ({type(e).__name__}: {e}). Received: {label}") from None
 
 
 def text_attr(obj, key, label, default=None):

@@ -61,7 +61,8 @@ def _dtype_from_keras(value, where):
     if value is None:
         return None
     if isinstance(value, dict):
-        value = (value.get("config") or {}).get("name")
+        inner = value.get("config")
+        value = inner.get("name") if isinstance(inner, dict) else inner
     if value in ("float32", "float64"):
         return value
     raise FileFormatError(f"ferronet computes in float32 or float64; {where} uses another dtype policy. "
@@ -85,7 +86,8 @@ def _activation_from_keras(value, where, custom_objects):
 def _initializer_from_keras(value, key, where):
     if value is None or isinstance(value, str):
         name, config = value, {}
-    elif isinstance(value, dict) and isinstance(value.get("class_name"), str):
+    elif isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(
+            value.get("config") or {}, dict):
         name, config = value["class_name"], dict(value.get("config") or {})
     else:
         raise FileFormatError(f"Could not read {key} of {where}. Received: {key}={value!r}")
@@ -129,6 +131,9 @@ def _translate_layer(entry, label, custom_objects):
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise FileFormatError(f"A layer entry of the model config is malformed. Received: {entry!r:.200} in {label}")
     class_name = entry.get("class_name")
+    if not isinstance(class_name, str):
+        raise FileFormatError(f"A layer entry of the model config has no class name. Received: "
+                              f"class_name={class_name!r:.100} in {label}")
     config = dict(entry["config"])
     where = _where(config.get("name"), class_name)
     if class_name in _MODEL_CLASSES:
@@ -173,6 +178,14 @@ def from_keras(model_config, label, custom_objects=None) -> dict:
     Raises:
         FileFormatError: naming the first layer or argument ferronet cannot express.
     """
+    try:
+        return _model_from_keras(model_config, label, custom_objects)
+    except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # Values of the wrong JSON type deep inside a layer's arguments.
+        raise FileFormatError(f"The model config is malformed ({type(e).__name__}: {e}). Received: {label}") from None
+
+
+def _model_from_keras(model_config, label, custom_objects=None) -> dict:
     if not isinstance(model_config, dict) or not isinstance(model_config.get("class_name"), str):
         raise FileFormatError(f"The model config is not a Keras model. Received: {model_config!r:.200} in {label}")
     class_name = model_config["class_name"]

@@ -65,7 +65,7 @@ def _json_attr(f, key, label):
         return None
     try:
         return json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise FileFormatError(f"The HDF5 attribute {key!r} is not valid JSON ({e}). Received: {label}") from None
 
 
@@ -75,7 +75,7 @@ def load_model(source, label, custom_objects=None, compile=True):
     Raises:
         FileFormatError: for a damaged file, a weights-only file, or a layer/argument ferronet does not have.
     """
-    with hdf5.open_file(source, label) as f:
+    with hdf5.reading(label), hdf5.open_file(source, label) as f:
         config = _json_attr(f, "model_config", label)
         if config is None:
             raise FileFormatError(f"This .h5 file holds weights only (no model_config): create the model and call "
@@ -96,6 +96,6 @@ def load_model(source, label, custom_objects=None, compile=True):
 def load_weights(model, source, label):
     """Load a Keras 2 ``.h5`` weights file (or a full model file's weights) into a built model; all-or-nothing."""
     plans = plan.plan_built(model)
-    with hdf5.open_file(source, label) as f:
+    with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = read_weights(_container(f, label), plans, label)
     plan.assign_all(model, arrays, label)

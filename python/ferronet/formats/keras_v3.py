@@ -122,7 +122,7 @@ def _member(zf, name, label, limit=None):
 def _json(payload, name, label):
     try:
         return json.loads(payload.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise FileFormatError(f"The Keras file has a damaged {name} ({e}). Received: {label}") from None
 
 
@@ -172,7 +172,7 @@ def load_model(payload, label, custom_objects=None, compile=True):
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
         raise FileFormatError(f"Not a readable .keras file ({e}); it may be truncated. Received: {label}") from None
     with zf:
         metadata = _json(_member(zf, "metadata.json", label, _MAX_JSON_BYTES), "metadata.json", label)
@@ -184,7 +184,7 @@ def load_model(payload, label, custom_objects=None, compile=True):
         fconfig = keras_config.from_keras(config, label, custom_objects)
         plans, build = plan.plan_model(fconfig, label, custom_objects)
         weights = _member(zf, "model.weights.h5", label)
-    with hdf5.open_file(io.BytesIO(weights), label) as f:
+    with hdf5.reading(label), hdf5.open_file(io.BytesIO(weights), label) as f:
         arrays = _read_all(f, plans, label)
     model = build()
     plan.assign_all(model, arrays, label)
@@ -213,7 +213,7 @@ def compile_from_keras(model, config, label):
         model.compile(optimizer=opt, loss=config.get("loss"), metrics=_metric_names(config.get("metrics")),
                       loss_weights=config.get("loss_weights"),
                       weighted_metrics=_metric_names(config.get("weighted_metrics")))
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         warnings.warn(f"The model loaded, but its Keras compile settings are not ferronet's ({e}); it is returned "
                       f"uncompiled: call model.compile(...). Received: {label}", stacklevel=3)
 
@@ -237,6 +237,6 @@ def load_weights(model, source, label):
     """Load a Keras 3 ``.weights.h5`` (path or file object) into a built ferronet model; all-or-nothing."""
     _check_built(model, "load_weights()")
     plans = plan.plan_built(model)
-    with hdf5.open_file(source, label) as f:
+    with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = _read_all(f, plans, label)
     plan.assign_all(model, arrays, label)

@@ -163,6 +163,14 @@ def plan_model(fconfig, label, custom_objects=None):
         FileFormatError: for a functional config (not loadable yet), a config without an input shape,
             or layers whose shapes do not fit.
     """
+    try:
+        return _plan_model(fconfig, label, custom_objects)
+    except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # Arguments of the wrong JSON type that the layers' constructors did not catch.
+        raise FileFormatError(f"The model config is malformed ({type(e).__name__}: {e}). Received: {label}") from None
+
+
+def _plan_model(fconfig, label, custom_objects=None):
     if fconfig["class_name"] != "Sequential":
         raise FileFormatError(
             "This file holds a functional Keras model; this version of ferronet loads Sequential models only. "
@@ -178,7 +186,14 @@ def plan_model(fconfig, label, custom_objects=None):
     if total > _MAX_PARAMS:
         raise FileFormatError(f"The model config declares {total} weights, more than ferronet loads "
                               f"({_MAX_PARAMS}). Received: {label}")
-    return plans, lambda: assemble(root, shape)
+    return plans, lambda: _assemble_checked(root, shape, label)
+
+
+def _assemble_checked(root, shape, label):
+    try:
+        return assemble(root, shape)
+    except (ValueError, TypeError) as e:  # e.g. layers of different dtypes
+        raise FileFormatError(f"ferronet cannot assemble the model of the file ({e}). Received: {label}") from None
 
 
 def assemble(unbuilt, shape):
