@@ -208,3 +208,44 @@ def test_damaged_structure_is_a_file_format_error(tmp_path):
     (tmp_path / "bad.h5").write_bytes(b"\x89HDX" + (tmp_path / "w.weights.h5").read_bytes()[4:])
     with pytest.raises(FileFormatError, match="Not a readable HDF5 file"):
         fn.models.load_model(tmp_path / "bad.h5")
+
+
+def _json_paths(obj, prefix=()):
+    yield prefix
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        yield from _json_paths(value, prefix + (key,))
+
+
+def test_config_values_of_any_type_give_a_file_format_error_or_a_working_model(tmp_path):
+    """Every value of a real config.json replaced by values of other JSON types: a clean error or a usable model."""
+    import os
+    import random
+    import warnings
+
+    source = os.path.join(os.path.dirname(__file__), "data", "keras", "k3_zoo.keras")
+    entries = members(source)
+    base = json.loads(entries["config.json"])
+    paths = [p for p in _json_paths(base) if p]
+    values = [None, True, 0, -1, 1 << 40, 3.5, "", "relu", [], [None], [1, 2], {}, {"class_name": "Dense"}, {"config": 1}]
+    rng = random.Random(0)
+    outcomes = {"error": 0, "loaded": 0}
+    for trial in range(300):
+        config = json.loads(json.dumps(base))
+        path = rng.choice(paths)
+        node = config
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = rng.choice(values)
+        entries["config.json"] = json.dumps(config)
+        target = write_zip(tmp_path / f"{trial}.keras", entries)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = fn.models.load_model(target)
+        except FileFormatError:
+            outcomes["error"] += 1
+            continue
+        model.predict(np.zeros((2,) + model.input_shape[1:], np.float32), verbose=0)
+        outcomes["loaded"] += 1
+    assert outcomes["error"] > 50 and outcomes["loaded"] > 50, outcomes
