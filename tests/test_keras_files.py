@@ -23,10 +23,10 @@ from ferronet.errors import FileFormatError
 h5py = pytest.importorskip("h5py")
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "keras")
-FIXTURES = [("k3_mlp", "k3_mlp.keras", "k3_mlp.weights.h5"), ("k3_cnn", "k3_cnn.keras", "k3_cnn.weights.h5"),
-            ("k3_nested", "k3_nested.keras", "k3_nested.weights.h5"), ("k3_zoo", "k3_zoo.keras", "k3_zoo.weights.h5"),
-            ("k2_mlp", "k2_mlp.h5", "k2_mlp_weights.h5"), ("k2_cnn", "k2_cnn.h5", "k2_cnn_weights.h5"),
-            ("k2_nested", "k2_nested.h5", "k2_nested_weights.h5"), ("k2_zoo", "k2_zoo.h5", "k2_zoo_weights.h5")]
+FIXTURES = [("k3_mlp", "k3_mlp.keras", "k3_mlp.weights.h5"), ("k3_cnn", "k3_cnn.keras", "k3_cnn.keras"),
+            ("k3_nested", "k3_nested.keras", "k3_nested.weights.h5"), ("k3_zoo", "k3_zoo.keras", "k3_zoo.keras"),
+            ("k2_mlp", "k2_mlp.h5", "k2_mlp_weights.h5"), ("k2_cnn", "k2_cnn.h5", "k2_cnn.h5"),
+            ("k2_nested", "k2_nested.h5", "k2_nested_weights.h5"), ("k2_zoo", "k2_zoo.h5", "k2_zoo.h5")]
 
 
 def fixture(name):
@@ -324,3 +324,11 @@ def test_compile_settings_travel_in_keras_files(tmp_path, rng):
     with zipfile.ZipFile(tmp_path / "d.keras") as zf:
         assert "compile_config" not in json.loads(zf.read("config.json"))
     assert not fn.models.load_model(tmp_path / "d.keras").compiled
+
+
+@pytest.mark.parametrize("name", ["k3_mlp", "k3_nested"])
+def test_written_weights_files_have_keras_layout(tmp_path, name):
+    model = fn.models.load_model(fixture(f"{name}.keras"), compile=False)
+    model.save_weights(tmp_path / "w.weights.h5")
+    keras = {k: v for k, v in _h5_layout(fixture(f"{name}.weights.h5")).items() if v is not None}
+    assert {k: v for k, v in _h5_layout(tmp_path / "w.weights.h5").items() if v is not None} == keras
