@@ -213,9 +213,31 @@ def _keras_python():
     return sys.executable
 
 
-def test_live_keras_round_trip(tmp_path, rng):
+def every_layer():
+    init = fn.initializers
+    return fn.Sequential([
+        fn.Input((7, 7, 2)),
+        layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="elu",
+                      kernel_initializer=init.RandomNormal(stddev=0.3, seed=1), bias_initializer=init.Constant(0.1)),
+        layers.BatchNormalization(center=False, epsilon=1e-2),
+        layers.AveragePooling2D(pool_size=2, padding="same"),
+        layers.Conv2D(5, 2, strides=2, activation="gelu", bias_regularizer=fn.regularizers.L1L2(l1=1e-4, l2=1e-3)),
+        layers.Dropout(0.3, noise_shape=(None, 1, 1, 5), seed=4),
+        layers.GlobalMaxPooling2D(keepdims=True),
+        layers.Reshape((5,)),
+        layers.Dense(6, activation="silu", kernel_initializer=init.Orthogonal(gain=0.5, seed=2)),
+        fn.Sequential([layers.Dense(4, activation="softplus"), layers.BatchNormalization(scale=False)], name="block"),
+        layers.Activation("tanh"),
+        layers.LeakyReLU(0.2),
+        layers.Dense(3, kernel_initializer=init.VarianceScaling(2.0, "fan_out", "uniform", seed=3)),
+        layers.Softmax(),
+    ])
+
+
+@pytest.mark.parametrize("build", [small_cnn, every_layer], ids=["cnn", "every_layer"])
+def test_live_keras_round_trip(tmp_path, rng, build):
     python = _keras_python()
-    model, x = trained(small_cnn(), rng)
+    model, x = trained(build(), rng)
     model.save(tmp_path / "ours.keras")
     np.save(tmp_path / "x.npy", x)
     script = textwrap.dedent("""
@@ -232,6 +254,20 @@ def test_live_keras_round_trip(tmp_path, rng):
     np.testing.assert_allclose(np.load(tmp_path / "keras_pred.npy"), ours, rtol=0, atol=1e-6)
     back = fn.models.load_model(tmp_path / "theirs.keras")
     np.testing.assert_allclose(back.predict(x, verbose=0), ours, rtol=0, atol=1e-6)
+
+
+def test_every_layer_round_trip_within_ferronet(tmp_path, rng):
+    model, x = trained(every_layer(), rng)
+    model.save(tmp_path / "e.keras")
+    loaded = fn.models.load_model(tmp_path / "e.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # Layer configs survive exactly; the nested block gains the InputLayer Keras writes for a built Sequential.
+    for a, b in zip(loaded.get_config()["layers"][1:], model.get_config()["layers"][1:]):
+        if a["class_name"] == "Sequential":
+            assert a["config"]["layers"][1:] == b["config"]["layers"]
+            assert a["config"]["layers"][0]["class_name"] == "InputLayer"
+        else:
+            assert a == b
 
 
 def test_readme_section_runs(tmp_path, monkeypatch):
