@@ -213,6 +213,10 @@ def _keras_object(module, class_name, config):
     return {"module": module, "class_name": class_name, "config": config, "registered_name": None}
 
 
+# Names every Keras 3 reads (3.0 knows these two only by their long names, 3.15 by both).
+_KERAS_INITIALIZER_NAMES = {"Orthogonal": "OrthogonalInitializer", "Identity": "IdentityInitializer"}
+
+
 def _activation_to_keras(value, where):
     if isinstance(value, str) and value in activations._FUNCTIONS:
         return value
@@ -239,7 +243,8 @@ def _layer_to_keras(layer, where_model):
         config["activation"] = _activation_to_keras(config["activation"], where)
     for key in _INITIALIZER_KEYS:
         if isinstance(config.get(key), dict):
-            config[key] = _keras_object("keras.initializers", config[key]["class_name"], config[key]["config"])
+            name = _KERAS_INITIALIZER_NAMES.get(config[key]["class_name"], config[key]["class_name"])
+            config[key] = _keras_object("keras.initializers", name, config[key]["config"])
     for key in _REGULARIZER_KEYS:
         if isinstance(config.get(key), dict):
             config[key] = _keras_object("keras.regularizers", config[key]["class_name"], config[key]["config"])
