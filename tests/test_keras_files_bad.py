@@ -2,6 +2,7 @@
 crash, an allocation the file does not back, or a half-loaded model."""
 
 import json
+import os
 import struct
 import zipfile
 
@@ -219,7 +220,6 @@ def _json_paths(obj, prefix=()):
 
 def test_config_values_of_any_type_give_a_file_format_error_or_a_working_model(tmp_path):
     """Every value of a real config.json replaced by values of other JSON types: a clean error or a usable model."""
-    import os
     import random
     import warnings
 
@@ -249,3 +249,9 @@ def test_config_values_of_any_type_give_a_file_format_error_or_a_working_model(t
         model.predict(np.zeros((2,) + model.input_shape[1:], np.float32), verbose=0)
         outcomes["loaded"] += 1
     assert outcomes["error"] > 50 and outcomes["loaded"] > 50, outcomes
+
+
+def test_weights_need_a_built_model():
+    for name in ("k2_mlp_weights.h5", "k3_mlp.weights.h5", "k3_mlp.keras"):
+        with pytest.raises(ValueError, match="build it"):
+            fn.Sequential([layers.Dense(2)]).load_weights(os.path.join(os.path.dirname(__file__), "data", "keras", name))

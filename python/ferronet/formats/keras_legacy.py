@@ -95,6 +95,7 @@ def load_model(source, label, custom_objects=None, compile=True):
 
 def load_weights(model, source, label):
     """Load a Keras 2 ``.h5`` weights file (or a full model file's weights) into a built model; all-or-nothing."""
+    keras_v3.check_built(model, "load_weights()")
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = read_weights(_container(f, label), plans, label)

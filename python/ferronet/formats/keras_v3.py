@@ -69,7 +69,7 @@ def weights_h5_bytes(model) -> bytes:
     return buf.getvalue()
 
 
-def _check_built(model, what):
+def check_built(model, what):
     if not model.built:
         raise ValueError(f"Model '{model.name}' has no weights yet: build it (call it on data, fit it or "
                          f"model.build(shape)) before {what}. Received: an unbuilt model")
@@ -83,7 +83,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """
     from ..saving import _atomic_write
 
-    _check_built(model, "saving")
+    check_built(model, "saving")
     config = keras_config.to_keras(model)
     metadata = {"keras_version": KERAS_FORMAT_VERSION, "ferronet_version": _ferronet_version(),
                 "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
@@ -100,7 +100,7 @@ def save_weights(model, filepath, overwrite=True):
     """Write the weights as Keras 3's ``.weights.h5`` (loadable by ``keras_model.load_weights``), atomically."""
     from ..saving import _atomic_write
 
-    _check_built(model, "save_weights()")
+    check_built(model, "save_weights()")
     _atomic_write(filepath, weights_h5_bytes(model), overwrite)
 
 
@@ -235,7 +235,7 @@ def _metric_names(metrics):
 
 def load_weights(model, source, label):
     """Load a Keras 3 ``.weights.h5`` (path or file object) into a built ferronet model; all-or-nothing."""
-    _check_built(model, "load_weights()")
+    check_built(model, "load_weights()")
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = _read_all(f, plans, label)
