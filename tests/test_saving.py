@@ -52,7 +52,7 @@ def test_round_trip_bit_exact_and_resumed_training(tmp_path, data):
 def test_archive_is_readable_without_ferronet(tmp_path, data):
     model = make_model()
     model.fit(*data, epochs=1, verbose=0)
-    path = tmp_path / "m.keras"
+    path = tmp_path / "m.ferronet"
     model.save(path)
     with zipfile.ZipFile(path) as zf:
         assert {"ferronet.json", "weights.npz", "optimizer.npz"} <= set(zf.namelist())

@@ -4,7 +4,7 @@
 so code written against NumPy's exceptions keeps working.
 """
 
-__all__ = ["FerronetError", "ShapeError", "DTypeError", "ArgumentError"]
+__all__ = ["FerronetError", "ShapeError", "DTypeError", "ArgumentError", "FileFormatError"]
 
 
 class FerronetError(Exception):
@@ -21,3 +21,7 @@ class DTypeError(FerronetError, TypeError):
 
 class ArgumentError(FerronetError, ValueError):
     """An argument outside its domain (a stride of 0, an unknown padding, ...)."""
+
+
+class FileFormatError(FerronetError, ValueError):
+    """A model or weights file that is damaged, truncated, foreign, or holds what ferronet cannot express."""

@@ -1,6 +1,7 @@
 """Saving and loading: one zip file with a JSON config and ``.npz`` weights, no pickle.
 
-Layout of a ``model.save("m.ferronet")`` archive (any file name works, ``.keras`` too)::
+Keras files (``.keras``, ``.weights.h5``, ``.h5``) are routed to :mod:`ferronet.formats`;
+layout of a ``model.save("m.ferronet")`` archive (any other file name works too)::
 
     ferronet.json    {"format": "ferronet.model", "format_version": 1, "model": <class/config>,
                       "compile": <compile config or null>, "weights": [{"path", "shape", "dtype"}...],
@@ -26,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-
+from . import formats as _formats
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
@@ -143,6 +144,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
             f"Model '{model.name}' has no weights yet: build it (call it on data, fit it or model.build(shape)) "
             "before saving. Received: an unbuilt model"
         )
+    if other := _formats.route("save_model", filepath):
+        return other(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
     _atomic_write(filepath, _model_to_bytes(model, include_optimizer), overwrite)
 
 
@@ -254,6 +257,8 @@ def load_model(filepath, custom_objects=None, compile=True):
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No such model file. Received: filepath={os.fspath(filepath)!r}")
+    if other := _formats.route("load_model", filepath):
+        return other(filepath, custom_objects=custom_objects, compile=compile)
     with open(filepath, "rb") as f:
         payload = f.read()
     return _load_archive(io.BytesIO(payload), label, custom_objects, compile)
@@ -268,6 +273,8 @@ def save_weights(model, filepath, overwrite=True) -> None:
     """Write the weights to ``filepath`` as a plain ``.npz`` (keys ``"<layer>/<weight>"``), atomically."""
     if not model.built:
         raise ValueError(f"Model '{model.name}' has no weights yet: build it before save_weights(). Received: an unbuilt model")
+    if other := _formats.route("save_weights", filepath):
+        return other(model, filepath, overwrite=overwrite)
     _atomic_write(filepath, _npz_bytes({v.path: v.value for v in model.weights}), overwrite)
 
 
@@ -280,6 +287,8 @@ def load_weights(model, filepath) -> None:
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No such weights file. Received: filepath={os.fspath(filepath)!r}")
+    if other := _formats.route("load_weights", filepath):
+        return other(model, filepath)
     with open(filepath, "rb") as f:
         payload = f.read()
     source = io.BytesIO(payload)

@@ -341,23 +341,30 @@ class Model(Trainer, Layer):
 
         The file is a zip archive holding ``ferronet.json`` and ``.npz``
         weights (no pickle); it is written to a temporary file and renamed,
-        so an interrupted save never leaves a broken file behind.
+        so an interrupted save never leaves a broken file behind. A ``.keras``
+        name writes Keras 3's format instead (see :mod:`ferronet.formats`).
         """
         from .. import saving
 
         saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Write the weights to a ``.npz`` file (keys are ``"<layer>/<weight>"``)."""
+        """Write the weights to a ``.npz`` file (keys ``"<layer>/<weight>"``), or Keras 3's for ``*.weights.h5``."""
         from .. import saving
 
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Load weights written by :meth:`save_weights` (or a full model file); all-or-nothing."""
+        """Load weights written by :meth:`save_weights`, a full model file, or Keras' HDF5; all-or-nothing."""
         from .. import saving
 
         saving.load_weights(self, filepath)
+
+    def export(self, filepath, format="", verbose=True, input_signature=None, **kwargs):
+        """Export for inference elsewhere: ``format="onnx"`` (see :mod:`ferronet.formats.onnx_export`)."""
+        from ..formats import onnx_export
+
+        onnx_export.export(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def __reduce__(self):
         from .. import saving

@@ -1,0 +1,340 @@
+"""Translate model configs between Keras (3, and 2's legacy dialect) and ferronet.
+
+ferronet's layers already take Keras' argument names, so a translation is
+mostly bookkeeping: Keras 3 wraps objects as ``{"module", "class_name",
+"config", "registered_name"}``, writes dtypes as ``DTypePolicy`` objects and
+adds arguments ferronet does not have (constraints, LoRA, quantization). An
+argument ferronet lacks is dropped only when it holds Keras' default, so it
+cannot change the model; otherwise the translation stops with an error naming
+the layer and the argument. Nothing in a config is ever executed: ``Lambda``
+layers and unknown classes are refused unless the caller passes them in
+``custom_objects``.
+
+Model configs: ``Sequential`` (``{"name", "trainable", "layers",
+"build_input_shape"}``) and Keras 3's ``Functional`` format, whose layer
+entries also carry ``name`` and ``inbound_nodes``; those keys, and the model's
+``input_layers``/``output_layers``, pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from .. import activations, initializers, regularizers
+from ..errors import FileFormatError
+
+__all__ = ["from_keras", "to_keras", "compile_to_keras", "KERAS_LAYER_CLASSES"]
+
+# Keras class name -> ferronet class name (the same classes under Keras' aliases).
+KERAS_LAYER_CLASSES = {
+    "InputLayer": "InputLayer", "Dense": "Dense", "Conv2D": "Conv2D", "Convolution2D": "Conv2D",
+    "MaxPooling2D": "MaxPooling2D", "MaxPool2D": "MaxPooling2D", "AveragePooling2D": "AveragePooling2D",
+    "AvgPool2D": "AveragePooling2D", "GlobalAveragePooling2D": "GlobalAveragePooling2D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPooling2D": "GlobalMaxPooling2D",
+    "GlobalMaxPool2D": "GlobalMaxPooling2D", "Flatten": "Flatten", "Reshape": "Reshape", "Dropout": "Dropout",
+    "Activation": "Activation", "LeakyReLU": "LeakyReLU", "Softmax": "Softmax",
+    "BatchNormalization": "BatchNormalization",
+}
+_MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
+
+# Keras arguments ferronet has no use for, with the value that makes them inert.
+_INERT = {
+    "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None, "beta_constraint": None,
+    "gamma_constraint": None, "quantization_config": None, "lora_rank": None, "lora_alpha": None,
+    "synchronized": False, "renorm": False, "renorm_clipping": None, "virtual_batch_size": None, "adjustment": None,
+    "sparse": False, "ragged": False, "optional": False, "input_tensor": None,
+}
+# Keras arguments that never change the math (implementation hints, or only used when an inert one is set).
+_IGNORED = {"fused", "renorm_momentum", "autocast", "input_dtype"}
+
+_INITIALIZER_NAMES = {"IdentityInitializer": "Identity", "OrthogonalInitializer": "Orthogonal",
+                      "normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones", "zero": "Zeros"}
+_INITIALIZER_KEYS = ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
+                     "moving_mean_initializer", "moving_variance_initializer")
+_REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "beta_regularizer", "gamma_regularizer")
+
+
+def _where(layer_name, class_name):
+    return f"layer {layer_name!r} ({class_name})"
+
+
+# ---------------------------------------------------------------- Keras -> ferronet
+def _dtype_from_keras(value, where):
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        inner = value.get("config")
+        value = inner.get("name") if isinstance(inner, dict) else inner
+    if value in ("float32", "float64"):
+        return value
+    raise FileFormatError(f"ferronet computes in float32 or float64; {where} uses another dtype policy. "
+                          f"Received: dtype={value!r}")
+
+
+def _activation_from_keras(value, where, custom_objects):
+    name = value
+    if isinstance(value, dict):
+        name = value.get("config") if isinstance(value.get("config"), str) else value.get("class_name")
+    if name is None:
+        return "linear"
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if not isinstance(name, str) or name.lower() not in activations._FUNCTIONS:
+        raise FileFormatError(f"ferronet has no activation {name!r} ({where}); it has "
+                              f"{', '.join(sorted(activations._FUNCTIONS))}. Received: activation={value!r}")
+    return name.lower()
+
+
+def _initializer_from_keras(value, key, where):
+    if value is None or isinstance(value, str):
+        name, config = value, {}
+    elif isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(
+            value.get("config") or {}, dict):
+        name, config = value["class_name"], dict(value.get("config") or {})
+    else:
+        raise FileFormatError(f"Could not read {key} of {where}. Received: {key}={value!r}")
+    if name is None:
+        return None
+    name = _INITIALIZER_NAMES.get(name, name)
+    for axes in ("input_axes", "output_axes"):  # Keras 3.10+: fan axes, None means Keras' own default rule
+        if config.get(axes, None) is None:
+            config.pop(axes, None)
+    config.pop("dtype", None)
+    try:
+        cls = initializers._CLASSES.get(name) or initializers._ALIASES.get(name.lower())
+        if cls is None:
+            raise ValueError(f"unknown initializer {name!r}")
+        cls.from_config(config)
+    except (TypeError, ValueError) as e:
+        raise FileFormatError(f"ferronet cannot use the {key} of {where} ({e}). Received: {key}={value!r}") from None
+    return {"class_name": cls.__name__, "config": config}
+
+
+def _regularizer_from_keras(value, key, where):
+    if value is None:
+        return None
+    try:
+        reg = regularizers.get(value if not isinstance(value, dict) else
+                               {"class_name": value.get("class_name"), "config": value.get("config") or {}})
+    except (TypeError, ValueError, KeyError) as e:
+        raise FileFormatError(f"ferronet cannot use the {key} of {where} ({e}). Received: {key}={value!r}") from None
+    return regularizers.serialize(reg)
+
+
+def _layer_from_keras(entry, label, custom_objects):
+    out = _translate_layer(entry, label, custom_objects)
+    for key in ("name", "inbound_nodes"):  # functional entries keep their graph
+        if key in entry:
+            out[key] = entry[key]
+    return out
+
+
+def _translate_layer(entry, label, custom_objects):
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise FileFormatError(f"A layer entry of the model config is malformed. Received: {entry!r:.200} in {label}")
+    class_name = entry.get("class_name")
+    if not isinstance(class_name, str):
+        raise FileFormatError(f"A layer entry of the model config has no class name. Received: "
+                              f"class_name={class_name!r:.100} in {label}")
+    config = dict(entry["config"])
+    where = _where(config.get("name"), class_name)
+    if class_name in _MODEL_CLASSES:
+        return from_keras(entry, label, custom_objects)
+    if custom_objects and class_name in custom_objects:
+        return {"class_name": class_name, "config": config}
+    target = KERAS_LAYER_CLASSES.get(class_name)
+    if target is None:
+        raise FileFormatError(
+            f"ferronet has no layer {class_name!r} (first unsupported layer: {config.get('name')!r}); it reads "
+            f"{', '.join(sorted(set(KERAS_LAYER_CLASSES.values())))}. Received: class_name={class_name!r} in {label}"
+        )
+    for key in list(config):
+        if key in _IGNORED:
+            del config[key]
+        elif key in _INERT:
+            if config[key] != _INERT[key] and not (key == "optional" and config[key] is None):
+                raise FileFormatError(f"ferronet does not support {key} ({where}). Received: "
+                                      f"{key}={config[key]!r} in {label}")
+            del config[key]
+    if "dtype" in config:
+        config["dtype"] = _dtype_from_keras(config["dtype"], where)
+    if "activation" in config:
+        config["activation"] = _activation_from_keras(config["activation"], where, custom_objects)
+    for key in _INITIALIZER_KEYS:
+        if key in config:
+            config[key] = _initializer_from_keras(config[key], key, where)
+    for key in _REGULARIZER_KEYS:
+        if key in config:
+            config[key] = _regularizer_from_keras(config[key], key, where)
+    return {"class_name": target, "config": config}
+
+
+def from_keras(model_config, label, custom_objects=None) -> dict:
+    """ferronet's ``{"class_name", "config"}`` for a Keras model config (Keras 3 or Keras 2 dialect).
+
+    Args:
+        model_config: the parsed ``config.json`` of a ``.keras`` file or ``model_config`` of an ``.h5``.
+        label: ``filepath=...`` text for messages.
+        custom_objects: ``{name: class or function}`` for layers or activations of your own.
+
+    Raises:
+        FileFormatError: naming the first layer or argument ferronet cannot express.
+    """
+    try:
+        return _model_from_keras(model_config, label, custom_objects)
+    except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # Values of the wrong JSON type deep inside a layer's arguments.
+        raise FileFormatError(f"The model config is malformed ({type(e).__name__}: {e}). Received: {label}") from None
+
+
+def _model_from_keras(model_config, label, custom_objects=None) -> dict:
+    if not isinstance(model_config, dict) or not isinstance(model_config.get("class_name"), str):
+        raise FileFormatError(f"The model config is not a Keras model. Received: {model_config!r:.200} in {label}")
+    class_name = model_config["class_name"]
+    if class_name not in _MODEL_CLASSES:
+        raise FileFormatError(f"ferronet reads Sequential and functional Keras models. Received: class_name="
+                              f"{class_name!r} in {label}")
+    config = model_config.get("config")
+    if isinstance(config, list):  # Keras 2.0-2.1: a Sequential config was its layer list
+        config = {"layers": config}
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise FileFormatError(f"The {class_name} config has no layer list. Received: {config!r:.200} in {label}")
+    out = {key: value for key, value in config.items() if key not in ("layers", "dtype")}
+    out["layers"] = [_layer_from_keras(entry, label, custom_objects) for entry in config["layers"]]
+    if "dtype" in config:
+        _dtype_from_keras(config["dtype"], f"model {config.get('name')!r}")
+    if class_name == "Sequential" and out.get("build_input_shape") is None:
+        build = model_config.get("build_config") or {}
+        if isinstance(build, dict) and build.get("input_shape") is not None:
+            out["build_input_shape"] = build["input_shape"]
+    return {"class_name": _MODEL_CLASSES[class_name], "config": out}
+
+
+# ---------------------------------------------------------------- ferronet -> Keras 3
+def _keras_object(module, class_name, config):
+    return {"module": module, "class_name": class_name, "config": config, "registered_name": None}
+
+
+# Names every Keras 3 reads (3.0 knows these two only by their long names, 3.15 by both).
+_KERAS_INITIALIZER_NAMES = {"Orthogonal": "OrthogonalInitializer", "Identity": "IdentityInitializer"}
+
+
+def _activation_to_keras(value, where):
+    if isinstance(value, str) and value in activations._FUNCTIONS:
+        return value
+    raise FileFormatError(f"A Keras file can only name Keras' built-in activations; {where} uses {value!r}. Save it "
+                          f"in ferronet's own format instead (model.save('model.ferronet')). Received: {value!r}")
+
+
+def _layer_to_keras(layer, where_model):
+    from .. import layers as layers_module
+
+    if hasattr(layer, "layers") and hasattr(layer, "get_config") and type(layer).__name__ in _MODEL_CLASSES:
+        return to_keras(layer)
+    entry = layers_module.serialize(layer)
+    class_name, config = entry["class_name"], dict(entry["config"])
+    where = _where(config.get("name"), class_name)
+    if class_name not in KERAS_LAYER_CLASSES:
+        raise FileFormatError(f"Keras has no layer {class_name!r} ({where} of {where_model}); save the model in "
+                              f"ferronet's own format (model.save('model.ferronet')). Received: {class_name!r}")
+    config.pop("batch_input_shape", None)
+    if class_name == "InputLayer":
+        config = {"batch_shape": config["batch_shape"], "dtype": config["dtype"], "sparse": False,
+                  "name": config["name"]}
+    if "activation" in config:
+        config["activation"] = _activation_to_keras(config["activation"], where)
+    for key in _INITIALIZER_KEYS:
+        if isinstance(config.get(key), dict):
+            name = _KERAS_INITIALIZER_NAMES.get(config[key]["class_name"], config[key]["class_name"])
+            config[key] = _keras_object("keras.initializers", name, config[key]["config"])
+    for key in _REGULARIZER_KEYS:
+        if isinstance(config.get(key), dict):
+            config[key] = _keras_object("keras.regularizers", config[key]["class_name"], config[key]["config"])
+    if config.get("data_format", "absent") is None:
+        config["data_format"] = "channels_last"
+    out = _keras_object("keras.layers", class_name, config)
+    if class_name != "InputLayer" and getattr(layer, "input_shape", None) is not None:
+        out["build_config"] = {"input_shape": list(layer.input_shape)}
+    return out
+
+
+_KERAS_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+
+
+def compile_to_keras(model):
+    """Keras 3's ``compile_config`` for a compiled model, or None when Keras could not rebuild it.
+
+    Written when the optimizer is one Keras has with a constant learning rate, and
+    the loss and metrics were given to ``compile`` by name (``"mse"``, ``"accuracy"``).
+    """
+    given = getattr(model, "_compile_config", None)
+    optimizer = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or not given or type(optimizer).__name__ not in _KERAS_OPTIMIZERS:
+        return None
+    config = optimizer.get_config()
+    if isinstance(config.get("learning_rate"), bool) or not isinstance(config.get("learning_rate"), (int, float)):
+        return None
+
+    def names(value):
+        if value is None or isinstance(value, str):
+            return value if value is None else [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise TypeError
+
+    try:
+        metrics, weighted = names(given.get("metrics")), names(given.get("weighted_metrics"))
+    except TypeError:
+        return None
+    if not isinstance(given.get("loss"), str):
+        return None
+    return {"optimizer": _keras_object("keras.optimizers", type(optimizer).__name__, config), "loss": given["loss"],
+            "loss_weights": given.get("loss_weights"), "metrics": metrics, "weighted_metrics": weighted,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def to_keras(model) -> dict:
+    """Keras 3's serialized config (the ``config.json`` of a ``.keras`` file) for a ferronet model.
+
+    Raises:
+        FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
+    """
+    config = model.get_config()
+    class_name = type(model).__name__
+    where = f"model {model.name!r}"
+    if class_name == "Sequential":
+        entries = []
+        shape = config.get("build_input_shape")
+        input_layer = getattr(model, "_input_layer", None)
+        if input_layer is not None:
+            entries.append(_layer_to_keras(input_layer, where))
+        elif shape is not None:
+            taken = {layer.name for layer in model.layers}
+            name = next(n for n in ("input_layer", *(f"input_layer_{i}" for i in range(1, len(taken) + 2)))
+                        if n not in taken)
+            entries.append(_keras_object("keras.layers", "InputLayer", {
+                "batch_shape": list(shape), "dtype": config.get("dtype", "float32"), "sparse": False, "name": name}))
+        entries += [_layer_to_keras(layer, where) for layer in model.layers]
+        out = {"name": config["name"], "trainable": config.get("trainable", True),
+               "dtype": config.get("dtype", "float32"), "layers": entries, "build_input_shape": shape}
+        result = _keras_object("keras", "Sequential", out)
+        if shape is not None:
+            result["build_config"] = {"input_shape": list(shape)}
+        compile_config = compile_to_keras(model)
+        if compile_config is not None:
+            result["compile_config"] = compile_config
+        return result
+    if isinstance(config.get("layers"), list) and "input_layers" in config:
+        # Functional: translate each layer's class and arguments; graph keys pass through.
+        by_name = {layer.name: layer for layer in model.layers}
+        entries = []
+        for entry in config["layers"]:
+            layer = by_name.get(entry.get("name"))
+            if layer is None:
+                raise FileFormatError(f"The config of {where} names a layer it does not have. Received: {entry!r:.200}")
+            keras_entry = _layer_to_keras(layer, where)
+            keras_entry["name"] = entry["name"]
+            keras_entry["inbound_nodes"] = entry.get("inbound_nodes", [])
+            entries.append(keras_entry)
+        out = {**config, "layers": entries}
+        return _keras_object("keras.src.models.functional", "Functional", out)
+    raise FileFormatError(f"Only Sequential and functional models can be written as Keras files. Received: "
+                          f"{class_name} {model.name!r}")

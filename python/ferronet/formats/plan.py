@@ -1,0 +1,249 @@
+"""Plan a model from a translated config before allocating it: layers, weight names, shapes and Keras paths.
+
+Loading an untrusted file must not let its config allocate memory the file
+does not back: a config saying ``Dense(units=10**9)`` would otherwise build a
+4 GB kernel before any check. So the layers are first created unbuilt (their
+constructors allocate nothing), their output shapes are walked with
+``compute_output_shape``, and each weight's shape is derived from its layer's
+arguments. Readers compare those shapes with the file's arrays before reading
+them, and the model is assembled only once every array is in hand.
+
+Keras 3 names a layer's weights by position under ``layers/<class>[_n]/vars``
+(the snake-cased class name, numbered per class in layer order, never the
+layer's own name) and Keras 2 by ``<layer name>/<weight name>``; a plan holds
+both.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import FileFormatError
+from ..layers.base import _snake_case
+
+__all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths"]
+
+# Largest number of scalars a planned model may declare before any array is read (checked against the file too).
+_MAX_PARAMS = 1 << 36
+
+_WEIGHTLESS = {"InputLayer", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+               "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax"}
+
+
+class Planned:
+    """One layer that owns weights: where Keras stores them and what ferronet will allocate.
+
+    Attributes:
+        layer_name: the layer's own name.
+        top: name of the top-level layer holding it (itself, or the nested model it is in).
+        keras_path: Keras 3 group path (``layers/dense_1`` or ``layers/sequential/layers/dense``).
+        weights: ``[(weight name, shape), ...]`` in ferronet's (and Keras') creation order.
+        offset: index of its first weight among all weights of ``top``.
+    """
+
+    __slots__ = ("layer_name", "top", "keras_path", "weights", "offset")
+
+    def __init__(self, layer_name, top, keras_path, weights, offset):
+        self.layer_name, self.top, self.keras_path, self.weights, self.offset = (
+            layer_name, top, keras_path, weights, offset)
+
+
+def _weight_specs(layer, shape):
+    """``[(name, shape)]`` of the weights ``layer`` will create for inputs of ``shape`` (None if unknown)."""
+    kind = type(layer).__name__
+    if kind in _WEIGHTLESS:
+        return []
+    if kind == "Dense":
+        specs = [("kernel", (shape[-1], layer.units))]
+        return specs + ([("bias", (layer.units,))] if layer.use_bias else [])
+    if kind == "Conv2D":
+        specs = [("kernel", tuple(layer.kernel_size) + (shape[-1], layer.filters))]
+        return specs + ([("bias", (layer.filters,))] if layer.use_bias else [])
+    if kind == "BatchNormalization":
+        c = (shape[-1],)
+        return ([("gamma", c)] if layer.scale else []) + ([("beta", c)] if layer.center else []) + [
+            ("moving_mean", c), ("moving_variance", c)]
+    return None
+
+
+def keras_paths(layers, prefix="layers"):
+    """Keras 3's group path for each layer of a list, in order (numbered per class name)."""
+    used, out = {}, []
+    for layer in layers:
+        name = _snake_case(_class_name(layer))
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        out.append(f"{prefix}/{name}")
+    return out
+
+
+def _walk(layers, shape, prefix, top, plans, label):
+    """Plan ``layers`` (a Sequential's) for inputs of ``shape``; returns the output shape."""
+    for layer, path in zip(layers, keras_paths(layers, prefix)):
+        own_top = top or layer.name
+        if type(layer).__name__ == "InputLayer":
+            continue
+        if isinstance(layer, _Unbuilt):
+            shape = _walk(layer.layers, shape, path + "/layers", own_top, plans, label)
+            continue
+        if any(d is None for d in shape[1:]):
+            raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
+                                  f"needs a complete input shape. Received: {label}")
+        try:
+            layer._check_input_shape(shape)
+            specs = _weight_specs(layer, shape)
+            if specs is None:  # a layer from custom_objects: the caller trusts its code, so build it to see
+                layer._build_with(shape)
+                specs = [(v.name, tuple(v.shape)) for v in layer.weights]
+            out = tuple(layer.compute_output_shape(shape))
+        except (ValueError, TypeError) as e:
+            raise FileFormatError(f"The model config does not fit together at layer {layer.name!r} ({e}). "
+                                  f"Received: {label}") from None
+        if specs:
+            offset = sum(len(p.weights) for p in plans if p.top == own_top)
+            plans.append(Planned(layer.name, own_top, path, specs, offset))
+        shape = out
+    return shape
+
+
+class _Unbuilt:
+    """A nested Sequential whose layers exist but are not assembled yet (planning allocates nothing)."""
+
+    def __init__(self, entry, layers):
+        self.entry, self.layers, self.name = entry, layers, entry["config"].get("name")
+
+
+def _class_name(layer):
+    return "Sequential" if isinstance(layer, _Unbuilt) else type(layer).__name__
+
+
+def _objects(entry, label, custom_objects):
+    """Unbuilt layer objects for a translated entry (nested Sequential configs as :class:`_Unbuilt`)."""
+    from .. import layers as layers_module
+
+    if entry.get("class_name") == "Sequential":
+        return _Unbuilt(entry, [_objects(e, label, custom_objects) for e in entry["config"]["layers"]])
+    try:
+        return layers_module.deserialize(entry, custom_objects=custom_objects)
+    except (ValueError, TypeError) as e:
+        name = entry.get("config", {}).get("name")
+        raise FileFormatError(f"ferronet cannot create layer {name!r} ({entry.get('class_name')}) from the file: "
+                              f"{e} Received: {label}") from None
+
+
+def _input_shape(config, layers, label):
+    """The batch input shape: the InputLayer's, else ``build_input_shape``, else the first layer's own."""
+    given = config.get("build_input_shape")
+    given = None if given is None else (None,) + tuple(given)[1:]
+    first = layers[0] if layers else None
+    if type(first).__name__ == "InputLayer":
+        shape = (None,) + tuple(first.shape)
+        if given is not None and given != shape:
+            raise FileFormatError(f"The model config is inconsistent: its InputLayer has shape {shape} but "
+                                  f"build_input_shape is {given}. Received: {label}")
+        return shape
+    if given is not None:
+        return given
+    if isinstance(first, _Unbuilt):
+        return _input_shape(first.entry["config"], first.layers, label)
+    shape = getattr(first, "_batch_input_shape", None)
+    return None if shape is None else (None,) + tuple(shape)[1:]
+
+
+def plan_model(fconfig, label, custom_objects=None):
+    """Unbuilt layers and weight plan for a translated Sequential config.
+
+    Returns:
+        ``(plans, build)``: the list of :class:`Planned` and a function that assembles the model.
+
+    Raises:
+        FileFormatError: for a functional config (not loadable yet), a config without an input shape,
+            or layers whose shapes do not fit.
+    """
+    try:
+        return _plan_model(fconfig, label, custom_objects)
+    except (TypeError, AttributeError, KeyError, IndexError, RecursionError) as e:
+        # Arguments of the wrong JSON type that the layers' constructors did not catch.
+        raise FileFormatError(f"The model config is malformed ({type(e).__name__}: {e}). Received: {label}") from None
+
+
+def _plan_model(fconfig, label, custom_objects=None):
+    if fconfig["class_name"] != "Sequential":
+        raise FileFormatError(
+            "This file holds a functional Keras model; this version of ferronet loads Sequential models only. "
+            f"Received: {label}"
+        )
+    root = _objects(fconfig, label, custom_objects)
+    shape = _input_shape(fconfig["config"], root.layers, label)
+    if shape is None:
+        raise FileFormatError(f"The model config has no input shape, so its weights cannot be placed. Received: {label}")
+    plans = []
+    _walk(root.layers, shape, "layers", None, plans, label)
+    total = sum(math.prod(s) for p in plans for _, s in p.weights)
+    if total > _MAX_PARAMS:
+        raise FileFormatError(f"The model config declares {total} weights, more than ferronet loads "
+                              f"({_MAX_PARAMS}). Received: {label}")
+    return plans, lambda: _assemble_checked(root, shape, label)
+
+
+def _assemble_checked(root, shape, label):
+    try:
+        return assemble(root, shape)
+    except (ValueError, TypeError) as e:  # e.g. layers of different dtypes
+        raise FileFormatError(f"ferronet cannot assemble the model of the file ({e}). Received: {label}") from None
+
+
+def assemble(unbuilt, shape):
+    """The Sequential model of a plan (allocates the weights)."""
+    from ..models import Sequential
+
+    config = unbuilt.entry["config"]
+    model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+    for layer in unbuilt.layers:
+        model.add(assemble(layer, None) if isinstance(layer, _Unbuilt) else layer)
+    if not model.built and shape is not None:
+        model.build(shape)
+    return model
+
+
+def assign_all(model, arrays, label):
+    """Assign ``arrays`` (plan order) to the model's weights, after checking every shape."""
+    variables = flat_weights(model)
+    if len(variables) != len(arrays) or any(v.shape != a.shape for v, a in zip(variables, arrays)):
+        raise FileFormatError(f"The model built from the file does not match its weights "
+                              f"({[tuple(v.shape) for v in variables]} vs {[a.shape for a in arrays]}). Received: {label}")
+    for v, a in zip(variables, arrays):
+        v.assign(a)
+
+
+def flat_weights(model):
+    """The model's variables in plan order (nested models flattened depth first), with their layers."""
+    out = []
+    for layer in model.layers:
+        if type(layer).__name__ == "Sequential":
+            out += flat_weights(layer)
+        else:
+            out += list(layer.weights)
+    return out
+
+
+def plan_built(model):
+    """The plan of an existing built model: its layers' weights, Keras 3 paths and Keras 2 names."""
+    plans = []
+
+    def walk(layers, prefix, top):
+        for layer, path in zip(layers, keras_paths(layers, prefix)):
+            own_top = top or layer.name
+            if type(layer).__name__ == "Sequential":
+                walk(list(layer.layers), path + "/layers", own_top)
+                continue
+            weights = [(v.name, tuple(v.shape)) for v in layer.weights]
+            if weights:
+                offset = sum(len(p.weights) for p in plans if p.top == own_top)
+                plans.append(Planned(layer.name, own_top, path, weights, offset))
+
+    walk(list(model.layers), "layers", None)
+    return plans

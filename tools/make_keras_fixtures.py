@@ -1,0 +1,146 @@
+"""Regenerate the Keras-made test files in tests/data/keras/ (needs real Keras; not a ferronet dependency).
+
+Run it in a throwaway environment, once per Keras generation:
+
+    # Keras 3 (.keras, .weights.h5, and a functional model with a merge)
+    python -m venv /tmp/k3 && /tmp/k3/bin/pip install keras "jax[cpu]" h5py
+    KERAS_BACKEND=jax /tmp/k3/bin/python tools/make_keras_fixtures.py
+
+    # Keras 2 (legacy .h5: full model and weights-only)
+    python -m venv /tmp/k2 && /tmp/k2/bin/pip install "tensorflow-cpu==2.15.1"
+    /tmp/k2/bin/python tools/make_keras_fixtures.py
+
+Each model is trained for a few steps on random data (so BatchNormalization's
+moving statistics are not the initial ones) and saved (the MLP compiled, with
+its optimizer state; the others without) next to
+``<name>.expected.npz``, which holds an input batch ``x`` and Keras'
+predictions ``y`` for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+# Weights-only files for these (the others' weights are read from their model files, which hold the same layout).
+_WEIGHTS_FILES = ("mlp", "nested")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "keras")
+
+
+def _data(shape, n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n,) + shape).astype(np.float32), rng.integers(0, 3, n)
+
+
+def _mlp(keras):
+    return keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.l2(1e-4)),
+        keras.layers.Dropout(0.25),
+        keras.layers.Dense(8, activation="tanh", kernel_initializer="he_normal"),
+        keras.layers.LeakyReLU(),
+        keras.layers.Dense(3, activation="softmax"),
+    ], name="mlp")
+
+
+def _cnn(keras):
+    return keras.Sequential([
+        keras.Input((8, 8, 2)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(6, 2, strides=2, use_bias=False),
+        keras.layers.Activation("sigmoid"),
+        keras.layers.AveragePooling2D(pool_size=2, padding="same"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+        keras.layers.Softmax(),
+    ], name="cnn")
+
+
+def _nested(keras):
+    # Keras 2 lists a nested model's trainable weights first: its file order differs from the layers' order.
+    block = keras.Sequential([keras.layers.Dense(5), keras.layers.BatchNormalization(), keras.layers.Dense(4)],
+                             name="block")
+    return keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(6, activation="relu"), block, keras.layers.Dense(3, activation="softmax"),
+    ], name="nested")
+
+
+def _zoo(keras):
+    """Every other layer ferronet reads, with non-default arguments, initializers and regularizers."""
+    init, reg = keras.initializers, keras.regularizers
+    return keras.Sequential([
+        keras.Input((7, 7, 3)),
+        keras.layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="elu",
+                            kernel_initializer=init.RandomNormal(stddev=0.2, seed=3),
+                            bias_initializer=init.Constant(0.1), kernel_regularizer=reg.L1L2(l1=1e-5, l2=1e-4)),
+        keras.layers.BatchNormalization(center=False, momentum=0.9, epsilon=1e-2),
+        keras.layers.Conv2D(5, 2, strides=2, activation="gelu", kernel_initializer="lecun_normal",
+                            bias_regularizer=reg.L1(1e-4)),
+        keras.layers.GlobalAveragePooling2D(keepdims=True),
+        keras.layers.Reshape((5,)),
+        keras.layers.Dense(6, activation="silu", kernel_initializer=init.Orthogonal(gain=0.5, seed=1)),
+        keras.layers.BatchNormalization(scale=False),
+        keras.layers.Dense(4, activation="softplus",
+                           kernel_initializer=init.VarianceScaling(scale=2.0, mode="fan_out", distribution="uniform")),
+        keras.layers.LeakyReLU(),
+        keras.layers.Dense(3, activation="log_softmax", kernel_initializer="he_uniform"),
+    ], name="zoo")
+
+
+def _functional(keras):
+    inputs = keras.Input((8,))
+    a = keras.layers.Dense(4, activation="relu")(inputs)
+    b = keras.layers.Dense(4)(inputs)
+    merged = keras.layers.Add()([a, b])
+    outputs = keras.layers.Dense(3, activation="softmax")(merged)
+    return keras.Model(inputs, outputs, name="functional_add")
+
+
+def _trained(keras, build, shape, keep_compile):
+    """The model after a few training steps; uncompiled (no optimizer state in the file, smaller) unless asked."""
+    keras.utils.set_random_seed(1)
+    model = build(keras)
+    x, y = _data(shape)
+    loss = "mse" if model.name == "zoo" else "sparse_categorical_crossentropy"
+    y = keras.utils.to_categorical(y, 3) if loss == "mse" else y
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    if not keep_compile:
+        trained, model = model, build(keras)
+        model.set_weights(trained.get_weights())
+    return model, x[:8]
+
+
+def _expected(name, model, x):
+    np.savez_compressed(os.path.join(OUT, f"{name}.expected.npz"), x=x, y=model.predict(x, verbose=0))
+
+
+def main():
+    import keras
+
+    os.makedirs(OUT, exist_ok=True)
+    major = int(keras.__version__.split(".")[0])
+    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3))]
+    if major >= 3:
+        models.append(("functional_add", _functional, (8,)))
+    for name, build, shape in models:
+        model, x = _trained(keras, build, shape, keep_compile=name == "mlp")
+        if major >= 3:
+            model.save(os.path.join(OUT, f"k3_{name}.keras"))
+            if name in _WEIGHTS_FILES:
+                model.save_weights(os.path.join(OUT, f"k3_{name}.weights.h5"))
+            _expected(f"k3_{name}", model, x)
+        else:
+            model.save(os.path.join(OUT, f"k2_{name}.h5"))
+            if name in _WEIGHTS_FILES:
+                model.save_weights(os.path.join(OUT, f"k2_{name}_weights.h5"))
+            _expected(f"k2_{name}", model, x)
+    print(f"Keras {keras.__version__}: wrote {len(models)} models to {os.path.normpath(OUT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
