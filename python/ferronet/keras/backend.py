@@ -3,6 +3,14 @@
 ``set_floatx`` changes the dtype that ``keras.ops`` and ``keras.random``
 constructors give by default; ``set_epsilon`` the fuzz factor ``keras.ops``'
 cross-entropies clip probabilities with.
+
+Example:
+    >>> import ferronet as fn
+    >>> from ferronet.keras import backend
+    >>> v = fn.Variable([1.0, 2.0])
+    >>> backend.set_value(v, [3.0, 4.0])
+    >>> backend.get_value(v), backend.floatx(), backend.epsilon()
+    (array([3., 4.], dtype=float32), 'float32', 1e-07)
 """
 
 from __future__ import annotations

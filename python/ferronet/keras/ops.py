@@ -10,8 +10,8 @@ accepts tensors, variables, NumPy arrays and Python values, returns a
 
 Example:
     >>> from ferronet.keras import ops
-    >>> ops.sum(ops.square(ops.arange(4.0)))
-    <Tensor: shape=(), dtype=float32, numpy=14.0>
+    >>> float(ops.sum(ops.square(ops.arange(4.0))))
+    14.0
 """
 
 from __future__ import annotations

@@ -4,6 +4,13 @@
 ``keras.utils.set_random_seed``), an int (the same draw on every call) or a
 :class:`SeedGenerator` (a reproducible stream: each call draws anew).
 Float results default to ``keras.backend.floatx()``.
+
+Example:
+    >>> from ferronet.keras import random
+    >>> seeds = random.SeedGenerator(1337)
+    >>> eps = random.normal((4, 2), seed=seeds)
+    >>> eps.shape, eps.dtype.name
+    ((4, 2), 'float32')
 """
 
 from __future__ import annotations
