@@ -32,6 +32,7 @@ from ..tensor.numpy_ops import (  # noqa: F401
     diag, diagonal, dot, einsum, expand_dims, flip, hstack, inner, logaddexp, moveaxis, nan_to_num, outer, pad, split,
     take, tile, trace, vstack,
 )
+from ..tensor.symbolic import symbolic_namespace as _symbolic_namespace
 from ..tensor.tape import stop_gradient  # noqa: F401
 from . import backend as _backend
 
@@ -65,7 +66,9 @@ def convert_to_numpy(x):
 
 
 def shape(x):
-    """The shape of ``x`` as a tuple of ints."""
+    """The shape of ``x`` as a tuple of ints (None for the batch dimension of a symbolic tensor)."""
+    if getattr(x, "_is_symbolic", False):
+        return tuple(x.shape)
     return tuple(np.shape(unwrap(x)))
 
 
@@ -479,3 +482,9 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 
 inv, det, solve = _L.inv, _L.det, _L.solve
+
+
+# Functional models: ops on ferronet.Input's KerasTensors record Lambda layers, as in Keras 3.
+_symbolic_namespace(globals(), skip=("convert_to_numpy", "shape", "ndim", "size", "dtype", "is_tensor", "cond",
+                                     "fori_loop", "while_loop", "zeros", "ones", "full", "eye", "identity", "arange",
+                                     "linspace", "tri", "convert_to_tensor"))

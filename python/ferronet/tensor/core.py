@@ -258,6 +258,10 @@ class Primitive:
         try:
             vals = [a._v for a in args]  # the common case: every input is a Tensor
         except AttributeError:
+            if any(getattr(a, "_is_symbolic", False) for a in args):  # a functional model's KerasTensor
+                from .symbolic import defer
+
+                return defer(self, self.name, args, params)
             vals = _values(args)
         v = self.forward(*vals, **params)
         out = _new(Tensor)

@@ -19,6 +19,7 @@ from . import array_ops as A
 from . import math_ops as M
 from . import reduce_ops as R
 from .core import Primitive, Tensor, as_tensor, unwrap
+from .symbolic import symbolic_aware
 
 __all__ = [
     "relu", "relu6", "sigmoid", "tanh", "softplus", "softsign", "elu", "selu", "leaky_relu", "gelu", "silu", "swish",
@@ -91,6 +92,7 @@ def _gelu_formula(x, approximate=False):
 gelu_prim = _act("gelu", _ops.gelu, _ops.gelu_backward, _gelu_formula)
 
 
+@symbolic_aware
 def gelu(x, approximate=False):
     """Gaussian error linear unit (exact by default, ``approximate=True`` for the tanh form)."""
     return gelu_prim(as_tensor(x), approximate=bool(approximate))
@@ -103,6 +105,7 @@ def _elu_formula(x, alpha=1.0):
 _elu = _act("elu", _ops.elu, _ops.elu_backward, _elu_formula)
 
 
+@symbolic_aware
 def elu(x, alpha=1.0):
     """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
     return _elu(as_tensor(x), alpha=float(alpha))
@@ -115,21 +118,25 @@ def _leaky_formula(x, negative_slope=0.2):
 _leaky = _act("leaky_relu", _ops.leaky_relu, _ops.leaky_relu_backward, _leaky_formula)
 
 
+@symbolic_aware
 def leaky_relu(x, negative_slope=0.2, alpha=None):
     """``x`` for ``x > 0`` else ``negative_slope * x`` (``alpha`` is ``tf.nn``'s name; its default there is 0.2)."""
     return _leaky(as_tensor(x), negative_slope=float(alpha if alpha is not None else negative_slope))
 
 
+@symbolic_aware
 def relu6(x):
     """``min(max(x, 0), 6)``."""
     return M.clip_by_value(relu(x), 0, 6)
 
 
+@symbolic_aware
 def softsign(x):
     """``x / (1 + |x|)``."""
     return M.divide(x, M.add(M.abs(x), 1))
 
 
+@symbolic_aware
 def selu(x):
     """Scaled exponential linear unit (Klambauer et al.'s constants)."""
     return M.multiply(1.0507009873554805, elu(x, 1.6732632423543772))
@@ -149,11 +156,13 @@ _softmax = _act("softmax", _ops.softmax, _ops.softmax_backward, _softmax_formula
 _log_softmax = _act("log_softmax", _ops.log_softmax, _ops.log_softmax_backward, _log_softmax_formula, saved="y")
 
 
+@symbolic_aware
 def softmax(x, axis=-1):
     """Softmax along ``axis``."""
     return _softmax(as_tensor(x), axis=int(axis))
 
 
+@symbolic_aware
 def log_softmax(x, axis=-1):
     """Log of the softmax along ``axis``, computed stably."""
     return _log_softmax(as_tensor(x), axis=int(axis))
@@ -306,6 +315,7 @@ def avg_pool2d(x, pool_size, strides=None, padding="valid"):
 
 
 # ------------------------------------------------------------ cross-entropy
+@symbolic_aware
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None):
     """Per-example ``-log softmax(logits)[label]`` (``tf.nn``'s keyword arguments)."""
     logits = as_tensor(logits)
@@ -316,11 +326,13 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None):
     return M.negative(A.reshape(picked, ids.shape))
 
 
+@symbolic_aware
 def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1):
     """Per-example ``-sum(labels * log_softmax(logits))``."""
     return M.negative(R.reduce_sum(M.multiply(labels, log_softmax(logits, axis=axis)), axis=axis))
 
 
+@symbolic_aware
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
     """Element-wise ``max(z, 0) - z t + log(1 + exp(-|z|))``, stable for any logits."""
     z = as_tensor(logits)
@@ -329,12 +341,14 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
 
 
 # ------------------------------------------------------------------- others
+@symbolic_aware
 def l2_normalize(x, axis=None, epsilon=1e-12):
     """``x`` divided by its L2 norm over ``axis`` (at least ``sqrt(epsilon)``)."""
     sq = R.reduce_sum(M.square(x), axis=axis, keepdims=True)
     return M.multiply(x, M.rsqrt(M.maximum(sq, epsilon)))
 
 
+@symbolic_aware
 def moments(x, axes, keepdims=False):
     """``(mean, variance)`` over ``axes`` (``tf.nn.moments``)."""
     mean = R.reduce_mean(x, axis=axes, keepdims=True)
@@ -344,6 +358,7 @@ def moments(x, axes, keepdims=False):
     return mean, var
 
 
+@symbolic_aware
 def dropout(x, rate, noise_shape=None, seed=None):
     """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)`` (``tf.nn.dropout``)."""
     from . import random_ops
@@ -369,6 +384,7 @@ def _same_shape(name, target, output):
                          f"output.shape={output.shape}")
 
 
+@symbolic_aware
 def binary_crossentropy(target, output, from_logits=False, epsilon=1e-7):
     """Element-wise ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to ``[epsilon, 1 - epsilon]``."""
     output = as_tensor(output)
@@ -381,6 +397,7 @@ def binary_crossentropy(target, output, from_logits=False, epsilon=1e-7):
                             M.multiply(M.subtract(1.0, target), M.log(M.subtract(1.0, p)))))
 
 
+@symbolic_aware
 def categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
     """``-sum(target * log(p))`` over ``axis``, ``p`` the output renormalized to sum 1 and clipped."""
     output = as_tensor(output)
@@ -392,6 +409,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon
     return M.negative(R.reduce_sum(M.multiply(target, M.log(p)), axis=axis))
 
 
+@symbolic_aware
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
     """Cross-entropy with integer class ids ``target`` (shaped ``output.shape[:-1]``, or with a trailing 1)."""
     output = as_tensor(output)

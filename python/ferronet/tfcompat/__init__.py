@@ -18,6 +18,7 @@ import types as _types
 
 import numpy as _np
 
+from ..tensor.symbolic import symbolic_namespace as _symbolic_namespace
 from ..tensor import GradientTape, Tensor, UnconnectedGradients, as_tensor, constant  # noqa: F401
 from ..tensor.array_ops import (  # noqa: F401
     broadcast_to, concat, einsum, expand_dims, eye, fill, gather, identity, linspace, matmul, one_hot, ones,
@@ -166,3 +167,8 @@ def __getattr__(name):
 
         return keras
     raise AttributeError(f"module 'ferronet' (TensorFlow names) has no attribute {name!r}")
+
+
+# Functional models: these functions on ferronet.Input's KerasTensors record Lambda layers (tf.concat([x, t], 1)...).
+_symbolic_namespace(globals(), skip=("convert_to_tensor", "is_tensor", "function", "print", "ensure_shape", "constant",
+                                     "range", "zeros", "ones", "fill", "eye", "linspace"))

@@ -1,5 +1,6 @@
 """``tf.math``: element-wise math and reductions, each differentiable under a ``GradientTape``."""
 
+from ..tensor.symbolic import symbolic_namespace as _symbolic_namespace
 from ..tensor.math_ops import (  # noqa: F401
     abs, acos, add, asin, atan, ceil, cos, cosh, divide, equal, erf, exp, expm1, floor, floordiv, greater,
     greater_equal, is_finite, is_inf, is_nan, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
@@ -31,3 +32,7 @@ def log_sigmoid(x):
 
 
 floormod = mod
+
+
+# Functional models: these functions on ferronet.Input's KerasTensors record Lambda layers (tf.concat([x, t], 1)...).
+_symbolic_namespace(globals(), skip=())

@@ -5,9 +5,11 @@ from ..tensor.nn_ops import (  # noqa: F401
     relu, relu6, selu, sigmoid, sigmoid_cross_entropy_with_logits, silu, softmax, softmax_cross_entropy_with_logits,
     softplus, softsign, sparse_softmax_cross_entropy_with_logits, swish, tanh,
 )
+from ..tensor.symbolic import symbolic_aware
 from ..tensor.tape import stop_gradient  # noqa: F401
 
 
+@symbolic_aware
 def l2_loss(t):
     """``sum(t ** 2) / 2``."""
     from ..tensor.math_ops import multiply, square
@@ -16,6 +18,7 @@ def l2_loss(t):
     return multiply(reduce_sum(square(t)), 0.5)
 
 
+@symbolic_aware
 def bias_add(value, bias):
     """``value + bias``, the bias on the last axis."""
     from ..tensor.math_ops import add
@@ -23,6 +26,7 @@ def bias_add(value, bias):
     return add(value, bias)
 
 
+@symbolic_aware
 def conv2d(input, filters, strides, padding, dilations=None, data_format="NHWC"):
     """``tf.nn.conv2d`` on NHWC input and HWIO filters (``strides``/``dilations`` an int or a list)."""
     if data_format != "NHWC":
