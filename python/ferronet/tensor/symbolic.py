@@ -49,9 +49,13 @@ def symbolic_aware(fn):
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
-        if has_symbolic(args, kwargs):
-            return defer(fn, getattr(fn, "__name__", "op"), args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, AttributeError, ValueError):
+            # A KerasTensor has no values: the op fails on it before computing anything; record it instead.
+            if has_symbolic(args, kwargs):
+                return defer(fn, getattr(fn, "__name__", "op"), args, kwargs)
+            raise
 
     return op
 
@@ -63,4 +67,6 @@ def symbolic_namespace(namespace, skip=()) -> None:
     for key, value in list(namespace.items()):
         if key.startswith("_") or key in skip or not isinstance(value, types.FunctionType):
             continue
+        if hasattr(value, "primitive") or hasattr(value, "__wrapped__"):
+            continue  # element-wise ops defer through their primitive; wrapped functions already do
         namespace[key] = symbolic_aware(value)
