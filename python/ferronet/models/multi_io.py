@@ -156,8 +156,6 @@ def metric_specs(names, metrics):
 
 def prepare(model, x, y, sample_weight, class_weight, what=""):
     """``fit``/``evaluate``'s feeds for a model with several inputs or outputs: ``(n, (fx, fy, fsw, None))``."""
-    from ..layers.input_layer import InputLayer  # noqa: F401  (input dtypes come from the KerasTensors)
-
     xs = arrange([t.name for t in model.inputs], x, what + "inputs")
     for t, a, name in zip(model.inputs, xs.arrays, xs.names):
         want = t.shape

@@ -1,10 +1,10 @@
 """The training loops: ``fit``, ``evaluate``, ``predict`` and the ``*_on_batch`` methods.
 
-A step is: forward through the layers (each writing into its own reused
-buffers), the loss and its gradient in one core call (fused with the output
-softmax/sigmoid when possible), backward through the layers down to the first
-trainable one, regularization gradients, and one in-place optimizer update per
-variable. Nothing is allocated once the buffers for the batch size exist.
+Batches come from arrays (shuffled into reused buffers), batch sources or
+several inputs/outputs (:mod:`.multi_io`); each step is the fused chain step
+of :mod:`.chain_step` (``Sequential``) or the tape step of :mod:`.steps`
+(other models, and models with their own ``train_step``); :mod:`.metric_logs` keeps the
+compiled metrics and the logs.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from __future__ import annotations
 import functools
 import math
 import signal
-from typing import Any
 import sys
 import threading
 import warnings
 
 import numpy as np
 
-from ..layers import base as layers_base
 from . import data as data_module
 from . import multi_io
 from . import steps as tape_steps
+from .chain_step import ChainStep, _pm1
+from .metric_logs import MetricLogs
 
 
 def one_at_a_time(method):
@@ -36,27 +36,6 @@ def one_at_a_time(method):
             return method(self, *args, **kwargs)
 
     return locked
-
-
-class _StepCache:
-    """What a training step needs, recomputed only when layers or trainable flags change."""
-
-    __slots__ = ("key", "layers", "body", "last", "fused", "train_vars", "reg_vars", "stop", "per_n", "weight",
-                 "act", "relu_pool", "fused_opt", "opt_vars")
-    key: tuple
-    layers: list
-    body: list
-    last: Any
-    fused: bool
-    train_vars: list
-    reg_vars: list
-    stop: int
-    relu_pool: list
-    fused_opt: list
-    opt_vars: list
-    per_n: bool
-    weight: float
-    act: Any
 
 
 class _InterruptGuard:
@@ -107,7 +86,7 @@ def _verbose(verbose):
     return int(verbose)
 
 
-class Trainer:
+class Trainer(ChainStep, MetricLogs):
     """Mixin giving a model Keras' training and inference methods."""
 
     _train_cache = None
@@ -128,205 +107,6 @@ class Trainer:
                 f"'{self.name}'"
             )
 
-    def _step_cache(self) -> _StepCache:
-        """The cached step plan (layers, trainable variables, fusion), refreshed when needed."""
-        if not self._chain:
-            return None
-        layers = self.layers
-        key = (layers_base._TRAINABLE_VERSION[0], len(layers), id(layers[-1]) if layers else 0, id(self.loss),
-               self._trainable)
-        c = self._train_cache
-        if c is not None and c.key == key:
-            return c
-        if not layers:
-            raise ValueError(f"Model '{self.name}' has no layers. Received: an empty Sequential model")
-        c = _StepCache()
-        c.key = key
-        c.layers = list(layers)
-        c.body = c.layers[:-1]
-        c.last = c.layers[-1]
-        loss = self.loss
-        act = c.last._fusable_activation()
-        c.fused = bool(loss is not None and loss._fuse is not None and not loss.from_logits and act == loss._fuse)
-        c.act = c.last._act if c.fused else None
-        c.train_vars = list(self.trainable_weights)
-        c.reg_vars = [v for v in c.train_vars if v.regularizer is not None]
-        c.stop = len(c.layers)
-        for i, layer in enumerate(c.layers):
-            if layer.trainable_weights:
-                c.stop = i
-                break
-        # A ReLU followed by max pooling: the pool's backward applies the ReLU's gradient too.
-        c.relu_pool = []
-        for i in range(c.stop, len(c.layers) - 1):
-            act, nxt = getattr(c.layers[i], "_act", None), c.layers[i + 1]
-            if act is not None and act.name == "relu" and getattr(nxt, "_can_take_relu_grad", lambda: False)():
-                c.relu_pool.append((c.layers[i], nxt))
-        # Dense kernels whose optimizer step runs inside their weight-gradient kernel (plain Adam).
-        c.fused_opt = []
-        opt = getattr(self, "optimizer", None)
-        if opt is not None and opt._fuses_into_gradient():
-            train_ids = {id(v) for v in c.train_vars}
-            for layer in c.layers[c.stop:]:
-                kernel = getattr(layer, "kernel", None)
-                if (getattr(layer, "_fusable_adam", False) and kernel is not None and id(kernel) in train_ids
-                        and kernel.regularizer is None):
-                    c.fused_opt.append(layer)
-            opt._ensure_slots(c.train_vars)
-        fused_ids = {id(layer.kernel) for layer in c.fused_opt}
-        c.opt_vars = [v for v in c.train_vars if id(v) not in fused_ids]
-        if loss is not None:
-            loss._check_kernels(fused=c.fused)
-        if c.reg_vars:
-            from ..regularizers import _penalty_kernel
-
-            _penalty_kernel()
-        c.per_n = loss is not None and loss.reduction == "sum_over_batch_size"
-        c.weight = float(getattr(self, "_loss_weight", 1.0))
-        self._train_cache = c
-        return c
-
-    def _ensure_metrics(self, y_true, y_pred):
-        if self._compile_metrics is not None:
-            return
-        if y_true is None or y_pred is None:  # a custom train_step on x alone: compiled metrics need both
-            self._compile_metrics, self._metric_weighted = [], []
-            return
-        from .. import metrics as metrics_module
-
-        if self._output_metric_specs is not None:
-            return self._ensure_output_metrics(y_true, y_pred)
-        ms, weighted = [], []
-        for spec, w in [(s, False) for s in self._metric_specs] + [(s, True) for s in self._weighted_specs]:
-            m = metrics_module.get(spec, loss=self.loss, y_true=y_true, y_pred=y_pred)
-            if w and any(m is other for other in ms):
-                raise ValueError(f"A metric object cannot be both weighted and unweighted. Received: {m!r}")
-            ms.append(m)
-            weighted.append(w)
-        names = [m.name for m in ms]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"Metric names must be unique in the logs. Received: duplicate names {sorted(dup)}")
-        # Dry run on the peeked rows so a metric that cannot take these labels fails before any weight changes.
-        rows = min(len(y_true), len(y_pred))
-        for m in ms:
-            m.update_state(y_true[:rows], y_pred[:rows])
-            m.reset_state()
-        self._compile_metrics = ms
-        self._metric_weighted = weighted
-
-    def _ensure_output_metrics(self, y_true, y_pred):
-        """Metrics per output, named ``"<output>_<metric>"`` (Keras' multi-output logs)."""
-        from .. import metrics as metrics_module
-
-        names = multi_io.output_names(self)
-        losses = self.loss.losses if isinstance(self.loss, multi_io.MultiLoss) else [self.loss] * len(names)
-        ms, outs = [], []
-        for i, spec in self._output_metric_specs:
-            m = metrics_module.get(spec, loss=losses[i], y_true=y_true[i], y_pred=y_pred[i])
-            m.name = f"{names[i]}_{m.name}"
-            ms.append(m)
-            outs.append(i)
-        self._compile_metrics, self._metric_weighted, self._metric_outputs = ms, [False] * len(ms), outs
-
-    def _update_metrics(self, y_true, y_pred, sw):
-        if self._metric_outputs is not None:
-            for m, i in zip(self._compile_metrics, self._metric_outputs):
-                m.update_state(y_true[i], y_pred[i])
-            return
-        tail = self._y_tail
-        for m, w in zip(self._compile_metrics, self._metric_weighted):
-            yt = y_true
-            if tail is not None and not type(m).__module__.startswith("ferronet."):
-                # a user's Metric sees the labels as given to fit, as in Keras (ferronet flattens class ids)
-                yt = np.reshape(y_true, (len(y_true),) + tail) if np.size(y_true) == len(y_true) * int(
-                    np.prod(tail)) else y_true
-            m.update_state(yt, y_pred, sample_weight=sw if w else None)
-
-    def _logs(self, prefix=""):
-        if self._step_logs is not None:
-            return {prefix + k: v for k, v in self._step_logs.items()}
-        logs = {prefix + "loss": self._loss_sum / max(1, self._loss_count)}
-        for name, total in (self._out_loss or {}).items():
-            logs[f"{prefix}{name}_loss"] = total / max(1, self._loss_count)
-        for m in self._compile_metrics or []:
-            logs[prefix + m.name] = _number(m.result())
-        return logs
-
-    # -------------------------------------------------------------------- steps
-    def _loss_and_grad(self, c, z, yb, swb, n):
-        scale = c.weight / n if c.per_n else c.weight
-        lv, dz = self.loss._train_grad(z, yb, swb, scale, c.last._buf("dloss", z.shape), c.fused)
-        total = float(lv.sum()) if swb is None else float(np.dot(lv, swb))
-        return c.weight * total / n if c.per_n else c.weight * total, dz
-
-    def _train_step(self, c, xb, yb, swb, ymb):
-        """One optimizer step on a batch; returns the batch loss (regularization included)."""
-        if not self._chain or type(self).train_step is not _default_train_step():
-            return tape_steps.run_train_step(self, xb, yb, swb, ymb)
-        n = xb.shape[0]
-        h = xb
-        for layer in c.body:
-            h = layer.call(h, True)
-        last = c.last
-        last._logits = c.fused
-        for layer, pool in c.relu_pool:
-            layer._act_grad_done = pool._through_relu = True
-        lr = None
-        if c.fused_opt:
-            opt = self.optimizer
-            lr = opt._current_lr()
-            step = (opt, opt.iterations + 1, lr)
-            for layer in c.fused_opt:
-                layer._fused_adam = step
-        try:
-            z = last.call(h, True)
-            loss, dy = self._loss_and_grad(c, z, yb, swb, n)
-            layers = c.layers
-            stop = c.stop
-            for i in range(len(layers) - 1, stop - 1, -1):
-                dy = layers[i].backward(dy, i > stop)
-        finally:
-            last._logits = False
-            for layer, pool in c.relu_pool:
-                layer._act_grad_done = pool._through_relu = False
-            for layer in c.fused_opt:
-                layer._fused_adam = None
-        for v in c.reg_vars:
-            loss += v.regularizer._add_gradient(v.value, v.grad)
-        if c.train_vars:
-            self.optimizer._apply_variables(c.opt_vars, lr)
-        if self._compile_metrics:
-            y_pred = c.act.forward(z, last._buf("y", z.shape)) if c.fused else z
-            self._update_metrics(ymb, y_pred, swb)
-        self._loss_sum += loss * n
-        self._loss_count += n
-        return loss
-
-    def _test_step(self, c, xb, yb, swb, ymb):
-        if not self._chain or type(self).test_step is not _default_test_step():
-            return tape_steps.run_test_step(self, xb, yb, swb, ymb)
-        n = xb.shape[0]
-        h = xb
-        for layer in c.body:
-            h = layer.call(h, False)
-        last = c.last
-        last._logits = c.fused
-        try:
-            z = last.call(h, False)
-        finally:
-            last._logits = False
-        loss, _ = self._loss_and_grad(c, z, yb, swb, n)
-        for v in c.reg_vars:
-            loss += v.regularizer(v.value)
-        if self._compile_metrics:
-            y_pred = c.act.forward(z, last._buf("y", z.shape)) if c.fused else z
-            self._update_metrics(ymb, y_pred, swb)
-        self._loss_sum += loss * n
-        self._loss_count += n
-        return loss
-
-    # ------------------------------------------------------------ data setup
     def _multi_io(self):
         return len(getattr(self, "inputs", None) or ()) > 1 or len(getattr(self, "outputs", None) or ()) > 1
 
@@ -809,24 +589,6 @@ def _check_output_against_loss(model, y):
             "binary_crossentropy with a sigmoid output for two classes.", UserWarning, stacklevel=4)
 
 
-def _number(value):
-    """A metric's result as a Python float (or a copied array for vector results): variables and tensors too."""
-    if isinstance(value, (float, int)):
-        return value
-    a = np.asarray(value)
-    return float(a) if a.ndim == 0 else np.array(a, copy=True)
-
-
-def _default_train_step():
-    from .model import Model
-
-    return Model.train_step
-
-
-def _default_test_step():
-    from .model import Model
-
-    return Model.test_step
 
 
 def _default_predict_step():
@@ -845,10 +607,6 @@ def _array_batches(feeds, batch_size):
             yb if fym is None else fym.batch(start, stop)
 
 
-def _pm1(targets, dtype):
-    from ..losses import _to_pm1
-
-    return _to_pm1(np.asarray(targets, dtype=dtype))
 
 
 def _validate_now(epoch, freq):

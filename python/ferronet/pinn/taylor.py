@@ -25,7 +25,7 @@ from .. import ops as _ops
 from ..errors import ArgumentError, ShapeError
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
-from ..tensor.core import Primitive, Tensor, as_tensor, unwrap
+from ..tensor.core import Primitive, as_tensor, unwrap
 from ..tensor.nn_ops import _twin
 
 __all__ = ["mlp_taylor"]
@@ -135,6 +135,7 @@ def _formula(x, params, n_second, acts):
     z = M.add(A.matmul(x, w), b)
     zx = A.broadcast_to(A.expand_dims(w, 1), (d, n, w.shape[1]))
     zxx = A.zeros((n_second, n, w.shape[1]), unwrap(w).dtype)
+    h = hx = hxx = None
     for i in range(len(params) // 2):
         if i:
             w, b = params[2 * i], params[2 * i + 1]
