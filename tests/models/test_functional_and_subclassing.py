@@ -314,3 +314,24 @@ def test_multi_input_multi_output_model_like_the_functional_api_guide(tmp_path):
     model.save(path)
     again = fn.models.load_model(path)
     np.testing.assert_allclose(again.predict([title_data, body_data, tags_data], verbose=0)[1], dept, rtol=1e-6)
+
+
+def test_sequential_with_a_call_only_layer_trains_through_the_tape():
+    class Scale(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    x = RNG.standard_normal((32, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model = fn.Sequential([fn.Input((3,)), layers.Dense(4), Scale(), layers.Lambda(lambda t: t * 2.0),
+                           layers.Dense(1)])
+    assert not model._chain
+    model.compile(optimizer=fn.optimizers.Adam(0.02), loss="mse")
+    h = model.fit(x, y, epochs=8, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert np.abs(model.layers[1].w.numpy() - 1).max() > 0  # the call-only layer's weight was trained
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x)), rtol=1e-6)
+    assert fn.Sequential([fn.Input((3,)), layers.Dense(2)])._chain

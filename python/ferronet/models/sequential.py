@@ -32,7 +32,14 @@ class Sequential(Model):
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     """
 
-    _chain = True  # trained by the fused chain step of models/training.py
+    @property
+    def _chain(self) -> bool:
+        """Whether every layer has a hand-written backward, so the fused chain step can train the model.
+
+        A layer written Keras' way (only ``call``, in tensor ops) sends the model through the tape instead.
+        """
+        return all(layer._chain if isinstance(layer, Sequential) else type(layer).backward is not Layer.backward
+                   for layer in self._layers)
 
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
@@ -174,7 +181,7 @@ class Sequential(Model):
         from ..tensor.core import _STACK, Tensor, _wrap
         from .functional import is_symbolic
 
-        if _STACK or is_symbolic(inputs) or kwargs:
+        if _STACK or is_symbolic(inputs) or kwargs or not self._chain:
             return Model.__call__(self, inputs, training=training, **kwargs)
         x = inputs if type(inputs) is np.ndarray else np.asarray(inputs.numpy() if isinstance(inputs, Tensor)
                                                                       else inputs)
