@@ -335,3 +335,33 @@ def test_sequential_with_a_call_only_layer_trains_through_the_tape():
     assert np.abs(model.layers[1].w.numpy() - 1).max() > 0  # the call-only layer's weight was trained
     np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x)), rtol=1e-6)
     assert fn.Sequential([fn.Input((3,)), layers.Dense(2)])._chain
+
+
+@pytest.mark.parametrize("act", [None, "relu", "sigmoid", "tanh"])
+def test_fused_layer_primitives_fast_backward_agrees_with_the_twin(act):
+    from ferronet.tensor import fused_layers
+
+    x = fn.constant(RNG.standard_normal((3, 5, 5, 2)))
+    k = fn.Variable(RNG.standard_normal((3, 3, 2, 4)))
+    b = fn.Variable(RNG.standard_normal(4))
+    w = fn.Variable(RNG.standard_normal((4, 3)))
+    probe = RNG.standard_normal((3, 5, 5, 3))
+
+    def loss():
+        h = fused_layers.conv2d_act(x, k, b, padding="same", activation=act)
+        return fn.reduce_sum(fused_layers.dense_act(h, w, None, activation=act) * probe)
+
+    with fn.GradientTape() as tape:
+        tape.watch(x)
+        value = loss()
+    fast = tape.gradient(value, [x, k, b, w])
+    with fn.GradientTape() as outer:  # recording selects the differentiable twins
+        with fn.GradientTape() as tape:
+            tape.watch(x)
+            value = loss()
+        twin = tape.gradient(value, [x, k, b, w])
+    for f, t in zip(fast, twin):
+        np.testing.assert_allclose(f.numpy(), t.numpy(), rtol=1e-9, atol=1e-10)
+    with fn.GradientTape() as tape:  # only the weights: the first layer's input gradient is skipped
+        value = loss()
+    assert tape.gradient(value, [k, w])[0].shape == k.shape

@@ -98,11 +98,14 @@ class Conv2D(Layer):
         return (input_shape[0], h, w, self.filters)
 
     def _tensor_call(self, x, training, **kwargs):
-        from ..tensor import nn_ops
+        from ..tensor import fused_layers
 
-        z = nn_ops.conv2d(x, self.kernel, self.bias if self.use_bias else None, self.strides, self.padding,
-                          self.dilation_rate)
-        return self._activation_tensor(z)
+        bias = self.bias if self.use_bias else None
+        name = None if self._act is None else self._act.name
+        fused = name if name in ("relu", "sigmoid", "tanh") else None
+        y = fused_layers.conv2d_act(x, self.kernel, bias, self.strides, self.padding, self.dilation_rate,
+                                    activation=fused)
+        return y if fused is not None or self._act is None else self._activation_tensor(y)
 
     def call(self, inputs, training=False):
         self._x = inputs

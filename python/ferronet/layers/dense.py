@@ -77,9 +77,13 @@ class Dense(Layer):
             )
 
     def _tensor_call(self, x, training, **kwargs):
-        from ..tensor import nn_ops
+        from ..tensor import fused_layers
 
-        return self._activation_tensor(nn_ops.dense(x, self.kernel, self.bias if self.use_bias else None))
+        bias = self.bias if self.use_bias else None
+        name = None if self._act is None else self._act.name
+        if name in (None, "relu", "sigmoid", "tanh") and (self._act is None or name is not None):
+            return fused_layers.dense_act(x, self.kernel, bias, activation=name)
+        return self._activation_tensor(fused_layers.dense_act(x, self.kernel, bias))
 
     def call(self, inputs, training=False):
         self._x = inputs

@@ -328,6 +328,8 @@ def _backprop(nodes, tracked, targets, seeds, sources):
         if g is None:
             continue
         if fast and prim.fast_vjp is not None:
+            if getattr(prim.fast_vjp, "takes_needs", False):  # skip gradients nothing asks for (a first layer's dx)
+                params = dict(params, needs=tuple(isinstance(a, Tensor) and id(a) in relevant for a in args))
             gs = prim.fast_vjp(g._v, out._v, *[a._v if isinstance(a, Tensor) else a for a in args], **params)
             gs = [None if x is None else _wrap(x) for x in gs]
         else:
