@@ -14,7 +14,17 @@ from .dense import Dense
 from .dropout import Dropout
 from .flatten import Flatten
 from .input_layer import Input, InputLayer
+from .advanced_activations import ELU, PReLU, ReLU
+from .conv1d import (
+    AveragePooling1D, AvgPool1D, Conv1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
+    GlobalMaxPooling1D, MaxPool1D, MaxPooling1D,
+)
 from .lambda_layer import Lambda
+from .layer_normalization import LayerNormalization, UnitNormalization
+from .noise import ActivityRegularization, GaussianDropout, GaussianNoise, Rescaling
+from .reshaping import (
+    Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
+)
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
     minimum, multiply, subtract,
@@ -32,16 +42,24 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "BatchNormalization", "Lambda",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
-    "multiply", "average", "maximum", "minimum", "concatenate", "dot", "serialize", "deserialize", "get",
+    "multiply", "average", "maximum", "minimum", "concatenate", "dot", "ReLU", "ELU", "PReLU", "Conv1D",
+    "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPool1D", "AvgPool1D",
+    "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
+    "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
+    "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
     Reshape, Dropout, Activation, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum,
-    Minimum, Concatenate, Dot,
+    Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
+    Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
+    RepeatVector,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
-                GlobalMaxPool2D=GlobalMaxPooling2D)
+                GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,
+                GlobalAvgPool1D=GlobalAveragePooling1D, GlobalMaxPool1D=GlobalMaxPooling1D)
 
 
 def serialize(layer) -> dict:

@@ -1,0 +1,190 @@
+"""One-dimensional layers on ``(batch, steps, channels)``: ``Conv1D``, ``MaxPooling1D``, ``AveragePooling1D``,
+``GlobalAveragePooling1D``, ``GlobalMaxPooling1D``.
+
+A 1-D convolution or pooling is the 2-D one on an image of height 1, so they
+run the same Rust kernels (direct or GEMM convolution with the activation per
+tile, pooling with its backward) as fused tape primitives. ``padding="causal"``
+pads ``(kernel_size - 1) * dilation_rate`` steps on the left, as Keras does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ..errors import ShapeError
+from ..tensor import array_ops as A
+from ..tensor import fused_layers, nn_ops
+from ..tensor import reduce_ops as R
+from .base import Layer, fmt_shape
+
+__all__ = ["Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+           "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "GlobalMaxPool1D"]
+
+
+def _int(value, name):
+    v = value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(v)
+
+
+def _padding(padding, allow_causal):
+    p = str(padding).lower()
+    if p not in (("valid", "same", "causal") if allow_causal else ("valid", "same")):
+        raise ValueError(f"padding must be 'valid', 'same'{' or causal' if allow_causal else ''}. "
+                         f"Received: padding={padding!r}")
+    return p
+
+
+def _out_len(n, k, s, d, padding):
+    if n is None:
+        return None
+    ke = (k - 1) * d + 1
+    return -(-n // s) if padding == "same" else (n - ke) // s + 1 if padding == "valid" else (n - 1) // s + 1
+
+
+class Conv1D(Layer):
+    """Keras ``Conv1D``: kernel ``(kernel_size, in_channels, filters)``, padding valid/same/causal, dilation."""
+
+    _ndim = 3
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if groups != 1:
+            raise ValueError(f"Conv1D supports groups=1. Received: groups={groups!r}")
+        self.filters = _int(filters, "filters")
+        self.kernel_size = _int(kernel_size, "kernel_size")
+        self.strides = _int(strides, "strides")
+        self.dilation_rate = _int(dilation_rate, "dilation_rate")
+        self.padding = _padding(padding, allow_causal=True)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1. Received: "
+                             f"strides={strides}, dilation_rate={dilation_rate}")
+        self.data_format = data_format or "channels_last"
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        if c is None:
+            raise ShapeError(f'Layer "{self.name}" (Conv1D) needs a known channel dimension. '
+                             f"Received: input shape {fmt_shape(input_shape)}")
+        self.kernel = self.add_weight((self.kernel_size, c, self.filters), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                        name="bias")
+
+    def compute_output_shape(self, s):
+        steps = _out_len(s[1], self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        if steps is not None and steps <= 0:
+            raise ShapeError(f'Layer "{self.name}" (Conv1D) with kernel_size={self.kernel_size} needs at least '
+                             f"{(self.kernel_size - 1) * self.dilation_rate + 1} steps. Received: input shape "
+                             f"{fmt_shape(s)}")
+        return (s[0], steps, self.filters)
+
+    def _tensor_call(self, x, training, **kwargs):
+        padding = self.padding
+        if padding == "causal":
+            x = A.pad(x, ((0, 0), ((self.kernel_size - 1) * self.dilation_rate, 0), (0, 0)))
+            padding = "valid"
+        name = None if self._act is None else self._act.name
+        fused = name if name in ("relu", "sigmoid", "tanh") else None
+        kernel = A.reshape(self.kernel, (1,) + tuple(self.kernel.shape))
+        y = fused_layers.conv2d_act(A.expand_dims(x, 1), kernel, self.bias if self.use_bias else None,
+                                    (1, self.strides), padding, (1, self.dilation_rate), activation=fused)
+        y = A.squeeze(y, 1)
+        return y if fused is not None or self._act is None else self._activation_tensor(y)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": [self.kernel_size],
+                "strides": [self.strides], "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": [self.dilation_rate], "groups": 1, "activation": self._activation_config(),
+                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
+                    self.kernel_regularizer),
+                "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(
+                    self.bias_regularizer)}
+
+
+class _Pooling1D(Layer):
+    _ndim = 3
+    _op = None
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = _int(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _int(strides, "strides")
+        self.padding = _padding(padding, allow_causal=False)
+        self.data_format = data_format or "channels_last"
+
+    def compute_output_shape(self, s):
+        steps = _out_len(s[1], self.pool_size, self.strides, 1, self.padding)
+        if steps is not None and steps <= 0:
+            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) needs at least {self.pool_size} steps. '
+                             f"Received: input shape {fmt_shape(s)}")
+        return (s[0], steps, s[2])
+
+    def _tensor_call(self, x, training, **kwargs):
+        y = getattr(nn_ops, self._op)(A.expand_dims(x, 1), (1, self.pool_size), (1, self.strides), self.padding)
+        return A.squeeze(y, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding, "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling1D):
+    """Maximum over windows of ``pool_size`` steps."""
+
+    _op = "max_pool2d"
+
+
+class AveragePooling1D(_Pooling1D):
+    """Mean over windows of ``pool_size`` steps ('same' windows average over the real steps only)."""
+
+    _op = "avg_pool2d"
+
+
+class _GlobalPooling1D(Layer):
+    _ndim = 3
+    _reduce = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, s):
+        return (s[0], 1, s[2]) if self.keepdims else (s[0], s[2])
+
+    def _tensor_call(self, x, training, **kwargs):
+        return getattr(R, self._reduce)(x, axis=1, keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """Mean over the steps: ``(batch, steps, c) -> (batch, c)``."""
+
+    _reduce = "reduce_mean"
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """Maximum over the steps: ``(batch, steps, c) -> (batch, c)``."""
+
+    _reduce = "reduce_max"
+
+
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D

@@ -1,0 +1,140 @@
+"""Layers written with tensor ops: NumPy references, gradients against central differences, config round trips,
+and training inside Sequential models (through the tape)."""
+
+import numpy as np
+import pytest
+
+import ferronet as fn
+from ferronet import layers
+
+RNG = np.random.default_rng(11)
+
+CASES = [
+    (lambda: layers.UpSampling2D((2, 3)), (2, 3, 4, 2)),
+    (lambda: layers.UpSampling1D(3), (2, 4, 3)),
+    (lambda: layers.ZeroPadding2D(((1, 2), (0, 1))), (2, 3, 3, 2)),
+    (lambda: layers.ZeroPadding1D((2, 1)), (2, 4, 3)),
+    (lambda: layers.Cropping2D(((1, 0), (1, 1))), (2, 4, 5, 2)),
+    (lambda: layers.Cropping1D((1, 2)), (2, 6, 3)),
+    (lambda: layers.Permute((2, 1)), (2, 3, 4)),
+    (lambda: layers.RepeatVector(3), (2, 4)),
+    (lambda: layers.ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), (3, 5)),
+    (lambda: layers.ELU(alpha=0.7), (3, 5)),
+    (lambda: layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1]), (2, 3, 4)),
+    (lambda: layers.LayerNormalization(), (3, 6)),
+    (lambda: layers.LayerNormalization(axis=[1, 2]), (2, 3, 4)),
+    (lambda: layers.UnitNormalization(), (3, 4)),
+    (lambda: layers.Rescaling(0.5, offset=-1.0), (2, 3)),
+    (lambda: layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), (2, 7, 2)),
+    (lambda: layers.Conv1D(2, 2, strides=2, padding="same"), (2, 7, 3)),
+    (lambda: layers.MaxPooling1D(2), (2, 6, 3)),
+    (lambda: layers.AveragePooling1D(3, strides=2, padding="same"), (2, 7, 3)),
+    (lambda: layers.GlobalAveragePooling1D(), (2, 5, 3)),
+    (lambda: layers.GlobalMaxPooling1D(keepdims=True), (2, 5, 3)),
+]
+
+
+def _float64(make):
+    layer = make()
+    cfg = layer.get_config()
+    cfg["dtype"] = "float64"
+    return type(layer).from_config(cfg)
+
+
+@pytest.mark.parametrize("make,shape", CASES)
+def test_gradients_match_central_differences_and_config_round_trips(make, shape):
+    layer = _float64(make)
+    x = RNG.standard_normal(shape)
+    out = np.asarray(layer(x, training=True))
+    assert out.shape[1:] == tuple(layer.compute_output_shape((None,) + shape[1:]))[1:]
+    probe = RNG.standard_normal(out.shape)
+    xt = fn.constant(x)
+    with fn.GradientTape() as tape:
+        tape.watch(xt)
+        loss = fn.reduce_sum(layer(xt, training=True) * probe)
+    grads = tape.gradient(loss, [xt] + layer.trainable_weights)
+    eps = 1e-6
+
+    def value():
+        return float(np.sum(np.asarray(layer(x, training=True)) * probe))
+
+    num = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        for sign in (1, -1):
+            xp = x.copy()
+            xp[i] += sign * eps
+            num[i] += sign * float(np.sum(np.asarray(layer(xp, training=True)) * probe)) / (2 * eps)
+    np.testing.assert_allclose(grads[0].numpy(), num, rtol=1e-5, atol=1e-7)
+    for v, g in zip(layer.trainable_weights, grads[1:]):
+        base = v.numpy()
+        ref = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            for sign in (1, -1):
+                w = base.copy()
+                w[i] += sign * eps
+                v.assign(w)
+                ref[i] += sign * value() / (2 * eps)
+        v.assign(base)
+        np.testing.assert_allclose(g.numpy(), ref, rtol=1e-5, atol=1e-7)
+    clone = type(layer).from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), np.asarray(layer(x)), rtol=1e-12)
+
+
+def test_numpy_references():
+    x = RNG.standard_normal((2, 3, 4, 2)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(layers.UpSampling2D(2)(x)), x.repeat(2, 1).repeat(2, 2))
+    np.testing.assert_array_equal(np.asarray(layers.ZeroPadding2D(1)(x)), np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))))
+    np.testing.assert_array_equal(np.asarray(layers.Cropping2D(((1, 1), (0, 2)))(x)), x[:, 1:2, 0:2])
+    np.testing.assert_array_equal(np.asarray(layers.Permute((3, 1, 2))(x)), x.transpose(0, 3, 1, 2))
+    s = RNG.standard_normal((2, 9, 3)).astype(np.float32)
+    conv = layers.Conv1D(4, 3, padding="causal")
+    y = np.asarray(conv(s))
+    k, b = conv.get_weights()
+    padded = np.pad(s, ((0, 0), (2, 0), (0, 0)))
+    ref = sum(padded[:, i:i + 9] @ k[i] for i in range(3)) + b
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(layers.MaxPooling1D(3)(s)), s.reshape(2, 3, 3, 3).max(axis=2))
+    ln = np.asarray(layers.LayerNormalization(epsilon=0.0)(s))
+    np.testing.assert_allclose(ln, (s - s.mean(-1, keepdims=True)) / s.std(-1, keepdims=True), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(layers.ReLU(max_value=0.5)(s)), np.clip(s, 0, 0.5))
+
+
+def test_noise_layers_act_only_in_training():
+    x = np.ones((200, 50), np.float32)
+    for layer in (layers.GaussianNoise(0.5, seed=1), layers.GaussianDropout(0.3, seed=1)):
+        np.testing.assert_array_equal(np.asarray(layer(x)), x)
+        noisy = np.asarray(layer(x, training=True))
+        assert noisy.std() > 0.1 and abs(noisy.mean() - 1.0) < 0.05
+    reg = layers.ActivityRegularization(l1=0.1)
+    model = fn.Sequential([fn.Input((50,)), reg])
+    model(x)
+    assert len(reg.losses) == 1 and abs(float(reg.losses[0]) - 0.1 * 50) < 1e-4
+
+
+def test_convolutional_autoencoder_and_timeseries_models_train_and_save(tmp_path):
+    images = RNG.random((32, 8, 8, 1)).astype(np.float32)
+    autoencoder = fn.Sequential([
+        fn.Input((8, 8, 1)), layers.Conv2D(4, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.UpSampling2D(), layers.Conv2D(1, 3, padding="same", activation="sigmoid"),
+    ])
+    autoencoder.compile(optimizer=fn.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    h = autoencoder.fit(images, images, epochs=5, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    series = RNG.standard_normal((48, 20, 1)).astype(np.float32)
+    labels = (series[:, :, 0].mean(axis=1) > 0).astype(np.int64)
+    inputs = fn.Input((20, 1))
+    x = layers.Conv1D(8, 3, padding="same")(inputs)
+    x = layers.LayerNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    model = fn.Model(inputs, layers.Dense(2, activation="softmax")(x))
+    model.compile(optimizer=fn.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = model.fit(series, labels, epochs=6, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    for m, x_in in ((autoencoder, images), (model, series)):
+        path = str(tmp_path / f"{m.name}.ferronet")
+        m.save(path)
+        np.testing.assert_allclose(fn.models.load_model(path).predict(x_in, verbose=0), m.predict(x_in, verbose=0),
+                                   rtol=1e-6)
