@@ -65,6 +65,8 @@ def __getattr__(name):
         raise AttributeError(name)
     tfcompat = importlib.import_module(__name__ + ".tfcompat")
     try:
-        return getattr(tfcompat, name)
+        value = getattr(tfcompat, name)
     except AttributeError:
         raise AttributeError(f"module 'ferronet' has no attribute {name!r}") from None
+    globals()[name] = value  # found once: later lookups are plain module attributes
+    return value

@@ -97,7 +97,11 @@ class Layer:
             raise ValueError(f"name must be a non-empty string without '/'. Received: name={name!r}")
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        dt = np.dtype(dtype or "float32")
+        if dtype is None:
+            from ..keras import backend as _backend
+
+            dtype = _backend.floatx()  # keras.backend.set_floatx("float64") changes every new layer's default
+        dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
             raise ValueError(f"Layers compute in float32 or float64. Received: dtype={dtype!r}")
         self.dtype = dt.name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor.core import Tensor, _default_dtype, unwrap
+from ..tensor.core import Tensor, _as_array, unwrap
 
 __all__ = ["Variable"]
 
@@ -53,7 +53,8 @@ class Variable(Tensor):
             init = initializers.get(initial_value)
             value = np.asarray(init(tuple(shape), np.dtype(dtype or "float32")))
         else:
-            value = _default_dtype(unwrap(initial_value))
+            # the value converted to ``dtype`` directly: Variable(0.1, dtype=float64) is the float64 nearest 0.1
+            value = _as_array(unwrap(initial_value), dtype)
         if dtype is not None:
             value = value.astype(np.dtype(getattr(dtype, "as_numpy_dtype", dtype)), copy=False)
         self._v = np.array(value, copy=True, order="C")
