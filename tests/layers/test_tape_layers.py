@@ -28,6 +28,10 @@ CASES = [
     (lambda: layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), (2, 7, 2)),
     (lambda: layers.Conv1D(2, 2, strides=2, padding="same"), (2, 7, 3)),
     (lambda: layers.MaxPooling1D(2), (2, 6, 3)),
+    (lambda: layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu"), (2, 3, 4, 2)),
+    (lambda: layers.Conv2DTranspose(2, (2, 3), strides=(2, 1), padding="valid"), (2, 3, 3, 2)),
+    (lambda: layers.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1), (1, 3, 3, 2)),
+    (lambda: layers.Conv2DTranspose(2, 3, dilation_rate=2, padding="same"), (1, 4, 4, 1)),
     (lambda: layers.AveragePooling1D(3, strides=2, padding="same"), (2, 7, 3)),
     (lambda: layers.GlobalAveragePooling1D(), (2, 5, 3)),
     (lambda: layers.GlobalMaxPooling1D(keepdims=True), (2, 5, 3)),
@@ -138,3 +142,17 @@ def test_convolutional_autoencoder_and_timeseries_models_train_and_save(tmp_path
         m.save(path)
         np.testing.assert_allclose(fn.models.load_model(path).predict(x_in, verbose=0), m.predict(x_in, verbose=0),
                                    rtol=1e-6)
+
+
+def test_conv2d_transpose_is_the_adjoint_of_conv2d():
+    # <T x, y> = <x, C y> for the convolution C whose input gradient T is
+    layer = layers.Conv2DTranspose(3, 3, strides=2, padding="same", use_bias=False, dtype="float64")
+    x = RNG.standard_normal((2, 4, 5, 2))
+    y = np.asarray(layer(x))
+    assert y.shape == (2, 8, 10, 3)
+    probe = RNG.standard_normal(y.shape)
+    c = fn.ops.conv2d(probe, layer.kernel.numpy(), strides=2, padding="same")
+    np.testing.assert_allclose(np.sum(y * probe), np.sum(x * c), rtol=1e-10)
+    assert layers.Conv2DTranspose(4, 3).compute_output_shape((None, 7, 7, 2)) == (None, 9, 9, 4)
+    with pytest.raises(ValueError, match="output_padding must be smaller"):
+        layers.Conv2DTranspose(1, 3, strides=2, output_padding=2)

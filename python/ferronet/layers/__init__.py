@@ -15,6 +15,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .input_layer import Input, InputLayer
 from .advanced_activations import ELU, PReLU, ReLU
+from .conv2d_transpose import Conv2DTranspose
 from .conv1d import (
     AveragePooling1D, AvgPool1D, Conv1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
     GlobalMaxPooling1D, MaxPool1D, MaxPooling1D,
@@ -42,7 +43,7 @@ __all__ = [
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "BatchNormalization", "Lambda",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
-    "multiply", "average", "maximum", "minimum", "concatenate", "dot", "ReLU", "ELU", "PReLU", "Conv1D",
+    "multiply", "average", "maximum", "minimum", "concatenate", "dot", "ReLU", "ELU", "PReLU", "Conv1D", "Conv2DTranspose",
     "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPool1D", "AvgPool1D",
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
@@ -52,7 +53,7 @@ __all__ = [
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
     Reshape, Dropout, Activation, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum,
-    Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+    Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector,

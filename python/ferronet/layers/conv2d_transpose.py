@@ -1,0 +1,135 @@
+"""``Conv2DTranspose``: the transpose of a convolution (a decoder's upsampling convolution), on the Rust kernels.
+
+A transposed convolution is the gradient of a convolution with respect to
+its input, so it runs the convolution's input-gradient kernel; its own input
+gradient is a plain convolution and its kernel gradient the convolution's
+weight-gradient kernel with the roles of input and output swapped. Keras'
+kernel layout ``(kh, kw, filters, in_channels)`` is exactly the HWIO kernel of
+that convolution. Output sizes follow Keras (``output_padding`` included).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers
+from .. import ops as _ops
+from ..errors import ShapeError
+from ..tensor.core import Primitive
+from ._conv_utils import data_format_arg, int_pair, padding_arg
+from .base import Layer, fmt_shape
+
+__all__ = ["Conv2DTranspose", "Conv2DTransposeOp"]
+
+
+def deconv_length(n, k, padding, output_padding, stride, dilation):
+    """Keras' output length of a transposed convolution along one axis."""
+    if n is None:
+        return None
+    k = k + (k - 1) * (dilation - 1)
+    if output_padding is None:
+        return n * stride + max(k - stride, 0) if padding == "valid" else n * stride
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * stride + k - 2 * pad + output_padding
+
+
+def _forward(x, kernel, bias, out_hw, strides, padding, dilation):
+    x = np.ascontiguousarray(x, dtype=kernel.dtype)
+    shape = (x.shape[0],) + tuple(out_hw) + (kernel.shape[2],)
+    dx, _, _ = _ops.conv2d_backward(x, np.zeros(shape, kernel.dtype), kernel, strides=strides, padding=padding,
+                                    dilation_rate=dilation, need_dx=True, need_dw=False, need_db=False)
+    if bias is not None:
+        dx += bias
+    return dx
+
+
+def _fast(g, y, x, kernel, bias, out_hw, strides, padding, dilation, needs=None):
+    need_x, need_w, need_b = needs if needs is not None else (True, True, True)
+    g = np.ascontiguousarray(g)
+    dx = _ops.conv2d(g, kernel, None, strides=strides, padding=padding, dilation_rate=dilation) if need_x else None
+    dw = None
+    if need_w:
+        _, dw, _ = _ops.conv2d_backward(np.ascontiguousarray(x, dtype=kernel.dtype), g, kernel, strides=strides,
+                                        padding=padding, dilation_rate=dilation, need_dx=False, need_dw=True,
+                                        need_db=False)
+    db = g.reshape(-1, g.shape[-1]).sum(axis=0) if need_b and bias is not None else None
+    return dx, dw, db
+
+
+_fast.takes_needs = True
+
+
+def _no_twin(g, y, *args, **params):
+    raise NotImplementedError("Conv2DTranspose gives first derivatives only (its backward runs the Rust "
+                              "convolution kernels). Received: a higher derivative through a Conv2DTranspose")
+
+
+Conv2DTransposeOp = Primitive("conv2d_transpose", _forward, _no_twin, _fast)
+
+
+class Conv2DTranspose(Layer):
+    """Keras ``Conv2DTranspose``: strides, padding, ``output_padding``, dilation; kernel ``(kh, kw, filters, in)``."""
+
+    _ndim = 4
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"filters must be a positive integer. Received: filters={filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = int_pair(kernel_size, "kernel_size")
+        self.strides = int_pair(strides, "strides")
+        self.padding = padding_arg(padding)
+        self.output_padding = None if output_padding is None else int_pair(output_padding, "output_padding")
+        if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"output_padding must be smaller than the strides. Received: "
+                             f"output_padding={output_padding}, strides={strides}")
+        self.data_format = data_format_arg(data_format)
+        self.dilation_rate = int_pair(dilation_rate, "dilation_rate")
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        if c is None:
+            raise ShapeError(f'Layer "{self.name}" (Conv2DTranspose) needs a known channel dimension. '
+                             f"Received: input shape {fmt_shape(input_shape)}")
+        self.kernel = self.add_weight(self.kernel_size + (self.filters, c), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                        name="bias")
+
+    def _out_hw(self, h, w):
+        op = self.output_padding or (None, None)
+        return tuple(deconv_length(n, k, self.padding, p, s, d) for n, k, p, s, d in zip(
+            (h, w), self.kernel_size, op, self.strides, self.dilation_rate))
+
+    def compute_output_shape(self, s):
+        return (s[0],) + self._out_hw(s[1], s[2]) + (self.filters,)
+
+    def _tensor_call(self, x, training, **kwargs):
+        out_hw = self._out_hw(x.shape[1], x.shape[2])
+        y = Conv2DTransposeOp(x, self.kernel, self.bias if self.use_bias else None, out_hw=out_hw,
+                              strides=self.strides, padding=self.padding, dilation=self.dilation_rate)
+        return self._activation_tensor(y)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "output_padding": None if self.output_padding is None else list(self.output_padding),
+                "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+                "activation": self._activation_config(), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
+                    self.kernel_regularizer),
+                "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(
+                    self.bias_regularizer)}
