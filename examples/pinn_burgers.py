@@ -25,7 +25,7 @@ from ferronet import layers
 QUICK = os.environ.get("FERRONET_EXAMPLES_QUICK") == "1"
 NU = 0.01 / np.pi
 ADAM_STEPS = 300 if QUICK else 15000
-LBFGS_STEPS = 50 if QUICK else 5000
+LBFGS_STEPS = 50 if QUICK else 15000
 
 
 def make_points(rng):

@@ -36,6 +36,84 @@ fn check(op: &'static str, p: usize, d: usize, m: usize, lens: &[(&str, usize, u
     Ok(())
 }
 
+/// tanh's Taylor map on one block of elements: `h` (= tanh z) and the planes of `z_x` (`d`) and `z_xx`
+/// (`m`) in, `h_x` and `h_xx` out. Planes are handed out by the closures, so the same loops serve whole
+/// planes and the row blocks of a fused layer.
+#[inline(always)]
+pub(crate) fn taylor_tanh_forward_block<'a, T: Float>(
+    h: &[T],
+    d: usize,
+    m: usize,
+    zx: impl Fn(usize) -> &'a [T],
+    zxx: impl Fn(usize) -> &'a [T],
+    hx: impl Fn(usize) -> &'a mut [T],
+    hxx: impl Fn(usize) -> &'a mut [T],
+) {
+    let (one, two) = (T::from_f64(1.0), T::from_f64(2.0));
+    for j in 0..d {
+        let g = zx(j);
+        for ((o, &gv), &hv) in hx(j).iter_mut().zip(g).zip(h) {
+            *o = (one - hv * hv) * gv;
+        }
+        if j < m {
+            for (((o, &g2), &gv), &hv) in hxx(j).iter_mut().zip(zxx(j)).zip(g).zip(h) {
+                let s = one - hv * hv;
+                *o = s * g2 - two * hv * s * gv * gv;
+            }
+        }
+    }
+}
+
+/// The backward of [`taylor_tanh_forward_block`]: `dz(0)` gets the gradient of `z`, `dz(1 + j)` of `z_x[j]`,
+/// `dz(1 + d + j)` of `z_xx[j]`, from `dh` and the planes of `dh_x`/`dh_xx`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn taylor_tanh_backward_block<'a, T: Float>(
+    h: &[T],
+    dh: &[T],
+    d: usize,
+    m: usize,
+    zx: impl Fn(usize) -> &'a [T],
+    zxx: impl Fn(usize) -> &'a [T],
+    dhx: impl Fn(usize) -> &'a [T],
+    dhxx: impl Fn(usize) -> &'a [T],
+    dz: &impl Fn(usize) -> &'a mut [T],
+) {
+    let (one, two, four) = (T::from_f64(1.0), T::from_f64(2.0), T::from_f64(4.0));
+    let dz0 = dz(0);
+    for ((o, &g), &hv) in dz0.iter_mut().zip(dh).zip(h) {
+        *o = g * (one - hv * hv);
+    }
+    for j in 0..d {
+        let (g, dg) = (zx(j), dhx(j));
+        let dzx = dz(1 + j);
+        for ((((o, x), &gv), &dgv), &hv) in dz0.iter_mut().zip(dzx.iter_mut()).zip(g).zip(dg).zip(h) {
+            let s = one - hv * hv;
+            *o += dgv * (-two * hv * s) * gv; // ds/dz = -2 h s
+            *x = dgv * s;
+        }
+        if j < m {
+            let (g2, dg2) = (zxx(j), dhxx(j));
+            let dzxx = dz(1 + d + j);
+            for (((((o, x), xx), &gv), &g2v), (&d2v, &hv)) in dz0
+                .iter_mut()
+                .zip(dzx.iter_mut())
+                .zip(dzxx.iter_mut())
+                .zip(g)
+                .zip(g2)
+                .zip(dg2.iter().zip(h))
+            {
+                let s = one - hv * hv;
+                let s1 = -two * hv * s;
+                let s2 = four * hv * hv * s - two * s * s; // d²s/dz²
+                *o += d2v * (s1 * g2v + s2 * gv * gv);
+                *x += d2v * two * s1 * gv;
+                *xx = d2v * s;
+            }
+        }
+    }
+}
+
 struct Forward<'a, T> {
     h: &'a [T],
     zx: &'a [T],
@@ -50,24 +128,17 @@ struct Forward<'a, T> {
 impl<T: Float> Body for Forward<'_, T> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
-        let (p, two) = (self.p, T::from_f64(2.0));
-        let h = &self.h[lo..hi];
-        for j in 0..self.d {
-            let zx = &self.zx[j * p + lo..j * p + hi];
-            // SAFETY: this block writes only positions lo..hi of each output plane (disjoint across blocks).
-            let hx = unsafe { std::slice::from_raw_parts_mut(self.hx.get().add(j * p + lo), hi - lo) };
-            for ((o, &g), &hv) in hx.iter_mut().zip(zx).zip(h) {
-                *o = (T::from_f64(1.0) - hv * hv) * g;
-            }
-            if j < self.m {
-                let zxx = &self.zxx[j * p + lo..j * p + hi];
-                let hxx = unsafe { std::slice::from_raw_parts_mut(self.hxx.get().add(j * p + lo), hi - lo) };
-                for (((o, &g2), &g), &hv) in hxx.iter_mut().zip(zxx).zip(zx).zip(h) {
-                    let s = T::from_f64(1.0) - hv * hv;
-                    *o = s * g2 - two * hv * s * g * g;
-                }
-            }
-        }
+        let (p, len) = (self.p, hi - lo);
+        // SAFETY: this block writes only positions lo..hi of each output plane (disjoint across blocks).
+        taylor_tanh_forward_block(
+            &self.h[lo..hi],
+            self.d,
+            self.m,
+            |j| &self.zx[j * p + lo..j * p + hi],
+            |j| &self.zxx[j * p + lo..j * p + hi],
+            |j| unsafe { std::slice::from_raw_parts_mut(self.hx.get().add(j * p + lo), len) },
+            |j| unsafe { std::slice::from_raw_parts_mut(self.hxx.get().add(j * p + lo), len) },
+        );
     }
 }
 
@@ -112,46 +183,29 @@ struct Backward<'a, T> {
 impl<T: Float> Body for Backward<'_, T> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
-        let p = self.p;
-        let (one, two, four) = (T::from_f64(1.0), T::from_f64(2.0), T::from_f64(4.0));
+        let (p, d, len) = (self.p, self.d, hi - lo);
         // SAFETY: as in Forward, a block writes only its own positions of each plane.
-        let dz = unsafe { std::slice::from_raw_parts_mut(self.dz.get().add(lo), hi - lo) };
-        for (i, o) in dz.iter_mut().enumerate() {
-            let hv = self.h[lo + i];
-            let s = one - hv * hv;
-            let s1 = -two * hv * s; // ds/dz
-            let s2 = four * hv * hv * s - two * s * s; // d²s/dz²
-            let mut acc = self.dh[lo + i] * s;
-            for j in 0..self.d {
-                let k = j * p + lo + i;
-                let (g, dg) = (self.zx[k], self.dhx[k]);
-                acc += dg * s1 * g;
-                if j < self.m {
-                    acc += self.dhxx[k] * (s1 * self.zxx[k] + s2 * g * g);
-                }
-            }
-            *o = acc;
-        }
-        for j in 0..self.d {
-            let base = j * p + lo;
-            let dzx = unsafe { std::slice::from_raw_parts_mut(self.dzx.get().add(base), hi - lo) };
-            for (i, o) in dzx.iter_mut().enumerate() {
-                let hv = self.h[lo + i];
-                let s = one - hv * hv;
-                let mut v = self.dhx[base + i] * s;
-                if j < self.m {
-                    v += self.dhxx[base + i] * (-two * hv * s) * two * self.zx[base + i];
-                }
-                *o = v;
-            }
-            if j < self.m {
-                let dzxx = unsafe { std::slice::from_raw_parts_mut(self.dzxx.get().add(base), hi - lo) };
-                for (i, o) in dzxx.iter_mut().enumerate() {
-                    let hv = self.h[lo + i];
-                    *o = self.dhxx[base + i] * (one - hv * hv);
-                }
-            }
-        }
+        let out = |q: usize| -> &mut [T] {
+            let (base, off) = if q == 0 {
+                (self.dz.get(), lo)
+            } else if q <= d {
+                (self.dzx.get(), (q - 1) * p + lo)
+            } else {
+                (self.dzxx.get(), (q - 1 - d) * p + lo)
+            };
+            unsafe { std::slice::from_raw_parts_mut(base.add(off), len) }
+        };
+        taylor_tanh_backward_block(
+            &self.h[lo..hi],
+            &self.dh[lo..hi],
+            d,
+            self.m,
+            |j| &self.zx[j * p + lo..j * p + hi],
+            |j| &self.zxx[j * p + lo..j * p + hi],
+            |j| &self.dhx[j * p + lo..j * p + hi],
+            |j| &self.dhxx[j * p + lo..j * p + hi],
+            &out,
+        );
     }
 }
 
