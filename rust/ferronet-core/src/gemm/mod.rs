@@ -9,12 +9,14 @@
 //! Threads share LOOP 3 (and LOOP 2 when m is short); k is never split, so
 //! every element of C is summed in the same order whatever the thread count.
 
+pub mod bf16;
 mod fused;
 mod kernel;
 mod pack;
 mod skinny;
 
 pub(crate) use fused::gemm_adam;
+pub use bf16::{gemm_bf16, gemm_bf16_serial};
 pub use kernel::GemmFloat;
 pub(crate) use kernel::Spec;
 pub(crate) use pack::pack_b_panel;
