@@ -32,10 +32,11 @@ use tile::{Tiles, STEP};
 /// Rows of A (and columns of B) per micro-panel; k values per step.
 const MR: usize = 32;
 const NR: usize = 32;
-/// Cache blocking: a `KC`-deep B micro-panel (64·KC bytes) stays in L1 while
-/// the `MC × KC` block of A streams from L2.
-const KC: usize = 256;
-const MC: usize = 256;
+/// Cache blocking, chosen by measurement at n = 1024: a deep k slice, so C is
+/// rarely reloaded into tiles (each reload of a 32 × 32 block is 32 strided
+/// rows), and a small A block (256 KiB of bfloat16) that stays in L2.
+const KC: usize = 1024;
+const MC: usize = 128;
 const NC: usize = 2048;
 /// Below this many multiply-adds a product runs on one thread.
 const PAR_THRESHOLD: usize = 1 << 20;
@@ -189,14 +190,14 @@ unsafe fn blocked(
                 let load_c = accumulate || pc > 0;
                 // Pack B~ into VNNI panels.
                 let bp = SendPtr(scratch_b.slice::<u16>(panels * steps * STEP).as_mut_ptr());
-                let pack_one = |q: usize| {
-                    let jr = q * NR;
-                    pack::pack_b_panel(bp.get().add(q * steps * STEP), b, pc, kc, jc + jr, NR.min(nc - jr), steps)
-                };
                 if threads > 1 {
-                    parallel::for_each(panels, pack_one);
+                    let per_task = steps.div_ceil(threads);
+                    parallel::for_each(steps.div_ceil(per_task), |t| {
+                        let range = t * per_task..((t + 1) * per_task).min(steps);
+                        pack::pack_b(bp.get(), b, pc, kc, jc, nc, steps, range)
+                    });
                 } else {
-                    (0..panels).for_each(pack_one);
+                    pack::pack_b(bp.get(), b, pc, kc, jc, nc, steps, 0..steps);
                 }
                 // LOOP 3 (× part of LOOP 2): one task per (A block, B part).
                 let task = |t: usize| {
@@ -216,6 +217,11 @@ unsafe fn blocked(
                                 let at = ap.add(ir / MR * steps * STEP);
                                 let ct = c_ptr.get().offset((ic + ir) as isize * rsc + (jc + jr) as isize * csc);
                                 let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
+                                if load_c && csc == 1 && ir + MR < mc {
+                                    // The next block's C rows (strided, likely cold) arrive
+                                    // while this block's tile products run.
+                                    prefetch_rows(ct.offset(MR as isize * rsc), rsc, MR.min(mc - ir - MR));
+                                }
                                 run_kernel(&tiles, steps, at, bq, ct, rsc, csc, rows, cols, load_c);
                             }
                         }
@@ -230,6 +236,17 @@ unsafe fn blocked(
             }
         }
     })
+}
+
+/// Prefetch the 128 bytes at `c` of `rows` rows `rsc` floats apart.
+#[inline(always)]
+unsafe fn prefetch_rows(c: *const f32, rsc: isize, rows: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for i in 0..rows {
+        let p = c.wrapping_offset(i as isize * rsc) as *const i8;
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.wrapping_add(64));
+    }
 }
 
 #[repr(C, align(64))]

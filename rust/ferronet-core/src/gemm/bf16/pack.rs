@@ -47,6 +47,35 @@ pub(super) unsafe fn pack_a(dst: *mut u16, a: MatPtr<f32>, i0: usize, mc: usize,
     }
 }
 
+/// The B panels of columns `[j0, j0+nc)`, k `[p0, p0+kc)`, `steps` k steps
+/// each and `panel_len` values apart, for the k steps `step_range` only.
+/// A row-major B is read row by row across all the panels (one long
+/// sequential stream the prefetchers follow, where a panel at a time would
+/// touch one cache line per row of B); other layouts panel by panel.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pack_b(
+    dst: *mut u16,
+    b: MatPtr<f32>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    steps: usize,
+    step_range: std::ops::Range<usize>,
+) {
+    let panel_len = steps * STEP;
+    #[cfg(target_arch = "x86_64")]
+    if b.cs == 1 {
+        return x86::pack_b_rows(dst, MatPtr { ptr: b.at(p0, j0), ..b }, kc, nc, panel_len, step_range);
+    }
+    // Other layouts: whole panels, by the task that owns the first step.
+    if step_range.start == 0 {
+        for (q, jr) in (0..nc).step_by(32).enumerate() {
+            pack_b_panel(dst.add(q * panel_len), b, p0, kc, j0 + jr, 32.min(nc - jr), steps);
+        }
+    }
+}
+
 /// One B panel of `cols ≤ 32` columns starting at `(p0, j0)`.
 pub(super) unsafe fn pack_b_panel(d: *mut u16, b: MatPtr<f32>, p0: usize, kc: usize, j0: usize, cols: usize, steps: usize) {
     let corner = MatPtr { ptr: b.at(p0, j0), ..b };
@@ -166,6 +195,32 @@ mod x86 {
                 let v = row32(x.at(i, 32 * s), kc - 32 * s);
                 let base = d.add(s * STEP + (i / 16) * TILE + (i % 16) * 2) as *mut i32;
                 _mm512_i32scatter_epi32::<4>(base, down, v);
+            }
+        }
+    }
+
+    /// Row-major B, k steps `step_range` of every panel (see [`super::pack_b`]).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn pack_b_rows(
+        d: *mut u16,
+        b: MatPtr<f32>,
+        kc: usize,
+        nc: usize,
+        panel_len: usize,
+        step_range: std::ops::Range<usize>,
+    ) {
+        for t in 16 * step_range.start..16 * step_range.end {
+            let (p0, p1) = (2 * t, 2 * t + 1);
+            let (s, tt) = (t / 16, t % 16);
+            for (q, jr) in (0..nc.next_multiple_of(32)).step_by(32).enumerate() {
+                for h in 0..2 {
+                    let j = jr + 16 * h;
+                    let n = nc.saturating_sub(j);
+                    let lo = if p0 < kc && n > 0 { round16(load(b.at(p0, j), n)) } else { _mm512_setzero_si512() };
+                    let hi = if p1 < kc && n > 0 { round16(load(b.at(p1, j), n)) } else { _mm512_setzero_si512() };
+                    let at = d.add(q * panel_len + s * STEP + h * TILE + tt * 32);
+                    _mm512_storeu_si512(at as *mut __m512i, pairs(lo, hi));
+                }
             }
         }
     }
