@@ -37,10 +37,11 @@ pub(crate) enum Slot {
     /// Operands rounded to bfloat16 (the bfloat16 GEMM without AMX).
     RoundA = 4,
     RoundB = 5,
+    RoundC = 6,
 }
 
 thread_local! {
-    static SLOTS: [Cell<Scratch>; 6] = Default::default();
+    static SLOTS: [Cell<Scratch>; 7] = Default::default();
 }
 
 /// Borrow this thread's buffer `slot` for the duration of `f`.

@@ -19,6 +19,7 @@ pub mod amx;
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod peak;
 pub mod scalar;
 
 /// A SIMD instruction set, ordered from least to most capable.
