@@ -8,6 +8,7 @@ use crate::gemm::{GemmFloat, Precision};
 use crate::ops::activation::Activation;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::vmath::VFloat;
+use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
 
@@ -22,10 +23,23 @@ fn gemm_precision() -> Precision {
 
 /// Call `f` with `x` rounded to bfloat16 values in this thread's buffer `slot`.
 fn rounded<T: GemmFloat, R>(slot: Slot, x: &[T], f: impl FnOnce(&[T]) -> R) -> R {
+    const CHUNK: usize = 1 << 15;
     with_scratch(slot, |s| {
         let r = s.slice::<T>(x.len());
-        for (d, &v) in r.iter_mut().zip(x) {
-            *d = v.round_bf16();
+        let out = SendPtr(r.as_mut_ptr());
+        let chunk = |c: usize| {
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(x.len()));
+            // SAFETY: chunks write disjoint ranges of r.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(lo), hi - lo) };
+            for (d, &v) in dst.iter_mut().zip(&x[lo..hi]) {
+                *d = v.round_bf16();
+            }
+        };
+        let chunks = x.len().div_ceil(CHUNK);
+        if parallel::worth_parallel(x.len(), 1 << 16) {
+            parallel::for_each(chunks, chunk);
+        } else {
+            (0..chunks).for_each(chunk);
         }
         f(r)
     })

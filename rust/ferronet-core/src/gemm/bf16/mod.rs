@@ -151,13 +151,6 @@ unsafe fn round_copy(x: MatPtr<f32>, rows: usize, cols: usize, dst: &mut [f32]) 
     }
 }
 
-/// Round every element of `x` to the nearest bfloat16 value, in place.
-pub fn round_slice(x: &mut [f32]) {
-    for v in x {
-        *v = round_bf16(*v);
-    }
-}
-
 /// The AMX path (see the module documentation for the loops).
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked(

@@ -14,13 +14,13 @@ use super::tile::{STEP, TILE};
 use crate::gemm::MatPtr;
 
 /// The bfloat16 bits nearest to `x` (ties to even); NaN stays a (quiet) NaN.
+/// Branch-free, so loops over slices vectorize.
 #[inline(always)]
 pub fn bf16_bits(x: f32) -> u16 {
     let b = x.to_bits();
-    if x.is_nan() {
-        return ((b | 0x0040_0000) >> 16) as u16;
-    }
-    ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) as u16
+    let rounded = b.wrapping_add(0x7FFF + ((b >> 16) & 1));
+    let nan = b & 0x7FFF_FFFF > 0x7F80_0000;
+    ((if nan { b | 0x0040_0000 } else { rounded }) >> 16) as u16
 }
 
 /// `x` rounded to the nearest bfloat16 (ties to even), as a float32.
