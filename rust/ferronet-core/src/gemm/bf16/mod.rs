@@ -32,11 +32,14 @@ use tile::{Tiles, STEP};
 /// Rows of A (and columns of B) per micro-panel; k values per step.
 const MR: usize = 32;
 const NR: usize = 32;
-/// Cache blocking, chosen by measurement at n = 1024: a deep k slice, so C is
-/// rarely reloaded into tiles (each reload of a 32 × 32 block is 32 strided
-/// rows), and a small A block (256 KiB of bfloat16) that stays in L2.
-const KC: usize = 1024;
-const MC: usize = 128;
+/// Cache blocking, chosen by measurement at n = 1024. Tile loads limit the
+/// kernel (one per tile product), and run at full speed only from L1: each
+/// micro-kernel call covers `SUB` k steps (16 KiB of B's panel, met by every
+/// A micro-panel of the block in turn). k is packed in deep `KC` slices so C
+/// itself is reloaded only between those; the A block (256 rows × KC) stays in L2.
+const SUB: usize = 8;
+const KC: usize = 2048;
+const MC: usize = 256;
 const NC: usize = 2048;
 /// Below this many multiply-adds a product runs on one thread.
 const PAR_THRESHOLD: usize = 1 << 20;
@@ -201,21 +204,46 @@ unsafe fn blocked(
                         let ap = scratch_a.slice::<u16>(mc.div_ceil(MR) * steps * STEP).as_mut_ptr();
                         pack::pack_a(ap, a, ic, mc, pc, kc, steps);
                         let tiles = Tiles::configure();
-                        // LOOP 2: B's micro-panels (one stays in L1 over LOOP 1).
+                        let mut acc = Acc([[0.0; NR]; MC]);
+                        // LOOP 2: B's micro-panels.
                         for q in part * per..((part + 1) * per).min(panels) {
                             let jr = q * NR;
                             let bq = bp.get().add(q * steps * STEP);
-                            // LOOP 1: A's micro-panels.
-                            for ir in (0..mc).step_by(MR) {
-                                let at = ap.add(ir / MR * steps * STEP);
-                                let ct = c_ptr.get().offset((ic + ir) as isize * rsc + (jc + jr) as isize * csc);
-                                let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
-                                if load_c && csc == 1 && ir + MR < mc {
-                                    // The next block's C rows (strided, likely cold) arrive
-                                    // while this block's tile products run.
-                                    prefetch_rows(ct.offset(MR as isize * rsc), rsc, MR.min(mc - ir - MR));
+                            let cols = NR.min(nc - jr);
+                            let whole = cols == NR && csc == 1 && rsc > 0;
+                            // LOOP 2½: k in sub-slices of the panel that stay in L1 while
+                            // every A micro-panel meets them. Between sub-slices the sums
+                            // wait in `acc`, contiguous and aligned (C's own rows may sit
+                            // 4 KiB apart, all in the same few L1 sets).
+                            for s0 in (0..steps).step_by(SUB) {
+                                let sub = SUB.min(steps - s0);
+                                let (first, last) = (s0 == 0, s0 + sub == steps);
+                                // LOOP 1: A's micro-panels.
+                                for ir in (0..mc).step_by(MR) {
+                                    let at = ap.add((ir / MR * steps + s0) * STEP);
+                                    let ct = c_ptr.get().offset((ic + ir) as isize * rsc + (jc + jr) as isize * csc);
+                                    let rows = MR.min(mc - ir);
+                                    if !(whole && rows == MR) {
+                                        // Edges and strided C: all of k at once, through a spill block.
+                                        if first {
+                                            run_kernel(&tiles, steps, at, bq, ct, rsc, csc, rows, cols, load_c);
+                                        }
+                                        continue;
+                                    }
+                                    let ldc = rsc as usize * 4;
+                                    let held = acc.0[ir].as_mut_ptr();
+                                    tiles.start(match (first, load_c) {
+                                        (true, true) => Some((ct as *const f32, ldc)),
+                                        (true, false) => None,
+                                        (false, _) => Some((held as *const f32, NR * 4)),
+                                    });
+                                    tiles.run(sub, at, bq.add(s0 * STEP));
+                                    if last {
+                                        tiles.finish(ct, ldc);
+                                    } else {
+                                        tiles.finish(held, NR * 4);
+                                    }
                                 }
-                                run_kernel(&tiles, steps, at, bq, ct, rsc, csc, rows, cols, load_c);
                             }
                         }
                     })
@@ -231,16 +259,9 @@ unsafe fn blocked(
     })
 }
 
-/// Prefetch the 128 bytes at `c` of `rows` rows `rsc` floats apart.
-#[inline(always)]
-unsafe fn prefetch_rows(c: *const f32, rsc: isize, rows: usize) {
-    #[cfg(target_arch = "x86_64")]
-    for i in 0..rows {
-        let p = c.wrapping_offset(i as isize * rsc) as *const i8;
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.wrapping_add(64));
-    }
-}
+/// Sums of a block's `MC × 32` corner of C between k sub-slices.
+#[repr(C, align(64))]
+struct Acc([[f32; NR]; MC]);
 
 #[repr(C, align(64))]
 struct Block([[f32; NR]; MR]);
@@ -309,7 +330,8 @@ mod tests {
         (c, bound)
     }
 
-    const SHAPES: [(usize, usize, usize); 9] = [
+    const SHAPES: [(usize, usize, usize); 10] = [
+        (64, 33, 2100),
         (64, 64, 64),
         (33, 65, 257),
         (40, 27, 300),

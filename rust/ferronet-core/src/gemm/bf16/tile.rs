@@ -50,29 +50,47 @@ impl Tiles {
     }
 
     /// `C (+)= A·B` for a 32 × 32 float32 block of C at `c` (rows `ldc` bytes
-    /// apart) over `steps` packed k steps of 32: A's panel at `a` (per step, two
-    /// 16 × 32 tiles, [`STEP`] values), B's at `b` (per step, two 16-pair ×
-    /// 16-column VNNI tiles). With `load_c` the sums continue from C's values,
-    /// else from zero.
+    /// apart) over `steps` packed k steps of 32 (see [`Tiles::run`]). With
+    /// `load_c` the sums continue from C's values, else from zero.
     ///
     /// # Safety
     /// The panels must hold `steps · STEP` values each and C 32 rows of 32
     /// writable floats.
     #[inline]
     pub unsafe fn kernel(&self, steps: usize, a: *const u16, b: *const u16, c: *mut f32, ldc: usize, load_c: bool) {
-        let c_low = c.cast::<u8>().add(16 * ldc);
-        if load_c {
-            asm!(
+        self.start(if load_c { Some((c as *const f32, ldc)) } else { None });
+        self.run(steps, a, b);
+        self.finish(c, ldc);
+    }
+
+    /// Set the four C tiles to the 32 × 32 block at `src` (rows `ldc` bytes
+    /// apart), or to zero.
+    ///
+    /// # Safety
+    /// `src` must hold 32 rows of 32 floats.
+    #[inline(always)]
+    pub unsafe fn start(&self, src: Option<(*const f32, usize)>) {
+        match src {
+            Some((c, ldc)) => asm!(
                 "tileloadd tmm0, [{c} + {ldc}*1]",
                 "tileloadd tmm1, [{c} + {ldc}*1 + 64]",
                 "tileloadd tmm2, [{cl} + {ldc}*1]",
                 "tileloadd tmm3, [{cl} + {ldc}*1 + 64]",
-                c = in(reg) c, cl = in(reg) c_low, ldc = in(reg) ldc,
+                c = in(reg) c, cl = in(reg) c.cast::<u8>().add(16 * ldc), ldc = in(reg) ldc,
                 options(nostack, readonly, preserves_flags)
-            );
-        } else {
-            asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem, preserves_flags));
+            ),
+            None => asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem, preserves_flags)),
         }
+    }
+
+    /// Add the products of `steps` packed k steps of 32 to the C tiles: A's
+    /// panel at `a` (per step, two 16 × 32 tiles, [`STEP`] values), B's at `b`
+    /// (per step, two 16-pair × 16-column VNNI tiles).
+    ///
+    /// # Safety
+    /// The panels must hold `steps · STEP` values each.
+    #[inline(always)]
+    pub unsafe fn run(&self, steps: usize, a: *const u16, b: *const u16) {
         if steps > 0 {
             asm!(
                 "2:",
@@ -92,12 +110,20 @@ impl Tiles {
                 options(nostack, readonly)
             );
         }
+    }
+
+    /// Store the C tiles to the 32 × 32 block at `dst` (rows `ldc` bytes apart).
+    ///
+    /// # Safety
+    /// `dst` must hold 32 rows of 32 writable floats.
+    #[inline(always)]
+    pub unsafe fn finish(&self, dst: *mut f32, ldc: usize) {
         asm!(
             "tilestored [{c} + {ldc}*1], tmm0",
             "tilestored [{c} + {ldc}*1 + 64], tmm1",
             "tilestored [{cl} + {ldc}*1], tmm2",
             "tilestored [{cl} + {ldc}*1 + 64], tmm3",
-            c = in(reg) c, cl = in(reg) c_low, ldc = in(reg) ldc,
+            c = in(reg) dst, cl = in(reg) dst.cast::<u8>().add(16 * ldc), ldc = in(reg) ldc,
             options(nostack, preserves_flags)
         );
     }
