@@ -7,10 +7,11 @@
 //! it are the float32 GEMM's (see [`crate::gemm`]): LOOP 5 splits n into
 //! `NC` panels, LOOP 4 k into `KC` slices (B's slice packed into VNNI panels),
 //! LOOP 3 m into `mc` blocks (packed into 32-row panels), LOOP 2 walks B's
-//! 32-column panels and LOOP 1 A's 32-row panels. Threads share LOOP 3 (and
+//! 32-column panels, LOOP 2½ splits a panel's k slice into `SUB`-step
+//! sub-slices and LOOP 1 walks A's 32-row panels. Threads share LOOP 3 (and
 //! LOOP 2 when m is short); each element of C is one chain of tile products
-//! over k in order, continued from C between k slices, so results are the
-//! same on any number of threads.
+//! over k in order, continued from C (or from the block holding the sums
+//! between sub-slices), so results are the same on any number of threads.
 //!
 //! Without AMX (another CPU, an OS that refuses the tile state, or a vector
 //! path named by `FERRONET_SIMD`) the same rounding is applied to copies of
