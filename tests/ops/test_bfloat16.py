@@ -194,3 +194,25 @@ def test_errors_name_the_argument(rng):
     # float64 in the binding directly
     with pytest.raises(ferronet.DTypeError, match="float64"):
         ferronet._core.matmul(a64, a64, None, "bfloat16")
+
+
+def _child_bf16(q):
+    a = np.full((64, 64), 1 / 3, np.float32)
+    q.put(float(ops.matmul(a, a, precision="bfloat16")[0, 0]))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_tile_permission_survives_fork():
+    """A forked child inherits the AMX permission (a tile instruction without it is SIGILL)."""
+    import multiprocessing as mp
+
+    a = np.ones((64, 64), np.float32)
+    ops.matmul(a, a, precision="bfloat16")  # the permission is requested in the parent first
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_bf16, args=(q,))
+    p.start()
+    p.join(timeout=60)
+    assert p.exitcode == 0, f"child exited with {p.exitcode}"
+    want = float(bf16(np.float32(1 / 3))) ** 2 * 64
+    assert abs(q.get(timeout=5) - want) < 1e-4
