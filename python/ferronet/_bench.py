@@ -306,6 +306,22 @@ def bench_conv(threads: int, quick: bool = False, rows: Optional[List[Row]] = No
             fns["torch"] = tor
         flops = 2 * int(np.prod(y.shape)) * ks[0] * ks[1] * ks[2] * (3 if need_dx else 2)
         rows.append(_row(name, flops, interleaved(fns), threads))
+        if need_dx:  # the GEMM-bound shapes, also with bfloat16 products
+
+            def fer_bf16():
+                ops.conv2d(x, w, b, padding=pad, out=y, precision="bfloat16")
+                ops.conv2d_backward(dy, x, w, padding=pad, need_dx=need_dx, precision="bfloat16", **bufs)
+
+            bfns = {"ferronet": fer_bf16, "float32": fer}
+            if torch is not None:
+
+                def tor_bf16():
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        out = torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
+                    out.backward(tdy.to(out.dtype))
+
+                bfns["torch"] = tor_bf16
+            rows.append(_row(name.replace("fwd+bwd", "fwd+bwd bfloat16"), flops, interleaved(bfns), threads))
     return rows
 
 
