@@ -59,3 +59,27 @@ def test_elementwise_and_overhead(benchmark, threads):
         benchmark.extra_info[r["case"]] = round(r["vs_numpy"], 3)
     a = np.ones((8, 8), np.float32)
     benchmark(ops.matmul, a, a)
+
+
+def test_fma_peak(benchmark):
+    """The measured float32 FMA peak of one core, the yardstick of the GEMM rows."""
+    peak = _bench.fma_peak()
+    if peak is None:
+        pytest.skip("no FMA path on this machine")
+    benchmark.extra_info["fma_peak_gflops"] = round(peak, 1)
+    benchmark(_bench.fma_peak)
+
+
+@pytest.mark.parametrize("case", list(_bench.bf16_cases()), ids=lambda c: c[0])
+def test_matmul_bfloat16(benchmark, threads, case):
+    """matmul(precision="bfloat16") against ferronet float32 and NumPy, interleaved."""
+    name, n = case
+    row = _bench.bench_bf16(threads, only=n)[0]
+    for k in ("vs_float32", "vs_numpy", "vs_torch", "ferronet_gflops"):
+        if k in row:
+            benchmark.extra_info[k] = round(row[k], 3)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty((n, n), np.float32)
+    benchmark(ops.matmul, a, b, out=out, precision="bfloat16")

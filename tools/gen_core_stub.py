@@ -12,18 +12,20 @@ import pathlib
 import ferronet._core as core
 
 ARRAY = "_Array"
-INT_ARGS = {"step", "seed", "n"}
+INT_ARGS = {"step", "seed", "n", "reps"}
 FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2",
 }
 BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
 PAIR_ARGS = {"strides", "dilation", "pool_size"}
-STR_ARGS = {"padding", "name"}
+STR_ARGS = {"padding", "name", "precision"}
 RETURNS = {
     "get_num_threads": "int",
     "set_num_threads": "None",
     "simd": "str",
+    "amx": "bool",
+    "fma_peak": "Optional[float]",
     "set_simd": "str",
     "supported_simd": "list[str]",
     "matmul": "Any",

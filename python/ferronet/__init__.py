@@ -1,11 +1,11 @@
 """ferronet: fast neural networks on a plain CPU, with Keras' API and a Rust core.
 
 The functional API lives in :mod:`ferronet.ops`; thread and SIMD control are
-here: :func:`set_num_threads`, :func:`get_num_threads`, :func:`simd`.
+here: :func:`set_num_threads`, :func:`get_num_threads`, :func:`simd`, :func:`amx`.
 """
 
 from . import _core, _memory, ops
-from ._core import get_num_threads, set_num_threads, simd, supported_simd
+from ._core import amx, get_num_threads, set_num_threads, simd, supported_simd
 from .errors import ArgumentError, DTypeError, FerronetError, ShapeError
 
 __version__ = "0.1.0"
@@ -28,6 +28,7 @@ __all__ = [
     "set_num_threads",
     "simd",
     "supported_simd",
+    "amx",
     "FerronetError",
     "ShapeError",
     "DTypeError",

@@ -168,16 +168,31 @@ class Row(dict):
     """One line of the report."""
 
 
-def _row(name, flops, times, threads):
+PEERS = ("numpy", "torch", "float32")
+PEER_NAMES = {"numpy": "numpy", "torch": "torch", "float32": "ferronet float32"}
+# The float32 FMA peak of one core in GFLOP/s, measured by run() (None: not measured).
+PEAK: Optional[float] = None
+
+
+def _row(name, flops, times, threads, peak_factor=None):
+    """A report line; ``peak_factor`` scales the float32 FMA peak for the
+    case's dtype (1 for float32, 0.5 for float64) to report its share."""
     f = times["ferronet"]
     r = Row(case=name, threads=threads, ferronet_ms=f * 1e3)
     if flops:
         r["ferronet_gflops"] = flops / f / 1e9
-    for peer in ("numpy", "torch"):
+        if PEAK and peak_factor:
+            r["peak_share"] = r["ferronet_gflops"] / (PEAK * peak_factor * threads)
+    for peer in PEERS:
         if peer in times:
             r[f"{peer}_ms"] = times[peer] * 1e3
             r[f"vs_{peer}"] = times[peer] / f
     return r
+
+
+def fma_peak() -> Optional[float]:
+    """The measured float32 FMA peak of one core (GFLOP/s) on ferronet's SIMD path."""
+    return ferronet._core.fma_peak()
 
 
 def gemm_cases(quick: bool = False):
@@ -208,7 +223,42 @@ def bench_gemm(threads: int, quick: bool = False, rows: Optional[List[Row]] = No
             ta_, tb_, to_ = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
             fns["torch"] = lambda: torch.matmul(ta_, tb_, out=to_)
         flops = 2 * a.shape[0] * a.shape[1] * b.shape[1]
-        rows.append(_row(name, flops, interleaved(fns), threads))
+        rows.append(_row(name, flops, interleaved(fns), threads, 1.0 if dt == np.float32 else 0.5))
+    return rows
+
+
+def bf16_cases(quick: bool = False):
+    for n in [1024] if quick else [512, 1024, 2048]:
+        yield f"matmul bfloat16 {n}x{n}x{n}", n
+
+
+def bench_bf16(threads: int, quick: bool = False, rows: Optional[List[Row]] = None, only: Optional[int] = None) -> List[Row]:
+    """``matmul(precision="bfloat16")`` (AMX tiles when in use) against
+    ferronet's float32 product, NumPy's float32 and torch's autocast bfloat16
+    (only size ``only`` when given)."""
+    rows = [] if rows is None else rows
+    rng = np.random.default_rng(0)
+    unit = "AMX" if ferronet.amx() else "no AMX"
+    for name, n in bf16_cases(quick):
+        if only is not None and n != only:
+            continue
+        a = rng.standard_normal((n, n)).astype(np.float32)
+        b = rng.standard_normal((n, n)).astype(np.float32)
+        out = np.empty((n, n), np.float32)
+        fns = {
+            "ferronet": lambda: ops.matmul(a, b, out=out, precision="bfloat16"),
+            "float32": lambda: ops.matmul(a, b, out=out),
+            "numpy": lambda: np.matmul(a, b, out=out),
+        }
+        if torch is not None:
+            ta_, tb_ = torch.from_numpy(a), torch.from_numpy(b)
+
+            def autocast():
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return torch.matmul(ta_, tb_)
+
+            fns["torch"] = autocast
+        rows.append(_row(f"{name} ({unit})", 2 * n**3, interleaved(fns), threads))
     return rows
 
 
@@ -256,6 +306,22 @@ def bench_conv(threads: int, quick: bool = False, rows: Optional[List[Row]] = No
             fns["torch"] = tor
         flops = 2 * int(np.prod(y.shape)) * ks[0] * ks[1] * ks[2] * (3 if need_dx else 2)
         rows.append(_row(name, flops, interleaved(fns), threads))
+        if need_dx:  # the GEMM-bound shapes, also with bfloat16 products
+
+            def fer_bf16():
+                ops.conv2d(x, w, b, padding=pad, out=y, precision="bfloat16")
+                ops.conv2d_backward(dy, x, w, padding=pad, need_dx=need_dx, precision="bfloat16", **bufs)
+
+            bfns = {"ferronet": fer_bf16, "float32": fer}
+            if torch is not None:
+
+                def tor_bf16():
+                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                        out = torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
+                    out.backward(tdy.to(out.dtype))
+
+                bfns["torch"] = tor_bf16
+            rows.append(_row(name.replace("fwd+bwd", "fwd+bwd bfloat16"), flops, interleaved(bfns), threads))
     return rows
 
 
@@ -304,7 +370,10 @@ def bench_elementwise(threads: int, quick: bool = False, rows: Optional[List[Row
 
 def run(threads_list=(1, 2), quick: bool = False) -> List[Row]:
     """All comparisons, for each thread count (NumPy and torch get the same count)."""
+    global PEAK
     _load_torch()
+    if PEAK is None:
+        PEAK = fma_peak()
     blas = _BlasThreads()
     rows: List[Row] = []
     saved = ferronet.get_num_threads()
@@ -317,6 +386,7 @@ def run(threads_list=(1, 2), quick: bool = False) -> List[Row]:
             if torch is not None:
                 torch.set_num_threads(t)
             bench_gemm(t, quick, rows)
+            bench_bf16(t, quick, rows)
             bench_conv(t, quick, rows)
             bench_elementwise(t, quick, rows)
     finally:
@@ -327,11 +397,12 @@ def run(threads_list=(1, 2), quick: bool = False) -> List[Row]:
 
 
 def format_table(rows: List[Row]) -> str:
-    peers = [p for p in ("numpy", "torch") if any(f"vs_{p}" in r for r in rows)]
-    head = ["case", "threads", "ferronet ms", "GFLOP/s"] + [f"vs {p}" for p in peers]
+    peers = [p for p in PEERS if any(f"vs_{p}" in r for r in rows)]
+    head = ["case", "threads", "ferronet ms", "GFLOP/s", "of FMA peak"] + [f"vs {PEER_NAMES[p]}" for p in peers]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["case"], str(r["threads"]), f"{r['ferronet_ms']:.3f}", f"{r['ferronet_gflops']:.0f}" if "ferronet_gflops" in r else ""]
+        cells.append(f"{r['peak_share']:.0%}" if "peak_share" in r else "")
         cells += [f"{r[f'vs_{p}']:.2f}x" if f"vs_{p}" in r else "" for p in peers]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -342,8 +413,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to measure (default: 1 2)")
     p.add_argument("--quick", action="store_true", help="fewer, smaller cases")
     args = p.parse_args(argv)
+    global PEAK
     print(f"machine: {machine()}")
-    print("ratios are peer time / ferronet time (above 1: ferronet faster); NumPy's BLAS gets the same thread count\n")
+    print(f"load average before the run: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    PEAK = fma_peak()
+    if PEAK:
+        print(f"float32 FMA peak of one core ({ferronet.simd()}, 12 register chains, measured): {PEAK:.0f} GFLOP/s")
+    print("ratios are peer time / ferronet time (above 1: ferronet faster); NumPy's BLAS gets the same thread count")
+    print("'of FMA peak': GFLOP/s over the measured peak times the threads (float64: half the float32 peak)\n")
     sys.stdout.flush()
     print(format_table(run(args.threads, args.quick)))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DTypeError
+from ..errors import ArgumentError, DTypeError
 
 _ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
@@ -38,3 +38,18 @@ def _contiguous(x: np.ndarray) -> np.ndarray:
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
+
+
+def _precision(op: str, precision: str, **arrays) -> None:
+    """Check a ``precision=`` argument: ``"float32"`` (products in the
+    operands' own type) or ``"bfloat16"``, which needs float32 operands."""
+    if precision == "float32":
+        return
+    if precision != "bfloat16":
+        raise ArgumentError(f"{op}: precision must be 'float32' or 'bfloat16'. Received: precision={precision!r}")
+    for name, x in arrays.items():
+        if x is None:
+            continue
+        dt = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
+        if dt != _F32:
+            raise DTypeError(f"{op}: precision='bfloat16' needs float32 inputs. Received: {name}.dtype={dt}")

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError
-from ._util import _common, _contiguous
+from ._util import _common, _contiguous, _precision
 
 __all__ = ["conv2d", "conv2d_backward"]
 
@@ -43,6 +43,7 @@ def conv2d(
     dilation_rate: IntPair = 1,
     out: Optional[np.ndarray] = None,
     activation: Optional[str] = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """2-D cross-correlation, as ``keras.layers.Conv2D`` computes it.
 
@@ -60,10 +61,14 @@ def conv2d(
             ``"softplus"``, ``"silu"`` or ``"gelu"``, applied to each block
             of output rows as soon as it is computed (one pass over the
             output instead of two). The pre-activation values are not kept.
+        precision: ``"float32"`` or ``"bfloat16"`` (float32 operands only):
+            input and kernel rounded to bfloat16, products summed in float32
+            (see :func:`ferronet.ops.matmul`); the bias is added in float32.
 
     Returns:
         ``(batch, out_height, out_width, filters)`` array.
     """
+    _precision("conv2d", precision, x=x, kernel=w, bias=b)
     if b is None:
         x, w = _common("conv2d", x=x, kernel=w)
     else:
@@ -71,7 +76,7 @@ def conv2d(
         b = _contiguous(b)
     return _core.conv2d(
         _contiguous(x), _contiguous(w), b, _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), out, activation,
+        _pair(dilation_rate, "dilation_rate"), out, activation, precision,
     )
 
 
@@ -88,6 +93,7 @@ def conv2d_backward(
     dx_out: Optional[np.ndarray] = None,
     dw_out: Optional[np.ndarray] = None,
     db_out: Optional[np.ndarray] = None,
+    precision: str = "float32",
 ):
     """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
 
@@ -97,12 +103,16 @@ def conv2d_backward(
         need_dx, need_dw, need_db: skip the gradients not needed (a first
             layer needs no dx, a frozen layer no dw/db); skipped ones are None.
         dx_out, dw_out, db_out: optional arrays to write the gradients into.
+        precision: ``"float32"`` or ``"bfloat16"`` (float32 operands only):
+            ``dx`` and ``dw`` from bfloat16-rounded ``dy``, ``w`` and ``x``
+            with float32 sums; ``db`` always sums float32 ``dy``.
 
     Returns:
         ``(dx, dw, db)`` shaped like ``x``, ``w`` and ``(filters,)``.
     """
+    _precision("conv2d_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("conv2d_backward", dy=dy, x=x, kernel=w)
     return _core.conv2d_backward(
         _contiguous(dy), _contiguous(x), _contiguous(w), _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), need_dx, need_dw, need_db, dx_out, dw_out, db_out,
+        _pair(dilation_rate, "dilation_rate"), need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision,
     )

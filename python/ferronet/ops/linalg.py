@@ -10,10 +10,10 @@ from .. import _core
 
 __all__ = ["matmul", "linear", "linear_backward"]
 
-from ._util import _F32, _F64, _FLOATS, _common, _contiguous, _ndarray
+from ._util import _F32, _F64, _FLOATS, _common, _contiguous, _ndarray, _precision
 
 
-def matmul(a, b, out: Optional[np.ndarray] = None):
+def matmul(a, b, out: Optional[np.ndarray] = None, precision: str = "float32"):
     """Matrix product with the exact semantics of ``np.matmul``.
 
     1-D operands are promoted as NumPy does, leading dimensions broadcast,
@@ -24,14 +24,27 @@ def matmul(a, b, out: Optional[np.ndarray] = None):
     Args:
         a, b: array-likes.
         out: optional array to write the result into (NumPy rules).
+        precision: ``"float32"`` (default) multiplies in the operands' own
+            type. ``"bfloat16"`` (float32 operands only) rounds both operands
+            to bfloat16 (to nearest, ties to even) and sums the products in
+            float32: on AMX tiles when the CPU has them (:func:`ferronet.amx`),
+            else with the float32 kernels on the rounded values.
 
     Returns:
         The product, of NumPy's result dtype and shape.
+
+    Example:
+        >>> a = np.ones((2, 3), np.float32) / 3
+        >>> float(matmul(a, a.T, precision="bfloat16")[0, 0])  # 3 · bf16(1/3)²
+        0.3346366882324219
     """
     if type(a) is _ndarray and type(b) is _ndarray:
         dt = a.dtype
         if (dt is _F32 or dt is _F64) and b.dtype is dt:
-            return _core.matmul(a, b, out)
+            return _core.matmul(a, b, out, precision)
+    if precision != "float32":
+        _precision("matmul", precision, a=a, b=b)
+        return _core.matmul(np.asarray(a), np.asarray(b), out, precision)
     return _matmul_general(a, b, out)
 
 
@@ -45,7 +58,7 @@ def _matmul_general(a, b, out):
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
 
 
-def linear(x, w, b=None, out: Optional[np.ndarray] = None) -> np.ndarray:
+def linear(x, w, b=None, out: Optional[np.ndarray] = None, precision: str = "float32") -> np.ndarray:
     """``x @ w + b`` in one pass (the dense-layer forward).
 
     Args:
@@ -53,10 +66,14 @@ def linear(x, w, b=None, out: Optional[np.ndarray] = None) -> np.ndarray:
         w: ``(in, units)`` kernel.
         b: optional ``(units,)`` bias.
         out: optional ``(..., units)`` array to write into.
+        precision: ``"float32"`` or ``"bfloat16"`` (float32 operands only):
+            ``x @ w`` with both rounded to bfloat16 and the products summed
+            in float32 (see :func:`matmul`); the bias is added in float32.
 
     Returns:
         ``(..., units)`` array of the operands' common float dtype.
     """
+    _precision("linear", precision, x=x, kernel=w, bias=b)
     if b is None:
         x, w = _common("linear", x=x, kernel=w)
     else:
@@ -69,7 +86,7 @@ def linear(x, w, b=None, out: Optional[np.ndarray] = None) -> np.ndarray:
         o2 = out.reshape(-1, out.shape[-1]) if out.ndim != 2 else out
         if o2.base is not out and o2 is not out and not np.shares_memory(o2, out):
             raise ValueError("linear: out must be reshapeable to 2-D without a copy")
-    r = _core.linear(x2, w, b, o2)
+    r = _core.linear(x2, w, b, o2, precision)
     return out if out is not None else r.reshape(*lead, w.shape[-1])
 
 
@@ -83,6 +100,7 @@ def linear_backward(
     dx_out: Optional[np.ndarray] = None,
     dw_out: Optional[np.ndarray] = None,
     db_out: Optional[np.ndarray] = None,
+    precision: str = "float32",
 ):
     """Gradients of :func:`linear`: ``dx = dy @ w.T``, ``dw = x.T @ dy``, ``db = dy.sum(0)``.
 
@@ -93,9 +111,13 @@ def linear_backward(
         need_dx, need_dw, need_db: skip gradients that are not needed
             (a first layer needs no dx, a frozen layer no dw/db).
         dx_out, dw_out, db_out: optional arrays to write the gradients into.
+        precision: ``"float32"`` or ``"bfloat16"`` (float32 operands only):
+            ``dx`` and ``dw`` from bfloat16-rounded operands with float32
+            sums (see :func:`matmul`); ``db`` always sums float32 ``dy``.
 
     Returns:
         ``(dx, dw, db)``; skipped gradients are None.
     """
+    _precision("linear_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("linear_backward", dy=dy, x=x, kernel=w)
-    return _core.linear_backward(dy, x, w, need_dx, need_dw, need_db, dx_out, dw_out, db_out)
+    return _core.linear_backward(dy, x, w, need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision)

@@ -5,6 +5,7 @@
 //! (threads: FERRONET_NUM_THREADS), printing the best time and GFLOP/s of each
 //! (or of the one named, e.g. under callgrind).
 
+use ferronet_core::gemm::Precision;
 use ferronet_core::ops::activation::Activation;
 use ferronet_core::ops::conv2d::Conv2d;
 use ferronet_core::shape::Padding;
@@ -37,12 +38,12 @@ fn main() {
     let flops = 2.0 * (n * oh * ow * f * k * k * c) as f64;
     let report = |name: &str, t: f64| println!("{name:>8}: {:8.3} ms {:6.1} GFLOP/s", t * 1e3, flops / t / 1e9);
     if run("fwd") {
-        report("forward", best(reps, || g.forward(&x, &wt, Some(&b), Some(Activation::Relu), &mut y).unwrap()));
+        report("forward", best(reps, || g.forward(&x, &wt, Some(&b), Some(Activation::Relu), &mut y, Precision::Float32).unwrap()));
     }
     if run("dw") {
-        report("dW+db", best(reps, || g.backward(&dy, &x, &wt, None, Some(&mut dw), Some(&mut db)).unwrap()));
+        report("dW+db", best(reps, || g.backward(&dy, &x, &wt, None, Some(&mut dw), Some(&mut db), Precision::Float32).unwrap()));
     }
     if run("dx") {
-        report("dx", best(reps, || g.backward(&dy, &x, &wt, Some(&mut dx), None, None).unwrap()));
+        report("dx", best(reps, || g.backward(&dy, &x, &wt, Some(&mut dx), None, None, Precision::Float32).unwrap()));
     }
 }

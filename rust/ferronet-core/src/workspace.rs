@@ -34,10 +34,14 @@ pub(crate) enum Slot {
     PackB = 1,
     Im2col = 2,
     Partial = 3,
+    /// Operands rounded to bfloat16 (the bfloat16 GEMM without AMX).
+    RoundA = 4,
+    RoundB = 5,
+    RoundC = 6,
 }
 
 thread_local! {
-    static SLOTS: [Cell<Scratch>; 4] = Default::default();
+    static SLOTS: [Cell<Scratch>; 7] = Default::default();
 }
 
 /// Borrow this thread's buffer `slot` for the duration of `f`.

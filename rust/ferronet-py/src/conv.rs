@@ -1,7 +1,7 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{contiguous, contiguous_output, floats, same, Floats};
+use crate::convert::{contiguous, contiguous_output, floats, precision, same, Floats};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::conv2d::Conv2d;
@@ -35,7 +35,9 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     dilation: Pair,
     activation: Option<&str>,
     out: Option<&Bound<'py, PyAny>>,
+    precision_name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let p = precision::<T>(py, "conv2d", "x", precision_name)?;
     let act = activation.map(|a| named(py, "conv2d", a)).transpose()?;
     let w = same::<T>("kernel", "x", w)?;
     let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
@@ -51,15 +53,17 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
             bias,
             act,
             vy.as_mut_slice().unwrap_or(&mut []),
+            p,
         )
     })?;
     Ok(y.into_any())
 }
 
-/// conv2d(x, w, b, strides, padding, dilation, out, activation) for NHWC x and
-/// HWIO w; `activation` (a name) is applied to each tile as it is computed.
+/// conv2d(x, w, b, strides, padding, dilation, out, activation, precision) for
+/// NHWC x and HWIO w; `activation` (a name) is applied to each tile as it is
+/// computed; the products in `precision`.
 #[pyfunction]
-#[pyo3(signature = (x, w, b, strides, padding, dilation, out=None, activation=None))]
+#[pyo3(signature = (x, w, b, strides, padding, dilation, out=None, activation=None, precision="float32"))]
 #[allow(clippy::too_many_arguments)]
 fn conv2d<'py>(
     py: Python<'py>,
@@ -71,10 +75,11 @@ fn conv2d<'py>(
     dilation: Pair,
     out: Option<&Bound<'py, PyAny>>,
     activation: Option<&str>,
+    precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
-        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
+        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision),
+        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision),
     }
 }
 
@@ -91,7 +96,9 @@ fn backward_t<'py, T: GemmFloat + Element>(
     dilation: Pair,
     outs: [Option<&Bound<'py, PyAny>>; 3],
     need: [bool; 3],
+    precision_name: &str,
 ) -> PyResult<Grads<'py>> {
+    let p = precision::<T>(py, "conv2d_backward", "dy", precision_name)?;
     let x = same::<T>("x", "dy", x)?;
     let w = same::<T>("kernel", "dy", w)?;
     let g = geometry(py, &x, &w, strides, padding, dilation)?;
@@ -115,15 +122,17 @@ fn backward_t<'py, T: GemmFloat + Element>(
             dx,
             dw,
             db,
+            p,
         )
     })?;
     let mut it = arrays.into_iter().map(|a| a.map(|a| a.into_any()));
     Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
 }
 
-/// Gradients (dx, dw, db) of conv2d; those not needed come back as None.
+/// Gradients (dx, dw, db) of conv2d; those not needed come back as None;
+/// the products in `precision`.
 #[pyfunction]
-#[pyo3(signature = (dy, x, w, strides, padding, dilation, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None))]
+#[pyo3(signature = (dy, x, w, strides, padding, dilation, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None, precision="float32"))]
 #[allow(clippy::too_many_arguments)]
 fn conv2d_backward<'py>(
     py: Python<'py>,
@@ -139,12 +148,13 @@ fn conv2d_backward<'py>(
     dx_out: Option<&Bound<'py, PyAny>>,
     dw_out: Option<&Bound<'py, PyAny>>,
     db_out: Option<&Bound<'py, PyAny>>,
+    precision: &str,
 ) -> PyResult<Grads<'py>> {
     let outs = [dx_out, dw_out, db_out];
     let need = [need_dx, need_dw, need_db];
     match floats("dy", dy)? {
-        Floats::F32(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need),
-        Floats::F64(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need),
+        Floats::F32(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision),
+        Floats::F64(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision),
     }
 }
 

@@ -137,3 +137,26 @@ pub fn overlaps<T>(a: &Strided<T>, b: &Strided<T>) -> bool {
 fn is_writeable<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
     a.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
 }
+
+/// The `precision=` argument of `op` for operands of type `T` (the dtype of
+/// `first`): an ArgumentError for an unknown name, a DTypeError for bfloat16
+/// products of a type that has none.
+pub fn precision<T: ferronet_core::gemm::GemmFloat>(
+    py: Python<'_>,
+    op: &'static str,
+    first: &str,
+    name: &str,
+) -> PyResult<ferronet_core::gemm::Precision> {
+    use ferronet_core::gemm::Precision;
+    let p = Precision::parse(op, name).map_err(|e| crate::errors::to_py(py, e))?;
+    if p == Precision::Bfloat16 && T::BF16.is_none() {
+        return Err(dtype_error(
+            py,
+            format!(
+                "{op}: precision='bfloat16' needs float32 inputs. Received: {first}.dtype={}",
+                std::any::type_name::<T>().replace("f64", "float64")
+            ),
+        ));
+    }
+    Ok(p)
+}

@@ -1,6 +1,6 @@
 //! matmul and linear.
 
-use crate::convert::{contiguous, floats, output, overlaps, same, view, Floats};
+use crate::convert::{contiguous, floats, output, overlaps, precision, same, view, Floats};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::matmul as kernels;
@@ -14,7 +14,9 @@ fn matmul_t<'py, T: GemmFloat + Element>(
     a: Bound<'py, PyArrayDyn<T>>,
     b: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
+    precision_name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let p = precision::<T>(py, "matmul", "a", precision_name)?;
     let b = same::<T>("b", "a", b)?;
     let (va, vb) = (view("a", &a)?, view("b", &b)?);
     let shape = kernels::matmul_shape(&va.shape, &vb.shape).map_err(|e| to_py(py, e))?;
@@ -24,10 +26,10 @@ fn matmul_t<'py, T: GemmFloat + Element>(
         // NumPy semantics for overlapping out=: compute aside, then copy.
         let tmp = unsafe { PyArrayDyn::<T>::new(py, shape.as_slice(), false) };
         let vt = view("out", &tmp)?;
-        guarded(py, || unsafe { kernels::matmul(&va, &vb, &vt) })?;
+        guarded(py, || unsafe { kernels::matmul(&va, &vb, &vt, p) })?;
         dst.call_method1("__setitem__", (pyo3::types::PyEllipsis::get(py), tmp))?;
     } else {
-        guarded(py, || unsafe { kernels::matmul(&va, &vb, &vd) })?;
+        guarded(py, || unsafe { kernels::matmul(&va, &vb, &vd, p) })?;
     }
     if shape.is_empty() && out.is_none() {
         return dst.get_item(());
@@ -35,18 +37,20 @@ fn matmul_t<'py, T: GemmFloat + Element>(
     Ok(dst.into_any())
 }
 
-/// np.matmul for float32/float64 arrays of one dtype.
+/// np.matmul for float32/float64 arrays of one dtype; precision "float32"
+/// (the operands' own) or "bfloat16" (float32 operands rounded to bfloat16).
 #[pyfunction]
-#[pyo3(signature = (a, b, out=None))]
+#[pyo3(signature = (a, b, out=None, precision="float32"))]
 fn matmul<'py>(
     py: Python<'py>,
     a: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
+    precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     match floats("a", a)? {
-        Floats::F32(a) => matmul_t(py, a, b, out),
-        Floats::F64(a) => matmul_t(py, a, b, out),
+        Floats::F32(a) => matmul_t(py, a, b, out, precision),
+        Floats::F64(a) => matmul_t(py, a, b, out, precision),
     }
 }
 
@@ -56,7 +60,9 @@ fn linear_t<'py, T: GemmFloat + Element>(
     w: &Bound<'py, PyAny>,
     b: Option<&Bound<'py, PyAny>>,
     out: Option<&Bound<'py, PyAny>>,
+    precision_name: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let p = precision::<T>(py, "linear", "x", precision_name)?;
     let w = same::<T>("kernel", "x", w)?;
     let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
     let (vx, vw) = (view("x", &x)?, view("kernel", &w)?);
@@ -71,24 +77,26 @@ fn linear_t<'py, T: GemmFloat + Element>(
     }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
-        kernels::linear(&vx, &vw, bias, &vd)
+        kernels::linear(&vx, &vw, bias, &vd, p)
     })?;
     Ok(dst.into_any())
 }
 
-/// x @ w + b for a 2-D x (rows, in), kernel (in, units), bias (units,).
+/// x @ w + b for a 2-D x (rows, in), kernel (in, units), bias (units,); the
+/// product in `precision`.
 #[pyfunction]
-#[pyo3(signature = (x, w, b=None, out=None))]
+#[pyo3(signature = (x, w, b=None, out=None, precision="float32"))]
 fn linear<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     b: Option<&Bound<'py, PyAny>>,
     out: Option<&Bound<'py, PyAny>>,
+    precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     match floats("x", x)? {
-        Floats::F32(x) => linear_t(py, x, w, b, out),
-        Floats::F64(x) => linear_t(py, x, w, b, out),
+        Floats::F32(x) => linear_t(py, x, w, b, out, precision),
+        Floats::F64(x) => linear_t(py, x, w, b, out, precision),
     }
 }
 
@@ -102,7 +110,9 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     w: &Bound<'py, PyAny>,
     need: [bool; 3],
     outs: [Option<&Bound<'py, PyAny>>; 3],
+    precision_name: &str,
 ) -> PyResult<Grads<'py>> {
+    let p = precision::<T>(py, "linear_backward", "dy", precision_name)?;
     let x = same::<T>("x", "dy", x)?;
     let w = same::<T>("kernel", "dy", w)?;
     let (vdy, vx, vw) = (view("dy", &dy)?, view("x", &x)?, view("kernel", &w)?);
@@ -123,14 +133,15 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     }
     guarded(py, || unsafe {
         let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
-        kernels::linear_backward(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db)
+        kernels::linear_backward(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p)
     })?;
     Ok((dx.map(|a| a.into_any()), dw.map(|a| a.into_any()), db.map(|a| a.into_any())))
 }
 
-/// Gradients (dx, dw, db) of linear for 2-D x and dy; unneeded ones are None.
+/// Gradients (dx, dw, db) of linear for 2-D x and dy; unneeded ones are None;
+/// the products in `precision`.
 #[pyfunction]
-#[pyo3(signature = (dy, x, w, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None))]
+#[pyo3(signature = (dy, x, w, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None, precision="float32"))]
 #[allow(clippy::too_many_arguments)]
 fn linear_backward<'py>(
     py: Python<'py>,
@@ -143,12 +154,13 @@ fn linear_backward<'py>(
     dx_out: Option<&Bound<'py, PyAny>>,
     dw_out: Option<&Bound<'py, PyAny>>,
     db_out: Option<&Bound<'py, PyAny>>,
+    precision: &str,
 ) -> PyResult<Grads<'py>> {
     let need = [need_dx, need_dw, need_db];
     let outs = [dx_out, dw_out, db_out];
     match floats("dy", dy)? {
-        Floats::F32(dy) => linear_backward_t(py, dy, x, w, need, outs),
-        Floats::F64(dy) => linear_backward_t(py, dy, x, w, need, outs),
+        Floats::F32(dy) => linear_backward_t(py, dy, x, w, need, outs, precision),
+        Floats::F64(dy) => linear_backward_t(py, dy, x, w, need, outs, precision),
     }
 }
 

@@ -34,13 +34,37 @@ fn supported_simd() -> Vec<&'static str> {
 }
 
 /// Select a SIMD path (clamped to what the machine supports); returns the
-/// name of the path selected.
+/// name of the path selected. "amx" selects the best vector path plus AMX
+/// tiles for bfloat16 products (returns "amx" when they are in use); naming
+/// a vector path turns AMX off.
 #[pyfunction]
 fn set_simd(py: Python<'_>, name: &str) -> PyResult<&'static str> {
+    if name.trim().eq_ignore_ascii_case("amx") {
+        return Ok(if isa::set_amx() { "amx" } else { isa::active().name() });
+    }
     let isa = isa::Isa::parse(name).ok_or_else(|| {
-        argument_error(py, format!("unknown SIMD path; expected one of scalar, neon, avx2, avx512. Received: {name:?}"))
+        argument_error(
+            py,
+            format!("unknown SIMD path; expected one of scalar, neon, avx2, avx512, amx. Received: {name:?}"),
+        )
     })?;
     Ok(isa::set_active(isa).name())
+}
+
+/// The measured float32 FMA peak of one core, in GFLOP/s, on the active SIMD
+/// path (12 independent register chains, no loads; best of `reps` runs of a
+/// few milliseconds each); None on the scalar paths.
+#[pyfunction]
+#[pyo3(signature = (reps=20))]
+fn fma_peak(py: Python<'_>, reps: usize) -> Option<f64> {
+    py.detach(|| ferronet_core::simd::peak::fma_gflops(isa::active(), reps))
+}
+
+/// Whether bfloat16 products run on AMX tiles (the CPU has them, the OS
+/// allows them, and FERRONET_SIMD / set_simd named no vector path).
+#[pyfunction]
+fn amx() -> bool {
+    isa::amx_enabled()
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -49,5 +73,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simd, m)?)?;
     m.add_function(wrap_pyfunction!(supported_simd, m)?)?;
     m.add_function(wrap_pyfunction!(set_simd, m)?)?;
+    m.add_function(wrap_pyfunction!(amx, m)?)?;
+    m.add_function(wrap_pyfunction!(fma_peak, m)?)?;
     Ok(())
 }

@@ -446,13 +446,52 @@ mod x86 {
     }
 }
 
+/// `bf16(m, n, k, a, b, c, rsc, csc, accumulate, serial)`: the bfloat16
+/// product of an element type that has one (see [`crate::gemm::bf16`]).
+#[doc(hidden)]
+pub type Bf16Fn<T> = unsafe fn(usize, usize, usize, MatPtr<T>, MatPtr<T>, *mut T, isize, isize, bool, bool);
+
 /// Element types with GEMM kernels.
 pub trait GemmFloat: Float {
     #[doc(hidden)]
     fn spec(isa: Isa) -> Spec<Self>;
+    /// The bfloat16 product, for float32 only.
+    #[doc(hidden)]
+    const BF16: Option<Bf16Fn<Self>>;
+    /// The value rounded to bfloat16 (float32 only: types without a bfloat16
+    /// product are returned unchanged, and [`crate::gemm::Precision::check`]
+    /// keeps them out of bfloat16 paths).
+    #[doc(hidden)]
+    fn round_bf16(self) -> Self;
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn bf16_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatPtr<f32>,
+    b: MatPtr<f32>,
+    c: *mut f32,
+    rsc: isize,
+    csc: isize,
+    accumulate: bool,
+    serial: bool,
+) {
+    if serial {
+        super::gemm_bf16_serial(m, n, k, a, b, c, rsc, csc, accumulate)
+    } else {
+        super::gemm_bf16(m, n, k, a, b, c, rsc, csc, accumulate)
+    }
 }
 
 impl GemmFloat for f32 {
+    const BF16: Option<Bf16Fn<f32>> = Some(bf16_f32);
+    #[inline(always)]
+    fn round_bf16(self) -> f32 {
+        super::bf16::round_bf16(self)
+    }
+
     fn spec(isa: Isa) -> Spec<f32> {
         #[cfg(target_arch = "x86_64")]
         if let Some(s) = x86::spec_f32(isa) {
@@ -476,6 +515,10 @@ impl GemmFloat for f32 {
 }
 
 impl GemmFloat for f64 {
+    const BF16: Option<Bf16Fn<f64>> = None;
+    fn round_bf16(self) -> f64 {
+        self
+    }
     fn spec(isa: Isa) -> Spec<f64> {
         #[cfg(target_arch = "x86_64")]
         if let Some(s) = x86::spec_f64(isa) {

@@ -9,21 +9,83 @@
 //! Threads share LOOP 3 (and LOOP 2 when m is short); k is never split, so
 //! every element of C is summed in the same order whatever the thread count.
 
+pub mod bf16;
 mod fused;
 mod kernel;
 mod pack;
 mod skinny;
 
 pub(crate) use fused::gemm_adam;
+pub use bf16::{gemm_bf16, gemm_bf16_serial};
 pub use kernel::GemmFloat;
 pub(crate) use kernel::Spec;
 pub(crate) use pack::pack_b_panel;
 pub use pack::MatPtr;
 
 use crate::parallel::{self, SendPtr};
+use crate::error::{value_err, Result};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
 use skinny::{narrow, short_a};
+
+/// How a product's multiplications are done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// In the operands' own type (float32 or float64).
+    #[default]
+    Float32,
+    /// float32 operands rounded to bfloat16, products summed in float32
+    /// (see [`bf16`]).
+    Bfloat16,
+}
+
+impl Precision {
+    /// The precision named `name` (`"float32"` or `"bfloat16"`).
+    pub fn parse(op: &'static str, name: &str) -> Result<Precision> {
+        match name {
+            "float32" => Ok(Precision::Float32),
+            "bfloat16" => Ok(Precision::Bfloat16),
+            _ => value_err(op, format!("precision must be 'float32' or 'bfloat16'. Received: precision='{name}'")),
+        }
+    }
+
+    /// An error unless operands of type `T` can be multiplied in this precision.
+    pub fn check<T: GemmFloat>(self, op: &'static str) -> Result<()> {
+        if self == Precision::Bfloat16 && T::BF16.is_none() {
+            return value_err(
+                op,
+                format!("precision='bfloat16' needs float32 operands. Received: {}", std::any::type_name::<T>()),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// [`gemm`] (or with `serial` [`gemm_serial`]) in `precision`, which must
+/// have passed [`Precision::check`] for `T`.
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_in<T: GemmFloat>(
+    precision: Precision,
+    serial: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatPtr<T>,
+    b: MatPtr<T>,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+    accumulate: bool,
+) {
+    match (precision, T::BF16) {
+        (Precision::Bfloat16, Some(bf16)) => bf16(m, n, k, a, b, c, rsc, csc, accumulate, serial),
+        _ if serial => gemm_serial(m, n, k, a, b, c, rsc, csc, accumulate),
+        _ => gemm(m, n, k, a, b, c, rsc, csc, accumulate),
+    }
+}
 
 /// Below this many multiply-adds a product runs on one thread.
 const PAR_THRESHOLD: usize = 1 << 19;

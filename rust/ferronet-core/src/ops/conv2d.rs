@@ -10,9 +10,9 @@
 //! `dP = dY·Wᵀ` scattered back into dx one image at a time.
 
 use crate::error::{shape_err, Result};
-use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::gemm::{self, GemmFloat, MatPtr, PackedB, Precision};
 use crate::ops::activation::{self, Activation};
-use crate::ops::conv_direct;
+use crate::ops::{conv2d_bf16, conv_direct};
 use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
@@ -21,6 +21,8 @@ use crate::workspace::{with_scratch, Slot};
 const OP: &str = "conv2d";
 /// Output pixels per forward tile (a tile of P is TILE × K).
 const TILE: usize = 128;
+/// The same on AMX, whose products pack the kernel once per tile.
+const TILE_BF16: usize = 512;
 /// Most partial sums the weight gradient splits the output pixels into (a
 /// function of the problem only, so sums never depend on the thread count).
 const WGRAD_PARTS: usize = 16;
@@ -171,9 +173,9 @@ impl Conv2d {
         Ok(())
     }
 
-    /// `y = act(conv(x, w) (+ bias))`; `y` has [`Conv2d::output_shape`]. The
-    /// activation is applied to each tile of output rows as soon as it is
-    /// computed, while it is in cache.
+    /// `y = act(conv(x, w) (+ bias))` with the products in `precision`; `y`
+    /// has [`Conv2d::output_shape`]. The activation is applied to each tile of
+    /// output rows as soon as it is computed, while it is in cache.
     pub fn forward<T: GemmFloat + VFloat>(
         &self,
         x: &[T],
@@ -181,7 +183,9 @@ impl Conv2d {
         bias: Option<&[T]>,
         act: Option<Activation>,
         y: &mut [T],
+        precision: Precision,
     ) -> Result<()> {
+        precision.check::<T>(OP)?;
         if let Some(a) = act {
             a.check()?;
         }
@@ -191,24 +195,42 @@ impl Conv2d {
         if let Some(b) = bias {
             self.check_len("bias", b.len(), &[self.filters])?;
         }
-        let (m, k, f) = (self.m(), self.k(), self.filters);
-        if m == 0 || f == 0 {
+        if precision == Precision::Bfloat16 {
+            conv2d_bf16::forward(self, x, w, bias, act, y);
             return Ok(());
         }
+        self.forward_in(x, w, bias, act, y, Precision::Float32);
+        Ok(())
+    }
+
+    /// The forward pass on checked arguments, its GEMMs in `precision`.
+    pub(crate) fn forward_in<T: GemmFloat + VFloat>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        act: Option<Activation>,
+        y: &mut [T],
+        precision: Precision,
+    ) {
+        let (m, k, f) = (self.m(), self.k(), self.filters);
+        if m == 0 || f == 0 {
+            return;
+        }
         if k <= conv_direct::MAX_K {
-            conv_direct::forward(self, x, w, bias, act, y);
-            return Ok(());
+            return conv_direct::forward(self, x, w, bias, act, y);
         }
         let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
         let y_ptr = SendPtr(y.as_mut_ptr());
         let direct = self.h.size == 1 && self.w.size == 1 && self.h.stride == 1 && self.w.stride == 1;
         let par = parallel::worth_parallel(m * k * f, 1 << 18);
-        // The kernel is packed once and shared by every tile.
-        unsafe {
-            gemm::with_packed_b(k, f, wm, |wp| {
+        let tile_rows = if precision == Precision::Bfloat16 { TILE_BF16 } else { TILE };
+        // In float32 the kernel is packed once and shared by every tile.
+        with_packed_kernel(precision, k, f, wm, |wp| unsafe {
+            {
                 let tile = |t: usize| {
-                    let r0 = t * TILE;
-                    let rows = TILE.min(m - r0);
+                    let r0 = t * tile_rows;
+                    let rows = tile_rows.min(m - r0);
                     // SAFETY: tiles write disjoint row ranges of y.
                     let yt = std::slice::from_raw_parts_mut(y_ptr.get().add(r0 * f), rows * f);
                     if let Some(b) = bias {
@@ -225,24 +247,25 @@ impl Conv2d {
                             self.im2col(x, r0, rows, p);
                             MatPtr { ptr: p.as_ptr(), rs: k as isize, cs: 1 }
                         };
-                        gemm::gemm_packed(rows, a, wp, yt.as_mut_ptr(), f as isize, 1, bias.is_some());
+                        product(precision, rows, k, f, a, wm, wp, yt.as_mut_ptr(), bias.is_some());
                     });
                     if let Some(a) = act {
                         activation::apply_in_place(a, yt);
                     }
                 };
-                let tiles = m.div_ceil(TILE);
+                let tiles = m.div_ceil(tile_rows);
                 if par {
                     parallel::for_each(tiles, tile);
                 } else {
                     (0..tiles).for_each(tile);
                 }
-            })
-        };
-        Ok(())
+            }
+        })
     }
 
-    /// Gradients of the forward pass; each output is computed only when asked for.
+    /// Gradients of the forward pass, the products in `precision` (db, a sum,
+    /// always in the operands' type); each output is computed only when asked for.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward<T: GemmFloat>(
         &self,
         dy: &[T],
@@ -251,7 +274,9 @@ impl Conv2d {
         dx: Option<&mut [T]>,
         dw: Option<&mut [T]>,
         db: Option<&mut [T]>,
+        precision: Precision,
     ) -> Result<()> {
+        precision.check::<T>(OP)?;
         self.check_len("dy", dy.len(), &self.output_shape())?;
         self.check_len("x", x.len(), &self.input_shape())?;
         self.check_len("kernel", w.len(), &self.kernel_shape())?;
@@ -264,16 +289,38 @@ impl Conv2d {
         if let Some(dx) = &dx {
             self.check_len("dx", dx.len(), &self.input_shape())?;
         }
+        if precision == Precision::Bfloat16 {
+            if let Some(db) = db {
+                crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?;
+            }
+            conv2d_bf16::backward(self, dy, x, w, dx, dw);
+            return Ok(());
+        }
+        self.backward_in(dy, x, w, dx, dw, db, Precision::Float32)
+    }
+
+    /// The backward pass on checked arguments, its GEMMs in `precision`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_in<T: GemmFloat>(
+        &self,
+        dy: &[T],
+        x: &[T],
+        w: &[T],
+        dx: Option<&mut [T]>,
+        dw: Option<&mut [T]>,
+        db: Option<&mut [T]>,
+        precision: Precision,
+    ) -> Result<()> {
         match (dw, db) {
             (Some(dw), db) if self.m() > 0 && conv_direct::weight_grad_usable::<T>(self) => {
                 conv_direct::weight_grad(self, dy, x, dw, db)
             }
-            (Some(dw), db) => self.weight_grad(dy, x, dw, db),
+            (Some(dw), db) => self.weight_grad(dy, x, dw, db, precision),
             (None, Some(db)) => crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?,
             (None, None) => {}
         }
         if let Some(dx) = dx {
-            self.input_grad(dy, w, dx);
+            self.input_grad(dy, w, dx, precision);
         }
         Ok(())
     }
@@ -283,7 +330,7 @@ impl Conv2d {
     /// sums (each part walks its rows in L2-sized tiles of P, accumulating),
     /// and the partials are then added in part order — the same arithmetic
     /// on any number of threads.
-    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
+    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>, precision: Precision) {
         let (m, k, f) = (self.m(), self.k(), self.filters);
         if m == 0 {
             dw.fill(T::ZERO);
@@ -317,7 +364,7 @@ impl Conv2d {
                     let dyb = &dy[r0 * f..(r0 + rows) * f];
                     let dym = MatPtr { ptr: dyb.as_ptr(), rs: f as isize, cs: 1 };
                     // SAFETY: `out` holds k·f values owned by this part.
-                    unsafe { gemm::gemm_serial(k, f, rows, pt, dym, out, f as isize, 1, r0 > lo) };
+                    unsafe { gemm::gemm_in(precision, true, k, f, rows, pt, dym, out, f as isize, 1, r0 > lo) };
                     if with_db {
                         let acc = unsafe { std::slice::from_raw_parts_mut(out_db, f) };
                         for row in dyb.chunks_exact(f) {
@@ -351,7 +398,7 @@ impl Conv2d {
     }
 
     /// dx: per image, dP rows = dY rows · Wᵀ, scattered back (images in parallel).
-    fn input_grad<T: GemmFloat>(&self, dy: &[T], w: &[T], dx: &mut [T]) {
+    fn input_grad<T: GemmFloat>(&self, dy: &[T], w: &[T], dx: &mut [T], precision: Precision) {
         let (k, f) = (self.k(), self.filters);
         let plane = self.h.output * self.w.output;
         let img = self.h.input * self.w.input * self.channels;
@@ -360,8 +407,8 @@ impl Conv2d {
             return;
         }
         let par = parallel::worth_parallel(self.m() * k * f, 1 << 18);
-        unsafe {
-            gemm::with_packed_b(f, k, wt, |wp| {
+        with_packed_kernel(precision, f, k, wt, |wp| unsafe {
+            {
                 let one = |(n, dxi): (usize, &mut [T])| {
                     dxi.fill(T::ZERO);
                     with_scratch(Slot::Im2col, |s| {
@@ -370,7 +417,7 @@ impl Conv2d {
                             let r0 = n * plane + b0;
                             let dp = s.slice::<T>(rows * k);
                             let dyb = MatPtr { ptr: dy[r0 * f..].as_ptr(), rs: f as isize, cs: 1 };
-                            gemm::gemm_packed(rows, dyb, wp, dp.as_mut_ptr(), k as isize, 1, false);
+                            product(precision, rows, f, k, dyb, wt, wp, dp.as_mut_ptr(), false);
                             self.col2im_add(dp, r0, rows, dxi, n * img);
                         }
                     })
@@ -384,8 +431,45 @@ impl Conv2d {
                 } else {
                     (0..images).for_each(image);
                 }
-            })
-        }
+            }
+        })
+    }
+}
+
+/// Calls `f` with the `k × n` kernel matrix `b` packed once for the float32
+/// GEMM, or with `None` for bfloat16 on AMX, whose products pack per call.
+fn with_packed_kernel<T: GemmFloat, R>(
+    precision: Precision,
+    k: usize,
+    n: usize,
+    b: MatPtr<T>,
+    f: impl FnOnce(Option<&PackedB<T>>) -> R,
+) -> R {
+    match precision {
+        // SAFETY: b views a whole kernel slice.
+        Precision::Float32 => unsafe { gemm::with_packed_b(k, n, b, |wp| f(Some(wp))) },
+        Precision::Bfloat16 => f(None),
+    }
+}
+
+/// `C = A·B` (`+=` when `accumulate`) for `rows` rows of A (`rows × inner`)
+/// and a `inner × cols` B on this thread: with the packed kernel, or in
+/// `precision` from `b` itself. C is row-major with rows `cols` apart.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product<T: GemmFloat>(
+    precision: Precision,
+    rows: usize,
+    inner: usize,
+    cols: usize,
+    a: MatPtr<T>,
+    b: MatPtr<T>,
+    packed: Option<&PackedB<T>>,
+    c: *mut T,
+    accumulate: bool,
+) {
+    match packed {
+        Some(wp) => gemm::gemm_packed(rows, a, wp, c, cols as isize, 1, accumulate),
+        None => gemm::gemm_in(precision, true, rows, cols, inner, a, b, c, cols as isize, 1, accumulate),
     }
 }
 
@@ -486,9 +570,9 @@ mod tests {
             let w: Vec<f64> = (0..ks.iter().product::<usize>()).map(|_| lcg(&mut seed)).collect();
             let b: Vec<f64> = (0..ks[3]).map(|_| lcg(&mut seed)).collect();
             let mut y = vec![0.0; g.output_shape().iter().product()];
-            g.forward(&x, &w, Some(&b), None, &mut y).unwrap();
+            g.forward(&x, &w, Some(&b), None, &mut y, Precision::Float32).unwrap();
             let mut y_relu = vec![0.0; y.len()];
-            g.forward(&x, &w, Some(&b), Some(Activation::Relu), &mut y_relu).unwrap();
+            g.forward(&x, &w, Some(&b), Some(Activation::Relu), &mut y_relu, Precision::Float32).unwrap();
             assert!(y.iter().zip(&y_relu).all(|(&a, &r)| r == a.max(0.0)));
             let want = naive(&g, &x, &w);
             for (i, (&got, &wv)) in y.iter().zip(&want).enumerate() {
@@ -497,7 +581,7 @@ mod tests {
             // Adjoint identities: <dy, conv(dx_dir)> = <dx, dx_dir> etc.
             let dy: Vec<f64> = (0..y.len()).map(|_| lcg(&mut seed)).collect();
             let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; b.len()]);
-            g.backward(&dy, &x, &w, Some(&mut dx), Some(&mut dw), Some(&mut db)).unwrap();
+            g.backward(&dy, &x, &w, Some(&mut dx), Some(&mut dw), Some(&mut db), Precision::Float32).unwrap();
             let lhs = dot(&dy, &want);
             assert!((dot(&dx, &x) - lhs).abs() < 1e-9 * (1.0 + lhs.abs()));
             assert!((dot(&dw, &w) - lhs).abs() < 1e-9 * (1.0 + lhs.abs()));

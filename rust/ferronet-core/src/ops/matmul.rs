@@ -2,7 +2,7 @@
 //! arbitrary strides; and `linear` (x·W + b) for dense layers.
 
 use crate::error::{shape_err, Result};
-use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::gemm::{self, GemmFloat, MatPtr, Precision};
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Strided};
 
@@ -102,12 +102,18 @@ fn batch_offsets(batch: &[usize], shape: &[usize], strides: &[isize]) -> Vec<isi
     offs
 }
 
-/// `out = a @ b` with NumPy's matmul semantics; `out` must have the shape
-/// [`matmul_shape`] returns.
+/// `out = a @ b` with NumPy's matmul semantics, multiplied in `precision`;
+/// `out` must have the shape [`matmul_shape`] returns.
 ///
 /// # Safety
 /// The views must address valid memory; `out` must not overlap `a` or `b`.
-pub unsafe fn matmul<T: GemmFloat>(a: &Strided<T>, b: &Strided<T>, out: &Strided<T>) -> Result<()> {
+pub unsafe fn matmul<T: GemmFloat>(
+    a: &Strided<T>,
+    b: &Strided<T>,
+    out: &Strided<T>,
+    precision: Precision,
+) -> Result<()> {
+    precision.check::<T>(OP)?;
     let want = matmul_shape(&a.shape, &b.shape)?;
     if want != out.shape {
         return shape_err(
@@ -137,11 +143,7 @@ pub unsafe fn matmul<T: GemmFloat>(a: &Strided<T>, b: &Strided<T>, out: &Strided
         let ai = MatPtr { ptr: ma.ptr.offset(oa[i]), ..ma };
         let bi = MatPtr { ptr: mb.ptr.offset(ob[i]), ..mb };
         let ci = c.get().offset(oc[i]);
-        if serial {
-            gemm::gemm_serial(m, n, k, ai, bi, ci, rsc, csc, false)
-        } else {
-            gemm::gemm(m, n, k, ai, bi, ci, rsc, csc, false)
-        }
+        gemm::gemm_in(precision, serial, m, n, k, ai, bi, ci, rsc, csc, false)
     };
     // Many small products: one thread per product; otherwise let each GEMM
     // spread itself.
@@ -154,12 +156,20 @@ pub unsafe fn matmul<T: GemmFloat>(a: &Strided<T>, b: &Strided<T>, out: &Strided
 }
 
 /// `out = x·w (+ bias)`: `x` is `rows × in`, `w` is `in × units`, `out` is
-/// `rows × units`, bias (if any) has `units` elements.
+/// `rows × units`, bias (if any) has `units` elements; the product in
+/// `precision` (the bias is added in the operands' type).
 ///
 /// # Safety
 /// The views must address valid memory; `out` must not overlap the inputs.
-pub unsafe fn linear<T: GemmFloat>(x: &Strided<T>, w: &Strided<T>, bias: Option<&[T]>, out: &Strided<T>) -> Result<()> {
+pub unsafe fn linear<T: GemmFloat>(
+    x: &Strided<T>,
+    w: &Strided<T>,
+    bias: Option<&[T]>,
+    out: &Strided<T>,
+    precision: Precision,
+) -> Result<()> {
     const OP: &str = "linear";
+    precision.check::<T>(OP)?;
     if x.shape.len() != 2 || w.shape.len() != 2 || x.shape[1] != w.shape[0] {
         return shape_err(
             OP,
@@ -193,7 +203,7 @@ pub unsafe fn linear<T: GemmFloat>(x: &Strided<T>, w: &Strided<T>, bias: Option<
     }
     let xm = MatPtr { ptr: x.ptr as *const T, rs: x.strides[0], cs: x.strides[1] };
     let wm = MatPtr { ptr: w.ptr as *const T, rs: w.strides[0], cs: w.strides[1] };
-    gemm::gemm(rows, units, inner, xm, wm, out.ptr, out.strides[0], out.strides[1], bias.is_some());
+    gemm::gemm_in(precision, false, rows, units, inner, xm, wm, out.ptr, out.strides[0], out.strides[1], bias.is_some());
     Ok(())
 }
 
@@ -212,7 +222,8 @@ pub fn sum_rows<T: crate::Float>(x: &[T], cols: usize, out: &mut [T]) {
 }
 
 /// Gradients of `y = x·w + b` for `x` (rows × in) and `w` (in × units):
-/// `dx = dy·wᵀ`, `dw = xᵀ·dy`, `db = Σ_rows dy`; each only when asked for.
+/// `dx = dy·wᵀ`, `dw = xᵀ·dy` (both products in `precision`), `db = Σ_rows dy`;
+/// each only when asked for.
 ///
 /// # Safety
 /// The views must address valid memory and the outputs must not overlap the inputs.
@@ -223,8 +234,10 @@ pub unsafe fn linear_backward<T: GemmFloat>(
     dx: Option<&Strided<T>>,
     dw: Option<&Strided<T>>,
     db: Option<&mut [T]>,
+    precision: Precision,
 ) -> Result<()> {
     const OP: &str = "linear_backward";
+    precision.check::<T>(OP)?;
     let ok = dy.shape.len() == 2
         && x.shape.len() == 2
         && w.shape.len() == 2
@@ -251,7 +264,7 @@ pub unsafe fn linear_backward<T: GemmFloat>(
             );
         }
         let wt = MatPtr { ptr: w.ptr as *const T, rs: w.strides[1], cs: w.strides[0] };
-        gemm::gemm(rows, inner, units, dym, wt, dx.ptr, dx.strides[0], dx.strides[1], false);
+        gemm::gemm_in(precision, false, rows, inner, units, dym, wt, dx.ptr, dx.strides[0], dx.strides[1], false);
     }
     if let Some(dw) = dw {
         if dw.shape != w.shape {
@@ -261,7 +274,7 @@ pub unsafe fn linear_backward<T: GemmFloat>(
             );
         }
         let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
-        gemm::gemm(inner, units, rows, xt, dym, dw.ptr, dw.strides[0], dw.strides[1], false);
+        gemm::gemm_in(precision, false, inner, units, rows, xt, dym, dw.ptr, dw.strides[0], dw.strides[1], false);
     }
     if let Some(db) = db {
         if db.len() != units {
@@ -324,7 +337,7 @@ pub unsafe fn linear_backward_adam<T: GemmFloat>(
             ),
         );
     }
-    linear_backward(dy, x, w, dx, None, db)?;
+    linear_backward(dy, x, w, dx, None, db, Precision::Float32)?;
     let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
     let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
     let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
@@ -366,6 +379,7 @@ mod tests {
                     None,
                     Some(&view(&g, inner, units)),
                     None,
+                    Precision::Float32,
                 )
                 .unwrap();
             }
@@ -381,6 +395,7 @@ mod tests {
                     Some(&view(&dx_want, rows, inner)),
                     None,
                     None,
+                    Precision::Float32,
                 )
                 .unwrap();
                 linear_backward_adam(
@@ -421,7 +436,7 @@ mod tests {
         let va = Strided { ptr: a.as_ptr() as *mut f64, shape: vec![2, 1, 2, 2], strides: vec![4, 4, 2, 1] };
         let vb = Strided { ptr: b.as_ptr() as *mut f64, shape: vec![3, 2, 2], strides: vec![4, 2, 1] };
         let vc = Strided { ptr: c.as_mut_ptr(), shape: vec![2, 3, 2, 2], strides: vec![12, 4, 2, 1] };
-        unsafe { matmul(&va, &vb, &vc).unwrap() };
+        unsafe { matmul(&va, &vb, &vc, Precision::Float32).unwrap() };
         for i in 0..2 {
             for j in 0..3 {
                 for r in 0..2 {

@@ -2,6 +2,7 @@
 pub mod activation;
 pub mod batchnorm;
 pub mod conv2d;
+pub(crate) mod conv2d_bf16;
 mod conv_direct;
 pub mod dropout;
 pub mod global_pool;

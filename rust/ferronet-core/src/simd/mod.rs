@@ -6,13 +6,20 @@
 //! `Vector`, and instantiated inside thin `#[target_feature]` wrappers. The
 //! scalar path is plain portable Rust and always available (on aarch64, where
 //! NEON is part of the baseline, it is compiled to NEON code by LLVM).
+//!
+//! AMX tiles ([`amx`]) are a matrix unit beside the vector paths, used by
+//! bfloat16 products only: on when the machine has them and no vector path
+//! was named ([`amx_enabled`]), so `FERRONET_SIMD=avx512` runs the same
+//! products on the float32 kernels instead.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+pub mod amx;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod peak;
 pub mod scalar;
 
 /// A SIMD instruction set, ordered from least to most capable.
@@ -95,11 +102,39 @@ pub fn active() -> Isa {
 }
 
 /// Select a path for the rest of the process (clamped to what the machine
-/// supports); returns the path actually selected.
+/// supports); returns the path actually selected. AMX is turned off.
 pub fn set_active(requested: Isa) -> Isa {
     let isa = clamp(requested);
     ACTIVE.store(isa as u8, Ordering::Relaxed);
+    AMX.store(0, Ordering::Relaxed);
     isa
+}
+
+static AMX: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Whether bfloat16 products run on AMX tiles: the machine and OS allow it,
+/// the AVX-512 path is active, and `FERRONET_SIMD` names no vector path
+/// (unset, or `amx`).
+#[inline]
+pub fn amx_enabled() -> bool {
+    let v = AMX.load(Ordering::Relaxed);
+    if v != UNSET {
+        return v == 1;
+    }
+    let named = std::env::var("FERRONET_SIMD").ok().and_then(|s| Isa::parse(&s)).is_some();
+    let on = !named && active() == Isa::Avx512 && amx::available();
+    AMX.store(on as u8, Ordering::Relaxed);
+    on
+}
+
+/// Select the best vector path and AMX tiles (when the machine has them) for
+/// the rest of the process; returns whether AMX is now in use.
+pub fn set_amx() -> bool {
+    let isa = clamp(Isa::Avx512);
+    ACTIVE.store(isa as u8, Ordering::Relaxed);
+    let on = isa == Isa::Avx512 && amx::available();
+    AMX.store(on as u8, Ordering::Relaxed);
+    on
 }
 
 fn clamp(requested: Isa) -> Isa {

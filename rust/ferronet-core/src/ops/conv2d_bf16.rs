@@ -1,0 +1,81 @@
+//! Convolution with bfloat16 products: the input, kernel and output gradient
+//! rounded to bfloat16 once, then the float32 convolution's loops, whose
+//! GEMMs run on AMX tiles when available and on the float32 kernels
+//! otherwise (the rounded operands' products are exact in float32, so both
+//! give the bfloat16 result up to the order of the float32 sums).
+
+use crate::gemm::{GemmFloat, Precision};
+use crate::ops::activation::Activation;
+use crate::ops::conv2d::Conv2d;
+use crate::ops::vmath::VFloat;
+use crate::parallel::{self, SendPtr};
+use crate::simd;
+use crate::workspace::{with_scratch, Slot};
+
+/// What the convolution's GEMMs are given once their operands are rounded.
+fn gemm_precision() -> Precision {
+    if simd::amx_enabled() {
+        Precision::Bfloat16
+    } else {
+        Precision::Float32
+    }
+}
+
+/// Call `f` with `x` rounded to bfloat16 values in this thread's buffer `slot`.
+fn rounded<T: GemmFloat, R>(slot: Slot, x: &[T], f: impl FnOnce(&[T]) -> R) -> R {
+    const CHUNK: usize = 1 << 15;
+    with_scratch(slot, |s| {
+        let r = s.slice::<T>(x.len());
+        let out = SendPtr(r.as_mut_ptr());
+        let chunk = |c: usize| {
+            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(x.len()));
+            // SAFETY: chunks write disjoint ranges of r.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(lo), hi - lo) };
+            for (d, &v) in dst.iter_mut().zip(&x[lo..hi]) {
+                *d = v.round_bf16();
+            }
+        };
+        let chunks = x.len().div_ceil(CHUNK);
+        if parallel::worth_parallel(x.len(), 1 << 16) {
+            parallel::for_each(chunks, chunk);
+        } else {
+            (0..chunks).for_each(chunk);
+        }
+        f(r)
+    })
+}
+
+/// [`Conv2d::forward`] in bfloat16 (arguments already checked).
+pub(crate) fn forward<T: GemmFloat + VFloat>(
+    g: &Conv2d,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    act: Option<Activation>,
+    y: &mut [T],
+) {
+    rounded(Slot::RoundA, x, |xr| rounded(Slot::RoundB, w, |wr| g.forward_in(xr, wr, bias, act, y, gemm_precision())))
+}
+
+/// [`Conv2d::backward`]'s dx and dW in bfloat16 (arguments already checked).
+pub(crate) fn backward<T: GemmFloat>(
+    g: &Conv2d,
+    dy: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    dw: Option<&mut [T]>,
+) {
+    let p = gemm_precision();
+    rounded(Slot::RoundC, dy, |dyr| {
+        let dw_done = match dw {
+            Some(dw) => rounded(Slot::RoundA, x, |xr| g.backward_in(dyr, xr, w, None, Some(dw), None, p)),
+            None => Ok(()),
+        };
+        let dx_done = match dx {
+            Some(dx) => rounded(Slot::RoundB, w, |wr| g.backward_in(dyr, x, wr, Some(dx), None, None, p)),
+            None => Ok(()),
+        };
+        debug_assert!(dw_done.is_ok() && dx_done.is_ok(), "arguments were checked");
+    })
+}
