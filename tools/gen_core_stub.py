@@ -28,6 +28,8 @@ RETURNS = {
     "fma_peak": "Optional[float]",
     "set_simd": "str",
     "supported_simd": "list[str]",
+    "taylor_tanh_forward": "tuple[_Array, _Array]",
+    "taylor_tanh_backward": "tuple[_Array, _Array, _Array]",
     "matmul": "Any",
     "conv2d_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
     "linear_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
