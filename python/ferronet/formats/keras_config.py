@@ -31,7 +31,8 @@ KERAS_LAYER_CLASSES = {
     "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPooling2D": "GlobalMaxPooling2D",
     "GlobalMaxPool2D": "GlobalMaxPooling2D", "Flatten": "Flatten", "Reshape": "Reshape", "Dropout": "Dropout",
     "Activation": "Activation", "LeakyReLU": "LeakyReLU", "Softmax": "Softmax",
-    "BatchNormalization": "BatchNormalization",
+    "BatchNormalization": "BatchNormalization", "Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply",
+    "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum", "Concatenate": "Concatenate", "Dot": "Dot",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 

@@ -187,7 +187,7 @@ def load_model(payload, label, custom_objects=None, compile=True):
     with hdf5.reading(label), hdf5.open_file(io.BytesIO(weights), label) as f:
         arrays = _read_all(f, plans, label)
     model = build()
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)
     if compile and isinstance(config.get("compile_config"), dict):
         compile_from_keras(model, config["compile_config"], label)
     return model
@@ -239,4 +239,4 @@ def load_weights(model, source, label):
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = _read_all(f, plans, label)
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)
