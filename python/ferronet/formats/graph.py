@@ -373,3 +373,54 @@ def keras_layers(model) -> list:
         if id(layer) not in layer_depth:
             layer_depth[id(layer)], index[id(layer)], layers[id(layer)] = 0, -1, layer
     return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)], index[id(layer)]))
+
+
+# ------------------------------------------------------------ writing Keras 3's config
+def to_keras(model, layer_entry) -> dict:
+    """Keras 3's config of a ferronet functional model: layers in Keras' order, calls in Keras 3's form.
+
+    Args:
+        model: a ferronet ``Functional``.
+        layer_entry: function giving a layer's Keras 3 entry (``{"module", "class_name", "config", ...}``).
+    """
+    from ..models.functional import KerasTensor
+
+    layers = keras_layers(model)
+    own = {id(n) for n in model._nodes}
+    calls = {id(layer): [n for n in getattr(layer, "_inbound_nodes", []) if id(n) in own] for layer in layers}
+    position = {id(n): i for nodes in calls.values() for i, n in enumerate(nodes)}
+
+    def history(t, io=False):
+        layer, i, k = t._keras_history
+        node = layer._inbound_nodes[i]
+        index = position.get(id(node), 0) + int(io and type(layer).__name__ == "Functional")
+        return [layer.name, index, k]
+
+    def structure(s):
+        if isinstance(s, KerasTensor):
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": list(s.shape), "dtype": s.dtype, "keras_history": history(s)}}
+        if isinstance(s, dict):
+            return {k: structure(v) for k, v in s.items()}
+        return [structure(v) for v in s]
+
+    def io(s):
+        if isinstance(s, KerasTensor):
+            return history(s, io=True)
+        if isinstance(s, dict):
+            return {k: io(v) for k, v in s.items()}
+        return [io(v) for v in s]
+
+    entries = []
+    for layer in layers:
+        entry = layer_entry(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [
+            {"args": [structure(n.inputs)],
+             "kwargs": {} if n.kwargs.get("training") is None else {"training": bool(n.kwargs["training"])}}
+            for n in calls[id(layer)]]
+        entries.append(entry)
+    config = {"name": model.name, "trainable": model.trainable, "layers": entries,
+              "input_layers": io(model._inputs_struct), "output_layers": io(model._outputs_struct)}
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
+            "registered_name": "Functional", "build_config": {"input_shape": None}}

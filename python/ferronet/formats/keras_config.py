@@ -230,7 +230,12 @@ def _layer_to_keras(layer, where_model):
 
     if hasattr(layer, "layers") and hasattr(layer, "get_config") and type(layer).__name__ in _MODEL_CLASSES:
         return to_keras(layer)
-    entry = layers_module.serialize(layer)
+    try:
+        entry = layers_module.serialize(layer)
+    except NotImplementedError:  # Lambda: a Python function, which no config can hold
+        raise FileFormatError(f"Layer {layer.name!r} ({type(layer).__name__}) of {where_model} wraps Python code, "
+                              "which a Keras file cannot hold: write it as a Layer subclass, or save the weights "
+                              f"(save_weights) and rebuild the model in code. Received: {type(layer).__name__}") from None
     class_name, config = entry["class_name"], dict(entry["config"])
     where = _where(config.get("name"), class_name)
     if class_name not in KERAS_LAYER_CLASSES:
@@ -298,8 +303,8 @@ def to_keras(model) -> dict:
     Raises:
         FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
     """
-    config = model.get_config()
     class_name = type(model).__name__
+    config = model.get_config() if class_name != "Functional" else {}
     where = f"model {model.name!r}"
     if class_name == "Sequential":
         entries = []
@@ -323,19 +328,13 @@ def to_keras(model) -> dict:
         if compile_config is not None:
             result["compile_config"] = compile_config
         return result
-    if isinstance(config.get("layers"), list) and "input_layers" in config:
-        # Functional: translate each layer's class and arguments; graph keys pass through.
-        by_name = {layer.name: layer for layer in model.layers}
-        entries = []
-        for entry in config["layers"]:
-            layer = by_name.get(entry.get("name"))
-            if layer is None:
-                raise FileFormatError(f"The config of {where} names a layer it does not have. Received: {entry!r:.200}")
-            keras_entry = _layer_to_keras(layer, where)
-            keras_entry["name"] = entry["name"]
-            keras_entry["inbound_nodes"] = entry.get("inbound_nodes", [])
-            entries.append(keras_entry)
-        out = {**config, "layers": entries}
-        return _keras_object("keras.src.models.functional", "Functional", out)
+    if class_name == "Functional":
+        from . import graph
+
+        result = graph.to_keras(model, lambda layer: _layer_to_keras(layer, where))
+        compile_config = compile_to_keras(model)
+        if compile_config is not None:
+            result["compile_config"] = compile_config
+        return result
     raise FileFormatError(f"Only Sequential and functional models can be written as Keras files. Received: "
                           f"{class_name} {model.name!r}")

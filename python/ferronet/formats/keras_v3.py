@@ -45,9 +45,9 @@ def _ferronet_version() -> str:
 def _layer_groups(model, prefix="layers"):
     """``[(group path, layer), ...]`` for every layer of ``model`` that is not a model, nested ones included."""
     out = []
-    layers = list(model.layers)
+    layers = plan.model_layers(model)
     for layer, path in zip(layers, plan.keras_paths(layers, prefix)):
-        if type(layer).__name__ == "Sequential":
+        if type(layer).__name__ in ("Sequential", "Functional"):
             out += _layer_groups(layer, path + "/layers")
         else:
             out.append((path, layer))
