@@ -278,3 +278,45 @@ def test_live_keras_loads_ferronet_functional_files(tmp_path, rng, source):
     with np.load(tmp_path / "keras.npz") as npz:
         theirs = [npz[f"arr_{i}"] for i in range(len(npz.files))]
     assert max_diff(theirs, ours + ours) <= 1e-6
+
+
+def _json_paths(obj, prefix=()):
+    yield prefix
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        yield from _json_paths(value, prefix + (key,))
+
+
+def test_graph_config_values_of_any_type_give_a_file_format_error_or_a_working_model(tmp_path):
+    """Every value of a functional config.json replaced by other JSON types: a clean error or a usable model."""
+    import random
+    import warnings
+
+    with zipfile.ZipFile(fixture("k3_siamese.keras")) as zf:
+        base = json.loads(zf.read("config.json"))
+    paths = [p[1:] for p in _json_paths(base["config"], ("config",)) if len(p) > 1]
+    values = [None, True, 0, 1, -1, 1 << 40, 3.5, "", "shared", [], [None], [1, 2], ["shared", 0, 0], {},
+              {"class_name": "__keras_tensor__"}, {"config": 1}]
+    rng = random.Random(1)
+    outcomes = {"error": 0, "loaded": 0}
+    for trial in range(300):
+        path = rng.choice(paths)
+        value = rng.choice(values)
+
+        def edit(config, path=path, value=value):
+            node = config
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = fn.models.load_model(_edited(tmp_path, edit))
+        except FileFormatError:
+            outcomes["error"] += 1
+            continue
+        n = next((t.shape[0] for t in model.inputs if t.shape[0]), 2)  # a fixed batch size is a valid edit
+        model.predict([np.zeros((n,) + tuple(t.shape[1:]), np.float32) for t in model.inputs], verbose=0)
+        outcomes["loaded"] += 1
+    assert outcomes["error"] > 50 and outcomes["loaded"] > 30, outcomes

@@ -31,6 +31,9 @@ from . import plan
 __all__ = ["UnbuiltGraph", "keras_layers", "MERGE_LAYERS"]
 
 MERGE_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+# Assembling runs every layer once on a zero sample (batch 1, or the input's fixed batch size); a config whose
+# tensors would need more scalars than this is forged or not meant for a CPU library.
+_MAX_ACTIVATION = 1 << 28
 
 
 class _Ref(tuple):
@@ -219,7 +222,7 @@ class UnbuiltGraph:
         self._shapes, self._plans, self.order = {}, {}, []
         for name, obj in self.objects.items():
             if type(obj).__name__ == "InputLayer":
-                self._shapes[(name, 0, 0)] = (None,) + tuple(obj.shape)
+                self._shapes[(name, 0, 0)] = self._bounded((obj.batch_size,) + tuple(obj.shape), name)
         pending = {n: 0 for n in self.names if self.calls[n]}
         while pending:
             progressed = False
@@ -233,7 +236,7 @@ class UnbuiltGraph:
                     shapes = _map(structure, lambda r: self._shapes[self._resolve(r)])
                     outs = self._call_shapes(name, paths[name], shapes, index)
                     for k, shape in enumerate(outs):
-                        self._shapes[(name, index, k)] = shape
+                        self._shapes[(name, index, k)] = self._bounded(shape, name)
                     self.order.append((name, index))
                     progressed = True
                     pending[name] += 1
@@ -242,6 +245,16 @@ class UnbuiltGraph:
             if not progressed:
                 raise FileFormatError(f"Functional model {self.name!r} has layer calls whose inputs never exist "
                                       f"(a cycle or a disconnected graph): {sorted(pending)}. Received: {self.label}")
+
+    def _bounded(self, shape, name):
+        """``shape`` (batch dimension None), after checking one call of the graph can hold it."""
+        size = 1
+        for d in shape:
+            size *= 1 if d is None else d
+        if size > _MAX_ACTIVATION:
+            raise FileFormatError(f"The output of {name!r} would hold {size} numbers per call (shape {shape}), more "
+                                  f"than ferronet builds a graph with ({_MAX_ACTIVATION}). Received: {self.label}")
+        return (None,) + tuple(shape[1:])
 
     def _call_shapes(self, name, path, shapes, index):
         """Output shapes (a list) of one call of layer ``name`` on inputs of ``shapes``; plans its first call."""

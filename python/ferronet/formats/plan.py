@@ -124,7 +124,10 @@ def _walk(layers, shape, prefix, top, plans, label):
 
     for layer, path in zip(layers, keras_paths(layers, prefix)):
         own_top = top or layer.name
-        if type(layer).__name__ == "InputLayer":
+        if type(layer).__name__ == "InputLayer":  # a nested model's own input must be what it receives
+            if tuple(layer.shape) != tuple(shape[1:]):
+                raise FileFormatError(f"Input {layer.name!r} has shape {(None,) + tuple(layer.shape)} but receives "
+                                      f"{tuple(shape)}. Received: {label}")
             continue
         if isinstance(layer, _Unbuilt):
             shape = _walk(layer.layers, shape, path + "/layers", own_top, plans, label)
