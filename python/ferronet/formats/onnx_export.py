@@ -359,11 +359,11 @@ def _functional_io(g, model):
     inputs = [_Tensor(t.name, t.shape) for t in model.inputs]
     g.reserved.update(t.name for t in inputs)
     outs = [_to(g, t, False) for t in _functional(g, model, inputs)]
-    renamed, outputs = {}, []
+    renamed, used, outputs = {}, set(), []
     for t, sym in zip(outs, model.outputs):
         layer, index, k = sym._keras_history
         name = layer.name if len(layer._inbound_nodes[index].outputs) == 1 else f"{layer.name}_{k}"
-        while g.taken(name) and renamed.get(t.name) != name:
+        while g.taken(name) and (renamed.get(t.name) != name or name in used):
             name += "_output"
         source = renamed.get(t.name, t.name)
         if source != t.name or t.name in g.reserved or name == source:
@@ -373,6 +373,7 @@ def _functional_io(g, model):
             _rename(g, t.name, name)
             renamed[t.name] = name
         g.reserved.add(name)
+        used.add(name)
         outputs.append((name, t.shape))
     return [(t.name, t.shape) for t in inputs], outputs
 
