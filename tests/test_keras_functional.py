@@ -320,3 +320,20 @@ def test_graph_config_values_of_any_type_give_a_file_format_error_or_a_working_m
         model.predict([np.zeros((n,) + tuple(t.shape[1:]), np.float32) for t in model.inputs], verbose=0)
         outcomes["loaded"] += 1
     assert outcomes["error"] > 50 and outcomes["loaded"] > 30, outcomes
+
+
+def test_readme_functional_example_runs(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = re.search(r"## Saving and moving models\n(.*?)\n## ", readme, re.S).group(1)
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    monkeypatch.chdir(tmp_path)
+    scope = {"fn": fn, "np": np}
+    exec(compile(code, "README functional saving example", "exec"), scope)
+    x = {"a": np.ones((2, 4), np.float32), "b": np.ones((2, 3), np.float32)}
+    loaded = fn.models.load_model("pair.keras")
+    assert max_diff(predictions(loaded, x), predictions(scope["pair"], x)) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"pair.keras", "pair.onnx"}
