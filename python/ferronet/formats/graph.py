@@ -433,7 +433,10 @@ def to_keras(model, layer_entry) -> dict:
              "kwargs": {} if n.kwargs.get("training") is None else {"training": bool(n.kwargs["training"])}}
             for n in calls[id(layer)]]
         entries.append(entry)
+    def io_list(s):  # one tensor as a list of one reference: Keras 3.0 reads only lists and dicts here
+        return [io(s)] if isinstance(s, KerasTensor) else io(s)
+
     config = {"name": model.name, "trainable": model.trainable, "layers": entries,
-              "input_layers": io(model._inputs_struct), "output_layers": io(model._outputs_struct)}
+              "input_layers": io_list(model._inputs_struct), "output_layers": io_list(model._outputs_struct)}
     return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
             "registered_name": "Functional", "build_config": {"input_shape": None}}

@@ -35,6 +35,7 @@ KERAS_LAYER_CLASSES = {
     "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum", "Concatenate": "Concatenate", "Dot": "Dot",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
+_MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 
 # Keras arguments ferronet has no use for, with the value that makes them inert.
 _INERT = {
@@ -257,7 +258,8 @@ def _layer_to_keras(layer, where_model):
     if config.get("data_format", "absent") is None:
         config["data_format"] = "channels_last"
     out = _keras_object("keras.layers", class_name, config)
-    if class_name != "InputLayer" and getattr(layer, "input_shape", None) is not None:
+    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).
+    if class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
         out["build_config"] = {"input_shape": list(layer.input_shape)}
     return out
 
