@@ -8,7 +8,6 @@ and ``functional_add``. Set FERRONET_KERAS_PYTHON to an interpreter with
 Keras 3 to also load ferronet-written files in live Keras.
 """
 
-import io
 import json
 import os
 import subprocess
@@ -337,3 +336,15 @@ def test_readme_functional_example_runs(tmp_path, monkeypatch):
     loaded = fn.models.load_model("pair.keras")
     assert max_diff(predictions(loaded, x), predictions(scope["pair"], x)) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"pair.keras", "pair.onnx"}
+
+
+def test_functional_model_inside_a_sequential_is_refused(tmp_path):
+    """Keras allows Sequential([functional, ...]); ferronet's Sequential cannot run one yet, so the load says so."""
+    def edit(config):
+        # Put the siamese file's encoder (a functional model) into a Sequential replacing the head.
+        head = _layer(config, "head")
+        encoder = {k: v for k, v in _layer(config, "encoder").items() if k not in ("name", "inbound_nodes")}
+        head["config"]["layers"].insert(1, encoder)
+
+    with pytest.raises(FileFormatError, match="cannot hold a functional model yet"):
+        fn.models.load_model(_edited(tmp_path, edit))

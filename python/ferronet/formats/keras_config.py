@@ -11,9 +11,11 @@ layers and unknown classes are refused unless the caller passes them in
 ``custom_objects``.
 
 Model configs: ``Sequential`` (``{"name", "trainable", "layers",
-"build_input_shape"}``) and Keras 3's ``Functional`` format, whose layer
-entries also carry ``name`` and ``inbound_nodes``; those keys, and the model's
-``input_layers``/``output_layers``, pass through unchanged.
+"build_input_shape"}``) and ``Functional`` (Keras 3's and Keras 2's), whose
+layer entries also carry ``name`` and ``inbound_nodes``; those keys, and the
+model's ``input_layers``/``output_layers``, pass through unchanged here and
+are read by :mod:`ferronet.formats.graph`, which also writes a ferronet
+functional model's graph in Keras 3's form.
 """
 
 from __future__ import annotations
@@ -234,9 +236,10 @@ def _layer_to_keras(layer, where_model):
     try:
         entry = layers_module.serialize(layer)
     except NotImplementedError:  # Lambda: a Python function, which no config can hold
-        raise FileFormatError(f"Layer {layer.name!r} ({type(layer).__name__}) of {where_model} wraps Python code, "
-                              "which a Keras file cannot hold: write it as a Layer subclass, or save the weights "
-                              f"(save_weights) and rebuild the model in code. Received: {type(layer).__name__}") from None
+        kind = type(layer).__name__
+        raise FileFormatError(f"Layer {layer.name!r} ({kind}) of {where_model} wraps Python code, which a Keras "
+                              "file cannot hold: write it as a Layer subclass, or save the weights (save_weights) "
+                              f"and rebuild the model in code. Received: {kind}") from None
     class_name, config = entry["class_name"], dict(entry["config"])
     where = _where(config.get("name"), class_name)
     if class_name not in KERAS_LAYER_CLASSES:

@@ -70,7 +70,7 @@ def _json_attr(f, key, label):
 
 
 def load_model(source, label, custom_objects=None, compile=True):
-    """A ferronet model from a Keras 2 ``.h5`` file (path or file object): Sequential models.
+    """A ferronet model from a Keras 2 ``.h5`` file (path or file object): Sequential or functional models.
 
     Raises:
         FileFormatError: for a damaged file, a weights-only file, or a layer/argument ferronet does not have.

@@ -8,6 +8,8 @@ A ``.keras`` file is a zip (stored, not compressed) of three members:
 - ``model.weights.h5``: one HDF5 group per layer, ``layers/<class>[_n]/vars``, holding its weights as
   datasets ``"0"``, ``"1"``, ... in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta,
   moving_mean, moving_variance); the groups are named after the snake-cased class, numbered per class.
+  A nested model's layers are under its own group (``layers/functional/layers/dense``); a functional
+  model's layers are numbered in the order Keras gives its graph (:func:`ferronet.formats.graph.keras_layers`).
 
 A ``.weights.h5`` file is the same HDF5 layout on its own. Optimizer state is
 not written (Keras' slot layout changed between its versions); ferronet's own
@@ -165,7 +167,7 @@ def _read_all(f, plans, label):
 
 
 def load_model(payload, label, custom_objects=None, compile=True):
-    """A ferronet model from the bytes of a Keras 3 ``.keras`` file (Sequential; see the module docstring).
+    """A ferronet model from the bytes of a Keras 3 ``.keras`` file (Sequential or functional).
 
     Raises:
         FileFormatError: for a damaged file or a layer/argument ferronet does not have (named in the message).

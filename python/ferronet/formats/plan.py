@@ -133,13 +133,8 @@ def _walk(layers, shape, prefix, top, plans, label):
             shape = _walk(layer.layers, shape, path + "/layers", own_top, plans, label)
             continue
         if isinstance(layer, UnbuiltGraph):
-            outs = layer.output_shape_for(shape)
-            if len(outs) != 1:
-                raise FileFormatError(f"Model {layer.name!r} in a Sequential model must have one output. "
-                                      f"Received: {len(outs)} outputs in {label}")
-            shape = outs[0]
-            plans += [p.moved(path, own_top) for p in layer.plans]
-            continue
+            raise FileFormatError(f"ferronet's Sequential models cannot hold a functional model yet ({layer.name!r}); "
+                                  f"rebuild it as one functional model. Received: {label}")
         specs, out = plan_layer(layer, shape, label)
         if specs:
             plans.append(Planned(layer.name, own_top, path, specs, 0, layer))
@@ -193,8 +188,6 @@ def _input_shape(config, layers, label):
         return given
     if isinstance(first, _Unbuilt):
         return _input_shape(first.entry["config"], first.layers, label)
-    if hasattr(first, "input_shape_struct"):  # a functional model first in a Sequential
-        return first.input_shape_struct
     shape = getattr(first, "_batch_input_shape", None)
     return None if shape is None else (None,) + tuple(shape)[1:]
 
@@ -248,11 +241,7 @@ def assemble(unbuilt, shape):
     config = unbuilt.entry["config"]
     model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
     for layer in unbuilt.layers:
-        if isinstance(layer, _Unbuilt):
-            layer = assemble(layer, None)
-        elif hasattr(layer, "assemble"):
-            layer = layer.assemble()
-        model.add(layer)
+        model.add(assemble(layer, None) if isinstance(layer, _Unbuilt) else layer)
     if not model.built and shape is not None:
         model.build(shape)
     return model
