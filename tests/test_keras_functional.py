@@ -4,7 +4,7 @@ The fixtures come from tools/make_keras_fixtures.py (Keras 3.15 and Keras 2.15):
 ``merge_zoo`` (two inputs, two outputs, every merge layer), ``siamese`` (a
 nested functional encoder applied to two inputs, a shared layer, a nested
 Sequential), ``branches`` (convolutional branches joined along the channels)
-and ``functional_add``. Set FERRONET_KERAS_PYTHON to an interpreter with
+``dict_io`` (inputs by name, a nested model with two outputs) and ``functional_add``. Set FERRONET_KERAS_PYTHON to an interpreter with
 Keras 3 to also load ferronet-written files in live Keras.
 """
 
@@ -31,7 +31,9 @@ GRAPHS = [("k3_merge_zoo", "k3_merge_zoo.keras", "k3_merge_zoo.keras"),
           ("k3_functional_add", "k3_functional_add.keras", "k3_functional_add.keras"),
           ("k2_merge_zoo", "k2_merge_zoo.h5", "k2_merge_zoo.h5"),
           ("k2_siamese", "k2_siamese.h5", "k2_siamese_weights.h5"),
-          ("k2_branches", "k2_branches.h5", "k2_branches.h5")]
+          ("k2_branches", "k2_branches.h5", "k2_branches.h5"),
+          ("k3_dict_io", "k3_dict_io.keras", "k3_dict_io.keras"),
+          ("k2_dict_io", "k2_dict_io.h5", "k2_dict_io.h5")]
 
 
 def fixture(name):
@@ -243,9 +245,15 @@ def _keras_python():
     return python
 
 
-@pytest.mark.parametrize("source", ["coded", "k3_siamese", "k2_merge_zoo", "k3_branches"])
+@pytest.mark.parametrize("source", ["coded", "k3_siamese", "k2_merge_zoo", "k3_branches", "k2_dict_io"])
 def test_live_keras_loads_ferronet_functional_files(tmp_path, rng, source):
     python = _keras_python()
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
+    if source == "k2_dict_io":  # an output straight from a nested model: Keras 3.0 misreads its own numbering
+        version = subprocess.run([python, "-c", "import keras; print(keras.__version__)"], env=env, check=True,
+                                 capture_output=True, text=True).stdout.strip()
+        if version.startswith("3.0."):
+            pytest.skip(f"Keras {version} cannot load a model whose output is a nested model's output")
     if source == "coded":
         model, x = trained_coded(rng)
         inputs = [x["a"], x["b"]]
@@ -271,7 +279,6 @@ def test_live_keras_loads_ferronet_functional_files(tmp_path, rng, source):
         out, again = [out if isinstance(out, (list, tuple)) else [out] for out in (out, again)]
         np.savez(d + "/keras.npz", *out, *again)
     """)
-    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
     subprocess.run([python, "-c", script, str(tmp_path)], check=True, env=env, capture_output=True)
     ours = predictions(model, x)
     with np.load(tmp_path / "keras.npz") as npz:

@@ -91,8 +91,8 @@ def test_shared_weights_are_stored_once_and_outputs_are_named(tmp_path, rng):
     assert names[:2] == ["head", dot] and len(set(names)) == 4 and names[3] != "right"
 
 
-@pytest.mark.parametrize("name", ["k3_merge_zoo", "k3_siamese", "k3_branches", "k2_merge_zoo", "k2_siamese",
-                                  "k2_branches"])
+@pytest.mark.parametrize("name", ["k3_merge_zoo", "k3_siamese", "k3_branches", "k3_dict_io", "k2_merge_zoo",
+                                  "k2_siamese", "k2_branches", "k2_dict_io"])
 def test_keras_made_graphs_run_in_onnx_as_in_keras(tmp_path, name):
     pytest.importorskip("h5py")
     model = fn.models.load_model(os.path.join(DATA, name + (".keras" if name.startswith("k3") else ".h5")))

@@ -142,6 +142,17 @@ def _branches(keras):
     return keras.Model(inputs, L.Dense(3, activation="softmax")(joined), name="branches")
 
 
+def _dict_io(keras):
+    """Inputs given as a dict by name; a nested functional model with two outputs (tensor indices 0 and 1)."""
+    L = keras.layers
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    h = L.Concatenate()([L.Dense(4, activation="relu")(a), b])
+    inner_in = keras.Input((6,))
+    two = keras.Model(inner_in, [L.Dense(2)(inner_in), L.Dense(3, activation="tanh")(inner_in)], name="two")
+    first, second = two(h)
+    return keras.Model({"a": a, "b": b}, [first, L.Dense(1)(second)], name="dict_io")
+
+
 def _trained(keras, build, shape, keep_compile):
     """The model after a few training steps; uncompiled (no optimizer state in the file, smaller) unless asked."""
     keras.utils.set_random_seed(1)
@@ -164,16 +175,19 @@ def _trained_graph(keras, build, model):
     rng = np.random.default_rng(0)
     x = [rng.normal(size=(32,) + tuple(t.shape[1:])).astype(np.float32) for t in model.inputs]
     y = [rng.normal(size=(32,) + tuple(t.shape[1:])).astype(np.float32) for t in model.outputs]
+    if isinstance(model.input, dict):  # fed by name; saved in the order of the names
+        x = {t.name.split(":")[0]: v for t, v in zip(model.inputs, x)}
     model.compile(optimizer="adam", loss=["mse"] * len(y))
     model.fit(x, y, epochs=3, batch_size=8, verbose=0)
     trained, model = model, build(keras)
     model.set_weights(trained.get_weights())
-    return model, [v[:8] for v in x]
+    return model, ({k: v[:8] for k, v in x.items()} if isinstance(x, dict) else [v[:8] for v in x])
 
 
 def _expected(name, model, x):
     y = model.predict(x, verbose=0)
-    arrays = {"x": x} if not isinstance(x, list) else {f"x_{i}": v for i, v in enumerate(x)}
+    xs = [x[k] for k in sorted(x)] if isinstance(x, dict) else x
+    arrays = {"x": xs} if not isinstance(xs, list) else {f"x_{i}": v for i, v in enumerate(xs)}
     arrays.update({"y": y} if not isinstance(y, list) else {f"y_{i}": v for i, v in enumerate(y)})
     np.savez_compressed(os.path.join(OUT, f"{name}.expected.npz"), **arrays)
 
@@ -184,7 +198,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     major = int(keras.__version__.split(".")[0])
     models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3)),
-              ("merge_zoo", _merge_zoo, None), ("siamese", _siamese, None), ("branches", _branches, None)]
+              ("merge_zoo", _merge_zoo, None), ("siamese", _siamese, None), ("branches", _branches, None),
+              ("dict_io", _dict_io, None)]
     if major >= 3:
         models.append(("functional_add", _functional, (8,)))
     if sys.argv[1:]:
