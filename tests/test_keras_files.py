@@ -84,11 +84,6 @@ def test_keras_compile_settings_are_restored():
     assert not fn.models.load_model(fixture("k3_cnn.keras")).compiled  # saved uncompiled
 
 
-def test_functional_model_with_a_merge_names_the_unsupported_layer():
-    with pytest.raises(FileFormatError, match=r"no layer 'Add'.*first unsupported layer: 'add"):
-        fn.models.load_model(fixture("k3_functional_add.keras"))
-
-
 # ------------------------------------------------------------------ ferronet-written files
 def test_keras_round_trip_within_ferronet(tmp_path, rng):
     model, x = trained(small_cnn(), rng)
@@ -282,64 +277,6 @@ def test_readme_section_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README saving section", "exec"), {})
     assert {p.name for p in tmp_path.iterdir()} == {"digits.keras", "digits.weights.h5", "digits.onnx"}
-
-
-# ------------------------------------------------------------------ functional configs (translation only)
-class _FunctionalStandIn:
-    """What the writer needs from a functional model: ``name``, ``built``, ``layers`` and a Keras 3 config."""
-
-    def __init__(self, name, layers_, config):
-        self.name, self.layers, self.built, self._config = name, layers_, True, config
-
-    def get_config(self):
-        return self._config
-
-
-def _keras_functional_config():
-    with zipfile.ZipFile(fixture("k3_functional_add.keras")) as zf:
-        return json.loads(zf.read("config.json"))
-
-
-def test_functional_keras_config_translates_with_its_graph():
-    from ferronet.formats import keras_config
-
-    keras = _keras_functional_config()
-    ours = keras_config.from_keras(keras, "test", custom_objects={"Add": object})
-    assert ours["class_name"] == "Functional"
-    for key in ("input_layers", "output_layers", "name"):
-        assert ours["config"][key] == keras["config"][key]
-    for a, b in zip(ours["config"]["layers"], keras["config"]["layers"]):
-        assert (a["name"], a["inbound_nodes"]) == (b["name"], b["inbound_nodes"])
-    dense = ours["config"]["layers"][1]
-    assert dense["class_name"] == "Dense" and dense["config"]["kernel_initializer"] == {
-        "class_name": "GlorotUniform", "config": {"seed": None}}
-    with pytest.raises(FileFormatError, match="functional Keras model; this version of ferronet loads Sequential"):
-        from ferronet.formats import plan
-
-        plan.plan_model(ours, "test")
-
-
-def test_functional_model_writes_keras_graph_and_paths(tmp_path):
-    """A functional model whose get_config follows Keras 3 is written with Keras' graph keys and weight paths."""
-    keras = _keras_functional_config()
-    inp = layers.InputLayer(shape=(8,), name="input_layer_4")
-    d1, d2, d3 = (layers.Dense(n, name=name) for n, name in ((4, "dense_8"), (4, "dense_9"), (3, "dense_10")))
-    for layer, shape in ((d1, (None, 8)), (d2, (None, 8)), (d3, (None, 4))):
-        layer._build_with(shape)
-    entries = [{**e, "config": {"name": e["name"]}} for e in keras["config"]["layers"] if e["class_name"] != "Add"]
-    config = {**keras["config"], "layers": entries}
-    from ferronet.formats import keras_config, keras_v3
-
-    model = _FunctionalStandIn("functional_add", [inp, d1, d2, d3], config)
-    written = keras_config.to_keras(model)
-    assert (written["module"], written["class_name"]) == ("keras.src.models.functional", "Functional")
-    assert written["config"]["input_layers"] == keras["config"]["input_layers"]
-    for a in written["config"]["layers"]:
-        b = next(e for e in keras["config"]["layers"] if e["name"] == a["name"])
-        assert (a["class_name"], a["inbound_nodes"]) == (b["class_name"], b["inbound_nodes"])
-    assert written["config"]["layers"][1]["config"]["units"] == 4
-    paths = _h5_layout(io.BytesIO(keras_v3.weights_h5_bytes(model)))
-    assert paths["layers/dense/vars/0"] == (8, 4) and paths["layers/dense_2/vars/0"] == (4, 3)
 
 
 def test_compile_settings_travel_in_keras_files(tmp_path, rng):

@@ -14,7 +14,10 @@ Each model is trained for a few steps on random data (so BatchNormalization's
 moving statistics are not the initial ones) and saved (the MLP compiled, with
 its optimizer state; the others without) next to
 ``<name>.expected.npz``, which holds an input batch ``x`` and Keras'
-predictions ``y`` for it.
+predictions ``y`` for it (``x_0``, ``x_1``, ... and ``y_0``, ... for models
+with several inputs or outputs).
+
+Give model names to regenerate only those (``... make_keras_fixtures.py siamese``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 import numpy as np
 
 # Weights-only files for these (the others' weights are read from their model files, which hold the same layout).
-_WEIGHTS_FILES = ("mlp", "nested")
+_WEIGHTS_FILES = ("mlp", "nested", "siamese")
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "keras")
 
 
@@ -100,10 +103,62 @@ def _functional(keras):
     return keras.Model(inputs, outputs, name="functional_add")
 
 
+def _merge_zoo(keras):
+    """Two inputs, two outputs, every merge layer (Add of three tensors, Dot with normalize)."""
+    L = keras.layers
+    a, b = keras.Input((6,), name="a"), keras.Input((6,), name="b")
+    ha = L.Dense(5, activation="tanh")(a)
+    hb = L.Dense(5, activation="relu")(b)
+    merged = [L.Add()([ha, hb, ha]), L.Subtract()([ha, hb]), L.Multiply()([ha, hb]), L.Average()([ha, hb]),
+              L.Maximum()([ha, hb]), L.Minimum()([ha, hb])]
+    c = L.Concatenate()(merged)
+    cosine = L.Dot(axes=1, normalize=True)([ha, hb])
+    classes = L.Dense(3, activation="softmax", name="classes")(c)
+    value = L.Dense(1, name="value")(L.Concatenate(axis=1)([cosine, c]))
+    return keras.Model([a, b], [classes, value], name="merge_zoo")
+
+
+def _siamese(keras):
+    """A nested functional encoder applied to two inputs, a shared layer, a nested Sequential head."""
+    L = keras.layers
+    e_in = keras.Input((8,))
+    encoder = keras.Model(e_in, L.BatchNormalization()(L.Dense(6, activation="relu")(e_in)), name="encoder")
+    head = keras.Sequential([L.Dense(4, activation="relu"), L.BatchNormalization(), L.Dense(2)], name="head")
+    left, right = keras.Input((8,), name="left"), keras.Input((8,), name="right")
+    shared = L.Dense(5, activation="tanh", name="shared")
+    s1, s2 = shared(encoder(left)), shared(encoder(right))
+    h = head(L.Concatenate()([L.Subtract()([s1, s2]), L.Multiply()([s1, s2])]))
+    return keras.Model([left, right], L.Dense(1, activation="sigmoid")(h), name="siamese")
+
+
+def _branches(keras):
+    """Convolutional branches joined along the channels, two pooled views joined again."""
+    L = keras.layers
+    inputs = keras.Input((8, 8, 2))
+    a = L.Conv2D(3, 3, padding="same", activation="relu")(inputs)
+    b = L.BatchNormalization()(L.Conv2D(2, 1)(inputs))
+    p = L.MaxPooling2D()(L.Concatenate()([a, b]))
+    joined = L.Concatenate()([L.GlobalAveragePooling2D()(p), L.Flatten()(L.AveragePooling2D(2)(p))])
+    return keras.Model(inputs, L.Dense(3, activation="softmax")(joined), name="branches")
+
+
+def _dict_io(keras):
+    """Inputs given as a dict by name; a nested functional model with two outputs (tensor indices 0 and 1)."""
+    L = keras.layers
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    h = L.Concatenate()([L.Dense(4, activation="relu")(a), b])
+    inner_in = keras.Input((6,))
+    two = keras.Model(inner_in, [L.Dense(2)(inner_in), L.Dense(3, activation="tanh")(inner_in)], name="two")
+    first, second = two(h)
+    return keras.Model({"a": a, "b": b}, [first, L.Dense(1)(second)], name="dict_io")
+
+
 def _trained(keras, build, shape, keep_compile):
     """The model after a few training steps; uncompiled (no optimizer state in the file, smaller) unless asked."""
     keras.utils.set_random_seed(1)
     model = build(keras)
+    if len(model.inputs) > 1 or len(model.outputs) > 1 or shape is None:
+        return _trained_graph(keras, build, model)
     x, y = _data(shape)
     loss = "mse" if model.name == "zoo" else "sparse_categorical_crossentropy"
     y = keras.utils.to_categorical(y, 3) if loss == "mse" else y
@@ -115,8 +170,26 @@ def _trained(keras, build, shape, keep_compile):
     return model, x[:8]
 
 
+def _trained_graph(keras, build, model):
+    """A model with several inputs or outputs trained on random data with one mean-squared error per output."""
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(32,) + tuple(t.shape[1:])).astype(np.float32) for t in model.inputs]
+    y = [rng.normal(size=(32,) + tuple(t.shape[1:])).astype(np.float32) for t in model.outputs]
+    if isinstance(model.input, dict):  # fed by name; saved in the order of the names
+        x = {t.name.split(":")[0]: v for t, v in zip(model.inputs, x)}
+    model.compile(optimizer="adam", loss=["mse"] * len(y))
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    trained, model = model, build(keras)
+    model.set_weights(trained.get_weights())
+    return model, ({k: v[:8] for k, v in x.items()} if isinstance(x, dict) else [v[:8] for v in x])
+
+
 def _expected(name, model, x):
-    np.savez_compressed(os.path.join(OUT, f"{name}.expected.npz"), x=x, y=model.predict(x, verbose=0))
+    y = model.predict(x, verbose=0)
+    xs = [x[k] for k in sorted(x)] if isinstance(x, dict) else x
+    arrays = {"x": xs} if not isinstance(xs, list) else {f"x_{i}": v for i, v in enumerate(xs)}
+    arrays.update({"y": y} if not isinstance(y, list) else {f"y_{i}": v for i, v in enumerate(y)})
+    np.savez_compressed(os.path.join(OUT, f"{name}.expected.npz"), **arrays)
 
 
 def main():
@@ -124,9 +197,13 @@ def main():
 
     os.makedirs(OUT, exist_ok=True)
     major = int(keras.__version__.split(".")[0])
-    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3))]
+    models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3)),
+              ("merge_zoo", _merge_zoo, None), ("siamese", _siamese, None), ("branches", _branches, None),
+              ("dict_io", _dict_io, None)]
     if major >= 3:
         models.append(("functional_add", _functional, (8,)))
+    if sys.argv[1:]:
+        models = [m for m in models if m[0] in sys.argv[1:]]
     for name, build, shape in models:
         model, x = _trained(keras, build, shape, keep_compile=name == "mlp")
         if major >= 3:

@@ -11,9 +11,11 @@ layers and unknown classes are refused unless the caller passes them in
 ``custom_objects``.
 
 Model configs: ``Sequential`` (``{"name", "trainable", "layers",
-"build_input_shape"}``) and Keras 3's ``Functional`` format, whose layer
-entries also carry ``name`` and ``inbound_nodes``; those keys, and the model's
-``input_layers``/``output_layers``, pass through unchanged.
+"build_input_shape"}``) and ``Functional`` (Keras 3's and Keras 2's), whose
+layer entries also carry ``name`` and ``inbound_nodes``; those keys, and the
+model's ``input_layers``/``output_layers``, pass through unchanged here and
+are read by :mod:`ferronet.formats.graph`, which also writes a ferronet
+functional model's graph in Keras 3's form.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ KERAS_LAYER_CLASSES = {
     "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalMaxPooling2D": "GlobalMaxPooling2D",
     "GlobalMaxPool2D": "GlobalMaxPooling2D", "Flatten": "Flatten", "Reshape": "Reshape", "Dropout": "Dropout",
     "Activation": "Activation", "LeakyReLU": "LeakyReLU", "Softmax": "Softmax",
-    "BatchNormalization": "BatchNormalization",
+    "BatchNormalization": "BatchNormalization", "Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply",
+    "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum", "Concatenate": "Concatenate", "Dot": "Dot",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
+_MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 
 # Keras arguments ferronet has no use for, with the value that makes them inert.
 _INERT = {
@@ -229,7 +233,13 @@ def _layer_to_keras(layer, where_model):
 
     if hasattr(layer, "layers") and hasattr(layer, "get_config") and type(layer).__name__ in _MODEL_CLASSES:
         return to_keras(layer)
-    entry = layers_module.serialize(layer)
+    try:
+        entry = layers_module.serialize(layer)
+    except NotImplementedError:  # Lambda: a Python function, which no config can hold
+        kind = type(layer).__name__
+        raise FileFormatError(f"Layer {layer.name!r} ({kind}) of {where_model} wraps Python code, which a Keras "
+                              "file cannot hold: write it as a Layer subclass, or save the weights (save_weights) "
+                              f"and rebuild the model in code. Received: {kind}") from None
     class_name, config = entry["class_name"], dict(entry["config"])
     where = _where(config.get("name"), class_name)
     if class_name not in KERAS_LAYER_CLASSES:
@@ -251,7 +261,8 @@ def _layer_to_keras(layer, where_model):
     if config.get("data_format", "absent") is None:
         config["data_format"] = "channels_last"
     out = _keras_object("keras.layers", class_name, config)
-    if class_name != "InputLayer" and getattr(layer, "input_shape", None) is not None:
+    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).
+    if class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
         out["build_config"] = {"input_shape": list(layer.input_shape)}
     return out
 
@@ -297,8 +308,8 @@ def to_keras(model) -> dict:
     Raises:
         FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
     """
-    config = model.get_config()
     class_name = type(model).__name__
+    config = model.get_config() if class_name != "Functional" else {}
     where = f"model {model.name!r}"
     if class_name == "Sequential":
         entries = []
@@ -322,19 +333,13 @@ def to_keras(model) -> dict:
         if compile_config is not None:
             result["compile_config"] = compile_config
         return result
-    if isinstance(config.get("layers"), list) and "input_layers" in config:
-        # Functional: translate each layer's class and arguments; graph keys pass through.
-        by_name = {layer.name: layer for layer in model.layers}
-        entries = []
-        for entry in config["layers"]:
-            layer = by_name.get(entry.get("name"))
-            if layer is None:
-                raise FileFormatError(f"The config of {where} names a layer it does not have. Received: {entry!r:.200}")
-            keras_entry = _layer_to_keras(layer, where)
-            keras_entry["name"] = entry["name"]
-            keras_entry["inbound_nodes"] = entry.get("inbound_nodes", [])
-            entries.append(keras_entry)
-        out = {**config, "layers": entries}
-        return _keras_object("keras.src.models.functional", "Functional", out)
+    if class_name == "Functional":
+        from . import graph
+
+        result = graph.to_keras(model, lambda layer: _layer_to_keras(layer, where))
+        compile_config = compile_to_keras(model)
+        if compile_config is not None:
+            result["compile_config"] = compile_config
+        return result
     raise FileFormatError(f"Only Sequential and functional models can be written as Keras files. Received: "
                           f"{class_name} {model.name!r}")

@@ -70,7 +70,7 @@ def _json_attr(f, key, label):
 
 
 def load_model(source, label, custom_objects=None, compile=True):
-    """A ferronet model from a Keras 2 ``.h5`` file (path or file object): Sequential models.
+    """A ferronet model from a Keras 2 ``.h5`` file (path or file object): Sequential or functional models.
 
     Raises:
         FileFormatError: for a damaged file, a weights-only file, or a layer/argument ferronet does not have.
@@ -85,7 +85,7 @@ def load_model(source, label, custom_objects=None, compile=True):
         arrays = read_weights(_container(f, label), plans, label)
         training = _json_attr(f, "training_config", label) if compile else None
     model = build()
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)
     if isinstance(training, dict):
         compile_config = dict(training)
         compile_config["optimizer"] = compile_config.pop("optimizer_config", None)
@@ -99,4 +99,4 @@ def load_weights(model, source, label):
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = read_weights(_container(f, label), plans, label)
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)

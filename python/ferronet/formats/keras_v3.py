@@ -8,6 +8,8 @@ A ``.keras`` file is a zip (stored, not compressed) of three members:
 - ``model.weights.h5``: one HDF5 group per layer, ``layers/<class>[_n]/vars``, holding its weights as
   datasets ``"0"``, ``"1"``, ... in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta,
   moving_mean, moving_variance); the groups are named after the snake-cased class, numbered per class.
+  A nested model's layers are under its own group (``layers/functional/layers/dense``); a functional
+  model's layers are numbered in the order Keras gives its graph (:func:`ferronet.formats.graph.keras_layers`).
 
 A ``.weights.h5`` file is the same HDF5 layout on its own. Optimizer state is
 not written (Keras' slot layout changed between its versions); ferronet's own
@@ -45,9 +47,9 @@ def _ferronet_version() -> str:
 def _layer_groups(model, prefix="layers"):
     """``[(group path, layer), ...]`` for every layer of ``model`` that is not a model, nested ones included."""
     out = []
-    layers = list(model.layers)
+    layers = plan.model_layers(model)
     for layer, path in zip(layers, plan.keras_paths(layers, prefix)):
-        if type(layer).__name__ == "Sequential":
+        if type(layer).__name__ in ("Sequential", "Functional"):
             out += _layer_groups(layer, path + "/layers")
         else:
             out.append((path, layer))
@@ -165,7 +167,7 @@ def _read_all(f, plans, label):
 
 
 def load_model(payload, label, custom_objects=None, compile=True):
-    """A ferronet model from the bytes of a Keras 3 ``.keras`` file (Sequential; see the module docstring).
+    """A ferronet model from the bytes of a Keras 3 ``.keras`` file (Sequential or functional).
 
     Raises:
         FileFormatError: for a damaged file or a layer/argument ferronet does not have (named in the message).
@@ -187,7 +189,7 @@ def load_model(payload, label, custom_objects=None, compile=True):
     with hdf5.reading(label), hdf5.open_file(io.BytesIO(weights), label) as f:
         arrays = _read_all(f, plans, label)
     model = build()
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)
     if compile and isinstance(config.get("compile_config"), dict):
         compile_from_keras(model, config["compile_config"], label)
     return model
@@ -239,4 +241,4 @@ def load_weights(model, source, label):
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         arrays = _read_all(f, plans, label)
-    plan.assign_all(model, arrays, label)
+    plan.assign_all(model, arrays, label, plans)

@@ -24,6 +24,18 @@ GlobalMaxPool; BatchNormalization -> BatchNormalization (rank 2 and 4) or
 Mul+Add; Flatten -> Flatten; Reshape -> Reshape; Dropout -> nothing;
 activations -> Relu, Sigmoid, Tanh, Softmax, LogSoftmax, LeakyRelu, Elu,
 Softplus, Erf-based GELU, x*Sigmoid(x) for SiLU.
+
+Functional models become the same graph: each input is a graph input named
+like the model's input (``model.inputs[i].name``) and each output a graph
+output named after the layer producing it (``<layer>_<i>`` when a layer gives
+several); a shared layer's weights are stored once. Merge layers: Add ->
+Add, Subtract -> Sub, Multiply -> Mul, Average -> Add then Div, Maximum ->
+Max, Minimum -> Min, Concatenate -> Concat (on NCHW tensors when its inputs
+are images stored NCHW), Dot -> Mul+ReduceSum on matrices (MatMul with
+Transposes otherwise), with ``normalize`` as an L2 normalization (x times
+1/sqrt(max(sum(x^2), 1e-12))). Nested functional and Sequential models are
+inlined. Lambda layers (and tensor expressions on symbolic inputs) hold
+Python code and cannot be exported.
 """
 
 from __future__ import annotations
@@ -57,15 +69,30 @@ class _Graph:
     def __init__(self, onnx, hls4ml):
         self.onnx, self.hls4ml = onnx, hls4ml
         self.nodes, self.inits, self._count = [], [], 0
+        self.reserved = set()  # graph input names, never given to an inner tensor
+        self._weights = {}
 
     def name(self, hint):
         self._count += 1
+        while f"{hint}_{self._count}" in self.reserved:
+            self._count += 1
         return f"{hint}_{self._count}"
+
+    def taken(self, name):
+        return name in self.reserved or any(name in n.output for n in self.nodes) or any(
+            name == i.name for i in self.inits)
 
     def const(self, hint, array, dtype=np.float32):
         name = self.name(hint)
         self.inits.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array, dtype=dtype), name))
         return name
+
+    def weight(self, layer, hint, array, dtype=np.float32):
+        """A layer's constant, stored once however often the layer is called (shared layers)."""
+        key = (id(layer), hint)
+        if key not in self._weights:
+            self._weights[key] = self.const(hint, array, dtype)
+        return self._weights[key]
 
     def node(self, op, inputs, hint, **attrs):
         out = self.name(hint)
@@ -143,8 +170,8 @@ def _spatial_attrs(layer, shape, kernel, dilation=(1, 1)):
 
 def _dense(g, t, layer):
     t = _to(g, t, False)
-    kernel = g.const(f"{layer.name}_kernel", layer.kernel.value)
-    bias = g.const(f"{layer.name}_bias", layer.bias.value) if layer.use_bias else None
+    kernel = g.weight(layer, f"{layer.name}_kernel", layer.kernel.value)
+    bias = g.weight(layer, f"{layer.name}_bias", layer.bias.value) if layer.use_bias else None
     if len(t.shape) == 2 and not g.hls4ml:
         inputs = [t.name, kernel] + ([bias] if bias else [])
         y = g.node("Gemm", inputs, layer.name)
@@ -157,8 +184,8 @@ def _dense(g, t, layer):
 
 def _conv(g, t, layer):
     t = _to(g, t, True)
-    weight = g.const(f"{layer.name}_kernel", layer.kernel.value.transpose(3, 2, 0, 1))  # HWIO -> OIHW
-    inputs = [t.name, weight] + ([g.const(f"{layer.name}_bias", layer.bias.value)] if layer.use_bias else [])
+    weight = g.weight(layer, f"{layer.name}_kernel", layer.kernel.value.transpose(3, 2, 0, 1))  # HWIO -> OIHW
+    inputs = [t.name, weight] + ([g.weight(layer, f"{layer.name}_bias", layer.bias.value)] if layer.use_bias else [])
     attrs = _spatial_attrs(layer, t.shape, layer.kernel_size, layer.dilation_rate)
     y = g.node("Conv", inputs, layer.name, dilations=list(layer.dilation_rate), group=1, **attrs)
     return _Tensor(y, layer.compute_output_shape(t.shape), True)
@@ -189,14 +216,14 @@ def _batch_norm(g, t, layer):
     mean, var = layer.moving_mean.value, layer.moving_variance.value
     if len(t.shape) in (2, 4):  # ONNX normalizes axis 1: the features of a matrix, the channels of NCHW
         t = _to(g, t, len(t.shape) == 4)
-        inputs = [t.name] + [g.const(f"{layer.name}_{n}", a) for n, a in
+        inputs = [t.name] + [g.weight(layer, f"{layer.name}_{n}", a) for n, a in
                              (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var))]
         return _Tensor(g.node("BatchNormalization", inputs, layer.name, epsilon=eps), t.shape, t.nchw)
     t = _to(g, t, False)
     scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
     shift = beta.astype(np.float64) - mean.astype(np.float64) * scale
-    y = g.node("Mul", [t.name, g.const(f"{layer.name}_scale", scale)], layer.name + "_scale")
-    return _Tensor(g.node("Add", [y, g.const(f"{layer.name}_shift", shift)], layer.name), t.shape)
+    y = g.node("Mul", [t.name, g.weight(layer, f"{layer.name}_scale", scale)], layer.name + "_scale")
+    return _Tensor(g.node("Add", [y, g.weight(layer, f"{layer.name}_shift", shift)], layer.name), t.shape)
 
 
 def _reshape(g, t, layer):
@@ -205,7 +232,7 @@ def _reshape(g, t, layer):
     out = tuple(layer.compute_output_shape(t.shape))
     if kind == "Flatten":
         return _Tensor(g.node("Flatten", [t.name], layer.name, axis=1), out)
-    target = g.const(f"{layer.name}_shape", [0] + list(layer.target_shape), dtype=np.int64)
+    target = g.weight(layer, f"{layer.name}_shape", [0] + list(layer.target_shape), dtype=np.int64)
     return _Tensor(g.node("Reshape", [t.name, target], layer.name), out)
 
 
@@ -231,7 +258,124 @@ def _layer(g, t, layer):
         return _reshape(g, t, layer)
     if kind in ("Activation", "LeakyReLU", "Softmax"):
         return _activation(g, t, _activation_name(layer), layer)
+    if kind == "Functional":
+        return _functional(g, layer, [t])[0]
     raise FileFormatError(f"ONNX export has no rule for layer {layer.name!r} ({kind}). Received: {kind}")
+
+
+# ------------------------------------------------------------ functional graphs
+def _same_layout(g, ts):
+    """The tensors in one layout: NCHW when they are images and any is stored NCHW, else as Keras has them."""
+    nchw = all(len(t.shape) == 4 for t in ts) and any(t.nchw for t in ts)
+    return [_to(g, t, nchw) for t in ts], nchw
+
+
+def _l2_normalize(g, t, axis):
+    sq = g.node("ReduceSum", [g.node("Mul", [t.name, t.name], "square"), g.const("axes", [axis], np.int64)],
+                "sum_sq", keepdims=1)
+    norm = g.node("Sqrt", [g.node("Max", [sq, g.const("eps", 1e-12)], "clamped")], "norm")
+    return _Tensor(g.node("Div", [t.name, norm], "normalized"), t.shape)
+
+
+def _dot(g, layer, a, b):
+    a, b = _to(g, a, False), _to(g, b, False)
+    ia, ib = layer._axes([a.shape, b.shape])
+    if layer.normalize:
+        a, b = _l2_normalize(g, a, ia), _l2_normalize(g, b, ib)
+    if len(a.shape) == 2 and len(b.shape) == 2:
+        y = g.node("ReduceSum", [g.node("Mul", [a.name, b.name], "product"), g.const("axes", [1], np.int64)],
+                   layer.name, keepdims=1)
+        return _Tensor(y, (a.shape[0], 1))
+
+    def moved(t, src, dst):
+        perm = list(range(len(t.shape)))
+        perm[src], perm[dst] = perm[dst], perm[src]
+        return t.name if src == dst else g.node("Transpose", [t.name], "swap", perm=perm)
+
+    y = g.node("MatMul", [moved(a, ia, len(a.shape) - 1), moved(b, ib, 1)], layer.name)
+    shape = tuple(d for i, d in enumerate(a.shape) if i != ia) + tuple(d for i, d in enumerate(b.shape)
+                                                                     if i not in (0, ib))
+    return _Tensor(y, shape)
+
+
+def _merge(g, layer, ts):
+    kind = type(layer).__name__
+    if kind == "Dot":
+        return _dot(g, layer, *ts)
+    ts, nchw = _same_layout(g, ts)
+    shape = ts[0].shape
+    if kind == "Concatenate":
+        axis = layer.axis % len(shape)
+        out = list(shape)
+        out[axis] = sum(t.shape[axis] for t in ts)
+        onnx_axis = (0, 2, 3, 1)[axis] if nchw else axis
+        return _Tensor(g.node("Concat", [t.name for t in ts], layer.name, axis=onnx_axis), out, nchw)
+    if kind == "Subtract":
+        return _Tensor(g.node("Sub", [ts[0].name, ts[1].name], layer.name), shape, nchw)
+    op = {"Add": "Add", "Average": "Add", "Multiply": "Mul", "Maximum": "Max", "Minimum": "Min"}[kind]
+    y = ts[0].name
+    for t in ts[1:]:  # binary nodes, as hls4ml's frontend reads them
+        y = g.node(op, [y, t.name], layer.name)
+    if kind == "Average":
+        y = g.node("Div", [y, g.const("count", float(len(ts)))], layer.name)
+    return _Tensor(y, shape, nchw)
+
+
+_MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+
+
+def _functional(g, model, given):
+    """Add a functional model's nodes to ``g`` for input tensors ``given``; returns its output tensors."""
+    from ..models.functional import flatten
+
+    values = {id(t): v for t, v in zip(model.inputs, given)}
+    for node in model._nodes:
+        args = [values[id(t)] for t in node.flat_inputs]
+        kind = type(node.layer).__name__
+        if kind in _MERGES:
+            outs = [_merge(g, node.layer, args)]
+        elif kind == "Functional":
+            outs = _functional(g, node.layer, args)
+        elif len(args) == 1:
+            outs = [_layer(g, args[0], node.layer)]
+        else:
+            raise FileFormatError(f"ONNX export has no rule for layer {node.layer.name!r} ({kind}) on several "
+                                  f"inputs. Received: {len(args)} inputs")
+        for t, v in zip(node.outputs, flatten(outs)):
+            values[id(t)] = v
+    return [values[id(t)] for t in model.outputs]
+
+
+def _rename(g, old, new):
+    for node in g.nodes:
+        for names in (node.input, node.output):
+            for i, n in enumerate(names):
+                if n == old:
+                    names[i] = new
+
+
+def _functional_io(g, model):
+    """Graph inputs and outputs ``[(name, Keras shape)]`` of a functional model, its nodes added to ``g``."""
+    inputs = [_Tensor(t.name, t.shape) for t in model.inputs]
+    g.reserved.update(t.name for t in inputs)
+    outs = [_to(g, t, False) for t in _functional(g, model, inputs)]
+    renamed, used, outputs = {}, set(), []
+    for t, sym in zip(outs, model.outputs):
+        layer, index, k = sym._keras_history
+        name = layer.name if len(layer._inbound_nodes[index].outputs) == 1 else f"{layer.name}_{k}"
+        while g.taken(name) and (renamed.get(t.name) != name or name in used):
+            name += "_output"
+        source = renamed.get(t.name, t.name)
+        if source != t.name or t.name in g.reserved or name == source:
+            if name != source:  # an input passed through, or one tensor given as two outputs
+                g.nodes.append(g.onnx.helper.make_node("Identity", [source], [name], name=name))
+        else:
+            _rename(g, t.name, name)
+            renamed[t.name] = name
+        g.reserved.add(name)
+        used.add(name)
+        outputs.append((name, t.shape))
+    return [(t.name, t.shape) for t in inputs], outputs
 
 
 def to_onnx(model, opset_version=DEFAULT_OPSET, hls4ml=False):
@@ -252,6 +396,17 @@ def to_onnx(model, opset_version=DEFAULT_OPSET, hls4ml=False):
         raise ArgumentError(f"opset_version must be an int from {_MIN_OPSET} to {top} (the installed onnx's). "
                             f"Received: opset_version={opset_version!r}")
     g = _Graph(onnx, bool(hls4ml))
+    batch = 1 if hls4ml else "batch"  # hls4ml and qonnx work on one sample at a time, with static shapes
+
+    def info(name, dims):
+        return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+                                                  [batch] + [None if d is None else int(d) for d in dims[1:]])
+
+    if type(model).__name__ == "Functional":
+        inputs, outputs = _functional_io(g, model)
+        graph = onnx.helper.make_graph(g.nodes, model.name, [info(n, s) for n, s in inputs],
+                                       [info(n, s) for n, s in outputs], g.inits)
+        return _finish(onnx, graph, opset_version)
     shape = tuple(model.input_shape)
     t = _Tensor("input", shape)
     for layer in model.layers:
@@ -263,14 +418,11 @@ def to_onnx(model, opset_version=DEFAULT_OPSET, hls4ml=False):
     last = g.nodes[-1]
     assert list(last.output) == [t.name]
     last.output[0] = "output"
-
-    batch = 1 if hls4ml else "batch"  # hls4ml and qonnx work on one sample at a time, with static shapes
-
-    def info(name, dims):
-        return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
-                                                  [batch] + [None if d is None else int(d) for d in dims[1:]])
-
     graph = onnx.helper.make_graph(g.nodes, model.name, [info("input", shape)], [info("output", t.shape)], g.inits)
+    return _finish(onnx, graph, opset_version)
+
+
+def _finish(onnx, graph, opset_version):
     proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset_version)],
                                    producer_name="ferronet", producer_version=_version())
     proto.ir_version = min(proto.ir_version, _ir_version(onnx, opset_version))

@@ -11,7 +11,8 @@ them, and the model is assembled only once every array is in hand.
 Keras 3 names a layer's weights by position under ``layers/<class>[_n]/vars``
 (the snake-cased class name, numbered per class in layer order, never the
 layer's own name) and Keras 2 by ``<layer name>/<weight name>``; a plan holds
-both.
+both, and the layer object the arrays go to. Functional models are planned by
+:mod:`ferronet.formats.graph`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import math
 from ..errors import FileFormatError
 from ..layers.base import _snake_case
 
-__all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths"]
+__all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths",
+           "paths_for", "plan_layer", "model_layers"]
 
 # Largest number of scalars a planned model may declare before any array is read (checked against the file too).
 _MAX_PARAMS = 1 << 36
@@ -39,13 +41,27 @@ class Planned:
         keras_path: Keras 3 group path (``layers/dense_1`` or ``layers/sequential/layers/dense``).
         weights: ``[(weight name, shape), ...]`` in ferronet's (and Keras') creation order.
         offset: index of its first weight among all weights of ``top``.
+        layer: the layer object (unbuilt while planning) that receives the arrays.
     """
 
-    __slots__ = ("layer_name", "top", "keras_path", "weights", "offset")
+    __slots__ = ("layer_name", "top", "keras_path", "weights", "offset", "layer")
 
-    def __init__(self, layer_name, top, keras_path, weights, offset):
-        self.layer_name, self.top, self.keras_path, self.weights, self.offset = (
-            layer_name, top, keras_path, weights, offset)
+    def __init__(self, layer_name, top, keras_path, weights, offset, layer=None):
+        self.layer_name, self.top, self.keras_path, self.weights, self.offset, self.layer = (
+            layer_name, top, keras_path, weights, offset, layer)
+
+    def moved(self, prefix, top):
+        """This plan for a model nested at ``prefix`` (its paths gain the prefix, its top becomes ``top``)."""
+        return Planned(self.layer_name, top, f"{prefix}/{self.keras_path}", self.weights, 0, self.layer)
+
+
+def set_offsets(plans):
+    """Number each plan's first weight among the weights of its top-level layer, in plan order."""
+    seen = {}
+    for p in plans:
+        p.offset = seen.get(p.top, 0)
+        seen[p.top] = p.offset + len(p.weights)
+    return plans
 
 
 def _weight_specs(layer, shape):
@@ -68,9 +84,14 @@ def _weight_specs(layer, shape):
 
 def keras_paths(layers, prefix="layers"):
     """Keras 3's group path for each layer of a list, in order (numbered per class name)."""
+    return paths_for([_class_name(layer) for layer in layers], prefix)
+
+
+def paths_for(class_names, prefix="layers"):
+    """Keras 3's group paths for layers of these classes, in order (numbered per snake-cased class name)."""
     used, out = {}, []
-    for layer in layers:
-        name = _snake_case(_class_name(layer))
+    for class_name in class_names:
+        name = _snake_case(class_name)
         if name in used:
             used[name] += 1
             name = f"{name}_{used[name]}"
@@ -80,52 +101,70 @@ def keras_paths(layers, prefix="layers"):
     return out
 
 
+def plan_layer(layer, shape, label):
+    """``(weight specs, output shape)`` of a plain layer for inputs of ``shape``, allocating nothing."""
+    if any(d is None for d in shape[1:]):
+        raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
+                              f"needs a complete input shape. Received: {label}")
+    try:
+        layer._check_input_shape(shape)
+        specs = _weight_specs(layer, shape)
+        if specs is None:  # a layer from custom_objects: the caller trusts its code, so build it to see
+            layer._build_with(shape)
+            specs = [(v.name, tuple(v.shape)) for v in layer.weights]
+        return specs, tuple(layer.compute_output_shape(shape))
+    except (ValueError, TypeError) as e:
+        raise FileFormatError(f"The model config does not fit together at layer {layer.name!r} ({e}). "
+                              f"Received: {label}") from None
+
+
 def _walk(layers, shape, prefix, top, plans, label):
     """Plan ``layers`` (a Sequential's) for inputs of ``shape``; returns the output shape."""
+    from .graph import UnbuiltGraph
+
     for layer, path in zip(layers, keras_paths(layers, prefix)):
         own_top = top or layer.name
-        if type(layer).__name__ == "InputLayer":
+        if type(layer).__name__ == "InputLayer":  # a nested model's own input must be what it receives
+            if tuple(layer.shape) != tuple(shape[1:]):
+                raise FileFormatError(f"Input {layer.name!r} has shape {(None,) + tuple(layer.shape)} but receives "
+                                      f"{tuple(shape)}. Received: {label}")
             continue
         if isinstance(layer, _Unbuilt):
             shape = _walk(layer.layers, shape, path + "/layers", own_top, plans, label)
             continue
-        if any(d is None for d in shape[1:]):
-            raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
-                                  f"needs a complete input shape. Received: {label}")
-        try:
-            layer._check_input_shape(shape)
-            specs = _weight_specs(layer, shape)
-            if specs is None:  # a layer from custom_objects: the caller trusts its code, so build it to see
-                layer._build_with(shape)
-                specs = [(v.name, tuple(v.shape)) for v in layer.weights]
-            out = tuple(layer.compute_output_shape(shape))
-        except (ValueError, TypeError) as e:
-            raise FileFormatError(f"The model config does not fit together at layer {layer.name!r} ({e}). "
-                                  f"Received: {label}") from None
+        if isinstance(layer, UnbuiltGraph):
+            raise FileFormatError(f"ferronet's Sequential models cannot hold a functional model yet ({layer.name!r}); "
+                                  f"rebuild it as one functional model. Received: {label}")
+        specs, out = plan_layer(layer, shape, label)
         if specs:
-            offset = sum(len(p.weights) for p in plans if p.top == own_top)
-            plans.append(Planned(layer.name, own_top, path, specs, offset))
+            plans.append(Planned(layer.name, own_top, path, specs, 0, layer))
         shape = out
+    set_offsets(plans)
     return shape
 
 
 class _Unbuilt:
     """A nested Sequential whose layers exist but are not assembled yet (planning allocates nothing)."""
 
+    keras_class = "Sequential"
+
     def __init__(self, entry, layers):
         self.entry, self.layers, self.name = entry, layers, entry["config"].get("name")
 
 
 def _class_name(layer):
-    return "Sequential" if isinstance(layer, _Unbuilt) else type(layer).__name__
+    return getattr(layer, "keras_class", None) or type(layer).__name__
 
 
 def _objects(entry, label, custom_objects):
     """Unbuilt layer objects for a translated entry (nested Sequential configs as :class:`_Unbuilt`)."""
     from .. import layers as layers_module
+    from .graph import UnbuiltGraph
 
     if entry.get("class_name") == "Sequential":
         return _Unbuilt(entry, [_objects(e, label, custom_objects) for e in entry["config"]["layers"]])
+    if entry.get("class_name") == "Functional":
+        return UnbuiltGraph(entry, label, custom_objects)
     try:
         return layers_module.deserialize(entry, custom_objects=custom_objects)
     except (ValueError, TypeError) as e:
@@ -171,17 +210,16 @@ def plan_model(fconfig, label, custom_objects=None):
 
 
 def _plan_model(fconfig, label, custom_objects=None):
-    if fconfig["class_name"] != "Sequential":
-        raise FileFormatError(
-            "This file holds a functional Keras model; this version of ferronet loads Sequential models only. "
-            f"Received: {label}"
-        )
     root = _objects(fconfig, label, custom_objects)
-    shape = _input_shape(fconfig["config"], root.layers, label)
-    if shape is None:
-        raise FileFormatError(f"The model config has no input shape, so its weights cannot be placed. Received: {label}")
-    plans = []
-    _walk(root.layers, shape, "layers", None, plans, label)
+    if fconfig["class_name"] == "Functional":
+        plans, shape = set_offsets(list(root.plans)), None
+    else:
+        shape = _input_shape(fconfig["config"], root.layers, label)
+        if shape is None:
+            raise FileFormatError(f"The model config has no input shape, so its weights cannot be placed. "
+                                  f"Received: {label}")
+        plans = []
+        _walk(root.layers, shape, "layers", None, plans, label)
     total = sum(math.prod(s) for p in plans for _, s in p.weights)
     if total > _MAX_PARAMS:
         raise FileFormatError(f"The model config declares {total} weights, more than ferronet loads "
@@ -191,7 +229,7 @@ def _plan_model(fconfig, label, custom_objects=None):
 
 def _assemble_checked(root, shape, label):
     try:
-        return assemble(root, shape)
+        return root.assemble() if not isinstance(root, _Unbuilt) else assemble(root, shape)
     except (ValueError, TypeError) as e:  # e.g. layers of different dtypes
         raise FileFormatError(f"ferronet cannot assemble the model of the file ({e}). Received: {label}") from None
 
@@ -209,24 +247,39 @@ def assemble(unbuilt, shape):
     return model
 
 
-def assign_all(model, arrays, label):
-    """Assign ``arrays`` (plan order) to the model's weights, after checking every shape."""
-    variables = flat_weights(model)
-    if len(variables) != len(arrays) or any(v.shape != a.shape for v, a in zip(variables, arrays)):
+def assign_all(model, arrays, label, plans):
+    """Assign ``arrays`` (plan order) to the planned layers' weights, after checking every shape."""
+    variables = [v for p in plans for v in p.layer.weights]
+    every = {id(v) for v in flat_weights(model)}
+    if (len(variables) != len(arrays) or any(v.shape != a.shape for v, a in zip(variables, arrays))
+            or {id(v) for v in variables} != every or len(every) != len(variables)):
         raise FileFormatError(f"The model built from the file does not match its weights "
                               f"({[tuple(v.shape) for v in variables]} vs {[a.shape for a in arrays]}). Received: {label}")
     for v, a in zip(variables, arrays):
         v.assign(a)
 
 
+def model_layers(model):
+    """A model's layers in Keras' order (for a functional model, the order Keras gives its rebuilt graph)."""
+    if type(model).__name__ == "Functional":
+        from .graph import keras_layers
+
+        return keras_layers(model)
+    return list(model.layers)
+
+
+def _is_model(layer):
+    return type(layer).__name__ in ("Sequential", "Functional")
+
+
 def flat_weights(model):
-    """The model's variables in plan order (nested models flattened depth first), with their layers."""
-    out = []
-    for layer in model.layers:
-        if type(layer).__name__ == "Sequential":
-            out += flat_weights(layer)
-        else:
-            out += list(layer.weights)
+    """The model's variables in Keras' layer order (nested models flattened depth first; shared layers once)."""
+    out, seen = [], set()
+    for layer in model_layers(model):
+        for v in (flat_weights(layer) if _is_model(layer) else layer.weights):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
     return out
 
 
@@ -237,13 +290,12 @@ def plan_built(model):
     def walk(layers, prefix, top):
         for layer, path in zip(layers, keras_paths(layers, prefix)):
             own_top = top or layer.name
-            if type(layer).__name__ == "Sequential":
-                walk(list(layer.layers), path + "/layers", own_top)
+            if _is_model(layer):
+                walk(model_layers(layer), path + "/layers", own_top)
                 continue
             weights = [(v.name, tuple(v.shape)) for v in layer.weights]
             if weights:
-                offset = sum(len(p.weights) for p in plans if p.top == own_top)
-                plans.append(Planned(layer.name, own_top, path, weights, offset))
+                plans.append(Planned(layer.name, own_top, path, weights, 0, layer))
 
-    walk(list(model.layers), "layers", None)
-    return plans
+    walk(model_layers(model), "layers", None)
+    return set_offsets(plans)
