@@ -45,7 +45,7 @@ def _predict_block(block, model, batch_size, caller_pid):
         if threads and _core.get_num_threads() != threads:
             _core.set_num_threads(int(threads))
     if block.shape[0] == 0:
-        return np.empty((0,) + tuple(model._model_output_shape()[1:]), model._model_dtype())
+        return np.empty(tuple(model.compute_output_shape(block.shape)), model.dtype)
     return model.predict(block, batch_size=batch_size, verbose=0)
 
 
@@ -85,7 +85,7 @@ def predict(model, x, batch_size=None):
         raise ValueError(f"x needs a sample axis. Received: a scalar dask array of shape {x.shape}")
     if not model.built:
         model.build((None,) + tuple(x.shape[1:]))
-    out_shape = tuple(model._model_output_shape()[1:])
+    out_shape = tuple(model.compute_output_shape((None,) + tuple(x.shape[1:]))[1:])
     if x.ndim > 1:
         x = x.rechunk({axis: -1 for axis in range(1, x.ndim)})
     chunks = (x.chunks[0],) + tuple((d,) for d in out_shape)
@@ -97,4 +97,4 @@ def predict(model, x, batch_size=None):
         kwargs["new_axis"] = list(range(x.ndim, out_ndim))
     payload = dask.delayed(model, pure=True, traverse=False)
     return x.map_blocks(_predict_block, payload, 32 if batch_size is None else int(batch_size), os.getpid(),
-                        dtype=np.dtype(model._model_dtype()), chunks=chunks, **kwargs)
+                        dtype=np.dtype(model.dtype), chunks=chunks, **kwargs)
