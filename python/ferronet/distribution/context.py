@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 from .. import _core
 from .communicator import Communicator, require_mpi
 
 __all__ = ["initialize", "process_id", "num_processes", "communicator", "set_distribution", "distribution"]
+
+_ABORT_GRACE = 0.2  # seconds between printing a failure and ending the group
 
 _state = {"comm": None, "distribution": None, "hook": None}
 
@@ -109,11 +112,16 @@ def _install_abort_hook(comm):
     if _state["hook"] is not None:
         return
     def hook(kind, value, tb):
-        sys.stderr.write(f"ferronet.distribution: process {comm.rank} of {comm.size} failed:\n")
-        traceback.print_exception(kind, value, tb)
-        sys.stderr.write(f"ferronet.distribution: stopping all {comm.size} processes (MPI_Abort).\n")
-        sys.stderr.flush()
+        # The cause comes first and everything goes out in one write: the launcher stops forwarding
+        # output once MPI_Abort tears the group down.
+        summary = "".join(traceback.format_exception_only(kind, value)).strip()
+        text = (f"ferronet.distribution: process {comm.rank} of {comm.size} failed: {summary}\n"
+                + "".join(traceback.format_exception(kind, value, tb))
+                + f"ferronet.distribution: stopping all {comm.size} processes (MPI_Abort).\n")
         sys.stdout.flush()
+        sys.stderr.flush()
+        os.write(2, text.encode("utf-8", "replace"))
+        time.sleep(_ABORT_GRACE)  # lets the launcher forward the message before the teardown
         comm.abort(1)
 
     _state["hook"] = hook

@@ -21,6 +21,14 @@ __all__ = ["DistributedOptimizer"]
 _ALIGN = 16
 
 
+def _aligned_zeros(n, dtype):
+    """Zeros whose first element sits on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n + 64 // dtype.itemsize, dtype)
+    shift = (-raw.ctypes.data % 64) // dtype.itemsize
+    return raw[shift:shift + n]
+
+
 class _GradientBuffer:
     """One contiguous buffer per dtype holding the ``.grad`` of every variable in a list."""
 
@@ -37,7 +45,7 @@ class _GradientBuffer:
             for v in group:
                 offsets.append(total)
                 total += -(-v.size // _ALIGN) * _ALIGN
-            flat = np.zeros(total, dtype)
+            flat = _aligned_zeros(total, dtype)
             self.flats.append(flat)
             for v, off in zip(group, offsets):
                 placed[id(v)] = flat[off:off + v.size].reshape(v.shape)
