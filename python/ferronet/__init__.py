@@ -19,6 +19,9 @@ from .models import Sequential
 # Physicist's workflow: data preparation, datasets, plots (matplotlib imported only when plotting)
 from . import datasets, plot, preprocessing
 
+# Beyond one process: data parallelism over MPI, batch inference over Dask (mpi4py and dask imported only when used)
+from . import distribution
+
 __all__ = [
     "ops",
     "get_num_threads",
@@ -46,4 +49,5 @@ __all__ = [
     "datasets",
     "plot",
     "preprocessing",
+    "distribution",
 ]
