@@ -99,6 +99,15 @@ def main(scenario, out):
     elif scenario == "source":
         model, results = source()
         save(out, scenario, rank, model, **results)
+    elif scenario == "batchnorm":
+        # Each process normalizes with its own part of the batch; the moving statistics are averaged per epoch.
+        fn.utils.set_random_seed(0)
+        model = fn.Sequential([layers.Input((8,)), layers.Dense(16), layers.BatchNormalization(),
+                               layers.Activation("relu"), layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        x, y = data()
+        distribution.DataParallel().fit(model, x, y, batch_size=BATCH, epochs=2, verbose=0)
+        save(out, scenario, rank, model)
     elif scenario == "apply_gradients":
         # A custom loop: each process brings its own gradients; the update uses their mean.
         model = build(100)

@@ -109,6 +109,11 @@ def test_a_batch_source_is_split_batch_by_batch(tmp_path):
     np.testing.assert_allclose(r["loss"], h["loss"], rtol=2e-5)
 
 
+def test_batchnorm_statistics_end_every_epoch_equal_on_all_processes(tmp_path):
+    ok(launch("batchnorm", tmp_path))
+    check_equal_ranks(tmp_path, "batchnorm")
+
+
 def test_apply_gradients_averages_over_processes(tmp_path):
     ok(launch("apply_gradients", tmp_path))
     for rank in (0, 1):
