@@ -3,13 +3,15 @@
 Run ``python benches/bench_distributed.py`` for the table, or through
 pytest-benchmark (``pytest benches/bench_distributed.py``; the figures land
 in ``extra_info``). The network is an MLP 784-256-256-10 (Adam) on
-MNIST-shaped synthetic data at a global batch of 256. Three runs, each in
-its own processes and interleaved (A B C A B C) so load changes hit all of
-them alike:
+MNIST-shaped synthetic data at a global batch of 256. Four runs, each in
+its own processes and interleaved (A B C D A B C D) so load changes hit all
+of them alike:
 
 - ``plain``: one process, ``model.fit`` (the fastest one-process path, fused Adam included);
 - ``mpi-1``: ``mpiexec -n 1``, ``DataParallel.fit`` (the data-parallel machinery with nobody to talk to);
-- ``mpi-2``: ``mpiexec -n 2``, ``DataParallel.fit``, each process computing half of every batch.
+- ``mpi-2``: ``mpiexec -n 2``, ``DataParallel.fit``, each process computing half of every batch, gradients
+  summed through node-shared memory (the default);
+- ``mpi-2-via-mpi``: the same with ``FERRONET_SHARED_MEMORY=0``: MPI's own ``Allreduce``.
 
 Besides samples/s, each data-parallel run reports the time its steps spent in
 the gradient allreduce (waiting for the slower process included) as a share
@@ -90,7 +92,8 @@ def worker(mode):
     seconds = time.perf_counter() - t
     in_steps = spent[0]
     # The allreduce alone: the same gradient buffer, back to back, nobody computing.
-    flat = m.optimizer._grad_buffer.flats[0].copy()
+    flat = m.optimizer._grad_buffer.flats[0]
+    flat[...] = 0.0
     comm.barrier()
     t = time.perf_counter()
     for _ in range(200):
@@ -108,7 +111,7 @@ def _mpiexec():
 
 
 def run(mode):
-    env = dict(os.environ, FERRONET_NUM_THREADS="1")
+    env = dict(os.environ, FERRONET_NUM_THREADS="1", FERRONET_SHARED_MEMORY="0" if mode.endswith("mpi") else "1")
     cmd = [sys.executable, __file__, "--worker", mode]
     if mode != "plain":
         cmd = [_mpiexec(), "-n", mode.split("-")[1]] + cmd
@@ -125,7 +128,7 @@ def available():
 
 
 def measure():
-    runs = {"plain": [], "mpi-1": [], "mpi-2": []}
+    runs = {"plain": [], "mpi-1": [], "mpi-2": [], "mpi-2-via-mpi": []}
     for _ in range(REPEATS):
         for mode in runs:
             runs[mode].append(run(mode))

@@ -95,7 +95,7 @@ def main(scenario, out):
     rank = comm.rank
     if scenario in ("train", "train_shuffled"):
         model, results = train(out, shuffle=scenario == "train_shuffled")
-        save(out, scenario, rank, model, **results, threads=fn.get_num_threads())
+        save(out, scenario, rank, model, **results, threads=fn.get_num_threads(), shared=comm._shared)
     elif scenario == "source":
         model, results = source()
         save(out, scenario, rank, model, **results)

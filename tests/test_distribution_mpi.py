@@ -67,10 +67,12 @@ def check_equal_ranks(out, scenario):
     return r0
 
 
-def test_two_processes_equal_one_process_with_the_same_global_batches(tmp_path):
-    proc = ok(launch("train", tmp_path))
+@pytest.mark.parametrize("shared", ["1", "0"], ids=["shared-memory", "mpi-allreduce"])
+def test_two_processes_equal_one_process_with_the_same_global_batches(tmp_path, shared):
+    proc = ok(launch("train", tmp_path, env={"FERRONET_SHARED_MEMORY": shared}))
     r = check_equal_ranks(tmp_path, "train")
     assert int(r["threads"]) == 1  # two processes on two cores: one thread each
+    assert bool(r["shared"]) == (shared == "1")  # which path summed the gradients
     # One process, plain fit: same data, global batch, order (no shuffling) and validation tail.
     model = worker.build(100)
     x, y = worker.data()

@@ -26,6 +26,14 @@ _SPIN_SECONDS = 2e-3
 _NAP_SECONDS = 1e-4
 
 
+def aligned_zeros(n, dtype) -> np.ndarray:
+    """Zeros whose first element sits on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n + 64 // dtype.itemsize, dtype)
+    shift = (-raw.ctypes.data % 64) // dtype.itemsize
+    return raw[shift:shift + n]
+
+
 class CollectiveTimeoutError(RuntimeError):
     """A collective operation did not complete within the communicator's timeout."""
 
@@ -80,6 +88,37 @@ class Communicator:
         self.timeout = _timeout_from_env() if timeout is None else float(timeout)
         if not self.timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds. Received: timeout={timeout!r}")
+        self._shared = None  # whether buffers go in node-shared memory (decided collectively on first use)
+        self._node_sums = {}  # id(buffer) -> NodeSum
+
+    def _shared_memory_pays(self) -> bool:
+        """Several processes on every node, the same number on each (collective on first call)."""
+        if self._shared is None:
+            self._shared = False
+            if self.size > 1 and os.environ.get("FERRONET_SHARED_MEMORY", "1") != "0":
+                from mpi4py import MPI
+
+                node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+                counts = self.allgather([node.Get_size()])
+                node.Free()
+                self._shared = bool(counts.min() > 1 and counts.min() == counts.max())
+        return self._shared
+
+    def gradient_buffer(self, n: int, dtype) -> np.ndarray:
+        """A zeroed 1-D buffer to sum with :meth:`allreduce_sum_` (collective: every process calls it).
+
+        With several processes on each node it lives in memory shared by the
+        node's processes, and its sums skip MPI's message copies
+        (:class:`~ferronet.distribution.shared_memory.NodeSum`;
+        ``FERRONET_SHARED_MEMORY=0`` turns that off). Its start is 64-byte aligned.
+        """
+        if self._shared_memory_pays():
+            from .shared_memory import NodeSum
+
+            node_sum = NodeSum(self, n, dtype)
+            self._node_sums[id(node_sum.buffer)] = node_sum
+            return node_sum.buffer
+        return aligned_zeros(n, dtype)
 
     def _wait(self, request, what):
         deadline = time.monotonic() + self.timeout
@@ -98,6 +137,9 @@ class Communicator:
 
     def allreduce_sum_(self, buffer: np.ndarray) -> np.ndarray:
         """Sum ``buffer`` (a contiguous array) over all processes, in place; every process gets the sum."""
+        node_sum = self._node_sums.get(id(buffer))
+        if node_sum is not None and node_sum.buffer is buffer:
+            return node_sum.allreduce_sum_()
         if self.size > 1:
             from mpi4py import MPI
 

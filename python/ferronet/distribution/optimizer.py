@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import optimizers as optimizers_module
 from ..optimizers.base import Optimizer
+from .communicator import aligned_zeros
 
 __all__ = ["DistributedOptimizer"]
 
@@ -21,18 +22,11 @@ __all__ = ["DistributedOptimizer"]
 _ALIGN = 16
 
 
-def _aligned_zeros(n, dtype):
-    """Zeros whose first element sits on a 64-byte boundary."""
-    dtype = np.dtype(dtype)
-    raw = np.zeros(n + 64 // dtype.itemsize, dtype)
-    shift = (-raw.ctypes.data % 64) // dtype.itemsize
-    return raw[shift:shift + n]
-
-
 class _GradientBuffer:
-    """One contiguous buffer per dtype holding the ``.grad`` of every variable in a list."""
+    """One contiguous buffer per dtype holding the ``.grad`` of every variable in a list (from
+    ``comm.gradient_buffer``: in node-shared memory when that pays)."""
 
-    def __init__(self, variables):
+    def __init__(self, variables, comm):
         self.source = variables
         self.variables = list(variables)
         self.flats, self.views = [], []
@@ -45,7 +39,8 @@ class _GradientBuffer:
             for v in group:
                 offsets.append(total)
                 total += -(-v.size // _ALIGN) * _ALIGN
-            flat = _aligned_zeros(total, dtype)
+            make = getattr(comm, "gradient_buffer", None)
+            flat = make(total, dtype) if make is not None else aligned_zeros(total, dtype)
             self.flats.append(flat)
             for v, off in zip(group, offsets):
                 placed[id(v)] = flat[off:off + v.size].reshape(v.shape)
@@ -78,7 +73,7 @@ class _AllreduceGradients:
     def _apply_variables(self, variables, lr=None) -> None:
         buf = self._grad_buffer
         if buf is None or (buf.source is not variables and buf.variables != variables):
-            buf = self._grad_buffer = _GradientBuffer(variables)
+            buf = self._grad_buffer = _GradientBuffer(variables, self._comm)
             self._known = None  # gradient buffers moved: the base class caches them
         elif buf.rebind():
             self._known = None
