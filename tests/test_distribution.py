@@ -287,6 +287,20 @@ def test_set_distribution_and_argument_errors(monkeypatch):
         Communicator()
 
 
+def test_initialize_twice_returns_the_same_communicator(monkeypatch):
+    monkeypatch.setitem(context._state, "comm", None)
+    first = distribution.initialize(num_threads=None)
+    assert distribution.initialize(timeout=7) is first and first.timeout == 7
+    assert distribution.communicator() is first
+
+
+def test_validation_split_needs_arrays():
+    x, y = data()
+    source = one_process().distribute_dataset(x, y, batch_size=16)
+    with pytest.raises(ValueError, match="validation_split needs arrays"):
+        one_process().fit(mlp(), source, validation_split=0.2, verbose=0)
+
+
 def test_one_process_fit_helper_matches_plain_fit():
     x, y = data()
     ref = mlp(optimizer=optimizers.SGD(0.05), metric_list=["accuracy"])

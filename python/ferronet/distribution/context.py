@@ -47,7 +47,8 @@ def _launcher_env():
 def initialize(timeout=None, num_threads="auto"):
     """Join the group of processes started by the launcher (``mpiexec -n 2 python train.py``, ``srun``).
 
-    Call it once at the top of the script, in every process. With one
+    Call it at the top of the script, in every process (later calls return
+    the same communicator). With one
     process and no MPI installed it still works (a one-process group). In a
     group of several, an uncaught exception in any process prints its
     traceback and ends all of them (``MPI_Abort``) instead of leaving the
@@ -69,6 +70,10 @@ def initialize(timeout=None, num_threads="auto"):
         RuntimeError: the launcher started several processes but MPI sees only this one (a launcher and an
             MPI library that do not match).
     """
+    if _state["comm"] is not None:  # already part of the group: one communicator per process
+        if timeout is not None:
+            _state["comm"].timeout = float(timeout)
+        return _state["comm"]
     env = _launcher_env()
     try:
         MPI = require_mpi()

@@ -108,7 +108,14 @@ class DataParallel:
         import math
 
         self._distribute_optimizer(model)
-        if validation_split and validation_data is None and not isinstance(x, ShardedBatches):
+        from ..models import data as data_module
+
+        if validation_split and (isinstance(x, ShardedBatches) or data_module.is_batch_source(x)):
+            raise ValueError(
+                "validation_split needs arrays; with a source of batches, pass validation_data. "
+                f"Received: validation_split={validation_split} with x a {type(x).__name__}"
+            )
+        if validation_split and validation_data is None:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must be a float in [0, 1). Received: {validation_split!r}")
             split = int(math.floor(len(x) * (1.0 - validation_split)))
