@@ -365,3 +365,5 @@ def test_dask_predict_in_process_and_on_numpy_input():
     np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="sample axis"):
         distribution.predict(model, np.float32(1.0))
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(None, 4\)"):
+        distribution.predict(model, np.zeros((10, 5), np.float32))

@@ -35,7 +35,7 @@ def _worker_threads():
     return getattr(state, "nthreads", None) or getattr(worker, "nthreads", None)
 
 
-def _predict_block(block, model, batch_size, caller_pid):
+def _predict_block(block, model, batch_size, caller_pid, out_shape, dtype):
     from .. import _core
 
     if os.getpid() != caller_pid:
@@ -45,7 +45,7 @@ def _predict_block(block, model, batch_size, caller_pid):
         if threads and _core.get_num_threads() != threads:
             _core.set_num_threads(int(threads))
     if block.shape[0] == 0:
-        return np.empty(tuple(model.compute_output_shape(block.shape)), model.dtype)
+        return np.empty((0,) + out_shape, dtype)
     return model.predict(block, batch_size=batch_size, verbose=0)
 
 
@@ -58,7 +58,7 @@ def predict(model, x, batch_size=None):
     runs it with the number of threads Dask gave it.
 
     Args:
-        model: a built ferronet model.
+        model: a ferronet model (built on the first call if needed).
         x: a ``dask.array.Array`` ``(samples, ...)`` (a NumPy array is wrapped in one block).
         batch_size: rows per ``predict`` batch inside a block (default 32).
 
@@ -68,7 +68,8 @@ def predict(model, x, batch_size=None):
 
     Raises:
         ImportError: without Dask (``pip install 'ferronet[dask]'``).
-        ValueError: if the model is not built or ``x`` has no sample axis.
+        ValueError: if ``x`` has no sample axis or its samples do not fit the model (checked before any
+            block is computed).
 
     Example:
 
@@ -83,9 +84,11 @@ def predict(model, x, batch_size=None):
         x = da.from_array(arr, chunks=arr.shape or (1,))
     if x.ndim == 0:
         raise ValueError(f"x needs a sample axis. Received: a scalar dask array of shape {x.shape}")
-    if not model.built:
-        model.build((None,) + tuple(x.shape[1:]))
-    out_shape = tuple(model.compute_output_shape((None,) + tuple(x.shape[1:]))[1:])
+    # One zero sample through the model here: a shape mismatch fails now, with ferronet's message, not on a
+    # worker at compute time; and it gives the output's shape and dtype.
+    probe = model.predict(np.zeros((1,) + tuple(x.shape[1:]), np.dtype(x.dtype) if x.dtype.kind == "f" else
+                                   np.float32), verbose=0)
+    out_shape = probe.shape[1:]
     if x.ndim > 1:
         x = x.rechunk({axis: -1 for axis in range(1, x.ndim)})
     chunks = (x.chunks[0],) + tuple((d,) for d in out_shape)
@@ -97,4 +100,4 @@ def predict(model, x, batch_size=None):
         kwargs["new_axis"] = list(range(x.ndim, out_ndim))
     payload = dask.delayed(model, pure=True, traverse=False)
     return x.map_blocks(_predict_block, payload, 32 if batch_size is None else int(batch_size), os.getpid(),
-                        dtype=np.dtype(model.dtype), chunks=chunks, **kwargs)
+                        out_shape, probe.dtype, dtype=probe.dtype, chunks=chunks, **kwargs)
