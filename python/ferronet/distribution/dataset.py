@@ -107,6 +107,7 @@ class ShardedBatches:
             seed = int(self.comm.broadcast_value(float(_random.next_seed() % 2**52)))
         self.seed = seed
         self._order = self._draw_order()
+        self._gather = {}
 
     def _check_same(self, values, what):
         table = self.comm.allgather(values)
@@ -142,10 +143,20 @@ class ShardedBatches:
         start, stop = self._share(b1 - b0)
         if self._order is None:
             idx = slice(b0 + start, b0 + stop)
-        else:
-            idx = self._order[b0 + start:b0 + stop]
-        batch = (self.x[idx], self.y[idx])
-        return batch if self.sw is None else batch + (self.sw[idx],)
+            batch = (self.x[idx], self.y[idx])
+            return batch if self.sw is None else batch + (self.sw[idx],)
+        idx = self._order[b0 + start:b0 + stop]
+        arrays = (self.x, self.y) if self.sw is None else (self.x, self.y, self.sw)
+        return tuple(np.take(a, idx, axis=0, out=out) for a, out in zip(arrays, self._buffers(len(idx))))
+
+    def _buffers(self, rows):
+        """Reused gather buffers, one set per batch length (full batches and the last one): ``fit`` uses each
+        batch before asking for the next, and fresh arrays would cost page faults every step."""
+        bufs = self._gather.get(rows)
+        if bufs is None:
+            arrays = (self.x, self.y) if self.sw is None else (self.x, self.y, self.sw)
+            bufs = self._gather[rows] = tuple(np.empty((rows,) + a.shape[1:], a.dtype) for a in arrays)
+        return bufs
 
     def _from_source(self, i):
         src = self._source
