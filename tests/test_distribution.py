@@ -132,6 +132,18 @@ def test_the_parts_of_each_global_batch_cover_it_in_order(size):
         parts[0][steps]
 
 
+def test_a_batch_share_holds_for_one_step_and_evaluation_data_sets_none():
+    x, y = data(30)
+    strategy = distribution.DataParallel(communicator=StandIn(0, 2))
+    m = mlp(optimizer=strategy.optimizer("sgd"))
+    strategy.distribute_dataset(x, y, batch_size=30, training=False)[0]
+    assert strategy._share is None
+    xb, yb = strategy.distribute_dataset(x, y, batch_size=30, shuffle=False)[0]
+    assert strategy._share == 0.5 and len(xb) == 15
+    m.train_on_batch(xb, yb)
+    assert strategy._share is None  # a later custom step averages with equal weights
+
+
 def test_a_tail_smaller_than_the_process_count_is_skipped_with_a_warning():
     x, y = data(101)
     strategy = distribution.DataParallel(communicator=StandIn(0, 2))

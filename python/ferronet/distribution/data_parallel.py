@@ -66,13 +66,14 @@ class DataParallel:
         return DistributedOptimizer(optimizer, strategy=self)
 
     def distribute_dataset(self, x, y=None, sample_weight=None, batch_size=None, shuffle=True, seed=None,
-                           steps=None):
+                           steps=None, training=True):
         """This process's part of every global batch of ``(x, y)``, as a batch source for ``fit``/``evaluate``.
 
-        See :class:`ShardedBatches` (``batch_size`` is the global batch size).
+        See :class:`ShardedBatches` (``batch_size`` is the global batch size; ``training=False`` for
+        validation and evaluation data).
         """
         return ShardedBatches(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, seed=seed, steps=steps,
-                              strategy=self)
+                              strategy=self, training=training)
 
     def callbacks(self, callbacks=None) -> list:
         """``[SyncWeights, GlobalMetrics, *callbacks]``, without file-writing callbacks on processes other than 0."""
@@ -128,16 +129,17 @@ class DataParallel:
         if val is not None and not isinstance(val, ShardedBatches):
             if isinstance(val, (tuple, list)):
                 vbs = validation_batch_size or batch_size or 32
-                val = self.distribute_dataset(*val, batch_size=vbs, shuffle=False)
+                val = self.distribute_dataset(*val, batch_size=vbs, shuffle=False, training=False)
             else:
-                val = self.distribute_dataset(val, shuffle=False, steps=fit_kwargs.pop("validation_steps", None))
+                val = self.distribute_dataset(val, shuffle=False, steps=fit_kwargs.pop("validation_steps", None),
+                                              training=False)
         return model.fit(train, validation_data=val, callbacks=self.callbacks(callbacks), **fit_kwargs)
 
     def evaluate(self, model, x=None, y=None, batch_size=None, sample_weight=None, steps=None, callbacks=None,
                  **evaluate_kwargs):
         """``model.evaluate`` with the data split across processes; every process gets the global results."""
         data = x if isinstance(x, ShardedBatches) else self.distribute_dataset(
-            x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps)
+            x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps, training=False)
         cbs = [c for c in self.callbacks(callbacks) if not isinstance(c, SyncWeights)]
         if self.communicator.rank != 0:
             evaluate_kwargs["verbose"] = 0

@@ -50,6 +50,8 @@ class ShardedBatches:
         seed: seed of that order; default: drawn from ferronet's generator on process 0 and broadcast.
         steps: batches per epoch from a generator source (default: its length).
         strategy: the :class:`DataParallel` whose optimizer learns each step's share of the batch.
+        training: whether batches feed optimizer steps (validation and evaluation data: False), so that
+            reading one tells the optimizer this process's share of the batch.
 
     Raises:
         ValueError: before any training, if the global batch is smaller than the number of processes,
@@ -57,10 +59,11 @@ class ShardedBatches:
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, shuffle=True, seed=None, steps=None,
-                 strategy=None):
+                 strategy=None, training=True):
         from .context import communicator
 
         self.strategy = strategy
+        self.training = bool(training)
         self.comm = strategy.communicator if strategy is not None else communicator()
         size = self.comm.size
         self.epoch = 0
@@ -129,7 +132,7 @@ class ShardedBatches:
     def _share(self, n_global):
         rank, size = self.comm.rank, self.comm.size
         start, stop = _part(n_global, size, rank)
-        if self.strategy is not None:
+        if self.strategy is not None and self.training:
             self.strategy._set_share((stop - start) / n_global)
         return start, stop
 

@@ -78,7 +78,9 @@ class _AllreduceGradients:
         elif buf.rebind():
             self._known = None
         comm = self._comm
-        share = None if self._strategy is None else self._strategy._share
+        share = None
+        if self._strategy is not None:
+            share, self._strategy._share = self._strategy._share, None  # valid for this step only
         scale = 1.0 / comm.size if share is None else share
         for flat in buf.flats:
             # Pre-scaling by this process's share of the batch makes the sum the global batch's mean gradient.
