@@ -108,6 +108,16 @@ def main(scenario, out):
         x, y = data()
         distribution.DataParallel().fit(model, x, y, batch_size=BATCH, epochs=2, verbose=0)
         save(out, scenario, rank, model)
+    elif scenario == "broadcast":
+        # Process 0 alone has trained a step (Adam slots, iterations); the broadcast gives everyone its state.
+        model = build(100 + rank)
+        x, y = data()
+        if rank == 0:
+            model.train_on_batch(x[:32], y[:32])
+        distribution.broadcast_weights(model)
+        state = model.optimizer._state_for(model.trainable_weights)
+        save(out, scenario, rank, model, iterations=model.optimizer.iterations,
+             **{k.replace("/", "_"): v for k, v in state.items()})
     elif scenario == "apply_gradients":
         # A custom loop: each process brings its own gradients; the update uses their mean.
         model = build(100)

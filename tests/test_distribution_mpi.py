@@ -111,6 +111,12 @@ def test_a_batch_source_is_split_batch_by_batch(tmp_path):
     np.testing.assert_allclose(r["loss"], h["loss"], rtol=2e-5)
 
 
+def test_broadcast_gives_every_process_the_weights_and_optimizer_state_of_process_zero(tmp_path):
+    ok(launch("broadcast", tmp_path))
+    r = check_equal_ranks(tmp_path, "broadcast")
+    assert int(r["iterations"]) == 1 and np.abs(r["0_momentum"]).max() > 0
+
+
 def test_batchnorm_statistics_end_every_epoch_equal_on_all_processes(tmp_path):
     ok(launch("batchnorm", tmp_path))
     check_equal_ranks(tmp_path, "batchnorm")

@@ -45,7 +45,7 @@ def _by_dtype(arrays):
 
 
 def broadcast_weights(model, root=0, communicator=None):
-    """Copy process ``root``'s weights (and optimizer state, if built) into every process's model.
+    """Copy process ``root``'s weights, optimizer slots and step count into every process's model.
 
     All weights travel in one contiguous buffer per dtype. Call it in every
     process, after the model is built (``SyncWeights`` does it when ``fit`` begins).

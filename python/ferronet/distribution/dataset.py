@@ -33,10 +33,6 @@ def _part(n, size, rank):
     return start, start + base + (1 if rank < extra else 0)
 
 
-def _take(a, idx):
-    return None if a is None else a[idx]
-
-
 class ShardedBatches:
     """This process's part of each global batch of arrays or of a batch source (give it to ``fit``/``evaluate``).
 
