@@ -304,6 +304,11 @@ def test_initialize_twice_returns_the_same_communicator(monkeypatch):
     first = distribution.initialize(num_threads=None)
     assert distribution.initialize(timeout=7) is first and first.timeout == 7
     assert distribution.communicator() is first
+    assert distribution.initialize(num_processes=1, process_id=0) is first  # Keras' arguments, checked
+    with pytest.raises(ValueError, match="num_processes=1. Received: num_processes=4"):
+        distribution.initialize(num_processes=4)
+    with pytest.raises(ValueError, match="not addresses"):
+        distribution.initialize(job_addresses="10.0.0.1:1234")
 
 
 def test_validation_split_needs_arrays():

@@ -44,23 +44,25 @@ def _launcher_env():
     return None
 
 
-def initialize(timeout=None, num_threads="auto"):
+def initialize(job_addresses=None, num_processes=None, process_id=None, timeout=None, num_threads="auto"):
     """Join the group of processes started by the launcher (``mpiexec -n 2 python train.py``, ``srun``).
 
     Call it at the top of the script, in every process (later calls return
-    the same communicator). With one
-    process and no MPI installed it still works (a one-process group). In a
-    group of several, an uncaught exception in any process prints its
-    traceback and ends all of them (``MPI_Abort``) instead of leaving the
-    others waiting.
+    the same communicator). With one process and no MPI installed it still
+    works (a one-process group). In a group of several, an uncaught exception
+    in any process prints its traceback and ends all of them (``MPI_Abort``)
+    instead of leaving the others waiting.
 
     Args:
+        job_addresses: Keras' argument; must be None (the launcher connects the processes).
+        num_processes: Keras' argument; if given, checked against the launched count.
+        process_id: Keras' argument; if given, checked against this process's rank.
         timeout: seconds a collective waits for the other processes before
             raising ``CollectiveTimeoutError`` (default ``FERRONET_COLLECTIVE_TIMEOUT`` or 300).
-        num_threads: ferronet threads per process. ``"auto"`` divides the
-            cores this process may use among the processes on its node (at
-            least 1), unless ``FERRONET_NUM_THREADS`` is set; an int sets it;
-            None leaves it alone.
+        num_threads: ferronet threads per process. ``"auto"``: in a group of
+            several, the cores this process may use divided among the
+            processes on its node (at least 1), unless ``FERRONET_NUM_THREADS``
+            is set; an int sets it; None leaves it alone.
 
     Returns:
         The :class:`Communicator` (also returned later by :func:`communicator`).
@@ -70,10 +72,23 @@ def initialize(timeout=None, num_threads="auto"):
         RuntimeError: the launcher started several processes but MPI sees only this one (a launcher and an
             MPI library that do not match).
     """
-    if _state["comm"] is not None:  # already part of the group: one communicator per process
-        if timeout is not None:
-            _state["comm"].timeout = float(timeout)
-        return _state["comm"]
+    if job_addresses is not None:
+        raise ValueError(
+            "ferronet's processes find each other through the MPI launcher (mpiexec, mpirun, srun), not "
+            f"addresses. Received: job_addresses={job_addresses!r}"
+        )
+    comm = _state["comm"]
+    if comm is None:
+        comm = _join(timeout, num_threads)
+    elif timeout is not None:  # already part of the group: one communicator per process
+        comm.timeout = float(timeout)
+    for name, want, have in (("num_processes", num_processes, comm.size), ("process_id", process_id, comm.rank)):
+        if want is not None and int(want) != have:
+            raise ValueError(f"The launcher gave this process {name}={have}. Received: {name}={want!r}")
+    return comm
+
+
+def _join(timeout, num_threads):
     env = _launcher_env()
     try:
         MPI = require_mpi()
@@ -92,7 +107,7 @@ def initialize(timeout=None, num_threads="auto"):
     if comm.size > 1:
         _install_abort_hook(comm)
     if num_threads == "auto":
-        if "FERRONET_NUM_THREADS" not in os.environ:
+        if comm.size > 1 and "FERRONET_NUM_THREADS" not in os.environ:
             _core.set_num_threads(_threads_per_process(MPI, comm))
     elif num_threads is not None:
         _core.set_num_threads(int(num_threads))
@@ -104,7 +119,7 @@ def _threads_per_process(MPI, comm):
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    if comm.size == 1 or cores < (os.cpu_count() or cores):
+    if cores < (os.cpu_count() or cores):
         return max(1, cores)  # pinned by the launcher: use what this process was given
     local = comm.comm.Split_type(MPI.COMM_TYPE_SHARED)
     on_node = local.Get_size()
