@@ -2,6 +2,7 @@
 stand-in communicator for other process counts), initialization from launcher variables, errors, and Dask
 inference on a LocalCluster bound to 127.0.0.1."""
 
+import os
 import pickle
 import sys
 
@@ -365,8 +366,12 @@ def test_dask_predictions_equal_predict(dask_client):
     lazy = distribution.predict(model, da.from_array(x, chunks=(128, 3, 6, 1)), batch_size=64)
     assert lazy.shape == (500, 3) and lazy.chunks[0] == (128, 128, 128, 116)
     np.testing.assert_allclose(lazy.compute(), model.predict(x, batch_size=64, verbose=0), rtol=1e-6, atol=1e-7)
-    # Each worker process runs ferronet on the one thread Dask gave it.
-    distribution.predict(model, da.from_array(x, chunks=100)).compute()
+    # Each worker process runs ferronet on the one thread Dask gave it (every worker runs a block here).
+    from ferronet.distribution.inference import _predict_block
+
+    outs = dask_client.run(_predict_block, x[:5], model, 32, os.getpid(), (3,), np.float32)
+    for out in outs.values():
+        np.testing.assert_allclose(out, model.predict(x[:5], verbose=0), rtol=1e-6, atol=1e-7)
     assert set(dask_client.run(fn.get_num_threads).values()) == {1}
 
 
