@@ -5,7 +5,8 @@ window, so the backward pass writes straight into memory the other processes
 of the node can read. A step's sum is then a reduce-scatter and an allgather
 done by plain loads and stores: process ``r`` adds chunk ``r`` of every
 segment, in rank order, and writes the sum into chunk ``r`` of every
-segment, between two barriers. When the group spans several nodes, chunk
+segment, between two barriers. Every process of a node therefore ends with
+the same bytes, summed in rank order. When the group spans several nodes, chunk
 ``r`` is then summed across the nodes by an ``Allreduce`` among the
 processes with the same index on their node, before being written back.
 On one node this moves each byte about twice instead of the several copies
@@ -68,7 +69,6 @@ class NodeSum:
         self.buffer[...] = 0
         lo, hi = n * local // count, n * (local + 1) // count
         self.chunk = slice(lo, hi)
-        self.scratch = np.empty(hi - lo, self.dtype)
         _OPEN.append(self)
 
     def _barrier(self):
@@ -79,16 +79,15 @@ class NodeSum:
     def allreduce_sum_(self):
         """Sum :attr:`buffer` over every process of the group, in place."""
         self._barrier()  # every segment holds its process's gradients
-        c, segs, acc = self.chunk, self.segments, self.scratch
-        if len(segs) == 1:
-            np.copyto(acc, segs[0][c])
-        else:
-            np.add(segs[0][c], segs[1][c], out=acc)
-            for seg in segs[2:]:
-                np.add(acc, seg[c], out=acc)
+        # Chunk c of every segment is this process's alone between the barriers: the sum, in rank order,
+        # accumulates into segment 0's chunk and is copied into the others'.
+        c, segs = self.chunk, self.segments
+        acc = segs[0][c]
+        for seg in segs[1:]:
+            np.add(acc, seg[c], out=acc)
         if self.cross is not None:
             self.comm._wait(self.cross.Iallreduce(self._MPI.IN_PLACE, acc, op=self._MPI.SUM), "an allreduce")
-        for seg in segs:
+        for seg in segs[1:]:
             seg[c] = acc
         self._barrier()  # every chunk is written back everywhere
         return self.buffer
