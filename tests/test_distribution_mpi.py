@@ -90,6 +90,19 @@ def test_two_processes_equal_one_process_with_the_same_global_batches(tmp_path, 
     assert not any((tmp_path / "rank1").iterdir())
 
 
+def test_three_processes_equal_one_process(tmp_path):
+    ok(launch("source", tmp_path, n=3))  # batches of 40 cut 14/13/13; three segments summed in rank order
+    r = check_equal_ranks(tmp_path, "source")
+    for a, b in zip(weights(r), weights(results(tmp_path, "source", 2))):
+        np.testing.assert_array_equal(a, b)
+    model = worker.build(100)
+    x, y = worker.data()
+    h = model.fit(worker.Batches(x, y, 40), epochs=worker.EPOCHS, verbose=0).history
+    for got, want in zip(weights(r), model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(r["loss"], h["loss"], rtol=2e-5)
+
+
 def test_shuffled_batches_are_the_same_on_two_processes_and_on_one(tmp_path):
     ok(launch("train_shuffled", tmp_path))
     r = check_equal_ranks(tmp_path, "train_shuffled")
