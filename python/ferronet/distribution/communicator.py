@@ -24,6 +24,7 @@ DEFAULT_TIMEOUT = 300.0
 # core to the computing processes on an oversubscribed node.
 _SPIN_SECONDS = 2e-3
 _NAP_SECONDS = 1e-4
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 def aligned_zeros(n, dtype) -> np.ndarray:
@@ -134,6 +135,8 @@ class Communicator:
                 )
             if now > spin_until:
                 time.sleep(_NAP_SECONDS)
+            else:
+                _yield()  # lets a process sharing this core (a peer, on a crowded node) run
 
     def allreduce_sum_(self, buffer: np.ndarray) -> np.ndarray:
         """Sum ``buffer`` (a contiguous array) over all processes, in place; every process gets the sum."""
