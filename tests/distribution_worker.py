@@ -142,6 +142,18 @@ def main(scenario, out):
         x, y = data()
         distribution.DataParallel().fit(build(0), x, y, batch_size=BATCH, epochs=50, verbose=0,
                                         callbacks=[callbacks.LambdaCallback(on_epoch_begin=fail)])
+    elif scenario == "stop_on_one":
+        # Process 1 alone stops training mid-epoch (as TerminateOnNaN would on its own NaN loss).
+        def stop(batch, logs):
+            if rank == 1 and batch == 3:
+                model.stop_training = True
+
+        model = build(0)
+        x, y = data()
+        history = distribution.DataParallel().fit(model, x, y, batch_size=BATCH, epochs=5, verbose=0,
+                                                  callbacks=[callbacks.LambdaCallback(on_train_batch_end=stop)])
+        save(out, scenario, rank, model, epochs=len(history.history["loss"]), steps=model.optimizer.iterations,
+             loss=history.history["loss"])
     elif scenario == "stall":
         if rank == 1:
             time.sleep(30)  # never reaches the collective in time

@@ -245,6 +245,7 @@ def test_file_writers_stay_on_process_zero(tmp_path):
     one = distribution.DataParallel(communicator=StandIn(1, 2)).callbacks([ckpt, stop])
     assert ckpt in zero and ckpt not in one and stop in one
     assert isinstance(one[0], distribution.SyncWeights) and isinstance(one[1], distribution.GlobalMetrics)
+    assert isinstance(one[-1], distribution.StopTogether)
 
 
 # -------------------------------------------------------- initialization, API

@@ -135,6 +135,12 @@ def test_batchnorm_statistics_end_every_epoch_equal_on_all_processes(tmp_path):
     check_equal_ranks(tmp_path, "batchnorm")
 
 
+def test_a_stop_requested_on_one_process_ends_training_on_all(tmp_path):
+    ok(launch("stop_on_one", tmp_path, timeout=60))
+    r = check_equal_ranks(tmp_path, "stop_on_one")
+    assert int(r["epochs"]) == 1 and int(r["steps"]) == 4
+
+
 def test_apply_gradients_averages_over_processes(tmp_path):
     ok(launch("apply_gradients", tmp_path))
     for rank in (0, 1):

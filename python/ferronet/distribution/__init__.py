@@ -13,7 +13,7 @@ or ``srun`` on SLURM. Batch inference over Dask: :func:`predict`
 (``pip install 'ferronet[dask]'``).
 """
 
-from .callbacks import GlobalMetrics, SyncWeights, average_weights, broadcast_weights, global_logs
+from .callbacks import GlobalMetrics, StopTogether, SyncWeights, average_weights, broadcast_weights, global_logs
 from .communicator import CollectiveTimeoutError, Communicator
 from .context import communicator, distribution, initialize, num_processes, process_id, set_distribution
 from .data_parallel import DataParallel
@@ -33,6 +33,7 @@ __all__ = [
     "ShardedBatches",
     "SyncWeights",
     "GlobalMetrics",
+    "StopTogether",
     "broadcast_weights",
     "average_weights",
     "global_logs",

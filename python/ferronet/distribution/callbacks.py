@@ -17,7 +17,7 @@ from ..metrics.stateful.auc import AUC
 from ..metrics.stateful.confusion import _ConfusionMatrixMetric
 from ..metrics.stateful.fbeta import FBetaScore
 
-__all__ = ["SyncWeights", "GlobalMetrics", "broadcast_weights", "average_weights"]
+__all__ = ["SyncWeights", "GlobalMetrics", "StopTogether", "broadcast_weights", "average_weights"]
 
 
 def _flat_copy(arrays, dtype):
@@ -231,3 +231,33 @@ class GlobalMetrics(Callback):
     def on_test_end(self, logs=None):
         if logs is not None:
             logs.update(global_logs(self.model, self.comm))
+
+
+class StopTogether(Callback):
+    """End ``fit`` on every process in the same batch when a callback stops it on one.
+
+    A callback that stops training from batch logs (``TerminateOnNaN`` sees
+    a NaN in this process's loss first) would otherwise leave the other
+    processes waiting in the next step's allreduce. After each batch, one
+    small allreduce tells every process whether any asked to stop. Put it
+    after the callbacks that may stop training, as ``DataParallel.callbacks()`` does.
+
+    Args:
+        communicator: the group (default :func:`ferronet.distribution.communicator`).
+        metrics: the run's :class:`GlobalMetrics`, which then reports the stopped epoch's global values too.
+    """
+
+    def __init__(self, communicator=None, metrics=None):
+        super().__init__()
+        from .context import communicator as default_communicator
+
+        self.comm = communicator or default_communicator()
+        self.metrics = metrics
+        self._flag = np.zeros(1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._flag[0] = 1.0 if self.model.stop_training else 0.0
+        if self.comm.allreduce_sum_(self._flag)[0] > 0:
+            self.model.stop_training = True
+            if self.metrics is not None:  # the epoch ends here, before GlobalMetrics' last-batch reduction
+                self.metrics._train_logs = global_logs(self.model, self.comm)

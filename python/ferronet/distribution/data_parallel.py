@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..callbacks import CSVLogger, ModelCheckpoint
-from .callbacks import GlobalMetrics, SyncWeights
+from .callbacks import GlobalMetrics, StopTogether, SyncWeights
 from .dataset import ShardedBatches
 from .optimizer import DistributedOptimizer, _AllreduceGradients
 
@@ -23,8 +23,8 @@ class DataParallel:
 
     - :meth:`optimizer` wraps an optimizer so its updates average the gradients first;
     - :meth:`distribute_dataset` gives this process's part of every global batch;
-    - :meth:`callbacks` adds :class:`SyncWeights` and :class:`GlobalMetrics` and keeps the callbacks that
-      write files (``ModelCheckpoint``, ``CSVLogger``) on process 0 only.
+    - :meth:`callbacks` adds :class:`SyncWeights`, :class:`GlobalMetrics` and :class:`StopTogether` and
+      keeps the callbacks that write files (``ModelCheckpoint``, ``CSVLogger``) on process 0 only.
 
     Args:
         devices: accepted for Keras compatibility; must be None (the devices are the launched processes).
@@ -76,13 +76,16 @@ class DataParallel:
                               strategy=self, training=training)
 
     def callbacks(self, callbacks=None) -> list:
-        """``[SyncWeights, GlobalMetrics, *callbacks]``, without file-writing callbacks on processes other than 0."""
+        """``[SyncWeights, GlobalMetrics, *callbacks, StopTogether]``, without file-writing callbacks on
+        processes other than 0."""
         from ..callbacks.base import _flatten
 
         rest = _flatten(callbacks)
         if self.communicator.rank != 0:
             rest = [c for c in rest if not isinstance(c, _FILE_WRITERS)]
-        return [SyncWeights(self.communicator), GlobalMetrics(self.communicator), *rest]
+        comm = self.communicator
+        metrics = GlobalMetrics(comm)
+        return [SyncWeights(comm), metrics, *rest, StopTogether(comm, metrics)]
 
     def _distribute_optimizer(self, model):
         model._require_compiled("fit")
@@ -140,7 +143,7 @@ class DataParallel:
         """``model.evaluate`` with the data split across processes; every process gets the global results."""
         data = x if isinstance(x, ShardedBatches) else self.distribute_dataset(
             x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps, training=False)
-        cbs = [c for c in self.callbacks(callbacks) if not isinstance(c, SyncWeights)]
+        cbs = [c for c in self.callbacks(callbacks) if not isinstance(c, (SyncWeights, StopTogether))]
         if self.communicator.rank != 0:
             evaluate_kwargs["verbose"] = 0
         return model.evaluate(data, callbacks=cbs, **evaluate_kwargs)
