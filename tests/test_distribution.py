@@ -245,7 +245,10 @@ def test_file_writers_stay_on_process_zero(tmp_path):
     one = distribution.DataParallel(communicator=StandIn(1, 2)).callbacks([ckpt, stop])
     assert ckpt in zero and ckpt not in one and stop in one
     assert isinstance(one[0], distribution.SyncWeights) and isinstance(one[1], distribution.GlobalMetrics)
-    assert isinstance(one[-1], distribution.StopTogether)
+    assert not any(isinstance(c, distribution.StopTogether) for c in one)  # nothing can stop mid-epoch
+    nan = fn.callbacks.TerminateOnNaN()
+    assert isinstance(distribution.DataParallel(communicator=StandIn(1, 2)).callbacks([nan])[-1],
+                      distribution.StopTogether)
 
 
 # -------------------------------------------------------- initialization, API

@@ -76,16 +76,20 @@ class DataParallel:
                               strategy=self, training=training)
 
     def callbacks(self, callbacks=None) -> list:
-        """``[SyncWeights, GlobalMetrics, *callbacks, StopTogether]``, without file-writing callbacks on
-        processes other than 0."""
-        from ..callbacks.base import _flatten
+        """``[SyncWeights, GlobalMetrics, *callbacks]``, plus ``StopTogether`` when one of ``callbacks`` acts
+        after each batch (and so may stop mid-epoch), without file-writing callbacks on processes other than 0."""
+        from ..callbacks.base import _flatten, _overrides
 
         rest = _flatten(callbacks)
-        if self.communicator.rank != 0:
-            rest = [c for c in rest if not isinstance(c, _FILE_WRITERS)]
         comm = self.communicator
         metrics = GlobalMetrics(comm)
-        return [SyncWeights(comm), metrics, *rest, StopTogether(comm, metrics)]
+        cbs = [SyncWeights(comm), metrics, *rest]
+        # Only a callback acting after each batch can stop mid-epoch: otherwise no per-batch collective.
+        if any(_overrides(c, "on_train_batch_end") or _overrides(c, "on_batch_end") for c in rest):
+            cbs.append(StopTogether(comm, metrics))
+        if comm.rank != 0:
+            cbs = [c for c in cbs if not isinstance(c, _FILE_WRITERS)]
+        return cbs
 
     def _distribute_optimizer(self, model):
         model._require_compiled("fit")
