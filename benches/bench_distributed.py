@@ -35,7 +35,7 @@ import numpy as np
 N = 16384
 BATCH = 256
 EPOCHS = 3
-REPEATS = 2
+REPEATS = 3
 
 
 def data(n=N, seed=0):
