@@ -35,6 +35,7 @@ def test_every_example_has_a_test():
         "mnist_tutorial.py",
         "transfer_learning.py",
         "pinn_burgers.py",
+        "mpi_mnist_mlp.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -109,3 +110,17 @@ def test_mnist_tutorial_on_real_mnist(tmp_path):
         pytest.skip("MNIST is not on this machine")
     out = run("mnist_tutorial.py", tmp_path, timeout=300)
     assert "Epoch 5/5" in out
+
+
+def test_mpi_mnist_mlp(tmp_path):
+    pytest.importorskip("mpi4py", reason="needs the mpi extra")
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if not os.path.exists(mpiexec):
+        pytest.skip("no mpiexec next to the Python executable")
+    env = dict(os.environ, FERRONET_EXAMPLES_QUICK="1", FERRONET_OFFLINE="1")
+    env.pop("FERRONET_NUM_THREADS", None)
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, str(EXAMPLES / "mpi_mnist_mlp.py")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.stdout.count("Epoch 2/2") == 1 and "2 processes, 1 thread(s) each: test accuracy" in proc.stdout
+    assert (tmp_path / "mpi_mnist_mlp.ferronet").exists()

@@ -22,6 +22,9 @@ from .tensor import GradientTape, Tensor, constant
 # Physicist's workflow: data preparation, datasets, plots (matplotlib imported only when plotting)
 from . import datasets, pinn, plot, preprocessing
 
+# Beyond one process: data parallelism over MPI, batch inference over Dask (mpi4py and dask imported only when used)
+from . import distribution
+
 __all__ = [
     "ops",
     "get_num_threads",
@@ -55,6 +58,7 @@ __all__ = [
     "datasets",
     "plot",
     "preprocessing",
+    "distribution",
 ]
 
 
