@@ -8,24 +8,15 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError
-from ._util import _common, _contiguous
+from ._util import _common, _contiguous, _int_pair
 
 __all__ = ["conv2d", "conv2d_backward"]
 
 IntPair = Union[int, Tuple[int, int]]
 
 
-def _pair(v: IntPair, name: str) -> Tuple[int, int]:
-    """An int or a pair of ints as a pair of positive ints."""
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    try:
-        a, b = (int(t) for t in v)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"{name} must be an int or a pair of ints. Received: {name}={v!r}") from None
-    if a < 1 or b < 1:
-        raise ArgumentError(f"{name} must be positive. Received: {name}={v!r}")
-    return a, b
+def _pair(v: IntPair, name: str, op: str = "conv2d") -> Tuple[int, int]:
+    return _int_pair(v, name, op)
 
 
 def _padding(p: str) -> str:

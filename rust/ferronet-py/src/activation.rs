@@ -42,7 +42,7 @@ fn run_into<'py, T: Element + Sync>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let vd = contiguous("out", &dst)?;
     if inputs.iter().any(|v| overlaps(&vd, v)) {
-        let tmp = unsafe { PyArrayDyn::<T>::new(py, vd.shape.as_slice(), false) };
+        let tmp = crate::convert::empty::<T>(py, vd.shape.as_slice())?;
         let vt = contiguous("out", &tmp)?;
         guarded(py, || kernel(unsafe { slice_mut(&vt) }))?;
         dst.call_method1("__setitem__", (PyEllipsis::get(py), tmp))?;

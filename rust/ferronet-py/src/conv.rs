@@ -1,7 +1,7 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{contiguous, contiguous_output, floats, same, Floats};
+use crate::convert::{contiguous, contiguous_output, disjoint, floats, same, Floats};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::conv2d::Conv2d;
@@ -43,6 +43,8 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
     let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
     let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
+    let read: Vec<_> = [&vx, &vw].into_iter().chain(vb.as_ref()).collect();
+    disjoint(py, "conv2d", &[("out", &vy)], &read)?;
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
         g.forward(
@@ -105,6 +107,9 @@ fn backward_t<'py, T: GemmFloat + Element>(
         .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
         .collect::<PyResult<Vec<_>>>()?;
     let (vdy, vx, vw) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &w)?);
+    let written: Vec<_> =
+        ["dx_out", "dw_out", "db_out"].into_iter().zip(&views).filter_map(|(n, v)| v.as_ref().map(|v| (n, v))).collect();
+    disjoint(py, "conv2d_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
         let (dx, dw, db) = (it.next().flatten(), it.next().flatten(), it.next().flatten());

@@ -1,9 +1,16 @@
 //! NumPy arrays ⇄ kernel views: dtype checks, zero-copy strided views,
 //! output allocation and `out=` validation. No arithmetic here.
+//!
+//! Operands that are only read are taken as NumPy takes them: an unaligned or
+//! byte-swapped float array is copied into a native one first. Arrays the
+//! kernels write (`out=`, in-place parameters and state) are never copied, so
+//! they must already be native, aligned and writeable.
 
 use crate::errors::{argument_error, dtype_error, shape_error};
 use ferronet_core::shape::{fmt_shape, Strided};
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::npyffi::{self, PY_ARRAY_API};
+use numpy::prelude::*;
+use numpy::{Element, PyArrayDyn, PyUntypedArray};
 use pyo3::prelude::*;
 
 /// A float array of either supported dtype.
@@ -19,8 +26,27 @@ fn dtype_name(ob: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// `ob` as a float32/float64 ndarray, or a DTypeError naming what it is.
+/// A float ndarray the kernels cannot read in place (unaligned, or in
+/// non-native byte order) as a native aligned copy; anything else as is.
+fn readable<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(a) = ob.cast::<PyUntypedArray>() {
+        let d = a.dtype();
+        if d.kind() == b'f' && (!a.is_aligned() || d.is_native_byteorder() == Some(false)) {
+            let native = d.call_method1("newbyteorder", ("=",))?;
+            return ob.call_method1("astype", (native,));
+        }
+    }
+    Ok(ob.clone())
+}
+
+/// `ob` (an operand the kernel only reads) as a float32/float64 ndarray, or a
+/// DTypeError naming what it is.
 pub fn floats<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> {
+    floats_inplace(name, &readable(ob)?)
+}
+
+/// `ob` (an array the kernel writes) as a float32/float64 ndarray, never copied.
+pub fn floats_inplace<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> {
     if let Ok(a) = ob.cast::<PyArrayDyn<f32>>() {
         return Ok(Floats::F32(a.clone()));
     }
@@ -33,8 +59,17 @@ pub fn floats<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> 
     ))
 }
 
-/// `ob` as an ndarray of exactly `T` (the dtype of the op's first operand).
+/// `ob` (read only) as an ndarray of exactly `T` (the dtype of the op's first operand).
 pub fn same<'py, T: Element>(name: &str, first: &str, ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    same_inplace(name, first, &readable(ob)?)
+}
+
+/// `ob` (written by the kernel) as an ndarray of exactly `T`, never copied.
+pub fn same_inplace<'py, T: Element>(
+    name: &str,
+    first: &str,
+    ob: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     ob.cast::<PyArrayDyn<T>>().map(|a| a.clone()).map_err(|_| {
         dtype_error(
             ob.py(),
@@ -55,7 +90,7 @@ pub fn view<T: Element>(name: &str, a: &Bound<'_, PyArrayDyn<T>>) -> PyResult<St
     if !aligned && a.len() > 0 {
         return Err(argument_error(
             a.py(),
-            format!("{name} is not aligned in memory; pass np.ascontiguousarray({name}) instead"),
+            format!("{name} is written in place, so it must be aligned in memory (allocate it with np.empty)"),
         ));
     }
     Ok(Strided { ptr, shape: a.shape().to_vec(), strides: a.strides().iter().map(|s| s / size).collect() })
@@ -79,9 +114,9 @@ pub fn output<'py, T: Element>(
     first: &str,
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     match out {
-        None => Ok(unsafe { PyArrayDyn::<T>::new(py, shape, false) }),
+        None => empty::<T>(py, shape),
         Some(o) => {
-            let arr = same::<T>("out", first, o)?;
+            let arr = same_inplace::<T>("out", first, o)?;
             if arr.shape() != shape {
                 return Err(shape_error(
                     py,
@@ -136,4 +171,53 @@ pub fn overlaps<T>(a: &Strided<T>, b: &Strided<T>) -> bool {
 
 fn is_writeable<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
     a.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
+}
+
+/// A new uninitialized C-contiguous array; a MemoryError (not a panic) when
+/// NumPy cannot allocate it.
+pub fn empty<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let mut dims: Vec<npyffi::npy_intp> = Vec::with_capacity(shape.len());
+    for &d in shape {
+        match npyffi::npy_intp::try_from(d) {
+            Ok(d) => dims.push(d),
+            Err(_) => {
+                return Err(pyo3::exceptions::PyMemoryError::new_err(format!(
+                    "cannot allocate an array of shape {}",
+                    fmt_shape(shape)
+                )))
+            }
+        }
+    }
+    // SAFETY: the descriptor reference is stolen by NumPy, dims outlives the
+    // call, and a null result (allocation failure) is turned into the pending
+    // Python error before anything uses the pointer.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            T::get_dtype(py).into_dtype_ptr(),
+            dims.len() as std::os::raw::c_int,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
+
+/// ArgumentError unless every array the kernel writes is disjoint from every
+/// array it reads and from the other written ones (overlapping slices are
+/// undefined behaviour in Rust, and would give wrong values).
+pub fn disjoint<T>(py: Python<'_>, op: &str, written: &[(&str, &Strided<T>)], read: &[&Strided<T>]) -> PyResult<()> {
+    for (i, (name, w)) in written.iter().enumerate() {
+        if read.iter().any(|r| overlaps(w, r)) {
+            return Err(argument_error(py, format!("{op}: {name} must not share memory with the inputs")));
+        }
+        if let Some((other, _)) = written[i + 1..].iter().find(|(_, o)| overlaps(w, o)) {
+            return Err(argument_error(py, format!("{op}: {name} and {other} must not share memory")));
+        }
+    }
+    Ok(())
 }

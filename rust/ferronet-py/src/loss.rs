@@ -45,7 +45,7 @@ fn outputs<'py, T: Element>(
     grad_out: Option<&Bound<'py, PyAny>>,
     inputs: &[&Strided<T>],
 ) -> PyResult<Arrays<'py, T>> {
-    let loss = unsafe { PyArrayDyn::<T>::new(py, &logits.shape[..1], false) };
+    let loss = crate::convert::empty::<T>(py, &logits.shape[..1])?;
     let grad = contiguous_output::<T>(py, grad_out, &logits.shape, "logits")?;
     let vg = contiguous("grad_out", &grad)?;
     if inputs.iter().any(|v| overlaps(&vg, v)) {

@@ -81,7 +81,7 @@ fn dropout_t<'py, T: Float + Element>(
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
     let mask = match mask_out {
         Some(m) => mask_array(py, OP, "mask_out", m, &shape, true)?,
-        None => unsafe { PyArrayDyn::<u8>::new(py, shape.as_slice(), false) },
+        None => crate::convert::empty::<u8>(py, shape.as_slice())?,
     };
     let (vx, vy, vm) = (contiguous("x", &x)?, contiguous("out", &y)?, contiguous("mask_out", &mask)?);
     disjoint(py, OP, &vy, &[&vx])?;
@@ -195,8 +195,8 @@ fn bn_train_t<'py, T: Float + Element>(
     let (rows, cols) = channels_last(py, OP, &shape)?;
     let (_keep, v) = channel_views::<T>(&[("gamma", gamma), ("beta", beta)])?;
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
-    let mean = unsafe { PyArrayDyn::<T>::new(py, [cols].as_slice(), false) };
-    let var = unsafe { PyArrayDyn::<T>::new(py, [cols].as_slice(), false) };
+    let mean = crate::convert::empty::<T>(py, [cols].as_slice())?;
+    let var = crate::convert::empty::<T>(py, [cols].as_slice())?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
     let (vm, vv) = (contiguous("mean", &mean)?, contiguous("var", &var)?);
     disjoint(py, OP, &vy, &[&vx, &v[0], &v[1]])?;
@@ -407,7 +407,7 @@ fn l1_l2_penalty_t<T: Float + Element>(
     l2: f64,
     grad: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<f64> {
-    let g = grad.map(|g| same::<T>("grad", "w", g)).transpose()?;
+    let g = grad.map(|g| crate::convert::same_inplace::<T>("grad", "w", g)).transpose()?;
     let vw = contiguous("w", &w)?;
     let vg = g.as_ref().map(|g| contiguous("grad", g)).transpose()?;
     if let Some(vg) = &vg {

@@ -4,7 +4,7 @@
 //! never converted: each must already be a C-contiguous, writeable array of
 //! the parameter's dtype and shape, and no two may share memory.
 
-use crate::convert::{contiguous, floats, overlaps, same, Floats};
+use crate::convert::{contiguous, floats_inplace, overlaps, same, Floats};
 use crate::errors::{argument_error, dtype_error, guarded, shape_error};
 use ferronet_core::ops::optim::{self as kernels, Adagrad, Adam, RmsProp, Sgd};
 use ferronet_core::shape::{fmt_shape, Strided};
@@ -149,7 +149,7 @@ fn sgd_update(
     nesterov: bool,
 ) -> PyResult<()> {
     let h = Sgd { learning_rate, momentum, nesterov };
-    match floats("param", param)? {
+    match floats_inplace("param", param)? {
         Floats::F32(p) => sgd_t(py, p, grad, velocity, h),
         Floats::F64(p) => sgd_t(py, p, grad, velocity, h),
     }
@@ -197,7 +197,7 @@ fn adam_update(
     vhat: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay: 0.0, step };
-    match floats("param", param)? {
+    match floats_inplace("param", param)? {
         Floats::F32(p) => adam_t(py, "adam_update", p, grad, m, v, vhat, h),
         Floats::F64(p) => adam_t(py, "adam_update", p, grad, m, v, vhat, h),
     }
@@ -222,7 +222,7 @@ fn adamw_update(
     vhat: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay, step };
-    match floats("param", param)? {
+    match floats_inplace("param", param)? {
         Floats::F32(p) => adam_t(py, "adamw_update", p, grad, m, v, vhat, h),
         Floats::F64(p) => adam_t(py, "adamw_update", p, grad, m, v, vhat, h),
     }
@@ -265,7 +265,7 @@ fn rmsprop_update(
     average_grad: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = RmsProp { learning_rate, rho, momentum, epsilon };
-    match floats("param", param)? {
+    match floats_inplace("param", param)? {
         Floats::F32(p) => rmsprop_t(py, p, grad, velocity, momentum_buf, average_grad, h),
         Floats::F64(p) => rmsprop_t(py, p, grad, velocity, momentum_buf, average_grad, h),
     }
@@ -294,7 +294,7 @@ fn adagrad_update(
     epsilon: f64,
 ) -> PyResult<()> {
     let h = Adagrad { learning_rate, epsilon };
-    match floats("param", param)? {
+    match floats_inplace("param", param)? {
         Floats::F32(p) => adagrad_t(py, p, grad, accumulator, h),
         Floats::F64(p) => adagrad_t(py, p, grad, accumulator, h),
     }
