@@ -309,9 +309,9 @@ class Trainer:
                     raise ValueError(f"sample_weight must hold one weight per sample. Received: shape {sample_weight.shape}")
                 sw = sw[:, 0]
         data_module.check_lengths(**{what + "x": x, what + "y": y, what + "sample_weight": sw})
-        data_module.check_finite(x, what + "x")
-        data_module.check_finite(y, what + "y")
-        data_module.check_finite(sw, what + "sample_weight")
+        data_module.check_finite(x, what + "x", self._model_dtype())
+        data_module.check_finite(y, what + "y", self._model_dtype())
+        data_module.check_finite(sw, what + "sample_weight", self._model_dtype())
         targets, kind = data_module.prepare_targets(self.loss, y, self._model_output_shape(), self._model_dtype(),
                                                     what + "y")
         if class_weight is not None:
