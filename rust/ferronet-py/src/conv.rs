@@ -1,7 +1,7 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{contiguous, contiguous_output, disjoint, floats, same, Floats};
+use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::conv2d::Conv2d;
@@ -74,10 +74,7 @@ fn conv2d<'py>(
     out: Option<&Bound<'py, PyAny>>,
     activation: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
-        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out),
-    }
+    by_dtype!(floats("x", x)?, x => forward_t(py, x, w, b, strides, padding, dilation, activation, out))
 }
 
 type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
@@ -147,10 +144,7 @@ fn conv2d_backward<'py>(
 ) -> PyResult<Grads<'py>> {
     let outs = [dx_out, dw_out, db_out];
     let need = [need_dx, need_dw, need_db];
-    match floats("dy", dy)? {
-        Floats::F32(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need),
-        Floats::F64(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need),
-    }
+    by_dtype!(floats("dy", dy)?, dy => backward_t(py, dy, x, w, strides, padding, dilation, outs, need))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

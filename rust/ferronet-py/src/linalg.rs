@@ -1,6 +1,6 @@
 //! matmul and linear.
 
-use crate::convert::{contiguous, disjoint, floats, output, overlaps, same, same_inplace, view, Floats};
+use crate::convert::{by_dtype, contiguous, disjoint, floats, output, overlaps, same, same_inplace, view};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::matmul as kernels;
@@ -44,10 +44,7 @@ fn matmul<'py>(
     b: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("a", a)? {
-        Floats::F32(a) => matmul_t(py, a, b, out),
-        Floats::F64(a) => matmul_t(py, a, b, out),
-    }
+    by_dtype!(floats("a", a)?, a => matmul_t(py, a, b, out))
 }
 
 fn linear_t<'py, T: GemmFloat + Element>(
@@ -85,10 +82,7 @@ fn linear<'py>(
     b: Option<&Bound<'py, PyAny>>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => linear_t(py, x, w, b, out),
-        Floats::F64(x) => linear_t(py, x, w, b, out),
-    }
+    by_dtype!(floats("x", x)?, x => linear_t(py, x, w, b, out))
 }
 
 type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
@@ -142,10 +136,7 @@ fn linear_backward<'py>(
 ) -> PyResult<Grads<'py>> {
     let need = [need_dx, need_dw, need_db];
     let outs = [dx_out, dw_out, db_out];
-    match floats("dy", dy)? {
-        Floats::F32(dy) => linear_backward_t(py, dy, x, w, need, outs),
-        Floats::F64(dy) => linear_backward_t(py, dy, x, w, need, outs),
-    }
+    by_dtype!(floats("dy", dy)?, dy => linear_backward_t(py, dy, x, w, need, outs))
 }
 
 type Pair<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
@@ -209,10 +200,7 @@ fn linear_backward_adam<'py>(
     db_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay: 0.0, step };
-    match floats("dy", dy)? {
-        Floats::F32(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
-        Floats::F64(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

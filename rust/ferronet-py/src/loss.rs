@@ -1,8 +1,7 @@
 //! Fused losses: per-sample loss and the gradient w.r.t. the predictions in
 //! one call (cross-entropies, regression and margin losses).
 
-use crate::activation::{slice, slice_mut};
-use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
+use crate::convert::{by_dtype, contiguous, contiguous_output, floats, overlaps, same, slice, slice_mut};
 use crate::errors::{argument_error, dtype_error, guarded, shape_error};
 use ferronet_core::ops::loss::{self as kernels, Labels};
 use ferronet_core::ops::margin_loss;
@@ -179,10 +178,7 @@ fn class_loss<'py>(
     grad_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
     let (pn, _, _) = kind.accepts();
-    match floats(pn, pred)? {
-        Floats::F32(z) => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out),
-        Floats::F64(z) => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out),
-    }
+    by_dtype!(floats(pn, pred)?, z => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out))
 }
 
 /// Softmax cross-entropy of 2-D logits against int64 class ids (n,) or
@@ -292,10 +288,7 @@ fn pointwise<'py>(
     scale: f64,
     grad_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
-    match floats(kind.arg_names().0, pred)? {
-        Floats::F32(z) => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out),
-        Floats::F64(z) => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out),
-    }
+    by_dtype!(floats(kind.arg_names().0, pred)?, z => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out))
 }
 
 /// Binary cross-entropy from logits, averaged over the non-batch axes:

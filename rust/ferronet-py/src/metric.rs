@@ -1,6 +1,6 @@
 //! Bindings of the accuracy-counting kernels.
 
-use crate::convert::{contiguous, floats, same, Floats};
+use crate::convert::{by_dtype, contiguous, floats, same};
 use crate::errors::{guarded, shape_error};
 use ferronet_core::ops::metric;
 use ferronet_core::shape::fmt_shape;
@@ -57,10 +57,7 @@ fn argmax_hits_t<T: Float + Element>(
 /// in `np.argmax`.
 #[pyfunction]
 fn argmax_hits<'py>(py: Python<'py>, scores: &Bound<'py, PyAny>, labels: &Bound<'py, PyAny>) -> PyResult<usize> {
-    match floats("scores", scores)? {
-        Floats::F32(s) => argmax_hits_t(py, s, labels),
-        Floats::F64(s) => argmax_hits_t(py, s, labels),
-    }
+    by_dtype!(floats("scores", scores)?, s => argmax_hits_t(py, s, labels))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
