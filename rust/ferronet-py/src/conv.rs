@@ -3,9 +3,7 @@
 use crate::activation::named;
 use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same};
 use crate::errors::{guarded, to_py};
-use ferronet_core::gemm::GemmFloat;
-use ferronet_core::ops::conv2d::Conv2d;
-use ferronet_core::ops::vmath::VFloat;
+use ferronet_core::ops::conv2d::{Conv2d, ConvFloat};
 use ferronet_core::shape::Padding;
 use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -25,7 +23,7 @@ fn geometry<T: Element>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward_t<'py, T: GemmFloat + VFloat + Element>(
+fn forward_t<'py, T: ConvFloat + Element>(
     py: Python<'py>,
     x: Bound<'py, PyArrayDyn<T>>,
     w: &Bound<'py, PyAny>,
@@ -80,7 +78,7 @@ fn conv2d<'py>(
 type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
 
 #[allow(clippy::too_many_arguments)]
-fn backward_t<'py, T: GemmFloat + Element>(
+fn backward_t<'py, T: ConvFloat + Element>(
     py: Python<'py>,
     dy: Bound<'py, PyArrayDyn<T>>,
     x: &Bound<'py, PyAny>,

@@ -11,9 +11,9 @@
 
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
+pub use crate::ops::conv_direct::ConvFloat;
 use crate::ops::activation::{self, Activation};
 use crate::ops::conv_direct;
-use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
 use crate::workspace::{with_scratch, Slot};
@@ -174,7 +174,7 @@ impl Conv2d {
     /// `y = act(conv(x, w) (+ bias))`; `y` has [`Conv2d::output_shape`]. The
     /// activation is applied to each tile of output rows as soon as it is
     /// computed, while it is in cache.
-    pub fn forward<T: GemmFloat + VFloat>(
+    pub fn forward<T: ConvFloat>(
         &self,
         x: &[T],
         w: &[T],
@@ -243,7 +243,7 @@ impl Conv2d {
     }
 
     /// Gradients of the forward pass; each output is computed only when asked for.
-    pub fn backward<T: GemmFloat>(
+    pub fn backward<T: ConvFloat>(
         &self,
         dy: &[T],
         x: &[T],
@@ -283,7 +283,7 @@ impl Conv2d {
     /// sums (each part walks its rows in L2-sized tiles of P, accumulating),
     /// and the partials are then added in part order — the same arithmetic
     /// on any number of threads.
-    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
+    fn weight_grad<T: ConvFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
         let (m, k, f) = (self.m(), self.k(), self.filters);
         if m == 0 {
             dw.fill(T::ZERO);

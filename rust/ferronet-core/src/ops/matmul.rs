@@ -328,7 +328,7 @@ pub unsafe fn linear_backward_adam<T: GemmFloat>(
     let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
     let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
     let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
-    gemm::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
+    crate::ops::optim::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
     Ok(())
 }
 

@@ -11,14 +11,15 @@ use crate::parallel::SendPtr;
 
 mod adagrad;
 mod adam;
+mod adam_gemm;
 mod rmsprop;
 mod sgd;
 #[cfg(test)]
 mod tests;
 
 pub use adagrad::{adagrad_update, Adagrad};
-pub(crate) use adam::{adam_plain, AdamCoef};
 pub use adam::{adam_update, adamw_update, Adam};
+pub(crate) use adam_gemm::gemm_adam;
 pub use rmsprop::{rmsprop_update, RmsProp};
 pub use sgd::{sgd_update, Sgd};
 #[cfg(test)]
