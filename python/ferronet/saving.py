@@ -32,6 +32,7 @@ import os
 import tempfile
 import time
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -230,7 +231,7 @@ def _read(zf, name, label, limit=None) -> bytes:
                          f"Received: {label}")
     try:
         return zf.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise ValueError(f"The file's member {name} is damaged ({e}). Received: {label}") from None
 
 

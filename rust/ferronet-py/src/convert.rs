@@ -64,7 +64,9 @@ fn readable<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let d = a.dtype();
         if d.kind() == b'f' && (!a.is_aligned() || d.is_native_byteorder() == Some(false)) {
             let native = d.call_method1("newbyteorder", ("=",))?;
-            return ob.call_method1("astype", (native,));
+            let order = pyo3::types::PyDict::new(ob.py());
+            order.set_item("order", "C")?;
+            return ob.call_method("astype", (native,), Some(&order));
         }
     }
     Ok(ob.clone())
