@@ -40,8 +40,6 @@ def _contiguous(x: np.ndarray) -> np.ndarray:
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
-
-
 _INT_MAX = 2**63 - 1
 
 

@@ -21,13 +21,11 @@ Example:
 
 from __future__ import annotations
 
-import operator
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
-from ..errors import ArgumentError
 from ._util import _INT_MAX, _common, _contiguous, _floats, _int
 
 __all__ = [

@@ -15,10 +15,6 @@ __all__ = ["conv2d", "conv2d_backward"]
 IntPair = Union[int, Tuple[int, int]]
 
 
-def _pair(v: IntPair, name: str, op: str = "conv2d") -> Tuple[int, int]:
-    return _int_pair(v, name, op)
-
-
 def _padding(p: str) -> str:
     if not isinstance(p, str) or p.lower() not in ("valid", "same"):
         raise ArgumentError(f"padding must be 'valid' or 'same'. Received: padding={p!r}")
@@ -61,8 +57,8 @@ def conv2d(
         x, w, b = _common("conv2d", x=x, kernel=w, bias=b)
         b = _contiguous(b)
     return _core.conv2d(
-        _contiguous(x), _contiguous(w), b, _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), out, activation,
+        _contiguous(x), _contiguous(w), b, _int_pair(strides, "strides", "conv2d"), _padding(padding),
+        _int_pair(dilation_rate, "dilation_rate", "conv2d"), out, activation,
     )
 
 
@@ -94,6 +90,7 @@ def conv2d_backward(
     """
     dy, x, w = _common("conv2d_backward", dy=dy, x=x, kernel=w)
     return _core.conv2d_backward(
-        _contiguous(dy), _contiguous(x), _contiguous(w), _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), need_dx, need_dw, need_db, dx_out, dw_out, db_out,
+        _contiguous(dy), _contiguous(x), _contiguous(w), _int_pair(strides, "strides", "conv2d_backward"),
+        _padding(padding), _int_pair(dilation_rate, "dilation_rate", "conv2d_backward"),
+        need_dx, need_dw, need_db, dx_out, dw_out, db_out,
     )

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError
-from ._util import _INT_MAX, _common, _contiguous, _floats, _int, _int_pair
+from ._util import _INT_MAX, _common, _contiguous, _floats, _int_pair
 
 __all__ = [
     "max_pool2d",
@@ -33,13 +33,9 @@ __all__ = [
 IntPair = Union[int, Tuple[int, int]]
 
 
-def _pair(v, name: str, op: str) -> Tuple[int, int]:
-    return _int_pair(v, name, op)
-
-
 def _window(op: str, pool_size, strides, padding) -> tuple:
-    size = _pair(pool_size, "pool_size", op)
-    step = size if strides is None else _pair(strides, "strides", op)
+    size = _int_pair(pool_size, "pool_size", op)
+    step = size if strides is None else _int_pair(strides, "strides", op)
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ArgumentError(f"{op}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
     return size, step, padding.lower()
