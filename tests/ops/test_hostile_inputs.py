@@ -134,6 +134,22 @@ def test_big_endian_operands_of_the_layer_ops_are_accepted():
         np.testing.assert_array_equal(a, b)
 
 
+def test_unaligned_and_byte_swapped_labels_are_accepted():
+    p = np.full((3, 4), 0.25, np.float32)
+    ids = np.array([0, 3, 1])
+    want = ops.softmax_cross_entropy(p, ids)
+    raw = bytearray(ids.nbytes + 1)
+    unaligned = np.frombuffer(raw, np.int64, offset=1, count=3)
+    unaligned[...] = ids
+    for labels in (unaligned, ids.astype(">i8")):
+        for a, b in zip(ops.softmax_cross_entropy(p, labels), want):
+            np.testing.assert_array_equal(a, b)
+        assert ferronet._core.argmax_hits(p, labels) == ferronet._core.argmax_hits(p, ids)
+    onehot = np.eye(4, dtype=np.float32)[ids]
+    for a, b in zip(ops.categorical_crossentropy(p, _unaligned(onehot)), ops.categorical_crossentropy(p, onehot)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_byte_swapped_param_is_refused_not_copied():
     param = np.ones(3, ">f4")
     with pytest.raises(ferronet.DTypeError):

@@ -57,12 +57,12 @@ pub fn is_writeable(ob: &Bound<'_, PyAny>) -> bool {
     ob.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
 }
 
-/// A float ndarray the kernels cannot read in place (unaligned, or in
-/// non-native byte order) as a native aligned copy; anything else as is.
-fn readable<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+/// A numeric ndarray the kernels cannot read in place (unaligned, or in
+/// non-native byte order) as a native, aligned, C-ordered copy; anything else as is.
+pub fn readable<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if let Ok(a) = ob.cast::<PyUntypedArray>() {
         let d = a.dtype();
-        if d.kind() == b'f' && (!a.is_aligned() || d.is_native_byteorder() == Some(false)) {
+        if matches!(d.kind(), b'f' | b'i' | b'u') && (!a.is_aligned() || d.is_native_byteorder() == Some(false)) {
             let native = d.call_method1("newbyteorder", ("=",))?;
             let order = pyo3::types::PyDict::new(ob.py());
             order.set_item("order", "C")?;

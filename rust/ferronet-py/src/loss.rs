@@ -1,7 +1,7 @@
 //! Fused losses: per-sample loss and the gradient w.r.t. the predictions in
 //! one call (cross-entropies, regression and margin losses).
 
-use crate::convert::{by_dtype, contiguous, contiguous_output, floats, overlaps, same, slice, slice_mut};
+use crate::convert::{by_dtype, contiguous, contiguous_output, floats, overlaps, readable, same, slice, slice_mut};
 use crate::errors::{argument_error, dtype_error, guarded, shape_error};
 use ferronet_core::ops::loss::{self as kernels, Labels};
 use ferronet_core::ops::margin_loss;
@@ -103,6 +103,7 @@ fn class_loss_t<'py, T: VFloat + Element>(
     }
     let (rows, classes) = (vz.shape[0], vz.shape[1]);
     // Class ids (int64) or targets (the predictions' dtype).
+    let labels = &readable(labels)?;
     let sparse = if ids_ok { labels.cast::<PyArrayDyn<i64>>().ok().cloned() } else { None };
     let dense = match (&sparse, dense_ok) {
         (None, true) => labels.cast::<PyArrayDyn<T>>().ok().cloned(),
