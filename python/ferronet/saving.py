@@ -387,7 +387,8 @@ def load_model(filepath, custom_objects=None, compile=True):
         The model.
 
     Raises:
-        ValueError: for a truncated, damaged or foreign file (nothing half-loaded is returned).
+        ValueError: for a truncated, damaged, forged or foreign file, found before anything large is read or
+            allocated (nothing half-loaded is returned).
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
@@ -436,7 +437,8 @@ def load_weights(model, filepath) -> None:
     """Load weights from :func:`save_weights`'s ``.npz`` or a full model file; all-or-nothing.
 
     Raises:
-        ValueError: if the file is not readable or its names/shapes do not match the model.
+        ValueError: if the file is truncated, damaged or forged (sizes are checked before reading), or its
+            names/shapes do not match the model; the model's weights are then unchanged.
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
