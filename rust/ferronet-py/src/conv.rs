@@ -41,8 +41,10 @@ fn forward_t<'py, T: ConvFloat + Element>(
     let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
     let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
     let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
-    let read: Vec<_> = [&vx, &vw].into_iter().chain(vb.as_ref()).collect();
-    disjoint(py, "conv2d", &[("out", &vy)], &read)?;
+    match &vb {
+        Some(vb) => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw, vb])?,
+        None => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw])?,
+    }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
         g.forward(

@@ -63,8 +63,10 @@ fn linear_t<'py, T: GemmFloat + Element>(
     let shape = [rows, units];
     let dst = output::<T>(py, out, &shape, "x")?;
     let vd = view("out", &dst)?;
-    let read: Vec<_> = [&vx, &vw].into_iter().chain(vb.as_ref()).collect();
-    disjoint(py, "linear", &[("out", &vd)], &read)?;
+    match &vb {
+        Some(vb) => disjoint(py, "linear", &[("out", &vd)], &[&vx, &vw, vb])?,
+        None => disjoint(py, "linear", &[("out", &vd)], &[&vx, &vw])?,
+    }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
         kernels::linear(&vx, &vw, bias, &vd)
