@@ -168,6 +168,25 @@ def test_dilation_that_would_wrap_is_refused():
     assert ops.conv2d(x, w, dilation_rate=2**40).shape == (1, 0, 0, 1)  # big, representable: an empty map
 
 
+@pytest.mark.parametrize("dilation", [100_000, 2**40])
+def test_huge_dilation_with_same_padding_computes_without_padding_a_huge_copy(dilation):
+    # The direct path once padded the 4x4 image to (2·dilation)² cells and the process aborted: run it aside.
+    code = textwrap.dedent(f"""
+        import numpy as np
+        from ferronet import ops
+        x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        w = np.arange(1, 10, dtype=np.float32).reshape(3, 3, 1, 1)
+        y = ops.conv2d(x, w, padding="same", dilation_rate={dilation})
+        dx, dw, db = ops.conv2d_backward(np.ones_like(x), x, w, padding="same", dilation_rate={dilation})
+        assert np.array_equal(y, 5 * x), y                       # only the centre tap lands inside
+        assert np.array_equal(dw.ravel(), [0, 0, 0, 0, x.sum(), 0, 0, 0, 0]), dw
+        assert np.array_equal(dx, np.full_like(x, 5)), dx
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_pool_windows_that_would_wrap_are_refused():
     x = np.ones((1, 4, 4, 1), np.float32)
     with pytest.raises(ArgumentError, match="pool_size must be at most"):

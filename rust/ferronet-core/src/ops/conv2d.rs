@@ -195,7 +195,7 @@ impl Conv2d {
         if m == 0 || f == 0 {
             return Ok(());
         }
-        if k <= conv_direct::MAX_K {
+        if conv_direct::usable(self) {
             conv_direct::forward(self, x, w, bias, act, y);
             return Ok(());
         }

@@ -43,12 +43,26 @@ impl<T: ConvFloat> Layout<'_, T> {
     }
 }
 
+/// Padded rows and columns of the layout the direct kernels read.
+fn padded(g: &Conv2d) -> (usize, usize) {
+    let reach = |w: &crate::shape::Window| (w.output.max(1) - 1) * w.stride + (w.size - 1) * w.dilation + 1;
+    (reach(&g.h).max(g.h.pad_before + g.h.input), reach(&g.w).max(g.w.pad_before + g.w.input))
+}
+
+/// Whether the direct paths take this geometry: few taps, and a padded copy
+/// of the input not much larger than the input (a huge dilation with "same"
+/// padding would pad a small image to gigabytes; im2col reads taps in place).
+pub(crate) fn usable(g: &Conv2d) -> bool {
+    let (hp, wp) = padded(g);
+    let image = g.h.input * g.w.input;
+    g.k() <= MAX_K && hp.checked_mul(wp).is_some_and(|p| p <= 4 * image + (1 << 16))
+}
+
 /// Calls `f` with the input laid out for the direct kernels (copied into
 /// scratch with zero borders only when padding is needed).
 fn with_layout<T: ConvFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, T>) -> R) -> R {
     let c = g.channels;
-    let reach = |w: &crate::shape::Window| (w.output - 1) * w.stride + (w.size - 1) * w.dilation + 1;
-    let (hp, wp) = (reach(&g.h).max(g.h.pad_before + g.h.input), reach(&g.w).max(g.w.pad_before + g.w.input));
+    let (hp, wp) = padded(g);
     let offs = (0..g.h.size)
         .flat_map(|th| {
             (0..g.w.size).flat_map(move |tw| {
@@ -150,7 +164,7 @@ pub(crate) fn forward<T: ConvFloat>(
 
 /// Whether [`weight_grad`] takes this geometry (filters in whole register panels).
 pub(crate) fn weight_grad_usable<T: ConvFloat>(g: &Conv2d) -> bool {
-    g.k() <= MAX_K && g.filters.is_multiple_of(T::conv_tiles(simd::active()).nr)
+    usable(g) && g.filters.is_multiple_of(T::conv_tiles(simd::active()).nr)
 }
 
 /// dW (K×F) and db (F) for `g.k() ≤ MAX_K` and whole filter panels: fixed
