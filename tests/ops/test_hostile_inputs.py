@@ -187,6 +187,26 @@ def test_huge_dilation_with_same_padding_computes_without_padding_a_huge_copy(di
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
+def test_pool_windows_far_larger_than_the_image_do_not_reserve_their_size():
+    # Each window's cell list was reserved for the full window (2**40 cells): the process aborted. Run it aside.
+    code = textwrap.dedent("""
+        import numpy as np
+        from ferronet import ops
+        x = np.random.default_rng(0).random((2, 8, 3, 3)).astype(np.float32)
+        for op in (ops.max_pool2d, ops.avg_pool2d):
+            y = op(x, (1, 2**40), (1, 2**40), "same")
+            want = x.max(axis=2, keepdims=True) if op is ops.max_pool2d else x.mean(axis=2, keepdims=True)
+            assert y.shape == (2, 8, 1, 3) and np.allclose(y, want), op
+        dx = ops.max_pool2d_backward(np.ones((2, 8, 1, 3), np.float32), x, (1, 2**40), (1, 2**40), "same")
+        assert dx.sum() == 2 * 8 * 3
+        dx = ops.avg_pool2d_backward(np.ones((2, 8, 1, 3), np.float32), x, (1, 2**40), (1, 2**40), "same")
+        assert np.allclose(dx, 1 / 3)
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_pool_windows_that_would_wrap_are_refused():
     x = np.ones((1, 4, 4, 1), np.float32)
     with pytest.raises(ArgumentError, match="pool_size must be at most"):
