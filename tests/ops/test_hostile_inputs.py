@@ -35,6 +35,19 @@ def test_failed_output_allocation_is_a_memory_error():
         ops.global_avg_pool2d_backward(np.ones((1, 2**10), np.float32), (1, 2**20, 2**20, 2**10))
 
 
+def test_empty_products_in_a_huge_batch_do_not_reserve_per_product_state():
+    # (2**40 products of 0x0) once reserved 8 TiB of batch offsets and aborted the process: run it aside.
+    code = textwrap.dedent("""
+        import numpy as np
+        from ferronet import ops
+        y = ops.matmul(np.empty((2**40, 0, 3), np.float32), np.empty((1, 3, 0), np.float32))
+        assert y.shape == (2**40, 0, 0)
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 # 2, 3. outputs aliasing inputs -----------------------------------------------------------------------------------
 
 def test_conv2d_out_aliasing_its_input_is_refused():

@@ -81,7 +81,10 @@ fn as_matrix<T>(v: &Strided<T>, is_a: bool) -> (Vec<usize>, Vec<isize>, MatPtr<T
 fn batch_offsets(batch: &[usize], shape: &[usize], strides: &[isize]) -> Vec<isize> {
     let total: usize = batch.iter().product();
     let lead = batch.len() - shape.len();
-    let mut offs = Vec::with_capacity(total);
+    let mut offs = Vec::new();
+    if offs.try_reserve_exact(total).is_err() {
+        std::panic::panic_any(crate::OutOfMemory { bytes: total.saturating_mul(std::mem::size_of::<isize>()) });
+    }
     let mut idx = vec![0usize; batch.len()];
     for _ in 0..total {
         let mut off = 0isize;
@@ -114,6 +117,9 @@ pub unsafe fn matmul<T: GemmFloat>(a: &Strided<T>, b: &Strided<T>, out: &Strided
             OP,
             format!("out has shape {} but the result has shape {}", fmt_shape(&out.shape), fmt_shape(&want)),
         );
+    }
+    if out.is_empty() {
+        return Ok(()); // nothing to write, however many (empty) products there are
     }
     let (ba, sa, ma, m, k) = as_matrix(a, true);
     let (bb, sb, mb, _, n) = as_matrix(b, false);
