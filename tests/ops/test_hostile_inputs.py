@@ -48,6 +48,35 @@ def test_empty_products_in_a_huge_batch_do_not_reserve_per_product_state():
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
+@pytest.mark.parametrize("code", [
+    "ops.sum_rows(np.empty((2**40, 3, 0)))",
+    "ops.batch_norm_train(np.empty((2**40, 0), np.float32), np.empty(0, np.float32), np.empty(0, np.float32))",
+], ids=["sum_rows", "batch_norm_train"])
+def test_huge_counts_of_empty_rows_return_at_once(code):
+    # 2**40 rows of 0 columns were summed one by one (hours): run it aside with a timeout.
+    script = f"import numpy as np\nfrom ferronet import ops\n{code}\nprint('ok')"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("xs, ws", [((2, 3, 3, 0), (1, 1, 0, 2)), ((2, 3, 3, 2), (1, 1, 2, 0)),
+                                    ((2, 3, 3, 0), (2, 2, 0, 3)), ((0, 3, 3, 2), (2, 2, 2, 3))])
+def test_convolutions_without_channels_or_filters_match_numpy(xs, ws):
+    x, w, b = _f32(*xs), _f32(*ws), _f32(ws[-1])
+    y = ops.conv2d(x, w, b)
+    oh, ow = xs[1] - ws[0] + 1, xs[2] - ws[1] + 1
+    np.testing.assert_allclose(y, np.broadcast_to(b, (xs[0], oh, ow, ws[-1])))  # empty sums are 0
+    dy = _f32(*y.shape)
+    dx, dw, db = ops.conv2d_backward(dy, x, w)
+    assert dx.shape == xs and dw.shape == ws and not np.any(dx) and not np.any(dw)
+    np.testing.assert_allclose(db, dy.sum(axis=(0, 1, 2)), rtol=1e-5)
+
+
+def test_dropout_noise_shape_may_hold_an_empty_axis():
+    y, mask = ops.dropout(np.ones((3, 0), np.float32), 0.5, 1, noise_shape=(1, 0))
+    assert y.shape == mask.shape == (3, 0)
+
+
 # 2, 3. outputs aliasing inputs -----------------------------------------------------------------------------------
 
 def test_conv2d_out_aliasing_its_input_is_refused():

@@ -77,10 +77,10 @@ def dropout(
     ns = None
     if noise_shape is not None:
         try:
-            ns = tuple(_int(d, "noise_shape", op, lo=1) for d in noise_shape)
+            ns = tuple(_int(d, "noise_shape", op, lo=0) for d in noise_shape)
         except (ArgumentError, TypeError):
             raise ArgumentError(
-                f"{op}: noise_shape must be a sequence of positive ints, one per axis of x. Received: "
+                f"{op}: noise_shape must be a sequence of non-negative ints, one per axis of x. Received: "
                 f"noise_shape={noise_shape!r}"
             ) from None
     return _core.dropout(_contiguous(_floats(x, "x", op)), _rate(rate, op), s, out, mask_out, ns)

@@ -264,6 +264,20 @@ impl Conv2d {
         if let Some(dx) = &dx {
             self.check_len("dx", dx.len(), &self.input_shape())?;
         }
+        if self.filters == 0 {
+            // No filters: dW and db are empty and nothing flows back to x.
+            if let Some(dx) = dx {
+                dx.fill(T::ZERO);
+            }
+            return Ok(());
+        }
+        if self.k() == 0 {
+            // No input channels: dx and dW are empty; db is still the sum of dy.
+            if let Some(db) = db {
+                crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?;
+            }
+            return Ok(());
+        }
         match (dw, db) {
             (Some(dw), db) if self.m() > 0 && conv_direct::weight_grad_usable::<T>(self) => {
                 conv_direct::weight_grad(self, dy, x, dw, db)
