@@ -19,7 +19,7 @@ def test_crossing_temperature():
 
 
 def test_ising_demo_small(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (in the test extra: a missing one must fail, not skip)
     code = cli(
         [
             "demo",
@@ -48,7 +48,7 @@ def test_ising_demo_small(tmp_path, capsys):
 
 
 def test_photon_jet_demo_small(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (in the test extra: a missing one must fail, not skip)
     assert cli(["demo", "photon-jet", "--events", "3000", "--epochs", "2", "-o", str(tmp_path), "-q"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("ferronet demo photon-jet: ROC AUC")
@@ -78,3 +78,19 @@ def test_demo_finds_tc(tmp_path):
     r = demo.run_ising(L=16, out=tmp_path, verbose=0)
     assert abs(r["tc_estimate"] - r["tc_onsager"]) / r["tc_onsager"] < 0.05
     assert r["test_accuracy"] > 0.9
+
+
+def test_missing_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert demo._plots_available(1) is False
+    out = capsys.readouterr().out
+    assert "'plot' extra" in out and "pip install 'ferronet[plot]'" in out and "pip install '.[plot]'" in out

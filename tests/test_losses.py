@@ -6,14 +6,9 @@ import pytest
 import ferronet as fn
 from ferronet import losses
 
+from .kernels import require_kernels
+
 EPS = 1e-7
-
-
-def require_kernels(*names):
-    """Skip when the core kernels behind a feature are not in this build yet (requested from their owners)."""
-    missing = [n for n in names if not hasattr(fn.ops, n)]
-    if missing:
-        pytest.skip(f"core kernels not in this build yet: {', '.join(missing)}")
 
 
 def np_softmax(z):

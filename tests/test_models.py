@@ -12,13 +12,6 @@ import ferronet as fn
 from ferronet import layers
 
 
-def require_kernels(*names):
-    """Skip when the core kernels behind a feature are not in this build yet (requested from their owners)."""
-    missing = [n for n in names if not hasattr(fn.ops, n)]
-    if missing:
-        pytest.skip(f"core kernels not in this build yet: {', '.join(missing)}")
-
-
 def mlp(n_in, n_out, hidden=16, act="softmax", **kw):
     return fn.Sequential([fn.Input((n_in,)), layers.Dense(hidden, activation="relu", **kw),
                           layers.Dense(n_out, activation=act, **kw)])
@@ -55,7 +48,9 @@ def test_mlp_learns_xor():
 
 @pytest.fixture(scope="module")
 def digits():
-    sklearn = pytest.importorskip("sklearn.datasets")
+    import sklearn.datasets  # in the test extra: a missing one must fail, not skip
+
+    sklearn = sklearn.datasets
     d = sklearn.load_digits()
     x = (d.images / 16.0).astype(np.float32)
     y = d.target
@@ -494,3 +489,9 @@ def test_one_dimensional_x_for_a_one_feature_model_and_dense_on_images_hint():
     with pytest.warns(UserWarning, match="always zero"):
         one.fit(np.zeros((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
     assert fn.Sequential(name="").name.startswith("sequential")  # an automatic name, as in Keras 3
+def test_a_missing_kernel_fails_the_test_instead_of_skipping():
+    from .kernels import require_kernels
+
+    require_kernels("relu", "linear")
+    with pytest.raises(pytest.fail.Exception, match="core kernels missing from this build: no_such_kernel"):
+        require_kernels("relu", "no_such_kernel")

@@ -153,15 +153,34 @@ class _Act:
     callable, which has no backward).
     """
 
-    __slots__ = ("name", "forward", "backward")
+    __slots__ = ("name", "forward", "backward", "_recipe")
 
     def __init__(self, name, forward, backward):
         self.name = name
         self.forward = forward
         self.backward = backward
+        self._recipe = None
+
+    def __reduce__(self):
+        # The kernels are closures, which pickle cannot store: rebuild them from what made them.
+        return self._recipe
+
+
+def _made(act, factory, *args):
+    act._recipe = (factory, args)
+    return act
 
 
 def _pair(name, **kw):
+    """The core forward/backward kernels of a built-in activation (picklable: rebuilt from ``name, kw``)."""
+    return _made(_kernels(name, kw), _pair_of, name, kw)
+
+
+def _pair_of(name, kw):
+    return _pair(name, **kw)
+
+
+def _kernels(name, kw):
     """The core forward/backward kernels of a built-in activation.
 
     NOTE: layers call the compiled kernels directly: their buffers are always
@@ -217,4 +236,4 @@ def _core_pair(fn):
     def _forward(x, out, _fn=fn):
         return _fn(x)
 
-    return _Act(None, _forward, _no_backward)
+    return _made(_Act(None, _forward, _no_backward), _core_pair, fn)

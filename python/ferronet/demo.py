@@ -39,7 +39,8 @@ def _plots_available(verbose: int) -> bool:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        _say(verbose, "      (no plots: matplotlib is missing; pip install 'ferronet[plot]')")
+        _say(verbose, "      (no plots: matplotlib, ferronet's optional 'plot' extra, is not installed: "
+                      "pip install 'ferronet[plot]', or pip install '.[plot]' in a source checkout)")
         return False
     return True
 

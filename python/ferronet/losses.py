@@ -14,7 +14,7 @@ Example:
     >>> import numpy as np
     >>> from ferronet import losses
     >>> loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-    >>> round(loss(np.array([0, 1]), np.array([[2.0, 2.0], [0.0, 9.0]])), 6)  # (log 2 + ~0) / 2
+    >>> round(float(loss(np.array([0, 1]), np.array([[2.0, 2.0], [0.0, 9.0]]))), 6)  # (log 2 + ~0) / 2
     0.346635
 """
 

@@ -7,9 +7,11 @@ or into a new figure, saves a PNG if ``save`` names a file, and returns the matp
 display matplotlib renders off-screen.
 
 >>> from ferronet import plot
->>> history = model.fit(x, y, validation_split=0.2, epochs=20)
->>> plot.plot_history(history, save="history.png")
->>> plot.plot_roc(y_test, {"CNN": p_cnn, "MLP": p_mlp}, physics=True, save="roc.png")
+>>> history = model.fit(x, y, validation_split=0.2, epochs=20, verbose=0)
+>>> fig, axes = plot.plot_history(history, save="history.png")
+>>> signal = (y > 0).astype(int)                      # class 0 against the others
+>>> scores = 1 - model.predict(x, verbose=0)[:, 0]
+>>> fig, ax = plot.plot_roc(signal, {"MLP": scores, "x0 cut": x[:, 0]}, physics=True, save="roc.png")
 """
 
 from __future__ import annotations

@@ -9,25 +9,40 @@ layout of a ``model.save("m.ferronet")`` archive (any other file name works too)
     weights.npz      one array per weight, keyed "<layer>/<weight>", in model.weights order
     optimizer.npz    optimizer slots keyed "<weight index>/<slot>" (when compiled and trained)
 
-``np.load(..., allow_pickle=False)`` reads the arrays, so opening an
-untrusted file cannot run code. Files are written to a temporary file in the
-same directory and renamed over the target, so a crash never leaves half a
-file; loading checks everything (format, members, names, shapes, dtypes)
-before it returns a model, so a truncated or foreign file raises a
-``ValueError`` and never yields a half-loaded model.
+Arrays are read with ``allow_pickle=False``, so opening an untrusted file
+cannot run code. Files are written to a temporary file in the same directory
+and renamed over the target, so a crash never leaves half a file (a save
+killed outright leaves its temporary, which the next save of the same target
+removes); loading checks everything (format, members, names, shapes, dtypes)
+before it returns a model, so a truncated, damaged, forged or foreign file
+raises a ``ValueError`` and never yields a half-loaded model.
+
+Sizes are checked before anything is read or allocated: a zip declares each
+member's size, an ``.npy`` header its shape, and the config's layers may
+create no more weight bytes than the file stores. ferronet stores its
+members uncompressed, so a member may expand at most ``_EXPANSION_LIMIT``
+times over the file's size, and ``ferronet.json`` is at most ``_JSON_LIMIT``.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
+import time
 import zipfile
+import zlib
 
 import numpy as np
 
 from . import formats as _formats
+# Limits checked before reading (a config is kilobytes; a stored member is as large as its bytes in the file).
+_JSON_LIMIT = 16 * 2**20
+_EXPANSION_LIMIT = 64
+_SLACK = 2**20
+
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights"]
 
@@ -52,7 +67,10 @@ def _atomic_write(filepath, payload: bytes, overwrite: bool):
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"Refusing to overwrite an existing file (overwrite=False). Received: filepath={filepath!r}")
     directory = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".ferronet-", suffix=".tmp", dir=directory)
+    # ".<target>.ferronet-<pid>-<random>.tmp": a later save of the same target can tell its stale temporaries.
+    prefix = f".{os.path.basename(filepath)[:96]}.ferronet-"
+    _remove_stale_temporaries(directory, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -69,6 +87,37 @@ def _atomic_write(filepath, payload: bytes, overwrite: bool):
         except OSError:
             pass
         raise
+
+
+def _remove_stale_temporaries(directory, prefix, max_age=3600.0):
+    """Delete temporaries of the same target left by saves that were killed (their process is gone; where
+    processes cannot be probed, when older than ``max_age`` seconds)."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        path = os.path.join(directory, name)
+        try:
+            if os.name == "posix" and pid.isdigit():
+                if int(pid) == os.getpid() or _process_alive(int(pid)):
+                    continue
+            elif time.time() - os.path.getmtime(path) < max_age:
+                continue
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _process_alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _layer_states(model) -> dict:
@@ -149,42 +198,104 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
     _atomic_write(filepath, _model_to_bytes(model, include_optimizer), overwrite)
 
 
+def _zip(data: bytes, label, what="model file") -> zipfile.ZipFile:
+    """A zip archive over ``data`` whose declared sizes and methods were checked, or a ValueError."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        raise ValueError(
+            f"This is not a ferronet {what} (not a readable zip archive: {e}); it may be truncated or of another "
+            f"format. Received: {label}"
+        ) from None
+    if infos and min(i.header_offset for i in infos) != 0:
+        # zipfile accepts bytes before an archive; a truncated model file then reads as the last inner .npz
+        raise ValueError(f"The {what} is truncated or damaged (its archive does not start at its first byte). "
+                         f"Received: {label}")
+    for i in infos:
+        if i.flag_bits & 0x1:
+            raise ValueError(f"The {what} has an encrypted member {i.filename!r}, which ferronet never writes. "
+                             f"Received: {label}")
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"The {what} uses an unsupported compression method ({i.compress_type}) for "
+                             f"{i.filename!r}. Received: {label}")
+    declared = sum(i.file_size for i in infos)
+    if declared > _SLACK + _EXPANSION_LIMIT * len(data):
+        raise ValueError(
+            f"The {what} declares {declared} bytes of content in {len(data)} bytes of file, far more than ferronet "
+            f"writes (it stores members uncompressed): a damaged or forged file. Received: {label}"
+        )
+    return zf
+
+
+def _read(zf, name, label, limit=None) -> bytes:
+    info = zf.getinfo(name)
+    if limit is not None and info.file_size > limit:
+        raise ValueError(f"{name} declares {info.file_size} bytes, more than the {limit} a ferronet file holds. "
+                         f"Received: {label}")
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
+        raise ValueError(f"The file's member {name} is damaged ({e}). Received: {label}") from None
+
+
+def _npz(data: bytes, label, member="weights") -> dict:
+    """The arrays of an ``.npz`` held in ``data``: each header checked against the bytes it has, no pickles."""
+    zf = _zip(data, label, f"{member} archive")
+    arrays = {}
+    for info in zf.infolist():
+        raw = _read(zf, info.filename, label)
+        f = io.BytesIO(raw)
+        try:
+            version = np.lib.format.read_magic(f)
+            header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = header(f)
+            if dtype.hasobject or dtype.kind not in "biuf":
+                raise ValueError(f"arrays must hold numbers, not {dtype}")
+            if math.prod(shape) * dtype.itemsize > len(raw):
+                raise ValueError(f"{info.filename} declares shape {shape} but holds {len(raw)} bytes")
+            f.seek(0)
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, TypeError, SyntaxError) as e:
+            raise ValueError(f"The file has damaged arrays in {member} ({e}). Received: {label}") from None
+    return arrays
+
+
 class _Archive:
     """A validated view of a saved model archive."""
 
-    def __init__(self, source, label):
+    def __init__(self, data: bytes, label):
         self.label = label
-        try:
-            self.zf = zipfile.ZipFile(source)
-            names = set(self.zf.namelist())
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise ValueError(
-                f"This is not a ferronet model file (not a readable zip archive: {e}); it may be truncated or of "
-                f"another format. Received: {label}"
-            ) from None
+        self.zf = _zip(data, label)
+        names = set(self.zf.namelist())
         if "ferronet.json" not in names:
             raise ValueError(f"A zip archive but not a ferronet model file (no ferronet.json inside). Received: {label}")
         try:
-            self.meta = json.loads(self.zf.read("ferronet.json").decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, OSError, EOFError) as e:
+            self.meta = json.loads(_read(self.zf, "ferronet.json", label, _JSON_LIMIT).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise ValueError(f"The model file has a damaged ferronet.json ({e}). Received: {label}") from None
         if not isinstance(self.meta, dict) or self.meta.get("format") != _FORMAT:
             raise ValueError(f"This is not a ferronet model file (format tag missing). Received: {label}")
-        if int(self.meta.get("format_version", 0)) > _FORMAT_VERSION:
+        version = self.meta.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"The model file has an invalid format_version. Received: format_version={version!r} in "
+                             f"{label}")
+        if version > _FORMAT_VERSION:
             raise ValueError(
-                f"The model file was written by a newer ferronet (format version {self.meta.get('format_version')}, "
+                f"The model file was written by a newer ferronet (format version {version}, "
                 f"this version reads up to {_FORMAT_VERSION}): upgrade ferronet. Received: {label}"
             )
         self.names = names
 
+    def size(self, member) -> int:
+        """Declared bytes of ``member`` (0 if absent)."""
+        return self.zf.getinfo(member).file_size if member in self.names else 0
+
     def arrays(self, member) -> dict:
         if member not in self.names:
             raise ValueError(f"The model file is incomplete: {member} is missing. Received: {self.label}")
-        try:
-            with np.load(io.BytesIO(self.zf.read(member)), allow_pickle=False) as npz:
-                return {k: npz[k] for k in npz.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-            raise ValueError(f"The model file has damaged arrays in {member} ({e}). Received: {self.label}") from None
+        return _npz(_read(self.zf, member, self.label), self.label, member)
 
 
 def _match(label, weights, arrays) -> list:
@@ -209,13 +320,41 @@ def _match(label, weights, arrays) -> list:
     return ordered
 
 
-def _load_archive(source, label, custom_objects=None, compile=True):
-    from . import layers as layers_module
+def _check_meta(meta, label):
+    """Types of the top-level fields, so a forged file fails here and not in the middle of building."""
+    if not isinstance(meta.get("model"), dict):
+        raise ValueError(f"The model file has no model config. Received: model={meta.get('model')!r:.80} in {label}")
+    for key, kind in (("compile", dict), ("optimizer", dict), ("layer_states", dict), ("weights", list)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise ValueError(f"The model file has an invalid {key!r} entry. Received: {key}={meta[key]!r:.80} in "
+                             f"{label}")
+    it = (meta.get("optimizer") or {}).get("iterations", 0)
+    if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2**63:
+        raise ValueError(f"The model file's optimizer iterations must be an int in [0, 2**63). Received: "
+                         f"iterations={it!r} in {label}")
 
-    ar = _Archive(source, label)
-    meta = ar.meta
+
+def _load_archive(data: bytes, label, custom_objects=None, compile=True):
+    """The model in ``data``. Every failure caused by the file is a ValueError (the original as its cause)."""
     try:
-        model = layers_module.deserialize(meta["model"], custom_objects=custom_objects)
+        return _load_checked(data, label, custom_objects, compile)
+    except (ValueError, MemoryError):
+        raise
+    except Exception as e:
+        raise ValueError(f"The model file could not be loaded ({type(e).__name__}: {e}). Received: {label}") from e
+
+
+def _load_checked(data: bytes, label, custom_objects, compile):
+    from . import layers as layers_module
+    from .layers.variable import weight_budget
+
+    ar = _Archive(data, label)
+    meta = ar.meta
+    _check_meta(meta, label)
+    try:
+        # the layers may create no more weight bytes than weights.npz holds
+        with weight_budget(ar.size("weights.npz") + _SLACK, label):
+            model = layers_module.deserialize(meta["model"], custom_objects=custom_objects)
     except (KeyError, TypeError) as e:
         raise ValueError(f"The model file has an invalid model config ({e!r}). Received: {label}") from None
     if not model.built and meta.get("weights"):
@@ -252,7 +391,8 @@ def load_model(filepath, custom_objects=None, compile=True):
         The model.
 
     Raises:
-        ValueError: for a truncated, damaged or foreign file (nothing half-loaded is returned).
+        ValueError: for a truncated, damaged, forged or foreign file, found before anything large is read or
+            allocated (nothing half-loaded is returned).
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
@@ -261,12 +401,35 @@ def load_model(filepath, custom_objects=None, compile=True):
         return other(filepath, custom_objects=custom_objects, compile=compile)
     with open(filepath, "rb") as f:
         payload = f.read()
-    return _load_archive(io.BytesIO(payload), label, custom_objects, compile)
+    return _load_archive(payload, label, custom_objects, compile)
 
 
-def _model_from_bytes(payload: bytes):
+def _custom_classes(model) -> dict:
+    """``{name: class}`` of the model's layer classes that the registry does not know (user subclasses), so a
+    pickled or deep-copied model can be rebuilt without ``custom_objects``."""
+    from . import layers as layers_module
+
+    found = {}
+
+    def walk(m):
+        for layer in getattr(m, "layers", []):
+            cls = type(layer)
+            if layers_module.__dict__.get(cls.__name__) is not cls:
+                found[cls.__name__] = cls
+            walk(layer)
+
+    walk(model)
+    return found
+
+
+def _reduce_model(model):
+    """``__reduce__`` of a model: its saved bytes plus the user classes they name."""
+    return _model_from_bytes, (_model_to_bytes(model), _custom_classes(model) or None)
+
+
+def _model_from_bytes(payload: bytes, custom_objects=None):
     """Unpickling hook: rebuild a model from :func:`_model_to_bytes`'s output."""
-    return _load_archive(io.BytesIO(payload), "a pickled model", None, True)
+    return _load_archive(payload, "a pickled model", custom_objects, True)
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
@@ -282,7 +445,8 @@ def load_weights(model, filepath) -> None:
     """Load weights from :func:`save_weights`'s ``.npz`` or a full model file; all-or-nothing.
 
     Raises:
-        ValueError: if the file is not readable or its names/shapes do not match the model.
+        ValueError: if the file is truncated, damaged or forged (sizes are checked before reading), or its
+            names/shapes do not match the model; the model's weights are then unchanged.
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
@@ -291,19 +455,11 @@ def load_weights(model, filepath) -> None:
         return other(model, filepath)
     with open(filepath, "rb") as f:
         payload = f.read()
-    source = io.BytesIO(payload)
-    try:
-        names = zipfile.ZipFile(source).namelist()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ValueError(f"Not a weights file (.npz) or model file ({e}); it may be truncated. Received: {label}") from None
+    names = _zip(payload, label, "weights file (.npz) or model file").namelist()
     if "ferronet.json" in names:
-        arrays = _Archive(io.BytesIO(payload), label).arrays("weights.npz")
+        arrays = _Archive(payload, label).arrays("weights.npz")
     else:
-        try:
-            with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"The weights file is damaged ({e}). Received: {label}") from None
+        arrays = _npz(payload, label)
     if not model.built:
         raise ValueError(f"Model '{model.name}' must be built before load_weights(). Received: an unbuilt model")
     ordered = _match(label, model.weights, arrays)

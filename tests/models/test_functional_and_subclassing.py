@@ -186,7 +186,7 @@ def test_training_loop_from_scratch_with_custom_loss_and_metric():
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     train_acc = tf.keras.metrics.SparseCategoricalAccuracy()
     fn.utils.set_random_seed(0)
-    xs = RNG.standard_normal((128, 20)).astype(np.float32)
+    xs = np.random.default_rng(5).standard_normal((128, 20)).astype(np.float32)
     ys = np.argmax(xs[:, :4], axis=1)
     dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(128).batch(32)
     losses = []

@@ -18,7 +18,7 @@ def test_thread_count_round_trip():
     try:
         ferronet.set_num_threads(3)
         assert ferronet.get_num_threads() == 3
-        with pytest.raises(ValueError, match="at least 1"):
+        with pytest.raises(ValueError, match="between 1 and 256"):
             ferronet.set_num_threads(0)
     finally:
         ferronet.set_num_threads(n0)

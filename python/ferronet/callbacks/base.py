@@ -168,9 +168,11 @@ class CallbackList(Callback):
 
     Example:
 
-    >>> cbs = CallbackList([EarlyStopping(patience=2)], add_history=True,
+    >>> cbs = CallbackList([ferronet.callbacks.EarlyStopping(patience=2)], add_history=True,
     ...                    add_progbar=True, model=model, verbose=1, epochs=10, steps=100)
     >>> cbs.on_train_begin()
+    >>> [type(c).__name__ for c in cbs.callbacks]
+    ['EarlyStopping', 'History', 'ProgbarLogger']
     """
 
     def __init__(

@@ -39,7 +39,9 @@ class CSVLogger(Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=10, callbacks=[CSVLogger("training.log")])
+    >>> history = model.fit(x, y, epochs=10, callbacks=[CSVLogger("training.log")], verbose=0)
+    >>> open("training.log").readline().strip()
+    'epoch,accuracy,loss'
     """
 
     def __init__(self, filename, separator: str = ",", append: bool = False):

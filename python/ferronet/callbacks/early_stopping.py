@@ -35,6 +35,7 @@ class EarlyStopping(MonitorCallback):
     >>> stop = ferronet.callbacks.EarlyStopping(monitor="loss", patience=3)
     >>> history = model.fit(x, y, epochs=100, callbacks=[stop], verbose=0)
     >>> stop.stopped_epoch  # 0 if training ran to the end
+    0
     """
 
     def __init__(

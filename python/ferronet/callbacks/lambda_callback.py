@@ -33,8 +33,11 @@ class LambdaCallback(Callback):
 
     Example:
 
-    >>> print_loss = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
-    >>> model.fit(x, y, epochs=3, callbacks=[print_loss], verbose=0)
+    >>> print_loss = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, f"loss={logs['loss']:.2f}"))
+    >>> history = model.fit(x, y, epochs=3, callbacks=[print_loss], verbose=0)
+    0 loss=...
+    1 loss=...
+    2 loss=...
     """
 
     def __init__(

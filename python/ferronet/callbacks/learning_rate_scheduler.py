@@ -62,10 +62,13 @@ class LearningRateScheduler(Callback):
 
     Example:
 
+    >>> import math
     >>> def scheduler(epoch, lr):
     ...     return lr if epoch < 10 else lr * math.exp(-0.1)
-    >>> model.fit(x, y, epochs=15, callbacks=[LearningRateScheduler(scheduler)])
-    >>> model.optimizer.learning_rate  # 0.01 * exp(-0.5) with SGD's default
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> history = model.fit(x, y, epochs=15, callbacks=[LearningRateScheduler(scheduler)], verbose=0)
+    >>> round(model.optimizer.learning_rate, 6)  # 0.01 * exp(-0.5) with SGD's default
+    0.006065
     """
 
     def __init__(self, schedule, verbose: int = 0):

@@ -35,7 +35,7 @@ class ModelCheckpoint(MonitorCallback):
 
     >>> ckpt = ferronet.callbacks.ModelCheckpoint("best.ferronet", monitor="val_accuracy",
     ...                                           save_best_only=True)
-    >>> model.fit(x, y, validation_split=0.2, epochs=20, callbacks=[ckpt])
+    >>> history = model.fit(x, y, validation_split=0.2, epochs=20, callbacks=[ckpt], verbose=0)
     >>> best = ferronet.models.load_model("best.ferronet")
     """
 

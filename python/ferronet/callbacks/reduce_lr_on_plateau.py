@@ -33,7 +33,7 @@ class ReduceLROnPlateau(MonitorCallback):
     Example:
 
     >>> reduce_lr = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=0.001)
-    >>> model.fit(x, y, validation_split=0.2, callbacks=[reduce_lr])
+    >>> history = model.fit(x, y, validation_split=0.2, epochs=3, callbacks=[reduce_lr], verbose=0)
     """
 
     def __init__(

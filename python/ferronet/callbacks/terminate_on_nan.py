@@ -18,7 +18,9 @@ class TerminateOnNaN(Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=10, callbacks=[TerminateOnNaN()])
+    >>> history = model.fit(x, y, epochs=10, callbacks=[TerminateOnNaN()], verbose=0)
+    >>> len(history.history["loss"])  # a finite loss: all 10 epochs ran
+    10
     """
 
     def on_batch_end(self, batch, logs=None):

@@ -68,7 +68,7 @@ def ising(
 
     Example:
         >>> x, t = ising(L=16, temperatures=[1.5, 3.0], n_per_T=50, seed=0)
-        >>> np.abs(x.mean(axis=(1, 2)))[t < 2.269].mean() > 0.9
+        >>> bool(np.abs(x.mean(axis=(1, 2)))[t < 2.269].mean() > 0.9)
         True
     """
     if not (isinstance(L, (int, np.integer)) and L >= 4 and L % 2 == 0):

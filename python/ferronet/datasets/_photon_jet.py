@@ -49,7 +49,7 @@ def photon_jet(n: int = 10000, *, signal_fraction: float = 0.5, seed=None, dtype
 
     Example:
         >>> x, y = photon_jet(1000, seed=0)
-        >>> x[y == 1, 2].mean() < x[y == 0, 2].mean()   # photons are isolated
+        >>> bool(x[y == 1, 2].mean() < x[y == 0, 2].mean())   # photons are isolated
         True
     """
     if not isinstance(n, (int, np.integer)) or n < 1:

@@ -32,11 +32,13 @@ class DataParallel:
 
     Example:
 
+    In a script started with ``mpiexec -n 2 python train.py`` (not run here: it needs the launcher):
+
     >>> from ferronet import distribution
-    >>> distribution.initialize()
-    >>> strategy = distribution.DataParallel()
+    >>> distribution.initialize()  # doctest: +SKIP
+    >>> strategy = distribution.DataParallel()  # doctest: +SKIP
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    >>> strategy.fit(model, x, y, batch_size=256, epochs=5, validation_split=0.1)
+    >>> history = strategy.fit(model, x, y, batch_size=256, epochs=5, validation_split=0.1)  # doctest: +SKIP
     """
 
     def __init__(self, devices=None, communicator=None):

@@ -73,10 +73,13 @@ def predict(model, x, batch_size=None):
 
     Example:
 
+    On a cluster, with the events in a Zarr store (not run here):
+
+    >>> import dask.array
     >>> from dask.distributed import Client, LocalCluster
-    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))
-    >>> x = dask.array.from_zarr("events.zarr")
-    >>> scores = ferronet.distribution.predict(model, x, batch_size=1024).compute()
+    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+    >>> x = dask.array.from_zarr("events.zarr")  # doctest: +SKIP
+    >>> scores = ferronet.distribution.predict(model, x, batch_size=1024).compute()  # doctest: +SKIP
     """
     dask, da = _require_dask()
     if not isinstance(x, da.Array):

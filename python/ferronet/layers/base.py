@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import ShapeError
-from .variable import Variable
+from .variable import Variable, reserve
 
 __all__ = ["Layer", "clear_session"]
 
@@ -156,6 +156,7 @@ class Layer:
         shape = _as_shape(() if shape is None else shape)
         dt = np.dtype(dtype or self.dtype)
         init = initializers.get(initializer) or initializers.Zeros()
+        reserve(shape, dt, f"{self.name}/{name}")
         value = np.asarray(init(shape, dt), dtype=dt)
         if value.shape != shape:
             raise ShapeError(f"Initializer of '{self.name}/{name}' returned shape {value.shape}. Received: shape={shape}")

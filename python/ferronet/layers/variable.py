@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..tensor.core import Tensor, _as_array, unwrap
 
 __all__ = ["Variable"]
+
+# Bytes the weights created in this context may take in all (None: no limit); see `weight_budget`.
+_BUDGET: contextvars.ContextVar = contextvars.ContextVar("ferronet_weight_budget", default=None)
+
+
+@contextlib.contextmanager
+def weight_budget(nbytes: int, label: str):
+    """Limit the weights layers may create inside the block to ``nbytes`` in all.
+
+    Loading a model builds its layers from the file's config before reading
+    the weights: this keeps a small hostile file from declaring layers that
+    would allocate gigabytes. ``reserve`` raises a ``ValueError`` naming
+    ``label`` once the weights exceed the budget.
+    """
+    token = _BUDGET.set([int(nbytes), label])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def reserve(shape, dtype, path: str) -> None:
+    """Charge a new weight of ``shape``/``dtype`` to the active budget (if any), before allocating it."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget[0] -= math.prod(shape) * np.dtype(dtype).itemsize
+    if budget[0] < 0:
+        raise ValueError(
+            f"The model file declares weights larger than the data it holds (weight '{path}' of shape "
+            f"{tuple(shape)} does not fit): it is damaged or forged. Received: {budget[1]}"
+        )
 
 
 class Variable(Tensor):

@@ -120,7 +120,7 @@ class Metric:
     >>> m = ferronet.metrics.BinaryAccuracy()
     >>> m.update_state([0, 1, 1], [0.2, 0.7, 0.4])
     >>> m.update_state([1], [0.9])
-    >>> m.result()
+    >>> float(m.result())
     0.75
     """
 

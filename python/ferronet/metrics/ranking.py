@@ -335,9 +335,13 @@ def efficiency_curve(
         list of :class:`WorkingPoint` in the order given.
 
     Example:
+        >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+        >>> p = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])
         >>> curve = efficiency_curve(y, p, working_points=[0.5, 0.9])
         >>> for wp in curve.working_points:
         ...     print(f"eps_s={wp.signal_efficiency:.2f}  1/eps_b={wp.background_rejection:.1f}")
+        eps_s=0.50  1/eps_b=inf
+        eps_s=1.00  1/eps_b=4.0
     """
     who = "efficiency_curve"
     y = _labels_1d(y_true, who)

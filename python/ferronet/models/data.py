@@ -69,23 +69,39 @@ def unpack_batch(item, what=""):
     return item[0], item[1], item[2] if len(item) == 3 else None
 
 
-def check_finite(a, what):
-    """ValueError naming the first NaN/inf of a float array."""
+def check_finite(a, what, dtype=None):
+    """ValueError naming the first NaN/inf of a float array, or (with ``dtype``) the first value that the cast
+    to the model's dtype would turn into an infinity (``1e39`` in a float32 model)."""
     if a is None or a.dtype.kind != "f" or a.size == 0:
         return
     lo, hi = a.min(), a.max()
-    if np.isfinite(lo) and np.isfinite(hi):
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = np.argwhere(~np.isfinite(a))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(
+            f"{what} contains NaN or infinite values, which would make the loss NaN: clean them before training "
+            f"(e.g. drop the rows or use np.nan_to_num). Received: {what}[{', '.join(map(str, where))}]={a[where]}"
+        )
+    if dtype is None or np.dtype(dtype).itemsize >= a.dtype.itemsize:
         return
-    bad = np.argwhere(~np.isfinite(a))[0]
-    where = tuple(int(i) for i in bad)
-    raise ValueError(
-        f"{what} contains NaN or infinite values, which would make the loss NaN: clean them before training "
-        f"(e.g. drop the rows or use np.nan_to_num). Received: {what}[{', '.join(map(str, where))}]={a[where]}"
-    )
+    top = np.finfo(dtype).max
+    if lo < -top or hi > top:
+        where = tuple(int(i) for i in np.argwhere(np.abs(a) > top)[0])
+        raise ValueError(
+            f"{what} holds values beyond the range of the model's dtype {np.dtype(dtype).name} (|value| <= {top:.4g}), "
+            f"which would become infinite and make every weight NaN: rescale the data (e.g. with "
+            f"ferronet.preprocessing.StandardScaler). Received: {what}[{', '.join(map(str, where))}]={a[where]}"
+        )
 
 
 def check_lengths(**arrays):
+    """ValueError unless the arrays hold the same number of samples, and at least one."""
     sizes = {k: len(v) for k, v in arrays.items() if v is not None}
+    if sizes and all(n == 0 for n in sizes.values()):
+        raise ValueError(
+            "The data is empty: training or evaluating needs at least one sample. Received: "
+            + ", ".join(f"{k} with 0 samples" for k in sizes)
+        )
     if len(set(sizes.values())) > 1:
         raise ValueError(
             "All arrays must have the same number of samples. Received: "
@@ -181,17 +197,36 @@ def class_ids_of(y):
     return np.rint(y.reshape(len(y), -1)[:, 0]).astype(np.int64)
 
 
-def class_weight_to_sample_weight(y, class_weight, dtype):
-    """Per-sample weights from a ``{class id: weight}`` dict (missing classes weigh 1, as in Keras)."""
+def _class_weight_table(class_weight):
+    """``{class id: weight}`` checked: int keys >= 0, finite weights >= 0."""
     if not isinstance(class_weight, dict):
         raise ValueError(f"class_weight must be a dict {{class id: weight}}. Received: class_weight={class_weight!r}")
-    ids = class_ids_of(y)
-    top = max([int(ids.max()) if ids.size else 0] + [int(k) for k in class_weight]) + 1
-    table = np.ones(top, dtype=dtype)
+    table = {}
     for k, w in class_weight.items():
-        if int(k) < 0:
-            raise ValueError(f"class_weight keys must be class ids >= 0. Received: key {k!r}")
-        table[int(k)] = float(w)
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(
+                f"class_weight keys must be class ids (ints >= 0). Received: key {k!r} in class_weight={class_weight!r}"
+            )
+        try:
+            w = float(w)
+        except (TypeError, ValueError):
+            w = float("nan")
+        if not (np.isfinite(w) and w >= 0):
+            raise ValueError(
+                f"class_weight values must be finite numbers >= 0. Received: class_weight[{k!r}]={class_weight[k]!r}"
+            )
+        table[int(k)] = w
+    return table
+
+
+def class_weight_to_sample_weight(y, class_weight, dtype):
+    """Per-sample weights from a ``{class id: weight}`` dict (missing classes weigh 1, as in Keras)."""
+    weights = _class_weight_table(class_weight)
+    ids = class_ids_of(y)
+    top = max([int(ids.max()) if ids.size else 0] + list(weights)) + 1
+    table = np.ones(top, dtype=dtype)
+    for k, w in weights.items():
+        table[k] = w
     return table[np.clip(ids, 0, top - 1)]
 
 

@@ -369,7 +369,7 @@ class Model(Trainer, Layer):
     def __reduce__(self):
         from .. import saving
 
-        return (saving._model_from_bytes, (saving._model_to_bytes(self),))
+        return saving._reduce_model(self)
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print the layer table: names, output shapes, parameter counts, totals (Keras' numbers)."""

@@ -147,9 +147,9 @@ class Trainer(ChainStep, MetricLogs):
                     raise ValueError(f"sample_weight must hold one weight per sample. Received: shape {sample_weight.shape}")
                 sw = sw[:, 0]
         data_module.check_lengths(**{what + "x": x, what + "y": y, what + "sample_weight": sw})
-        data_module.check_finite(x, what + "x")
-        data_module.check_finite(y, what + "y")
-        data_module.check_finite(sw, what + "sample_weight")
+        data_module.check_finite(x, what + "x", self._model_dtype())
+        data_module.check_finite(y, what + "y", self._model_dtype())
+        data_module.check_finite(sw, what + "sample_weight", self._model_dtype())
         self._y_tail = tuple(np.shape(y)[1:])
         _check_output_against_loss(self, y)
         targets, kind = data_module.prepare_targets(self.loss, y, self._model_output_shape(), self._model_dtype(),

@@ -21,14 +21,12 @@ Example:
 
 from __future__ import annotations
 
-import operator
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
-from ..errors import ArgumentError
-from ._util import _common, _contiguous, _floats
+from ._util import _INT_MAX, _common, _contiguous, _floats, _int
 
 __all__ = [
     "relu",
@@ -66,10 +64,7 @@ def _pair(op: str, dy, saved, name: str):
 
 
 def _axis(op: str, axis) -> int:
-    try:
-        return operator.index(axis)
-    except TypeError:
-        raise ArgumentError(f"{op}: axis must be an int. Received: axis={axis!r}") from None
+    return _int(axis, "axis", op, lo=-_INT_MAX - 1)
 
 
 def relu(x, out: Optional[np.ndarray] = None) -> np.ndarray:

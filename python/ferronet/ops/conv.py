@@ -8,24 +8,11 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError
-from ._util import _common, _contiguous, _precision
+from ._util import _common, _contiguous, _int_pair, _precision
 
 __all__ = ["conv2d", "conv2d_backward"]
 
 IntPair = Union[int, Tuple[int, int]]
-
-
-def _pair(v: IntPair, name: str) -> Tuple[int, int]:
-    """An int or a pair of ints as a pair of positive ints."""
-    if isinstance(v, (int, np.integer)):
-        v = (int(v), int(v))
-    try:
-        a, b = (int(t) for t in v)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"{name} must be an int or a pair of ints. Received: {name}={v!r}") from None
-    if a < 1 or b < 1:
-        raise ArgumentError(f"{name} must be positive. Received: {name}={v!r}")
-    return a, b
 
 
 def _padding(p: str) -> str:
@@ -75,8 +62,8 @@ def conv2d(
         x, w, b = _common("conv2d", x=x, kernel=w, bias=b)
         b = _contiguous(b)
     return _core.conv2d(
-        _contiguous(x), _contiguous(w), b, _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), out, activation, precision,
+        _contiguous(x), _contiguous(w), b, _int_pair(strides, "strides", "conv2d"), _padding(padding),
+        _int_pair(dilation_rate, "dilation_rate", "conv2d"), out, activation, precision,
     )
 
 
@@ -113,6 +100,7 @@ def conv2d_backward(
     _precision("conv2d_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("conv2d_backward", dy=dy, x=x, kernel=w)
     return _core.conv2d_backward(
-        _contiguous(dy), _contiguous(x), _contiguous(w), _pair(strides, "strides"), _padding(padding),
-        _pair(dilation_rate, "dilation_rate"), need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision,
+        _contiguous(dy), _contiguous(x), _contiguous(w), _int_pair(strides, "strides", "conv2d_backward"),
+        _padding(padding), _int_pair(dilation_rate, "dilation_rate", "conv2d_backward"),
+        need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision,
     )

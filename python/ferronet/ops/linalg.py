@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -10,7 +11,8 @@ from .. import _core
 
 __all__ = ["matmul", "linear", "linear_backward"]
 
-from ._util import _F32, _F64, _FLOATS, _common, _contiguous, _ndarray, _precision
+from ..errors import ShapeError
+from ._util import _F32, _F64, _FLOATS, _common, _contiguous, _ndarray, _out, _precision
 
 
 def matmul(a, b, out: Optional[np.ndarray] = None, precision: str = "float32"):
@@ -79,11 +81,19 @@ def linear(x, w, b=None, out: Optional[np.ndarray] = None, precision: str = "flo
     else:
         x, w, b = _common("linear", x=x, kernel=w, bias=b)
         b = _contiguous(b)
+    out = _out(out, "linear")
+    if x.ndim == 0:
+        raise ShapeError(f"linear: x must have at least one axis (..., in). Received: x.shape={x.shape}")
+    if w.ndim != 2:
+        raise ShapeError(f"linear: kernel must be 2-D (in, units). Received: kernel.shape={w.shape}")
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    # (rows, in) explicitly: reshape(-1, 0) is ambiguous for NumPy when in == 0
+    x2 = x.reshape(math.prod(lead), x.shape[-1]) if x.ndim != 2 else x
     o2 = None
     if out is not None:
-        o2 = out.reshape(-1, out.shape[-1]) if out.ndim != 2 else out
+        if out.ndim == 0:
+            raise ShapeError(f"linear: out must have the result's shape {lead + (w.shape[-1],)}. Received: out.shape=()")
+        o2 = out.reshape(math.prod(out.shape[:-1]), out.shape[-1]) if out.ndim != 2 else out
         if o2.base is not out and o2 is not out and not np.shares_memory(o2, out):
             raise ValueError("linear: out must be reshapeable to 2-D without a copy")
     r = _core.linear(x2, w, b, o2, precision)

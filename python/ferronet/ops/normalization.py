@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError, DTypeError
-from ._util import _common, _contiguous, _floats
+from ._util import _common, _contiguous, _floats, _int
 
 __all__ = [
     "dropout",
@@ -74,7 +74,15 @@ def dropout(
         s = operator.index(seed) & _U64
     except TypeError:
         raise ArgumentError(f"{op}: seed must be an int. Received: seed={seed!r}") from None
-    ns = None if noise_shape is None else tuple(int(d) for d in noise_shape)
+    ns = None
+    if noise_shape is not None:
+        try:
+            ns = tuple(_int(d, "noise_shape", op, lo=0) for d in noise_shape)
+        except (ArgumentError, TypeError):
+            raise ArgumentError(
+                f"{op}: noise_shape must be a sequence of non-negative ints, one per axis of x. Received: "
+                f"noise_shape={noise_shape!r}"
+            ) from None
     return _core.dropout(_contiguous(_floats(x, "x", op)), _rate(rate, op), s, out, mask_out, ns)
 
 

@@ -50,8 +50,10 @@ def _step(step, op: str) -> int:
         s = operator.index(step)
     except TypeError:
         raise ArgumentError(f"{op}: step must be an int (Keras' iterations + 1). Received: step={step!r}") from None
-    if s < 1:
-        raise ArgumentError(f"{op}: step is the 1-based iteration count (Keras' iterations + 1). Received: step={s}")
+    if not 1 <= s < 2**63:
+        raise ArgumentError(
+            f"{op}: step is the 1-based iteration count (Keras' iterations + 1), below 2**63. Received: step={s}"
+        )
     return s
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _core
 from ..errors import ArgumentError
-from ._util import _common, _contiguous, _floats
+from ._util import _INT_MAX, _common, _contiguous, _floats, _int_pair
 
 __all__ = [
     "max_pool2d",
@@ -33,23 +33,9 @@ __all__ = [
 IntPair = Union[int, Tuple[int, int]]
 
 
-def _pair(v, name: str, op: str) -> Tuple[int, int]:
-    """An int or a pair of ints as a pair of positive ints."""
-    try:
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            a = b = operator.index(v)
-        else:
-            a, b = (operator.index(t) for t in v)
-    except (TypeError, ValueError):
-        raise ArgumentError(f"{op}: {name} must be an int or a pair of ints. Received: {name}={v!r}") from None
-    if a < 1 or b < 1:
-        raise ArgumentError(f"{op}: {name} must be positive. Received: {name}={v!r}")
-    return a, b
-
-
 def _window(op: str, pool_size, strides, padding) -> tuple:
-    size = _pair(pool_size, "pool_size", op)
-    step = size if strides is None else _pair(strides, "strides", op)
+    size = _int_pair(pool_size, "pool_size", op)
+    step = size if strides is None else _int_pair(strides, "strides", op)
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ArgumentError(f"{op}: padding must be 'valid' or 'same'. Received: padding={padding!r}")
     return size, step, padding.lower()
@@ -63,8 +49,8 @@ def _shape(x, name: str, op: str) -> Tuple[int, ...]:
         shape = tuple(operator.index(d) for d in x)
     except TypeError:
         raise ArgumentError(f"{op}: {name} must be an array or a shape tuple. Received: {name}={x!r}") from None
-    if any(d < 0 for d in shape):
-        raise ArgumentError(f"{op}: {name} must not have negative sizes. Received: {name}={shape}")
+    if any(not 0 <= d <= _INT_MAX for d in shape):
+        raise ArgumentError(f"{op}: {name} must hold sizes between 0 and 2**63 - 1 (none negative). Received: {name}={shape}")
     return shape
 
 

@@ -86,6 +86,8 @@ Tensor.__xor__ = _compare(np.logical_xor)
 Tensor.__invert__ = lambda self: _wrap(np.invert(self._v))
 Tensor.__neg__ = lambda self: M.negative(self) if _STACK else _wrap(np.negative(self._v))
 Tensor.__pos__ = lambda self: self
+Tensor.__round__ = lambda self, ndigits=None: round(self._v.item(), ndigits) if self._v.ndim == 0 else _wrap(
+    np.round(self._v, ndigits or 0))
 Tensor.__abs__ = lambda self: M.abs(self)
 
 

@@ -21,4 +21,5 @@ mod testing;
 mod workspace;
 
 pub use error::{Error, Result};
+pub use workspace::OutOfMemory;
 pub use float::Float;

@@ -20,6 +20,11 @@
 //!
 //! After `fork` the child has none of the parent's workers; the team is
 //! marked stale by a `pthread_atfork` handler and rebuilt on first use.
+//!
+//! The team has at most [`MAX_THREADS`] threads. Workers are started
+//! fallibly: when the system refuses a thread, the ones already started are
+//! stopped and the previous team stays in use ([`try_set_num_threads`]), or
+//! kernels run on the calling thread alone (a team built lazily).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -52,12 +57,17 @@ extern "C" fn mark_forked() {
     FORKED.store(true, SeqCst);
 }
 
+/// The largest team: far more threads than cores only adds switching, and
+/// each thread reserves stack address space.
+pub const MAX_THREADS: usize = 256;
+
 fn default_threads() -> usize {
     std::env::var("FERRONET_NUM_THREADS")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .min(MAX_THREADS)
 }
 
 /// Number of threads kernels use.
@@ -72,9 +82,43 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Set the number of threads kernels use (at least 1).
+/// Set the number of threads kernels use (clamped to `1..=MAX_THREADS`);
+/// the team is (re)built on the next parallel job.
 pub fn set_num_threads(n: usize) {
-    REQUESTED.store(n.max(1), Relaxed);
+    REQUESTED.store(n.clamp(1, MAX_THREADS), Relaxed);
+}
+
+/// Set the number of threads and start the team now. If the system cannot
+/// start that many threads, the ones started are stopped, the previous
+/// setting and team stay in use, and the error is returned.
+pub fn try_set_num_threads(n: usize) -> crate::Result<()> {
+    if n == 0 || n > MAX_THREADS {
+        return crate::error::value_err(
+            "set_num_threads",
+            format!("the number of threads must be between 1 and {MAX_THREADS}. Received: n={n}"),
+        );
+    }
+    let mut guard = lock_team();
+    if n == 1 || guard.as_ref().is_some_and(|t| t.workers == n - 1) {
+        REQUESTED.store(n, Relaxed);
+        return Ok(());
+    }
+    match Team::start(n - 1) {
+        Ok(t) => {
+            if let Some(old) = guard.replace(t) {
+                old.stop();
+            }
+            REQUESTED.store(n, Relaxed);
+            Ok(())
+        }
+        Err(e) => crate::error::value_err(
+            "set_num_threads",
+            format!(
+                "the system refused to start {n} threads ({e}); still using {}. Received: n={n}",
+                num_threads()
+            ),
+        ),
+    }
 }
 
 /// Whether work of `cost` (roughly, multiply-adds or element operations)
@@ -93,7 +137,9 @@ pub fn for_each(count: usize, f: impl Fn(usize) + Sync) {
     if count == 1 || num_threads() == 1 || IN_JOB.with(Cell::get) {
         return serial(count, f);
     }
-    let team = team();
+    let Some(team) = team() else {
+        return serial(count, f);
+    };
     // Another thread (a second Python thread with the GIL released) is using
     // the team: do this job alone rather than wait for it.
     let Ok(_turn) = team.dispatch.try_lock() else {
@@ -193,7 +239,9 @@ struct Team {
 }
 
 impl Team {
-    fn start(workers: usize) -> Arc<Team> {
+    /// A team of `workers` running workers, or the spawn error (after
+    /// stopping the workers already started).
+    fn start(workers: usize) -> std::io::Result<Arc<Team>> {
         let team = Arc::new(Team {
             workers,
             job: AtomicPtr::new(std::ptr::null_mut()),
@@ -205,14 +253,21 @@ impl Team {
             wake: Condvar::new(),
             dispatch: Mutex::new(()),
         });
+        let mut started = Vec::with_capacity(workers);
         for i in 0..workers {
             let t = team.clone();
-            std::thread::Builder::new()
-                .name(format!("ferronet-{}", i + 1))
-                .spawn(move || t.worker())
-                .expect("ferronet: cannot start worker threads");
+            match std::thread::Builder::new().name(format!("ferronet-{}", i + 1)).spawn(move || t.worker()) {
+                Ok(handle) => started.push(handle),
+                Err(e) => {
+                    team.stop();
+                    for handle in started {
+                        let _ = handle.join();
+                    }
+                    return Err(e);
+                }
+            }
         }
-        team
+        Ok(team)
     }
 
     fn worker(&self) {
@@ -265,11 +320,11 @@ impl Team {
     }
 }
 
-fn team() -> Arc<Team> {
+/// The team slot, after dropping a team inherited through `fork`.
+fn lock_team() -> std::sync::MutexGuard<'static, Option<Arc<Team>>> {
     ATFORK.call_once(|| unsafe {
         libc::pthread_atfork(None, None, Some(mark_forked));
     });
-    let workers = num_threads() - 1;
     let mut guard = TEAM.lock().unwrap_or_else(|e| e.into_inner());
     if FORKED.swap(false, SeqCst) {
         // NOTE: the inherited team's threads do not exist in this process and
@@ -278,15 +333,26 @@ fn team() -> Arc<Team> {
             std::mem::forget(old);
         }
     }
+    guard
+}
+
+/// The team for `num_threads()`, started if needed; None (run serially, and
+/// from now on with one thread) if the system refuses to start it.
+fn team() -> Option<Arc<Team>> {
+    let workers = num_threads() - 1;
+    let mut guard = lock_team();
     match guard.as_ref() {
-        Some(t) if t.workers == workers => t.clone(),
+        Some(t) if t.workers == workers => Some(t.clone()),
         _ => {
             if let Some(old) = guard.take() {
                 old.stop();
             }
-            let t = Team::start(workers);
+            let Ok(t) = Team::start(workers) else {
+                REQUESTED.store(1, Relaxed);
+                return None;
+            };
             *guard = Some(t.clone());
-            t
+            Some(t)
         }
     }
 }
@@ -307,6 +373,20 @@ impl<T> SendPtr<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_counts_outside_the_cap_are_refused_and_change_nothing() {
+        let _ = try_set_num_threads(2);
+        assert!(try_set_num_threads(0).is_err());
+        assert!(try_set_num_threads(MAX_THREADS + 1).is_err());
+        assert!(try_set_num_threads(5000).is_err());
+        assert_eq!(num_threads(), 2);
+        let total = AtomicUsize::new(0);
+        for_each(10, |_| {
+            total.fetch_add(1, Relaxed);
+        });
+        assert_eq!(total.load(Relaxed), 10);
+    }
 
     #[test]
     fn every_index_runs_once() {

@@ -53,7 +53,20 @@ impl Window {
                 ),
             );
         }
-        let span = dilation * (size - 1) + 1;
+        // Every position a window can reach, (output - 1)·stride + span, must
+        // fit in an isize (`source` computes it signed): refuse absurd sizes
+        // instead of letting the arithmetic wrap.
+        let too_large = || {
+            value_err(
+                op,
+                format!(
+                    "the window does not fit in memory arithmetic. Received: input={input}, size={size}, stride={stride}, dilation={dilation}"
+                ),
+            )
+        };
+        let Some(span) = (size - 1).checked_mul(dilation).and_then(|s| s.checked_add(1)) else {
+            return too_large();
+        };
         let (output, pad_before) = match padding {
             Padding::Valid => {
                 if input < span {
@@ -64,10 +77,16 @@ impl Window {
             }
             Padding::Same => {
                 let out = input.div_ceil(stride);
-                let needed = ((out.max(1) - 1) * stride + span).saturating_sub(input);
-                (out, needed / 2)
+                let Some(reach) = ((out.max(1) - 1) * stride).checked_add(span) else {
+                    return too_large();
+                };
+                (out, reach.saturating_sub(input) / 2)
             }
         };
+        let reach = (output.max(1) - 1) * stride + span;
+        if reach.max(input).checked_add(pad_before).is_none_or(|r| r > isize::MAX as usize) {
+            return too_large();
+        }
         Ok(Window { input, size, stride, dilation, pad_before, output })
     }
 
@@ -100,6 +119,19 @@ mod tests {
         assert_eq!((w.output, w.pad_before), (3, 0));
         let w = Window::new("t", 2, 3, 1, 1, Padding::Valid).unwrap();
         assert_eq!(w.output, 0);
+    }
+
+    #[test]
+    fn window_arithmetic_that_would_wrap_is_refused() {
+        // dilation·(size - 1) + 1 wraps to 1 in u64: a 4-wide output would come back
+        assert!(Window::new("t", 4, 3, 1, 1 << 63, Padding::Valid).is_err());
+        assert!(Window::new("t", 4, usize::MAX, usize::MAX, 1, Padding::Same).is_err());
+        assert!(Window::new("t", 4, 1 << 62, 1, 2, Padding::Same).is_err());
+        // large but representable windows still work
+        let w = Window::new("t", 4, 3, 1, 1 << 40, Padding::Valid).unwrap();
+        assert_eq!(w.output, 0);
+        let w = Window::new("t", 4, 1 << 40, 1 << 40, 1, Padding::Same).unwrap();
+        assert_eq!((w.output, w.pad_before), (1, ((1usize << 40) - 4) / 2));
     }
 }
 

@@ -15,16 +15,31 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     /// A slice of `len` elements of `T` (contents unspecified but initialized).
+    ///
+    /// When the memory cannot be had, unwinds with an [`OutOfMemory`] payload
+    /// (the bindings report it as a MemoryError) instead of aborting.
     pub fn slice<T: Copy>(&mut self, len: usize) -> &mut [T] {
-        let bytes = len * std::mem::size_of::<T>();
+        let Some(bytes) = len.checked_mul(std::mem::size_of::<T>()).filter(|&b| b <= isize::MAX as usize) else {
+            std::panic::panic_any(OutOfMemory { bytes: usize::MAX });
+        };
         let need = bytes.div_ceil(64);
         if self.lines.len() < need {
+            if self.lines.try_reserve_exact(need - self.lines.len()).is_err() {
+                std::panic::panic_any(OutOfMemory { bytes });
+            }
             self.lines.resize(need, Line([0; 64]));
         }
         // SAFETY: the buffer is 64-byte aligned, at least `bytes` long and
         // fully initialized; T is a plain float type for every caller.
         unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut T, len) }
     }
+}
+
+/// Panic payload of a scratch buffer that could not be allocated.
+#[derive(Debug, Clone, Copy)]
+pub struct OutOfMemory {
+    /// Bytes asked for (`usize::MAX`: more than the address space).
+    pub bytes: usize,
 }
 
 /// Which per-thread buffer to borrow.
@@ -59,4 +74,22 @@ pub(crate) fn with_scratch<R>(slot: Slot, f: impl FnOnce(&mut Scratch) -> R) -> 
         cell.set(if other.lines.len() > buf.lines.len() { other } else { buf });
     });
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_too_large_unwinds_with_out_of_memory_instead_of_aborting() {
+        for len in [usize::MAX / 2, 1 << 60] {
+            let r = std::panic::catch_unwind(|| {
+                let mut s = Scratch::default();
+                s.slice::<f32>(len).len()
+            });
+            let payload = r.expect_err("cannot allocate that much");
+            assert!(payload.downcast_ref::<OutOfMemory>().is_some(), "len {len}");
+        }
+        assert_eq!(Scratch::default().slice::<f64>(100).len(), 100);
+    }
 }

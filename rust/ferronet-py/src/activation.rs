@@ -1,36 +1,14 @@
 //! Activations, softmax and log_softmax, with their gradients.
 
-use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
-use crate::errors::{argument_error, guarded, shape_error};
+use crate::convert::{by_dtype, contiguous, contiguous_output, floats, overlaps, same, same_shape, slice, slice_mut};
+use crate::errors::{argument_error, guarded};
 use ferronet_core::ops::activation::{self as kernels, Activation};
 use ferronet_core::ops::softmax as soft;
 use ferronet_core::ops::vmath::VFloat;
-use ferronet_core::shape::{fmt_shape, Strided};
+use ferronet_core::shape::Strided;
 use numpy::{Element, PyArrayDyn};
 use pyo3::prelude::*;
 use pyo3::types::PyEllipsis;
-
-/// A contiguous view as a slice (empty views never touch their pointer).
-///
-/// # Safety
-/// The view must be C-contiguous and outlive the slice.
-pub(crate) unsafe fn slice<'a, T>(v: &Strided<T>) -> &'a [T] {
-    if v.is_empty() {
-        &[]
-    } else {
-        std::slice::from_raw_parts(v.ptr, v.len())
-    }
-}
-
-/// # Safety
-/// As for [`slice`], and nothing else may access the memory meanwhile.
-pub(crate) unsafe fn slice_mut<'a, T>(v: &Strided<T>) -> &'a mut [T] {
-    if v.is_empty() {
-        &mut []
-    } else {
-        std::slice::from_raw_parts_mut(v.ptr, v.len())
-    }
-}
 
 /// Runs `kernel` into `dst`. An `out=` sharing memory with an input gets the
 /// result through a temporary, as NumPy's ufuncs do (so `f(x, out=x)` works).
@@ -42,7 +20,7 @@ fn run_into<'py, T: Element + Sync>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let vd = contiguous("out", &dst)?;
     if inputs.iter().any(|v| overlaps(&vd, v)) {
-        let tmp = unsafe { PyArrayDyn::<T>::new(py, vd.shape.as_slice(), false) };
+        let tmp = crate::convert::empty::<T>(py, vd.shape.as_slice())?;
         let vt = contiguous("out", &tmp)?;
         guarded(py, || kernel(unsafe { slice_mut(&vt) }))?;
         dst.call_method1("__setitem__", (PyEllipsis::get(py), tmp))?;
@@ -50,24 +28,6 @@ fn run_into<'py, T: Element + Sync>(
         guarded(py, || kernel(unsafe { slice_mut(&vd) }))?;
     }
     Ok(dst.into_any())
-}
-
-fn same_shape<T>(py: Python<'_>, op: &str, a: (&str, &Strided<T>), b: (&str, &Strided<T>)) -> PyResult<()> {
-    if a.1.shape != b.1.shape {
-        return Err(shape_error(
-            py,
-            format!(
-                "{op}: {} and {} must have the same shape. Received: {}.shape={}, {}.shape={}",
-                a.0,
-                b.0,
-                a.0,
-                fmt_shape(&a.1.shape),
-                b.0,
-                fmt_shape(&b.1.shape)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The parameter-free activation called `name` (what layers fuse into their
@@ -108,10 +68,7 @@ fn forward<'py>(
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, act, x, out),
-        Floats::F64(x) => forward_t(py, act, x, out),
-    }
+    by_dtype!(floats("x", x)?, x => forward_t(py, act, x, out))
 }
 
 fn backward_t<'py, T: VFloat + Element>(
@@ -136,10 +93,7 @@ fn backward<'py>(
     saved: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("dy", dy)? {
-        Floats::F32(dy) => backward_t(py, act, dy, saved, out),
-        Floats::F64(dy) => backward_t(py, act, dy, saved, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => backward_t(py, act, dy, saved, out))
 }
 
 /// max(x, 0).
@@ -345,10 +299,7 @@ fn softmax_any<'py>(
     axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => softmax_t(py, kind, x, axis, out),
-        Floats::F64(x) => softmax_t(py, kind, x, axis, out),
-    }
+    by_dtype!(floats("x", x)?, x => softmax_t(py, kind, x, axis, out))
 }
 
 fn softmax_backward_t<'py, T: VFloat + Element>(
@@ -384,10 +335,7 @@ fn softmax_backward_any<'py>(
     axis: isize,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("dy", dy)? {
-        Floats::F32(dy) => softmax_backward_t(py, kind, dy, y, axis, out),
-        Floats::F64(dy) => softmax_backward_t(py, kind, dy, y, axis, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => softmax_backward_t(py, kind, dy, y, axis, out))
 }
 
 /// exp(x - max) / Σ exp(x - max) along `axis`.

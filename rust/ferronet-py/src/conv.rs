@@ -1,11 +1,9 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{contiguous, contiguous_output, floats, precision, same, Floats};
+use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, precision, same};
 use crate::errors::{guarded, to_py};
-use ferronet_core::gemm::GemmFloat;
-use ferronet_core::ops::conv2d::Conv2d;
-use ferronet_core::ops::vmath::VFloat;
+use ferronet_core::ops::conv2d::{Conv2d, ConvFloat};
 use ferronet_core::shape::Padding;
 use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -25,7 +23,7 @@ fn geometry<T: Element>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward_t<'py, T: GemmFloat + VFloat + Element>(
+fn forward_t<'py, T: ConvFloat + Element>(
     py: Python<'py>,
     x: Bound<'py, PyArrayDyn<T>>,
     w: &Bound<'py, PyAny>,
@@ -45,6 +43,10 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
     let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
     let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
+    match &vb {
+        Some(vb) => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw, vb])?,
+        None => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw])?,
+    }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
         g.forward(
@@ -77,16 +79,13 @@ fn conv2d<'py>(
     activation: Option<&str>,
     precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision),
-        Floats::F64(x) => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision),
-    }
+    by_dtype!(floats("x", x)?, x => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision))
 }
 
 type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
 
 #[allow(clippy::too_many_arguments)]
-fn backward_t<'py, T: GemmFloat + Element>(
+fn backward_t<'py, T: ConvFloat + Element>(
     py: Python<'py>,
     dy: Bound<'py, PyArrayDyn<T>>,
     x: &Bound<'py, PyAny>,
@@ -112,6 +111,9 @@ fn backward_t<'py, T: GemmFloat + Element>(
         .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
         .collect::<PyResult<Vec<_>>>()?;
     let (vdy, vx, vw) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &w)?);
+    let written: Vec<_> =
+        ["dx_out", "dw_out", "db_out"].into_iter().zip(&views).filter_map(|(n, v)| v.as_ref().map(|v| (n, v))).collect();
+    disjoint(py, "conv2d_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
         let (dx, dw, db) = (it.next().flatten(), it.next().flatten(), it.next().flatten());
@@ -152,10 +154,7 @@ fn conv2d_backward<'py>(
 ) -> PyResult<Grads<'py>> {
     let outs = [dx_out, dw_out, db_out];
     let need = [need_dx, need_dw, need_db];
-    match floats("dy", dy)? {
-        Floats::F32(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision),
-        Floats::F64(dy) => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision),
-    }
+    by_dtype!(floats("dy", dy)?, dy => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,9 +1,18 @@
-//! NumPy arrays ⇄ kernel views: dtype checks, zero-copy strided views,
-//! output allocation and `out=` validation. No arithmetic here.
+//! NumPy arrays ⇄ kernel views, the one helper layer of the bindings: dtype
+//! dispatch ([`by_dtype!`]), dtype checks, zero-copy strided views, output
+//! allocation, `out=` and in-place buffer validation, overlap checks. No
+//! arithmetic here.
+//!
+//! Operands that are only read are taken as NumPy takes them: an unaligned or
+//! byte-swapped float array is copied into a native one first. Arrays the
+//! kernels write (`out=`, in-place parameters and state) are never copied, so
+//! they must already be native, aligned and writeable.
 
 use crate::errors::{argument_error, dtype_error, shape_error};
 use ferronet_core::shape::{fmt_shape, Strided};
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::npyffi::{self, PY_ARRAY_API};
+use numpy::prelude::*;
+use numpy::{Element, PyArrayDyn, PyUntypedArray};
 use pyo3::prelude::*;
 
 /// A float array of either supported dtype.
@@ -12,15 +21,75 @@ pub enum Floats<'py> {
     F64(Bound<'py, PyArrayDyn<f64>>),
 }
 
-fn dtype_name(ob: &Bound<'_, PyAny>) -> String {
+/// `$body` with `$a` bound to the typed array `$floats` (a [`Floats`]) holds:
+/// the one place a runtime dtype becomes the type parameter of a generic
+/// binding function, e.g. `by_dtype!(floats("x", x)?, x => forward_t(py, x, out))`.
+macro_rules! by_dtype {
+    ($floats:expr, $a:ident => $body:expr) => {
+        match $floats {
+            $crate::convert::Floats::F32($a) => $body,
+            $crate::convert::Floats::F64($a) => $body,
+        }
+    };
+}
+pub(crate) use by_dtype;
+
+/// What `ob` is, for messages: `dtype=float32` for an array, else `type=list`.
+pub fn described(ob: &Bound<'_, PyAny>) -> String {
     match ob.cast::<PyUntypedArray>() {
-        Ok(a) => a.dtype().to_string(),
-        Err(_) => ob.get_type().name().map(|n| n.to_string()).unwrap_or_default(),
+        Ok(a) => format!("dtype={}", a.dtype()),
+        Err(_) => format!("type={}", ob.get_type().name().map(|n| n.to_string()).unwrap_or_default()),
     }
 }
 
-/// `ob` as a float32/float64 ndarray, or a DTypeError naming what it is.
+/// The name NumPy gives the element type `T`.
+pub fn dtype_name<T>() -> &'static str {
+    match std::any::type_name::<T>() {
+        "f32" => "float32",
+        "f64" => "float64",
+        "u8" => "uint8",
+        other => other,
+    }
+}
+
+/// Whether NumPy lets us write into `ob`.
+pub fn is_writeable(ob: &Bound<'_, PyAny>) -> bool {
+    ob.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
+}
+
+/// A numeric ndarray the kernels cannot read in place (unaligned, or in
+/// non-native byte order) as a native, aligned, C-ordered copy; anything else as is.
+pub fn readable<'py>(ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if let Ok(a) = ob.cast::<PyUntypedArray>() {
+        let d = a.dtype();
+        if matches!(d.kind(), b'f' | b'i' | b'u') && (!a.is_aligned() || d.is_native_byteorder() == Some(false)) {
+            let native = d.call_method1("newbyteorder", ("=",))?;
+            let order = pyo3::types::PyDict::new(ob.py());
+            order.set_item("order", "C")?;
+            return ob.call_method("astype", (native,), Some(&order));
+        }
+    }
+    Ok(ob.clone())
+}
+
+/// `ob` (an operand the kernel only reads) as a float32/float64 ndarray, or a
+/// DTypeError naming what it is.
 pub fn floats<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> {
+    // Fast path: a native aligned array, as nearly every call passes.
+    if let Ok(a) = ob.cast::<PyArrayDyn<f32>>() {
+        if a.is_aligned() {
+            return Ok(Floats::F32(a.clone()));
+        }
+    } else if let Ok(a) = ob.cast::<PyArrayDyn<f64>>() {
+        if a.is_aligned() {
+            return Ok(Floats::F64(a.clone()));
+        }
+    }
+    floats_inplace(name, &readable(ob)?)
+}
+
+/// `ob` (an array the kernel writes) as a float32/float64 ndarray, never copied.
+pub fn floats_inplace<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> {
     if let Ok(a) = ob.cast::<PyArrayDyn<f32>>() {
         return Ok(Floats::F32(a.clone()));
     }
@@ -29,20 +98,28 @@ pub fn floats<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Floats<'py>> 
     }
     Err(dtype_error(
         ob.py(),
-        format!("{name} must be a float32 or float64 array. Received: {name}.dtype={}", dtype_name(ob)),
+        format!("{name} must be a float32 or float64 array. Received: {name}.{}", described(ob)),
     ))
 }
 
-/// `ob` as an ndarray of exactly `T` (the dtype of the op's first operand).
+/// `ob` (read only) as an ndarray of exactly `T` (the dtype of the op's first operand).
 pub fn same<'py, T: Element>(name: &str, first: &str, ob: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    match ob.cast::<PyArrayDyn<T>>() {
+        Ok(a) if a.is_aligned() => Ok(a.clone()),
+        _ => same_inplace(name, first, &readable(ob)?),
+    }
+}
+
+/// `ob` (written by the kernel) as an ndarray of exactly `T`, never copied.
+pub fn same_inplace<'py, T: Element>(
+    name: &str,
+    first: &str,
+    ob: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     ob.cast::<PyArrayDyn<T>>().map(|a| a.clone()).map_err(|_| {
         dtype_error(
             ob.py(),
-            format!(
-                "{name} must have the same dtype as {first} ({}). Received: {name}.dtype={}",
-                std::any::type_name::<T>().replace("f32", "float32").replace("f64", "float64"),
-                dtype_name(ob)
-            ),
+            format!("{name} must have the same dtype as {first} ({}). Received: {name}.{}", dtype_name::<T>(), described(ob)),
         )
     })
 }
@@ -55,7 +132,7 @@ pub fn view<T: Element>(name: &str, a: &Bound<'_, PyArrayDyn<T>>) -> PyResult<St
     if !aligned && a.len() > 0 {
         return Err(argument_error(
             a.py(),
-            format!("{name} is not aligned in memory; pass np.ascontiguousarray({name}) instead"),
+            format!("{name} is written in place, so it must be aligned in memory (allocate it with np.empty)"),
         ));
     }
     Ok(Strided { ptr, shape: a.shape().to_vec(), strides: a.strides().iter().map(|s| s / size).collect() })
@@ -79,16 +156,16 @@ pub fn output<'py, T: Element>(
     first: &str,
 ) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     match out {
-        None => Ok(unsafe { PyArrayDyn::<T>::new(py, shape, false) }),
+        None => empty::<T>(py, shape),
         Some(o) => {
-            let arr = same::<T>("out", first, o)?;
+            let arr = same_inplace::<T>("out", first, o)?;
             if arr.shape() != shape {
                 return Err(shape_error(
                     py,
                     format!("out has shape {} but the result has shape {}", fmt_shape(arr.shape()), fmt_shape(shape)),
                 ));
             }
-            if !is_writeable(&arr) {
+            if !is_writeable(arr.as_any()) {
                 return Err(argument_error(py, "out is read-only".into()));
             }
             Ok(arr)
@@ -128,14 +205,139 @@ fn extent<T>(v: &Strided<T>) -> (usize, usize) {
     (lo as usize, hi as usize + size as usize)
 }
 
-/// Whether two views may touch the same memory.
-pub fn overlaps<T>(a: &Strided<T>, b: &Strided<T>) -> bool {
+/// Whether two views (of any element types) may touch the same memory.
+pub fn overlaps<A, B>(a: &Strided<A>, b: &Strided<B>) -> bool {
     let ((a0, a1), (b0, b1)) = (extent(a), extent(b));
     a0 < b1 && b0 < a1
 }
 
-fn is_writeable<T: Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
-    a.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
+/// A buffer the kernel updates in place (an optimizer's parameter or state):
+/// exactly `T` and of `shape` (both those of the array named `like`),
+/// C-contiguous and writeable; never copied.
+pub fn inplace<'py, T: Element>(
+    py: Python<'py>,
+    op: &str,
+    name: &str,
+    ob: &Bound<'py, PyAny>,
+    (like, shape): (&str, &[usize]),
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let Ok(a) = ob.cast::<PyArrayDyn<T>>() else {
+        return Err(dtype_error(
+            py,
+            format!(
+                "{op}: {name} is updated in place, so it must be a NumPy array of {like}'s dtype ({}). Received: {name}.{}",
+                dtype_name::<T>(),
+                described(ob)
+            ),
+        ));
+    };
+    if a.shape() != shape {
+        return Err(shape_error(
+            py,
+            format!(
+                "{op}: {name} must have {like}'s shape {}. Received: {name}.shape={}",
+                fmt_shape(shape),
+                fmt_shape(a.shape())
+            ),
+        ));
+    }
+    if !a.is_c_contiguous() {
+        return Err(argument_error(py, format!("{op}: {name} is updated in place and must be C-contiguous")));
+    }
+    if !is_writeable(ob) {
+        return Err(argument_error(py, format!("{op}: {name} is updated in place but is read-only")));
+    }
+    Ok(a.clone())
+}
+
+/// ShapeError unless the two views have the same shape.
+pub fn same_shape<T>(py: Python<'_>, op: &str, a: (&str, &Strided<T>), b: (&str, &Strided<T>)) -> PyResult<()> {
+    if a.1.shape != b.1.shape {
+        return Err(shape_error(
+            py,
+            format!(
+                "{op}: {} and {} must have the same shape. Received: {}.shape={}, {}.shape={}",
+                a.0,
+                b.0,
+                a.0,
+                fmt_shape(&a.1.shape),
+                b.0,
+                fmt_shape(&b.1.shape)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A C-contiguous view as a slice (empty views never touch their pointer).
+///
+/// # Safety
+/// The view must be C-contiguous and outlive the slice.
+pub unsafe fn slice<'a, T>(v: &Strided<T>) -> &'a [T] {
+    if v.is_empty() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(v.ptr, v.len())
+    }
+}
+
+/// # Safety
+/// As for [`slice`], and nothing else may access the memory meanwhile.
+pub unsafe fn slice_mut<'a, T>(v: &Strided<T>) -> &'a mut [T] {
+    if v.is_empty() {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(v.ptr, v.len())
+    }
+}
+
+/// A new uninitialized C-contiguous array; a MemoryError (not a panic) when
+/// NumPy cannot allocate it.
+pub fn empty<'py, T: Element>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let mut dims: Vec<npyffi::npy_intp> = Vec::with_capacity(shape.len());
+    for &d in shape {
+        match npyffi::npy_intp::try_from(d) {
+            Ok(d) => dims.push(d),
+            Err(_) => {
+                return Err(pyo3::exceptions::PyMemoryError::new_err(format!(
+                    "cannot allocate an array of shape {}",
+                    fmt_shape(shape)
+                )))
+            }
+        }
+    }
+    // SAFETY: the descriptor reference is stolen by NumPy, dims outlives the
+    // call, and a null result (allocation failure) is turned into the pending
+    // Python error before anything uses the pointer.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            npyffi::get_type_object(py, npyffi::NpyTypes::PyArray_Type),
+            T::get_dtype(py).into_dtype_ptr(),
+            dims.len() as std::os::raw::c_int,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
+}
+
+/// ArgumentError unless every array the kernel writes is disjoint from every
+/// array it reads and from the other written ones (overlapping slices are
+/// undefined behaviour in Rust, and would give wrong values).
+pub fn disjoint<T>(py: Python<'_>, op: &str, written: &[(&str, &Strided<T>)], read: &[&Strided<T>]) -> PyResult<()> {
+    for (i, (name, w)) in written.iter().enumerate() {
+        if read.iter().any(|r| overlaps(w, r)) {
+            return Err(argument_error(py, format!("{op}: {name} must not share memory with the inputs")));
+        }
+        if let Some((other, _)) = written[i + 1..].iter().find(|(_, o)| overlaps(w, o)) {
+            return Err(argument_error(py, format!("{op}: {name} and {other} must not share memory (pass separate arrays)")));
+        }
+    }
+    Ok(())
 }
 
 /// The `precision=` argument of `op` for operands of type `T` (the dtype of

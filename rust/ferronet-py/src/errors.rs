@@ -50,7 +50,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
 
 /// Run a kernel with the GIL released (denormals flushed, see
 /// `ferronet_core::fpenv`); kernel errors become ferronet
-/// exceptions and a panic becomes a FerronetError instead of aborting.
+/// exceptions, a workspace that cannot be allocated a MemoryError, and a
+/// panic a FerronetError instead of aborting.
 pub fn guarded<R: Send>(py: Python<'_>, f: impl FnOnce() -> ferronet_core::Result<R> + Send) -> PyResult<R> {
     let r = py.detach(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ferronet_core::fpenv::with_flush_to_zero(f)))
@@ -59,6 +60,12 @@ pub fn guarded<R: Send>(py: Python<'_>, f: impl FnOnce() -> ferronet_core::Resul
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(to_py(py, e)),
         Err(payload) => {
+            if let Some(oom) = payload.downcast_ref::<ferronet_core::OutOfMemory>() {
+                let size = if oom.bytes == usize::MAX { "more than the address space".into() } else { format!("{} bytes", oom.bytes) };
+                return Err(pyo3::exceptions::PyMemoryError::new_err(format!(
+                    "a ferronet kernel could not allocate its workspace ({size})"
+                )));
+            }
             let what = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())

@@ -1,6 +1,6 @@
 //! matmul and linear.
 
-use crate::convert::{contiguous, floats, output, overlaps, precision, same, view, Floats};
+use crate::convert::{by_dtype, contiguous, disjoint, floats, output, overlaps, precision, same, same_inplace, view};
 use crate::errors::{guarded, to_py};
 use ferronet_core::gemm::GemmFloat;
 use ferronet_core::ops::matmul as kernels;
@@ -24,7 +24,7 @@ fn matmul_t<'py, T: GemmFloat + Element>(
     let vd = view("out", &dst)?;
     if out.is_some() && (overlaps(&vd, &va) || overlaps(&vd, &vb)) {
         // NumPy semantics for overlapping out=: compute aside, then copy.
-        let tmp = unsafe { PyArrayDyn::<T>::new(py, shape.as_slice(), false) };
+        let tmp = crate::convert::empty::<T>(py, shape.as_slice())?;
         let vt = view("out", &tmp)?;
         guarded(py, || unsafe { kernels::matmul(&va, &vb, &vt, p) })?;
         dst.call_method1("__setitem__", (pyo3::types::PyEllipsis::get(py), tmp))?;
@@ -48,10 +48,7 @@ fn matmul<'py>(
     out: Option<&Bound<'py, PyAny>>,
     precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("a", a)? {
-        Floats::F32(a) => matmul_t(py, a, b, out, precision),
-        Floats::F64(a) => matmul_t(py, a, b, out, precision),
-    }
+    by_dtype!(floats("a", a)?, a => matmul_t(py, a, b, out, precision))
 }
 
 fn linear_t<'py, T: GemmFloat + Element>(
@@ -72,8 +69,9 @@ fn linear_t<'py, T: GemmFloat + Element>(
     let shape = [rows, units];
     let dst = output::<T>(py, out, &shape, "x")?;
     let vd = view("out", &dst)?;
-    if overlaps(&vd, &vx) || overlaps(&vd, &vw) {
-        return Err(crate::errors::argument_error(py, "linear: out must not overlap x or kernel".into()));
+    match &vb {
+        Some(vb) => disjoint(py, "linear", &[("out", &vd)], &[&vx, &vw, vb])?,
+        None => disjoint(py, "linear", &[("out", &vd)], &[&vx, &vw])?,
     }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
@@ -94,10 +92,7 @@ fn linear<'py>(
     out: Option<&Bound<'py, PyAny>>,
     precision: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => linear_t(py, x, w, b, out, precision),
-        Floats::F64(x) => linear_t(py, x, w, b, out, precision),
-    }
+    by_dtype!(floats("x", x)?, x => linear_t(py, x, w, b, out, precision))
 }
 
 type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
@@ -123,14 +118,11 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     let vdx = dx.as_ref().map(|a| view("dx", a)).transpose()?;
     let vdw = dw.as_ref().map(|a| view("dw", a)).transpose()?;
     let vdb = db.as_ref().map(|a| contiguous("db", a)).transpose()?;
-    for v in vdx.iter().chain(vdw.iter()) {
-        if overlaps(v, &vdy) || overlaps(v, &vx) || overlaps(v, &vw) {
-            return Err(crate::errors::argument_error(
-                py,
-                "linear_backward: outputs must not overlap the inputs".into(),
-            ));
-        }
-    }
+    let written: Vec<_> = [("dx_out", vdx.as_ref()), ("dw_out", vdw.as_ref()), ("db_out", vdb.as_ref())]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+        .collect();
+    disjoint(py, "linear_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
         kernels::linear_backward(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p)
@@ -158,10 +150,7 @@ fn linear_backward<'py>(
 ) -> PyResult<Grads<'py>> {
     let need = [need_dx, need_dw, need_db];
     let outs = [dx_out, dw_out, db_out];
-    match floats("dy", dy)? {
-        Floats::F32(dy) => linear_backward_t(py, dy, x, w, need, outs, precision),
-        Floats::F64(dy) => linear_backward_t(py, dy, x, w, need, outs, precision),
-    }
+    by_dtype!(floats("dy", dy)?, dy => linear_backward_t(py, dy, x, w, need, outs, precision))
 }
 
 type Pair<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
@@ -181,8 +170,8 @@ fn linear_backward_adam_t<'py, T: GemmFloat + Element>(
 ) -> PyResult<Pair<'py>> {
     const OP: &str = "linear_backward_adam";
     let x = same::<T>("x", "dy", x)?;
-    let w = same::<T>("kernel", "dy", w)?;
-    let (m, v) = (same::<T>("m", "dy", m)?, same::<T>("v", "dy", v)?);
+    let w = same_inplace::<T>("kernel", "dy", w)?;
+    let (m, v) = (same_inplace::<T>("m", "dy", m)?, same_inplace::<T>("v", "dy", v)?);
     let (vdy, vx) = (view("dy", &dy)?, view("x", &x)?);
     let (vw, vm, vv) = (contiguous("kernel", &w)?, contiguous("m", &m)?, contiguous("v", &v)?);
     let units = vw.shape.get(1).copied().unwrap_or(0);
@@ -190,16 +179,9 @@ fn linear_backward_adam_t<'py, T: GemmFloat + Element>(
     let db = db_out.map(|o| crate::convert::contiguous_output::<T>(py, Some(o), &[units], "dy")).transpose()?;
     let vdx = dx.as_ref().map(|a| view("dx", a)).transpose()?;
     let vdb = db.as_ref().map(|a| contiguous("db", a)).transpose()?;
-    let written: Vec<&Strided<T>> = vdx.iter().chain(vdb.iter()).chain([&vw, &vm, &vv]).collect();
-    for (i, a) in written.iter().enumerate() {
-        let read = [&vdy, &vx];
-        if read.iter().any(|r| overlaps(a, r)) || written[i + 1..].iter().any(|b| overlaps(a, b)) {
-            return Err(crate::errors::argument_error(
-                py,
-                format!("{OP}: kernel, m, v and the outputs must not share memory with each other or the inputs"),
-            ));
-        }
-    }
+    let mut written: Vec<(&str, &Strided<T>)> = vec![("kernel", &vw), ("m", &vm), ("v", &vv)];
+    written.extend(vdx.as_ref().map(|v| ("dx_out", v)).into_iter().chain(vdb.as_ref().map(|v| ("db_out", v))));
+    disjoint(py, OP, &written, &[&vdy, &vx])?;
     guarded(py, || unsafe {
         let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
         let (ms, vs) = (vm.as_mut_slice().unwrap_or(&mut []), vv.as_mut_slice().unwrap_or(&mut []));
@@ -232,10 +214,7 @@ fn linear_backward_adam<'py>(
     db_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay: 0.0, step };
-    match floats("dy", dy)? {
-        Floats::F32(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
-        Floats::F64(dy) => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => linear_backward_adam_t(py, dy, x, w, m, v, h, need_dx, dx_out, db_out))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,8 +1,7 @@
 //! Fused losses: per-sample loss and the gradient w.r.t. the predictions in
 //! one call (cross-entropies, regression and margin losses).
 
-use crate::activation::{slice, slice_mut};
-use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
+use crate::convert::{by_dtype, contiguous, contiguous_output, floats, overlaps, readable, same, slice, slice_mut};
 use crate::errors::{argument_error, dtype_error, guarded, shape_error};
 use ferronet_core::ops::loss::{self as kernels, Labels};
 use ferronet_core::ops::margin_loss;
@@ -45,7 +44,7 @@ fn outputs<'py, T: Element>(
     grad_out: Option<&Bound<'py, PyAny>>,
     inputs: &[&Strided<T>],
 ) -> PyResult<Arrays<'py, T>> {
-    let loss = unsafe { PyArrayDyn::<T>::new(py, &logits.shape[..1], false) };
+    let loss = crate::convert::empty::<T>(py, &logits.shape[..1])?;
     let grad = contiguous_output::<T>(py, grad_out, &logits.shape, "logits")?;
     let vg = contiguous("grad_out", &grad)?;
     if inputs.iter().any(|v| overlaps(&vg, v)) {
@@ -104,6 +103,7 @@ fn class_loss_t<'py, T: VFloat + Element>(
     }
     let (rows, classes) = (vz.shape[0], vz.shape[1]);
     // Class ids (int64) or targets (the predictions' dtype).
+    let labels = &readable(labels)?;
     let sparse = if ids_ok { labels.cast::<PyArrayDyn<i64>>().ok().cloned() } else { None };
     let dense = match (&sparse, dense_ok) {
         (None, true) => labels.cast::<PyArrayDyn<T>>().ok().cloned(),
@@ -179,10 +179,7 @@ fn class_loss<'py>(
     grad_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
     let (pn, _, _) = kind.accepts();
-    match floats(pn, pred)? {
-        Floats::F32(z) => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out),
-        Floats::F64(z) => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out),
-    }
+    by_dtype!(floats(pn, pred)?, z => class_loss_t(py, kind, z, labels, sample_weight, scale, grad_out))
 }
 
 /// Softmax cross-entropy of 2-D logits against int64 class ids (n,) or
@@ -292,10 +289,7 @@ fn pointwise<'py>(
     scale: f64,
     grad_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Pair<'py>> {
-    match floats(kind.arg_names().0, pred)? {
-        Floats::F32(z) => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out),
-        Floats::F64(z) => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out),
-    }
+    by_dtype!(floats(kind.arg_names().0, pred)?, z => pointwise_t(py, kind, z, target, sample_weight, scale, grad_out))
 }
 
 /// Binary cross-entropy from logits, averaged over the non-batch axes:

@@ -1,6 +1,6 @@
 //! Bindings of the accuracy-counting kernels.
 
-use crate::convert::{contiguous, floats, same, Floats};
+use crate::convert::{by_dtype, contiguous, floats, readable, same};
 use crate::errors::{guarded, shape_error};
 use ferronet_core::ops::metric;
 use ferronet_core::shape::fmt_shape;
@@ -20,6 +20,7 @@ fn argmax_hits_t<T: Float + Element>(
             format!("argmax_hits: scores must be 2-D (rows, classes). Received: scores.shape={}", fmt_shape(&vs.shape)),
         ));
     };
+    let labels = &readable(labels)?;
     if let Ok(ids) = labels.cast::<PyArrayDyn<i64>>() {
         let vl = contiguous("labels", ids)?;
         if vl.shape != [rows] {
@@ -57,10 +58,7 @@ fn argmax_hits_t<T: Float + Element>(
 /// in `np.argmax`.
 #[pyfunction]
 fn argmax_hits<'py>(py: Python<'py>, scores: &Bound<'py, PyAny>, labels: &Bound<'py, PyAny>) -> PyResult<usize> {
-    match floats("scores", scores)? {
-        Floats::F32(s) => argmax_hits_t(py, s, labels),
-        Floats::F64(s) => argmax_hits_t(py, s, labels),
-    }
+    by_dtype!(floats("scores", scores)?, s => argmax_hits_t(py, s, labels))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,33 +1,14 @@
 //! Dropout, batch normalization and row sums.
 
-use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
+use crate::convert::{
+    by_dtype, contiguous, contiguous_output, described, disjoint, floats, is_writeable, overlaps, same, same_inplace,
+};
 use crate::errors::{argument_error, dtype_error, guarded, shape_error};
 use ferronet_core::ops::{batchnorm, dropout as drop, reduce};
 use ferronet_core::shape::{fmt_shape, Strided};
 use ferronet_core::Float;
-use numpy::{Element, PyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-
-fn disjoint<T>(py: Python<'_>, op: &str, out: &Strided<T>, inputs: &[&Strided<T>]) -> PyResult<()> {
-    if inputs.iter().any(|v| overlaps(out, v)) {
-        return Err(argument_error(py, format!("{op}: out must not share memory with the inputs")));
-    }
-    Ok(())
-}
-
-/// Whether two C-contiguous views of possibly different element types share bytes.
-fn share<A, B>(a: &Strided<A>, b: &Strided<B>) -> bool {
-    let (a0, b0) = (a.ptr as usize, b.ptr as usize);
-    let (a1, b1) = (a0 + a.len() * std::mem::size_of::<A>(), b0 + b.len() * std::mem::size_of::<B>());
-    !a.is_empty() && !b.is_empty() && a0 < b1 && b0 < a1
-}
-
-fn dtype_of(ob: &Bound<'_, PyAny>) -> String {
-    match ob.cast::<PyUntypedArray>() {
-        Ok(a) => format!("dtype={}", a.dtype()),
-        Err(_) => format!("type={}", ob.get_type().name().map(|n| n.to_string()).unwrap_or_default()),
-    }
-}
 
 /// A uint8 mask of `shape` (C-contiguous); `writeable` for an output.
 fn mask_array<'py>(
@@ -41,7 +22,7 @@ fn mask_array<'py>(
     let Ok(a) = ob.cast::<PyArrayDyn<u8>>() else {
         return Err(dtype_error(
             py,
-            format!("{op}: {name} must be a uint8 array (0 = dropped). Received: {name}.{}", dtype_of(ob)),
+            format!("{op}: {name} must be a uint8 array (0 = dropped). Received: {name}.{}", described(ob)),
         ));
     };
     if a.shape() != shape {
@@ -57,8 +38,7 @@ fn mask_array<'py>(
     if !a.is_c_contiguous() {
         return Err(argument_error(py, format!("{op}: {name} must be C-contiguous")));
     }
-    let ok = !writeable
-        || ob.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false);
+    let ok = !writeable || is_writeable(ob);
     if !ok {
         return Err(argument_error(py, format!("{op}: {name} is read-only")));
     }
@@ -81,11 +61,11 @@ fn dropout_t<'py, T: Float + Element>(
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
     let mask = match mask_out {
         Some(m) => mask_array(py, OP, "mask_out", m, &shape, true)?,
-        None => unsafe { PyArrayDyn::<u8>::new(py, shape.as_slice(), false) },
+        None => crate::convert::empty::<u8>(py, shape.as_slice())?,
     };
     let (vx, vy, vm) = (contiguous("x", &x)?, contiguous("out", &y)?, contiguous("mask_out", &mask)?);
-    disjoint(py, OP, &vy, &[&vx])?;
-    if share(&vm, &vx) || share(&vm, &vy) {
+    disjoint(py, OP, &[("out", &vy)], &[&vx])?;
+    if overlaps(&vm, &vx) || overlaps(&vm, &vy) {
         return Err(argument_error(py, format!("{OP}: mask_out must not share memory with x or out")));
     }
     guarded(py, || unsafe {
@@ -114,10 +94,7 @@ fn dropout<'py>(
     mask_out: Option<&Bound<'py, PyAny>>,
     noise_shape: Option<Vec<usize>>,
 ) -> PyResult<Pair<'py>> {
-    match floats("x", x)? {
-        Floats::F32(x) => dropout_t(py, x, rate, seed, out, mask_out, noise_shape),
-        Floats::F64(x) => dropout_t(py, x, rate, seed, out, mask_out, noise_shape),
-    }
+    by_dtype!(floats("x", x)?, x => dropout_t(py, x, rate, seed, out, mask_out, noise_shape))
 }
 
 fn dropout_backward_t<'py, T: Float + Element>(
@@ -132,8 +109,8 @@ fn dropout_backward_t<'py, T: Float + Element>(
     let mask = mask_array(py, OP, "mask", mask, &shape, false)?;
     let dx = contiguous_output::<T>(py, out, &shape, "dy")?;
     let (vdy, vm, vdx) = (contiguous("dy", &dy)?, contiguous("mask", &mask)?, contiguous("out", &dx)?);
-    disjoint(py, OP, &vdx, &[&vdy])?;
-    if share(&vdx, &vm) {
+    disjoint(py, OP, &[("out", &vdx)], &[&vdy])?;
+    if overlaps(&vdx, &vm) {
         return Err(argument_error(py, format!("{OP}: out must not share memory with mask")));
     }
     guarded(py, || unsafe {
@@ -157,10 +134,7 @@ fn dropout_backward<'py>(
     rate: f64,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("dy", dy)? {
-        Floats::F32(dy) => dropout_backward_t(py, dy, mask, rate, out),
-        Floats::F64(dy) => dropout_backward_t(py, dy, mask, rate, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => dropout_backward_t(py, dy, mask, rate, out))
 }
 
 /// `(rows, channels)` of `x` viewed as a matrix with channels last.
@@ -195,11 +169,11 @@ fn bn_train_t<'py, T: Float + Element>(
     let (rows, cols) = channels_last(py, OP, &shape)?;
     let (_keep, v) = channel_views::<T>(&[("gamma", gamma), ("beta", beta)])?;
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
-    let mean = unsafe { PyArrayDyn::<T>::new(py, [cols].as_slice(), false) };
-    let var = unsafe { PyArrayDyn::<T>::new(py, [cols].as_slice(), false) };
+    let mean = crate::convert::empty::<T>(py, [cols].as_slice())?;
+    let var = crate::convert::empty::<T>(py, [cols].as_slice())?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
     let (vm, vv) = (contiguous("mean", &mean)?, contiguous("var", &var)?);
-    disjoint(py, OP, &vy, &[&vx, &v[0], &v[1]])?;
+    disjoint(py, OP, &[("out", &vy)], &[&vx, &v[0], &v[1]])?;
     guarded(py, || unsafe {
         batchnorm::batch_norm_train(
             vx.as_slice().unwrap_or(&[]),
@@ -227,10 +201,7 @@ fn batch_norm_train<'py>(
     epsilon: f64,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Triple<'py>> {
-    match floats("x", x)? {
-        Floats::F32(x) => bn_train_t(py, x, gamma, beta, epsilon, out),
-        Floats::F64(x) => bn_train_t(py, x, gamma, beta, epsilon, out),
-    }
+    by_dtype!(floats("x", x)?, x => bn_train_t(py, x, gamma, beta, epsilon, out))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -250,7 +221,7 @@ fn bn_infer_t<'py, T: Float + Element>(
     let (_keep, v) = channel_views::<T>(&[("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)])?;
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
-    disjoint(py, OP, &vy, &[&vx, &v[0], &v[1], &v[2], &v[3]])?;
+    disjoint(py, OP, &[("out", &vy)], &[&vx, &v[0], &v[1], &v[2], &v[3]])?;
     guarded(py, || unsafe {
         let s = |i: usize| v[i].as_slice().unwrap_or(&[]);
         batchnorm::batch_norm_infer(
@@ -282,10 +253,7 @@ fn batch_norm_infer<'py>(
     epsilon: f64,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => bn_infer_t(py, x, gamma, beta, mean, var, epsilon, out),
-        Floats::F64(x) => bn_infer_t(py, x, gamma, beta, mean, var, epsilon, out),
-    }
+    by_dtype!(floats("x", x)?, x => bn_infer_t(py, x, gamma, beta, mean, var, epsilon, out))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -319,12 +287,8 @@ fn bn_backward_t<'py, T: Float + Element>(
     let dbeta = contiguous_output::<T>(py, outs[2], &[cols], "dy")?;
     let (vdy, vx) = (contiguous("dy", &dy)?, contiguous("x", &x)?);
     let (vdx, vdg, vdb) = (contiguous("dx", &dx)?, contiguous("dgamma", &dgamma)?, contiguous("dbeta", &dbeta)?);
-    for out in [&vdx, &vdg, &vdb] {
-        disjoint(py, OP, out, &[&vdy, &vx, &v[0], &v[1], &v[2]])?;
-    }
-    if share(&vdx, &vdg) || share(&vdx, &vdb) || share(&vdg, &vdb) {
-        return Err(argument_error(py, format!("{OP}: dx_out, dgamma_out and dbeta_out must be separate arrays")));
-    }
+    let written = [("dx_out", &vdx), ("dgamma_out", &vdg), ("dbeta_out", &vdb)];
+    disjoint(py, OP, &written, &[&vdy, &vx, &v[0], &v[1], &v[2]])?;
     guarded(py, || unsafe {
         let s = |i: usize| v[i].as_slice().unwrap_or(&[]);
         batchnorm::batch_norm_backward(
@@ -361,10 +325,7 @@ fn batch_norm_backward<'py>(
     dbeta_out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Triple<'py>> {
     let outs = [dx_out, dgamma_out, dbeta_out];
-    match floats("dy", dy)? {
-        Floats::F32(dy) => bn_backward_t(py, dy, x, gamma, mean, var, epsilon, outs),
-        Floats::F64(dy) => bn_backward_t(py, dy, x, gamma, mean, var, epsilon, outs),
-    }
+    by_dtype!(floats("dy", dy)?, dy => bn_backward_t(py, dy, x, gamma, mean, var, epsilon, outs))
 }
 
 fn sum_rows_t<'py, T: Float + Element>(
@@ -378,7 +339,7 @@ fn sum_rows_t<'py, T: Float + Element>(
     };
     let y = contiguous_output::<T>(py, out, rest, "x")?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
-    disjoint(py, "sum_rows", &vy, &[&vx])?;
+    disjoint(py, "sum_rows", &[("out", &vy)], &[&vx])?;
     let cols = rest.iter().product();
     guarded(py, || unsafe {
         reduce::sum_rows(vx.as_slice().unwrap_or(&[]), rows, cols, vy.as_mut_slice().unwrap_or(&mut []))
@@ -394,10 +355,7 @@ fn sum_rows<'py>(
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => sum_rows_t(py, x, out),
-        Floats::F64(x) => sum_rows_t(py, x, out),
-    }
+    by_dtype!(floats("x", x)?, x => sum_rows_t(py, x, out))
 }
 
 fn l1_l2_penalty_t<T: Float + Element>(
@@ -407,11 +365,11 @@ fn l1_l2_penalty_t<T: Float + Element>(
     l2: f64,
     grad: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<f64> {
-    let g = grad.map(|g| same::<T>("grad", "w", g)).transpose()?;
+    let g = grad.map(|g| same_inplace::<T>("grad", "w", g)).transpose()?;
     let vw = contiguous("w", &w)?;
     let vg = g.as_ref().map(|g| contiguous("grad", g)).transpose()?;
     if let Some(vg) = &vg {
-        disjoint(py, "l1_l2_penalty", vg, &[&vw])?;
+        disjoint(py, "l1_l2_penalty", &[("grad", vg)], &[&vw])?;
     }
     guarded(py, || unsafe {
         reduce::l1_l2_penalty(
@@ -433,10 +391,7 @@ fn l1_l2_penalty<'py>(
     l2: f64,
     grad: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<f64> {
-    match floats("w", w)? {
-        Floats::F32(w) => l1_l2_penalty_t(py, w, l1, l2, grad),
-        Floats::F64(w) => l1_l2_penalty_t(py, w, l1, l2, grad),
-    }
+    by_dtype!(floats("w", w)?, w => l1_l2_penalty_t(py, w, l1, l2, grad))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

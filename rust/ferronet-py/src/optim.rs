@@ -4,65 +4,17 @@
 //! never converted: each must already be a C-contiguous, writeable array of
 //! the parameter's dtype and shape, and no two may share memory.
 
-use crate::convert::{contiguous, floats, overlaps, same, Floats};
-use crate::errors::{argument_error, dtype_error, guarded, shape_error};
+use crate::convert::{by_dtype, contiguous, floats_inplace, inplace, overlaps, same};
+use crate::errors::{argument_error, guarded, shape_error};
 use ferronet_core::ops::optim::{self as kernels, Adagrad, Adam, RmsProp, Sgd};
 use ferronet_core::shape::{fmt_shape, Strided};
 use ferronet_core::Float;
-use numpy::{Element, PyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 /// The parameter, its gradient and the given state buffers, in that order:
 /// the arrays (to keep alive) and their views.
 type Buffers<'py, T> = (Vec<Bound<'py, PyArrayDyn<T>>>, Vec<Strided<T>>);
-
-fn is_writeable(ob: &Bound<'_, PyAny>) -> bool {
-    ob.getattr("flags").and_then(|f| f.getattr("writeable")).and_then(|w| w.extract::<bool>()).unwrap_or(false)
-}
-
-fn dtype_of(ob: &Bound<'_, PyAny>) -> String {
-    match ob.cast::<PyUntypedArray>() {
-        Ok(a) => format!("dtype={}", a.dtype()),
-        Err(_) => format!("type={}", ob.get_type().name().map(|n| n.to_string()).unwrap_or_default()),
-    }
-}
-
-/// A buffer updated in place: `T`, the parameter's shape, C-contiguous, writeable.
-fn inplace<'py, T: Element>(
-    py: Python<'py>,
-    op: &str,
-    name: &str,
-    ob: &Bound<'py, PyAny>,
-    shape: &[usize],
-) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-    let Ok(a) = ob.cast::<PyArrayDyn<T>>() else {
-        return Err(dtype_error(
-            py,
-            format!(
-                "{op}: {name} is updated in place, so it must be a NumPy array of param's dtype ({}). Received: {name}.{}",
-                if std::mem::size_of::<T>() == 4 { "float32" } else { "float64" },
-                dtype_of(ob)
-            ),
-        ));
-    };
-    if a.shape() != shape {
-        return Err(shape_error(
-            py,
-            format!(
-                "{op}: {name} must have param's shape {}. Received: {name}.shape={}",
-                fmt_shape(shape),
-                fmt_shape(a.shape())
-            ),
-        ));
-    }
-    if !a.is_c_contiguous() {
-        return Err(argument_error(py, format!("{op}: {name} is updated in place and must be C-contiguous")));
-    }
-    if !is_writeable(ob) {
-        return Err(argument_error(py, format!("{op}: {name} is updated in place but is read-only")));
-    }
-    Ok(a.clone())
-}
 
 /// Checks `param`, `grad` and the state buffers (named, optional) of one update.
 fn buffers<'py, T: Element>(
@@ -73,7 +25,7 @@ fn buffers<'py, T: Element>(
     states: &[(&str, Option<&Bound<'py, PyAny>>)],
 ) -> PyResult<Buffers<'py, T>> {
     let shape = param.shape().to_vec();
-    let param = inplace::<T>(py, op, "param", param.as_any(), &shape)?;
+    let param = inplace::<T>(py, op, "param", param.as_any(), ("param", &shape))?;
     let grad = same::<T>("grad", "param", grad)?;
     if grad.shape() != shape.as_slice() {
         return Err(shape_error(
@@ -89,7 +41,7 @@ fn buffers<'py, T: Element>(
     let mut names = vec!["param", "grad"];
     for &(name, ob) in states {
         if let Some(ob) = ob {
-            arrays.push(inplace::<T>(py, op, name, ob, &shape)?);
+            arrays.push(inplace::<T>(py, op, name, ob, ("param", &shape))?);
             names.push(name);
         }
     }
@@ -149,10 +101,7 @@ fn sgd_update(
     nesterov: bool,
 ) -> PyResult<()> {
     let h = Sgd { learning_rate, momentum, nesterov };
-    match floats("param", param)? {
-        Floats::F32(p) => sgd_t(py, p, grad, velocity, h),
-        Floats::F64(p) => sgd_t(py, p, grad, velocity, h),
-    }
+    by_dtype!(floats_inplace("param", param)?, p => sgd_t(py, p, grad, velocity, h))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -197,10 +146,7 @@ fn adam_update(
     vhat: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay: 0.0, step };
-    match floats("param", param)? {
-        Floats::F32(p) => adam_t(py, "adam_update", p, grad, m, v, vhat, h),
-        Floats::F64(p) => adam_t(py, "adam_update", p, grad, m, v, vhat, h),
-    }
+    by_dtype!(floats_inplace("param", param)?, p => adam_t(py, "adam_update", p, grad, m, v, vhat, h))
 }
 
 /// AdamW step in place (Keras AdamW: decoupled weight decay, then Adam).
@@ -222,10 +168,7 @@ fn adamw_update(
     vhat: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = Adam { learning_rate, beta_1, beta_2, epsilon, weight_decay, step };
-    match floats("param", param)? {
-        Floats::F32(p) => adam_t(py, "adamw_update", p, grad, m, v, vhat, h),
-        Floats::F64(p) => adam_t(py, "adamw_update", p, grad, m, v, vhat, h),
-    }
+    by_dtype!(floats_inplace("param", param)?, p => adam_t(py, "adamw_update", p, grad, m, v, vhat, h))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -265,10 +208,7 @@ fn rmsprop_update(
     average_grad: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let h = RmsProp { learning_rate, rho, momentum, epsilon };
-    match floats("param", param)? {
-        Floats::F32(p) => rmsprop_t(py, p, grad, velocity, momentum_buf, average_grad, h),
-        Floats::F64(p) => rmsprop_t(py, p, grad, velocity, momentum_buf, average_grad, h),
-    }
+    by_dtype!(floats_inplace("param", param)?, p => rmsprop_t(py, p, grad, velocity, momentum_buf, average_grad, h))
 }
 
 fn adagrad_t<T: Float + Element>(
@@ -294,10 +234,7 @@ fn adagrad_update(
     epsilon: f64,
 ) -> PyResult<()> {
     let h = Adagrad { learning_rate, epsilon };
-    match floats("param", param)? {
-        Floats::F32(p) => adagrad_t(py, p, grad, accumulator, h),
-        Floats::F64(p) => adagrad_t(py, p, grad, accumulator, h),
-    }
+    by_dtype!(floats_inplace("param", param)?, p => adagrad_t(py, p, grad, accumulator, h))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

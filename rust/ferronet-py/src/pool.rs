@@ -1,10 +1,10 @@
 //! Max, average and global pooling with their gradients (NHWC).
 
-use crate::convert::{contiguous, contiguous_output, floats, overlaps, same, Floats};
-use crate::errors::{argument_error, guarded, shape_error, to_py};
+use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same};
+use crate::errors::{guarded, shape_error, to_py};
 use ferronet_core::ops::global_pool as globals;
 use ferronet_core::ops::pool::{self as kernels, Pool2d, PoolGeom};
-use ferronet_core::shape::{fmt_shape, Padding, Strided};
+use ferronet_core::shape::{fmt_shape, Padding};
 use ferronet_core::Float;
 use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -18,14 +18,6 @@ fn pool(py: Python<'_>, op: &'static str, size: Pair, strides: Pair, padding: &s
 
 fn geometry(py: Python<'_>, op: &'static str, x_shape: &[usize], p: &Pool2d) -> PyResult<PoolGeom> {
     PoolGeom::new(op, x_shape, p).map_err(|e| to_py(py, e))
-}
-
-/// The result must not share memory with an input (NumPy would copy; we refuse).
-fn disjoint<T>(py: Python<'_>, op: &str, out: &Strided<T>, inputs: &[&Strided<T>]) -> PyResult<()> {
-    if inputs.iter().any(|v| overlaps(out, v)) {
-        return Err(argument_error(py, format!("{op}: out must not share memory with the inputs")));
-    }
-    Ok(())
 }
 
 /// `dy` must have exactly the forward output's shape.
@@ -70,7 +62,7 @@ fn forward_t<'py, T: Float + Element>(
     let g = geometry(py, op, x.shape(), &p)?;
     let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
-    disjoint(py, op, &vy, &[&vx])?;
+    disjoint(py, op, &[("out", &vy)], &[&vx])?;
     guarded(py, || unsafe {
         let (x, y) = (vx.as_slice().unwrap_or(&[]), vy.as_mut_slice().unwrap_or(&mut []));
         match kind {
@@ -93,10 +85,7 @@ fn max_pool2d<'py>(
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let p = pool(py, "max_pool2d", pool_size, strides, padding)?;
-    match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, Kind::Max, x, p, out),
-        Floats::F64(x) => forward_t(py, Kind::Max, x, p, out),
-    }
+    by_dtype!(floats("x", x)?, x => forward_t(py, Kind::Max, x, p, out))
 }
 
 /// avg_pool2d(x, pool_size, strides, padding, out) for NHWC x.
@@ -111,10 +100,7 @@ fn avg_pool2d<'py>(
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let p = pool(py, "avg_pool2d", pool_size, strides, padding)?;
-    match floats("x", x)? {
-        Floats::F32(x) => forward_t(py, Kind::Avg, x, p, out),
-        Floats::F64(x) => forward_t(py, Kind::Avg, x, p, out),
-    }
+    by_dtype!(floats("x", x)?, x => forward_t(py, Kind::Avg, x, p, out))
 }
 
 fn max_backward_t<'py, T: Float + Element>(
@@ -131,7 +117,7 @@ fn max_backward_t<'py, T: Float + Element>(
     check_dy(py, OP, dy.shape(), &g.output_shape())?;
     let dx = contiguous_output::<T>(py, out, x.shape(), "dy")?;
     let (vdy, vx, vdx) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("out", &dx)?);
-    disjoint(py, OP, &vdx, &[&vdy, &vx])?;
+    disjoint(py, OP, &[("out", &vdx)], &[&vdy, &vx])?;
     guarded(py, || unsafe {
         kernels::max_pool2d_backward(
             vdy.as_slice().unwrap_or(&[]),
@@ -161,10 +147,7 @@ fn max_pool2d_backward<'py>(
     through_relu: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let p = pool(py, "max_pool2d_backward", pool_size, strides, padding)?;
-    match floats("dy", dy)? {
-        Floats::F32(dy) => max_backward_t(py, dy, x, p, through_relu, out),
-        Floats::F64(dy) => max_backward_t(py, dy, x, p, through_relu, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => max_backward_t(py, dy, x, p, through_relu, out))
 }
 
 fn avg_backward_t<'py, T: Float + Element>(
@@ -179,7 +162,7 @@ fn avg_backward_t<'py, T: Float + Element>(
     check_dy(py, OP, dy.shape(), &g.output_shape())?;
     let dx = contiguous_output::<T>(py, out, &x_shape, "dy")?;
     let (vdy, vdx) = (contiguous("dy", &dy)?, contiguous("out", &dx)?);
-    disjoint(py, OP, &vdx, &[&vdy])?;
+    disjoint(py, OP, &[("out", &vdx)], &[&vdy])?;
     guarded(py, || unsafe {
         kernels::avg_pool2d_backward(vdy.as_slice().unwrap_or(&[]), &x_shape, &p, vdx.as_mut_slice().unwrap_or(&mut []))
     })?;
@@ -200,10 +183,7 @@ fn avg_pool2d_backward<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let p = pool(py, "avg_pool2d_backward", pool_size, strides, padding)?;
     let x_shape = shape_of(x)?;
-    match floats("dy", dy)? {
-        Floats::F32(dy) => avg_backward_t(py, dy, x_shape, p, out),
-        Floats::F64(dy) => avg_backward_t(py, dy, x_shape, p, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => avg_backward_t(py, dy, x_shape, p, out))
 }
 
 fn global_t<'py, T: Float + Element>(
@@ -219,7 +199,7 @@ fn global_t<'py, T: Float + Element>(
     let shape = globals::global_output_shape(op, x.shape()).map_err(|e| to_py(py, e))?;
     let y = contiguous_output::<T>(py, out, &shape, "x")?;
     let (vx, vy) = (contiguous("x", &x)?, contiguous("out", &y)?);
-    disjoint(py, op, &vy, &[&vx])?;
+    disjoint(py, op, &[("out", &vy)], &[&vx])?;
     guarded(py, || unsafe {
         let (x, y) = (vx.as_slice().unwrap_or(&[]), vy.as_mut_slice().unwrap_or(&mut []));
         match kind {
@@ -238,10 +218,7 @@ fn global_avg_pool2d<'py>(
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => global_t(py, Kind::Avg, x, out),
-        Floats::F64(x) => global_t(py, Kind::Avg, x, out),
-    }
+    by_dtype!(floats("x", x)?, x => global_t(py, Kind::Avg, x, out))
 }
 
 /// Maximum over height and width: (n, h, w, c) -> (n, c).
@@ -252,10 +229,7 @@ fn global_max_pool2d<'py>(
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("x", x)? {
-        Floats::F32(x) => global_t(py, Kind::Max, x, out),
-        Floats::F64(x) => global_t(py, Kind::Max, x, out),
-    }
+    by_dtype!(floats("x", x)?, x => global_t(py, Kind::Max, x, out))
 }
 
 fn global_backward_t<'py, T: Float + Element>(
@@ -279,9 +253,9 @@ fn global_backward_t<'py, T: Float + Element>(
     let vdy = contiguous("dy", &dy)?;
     let vx = xarr.as_ref().map(|a| contiguous("x", a)).transpose()?;
     let vdx = contiguous("out", &dx)?;
-    disjoint(py, op, &vdx, &[&vdy])?;
+    disjoint(py, op, &[("out", &vdx)], &[&vdy])?;
     if let Some(vx) = &vx {
-        disjoint(py, op, &vdx, &[vx])?;
+        disjoint(py, op, &[("out", &vdx)], &[vx])?;
     }
     guarded(py, || unsafe {
         let (dy, dx) = (vdy.as_slice().unwrap_or(&[]), vdx.as_mut_slice().unwrap_or(&mut []));
@@ -302,10 +276,7 @@ fn global_avg_pool2d_backward<'py>(
     x_shape: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("dy", dy)? {
-        Floats::F32(dy) => global_backward_t(py, Kind::Avg, dy, x_shape, out),
-        Floats::F64(dy) => global_backward_t(py, Kind::Avg, dy, x_shape, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => global_backward_t(py, Kind::Avg, dy, x_shape, out))
 }
 
 /// Gradient of global_max_pool2d with respect to x.
@@ -317,10 +288,7 @@ fn global_max_pool2d_backward<'py>(
     x: &Bound<'py, PyAny>,
     out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match floats("dy", dy)? {
-        Floats::F32(dy) => global_backward_t(py, Kind::Max, dy, x, out),
-        Floats::F64(dy) => global_backward_t(py, Kind::Max, dy, x, out),
-    }
+    by_dtype!(floats("dy", dy)?, dy => global_backward_t(py, Kind::Max, dy, x, out))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

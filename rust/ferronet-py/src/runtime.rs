@@ -11,14 +11,24 @@ fn get_num_threads() -> usize {
     parallel::num_threads()
 }
 
-/// Set the number of threads ferronet's kernels use (n ≥ 1).
+/// Set the number of threads ferronet's kernels use (1 ≤ n ≤ 256) and start
+/// them; if the system refuses, the previous setting stays in use.
 #[pyfunction]
-fn set_num_threads(py: Python<'_>, n: i64) -> PyResult<()> {
-    if n < 1 {
-        return Err(argument_error(py, format!("number of threads must be at least 1. Received: n={n}")));
+fn set_num_threads(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+    let received = || n.repr().map(|r| r.to_string()).unwrap_or_default();
+    let Ok(k) = n.extract::<i64>() else {
+        return Err(argument_error(
+            py,
+            format!("number of threads must be an int between 1 and {}. Received: n={}", parallel::MAX_THREADS, received()),
+        ));
+    };
+    if k < 1 || k as u64 > parallel::MAX_THREADS as u64 {
+        return Err(argument_error(
+            py,
+            format!("number of threads must be between 1 and {}. Received: n={k}", parallel::MAX_THREADS),
+        ));
     }
-    parallel::set_num_threads(n as usize);
-    Ok(())
+    py.detach(|| parallel::try_set_num_threads(k as usize)).map_err(|e| crate::errors::to_py(py, e))
 }
 
 /// Name of the SIMD path in use: "avx512", "avx2", "neon" or "scalar".

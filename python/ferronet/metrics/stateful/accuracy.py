@@ -180,7 +180,7 @@ class BinaryAccuracy(MeanMetricWrapper):
     Example:
 
     >>> m = ferronet.metrics.BinaryAccuracy()
-    >>> m([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    >>> float(m([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]))
     0.75
     """
 
@@ -229,7 +229,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     Example:
 
     >>> m = ferronet.metrics.SparseCategoricalAccuracy()
-    >>> m([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+    >>> float(m([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]))
     0.5
     """
 

@@ -33,31 +33,12 @@ pub struct Spec<T> {
     pub nc: usize,
     pub kernel: KernelFn<T>,
     pub kernel_packing: PackingKernelFn<T>,
-    pub conv_fwd: ConvFwdFn<T>,
-    pub conv_wgrad: ConvWgradFn<T>,
     /// Lanes of one register: products with at most this many columns use
     /// `narrow[0]` and up to twice that `narrow[1]`; both read A in place
     /// instead of packing it.
     pub lanes: usize,
     pub narrow: [NarrowFn<T>; 2],
 }
-
-/// `conv_fwd(k, a, rs, offs, b, bias, c, rsc, m, n)`: one tile of a direct
-/// convolution, `C[i, ..n] = bias + Σ_s a[i·rs + offs[s]] · B[s, ..n]` for
-/// `i < m ≤ MR` output pixels, the `k` taps at offsets `offs` from each
-/// pixel's corner `a + i·rs`, and B a packed `k × NR` sliver of the kernel.
-#[doc(hidden)]
-pub type ConvFwdFn<T> =
-    unsafe fn(usize, *const T, isize, *const isize, *const T, *const T, *mut T, isize, usize, usize);
-
-/// `conv_wgrad(rows, cols, a, a_rs, a_cs, offs, b, b_rs, c, rsc, m)`: one tile
-/// of a direct weight gradient, `C[i, ..NR] += Σ_{u,v} a[u·a_rs + v·a_cs + offs[i]]
-/// · b[(u·cols + v)·b_rs + ..NR]` for `i < m ≤ MR` taps, summed over `rows × cols`
-/// output pixels (an image row of `cols` pixels `a_cs` apart, rows `a_rs` apart)
-/// whose output gradients `b` are rows of `b_rs` values.
-#[doc(hidden)]
-pub type ConvWgradFn<T> =
-    unsafe fn(usize, usize, *const T, isize, isize, *const isize, *const T, usize, *mut T, isize, usize);
 
 /// `narrow(k, a, b, c, rsc, csc, m, n, accumulate)`: C[..m, ..n] (+)= A·B for
 /// an unpacked A (`m ≤ NARROW_MR` rows) and a packed `k × (NV·lanes)` B.
@@ -163,7 +144,7 @@ unsafe fn narrow_tile<T: Float, V: Vector<T>, const NV: usize>(
 /// are contiguous, else through a spill buffer, element by element.
 #[inline(always)]
 #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
-unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
+pub(crate) unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
     acc: &[[V; NV]; MR],
     c: *mut T,
     rsc: isize,
@@ -200,89 +181,6 @@ unsafe fn store_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
     }
 }
 
-/// The direct-convolution forward tile (see [`ConvFwdFn`]).
-#[inline(always)]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
-    k: usize,
-    a: *const T,
-    rs: isize,
-    offs: *const isize,
-    mut b: *const T,
-    bias: *const T,
-    c: *mut T,
-    rsc: isize,
-    m: usize,
-    n: usize,
-) {
-    // Rows past m re-read the last pixel (always valid); their sums are dropped.
-    let rows: [*const T; MR] = std::array::from_fn(|i| a.offset(i.min(m - 1) as isize * rs));
-    let mut acc = [[V::zero(); NV]; MR];
-    if !bias.is_null() {
-        for j in 0..NV {
-            let bv = V::load(bias.add(j * V::W));
-            for i in 0..MR {
-                acc[i][j] = bv;
-            }
-        }
-    }
-    for s in 0..k {
-        let off = *offs.add(s);
-        let mut bv = [V::zero(); NV];
-        for j in 0..NV {
-            bv[j] = V::load(b.add(j * V::W));
-        }
-        for i in 0..MR {
-            let av = V::splat(*rows[i].offset(off));
-            for j in 0..NV {
-                acc[i][j] = av.mul_add(bv[j], acc[i][j]);
-            }
-        }
-        b = b.add(NV * V::W);
-    }
-    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
-}
-
-/// The direct weight-gradient tile (see [`ConvWgradFn`]).
-#[inline(always)]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
-    rows: usize,
-    cols: usize,
-    a: *const T,
-    a_rs: isize,
-    a_cs: isize,
-    offs: *const isize,
-    b: *const T,
-    b_rs: usize,
-    c: *mut T,
-    rsc: isize,
-    m: usize,
-) {
-    // Taps past m repeat the last one; their sums are dropped.
-    let taps: [isize; MR] = std::array::from_fn(|i| *offs.add(i.min(m - 1)));
-    let mut acc = [[V::zero(); NV]; MR];
-    for u in 0..rows {
-        let mut p = a.offset(u as isize * a_rs);
-        let mut q = b.add(u * cols * b_rs);
-        for _ in 0..cols {
-            let mut bv = [V::zero(); NV];
-            for j in 0..NV {
-                bv[j] = V::load(q.add(j * V::W));
-            }
-            for i in 0..MR {
-                let av = V::splat(*p.offset(taps[i]));
-                for j in 0..NV {
-                    acc[i][j] = av.mul_add(bv[j], acc[i][j]);
-                }
-            }
-            p = p.offset(a_cs);
-            q = q.add(b_rs);
-        }
-    }
-    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
-}
-
 #[inline(always)]
 fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
@@ -316,28 +214,6 @@ macro_rules! kernel_fn {
     };
 }
 
-macro_rules! conv_fns {
-    ($fwd:ident, $wgrad:ident, $t:ty, $v:ty, $mr:expr, $nv:expr $(, $feat:literal)?) => {
-        $(#[target_feature(enable = $feat)])?
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $fwd(
-            k: usize, a: *const $t, rs: isize, offs: *const isize, b: *const $t, bias: *const $t,
-            c: *mut $t, rsc: isize, m: usize, n: usize,
-        ) {
-            conv_fwd_tile::<$t, $v, $mr, $nv>(k, a, rs, offs, b, bias, c, rsc, m, n)
-        }
-
-        $(#[target_feature(enable = $feat)])?
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $wgrad(
-            rows: usize, cols: usize, a: *const $t, a_rs: isize, a_cs: isize, offs: *const isize,
-            b: *const $t, b_rs: usize, c: *mut $t, rsc: isize, m: usize,
-        ) {
-            conv_wgrad_tile::<$t, $v, $mr, $nv>(rows, cols, a, a_rs, a_cs, offs, b, b_rs, c, rsc, m)
-        }
-    };
-}
-
 macro_rules! narrow_fn {
     ($name:ident, $t:ty, $v:ty, $nv:expr $(, $feat:literal)?) => {
         $(#[target_feature(enable = $feat)])?
@@ -357,22 +233,16 @@ narrow_fn!(scalar_narrow_f64, f64, Scalar<f64>, 1);
 narrow_fn!(scalar_narrow2_f64, f64, Scalar<f64>, 2);
 kernel_fn!(scalar_f32, scalar_packing_f32, f32, Scalar<f32>, 4, 8);
 kernel_fn!(scalar_f64, scalar_packing_f64, f64, Scalar<f64>, 4, 8);
-conv_fns!(scalar_conv_fwd_f32, scalar_conv_wgrad_f32, f32, Scalar<f32>, 4, 8);
-conv_fns!(scalar_conv_fwd_f64, scalar_conv_wgrad_f64, f64, Scalar<f64>, 4, 8);
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
     use crate::simd::avx2::{F32x8, F64x4};
     use crate::simd::avx512::{F32x16, F64x8};
     kernel_fn!(avx2_f32, avx2_packing_f32, f32, F32x8, 6, 2, "avx2,fma");
-    conv_fns!(avx2_conv_fwd_f32, avx2_conv_wgrad_f32, f32, F32x8, 6, 2, "avx2,fma");
-    kernel_fn!(avx2_f64, avx2_packing_f64, f64, F64x4, 6, 2, "avx2,fma");
-    conv_fns!(avx2_conv_fwd_f64, avx2_conv_wgrad_f64, f64, F64x4, 6, 2, "avx2,fma");
-    kernel_fn!(avx512_f32, avx512_packing_f32, f32, F32x16, 8, 2, "avx512f");
-    conv_fns!(avx512_conv_fwd_f32, avx512_conv_wgrad_f32, f32, F32x16, 8, 2, "avx512f");
-    kernel_fn!(avx512_f64, avx512_packing_f64, f64, F64x8, 8, 2, "avx512f");
-    conv_fns!(avx512_conv_fwd_f64, avx512_conv_wgrad_f64, f64, F64x8, 8, 2, "avx512f");
-    narrow_fn!(avx2_narrow_f32, f32, F32x8, 1, "avx2,fma");
+        kernel_fn!(avx2_f64, avx2_packing_f64, f64, F64x4, 6, 2, "avx2,fma");
+        kernel_fn!(avx512_f32, avx512_packing_f32, f32, F32x16, 8, 2, "avx512f");
+        kernel_fn!(avx512_f64, avx512_packing_f64, f64, F64x8, 8, 2, "avx512f");
+        narrow_fn!(avx2_narrow_f32, f32, F32x8, 1, "avx2,fma");
     narrow_fn!(avx2_narrow2_f32, f32, F32x8, 2, "avx2,fma");
     narrow_fn!(avx2_narrow_f64, f64, F64x4, 1, "avx2,fma");
     narrow_fn!(avx2_narrow2_f64, f64, F64x4, 2, "avx2,fma");
@@ -391,8 +261,6 @@ mod x86 {
                 nc: 2048,
                 kernel: avx512_f32,
                 kernel_packing: avx512_packing_f32,
-                conv_fwd: avx512_conv_fwd_f32,
-                conv_wgrad: avx512_conv_wgrad_f32,
                 lanes: 16,
                 narrow: [avx512_narrow_f32, avx512_narrow2_f32],
             }),
@@ -404,8 +272,6 @@ mod x86 {
                 nc: 2048,
                 kernel: avx2_f32,
                 kernel_packing: avx2_packing_f32,
-                conv_fwd: avx2_conv_fwd_f32,
-                conv_wgrad: avx2_conv_wgrad_f32,
                 lanes: 8,
                 narrow: [avx2_narrow_f32, avx2_narrow2_f32],
             }),
@@ -423,8 +289,6 @@ mod x86 {
                 nc: 2048,
                 kernel: avx512_f64,
                 kernel_packing: avx512_packing_f64,
-                conv_fwd: avx512_conv_fwd_f64,
-                conv_wgrad: avx512_conv_wgrad_f64,
                 lanes: 8,
                 narrow: [avx512_narrow_f64, avx512_narrow2_f64],
             }),
@@ -436,8 +300,6 @@ mod x86 {
                 nc: 2048,
                 kernel: avx2_f64,
                 kernel_packing: avx2_packing_f64,
-                conv_fwd: avx2_conv_fwd_f64,
-                conv_wgrad: avx2_conv_wgrad_f64,
                 lanes: 4,
                 narrow: [avx2_narrow_f64, avx2_narrow2_f64],
             }),
@@ -506,8 +368,6 @@ impl GemmFloat for f32 {
             nc: 1024,
             kernel: scalar_f32,
             kernel_packing: scalar_packing_f32,
-            conv_fwd: scalar_conv_fwd_f32,
-            conv_wgrad: scalar_conv_wgrad_f32,
             lanes: 1,
             narrow: [scalar_narrow_f32, scalar_narrow2_f32],
         }
@@ -533,8 +393,6 @@ impl GemmFloat for f64 {
             nc: 1024,
             kernel: scalar_f64,
             kernel_packing: scalar_packing_f64,
-            conv_fwd: scalar_conv_fwd_f64,
-            conv_wgrad: scalar_conv_wgrad_f64,
             lanes: 1,
             narrow: [scalar_narrow_f64, scalar_narrow2_f64],
         }

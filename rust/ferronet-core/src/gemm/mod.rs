@@ -10,16 +10,14 @@
 //! every element of C is summed in the same order whatever the thread count.
 
 pub mod bf16;
-mod fused;
 mod kernel;
 mod pack;
 mod skinny;
 
-pub(crate) use fused::gemm_adam;
 pub use bf16::{gemm_bf16, gemm_bf16_serial};
 pub use kernel::GemmFloat;
-pub(crate) use kernel::Spec;
-pub(crate) use pack::pack_b_panel;
+pub(crate) use kernel::{store_tile, Spec};
+pub(crate) use pack::{pack_a, pack_b_panel};
 pub use pack::MatPtr;
 
 use crate::parallel::{self, SendPtr};
@@ -93,7 +91,7 @@ const PAR_THRESHOLD: usize = 1 << 19;
 /// B packed a panel at a time).
 const SHORT_A_MAX_M: usize = 256;
 /// Below this many multiply-adds packing costs more than it saves.
-const SMALL: usize = 4096;
+pub(crate) const SMALL: usize = 4096;
 
 /// `C = A·B` (or `C += A·B` when `accumulate`) for an `m × k` A, a `k × n` B
 /// and an `m × n` C, each given by a pointer and element strides.

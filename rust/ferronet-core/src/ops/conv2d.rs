@@ -11,9 +11,9 @@
 
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr, PackedB, Precision};
+pub use crate::ops::conv_direct::ConvFloat;
 use crate::ops::activation::{self, Activation};
 use crate::ops::{conv2d_bf16, conv_direct};
-use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};
 use crate::workspace::{with_scratch, Slot};
@@ -99,69 +99,6 @@ impl Conv2d {
         self.batch * self.h.output * self.w.output
     }
 
-    /// Fill `p` (rows × K, row-major) with patch rows `[r0, r0+rows)`.
-    fn im2col<T: GemmFloat>(&self, x: &[T], r0: usize, rows: usize, p: &mut [T]) {
-        let (c, k) = (self.channels, self.k());
-        let plane = self.h.output * self.w.output;
-        // With no dilation, the KW taps of one kernel row are KW·C contiguous inputs.
-        let run = self.w.size * c;
-        for r in 0..rows {
-            let pix = r0 + r;
-            let (n, rem) = (pix / plane, pix % plane);
-            let (oh, ow) = (rem / self.w.output, rem % self.w.output);
-            let dst = &mut p[r * k..(r + 1) * k];
-            let iw0 = (ow * self.w.stride) as isize - self.w.pad_before as isize;
-            let inside = self.w.dilation == 1 && iw0 >= 0 && iw0 as usize + self.w.size <= self.w.input;
-            for th in 0..self.h.size {
-                let seg = &mut dst[th * run..(th + 1) * run];
-                match self.h.source(oh, th) {
-                    None => seg.fill(T::ZERO),
-                    Some(ih) if inside => {
-                        let src = ((n * self.h.input + ih) * self.w.input + iw0 as usize) * c;
-                        copy(seg, &x[src..src + run]);
-                    }
-                    Some(ih) => {
-                        for tw in 0..self.w.size {
-                            let tap = &mut seg[tw * c..(tw + 1) * c];
-                            match self.w.source(ow, tw) {
-                                Some(iw) => {
-                                    let src = ((n * self.h.input + ih) * self.w.input + iw) * c;
-                                    copy(tap, &x[src..src + c]);
-                                }
-                                None => tap.fill(T::ZERO),
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Add patch-gradient rows `[r0, r0+rows)` of dP back into dx (the adjoint of im2col).
-    fn col2im_add<T: GemmFloat>(&self, dp: &[T], r0: usize, rows: usize, dx: &mut [T], dx_base: usize) {
-        let (c, k) = (self.channels, self.k());
-        let plane = self.h.output * self.w.output;
-        for r in 0..rows {
-            let pix = r0 + r;
-            let (n, rem) = (pix / plane, pix % plane);
-            let (oh, ow) = (rem / self.w.output, rem % self.w.output);
-            let src = &dp[r * k..(r + 1) * k];
-            let mut col = 0;
-            for th in 0..self.h.size {
-                let ih = self.h.source(oh, th);
-                for tw in 0..self.w.size {
-                    if let (Some(ih), Some(iw)) = (ih, self.w.source(ow, tw)) {
-                        let at = ((n * self.h.input + ih) * self.w.input + iw) * c - dx_base;
-                        for (d, &s) in dx[at..at + c].iter_mut().zip(&src[col..col + c]) {
-                            *d += s;
-                        }
-                    }
-                    col += c;
-                }
-            }
-        }
-    }
-
     fn check_len(&self, what: &str, got: usize, want: &[usize]) -> Result<()> {
         let n: usize = want.iter().product();
         if got != n {
@@ -176,7 +113,7 @@ impl Conv2d {
     /// `y = act(conv(x, w) (+ bias))` with the products in `precision`; `y`
     /// has [`Conv2d::output_shape`]. The activation is applied to each tile of
     /// output rows as soon as it is computed, while it is in cache.
-    pub fn forward<T: GemmFloat + VFloat>(
+    pub fn forward<T: ConvFloat>(
         &self,
         x: &[T],
         w: &[T],
@@ -204,7 +141,7 @@ impl Conv2d {
     }
 
     /// The forward pass on checked arguments, its GEMMs in `precision`.
-    pub(crate) fn forward_in<T: GemmFloat + VFloat>(
+    pub(crate) fn forward_in<T: ConvFloat>(
         &self,
         x: &[T],
         w: &[T],
@@ -217,7 +154,7 @@ impl Conv2d {
         if m == 0 || f == 0 {
             return;
         }
-        if k <= conv_direct::MAX_K {
+        if conv_direct::usable(self) {
             return conv_direct::forward(self, x, w, bias, act, y);
         }
         let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
@@ -266,7 +203,7 @@ impl Conv2d {
     /// Gradients of the forward pass, the products in `precision` (db, a sum,
     /// always in the operands' type); each output is computed only when asked for.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward<T: GemmFloat>(
+    pub fn backward<T: ConvFloat>(
         &self,
         dy: &[T],
         x: &[T],
@@ -289,6 +226,20 @@ impl Conv2d {
         if let Some(dx) = &dx {
             self.check_len("dx", dx.len(), &self.input_shape())?;
         }
+        if self.filters == 0 {
+            // No filters: dW and db are empty and nothing flows back to x.
+            if let Some(dx) = dx {
+                dx.fill(T::ZERO);
+            }
+            return Ok(());
+        }
+        if self.k() == 0 {
+            // No input channels: dx and dW are empty; db is still the sum of dy.
+            if let Some(db) = db {
+                crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?;
+            }
+            return Ok(());
+        }
         if precision == Precision::Bfloat16 {
             if let Some(db) = db {
                 crate::ops::reduce::sum_rows(dy, self.m(), self.filters, db)?;
@@ -301,7 +252,7 @@ impl Conv2d {
 
     /// The backward pass on checked arguments, its GEMMs in `precision`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backward_in<T: GemmFloat>(
+    pub(crate) fn backward_in<T: ConvFloat>(
         &self,
         dy: &[T],
         x: &[T],
@@ -330,7 +281,7 @@ impl Conv2d {
     /// sums (each part walks its rows in L2-sized tiles of P, accumulating),
     /// and the partials are then added in part order — the same arithmetic
     /// on any number of threads.
-    fn weight_grad<T: GemmFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>, precision: Precision) {
+    fn weight_grad<T: ConvFloat>(&self, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>, precision: Precision) {
         let (m, k, f) = (self.m(), self.k(), self.filters);
         if m == 0 {
             dw.fill(T::ZERO);
@@ -500,17 +451,6 @@ pub(crate) fn sum_parts<T: crate::Float>(
         parallel::for_each(len.div_ceil(CHUNK), reduce);
     } else {
         (0..len.div_ceil(CHUNK)).for_each(reduce);
-    }
-}
-
-#[inline(always)]
-fn copy<T: Copy>(dst: &mut [T], src: &[T]) {
-    if dst.len() <= 16 {
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = v;
-        }
-    } else {
-        dst.copy_from_slice(src);
     }
 }
 

@@ -7,7 +7,6 @@
 use crate::gemm::{GemmFloat, Precision};
 use crate::ops::activation::Activation;
 use crate::ops::conv2d::Conv2d;
-use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
@@ -46,7 +45,7 @@ fn rounded<T: GemmFloat, R>(slot: Slot, x: &[T], f: impl FnOnce(&[T]) -> R) -> R
 }
 
 /// [`Conv2d::forward`] in bfloat16 (arguments already checked).
-pub(crate) fn forward<T: GemmFloat + VFloat>(
+pub(crate) fn forward<T: crate::ops::conv2d::ConvFloat>(
     g: &Conv2d,
     x: &[T],
     w: &[T],
@@ -58,7 +57,7 @@ pub(crate) fn forward<T: GemmFloat + VFloat>(
 }
 
 /// [`Conv2d::backward`]'s dx and dW in bfloat16 (arguments already checked).
-pub(crate) fn backward<T: GemmFloat>(
+pub(crate) fn backward<T: crate::ops::conv2d::ConvFloat>(
     g: &Conv2d,
     dy: &[T],
     x: &[T],

@@ -81,7 +81,10 @@ fn as_matrix<T>(v: &Strided<T>, is_a: bool) -> (Vec<usize>, Vec<isize>, MatPtr<T
 fn batch_offsets(batch: &[usize], shape: &[usize], strides: &[isize]) -> Vec<isize> {
     let total: usize = batch.iter().product();
     let lead = batch.len() - shape.len();
-    let mut offs = Vec::with_capacity(total);
+    let mut offs = Vec::new();
+    if offs.try_reserve_exact(total).is_err() {
+        std::panic::panic_any(crate::OutOfMemory { bytes: total.saturating_mul(std::mem::size_of::<isize>()) });
+    }
     let mut idx = vec![0usize; batch.len()];
     for _ in 0..total {
         let mut off = 0isize;
@@ -120,6 +123,9 @@ pub unsafe fn matmul<T: GemmFloat>(
             OP,
             format!("out has shape {} but the result has shape {}", fmt_shape(&out.shape), fmt_shape(&want)),
         );
+    }
+    if out.is_empty() {
+        return Ok(()); // nothing to write, however many (empty) products there are
     }
     let (ba, sa, ma, m, k) = as_matrix(a, true);
     let (bb, sb, mb, _, n) = as_matrix(b, false);
@@ -341,7 +347,7 @@ pub unsafe fn linear_backward_adam<T: GemmFloat>(
     let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
     let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
     let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
-    gemm::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
+    crate::ops::optim::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
     Ok(())
 }
 

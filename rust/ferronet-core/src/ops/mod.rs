@@ -6,6 +6,7 @@ pub(crate) mod conv2d_bf16;
 mod conv_direct;
 pub mod dropout;
 pub mod global_pool;
+mod im2col;
 pub mod loss;
 pub mod margin_loss;
 pub mod matmul;

@@ -70,6 +70,12 @@ impl PoolGeom {
         [self.batch, self.rows.output, self.cols.output, self.channels]
     }
 
+    /// Most valid cells in one window: the window clipped to the input (a
+    /// window may be far larger than the image).
+    fn max_taps(&self) -> usize {
+        self.rows.size.min(self.rows.input) * self.cols.size.min(self.cols.input)
+    }
+
     fn output_len(&self) -> usize {
         self.output_shape().iter().product()
     }
@@ -192,7 +198,7 @@ impl<T: Float> Body for Forward<'_, T> {
         let (h, w, oh_n, ow_n) = (g.rows.input, g.cols.input, g.rows.output, g.cols.output);
         // SAFETY: output rows lo..hi belong to this block.
         let y = unsafe { std::slice::from_raw_parts_mut(self.y.get().add(lo * ow_n * c), (hi - lo) * ow_n * c) };
-        let mut taps = Vec::with_capacity(g.rows.size * g.cols.size);
+        let mut taps = Vec::with_capacity(g.max_taps());
         for (r, yrow) in (lo..hi).zip(y.chunks_exact_mut(ow_n * c)) {
             let (n, oh) = (r / oh_n, r % oh_n);
             let (h0, h1) = span(&g.rows, oh);
@@ -318,7 +324,7 @@ impl<T: Float> Body for Backward<'_, T> {
         let (g, c) = (&self.g, self.g.channels);
         let (h, w, oh_n, ow_n) = (g.rows.input, g.cols.input, g.rows.output, g.cols.output);
         let total = g.batch * oh_n;
-        let mut taps = Vec::with_capacity(g.rows.size * g.cols.size);
+        let mut taps = Vec::with_capacity(g.max_taps());
         for i in lo..hi {
             let j = i * self.step + self.phase;
             for r in j * self.chunk..((j + 1) * self.chunk).min(total) {

@@ -63,6 +63,9 @@ pub(crate) fn column_sums_serial<T: Float, R: RowTerm<T>>(
     scratch: &mut Vec<T>,
     out: &mut [T],
 ) {
+    if width == 0 {
+        return;
+    }
     let nb = rows.div_ceil(ROWS);
     if nb <= 1 {
         block_sum(term, 0, rows, out);
@@ -97,6 +100,9 @@ impl<T: Float, R: RowTerm<T>> Body for Blocks<'_, T, R> {
 /// [`column_sums_serial`] with the row blocks spread over threads (same
 /// blocks, same pairwise order, so the same bits for any thread count).
 pub(crate) fn column_sums<T: Float, R: RowTerm<T>>(isa: Isa, term: &R, rows: usize, width: usize, out: &mut [T]) {
+    if width == 0 {
+        return; // no columns: nothing to sum, however many (empty) rows
+    }
     let nb = rows.div_ceil(ROWS);
     if nb <= 1 {
         return column_sums_serial(term, rows, width, &mut Vec::new(), out);

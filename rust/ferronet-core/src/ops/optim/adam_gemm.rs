@@ -3,8 +3,8 @@
 //! weights and their moments tile by tile, so G never exists in memory and
 //! the optimizer's pass over the weights overlaps the arithmetic.
 
-use super::{gemm, pack, GemmFloat, MatPtr};
-use crate::ops::optim::{adam_plain, AdamCoef};
+use super::adam::{adam_plain, AdamCoef};
+use crate::gemm::{self, gemm, GemmFloat, MatPtr};
 use crate::ops::sweep::{sweep, Body};
 use crate::parallel::SendPtr;
 use crate::simd;
@@ -33,7 +33,7 @@ impl<T: GemmFloat> Body for AdamGemm<'_, T> {
             let rows = hi - lo;
             let ap = s.slice::<T>(rows.next_multiple_of(mr) * k);
             // SAFETY: rows lo..hi of A are valid (the caller's contract).
-            unsafe { pack::pack_a(ap, self.a, lo, rows, 0, k, mr) };
+            unsafe { gemm::pack_a(ap, self.a, lo, rows, 0, k, mr) };
             with_scratch(Slot::Im2col, |gs| {
                 // One strip of `mr` full rows of G at a time (L1-sized), then one
                 // Adam pass over those rows, which are contiguous in the parameters
@@ -109,7 +109,7 @@ pub(crate) unsafe fn gemm_adam<T: GemmFloat>(
     let isa = simd::active();
     let spec = T::spec(isa);
     let (p, mom, vel) = (SendPtr(p), SendPtr(mom), SendPtr(vel));
-    if k > spec.kc || m * n * k <= super::SMALL {
+    if k > spec.kc || m * n * k <= gemm::SMALL {
         // A long batch (the product is summed in k slices) or a tiny product
         // (summed by a plain loop): store it first, as `gemm` would.
         return with_scratch(Slot::Partial, |s| {
@@ -124,7 +124,7 @@ pub(crate) unsafe fn gemm_adam<T: GemmFloat>(
         let panels = n.div_ceil(spec.nr);
         let bp = s.slice::<T>(panels * k * spec.nr);
         for q in 0..panels {
-            pack::pack_b_panel(bp.as_mut_ptr(), b, 0, k, 0, n, spec.nr, q);
+            gemm::pack_b_panel(bp.as_mut_ptr(), b, 0, k, 0, n, spec.nr, q);
         }
         let body = AdamGemm { a, bp, n, k, p, m: mom, v: vel, coef: *coef };
         sweep(isa, m, BLOCK_ROWS.next_multiple_of(spec.mr), n * k, &body);

@@ -5,10 +5,14 @@
 //! the pixel, with the output tile (forward) or the weight-gradient tile
 //! (backward) held in registers.
 
-use crate::gemm::{pack_b_panel, GemmFloat, MatPtr, Spec};
+mod tiles;
+
+pub use tiles::ConvFloat;
+use tiles::ConvTiles;
+
+use crate::gemm::{pack_b_panel, MatPtr};
 use crate::ops::activation::{self, Activation};
 use crate::ops::conv2d::{sum_parts, Conv2d};
-use crate::ops::vmath::VFloat;
 use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
@@ -32,19 +36,33 @@ struct Layout<'a, T> {
     offs: Vec<isize>,
 }
 
-impl<T: GemmFloat> Layout<'_, T> {
+impl<T: ConvFloat> Layout<'_, T> {
     /// Element offset of output pixel `(n, oh, ow)`'s window corner.
     fn corner(&self, g: &Conv2d, n: usize, oh: usize, ow: usize) -> usize {
         ((n * self.hp + oh * g.h.stride) * self.wp + ow * g.w.stride) * g.channels
     }
 }
 
+/// Padded rows and columns of the layout the direct kernels read.
+fn padded(g: &Conv2d) -> (usize, usize) {
+    let reach = |w: &crate::shape::Window| (w.output.max(1) - 1) * w.stride + (w.size - 1) * w.dilation + 1;
+    (reach(&g.h).max(g.h.pad_before + g.h.input), reach(&g.w).max(g.w.pad_before + g.w.input))
+}
+
+/// Whether the direct paths take this geometry: few taps, and a padded copy
+/// of the input not much larger than the input (a huge dilation with "same"
+/// padding would pad a small image to gigabytes; im2col reads taps in place).
+pub(crate) fn usable(g: &Conv2d) -> bool {
+    let (hp, wp) = padded(g);
+    let image = g.h.input * g.w.input;
+    g.k() <= MAX_K && hp.checked_mul(wp).is_some_and(|p| p <= 4 * image + (1 << 16))
+}
+
 /// Calls `f` with the input laid out for the direct kernels (copied into
 /// scratch with zero borders only when padding is needed).
-fn with_layout<T: GemmFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, T>) -> R) -> R {
+fn with_layout<T: ConvFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, T>) -> R) -> R {
     let c = g.channels;
-    let reach = |w: &crate::shape::Window| (w.output - 1) * w.stride + (w.size - 1) * w.dilation + 1;
-    let (hp, wp) = (reach(&g.h).max(g.h.pad_before + g.h.input), reach(&g.w).max(g.w.pad_before + g.w.input));
+    let (hp, wp) = padded(g);
     let offs = (0..g.h.size)
         .flat_map(|th| {
             (0..g.w.size).flat_map(move |tw| {
@@ -71,7 +89,7 @@ fn with_layout<T: GemmFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, 
 }
 
 /// `y = act(conv(x, w) + bias)` for `g.k() ≤ MAX_K`.
-pub(crate) fn forward<T: GemmFloat + VFloat>(
+pub(crate) fn forward<T: ConvFloat>(
     g: &Conv2d,
     x: &[T],
     w: &[T],
@@ -79,8 +97,8 @@ pub(crate) fn forward<T: GemmFloat + VFloat>(
     act: Option<Activation>,
     y: &mut [T],
 ) {
-    let spec: Spec<T> = T::spec(simd::active());
-    let (k, f, nr, mr) = (g.k(), g.filters, spec.nr, spec.mr);
+    let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
+    let (k, f, nr, mr) = (g.k(), g.filters, tiles.nr, tiles.mr);
     let panels = f.div_ceil(nr);
     let [_, oh_n, ow_n, _] = g.output_shape();
     let y_ptr = SendPtr(y.as_mut_ptr());
@@ -111,7 +129,7 @@ pub(crate) fn forward<T: GemmFloat + VFloat>(
                             // SAFETY: every tap of these pixels lies inside the laid-out input,
                             // and the tile writes only output row r.
                             unsafe {
-                                (spec.conv_fwd)(
+                                (tiles.fwd)(
                                     k,
                                     lay.x.as_ptr().add(lay.corner(g, n, oh, ow0)),
                                     (g.w.stride * g.channels) as isize,
@@ -145,16 +163,16 @@ pub(crate) fn forward<T: GemmFloat + VFloat>(
 }
 
 /// Whether [`weight_grad`] takes this geometry (filters in whole register panels).
-pub(crate) fn weight_grad_usable<T: GemmFloat>(g: &Conv2d) -> bool {
-    g.k() <= MAX_K && g.filters.is_multiple_of(T::spec(simd::active()).nr)
+pub(crate) fn weight_grad_usable<T: ConvFloat>(g: &Conv2d) -> bool {
+    usable(g) && g.filters.is_multiple_of(T::conv_tiles(simd::active()).nr)
 }
 
 /// dW (K×F) and db (F) for `g.k() ≤ MAX_K` and whole filter panels: fixed
 /// parts of the output rows accumulate their own partial sums in parallel,
 /// added in part order afterwards (the same arithmetic on any number of threads).
-pub(crate) fn weight_grad<T: GemmFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
-    let spec: Spec<T> = T::spec(simd::active());
-    let (k, f, nr, mr) = (g.k(), g.filters, spec.nr, spec.mr);
+pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
+    let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
+    let (k, f, nr, mr) = (g.k(), g.filters, tiles.nr, tiles.mr);
     let [_, oh_n, ow_n, _] = g.output_shape();
     let total = g.batch * oh_n;
     let parts = (g.m() / WGRAD_MIN_PIXELS).clamp(1, WGRAD_PARTS).min(total.max(1));
@@ -181,7 +199,7 @@ pub(crate) fn weight_grad<T: GemmFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
                             // SAFETY: taps of these pixels lie inside the laid-out input; the tile
                             // adds into rows t0.. of this part's dW.
                             unsafe {
-                                (spec.conv_wgrad)(
+                                (tiles.wgrad)(
                                     rows,
                                     ow_n,
                                     lay.x.as_ptr().add(lay.corner(g, n, oh0, 0)),

@@ -1,0 +1,215 @@
+//! The register tiles of the direct convolution, one generic body each,
+//! instantiated per ISA like the GEMM's micro-kernels (and with their
+//! register blocking, so a kernel packed for the GEMM fits them too).
+
+use crate::float::Float;
+use crate::gemm::{store_tile, GemmFloat};
+use crate::ops::vmath::VFloat;
+use crate::simd::scalar::Scalar;
+use crate::simd::{Isa, Vector};
+
+/// `conv_fwd(k, a, rs, offs, b, bias, c, rsc, m, n)`: one tile of a direct
+/// convolution, `C[i, ..n] = bias + Σ_s a[i·rs + offs[s]] · B[s, ..n]` for
+/// `i < m ≤ MR` output pixels, the `k` taps at offsets `offs` from each
+/// pixel's corner `a + i·rs`, and B a packed `k × NR` sliver of the kernel.
+#[doc(hidden)]
+pub type ConvFwdFn<T> =
+    unsafe fn(usize, *const T, isize, *const isize, *const T, *const T, *mut T, isize, usize, usize);
+
+/// `conv_wgrad(rows, cols, a, a_rs, a_cs, offs, b, b_rs, c, rsc, m)`: one tile
+/// of a direct weight gradient, `C[i, ..NR] += Σ_{u,v} a[u·a_rs + v·a_cs + offs[i]]
+/// · b[(u·cols + v)·b_rs + ..NR]` for `i < m ≤ MR` taps, summed over `rows × cols`
+/// output pixels (an image row of `cols` pixels `a_cs` apart, rows `a_rs` apart)
+/// whose output gradients `b` are rows of `b_rs` values.
+#[doc(hidden)]
+pub type ConvWgradFn<T> =
+    unsafe fn(usize, usize, *const T, isize, isize, *const isize, *const T, usize, *mut T, isize, usize);
+
+/// One ISA's tiles: `mr` rows (pixels or taps) by `nr` columns (filters).
+#[derive(Clone, Copy)]
+#[doc(hidden)]
+pub struct ConvTiles<T> {
+    pub mr: usize,
+    pub nr: usize,
+    pub fwd: ConvFwdFn<T>,
+    pub wgrad: ConvWgradFn<T>,
+}
+
+/// Element types with direct-convolution tiles (and GEMM kernels for the
+/// other convolution paths).
+pub trait ConvFloat: GemmFloat + VFloat {
+    #[doc(hidden)]
+    fn conv_tiles(isa: Isa) -> ConvTiles<Self>;
+}
+
+/// The direct-convolution forward tile (see [`ConvFwdFn`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
+    k: usize,
+    a: *const T,
+    rs: isize,
+    offs: *const isize,
+    mut b: *const T,
+    bias: *const T,
+    c: *mut T,
+    rsc: isize,
+    m: usize,
+    n: usize,
+) {
+    // Rows past m re-read the last pixel (always valid); their sums are dropped.
+    let rows: [*const T; MR] = std::array::from_fn(|i| a.offset(i.min(m - 1) as isize * rs));
+    let mut acc = [[V::zero(); NV]; MR];
+    if !bias.is_null() {
+        for j in 0..NV {
+            let bv = V::load(bias.add(j * V::W));
+            for i in 0..MR {
+                acc[i][j] = bv;
+            }
+        }
+    }
+    for s in 0..k {
+        let off = *offs.add(s);
+        let mut bv = [V::zero(); NV];
+        for j in 0..NV {
+            bv[j] = V::load(b.add(j * V::W));
+        }
+        for i in 0..MR {
+            let av = V::splat(*rows[i].offset(off));
+            for j in 0..NV {
+                acc[i][j] = av.mul_add(bv[j], acc[i][j]);
+            }
+        }
+        b = b.add(NV * V::W);
+    }
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
+}
+
+/// The direct weight-gradient tile (see [`ConvWgradFn`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
+    rows: usize,
+    cols: usize,
+    a: *const T,
+    a_rs: isize,
+    a_cs: isize,
+    offs: *const isize,
+    b: *const T,
+    b_rs: usize,
+    c: *mut T,
+    rsc: isize,
+    m: usize,
+) {
+    // Taps past m repeat the last one; their sums are dropped.
+    let taps: [isize; MR] = std::array::from_fn(|i| *offs.add(i.min(m - 1)));
+    let mut acc = [[V::zero(); NV]; MR];
+    for u in 0..rows {
+        let mut p = a.offset(u as isize * a_rs);
+        let mut q = b.add(u * cols * b_rs);
+        for _ in 0..cols {
+            let mut bv = [V::zero(); NV];
+            for j in 0..NV {
+                bv[j] = V::load(q.add(j * V::W));
+            }
+            for i in 0..MR {
+                let av = V::splat(*p.offset(taps[i]));
+                for j in 0..NV {
+                    acc[i][j] = av.mul_add(bv[j], acc[i][j]);
+                }
+            }
+            p = p.offset(a_cs);
+            q = q.add(b_rs);
+        }
+    }
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
+}
+
+macro_rules! conv_fns {
+    ($fwd:ident, $wgrad:ident, $t:ty, $v:ty, $mr:expr, $nv:expr $(, $feat:literal)?) => {
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $fwd(
+            k: usize, a: *const $t, rs: isize, offs: *const isize, b: *const $t, bias: *const $t,
+            c: *mut $t, rsc: isize, m: usize, n: usize,
+        ) {
+            conv_fwd_tile::<$t, $v, $mr, $nv>(k, a, rs, offs, b, bias, c, rsc, m, n)
+        }
+
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $wgrad(
+            rows: usize, cols: usize, a: *const $t, a_rs: isize, a_cs: isize, offs: *const isize,
+            b: *const $t, b_rs: usize, c: *mut $t, rsc: isize, m: usize,
+        ) {
+            conv_wgrad_tile::<$t, $v, $mr, $nv>(rows, cols, a, a_rs, a_cs, offs, b, b_rs, c, rsc, m)
+        }
+    };
+}
+
+conv_fns!(scalar_fwd_f32, scalar_wgrad_f32, f32, Scalar<f32>, 4, 8);
+conv_fns!(scalar_fwd_f64, scalar_wgrad_f64, f64, Scalar<f64>, 4, 8);
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use crate::simd::avx2::{F32x8, F64x4};
+    use crate::simd::avx512::{F32x16, F64x8};
+    conv_fns!(avx2_fwd_f32, avx2_wgrad_f32, f32, F32x8, 6, 2, "avx2,fma");
+    conv_fns!(avx2_fwd_f64, avx2_wgrad_f64, f64, F64x4, 6, 2, "avx2,fma");
+    conv_fns!(avx512_fwd_f32, avx512_wgrad_f32, f32, F32x16, 8, 2, "avx512f");
+    conv_fns!(avx512_fwd_f64, avx512_wgrad_f64, f64, F64x8, 8, 2, "avx512f");
+
+    pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
+        match isa {
+            Isa::Avx512 => Some(ConvTiles { mr: 8, nr: 32, fwd: avx512_fwd_f32, wgrad: avx512_wgrad_f32 }),
+            Isa::Avx2 => Some(ConvTiles { mr: 6, nr: 16, fwd: avx2_fwd_f32, wgrad: avx2_wgrad_f32 }),
+            _ => None,
+        }
+    }
+
+    pub(super) fn tiles_f64(isa: Isa) -> Option<ConvTiles<f64>> {
+        match isa {
+            Isa::Avx512 => Some(ConvTiles { mr: 8, nr: 16, fwd: avx512_fwd_f64, wgrad: avx512_wgrad_f64 }),
+            Isa::Avx2 => Some(ConvTiles { mr: 6, nr: 8, fwd: avx2_fwd_f64, wgrad: avx2_wgrad_f64 }),
+            _ => None,
+        }
+    }
+}
+
+impl ConvFloat for f32 {
+    fn conv_tiles(isa: Isa) -> ConvTiles<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = x86::tiles_f32(isa) {
+            return t;
+        }
+        let _ = isa;
+        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f32, wgrad: scalar_wgrad_f32 }
+    }
+}
+
+impl ConvFloat for f64 {
+    fn conv_tiles(isa: Isa) -> ConvTiles<f64> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(t) = x86::tiles_f64(isa) {
+            return t;
+        }
+        let _ = isa;
+        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f64, wgrad: scalar_wgrad_f64 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_match_the_gemm_blocking_on_every_isa() {
+        for isa in crate::simd::supported() {
+            let (t, g) = (f32::conv_tiles(isa), f32::spec(isa));
+            assert_eq!((t.mr, t.nr), (g.mr, g.nr), "{isa:?} f32");
+            let (t, g) = (f64::conv_tiles(isa), f64::spec(isa));
+            assert_eq!((t.mr, t.nr), (g.mr, g.nr), "{isa:?} f64");
+        }
+    }
+}
