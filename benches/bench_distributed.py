@@ -121,10 +121,11 @@ def worker(mode):
     strategy.fit(m, x, y, batch_size=batch, epochs=1, verbose=0)  # warm-up
     spent[:] = [0.0, 0]
     comm.barrier()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     strategy.fit(m, x, y, batch_size=batch, epochs=EPOCHS, verbose=0)
     comm.barrier()
     seconds = time.perf_counter() - t
+    cpu = time.process_time() - cpu  # waiting polls count too: a process short of CPU shows here
     in_steps = spent[0]
     # The allreduce alone: the same gradient buffer, back to back, nobody computing.
     flat = m.optimizer._grad_buffer.flats[0]
@@ -136,7 +137,7 @@ def worker(mode):
     alone = (time.perf_counter() - t) / 200
     if comm.rank == 0:
         print(json.dumps({"samples_per_s": N * EPOCHS / seconds, "step_s": seconds / spent[1],
-                          "allreduce_share": in_steps / seconds,
+                          "allreduce_share": in_steps / seconds, "cpu_share": cpu / seconds,
                           "allreduce_us": alone * 1e6, "buffer_mb": flat.nbytes / 2**20,
                           "steps": spent[1]}))
 
@@ -191,14 +192,15 @@ def main():
     base = best["plain"]["samples_per_s"]
     print(f"machine: {machine()}; load average before: {load:.2f}, after: {os.getloadavg()[0]:.2f}")
     print(f"MLP 784-256-256-10, Adam, global batch {BATCH}, {N} samples x {EPOCHS} epochs, 1 thread per process\n")
-    print("| run | samples/s | vs plain | allreduce share of the epoch | allreduce alone, us/step |")
-    print("|---|---|---|---|---|")
+    print("| run | samples/s | vs plain | allreduce share of the epoch | allreduce alone, us/step | CPU of process 0 |")
+    print("|---|---|---|---|---|---|")
     for mode, r in best.items():
         if mode == "mpi-1-half":
             continue
         share = f"{100 * r['allreduce_share']:.1f}%" if "allreduce_share" in r else "-"
         alone = f"{r['allreduce_us']:.0f} ({r['buffer_mb']:.2f} MB)" if "allreduce_us" in r else "-"
-        print(f"| {mode} | {r['samples_per_s']:.0f} | {r['samples_per_s'] / base:.2f}x | {share} | {alone} |")
+        cpu = f"{100 * r['cpu_share']:.0f}%" if "cpu_share" in r else "-"
+        print(f"| {mode} | {r['samples_per_s']:.0f} | {r['samples_per_s'] / base:.2f}x | {share} | {alone} | {cpu} |")
     print(f"\nscaling efficiency of 2 processes vs plain: {best['mpi-2']['samples_per_s'] / base / 2:.0%}")
     print(f"two one-thread processes computing at once get {ceiling():.2f}x the matmul throughput of one alone "
           "(the most two processes can gain here; 2.00x on two free cores)")
