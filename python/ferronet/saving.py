@@ -379,13 +379,16 @@ def _load_checked(data: bytes, label, custom_objects, compile):
     return model
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a model written by :func:`save_model`: same predictions bit for bit, ready to keep training.
 
     Args:
         filepath: path of the file.
         custom_objects: ``{name: class or function}`` for your own layers, activations or losses.
         compile: restore the compile settings and optimizer state (default True).
+        safe_mode: accepted for Keras compatibility. ferronet never runs code stored in a file, whatever its
+            value: a ``Lambda`` layer or another object made of Python code is rebuilt from ``custom_objects``
+            or refused with an error naming it.
 
     Returns:
         The model.

@@ -6,8 +6,9 @@ from .sequential import Sequential
 __all__ = ["Model", "Sequential", "load_model", "save_model", "clone_model"]
 
 
-def load_model(filepath, custom_objects=None, compile=True):
-    """Load a model saved with ``model.save`` (see :func:`ferronet.saving.load_model`)."""
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Load a model saved with ``model.save`` (see :func:`ferronet.saving.load_model`; ``safe_mode`` is accepted
+    for Keras compatibility: no code from a file is ever run)."""
     from ..saving import load_model as _load
 
     return _load(filepath, custom_objects=custom_objects, compile=compile)

@@ -211,6 +211,13 @@ class Trainer(ChainStep, MetricLogs):
             ValueError: for inconsistent arguments, or labels that do not fit the loss, before any training.
         """
         self._require_compiled("fit")
+        strategy = _active_distribution(x)
+        if strategy is not None:  # set_distribution(DataParallel()): this process trains its part of each batch
+            return strategy.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                                validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                                class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+                                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                                validation_batch_size=validation_batch_size, validation_freq=validation_freq)
         from .. import callbacks as callbacks_module
 
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
@@ -506,6 +513,10 @@ class Trainer(ChainStep, MetricLogs):
         from .. import callbacks as callbacks_module
 
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
+        if hasattr(x, "dask") and hasattr(x, "map_blocks"):  # a Dask array: a lazy Dask array of outputs
+            from ..distribution import predict as dask_predict
+
+            return dask_predict(self, x, batch_size=batch_size)
         verbose = _verbose(verbose)
         if data_module.is_batch_source(x):
             steps = data_module.source_steps(x, steps, "steps")
@@ -564,6 +575,16 @@ class Trainer(ChainStep, MetricLogs):
         """Model outputs for one batch (a new array)."""
         x = self._input_array(x)
         return self._predict_array(x, max(1, len(x)))
+
+
+def _active_distribution(x):
+    """The data-parallel strategy set with ``ferronet.distribution.set_distribution``, unless ``x`` is already this
+    process's share of the batches (or ``ferronet.distribution`` was never imported, so MPI stays unloaded)."""
+    dist = sys.modules.get("ferronet.distribution")
+    if dist is None:
+        return None
+    strategy = dist.distribution()
+    return None if strategy is None or isinstance(x, dist.ShardedBatches) else strategy
 
 
 def _check_output_against_loss(model, y):
