@@ -418,6 +418,39 @@ class Layer:
         self.activation = activations.get(activation)
         self._act = activations._core_pair(self.activation)
 
+    def _init_kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                          bias_regularizer) -> None:
+        """The arguments every layer with a kernel and an optional bias shares (Dense, convolutions)."""
+        from .. import initializers, regularizers
+
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel = self.bias = None
+
+    def _add_kernel(self, shape, units) -> None:
+        """Create ``kernel`` of ``shape`` and, with ``use_bias``, ``bias`` of ``(units,)`` (call from ``build``)."""
+        self.kernel = self.add_weight(tuple(shape), self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                                        name="bias")
+
+    def _kernel_args_config(self) -> dict:
+        """``get_config`` entries of :meth:`_init_kernel_args`'s arguments."""
+        from .. import initializers, regularizers
+
+        def reg(r):
+            return None if r is None else regularizers.serialize(r)
+
+        return {"activation": self._activation_config(), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": reg(self.kernel_regularizer), "bias_regularizer": reg(self.bias_regularizer)}
+
     def _activation_config(self):
         from .. import activations
 

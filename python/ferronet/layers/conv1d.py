@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers
 from ..errors import ShapeError
 from ..tensor import array_ops as A
 from ..tensor import fused_layers, nn_ops
@@ -64,24 +63,15 @@ class Conv1D(Layer):
             raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1. Received: "
                              f"strides={strides}, dilation_rate={dilation_rate}")
         self.data_format = data_format or "channels_last"
-        self._init_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._init_kernel_args(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer)
 
     def build(self, input_shape):
         c = input_shape[-1]
         if c is None:
             raise ShapeError(f'Layer "{self.name}" (Conv1D) needs a known channel dimension. '
                              f"Received: input shape {fmt_shape(input_shape)}")
-        self.kernel = self.add_weight((self.kernel_size, c, self.filters), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
-                                        name="bias")
+        self._add_kernel((self.kernel_size, c, self.filters), self.filters)
 
     def compute_output_shape(self, s):
         steps = _out_len(s[1], self.kernel_size, self.strides, self.dilation_rate, self.padding)
@@ -107,13 +97,7 @@ class Conv1D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": [self.kernel_size],
                 "strides": [self.strides], "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": [self.dilation_rate], "groups": 1, "activation": self._activation_config(),
-                "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
-                    self.kernel_regularizer),
-                "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(
-                    self.bias_regularizer)}
+                "dilation_rate": [self.dilation_rate], "groups": 1, **self._kernel_args_config()}
 
 
 class _Pooling1D(Layer):

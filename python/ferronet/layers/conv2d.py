@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import ops
 from ..errors import ShapeError
 from ._conv_utils import data_format_arg, int_pair, out_length, padding_arg
 from .base import Layer, fmt_shape
@@ -63,13 +63,8 @@ class Conv2D(Layer):
         if groups != 1:
             raise ValueError(f"Grouped convolutions are not supported; groups must be 1. Received: groups={groups!r}")
         self.groups = 1
-        self._init_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._init_kernel_args(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer)
 
     def build(self, input_shape):
         ch = input_shape[-1]
@@ -79,11 +74,7 @@ class Conv2D(Layer):
                 f"{fmt_shape(input_shape)}"
             )
         self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight(self.kernel_size + (ch, self.filters), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
+        self._add_kernel(self.kernel_size + (ch, self.filters), self.filters)
 
     def compute_output_shape(self, input_shape):
         h = out_length(input_shape[1], self.kernel_size[0], self.strides[0], self.padding, self.dilation_rate[0])
@@ -147,11 +138,5 @@ class Conv2D(Layer):
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
             "groups": self.groups,
-            "activation": self._activation_config(),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
-                self.kernel_regularizer),
-            "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(self.bias_regularizer),
+            **self._kernel_args_config(),
         }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, regularizers
 from .. import ops as _ops
 from ..errors import ShapeError
 from ..tensor.core import Primitive
@@ -88,24 +87,15 @@ class Conv2DTranspose(Layer):
                              f"output_padding={output_padding}, strides={strides}")
         self.data_format = data_format_arg(data_format)
         self.dilation_rate = int_pair(dilation_rate, "dilation_rate")
-        self._init_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._init_kernel_args(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer)
 
     def build(self, input_shape):
         c = input_shape[-1]
         if c is None:
             raise ShapeError(f'Layer "{self.name}" (Conv2DTranspose) needs a known channel dimension. '
                              f"Received: input shape {fmt_shape(input_shape)}")
-        self.kernel = self.add_weight(self.kernel_size + (self.filters, c), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
-                                        name="bias")
+        self._add_kernel(self.kernel_size + (self.filters, c), self.filters)
 
     def _out_hw(self, h, w):
         op = self.output_padding or (None, None)
@@ -126,10 +116,4 @@ class Conv2DTranspose(Layer):
                 "strides": list(self.strides), "padding": self.padding,
                 "output_padding": None if self.output_padding is None else list(self.output_padding),
                 "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
-                "activation": self._activation_config(), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
-                    self.kernel_regularizer),
-                "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(
-                    self.bias_regularizer)}
+                **self._kernel_args_config()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core, initializers, regularizers
+from .. import _core
 from ..errors import ShapeError
 from .base import Layer, fmt_shape
 
@@ -45,13 +45,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"units must be a positive integer. Received: units={units!r}")
         self.units = int(units)
-        self._init_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel = self.bias = None
+        self._init_kernel_args(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer)
 
     def build(self, input_shape):
         in_dim = input_shape[-1]
@@ -59,11 +54,7 @@ class Dense(Layer):
             raise ShapeError(
                 f'Layer "{self.name}" (Dense) needs a known last dimension. Received: input shape {fmt_shape(input_shape)}'
             )
-        self.kernel = self.add_weight((in_dim, self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
+        self._add_kernel((in_dim, self.units), self.units)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -133,11 +124,5 @@ class Dense(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": self._activation_config(),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None if self.kernel_regularizer is None else regularizers.serialize(
-                self.kernel_regularizer),
-            "bias_regularizer": None if self.bias_regularizer is None else regularizers.serialize(self.bias_regularizer),
+            **self._kernel_args_config(),
         }

@@ -168,23 +168,24 @@ def custom(model, name):
     return getattr(type(model), name) is not getattr(Model, name)
 
 
-def run_train_step(model, xb, yb, swb, ymb):
-    """``fit``'s step for tape-trained models; returns the batch loss (NaN check) as a float."""
+def _run(model, step, xb, yb, swb, ymb):
+    """Run ``model.train_step``/``test_step`` on one batch; returns the batch loss (NaN check) as a float."""
     model._metric_targets = ymb
     try:
-        logs = model.train_step(_pack(xb, yb, swb))
+        logs = step(_pack(xb, yb, swb))
     finally:
         model._metric_targets = None
     return _after_step(model, logs)
+
+
+def run_train_step(model, xb, yb, swb, ymb):
+    """``fit``'s step for tape-trained models (or a model's own ``train_step``)."""
+    return _run(model, model.train_step, xb, yb, swb, ymb)
 
 
 def run_test_step(model, xb, yb, swb, ymb):
-    model._metric_targets = ymb
-    try:
-        logs = model.test_step(_pack(xb, yb, swb))
-    finally:
-        model._metric_targets = None
-    return _after_step(model, logs)
+    """``evaluate``'s step for tape-trained models (or a model's own ``test_step``)."""
+    return _run(model, model.test_step, xb, yb, swb, ymb)
 
 
 def _after_step(model, logs):
