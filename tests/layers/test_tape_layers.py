@@ -28,6 +28,7 @@ CASES = [
     (lambda: layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), (2, 7, 2)),
     (lambda: layers.Conv1D(2, 2, strides=2, padding="same"), (2, 7, 3)),
     (lambda: layers.MaxPooling1D(2), (2, 6, 3)),
+    (lambda: layers.TimeDistributed(layers.Dense(3, activation="tanh", dtype="float64")), (2, 4, 5)),
     (lambda: layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu"), (2, 3, 4, 2)),
     (lambda: layers.Conv2DTranspose(2, (2, 3), strides=(2, 1), padding="valid"), (2, 3, 3, 2)),
     (lambda: layers.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1), (1, 3, 3, 2)),
@@ -156,3 +157,41 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d():
     assert layers.Conv2DTranspose(4, 3).compute_output_shape((None, 7, 7, 2)) == (None, 9, 9, 4)
     with pytest.raises(ValueError, match="output_padding must be smaller"):
         layers.Conv2DTranspose(1, 3, strides=2, output_padding=2)
+
+
+def test_embedding_looks_up_rows_and_trains_them():
+    emb = layers.Embedding(7, 3, dtype="float64")
+    ids = np.array([[1, 2, 1], [6, 0, 2]])
+    out = np.asarray(emb(ids))
+    np.testing.assert_array_equal(out, emb.embeddings.numpy()[ids])
+    probe = RNG.standard_normal(out.shape)
+    with fn.GradientTape() as tape:
+        loss = fn.reduce_sum(emb(ids) * probe)
+    g = tape.gradient(loss, emb.embeddings).numpy()
+    ref = np.zeros((7, 3))
+    np.add.at(ref, ids, probe)  # repeated ids add up
+    np.testing.assert_allclose(g, ref)
+    with pytest.raises(ValueError, match="ids 0..6"):
+        emb(np.array([[7, 0, 0]]))
+    with pytest.raises(NotImplementedError, match="mask_zero"):
+        layers.Embedding(3, 2, mask_zero=True)
+    model = fn.Sequential([fn.Input((3,)), layers.Embedding(7, 4), layers.GlobalAveragePooling1D(),
+                           layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=fn.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    x = RNG.integers(0, 7, (64, 3))
+    y = (x[:, 0] > 3).astype(np.int64)
+    h = model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < 0.7 * h.history["loss"][0]
+
+
+def test_spatial_dropout_drops_whole_channels_and_round_trips():
+    x = np.ones((3, 5, 5, 8), np.float32)
+    layer = layers.SpatialDropout2D(0.5, seed=2)
+    y = np.asarray(layer(x, training=True))
+    per_map = y.reshape(3, 25, 8)
+    assert np.all(per_map.std(axis=1) == 0) and {0.0, 2.0} >= set(np.unique(y))
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    clone = layers.SpatialDropout2D.from_config(layer.get_config())
+    assert clone.rate == 0.5 and "noise_shape" not in layer.get_config()
+    s = np.asarray(layers.SpatialDropout1D(0.5, seed=1)(np.ones((2, 6, 4), np.float32), training=True))
+    assert np.all(s.std(axis=1) == 0)

@@ -1,0 +1,134 @@
+"""Layers for sequences and sets: ``Embedding``, ``TimeDistributed``, ``SpatialDropout1D``, ``SpatialDropout2D``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ..errors import ShapeError
+from ..tensor import array_ops as A
+from .base import Layer, fmt_shape
+from .dropout import Dropout
+
+__all__ = ["Embedding", "TimeDistributed", "SpatialDropout1D", "SpatialDropout2D"]
+
+
+class Embedding(Layer):
+    """Integer ids ``(batch, ...)`` -> vectors ``(batch, ..., output_dim)`` looked up in a trained table.
+
+    Args:
+        input_dim: number of ids (ids run from 0 to ``input_dim - 1``).
+        output_dim: length of each vector.
+        embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
+        mask_zero: Keras' masking of id 0; ferronet does not propagate masks yet, so only False is accepted.
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        if mask_zero:
+            raise NotImplementedError("Embedding(mask_zero=True) needs masks, which ferronet's layers do not "
+                                      "propagate yet. Received: mask_zero=True")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        if self.input_dim < 1 or self.output_dim < 1:
+            raise ValueError(f"input_dim and output_dim must be positive. Received: input_dim={input_dim}, "
+                             f"output_dim={output_dim}")
+        self.embeddings_initializer = initializers.get(
+            initializers.RandomUniform(-0.05, 0.05) if embeddings_initializer == "uniform" else embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = False
+        self.embeddings = None
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer, name="embeddings")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _tensor_call(self, x, training, **kwargs):
+        ids = np.asarray(x.numpy())
+        if ids.dtype.kind == "f":
+            if np.any(ids != np.floor(ids)):
+                raise ValueError(f'Layer "{self.name}" (Embedding) takes integer ids. Received: fractional values')
+            ids = ids.astype(np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise ValueError(f'Layer "{self.name}" (Embedding) has ids 0..{self.input_dim - 1}. Received: ids from '
+                             f"{ids.min()} to {ids.max()}")
+        return A.gather(self.embeddings, ids)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": None if self.embeddings_regularizer is None else regularizers.serialize(
+                    self.embeddings_regularizer), "mask_zero": False}
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every step of ``(batch, steps, ...)``: the steps are folded into the batch axis."""
+
+    _min_ndim = 3
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise TypeError(f"TimeDistributed wraps a layer. Received: {type(layer).__name__}")
+        self.layer = layer
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return (input_shape[0], input_shape[1]) + tuple(inner[1:])
+
+    def _tensor_call(self, x, training, **kwargs):
+        n, t = x.shape[0], x.shape[1]
+        y = self.layer(A.reshape(x, (n * t,) + tuple(x.shape[2:])), training=training)
+        return A.reshape(y, (n, t) + tuple(y.shape[1:]))
+
+    def get_config(self):
+        from . import serialize
+
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+
+        config = dict(config)
+        return cls(deserialize(config.pop("layer")), **config)
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels of ``(batch, steps, channels)``: one decision per sample and channel."""
+
+    def __init__(self, rate, seed=None, **kwargs):
+        kwargs.pop("noise_shape", None)
+        super().__init__(rate, noise_shape=(None, 1, None), seed=seed, **kwargs)
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ShapeError(f'Layer "{self.name}" (SpatialDropout1D) takes (batch, steps, channels). Received: '
+                             f"input shape {fmt_shape(input_shape)}")
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        return config
+
+
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps of ``(batch, h, w, channels)``: one decision per sample and channel."""
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        kwargs.pop("noise_shape", None)
+        super().__init__(rate, noise_shape=(None, 1, 1, None), seed=seed, **kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ShapeError(f'Layer "{self.name}" (SpatialDropout2D) takes (batch, h, w, channels). Received: '
+                             f"input shape {fmt_shape(input_shape)}")
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        return {**config, "data_format": self.data_format}
