@@ -25,6 +25,8 @@ CASES = [
     (lambda: layers.LayerNormalization(axis=[1, 2]), (2, 3, 4)),
     (lambda: layers.UnitNormalization(), (3, 4)),
     (lambda: layers.Rescaling(0.5, offset=-1.0), (2, 3)),
+    (lambda: layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.25]), (2, 3)),
+    (lambda: layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.25], invert=True), (2, 3)),
     (lambda: layers.Conv1D(3, 3, padding="causal", dilation_rate=2, activation="tanh"), (2, 7, 2)),
     (lambda: layers.Conv1D(2, 2, strides=2, padding="same"), (2, 7, 3)),
     (lambda: layers.MaxPooling1D(2), (2, 6, 3)),

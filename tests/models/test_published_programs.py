@@ -226,3 +226,35 @@ def test_custom_metric_subclass_with_add_weight_in_compile():
     probs = model.predict(x, verbose=0)
     manual.update_state(y.reshape(-1, 1), probs)
     assert float(manual.result()) == float((probs.argmax(1) == y).sum())
+
+
+def test_tensorflow_basic_regression_tutorial():
+    # TensorFlow's "Basic regression: Predict fuel efficiency", on synthetic data with the same shapes
+    rng = np.random.default_rng(2)
+    train_features = rng.normal(50.0, 20.0, (200, 9)).astype("float32")
+    train_labels = (train_features @ rng.normal(0, 0.1, 9) + 20.0).astype("float32")
+    normalizer = tf.keras.layers.Normalization(axis=-1)
+    normalizer.adapt(np.array(train_features))
+    np.testing.assert_allclose(normalizer.mean.numpy(), train_features.mean(axis=0), rtol=1e-5)
+    first = np.array(train_features[:1])
+    np.testing.assert_allclose(normalizer(first).numpy(),
+                               (first - train_features.mean(0)) / train_features.std(0), rtol=1e-4)
+    horsepower = np.array(train_features[:, 2])
+    horsepower_normalizer = tf.keras.layers.Normalization(input_shape=[1], axis=None)
+    horsepower_normalizer.adapt(horsepower)
+    horsepower_model = tf.keras.Sequential([horsepower_normalizer, tf.keras.layers.Dense(units=1)])
+    horsepower_model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=0.1), loss="mean_absolute_error")
+    h = horsepower_model.fit(horsepower, train_labels, epochs=20, verbose=0, validation_split=0.2)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+    def build_and_compile_model(norm):
+        model = tf.keras.Sequential([norm, tf.keras.layers.Dense(64, activation="relu"),
+                                     tf.keras.layers.Dense(64, activation="relu"), tf.keras.layers.Dense(1)])
+        model.compile(loss="mean_absolute_error", optimizer=tf.keras.optimizers.Adam(0.001))
+        return model
+
+    dnn_model = build_and_compile_model(normalizer)
+    history = dnn_model.fit(train_features, train_labels, validation_split=0.2, verbose=0, epochs=20)
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+    test_predictions = dnn_model.predict(train_features[:5]).flatten()
+    assert test_predictions.shape == (5,)

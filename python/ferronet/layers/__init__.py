@@ -23,6 +23,7 @@ from .conv1d import (
 from .lambda_layer import Lambda
 from .layer_normalization import LayerNormalization, UnitNormalization
 from .noise import ActivityRegularization, GaussianDropout, GaussianNoise, Rescaling
+from .normalization_preprocessing import Normalization
 from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, TimeDistributed
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
@@ -49,7 +50,7 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
-    "SpatialDropout1D", "SpatialDropout2D", "serialize", "deserialize", "get",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -58,7 +59,7 @@ _CLASSES = {c.__name__: c for c in (
     Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
-    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D,
+    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,
