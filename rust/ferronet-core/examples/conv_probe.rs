@@ -38,10 +38,16 @@ fn main() {
     let flops = 2.0 * (n * oh * ow * f * k * k * c) as f64;
     let report = |name: &str, t: f64| println!("{name:>8}: {:8.3} ms {:6.1} GFLOP/s", t * 1e3, flops / t / 1e9);
     if run("fwd") {
-        report("forward", best(reps, || g.forward(&x, &wt, Some(&b), Some(Activation::Relu), &mut y, Precision::Float32).unwrap()));
+        report(
+            "forward",
+            best(reps, || g.forward(&x, &wt, Some(&b), Some(Activation::Relu), &mut y, Precision::Float32).unwrap()),
+        );
     }
     if run("dw") {
-        report("dW+db", best(reps, || g.backward(&dy, &x, &wt, None, Some(&mut dw), Some(&mut db), Precision::Float32).unwrap()));
+        report(
+            "dW+db",
+            best(reps, || g.backward(&dy, &x, &wt, None, Some(&mut dw), Some(&mut db), Precision::Float32).unwrap()),
+        );
     }
     if run("dx") {
         report("dx", best(reps, || g.backward(&dy, &x, &wt, Some(&mut dx), None, None, Precision::Float32).unwrap()));

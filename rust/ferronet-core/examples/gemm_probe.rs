@@ -33,5 +33,9 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
     }
     let amx = ferronet_core::simd::amx_enabled();
-    println!("{m}x{n}x{k}{}: {:.1} GFLOP/s", if bf16 { format!(" bf16 amx={amx}") } else { String::new() }, 2.0 * (m * n * k) as f64 / best / 1e9);
+    println!(
+        "{m}x{n}x{k}{}: {:.1} GFLOP/s",
+        if bf16 { format!(" bf16 amx={amx}") } else { String::new() },
+        2.0 * (m * n * k) as f64 / best / 1e9
+    );
 }

@@ -21,5 +21,5 @@ mod testing;
 mod workspace;
 
 pub use error::{Error, Result};
-pub use workspace::OutOfMemory;
 pub use float::Float;
+pub use workspace::OutOfMemory;

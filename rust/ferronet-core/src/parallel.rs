@@ -113,10 +113,7 @@ pub fn try_set_num_threads(n: usize) -> crate::Result<()> {
         }
         Err(e) => crate::error::value_err(
             "set_num_threads",
-            format!(
-                "the system refused to start {n} threads ({e}); still using {}. Received: n={n}",
-                num_threads()
-            ),
+            format!("the system refused to start {n} threads ({e}); still using {}. Received: n={n}", num_threads()),
         ),
     }
 }

@@ -111,8 +111,11 @@ fn backward_t<'py, T: ConvFloat + Element>(
         .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
         .collect::<PyResult<Vec<_>>>()?;
     let (vdy, vx, vw) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &w)?);
-    let written: Vec<_> =
-        ["dx_out", "dw_out", "db_out"].into_iter().zip(&views).filter_map(|(n, v)| v.as_ref().map(|v| (n, v))).collect();
+    let written: Vec<_> = ["dx_out", "dw_out", "db_out"]
+        .into_iter()
+        .zip(&views)
+        .filter_map(|(n, v)| v.as_ref().map(|v| (n, v)))
+        .collect();
     disjoint(py, "conv2d_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));

@@ -96,10 +96,7 @@ pub fn floats_inplace<'py>(name: &str, ob: &Bound<'py, PyAny>) -> PyResult<Float
     if let Ok(a) = ob.cast::<PyArrayDyn<f64>>() {
         return Ok(Floats::F64(a.clone()));
     }
-    Err(dtype_error(
-        ob.py(),
-        format!("{name} must be a float32 or float64 array. Received: {name}.{}", described(ob)),
-    ))
+    Err(dtype_error(ob.py(), format!("{name} must be a float32 or float64 array. Received: {name}.{}", described(ob))))
 }
 
 /// `ob` (read only) as an ndarray of exactly `T` (the dtype of the op's first operand).
@@ -119,7 +116,11 @@ pub fn same_inplace<'py, T: Element>(
     ob.cast::<PyArrayDyn<T>>().map(|a| a.clone()).map_err(|_| {
         dtype_error(
             ob.py(),
-            format!("{name} must have the same dtype as {first} ({}). Received: {name}.{}", dtype_name::<T>(), described(ob)),
+            format!(
+                "{name} must have the same dtype as {first} ({}). Received: {name}.{}",
+                dtype_name::<T>(),
+                described(ob)
+            ),
         )
     })
 }
@@ -334,7 +335,10 @@ pub fn disjoint<T>(py: Python<'_>, op: &str, written: &[(&str, &Strided<T>)], re
             return Err(argument_error(py, format!("{op}: {name} must not share memory with the inputs")));
         }
         if let Some((other, _)) = written[i + 1..].iter().find(|(_, o)| overlaps(w, o)) {
-            return Err(argument_error(py, format!("{op}: {name} and {other} must not share memory (pass separate arrays)")));
+            return Err(argument_error(
+                py,
+                format!("{op}: {name} and {other} must not share memory (pass separate arrays)"),
+            ));
         }
     }
     Ok(())

@@ -61,7 +61,11 @@ pub fn guarded<R: Send>(py: Python<'_>, f: impl FnOnce() -> ferronet_core::Resul
         Ok(Err(e)) => Err(to_py(py, e)),
         Err(payload) => {
             if let Some(oom) = payload.downcast_ref::<ferronet_core::OutOfMemory>() {
-                let size = if oom.bytes == usize::MAX { "more than the address space".into() } else { format!("{} bytes", oom.bytes) };
+                let size = if oom.bytes == usize::MAX {
+                    "more than the address space".into()
+                } else {
+                    format!("{} bytes", oom.bytes)
+                };
                 return Err(pyo3::exceptions::PyMemoryError::new_err(format!(
                     "a ferronet kernel could not allocate its workspace ({size})"
                 )));

@@ -19,7 +19,11 @@ fn set_num_threads(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<()> {
     let Ok(k) = n.extract::<i64>() else {
         return Err(argument_error(
             py,
-            format!("number of threads must be an int between 1 and {}. Received: n={}", parallel::MAX_THREADS, received()),
+            format!(
+                "number of threads must be an int between 1 and {}. Received: n={}",
+                parallel::MAX_THREADS,
+                received()
+            ),
         ));
     };
     if k < 1 || k as u64 > parallel::MAX_THREADS as u64 {

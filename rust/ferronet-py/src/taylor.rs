@@ -34,7 +34,10 @@ fn forward_t<'py, T: Float + Element>(
     let (vhx, vhxx) = (contiguous("hx", &hx)?, contiguous("hxx", &hxx)?);
     for (name, out) in [("hx_out", &vhx), ("hxx_out", &vhxx)] {
         if [&vh, &vzx, &vzxx].iter().any(|v| overlaps(out, v)) || (name == "hx_out" && overlaps(out, &vhxx)) {
-            return Err(argument_error(py, format!("taylor_tanh_forward: {name} must not share memory with the inputs or the other output")));
+            return Err(argument_error(
+                py,
+                format!("taylor_tanh_forward: {name} must not share memory with the inputs or the other output"),
+            ));
         }
     }
     guarded(py, || unsafe {

@@ -239,10 +239,10 @@ mod x86 {
     use crate::simd::avx2::{F32x8, F64x4};
     use crate::simd::avx512::{F32x16, F64x8};
     kernel_fn!(avx2_f32, avx2_packing_f32, f32, F32x8, 6, 2, "avx2,fma");
-        kernel_fn!(avx2_f64, avx2_packing_f64, f64, F64x4, 6, 2, "avx2,fma");
-        kernel_fn!(avx512_f32, avx512_packing_f32, f32, F32x16, 8, 2, "avx512f");
-        kernel_fn!(avx512_f64, avx512_packing_f64, f64, F64x8, 8, 2, "avx512f");
-        narrow_fn!(avx2_narrow_f32, f32, F32x8, 1, "avx2,fma");
+    kernel_fn!(avx2_f64, avx2_packing_f64, f64, F64x4, 6, 2, "avx2,fma");
+    kernel_fn!(avx512_f32, avx512_packing_f32, f32, F32x16, 8, 2, "avx512f");
+    kernel_fn!(avx512_f64, avx512_packing_f64, f64, F64x8, 8, 2, "avx512f");
+    narrow_fn!(avx2_narrow_f32, f32, F32x8, 1, "avx2,fma");
     narrow_fn!(avx2_narrow2_f32, f32, F32x8, 2, "avx2,fma");
     narrow_fn!(avx2_narrow_f64, f64, F64x4, 1, "avx2,fma");
     narrow_fn!(avx2_narrow2_f64, f64, F64x4, 2, "avx2,fma");

@@ -17,11 +17,11 @@ mod skinny;
 pub use bf16::{gemm_bf16, gemm_bf16_serial};
 pub use kernel::GemmFloat;
 pub(crate) use kernel::{store_tile, Spec};
-pub(crate) use pack::{pack_a, pack_b_panel};
 pub use pack::MatPtr;
+pub(crate) use pack::{pack_a, pack_b_panel};
 
-use crate::parallel::{self, SendPtr};
 use crate::error::{value_err, Result};
+use crate::parallel::{self, SendPtr};
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
 use skinny::{narrow, short_a};

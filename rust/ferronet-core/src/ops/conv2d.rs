@@ -11,8 +11,8 @@
 
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr, PackedB, Precision};
-pub use crate::ops::conv_direct::ConvFloat;
 use crate::ops::activation::{self, Activation};
+pub use crate::ops::conv_direct::ConvFloat;
 use crate::ops::{conv2d_bf16, conv_direct};
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Padding, Window};

@@ -209,7 +209,19 @@ pub unsafe fn linear<T: GemmFloat>(
     }
     let xm = MatPtr { ptr: x.ptr as *const T, rs: x.strides[0], cs: x.strides[1] };
     let wm = MatPtr { ptr: w.ptr as *const T, rs: w.strides[0], cs: w.strides[1] };
-    gemm::gemm_in(precision, false, rows, units, inner, xm, wm, out.ptr, out.strides[0], out.strides[1], bias.is_some());
+    gemm::gemm_in(
+        precision,
+        false,
+        rows,
+        units,
+        inner,
+        xm,
+        wm,
+        out.ptr,
+        out.strides[0],
+        out.strides[1],
+        bias.is_some(),
+    );
     Ok(())
 }
 
@@ -347,7 +359,17 @@ pub unsafe fn linear_backward_adam<T: GemmFloat>(
     let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
     let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
     let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
-    crate::ops::optim::gemm_adam(inner, units, rows, xt, dym, wp.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr(), &h.coef());
+    crate::ops::optim::gemm_adam(
+        inner,
+        units,
+        rows,
+        xt,
+        dym,
+        wp.as_mut_ptr(),
+        m.as_mut_ptr(),
+        v.as_mut_ptr(),
+        &h.coef(),
+    );
     Ok(())
 }
 

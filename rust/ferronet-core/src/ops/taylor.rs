@@ -23,7 +23,10 @@ use crate::simd::{self, Isa};
 
 fn check(op: &'static str, p: usize, d: usize, m: usize, lens: &[(&str, usize, usize)]) -> Result<()> {
     if m > d {
-        return shape_err(op, format!("second-derivative directions must not outnumber the first. Received: d={d}, m={m}"));
+        return shape_err(
+            op,
+            format!("second-derivative directions must not outnumber the first. Received: d={d}, m={m}"),
+        );
     }
     for &(name, len, planes) in lens {
         if len != planes * p {
@@ -95,13 +98,8 @@ pub(crate) fn taylor_tanh_backward_block<'a, T: Float>(
         if j < m {
             let (g2, dg2) = (zxx(j), dhxx(j));
             let dzxx = dz(1 + d + j);
-            for (((((o, x), xx), &gv), &g2v), (&d2v, &hv)) in dz0
-                .iter_mut()
-                .zip(dzx.iter_mut())
-                .zip(dzxx.iter_mut())
-                .zip(g)
-                .zip(g2)
-                .zip(dg2.iter().zip(h))
+            for (((((o, x), xx), &gv), &g2v), (&d2v, &hv)) in
+                dz0.iter_mut().zip(dzx.iter_mut()).zip(dzxx.iter_mut()).zip(g).zip(g2).zip(dg2.iter().zip(h))
             {
                 let s = one - hv * hv;
                 let s1 = -two * hv * s;
@@ -143,7 +141,14 @@ impl<T: Float> Body for Forward<'_, T> {
 }
 
 /// `h_x = s z_x` (`d` planes) and `h_xx = s z_xx - 2 h s z_x²` (`m` planes) from `h = tanh(z)`.
-pub fn taylor_tanh_forward<T: Float>(h: &[T], zx: &[T], zxx: &[T], hx: &mut [T], hxx: &mut [T], d: usize) -> Result<()> {
+pub fn taylor_tanh_forward<T: Float>(
+    h: &[T],
+    zx: &[T],
+    zxx: &[T],
+    hx: &mut [T],
+    hxx: &mut [T],
+    d: usize,
+) -> Result<()> {
     taylor_tanh_forward_on(simd::active(), h, zx, zxx, hx, hxx, d)
 }
 

@@ -352,7 +352,11 @@ mod tests {
             let bs: Vec<f32> = (0..4 * k * n)
                 .map(|i| {
                     let (p, q) = (i / (4 * n), i % (4 * n));
-                    if q % 2 == 0 && q / 2 < n { bv[p * n + q / 2] } else { f32::NAN }
+                    if q % 2 == 0 && q / 2 < n {
+                        bv[p * n + q / 2]
+                    } else {
+                        f32::NAN
+                    }
                 })
                 .collect();
             // Row-major, column-major and general strided operands.
@@ -374,7 +378,8 @@ mod tests {
                         let (rsc, csc) = if c_rows { (n as isize, 1) } else { (1, m as isize) };
                         let mut c = vec![3f32; m * n];
                         unsafe { with_threads(m, n, k, *a, *b, c.as_mut_ptr(), rsc, csc, false, threads, amx) };
-                        let at = |c: &[f32], i: usize, j: usize| c[(i as isize * rsc + j as isize * csc) as usize] as f64;
+                        let at =
+                            |c: &[f32], i: usize, j: usize| c[(i as isize * rsc + j as isize * csc) as usize] as f64;
                         for i in 0..m {
                             for j in 0..n {
                                 let (g, w) = (at(&c, i, j), want[i * n + j]);

@@ -77,7 +77,15 @@ pub(super) unsafe fn pack_b(
 }
 
 /// One B panel of `cols ≤ 32` columns starting at `(p0, j0)`.
-pub(super) unsafe fn pack_b_panel(d: *mut u16, b: MatPtr<f32>, p0: usize, kc: usize, j0: usize, cols: usize, steps: usize) {
+pub(super) unsafe fn pack_b_panel(
+    d: *mut u16,
+    b: MatPtr<f32>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    cols: usize,
+    steps: usize,
+) {
     let corner = MatPtr { ptr: b.at(p0, j0), ..b };
     // Bᵀ seen as an A operand: its rows are B's columns.
     let bt = corner.t();
@@ -159,8 +167,8 @@ mod x86 {
     #[inline(always)]
     unsafe fn row32(p: *const f32, n: usize) -> __m512i {
         let idx = _mm512_set_epi16(
-            63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13,
-            11, 9, 7, 5, 3, 1,
+            63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11,
+            9, 7, 5, 3, 1,
         );
         let lo = round16(load(p, n));
         let hi = round16(load(p.add(16), n.saturating_sub(16)));
@@ -173,11 +181,8 @@ mod x86 {
         for i in 0..32 {
             for s in 0..steps {
                 let dst = d.add(s * STEP + (i / 16) * TILE + (i % 16) * 32) as *mut __m512i;
-                let v = if i < rows && 32 * s < kc {
-                    row32(x.at(i, 32 * s), kc - 32 * s)
-                } else {
-                    _mm512_setzero_si512()
-                };
+                let v =
+                    if i < rows && 32 * s < kc { row32(x.at(i, 32 * s), kc - 32 * s) } else { _mm512_setzero_si512() };
                 _mm512_storeu_si512(dst, v);
             }
         }
@@ -189,7 +194,10 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) unsafe fn pack_vnni_along_k(d: *mut u16, x: MatPtr<f32>, cols: usize, kc: usize, steps: usize) {
         std::ptr::write_bytes(d, 0, steps * STEP);
-        let down = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+        let down = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(16),
+        );
         for i in 0..cols {
             for s in 0..kc.div_ceil(32) {
                 let v = row32(x.at(i, 32 * s), kc - 32 * s);
@@ -229,11 +237,20 @@ mod x86 {
     /// across rows: 16 rows' values at k and k+1 become 16 pairs, written as a
     /// tile row (B) or scattered down a tile column (A).
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn pack_across_k<const VNNI: bool>(d: *mut u16, x: MatPtr<f32>, rows: usize, kc: usize, steps: usize) {
+    pub(super) unsafe fn pack_across_k<const VNNI: bool>(
+        d: *mut u16,
+        x: MatPtr<f32>,
+        rows: usize,
+        kc: usize,
+        steps: usize,
+    ) {
         if !VNNI {
             std::ptr::write_bytes(d, 0, steps * STEP);
         }
-        let down = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+        let down = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(16),
+        );
         for h in 0..2 {
             let n = rows.saturating_sub(16 * h);
             for t in 0..16 * steps {

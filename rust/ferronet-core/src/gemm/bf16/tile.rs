@@ -79,7 +79,13 @@ impl Tiles {
                 c = in(reg) c, cl = in(reg) c.cast::<u8>().add(16 * ldc), ldc = in(reg) ldc,
                 options(nostack, readonly, preserves_flags)
             ),
-            None => asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem, preserves_flags)),
+            None => asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem, preserves_flags)
+            ),
         }
     }
 

@@ -164,11 +164,8 @@ fn backward_matches_central_differences() {
     let dy: Vec<f64> = (0..xs.len()).map(|i| 1.0 + (i % 5) as f64 * 0.25).collect();
     for isa in simd::supported() {
         for act in ALL {
-            let saved: Vec<f64> = if act.backward_takes_output() {
-                xs.iter().map(|&x| reference(act, x)).collect()
-            } else {
-                xs.clone()
-            };
+            let saved: Vec<f64> =
+                if act.backward_takes_output() { xs.iter().map(|&x| reference(act, x)).collect() } else { xs.clone() };
             let mut dx = vec![0f64; xs.len()];
             backward_on(isa, act, &dy, &saved, &mut dx).unwrap();
             for i in 0..xs.len() {

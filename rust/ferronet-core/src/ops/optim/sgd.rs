@@ -72,7 +72,13 @@ pub fn sgd_update<T: Float>(param: &mut [T], grad: &[T], velocity: Option<&mut [
     sgd_update_on(simd::active(), param, grad, velocity, h)
 }
 
-pub(super) fn sgd_update_on<T: Float>(isa: Isa, param: &mut [T], grad: &[T], velocity: Option<&mut [T]>, h: &Sgd) -> Result<()> {
+pub(super) fn sgd_update_on<T: Float>(
+    isa: Isa,
+    param: &mut [T],
+    grad: &[T],
+    velocity: Option<&mut [T]>,
+    h: &Sgd,
+) -> Result<()> {
     const OP: &str = "sgd_update";
     check_finite(OP, &[("learning_rate", h.learning_rate), ("momentum", h.momentum)])?;
     check_unit(OP, "momentum", h.momentum, false)?;

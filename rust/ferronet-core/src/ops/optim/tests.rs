@@ -171,7 +171,7 @@ fn bad_arguments_are_reported() {
     assert!(e.to_string().contains("step=0"), "{e}");
     let e = adam_update(&mut p, &g, &mut m, &mut v, None, &Adam { beta_1: 1.0, ..Adam::default() }).unwrap_err();
     assert!(e.to_string().contains("beta_1=1"), "{e}");
-    let e = rmsprop_update(&mut p, &g, &mut v, None, None, &RmsProp { momentum: 0.9, ..RmsProp::default() })
-        .unwrap_err();
+    let e =
+        rmsprop_update(&mut p, &g, &mut v, None, None, &RmsProp { momentum: 0.9, ..RmsProp::default() }).unwrap_err();
     assert!(e.to_string().contains("momentum_buf=None"), "{e}");
 }
