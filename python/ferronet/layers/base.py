@@ -314,9 +314,9 @@ class Layer:
             return z
         if act.name is None:
             return self.activation(z)
-        from .eager import activation_op
+        from ..tensor import nn_ops
 
-        return activation_op(act.name)(z)
+        return nn_ops.activation(act.name)(z)
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, name, value):

@@ -24,7 +24,6 @@ import inspect
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import core as tcore
 from ..tensor.core import Primitive, Tensor, _wrap
 
 _DEPTH = [0]
@@ -138,18 +137,3 @@ def _legacy_twin(layer):
         )
 
     return vjp
-
-
-def activation_op(name):
-    """The differentiable tensor op of a built-in activation name."""
-    from ..tensor import nn_ops
-
-    op = nn_ops._ACTIVATIONS.get(name)
-    if op is None:
-        raise ValueError(f"No tensor op for activation. Received: activation={name!r}")
-    return op
-
-
-def recording_twice():
-    """Whether a tape records while another computes (a hint that higher derivatives are wanted)."""
-    return tcore.recording()

@@ -152,12 +152,6 @@ class Variable(Tensor):
         np.subtract(self._v, self._checked(delta), out=self._v, casting="unsafe")
         return self
 
-    def __array__(self, dtype=None, copy=None):
-        v = self._v
-        if dtype is not None and v.dtype != dtype:
-            return v.astype(dtype)
-        return v.copy() if copy else v
-
     def __reduce__(self):
         return (_rebuild, (self._v, self.trainable, self.name, self.path, self.regularizer))
 

@@ -23,6 +23,7 @@ class _StepCache:
     """What a training step needs, recomputed only when layers or trainable flags change."""
 
     __slots__ = ("key", "layers", "body", "last", "fused", "train_vars", "reg_vars", "stop", "per_n", "weight",
+                 "custom_train", "custom_test",
                  "act", "relu_pool", "fused_opt", "opt_vars")
     key: tuple
     layers: list
@@ -57,6 +58,9 @@ class ChainStep:
             raise ValueError(f"Model '{self.name}' has no layers. Received: an empty Sequential model")
         c = _StepCache()
         c.key = key
+        # A model class with its own train_step/test_step runs it (through the tape) instead of the fused step.
+        c.custom_train = tape_steps.custom(self, "train_step")
+        c.custom_test = tape_steps.custom(self, "test_step")
         c.layers = list(layers)
         c.body = c.layers[:-1]
         c.last = c.layers[-1]
@@ -109,7 +113,7 @@ class ChainStep:
 
     def _train_step(self, c, xb, yb, swb, ymb):
         """One optimizer step on a batch; returns the batch loss (regularization included)."""
-        if not self._chain or type(self).train_step is not _default_train_step():
+        if c is None or c.custom_train:
             return tape_steps.run_train_step(self, xb, yb, swb, ymb)
         n = xb.shape[0]
         h = xb
@@ -151,7 +155,7 @@ class ChainStep:
         return loss
 
     def _test_step(self, c, xb, yb, swb, ymb):
-        if not self._chain or type(self).test_step is not _default_test_step():
+        if c is None or c.custom_test:
             return tape_steps.run_test_step(self, xb, yb, swb, ymb)
         n = xb.shape[0]
         h = xb
@@ -180,15 +184,3 @@ def _pm1(targets, dtype):
     from ..losses import _to_pm1
 
     return _to_pm1(np.asarray(targets, dtype=dtype))
-
-
-def _default_train_step():
-    from .model import Model
-
-    return Model.train_step
-
-
-def _default_test_step():
-    from .model import Model
-
-    return Model.test_step

@@ -64,33 +64,30 @@ class KerasTensor:
         raise TypeError(f"A symbolic KerasTensor has no length (its batch dimension is not known). "
                         f"Received: len() of {self!r}")
 
-    # Tensor expressions on symbolic tensors become layers of the graph.
-    def _op(self, fn, *others, name="op"):
-        from ..layers.lambda_layer import Lambda
 
-        return Lambda(lambda xs: fn(*xs), name=None, _symbolic_op=name)([self, *others])
+def _deferred(op_name, reflected=False):
+    """A Python operator on KerasTensors: the tensor op, recorded as a Lambda layer of the graph."""
 
-
-def _binary(fn_name, reflected=False):
-    def op(self, other):
+    def op(self, *others):
+        from ..tensor import array_ops as A
         from ..tensor import math_ops as M
+        from ..tensor.symbolic import defer
 
-        fn = getattr(M, fn_name)
-        if is_symbolic(other):
-            return self._op(lambda a, b: fn(b, a) if reflected else fn(a, b), other, name=fn_name)
-        return self._op(lambda a: fn(other, a) if reflected else fn(a, other), name=fn_name)
+        fn = getattr(M, op_name, None) or getattr(A, op_name)
+        args = (others[0], self) if reflected else (self, *others)
+        return defer(fn, op_name, args, {})
 
     return op
 
 
 for _name, _fn in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "divide"),
                    ("pow", "power")):
-    setattr(KerasTensor, f"__{_name}__", _binary(_fn))
-    setattr(KerasTensor, f"__r{_name}__", _binary(_fn, reflected=True))
-KerasTensor.__neg__ = lambda self: self._op(lambda a: -a, name="negative")
-KerasTensor.__getitem__ = lambda self, index: self._op(lambda a: a[index], name="getitem")
-KerasTensor.__matmul__ = lambda self, other: self._op(lambda a, b: a @ b, other, name="matmul") if is_symbolic(
-    other) else self._op(lambda a: a @ other, name="matmul")
+    setattr(KerasTensor, f"__{_name}__", _deferred(_fn))
+    setattr(KerasTensor, f"__r{_name}__", _deferred(_fn, reflected=True))
+KerasTensor.__neg__ = _deferred("negative")
+KerasTensor.__getitem__ = _deferred("getitem")
+KerasTensor.__matmul__ = _deferred("matmul")
+KerasTensor.__rmatmul__ = _deferred("matmul", reflected=True)
 
 
 class Node:

@@ -218,8 +218,6 @@ class Trainer(ChainStep, MetricLogs):
                                 class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
                                 steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                                 validation_batch_size=validation_batch_size, validation_freq=validation_freq)
-        from .. import callbacks as callbacks_module
-
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer. Received: epochs={epochs!r}")
@@ -473,7 +471,7 @@ class Trainer(ChainStep, MetricLogs):
 
     # ----------------------------------------------------------------- predict
     def _predict_array(self, x, batch_size, cbs=None):
-        if not self._chain or type(self).predict_step is not _default_predict_step():
+        if not self._chain or tape_steps.custom(self, "predict_step"):
             return tape_steps.predict_array(self, x, batch_size, cbs)
         n = len(x)
         out_shape = self._model_output_shape()
@@ -610,12 +608,6 @@ def _check_output_against_loss(model, y):
             "binary_crossentropy with a sigmoid output for two classes.", UserWarning, stacklevel=4)
 
 
-
-
-def _default_predict_step():
-    from .model import Model
-
-    return Model.predict_step
 
 
 def _array_batches(feeds, batch_size):
