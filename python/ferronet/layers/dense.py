@@ -72,7 +72,7 @@ class Dense(Layer):
 
         bias = self.bias if self.use_bias else None
         name = None if self._act is None else self._act.name
-        if name in (None, "relu", "sigmoid", "tanh") and (self._act is None or name is not None):
+        if self._act is None or name in ("relu", "sigmoid", "tanh"):  # applied inside the fused primitive
             return fused_layers.dense_act(x, self.kernel, bias, activation=name)
         return self._activation_tensor(fused_layers.dense_act(x, self.kernel, bias))
 
