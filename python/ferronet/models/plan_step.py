@@ -122,6 +122,8 @@ class PlanStep:
         plan = c.plan
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
+        if isinstance(yb, list):  # a model with several inputs gets its one output's targets as a list
+            yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
         lr = None
         if c.adam:
             opt = self.optimizer
@@ -147,6 +149,8 @@ class PlanStep:
             return tape_steps.run_test_step(self, xb, yb, swb, ymb)
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
+        if isinstance(yb, list):
+            yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
         z = c.plan.forward(xs, False)[0]
         loss, _ = self._loss_and_grad(c, z, yb, swb, n)
         for v in c.reg_vars:
