@@ -131,6 +131,52 @@ def test_small_k_paths_match_reference(rng, dtype, xs, ks, s, pad, d):
     np.testing.assert_allclose(db, dy.astype(np.float64).sum((0, 1, 2)), rtol=tol, atol=tol * 10)
 
 
+def reference_input_grad(dy, w, x_shape, strides, padding, dilation):
+    """dL/dx of :func:`reference_conv2d`: each output pixel's dy times the kernel, added back over its window."""
+    n, h, wd, c = x_shape
+    kh, kw = w.shape[:2]
+    (sh, sw), (dh, dw) = strides, dilation
+    _, ph, _ = _pads(h, kh, sh, dh, padding)
+    _, pw, _ = _pads(wd, kw, sw, dw, padding)
+    dx = np.zeros(x_shape)
+    for oh in range(dy.shape[1]):
+        for ow in range(dy.shape[2]):
+            for i in range(kh):
+                for j in range(kw):
+                    ih, iw = oh * sh + i * dh - ph, ow * sw + j * dw - pw
+                    if 0 <= ih < h and 0 <= iw < wd:
+                        dx[:, ih, iw, :] += dy[:, oh, ow, :] @ w[i, j].T
+    return dx
+
+
+# Few filters (one vector of them: the narrow direct forward) and few input channels with unit strides (the input
+# gradient as the direct forward of the turned kernel), and their neighbours that keep the GEMM paths.
+NARROW_CASES = [
+    ((2, 10, 9, 16), (3, 3, 16, 16), 1, "same", 1),
+    ((2, 9, 11, 12), (3, 3, 12, 8), 1, "valid", 1),
+    ((1, 8, 8, 16), (2, 2, 16, 16), 1, "same", 1),
+    ((2, 9, 9, 10), (3, 3, 10, 6), 2, "same", 1),
+    ((1, 12, 12, 8), (3, 3, 8, 5), 1, "same", 2),
+    ((2, 7, 7, 40), (3, 3, 40, 16), 1, "same", 1),
+    ((2, 7, 7, 16), (3, 3, 16, 40), 1, "valid", 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ks,s,pad,d", NARROW_CASES)
+def test_few_filters_and_few_channels_match_reference(rng, dtype, xs, ks, s, pad, d):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ks).astype(dtype)
+    b = rng.standard_normal(ks[3]).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    want = reference_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(s), pad, _pair(d))
+    np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d), want, rtol=tol, atol=tol)
+    dy = rng.standard_normal(want.shape).astype(dtype)
+    dx, _, _ = ops.conv2d_backward(dy, x, w, s, pad, d, need_dw=False, need_db=False)
+    want_dx = reference_input_grad(dy.astype(np.float64), w.astype(np.float64), xs, _pair(s), pad, _pair(d))
+    np.testing.assert_allclose(dx, want_dx, rtol=tol, atol=tol * 10)
+
+
 def test_skipping_gradients_and_out_buffers(rng):
     x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)

@@ -90,6 +90,30 @@ impl Conv2d {
     }
 
     /// Taps per output pixel (columns of P).
+    /// The convolution whose forward pass is this one's input gradient, for
+    /// unit strides and dilations: dy (its input, F channels) correlated with
+    /// the kernel turned by 180° and transposed, padded so that every output
+    /// pixel of this convolution reaching an input pixel is summed.
+    fn adjoint(&self) -> Option<Conv2d> {
+        let flip = |w: &Window| {
+            (w.stride == 1 && w.dilation == 1 && w.pad_before < w.size).then_some(Window {
+                input: w.output,
+                size: w.size,
+                stride: 1,
+                dilation: 1,
+                pad_before: w.size - 1 - w.pad_before,
+                output: w.input,
+            })
+        };
+        Some(Conv2d {
+            batch: self.batch,
+            channels: self.filters,
+            filters: self.channels,
+            h: flip(&self.h)?,
+            w: flip(&self.w)?,
+        })
+    }
+
     pub(crate) fn k(&self) -> usize {
         self.h.size * self.w.size * self.channels
     }
@@ -154,7 +178,7 @@ impl Conv2d {
         if m == 0 || f == 0 {
             return;
         }
-        if conv_direct::usable(self) {
+        if conv_direct::usable(self) || (precision == Precision::Float32 && conv_direct::narrow_usable::<T>(self)) {
             return conv_direct::forward(self, x, w, bias, act, y);
         }
         let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
@@ -349,7 +373,26 @@ impl Conv2d {
     }
 
     /// dx: per image, dP rows = dY rows · Wᵀ, scattered back (images in parallel).
-    fn input_grad<T: GemmFloat>(&self, dy: &[T], w: &[T], dx: &mut [T], precision: Precision) {
+    fn input_grad<T: ConvFloat>(&self, dy: &[T], w: &[T], dx: &mut [T], precision: Precision) {
+        if precision == Precision::Float32 {
+            if let Some(g) = self.adjoint().filter(conv_direct::narrow_usable::<T>) {
+                // Few input channels: dx is the direct convolution of dy with the kernel turned by
+                // 180° and transposed, (KH, KW, F, C), with no patch matrix and no scatter-add.
+                return with_scratch(Slot::Im2col, |s| {
+                    let (kh, kw, c, f) = (self.h.size, self.w.size, self.channels, self.filters);
+                    let wr = s.slice::<T>(kh * kw * f * c);
+                    for (t, tap) in wr.chunks_exact_mut(f * c).enumerate() {
+                        let src = &w[(kh * kw - 1 - t) * c * f..(kh * kw - t) * c * f];
+                        for (j, row) in tap.chunks_exact_mut(c).enumerate() {
+                            for (i, v) in row.iter_mut().enumerate() {
+                                *v = src[i * f + j];
+                            }
+                        }
+                    }
+                    conv_direct::forward(&g, dy, wr, None, None, dx);
+                });
+            }
+        }
         let (k, f) = (self.k(), self.filters);
         let plane = self.h.output * self.w.output;
         let img = self.h.input * self.w.input * self.channels;

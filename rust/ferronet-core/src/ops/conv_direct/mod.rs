@@ -53,9 +53,20 @@ fn padded(g: &Conv2d) -> (usize, usize) {
 /// of the input not much larger than the input (a huge dilation with "same"
 /// padding would pad a small image to gigabytes; im2col reads taps in place).
 pub(crate) fn usable(g: &Conv2d) -> bool {
+    g.k() <= MAX_K && small_padding(g)
+}
+
+/// Whether the direct forward takes this geometry for its few filters (one
+/// vector of them): the im2col GEMM would spend as long building and packing
+/// patch rows as multiplying them, and compute a register tile of padding.
+pub(crate) fn narrow_usable<T: ConvFloat>(g: &Conv2d) -> bool {
+    g.filters <= T::conv_tiles(simd::active()).nr1 && small_padding(g)
+}
+
+fn small_padding(g: &Conv2d) -> bool {
     let (hp, wp) = padded(g);
     let image = g.h.input * g.w.input;
-    g.k() <= MAX_K && hp.checked_mul(wp).is_some_and(|p| p <= 4 * image + (1 << 16))
+    hp.checked_mul(wp).is_some_and(|p| p <= 4 * image + (1 << 16))
 }
 
 /// Calls `f` with the input laid out for the direct kernels (copied into
@@ -88,7 +99,7 @@ fn with_layout<T: ConvFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, 
     })
 }
 
-/// `y = act(conv(x, w) + bias)` for `g.k() ≤ MAX_K`.
+/// `y = act(conv(x, w) + bias)` for `g.k() ≤ MAX_K` or one vector of filters.
 pub(crate) fn forward<T: ConvFloat>(
     g: &Conv2d,
     x: &[T],
@@ -98,7 +109,9 @@ pub(crate) fn forward<T: ConvFloat>(
     y: &mut [T],
 ) {
     let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
-    let (k, f, nr, mr) = (g.k(), g.filters, tiles.nr, tiles.mr);
+    let (k, f) = (g.k(), g.filters);
+    let (nr, mr, fwd) =
+        if f <= tiles.nr1 { (tiles.nr1, tiles.mr1, tiles.fwd1) } else { (tiles.nr, tiles.mr, tiles.fwd) };
     let panels = f.div_ceil(nr);
     let [_, oh_n, ow_n, _] = g.output_shape();
     let y_ptr = SendPtr(y.as_mut_ptr());
@@ -129,7 +142,7 @@ pub(crate) fn forward<T: ConvFloat>(
                             // SAFETY: every tap of these pixels lies inside the laid-out input,
                             // and the tile writes only output row r.
                             unsafe {
-                                (tiles.fwd)(
+                                fwd(
                                     k,
                                     lay.x.as_ptr().add(lay.corner(g, n, oh, ow0)),
                                     (g.w.stride * g.channels) as isize,

@@ -25,7 +25,9 @@ pub type ConvFwdFn<T> =
 pub type ConvWgradFn<T> =
     unsafe fn(usize, usize, *const T, isize, isize, *const isize, *const T, usize, *mut T, isize, usize);
 
-/// One ISA's tiles: `mr` rows (pixels or taps) by `nr` columns (filters).
+/// One ISA's tiles: `mr` rows (pixels or taps) by `nr` columns (filters), and
+/// a narrow forward tile of `mr1` pixels by `nr1` (one vector of) filters for
+/// layers with few filters, where the wide tile would compute padding.
 #[derive(Clone, Copy)]
 #[doc(hidden)]
 pub struct ConvTiles<T> {
@@ -33,6 +35,9 @@ pub struct ConvTiles<T> {
     pub nr: usize,
     pub fwd: ConvFwdFn<T>,
     pub wgrad: ConvWgradFn<T>,
+    pub mr1: usize,
+    pub nr1: usize,
+    pub fwd1: ConvFwdFn<T>,
 }
 
 /// Element types with direct-convolution tiles (and GEMM kernels for the
@@ -147,6 +152,19 @@ macro_rules! conv_fns {
     };
 }
 
+macro_rules! narrow_fwd {
+    ($fwd:ident, $t:ty, $v:ty, $mr:expr $(, $feat:literal)?) => {
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $fwd(
+            k: usize, a: *const $t, rs: isize, offs: *const isize, b: *const $t, bias: *const $t,
+            c: *mut $t, rsc: isize, m: usize, n: usize,
+        ) {
+            conv_fwd_tile::<$t, $v, $mr, 1>(k, a, rs, offs, b, bias, c, rsc, m, n)
+        }
+    };
+}
+
 conv_fns!(scalar_fwd_f32, scalar_wgrad_f32, f32, Scalar<f32>, 4, 8);
 conv_fns!(scalar_fwd_f64, scalar_wgrad_f64, f64, Scalar<f64>, 4, 8);
 
@@ -159,19 +177,56 @@ mod x86 {
     conv_fns!(avx2_fwd_f64, avx2_wgrad_f64, f64, F64x4, 6, 2, "avx2,fma");
     conv_fns!(avx512_fwd_f32, avx512_wgrad_f32, f32, F32x16, 8, 2, "avx512f");
     conv_fns!(avx512_fwd_f64, avx512_wgrad_f64, f64, F64x8, 8, 2, "avx512f");
+    // One vector of filters: 16 pixels (accumulators) per kernel row loaded; 12 with AVX2's 16 registers.
+    narrow_fwd!(avx2_fwd1_f32, f32, F32x8, 12, "avx2,fma");
+    narrow_fwd!(avx2_fwd1_f64, f64, F64x4, 12, "avx2,fma");
+    narrow_fwd!(avx512_fwd1_f32, f32, F32x16, 16, "avx512f");
+    narrow_fwd!(avx512_fwd1_f64, f64, F64x8, 16, "avx512f");
 
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
-            Isa::Avx512 => Some(ConvTiles { mr: 8, nr: 32, fwd: avx512_fwd_f32, wgrad: avx512_wgrad_f32 }),
-            Isa::Avx2 => Some(ConvTiles { mr: 6, nr: 16, fwd: avx2_fwd_f32, wgrad: avx2_wgrad_f32 }),
+            Isa::Avx512 => Some(ConvTiles {
+                mr: 8,
+                nr: 32,
+                fwd: avx512_fwd_f32,
+                wgrad: avx512_wgrad_f32,
+                mr1: 16,
+                nr1: 16,
+                fwd1: avx512_fwd1_f32,
+            }),
+            Isa::Avx2 => Some(ConvTiles {
+                mr: 6,
+                nr: 16,
+                fwd: avx2_fwd_f32,
+                wgrad: avx2_wgrad_f32,
+                mr1: 12,
+                nr1: 8,
+                fwd1: avx2_fwd1_f32,
+            }),
             _ => None,
         }
     }
 
     pub(super) fn tiles_f64(isa: Isa) -> Option<ConvTiles<f64>> {
         match isa {
-            Isa::Avx512 => Some(ConvTiles { mr: 8, nr: 16, fwd: avx512_fwd_f64, wgrad: avx512_wgrad_f64 }),
-            Isa::Avx2 => Some(ConvTiles { mr: 6, nr: 8, fwd: avx2_fwd_f64, wgrad: avx2_wgrad_f64 }),
+            Isa::Avx512 => Some(ConvTiles {
+                mr: 8,
+                nr: 16,
+                fwd: avx512_fwd_f64,
+                wgrad: avx512_wgrad_f64,
+                mr1: 16,
+                nr1: 8,
+                fwd1: avx512_fwd1_f64,
+            }),
+            Isa::Avx2 => Some(ConvTiles {
+                mr: 6,
+                nr: 8,
+                fwd: avx2_fwd_f64,
+                wgrad: avx2_wgrad_f64,
+                mr1: 12,
+                nr1: 4,
+                fwd1: avx2_fwd1_f64,
+            }),
             _ => None,
         }
     }
@@ -184,7 +239,7 @@ impl ConvFloat for f32 {
             return t;
         }
         let _ = isa;
-        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f32, wgrad: scalar_wgrad_f32 }
+        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f32, wgrad: scalar_wgrad_f32, mr1: 4, nr1: 8, fwd1: scalar_fwd_f32 }
     }
 }
 
@@ -195,7 +250,7 @@ impl ConvFloat for f64 {
             return t;
         }
         let _ = isa;
-        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f64, wgrad: scalar_wgrad_f64 }
+        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f64, wgrad: scalar_wgrad_f64, mr1: 4, nr1: 8, fwd1: scalar_fwd_f64 }
     }
 }
 
