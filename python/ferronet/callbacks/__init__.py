@@ -3,10 +3,12 @@
 ``Callback`` is the base class (Keras' hook names); ``History`` and
 ``ProgbarLogger`` are added by ``fit`` itself; ``EarlyStopping``,
 ``ModelCheckpoint``, ``LearningRateScheduler``, ``ReduceLROnPlateau``,
-``CSVLogger``, ``LambdaCallback`` and ``TerminateOnNaN`` are ready to pass as
+``CSVLogger``, ``LambdaCallback``, ``TerminateOnNaN``, ``BackupAndRestore`` and
+``TensorBoard`` are ready to pass as
 ``model.fit(..., callbacks=[...])``.
 """
 
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -20,6 +22,7 @@ from .reduce_lr_on_plateau import ReduceLROnPlateau
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "CallbackList",
     "CSVLogger",
