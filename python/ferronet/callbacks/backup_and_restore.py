@@ -53,9 +53,11 @@ class BackupAndRestore(Callback):
 
     Example:
 
-    >>> backup = ferronet.callbacks.BackupAndRestore("/tmp/backup")
-    >>> model.fit(x, y, epochs=10, callbacks=[backup], verbose=0)  # if this run is killed ...
-    >>> model.fit(x, y, epochs=10, callbacks=[backup], verbose=0)  # ... this one resumes it
+    >>> backup = ferronet.callbacks.BackupAndRestore("backup")
+    >>> history = model.fit(x, y, epochs=4, callbacks=[backup], verbose=0)  # if this run is killed,
+    >>> history = model.fit(x, y, epochs=4, callbacks=[backup], verbose=0)  # this one resumes it
+    >>> history.epoch  # it was not: a full run
+    [0, 1, 2, 3]
     """
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
