@@ -451,4 +451,5 @@ def test_exports():
     assert set(callbacks.__all__) >= {
         "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
         "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "LambdaCallback", "TerminateOnNaN",
+        "BackupAndRestore", "TensorBoard",
     }

@@ -270,3 +270,12 @@ def test_downloads_are_checked_and_nothing_is_left_behind(data_home, monkeypatch
     monkeypatch.setattr(urllib.request, "urlopen", unreachable)
     with pytest.raises(DatasetNotFoundError, match="download failed: .*name resolution.*Put the file boston_housing.npz"):
         boston_housing.load_data()
+
+
+def test_an_explicit_path_is_used_as_given(data_home, tmp_path):
+    np.savez(tmp_path / "elsewhere.npz", x=np.ones((10, 13)), y=np.arange(10.0))
+    (x_train, _), (x_test, _) = boston_housing.load_data(path=str(tmp_path / "elsewhere.npz"))
+    assert len(x_train) == 8 and len(x_test) == 2
+    with pytest.raises(DatasetNotFoundError, match=f"Put the file missing.npz .* in {tmp_path}/ .*Received: nothing "
+                                                    f"in {tmp_path}/missing.npz"):
+        boston_housing.load_data(path=str(tmp_path / "missing.npz"))

@@ -66,7 +66,7 @@ def find_or_download(
         except (urllib.error.URLError, OSError, FerronetError) as e:
             error = f"download failed: {e}"
     what = what or f"the file {target.name}"
-    searched = ", ".join(str(p.parent if explicit is not None else p) for p in ([explicit] if explicit else dirs))
+    searched = str(explicit) if explicit is not None else ", ".join(str(d) for d in dirs)
     raise DatasetNotFoundError(
         f"{title} is not on this machine and {error}. Put {what} ({url}) in {target.parent}/ "
         f"(FERRONET_DATA sets another folder). Received: nothing in {searched}"
