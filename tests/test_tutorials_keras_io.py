@@ -434,12 +434,18 @@ def test_basic_regression_predict_fuel_efficiency(workdir):
     pd.DataFrame(test_results, index=["Mean absolute error [MPG]"]).T
 
     test_predictions = dnn_model.predict(test_features).flatten()
-    a = plt.axes(aspect="equal")
+    a = plt.axes(aspect="equal")  # noqa: F841 (as in the tutorial)
     plt.scatter(test_labels, test_predictions)
     plt.xlabel("True Values [MPG]")
     plt.ylabel("Predictions [MPG]")
+    lims = [0, 50]
+    plt.xlim(lims)
+    plt.ylim(lims)
+    _ = plt.plot(lims, lims)
     error = test_predictions - test_labels
     plt.hist(error, bins=25)
+    plt.xlabel("Prediction Error [MPG]")
+    _ = plt.ylabel("Count")
     plt.close("all")
 
     # the tutorial saves "dnn_model.keras"; ferronet's Keras-format writer does not know Normalization yet
