@@ -63,15 +63,16 @@ def expected_images(blob):
     return out
 
 
-@pytest.mark.parametrize("layout", ["keras2-folder", "keras3-folder", "archive", "keras-archive-name"])
+@pytest.mark.parametrize("layout", ["keras2-folder", "keras3-folder", "archive", "keras2-archive", "keras3-archive"])
 def test_cifar10_shapes_dtypes_and_pixel_layout(data_home, rng, layout):
     members = cifar10_members(rng)
     if layout == "keras2-folder":
         write_members(data_home, "cifar-10-batches-py", members, as_tar=False)
     elif layout == "keras3-folder":
-        write_members(data_home / "cifar-10-batches-py-target", "cifar-10-batches-py", members, as_tar=False)
+        write_members(data_home / "cifar-10-batches-py", "cifar-10-batches-py", members, as_tar=False)
     else:
-        name = "cifar-10-python.tar.gz" if layout == "archive" else "cifar-10-batches-py.tar.gz"
+        name = {"archive": "cifar-10-python.tar.gz", "keras2-archive": "cifar-10-batches-py.tar.gz",
+                "keras3-archive": "cifar-10-batches-py_archive"}[layout]
         write_members(data_home / name, "cifar-10-batches-py", members, as_tar=True)
     (x_train, y_train), (x_test, y_test) = cifar10.load_data()
     assert x_train.shape == (15, 32, 32, 3) and x_test.shape == (4, 32, 32, 3)
@@ -91,7 +92,7 @@ def test_cifar100_label_modes(data_home, rng):
     members = {
         s: cifar_batch(rng, len(fine[s]), fine_labels=fine[s], coarse_labels=coarse[s]) for s in ("train", "test")
     }
-    write_members(data_home / "cifar-100-python.tar.gz", "cifar-100-python", members, as_tar=True)
+    write_members(data_home / "cifar-100-python-target", "cifar-100-python", members, as_tar=False)
     (xf, yf), (xt, yt) = cifar100.load_data()
     assert xf.shape == (6, 32, 32, 3) and yf.shape == (6, 1) and yt.shape == (2, 1) and yf.dtype == np.uint8
     np.testing.assert_array_equal(yf[:, 0], fine["train"])
@@ -119,6 +120,10 @@ def test_cifar_missing_member_and_bad_keys(data_home, rng):
         cifar10.load_data()
     members = {"train": cifar_batch(rng, 2, labels=[1, 2]), "test": cifar_batch(rng, 2, labels=[1, 2])}
     write_members(data_home, "cifar-100-python", members, as_tar=False)
+    (data_home / "cifar-100-python" / "train").unlink()
+    with pytest.raises(ferronet.FerronetError, match="lacks train: the extraction is incomplete"):
+        cifar100.load_data()
+    (data_home / "cifar-100-python" / "train").write_bytes(members["train"])
     with pytest.raises(ferronet.FerronetError, match="'fine_labels'. Received: keys"):
         cifar100.load_data()
 

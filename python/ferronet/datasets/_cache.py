@@ -28,7 +28,6 @@ def find_or_download(
     sha256: str | None = None,
     md5: str | None = None,
     what: str | None = None,
-    kind: str = "file",
 ) -> Path:
     """The path of the first of ``names`` found in the data folders, downloading ``url`` if none is.
 
@@ -40,14 +39,12 @@ def find_or_download(
         sha256: Expected SHA-256 of the download (or give ``md5``).
         md5: Expected MD5 of the download.
         what: How the offline error describes what to put where (default: "the file <names[0]>").
-        kind: ``"file"`` to accept files only, ``"any"`` to accept folders too.
 
     Raises:
         DatasetNotFoundError: Nothing was found and the download is disabled or failed; the
             message names the file, the folder to put it in and the URL.
     """
     names = [str(n) for n in names]
-    exists = Path.exists if kind == "any" else Path.is_file
     explicit = _explicit(names[0])
     dirs = search_dirs()
     if explicit is not None:
@@ -56,7 +53,7 @@ def find_or_download(
     else:
         candidates = [d / n for d in dirs for n in names]
         target = download_dir() / names[0]
-    hit = next((p for p in candidates if exists(p)), None)
+    hit = next((p for p in candidates if p.is_file()), None)
     if hit is not None:
         return hit
     error = "downloads are disabled (FERRONET_OFFLINE is set)"

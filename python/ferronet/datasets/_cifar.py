@@ -1,8 +1,10 @@
 """Shared reader of the CIFAR-10 and CIFAR-100 "python version" files, as Keras caches them.
 
 A dataset is found as its extracted folder (``cifar-10-batches-py/``, Keras 2's
-cache; ``cifar-100-python-target/cifar-100-python/``, Keras 3's) or as the
-``.tar.gz`` archive, which is read in place without extracting it. Each batch
+cache; ``cifar-10-batches-py/cifar-10-batches-py/`` or
+``cifar-100-python-target/cifar-100-python/``, Keras 3's) or as the archive
+(``cifar-10-python.tar.gz``, Keras 2's ``cifar-10-batches-py.tar.gz``, Keras 3's
+``..._archive``), which is read in place without extracting it. Each batch
 is a pickled dict with ``data`` (n x 3072 bytes, channel-major 32x32 images)
 and the labels; it is unpickled with only NumPy arrays allowed.
 """
@@ -45,6 +47,8 @@ def _read_all(source: Path, folder: str, members, label_key: str) -> list:
     if source.is_dir():
         out = []
         for m in members:
+            if not (source / m).is_file():
+                raise FerronetError(f"{source} lacks {m}: the extraction is incomplete. Received: no file {source / m}")
             with open(source / m, "rb") as f:
                 out.append(_read_batch(f, source / m, label_key))
         return out
@@ -79,9 +83,7 @@ def load(title: str, folder: str, url: str, sha256: str, train: list, test: str,
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 images ``(n, 32, 32, 3)`` and uint8 labels ``(n, 1)``.
     """
-    archive = url.rsplit("/", 1)[1]
-    names = [folder, f"{folder}-target/{folder}", archive, f"{folder}.tar.gz", f"{folder}-target"]
-    source = _locate(title, names, url, sha256, folder, archive)
+    source = _locate(title, folder, url, sha256, test)
     batches = _read_all(source, folder, [*train, test], label_key)
     x_train = np.concatenate([b[0] for b in batches[:-1]]).transpose(0, 2, 3, 1)
     y_train = np.concatenate([b[1] for b in batches[:-1]]).reshape(-1, 1)
@@ -89,11 +91,19 @@ def load(title: str, folder: str, url: str, sha256: str, train: list, test: str,
     return (np.ascontiguousarray(x_train), y_train), (np.ascontiguousarray(x_test), y_test)
 
 
-def _locate(title, names, url, sha256, folder, archive) -> Path:
-    # folder-relative names ("x-target/x") are searched in every data folder, not taken as paths
+def _locate(title: str, folder: str, url: str, sha256: str, test: str) -> Path:
+    """The extracted folder or the archive, wherever a Keras version left it, else a download."""
+    archive = url.rsplit("/", 1)[1]
+    # Keras 2 extracts to <folder>/ and keeps <folder>.tar.gz; Keras 3 extracts to <name>/<folder>/ and keeps
+    # <name>_archive, where <name> is <folder> (CIFAR-10) or <folder>-target (CIFAR-100)
+    folders = [folder, f"{folder}/{folder}", f"{folder}-target/{folder}"]
+    archives = [archive, f"{folder}.tar.gz", f"{folder}_archive", f"{folder}-target_archive"]
     for d in search_dirs():
-        for n in names:
-            if (d / n).exists():
-                return d / n
+        for name in folders:
+            if (d / name / test).is_file():
+                return d / name
+        for name in archives:
+            if (d / name).is_file():
+                return d / name
     what = f"the folder {folder}/ (as extracted by Keras) or the archive {archive}"
     return find_or_download(title, [archive], url, sha256=sha256, what=what)
