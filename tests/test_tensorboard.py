@@ -145,3 +145,22 @@ def test_arguments_and_missing_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ImportError, match=r"pip install 'ferronet\[tensorboard\]'"):
         TensorBoard()
+
+
+def test_subclassed_model_writes_scalars_but_no_graph(tmp_path):
+    class TwoLayers(ferronet.Model):
+        def __init__(self):
+            super().__init__()
+            self.a = layers.Dense(4, activation="relu")
+            self.b = layers.Dense(1)
+
+        def call(self, x):
+            return self.b(self.a(x))
+
+    model = TwoLayers()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data()
+    model.fit(x, y, batch_size=20, epochs=2, verbose=0, callbacks=[TensorBoard(tmp_path, histogram_freq=1)])
+    train = read(tmp_path / "train")
+    assert not train.Tags()["graph"] and [s for s, _ in scalars(train, "epoch_loss")] == [0, 1]
+    assert len(train.Tags()["histograms"]) == 4

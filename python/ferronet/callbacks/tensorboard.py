@@ -30,11 +30,16 @@ def _summary_writer_class():
 
 
 def _graph_def(model):
-    """The model's layers and their connections as a TensorBoard ``GraphDef``."""
+    """The model's layers and their connections as a TensorBoard ``GraphDef``; None for a subclassed
+    model, whose connections live in its Python ``call``."""
     from tensorboardX.proto import graph_pb2, node_def_pb2
+
+    from ..models.sequential import Sequential
 
     nodes = []
     fn_nodes = getattr(model, "_nodes", None)
+    if fn_nodes is None and not isinstance(model, Sequential):
+        return None
     if fn_nodes is not None:  # functional: one node per layer call
         seen: dict = {}
         for t in model.inputs:
@@ -197,10 +202,7 @@ class TensorBoard(Callback):
         self._in_fit = True
         self._global_train_batch = 0
         if self.write_graph and getattr(self.model, "built", False):
-            try:
-                graph = _graph_def(self.model)
-            except AttributeError:
-                graph = None  # a subclassed model has no layer graph to draw
+            graph = _graph_def(self.model)
             if graph is not None:
                 from tensorboardX.proto import event_pb2
 
