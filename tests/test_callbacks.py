@@ -275,7 +275,8 @@ def test_model_checkpoint_save_best_only(tmp_path, capsys):
     assert {kind for kind, _ in model.saved} == {"save_weights"}
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"Epoch 1: val_accuracy improved from -inf to 0.50000, saving model to {tmp_path}/best-1.weights"
-    assert out[2] == "Epoch 3: val_accuracy did not improve from 0.70000"
+    assert out[1] == f"Epoch 1: finished saving model to {tmp_path}/best-1.weights"
+    assert out[4] == "Epoch 3: val_accuracy did not improve from 0.70000"
 
 
 def test_model_checkpoint_batch_frequency_and_errors(tmp_path):
@@ -450,4 +451,5 @@ def test_exports():
     assert set(callbacks.__all__) >= {
         "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
         "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "LambdaCallback", "TerminateOnNaN",
+        "BackupAndRestore", "TensorBoard",
     }

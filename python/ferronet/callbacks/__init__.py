@@ -3,10 +3,12 @@
 ``Callback`` is the base class (Keras' hook names); ``History`` and
 ``ProgbarLogger`` are added by ``fit`` itself; ``EarlyStopping``,
 ``ModelCheckpoint``, ``LearningRateScheduler``, ``ReduceLROnPlateau``,
-``CSVLogger``, ``LambdaCallback`` and ``TerminateOnNaN`` are ready to pass as
+``CSVLogger``, ``LambdaCallback``, ``TerminateOnNaN``, ``BackupAndRestore`` and
+``TensorBoard`` are ready to pass as
 ``model.fit(..., callbacks=[...])``.
 """
 
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -17,9 +19,11 @@ from .model_checkpoint import ModelCheckpoint
 from .monitor_callback import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "Callback",
     "CallbackList",
     "CSVLogger",
@@ -31,5 +35,6 @@ __all__ = [
     "MonitorCallback",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -115,6 +115,8 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+        if self.verbose > 0:
+            print_message(f"Epoch {epoch + 1}: finished saving model to {path}")
 
     def _should_save(self, epoch: int, logs, path: str) -> bool:
         if not self.save_best_only:

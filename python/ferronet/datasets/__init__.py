@@ -1,12 +1,13 @@
-"""Datasets: MNIST and Fashion-MNIST loaders (Keras' format) and generators for physics course problems.
+"""Datasets: Keras' loaders (read from Keras' own cache files) and generators for physics course problems.
 
-* :mod:`mnist`, :mod:`fashion_mnist`: ``load_data()`` exactly as ``keras.datasets``.
+* :mod:`mnist`, :mod:`fashion_mnist`, :mod:`cifar10`, :mod:`cifar100`, :mod:`boston_housing`,
+  :mod:`imdb`: ``load_data()`` with Keras' arguments and return formats, as ``keras.datasets``.
 * :func:`ising`: 2-D Ising configurations by Monte Carlo (Metropolis or Wolff).
 * :func:`photon_jet`: a toy photon vs jet sample with calorimeter shower features.
 * :func:`logic_gate`: the truth tables of NAND, XOR and friends.
 """
 
-from . import fashion_mnist, mnist
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist
 from ._burgers import burgers_solution
 from ._files import DatasetNotFoundError, read_idx
 from ._ising import CRITICAL_TEMPERATURE, energy, exact_energy, exact_magnetization, ising, magnetization
@@ -17,6 +18,10 @@ __all__ = [
     "burgers_solution",
     "mnist",
     "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "boston_housing",
+    "imdb",
     "ising",
     "magnetization",
     "energy",

@@ -76,23 +76,23 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
+def download(url: str, dest: Path, sha256: str | None = None, timeout: float = 60.0, md5: str | None = None) -> Path:
     """Download ``url`` to ``dest`` atomically: a temporary file in the same directory is
-    checked (``sha256`` if given) and renamed into place, so an interrupted download never
-    leaves a partial file behind."""
+    checked (``sha256`` or ``md5`` if given) and renamed into place, so an interrupted
+    download never leaves a partial file behind."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     print(f"ferronet: downloading {url} -> {dest}", file=sys.stderr, flush=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     try:
-        digest = hashlib.sha256()
+        expected, digest = (md5, hashlib.md5()) if md5 is not None else (sha256, hashlib.sha256())
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
-        if sha256 is not None and digest.hexdigest() != sha256:
+        if expected is not None and digest.hexdigest() != expected:
             raise FerronetError(
-                f"checksum mismatch for {url}; expected sha256 {sha256}. Received: {digest.hexdigest()}"
+                f"checksum mismatch for {url}; expected {digest.name} {expected}. Received: {digest.hexdigest()}"
             )
         os.replace(tmp, dest)
     except BaseException:

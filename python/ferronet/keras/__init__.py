@@ -28,4 +28,6 @@ for _name in ("activations", "callbacks", "datasets", "initializers", "layers", 
 _sys.modules[f"{__name__}.optimizers.schedules"] = optimizers.schedules
 _sys.modules[f"{__name__}.datasets.mnist"] = datasets.mnist
 _sys.modules[f"{__name__}.datasets.fashion_mnist"] = datasets.fashion_mnist
+for _name in ("cifar10", "cifar100", "boston_housing", "imdb"):
+    _sys.modules[f"{__name__}.datasets.{_name}"] = getattr(datasets, _name)
 del _name

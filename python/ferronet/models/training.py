@@ -284,6 +284,8 @@ class Trainer(PlanStep, MetricLogs):
         nan_reported = False
         with _InterruptGuard() as guard:
             cbs.on_train_begin()
+            # a callback may move the start (BackupAndRestore resuming an interrupted run)
+            initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
             for epoch in range(int(initial_epoch), int(epochs)):
                 self.reset_metrics()
                 cbs.on_epoch_begin(epoch)
