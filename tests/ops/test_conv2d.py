@@ -172,9 +172,23 @@ def test_few_filters_and_few_channels_match_reference(rng, dtype, xs, ks, s, pad
     want = reference_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(s), pad, _pair(d))
     np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d), want, rtol=tol, atol=tol)
     dy = rng.standard_normal(want.shape).astype(dtype)
-    dx, _, _ = ops.conv2d_backward(dy, x, w, s, pad, d, need_dw=False, need_db=False)
+    dx, dw, db = ops.conv2d_backward(dy, x, w, s, pad, d)
     want_dx = reference_input_grad(dy.astype(np.float64), w.astype(np.float64), xs, _pair(s), pad, _pair(d))
     np.testing.assert_allclose(dx, want_dx, rtol=tol, atol=tol * 10)
+    # dW through the same adjoint: dW[i, j] = sum over pixels of x-window^T dy.
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    want_dw = np.zeros(ks)
+    _, ph, _ = _pads(xs[1], ks[0], _pair(s)[0], _pair(d)[0], pad)
+    _, pw, _ = _pads(xs[2], ks[1], _pair(s)[1], _pair(d)[1], pad)
+    for oh in range(dy.shape[1]):
+        for ow in range(dy.shape[2]):
+            for i in range(ks[0]):
+                for j in range(ks[1]):
+                    ih, iw = oh * _pair(s)[0] + i * _pair(d)[0] - ph, ow * _pair(s)[1] + j * _pair(d)[1] - pw
+                    if 0 <= ih < xs[1] and 0 <= iw < xs[2]:
+                        want_dw[i, j] += x64[:, ih, iw, :].T @ dy64[:, oh, ow, :]
+    np.testing.assert_allclose(dw, want_dw, rtol=tol, atol=tol * 30)
+    np.testing.assert_allclose(db, dy64.sum((0, 1, 2)), rtol=tol, atol=tol * 10)
 
 
 def test_skipping_gradients_and_out_buffers(rng):

@@ -175,17 +175,24 @@ pub(crate) fn forward<T: ConvFloat>(
     })
 }
 
-/// Whether [`weight_grad`] takes this geometry (filters in whole register panels).
+/// Whether [`weight_grad`] takes this geometry: few taps and filters in whole
+/// register panels, or exactly one vector of filters (the narrow tile).
 pub(crate) fn weight_grad_usable<T: ConvFloat>(g: &Conv2d) -> bool {
-    usable(g) && g.filters.is_multiple_of(T::conv_tiles(simd::active()).nr)
+    let tiles = T::conv_tiles(simd::active());
+    (usable(g) && g.filters.is_multiple_of(tiles.nr)) || (g.filters == tiles.nr1 && small_padding(g))
 }
 
-/// dW (K×F) and db (F) for `g.k() ≤ MAX_K` and whole filter panels: fixed
+/// dW (K×F) and db (F) for the geometries of [`weight_grad_usable`]: fixed
 /// parts of the output rows accumulate their own partial sums in parallel,
 /// added in part order afterwards (the same arithmetic on any number of threads).
 pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut [T], db: Option<&mut [T]>) {
     let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
-    let (k, f, nr, mr) = (g.k(), g.filters, tiles.nr, tiles.mr);
+    let (k, f) = (g.k(), g.filters);
+    let (nr, mr, wgrad) = if f == tiles.nr1 && f != tiles.nr {
+        (tiles.nr1, tiles.mr1, tiles.wgrad1)
+    } else {
+        (tiles.nr, tiles.mr, tiles.wgrad)
+    };
     let [_, oh_n, ow_n, _] = g.output_shape();
     let total = g.batch * oh_n;
     let parts = (g.m() / WGRAD_MIN_PIXELS).clamp(1, WGRAD_PARTS).min(total.max(1));
@@ -212,7 +219,7 @@ pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
                             // SAFETY: taps of these pixels lie inside the laid-out input; the tile
                             // adds into rows t0.. of this part's dW.
                             unsafe {
-                                (tiles.wgrad)(
+                                wgrad(
                                     rows,
                                     ow_n,
                                     lay.x.as_ptr().add(lay.corner(g, n, oh0, 0)),

@@ -38,6 +38,8 @@ pub struct ConvTiles<T> {
     pub mr1: usize,
     pub nr1: usize,
     pub fwd1: ConvFwdFn<T>,
+    /// The weight-gradient tile of `mr1` taps by one vector of filters.
+    pub wgrad1: ConvWgradFn<T>,
 }
 
 /// Element types with direct-convolution tiles (and GEMM kernels for the
@@ -152,8 +154,8 @@ macro_rules! conv_fns {
     };
 }
 
-macro_rules! narrow_fwd {
-    ($fwd:ident, $t:ty, $v:ty, $mr:expr $(, $feat:literal)?) => {
+macro_rules! narrow_fns {
+    ($fwd:ident, $wgrad:ident, $t:ty, $v:ty, $mr:expr $(, $feat:literal)?) => {
         $(#[target_feature(enable = $feat)])?
         #[allow(clippy::too_many_arguments)]
         unsafe fn $fwd(
@@ -161,6 +163,15 @@ macro_rules! narrow_fwd {
             c: *mut $t, rsc: isize, m: usize, n: usize,
         ) {
             conv_fwd_tile::<$t, $v, $mr, 1>(k, a, rs, offs, b, bias, c, rsc, m, n)
+        }
+
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $wgrad(
+            rows: usize, cols: usize, a: *const $t, a_rs: isize, a_cs: isize, offs: *const isize,
+            b: *const $t, b_rs: usize, c: *mut $t, rsc: isize, m: usize,
+        ) {
+            conv_wgrad_tile::<$t, $v, $mr, 1>(rows, cols, a, a_rs, a_cs, offs, b, b_rs, c, rsc, m)
         }
     };
 }
@@ -178,10 +189,10 @@ mod x86 {
     conv_fns!(avx512_fwd_f32, avx512_wgrad_f32, f32, F32x16, 8, 2, "avx512f");
     conv_fns!(avx512_fwd_f64, avx512_wgrad_f64, f64, F64x8, 8, 2, "avx512f");
     // One vector of filters: 16 pixels (accumulators) per kernel row loaded; 12 with AVX2's 16 registers.
-    narrow_fwd!(avx2_fwd1_f32, f32, F32x8, 12, "avx2,fma");
-    narrow_fwd!(avx2_fwd1_f64, f64, F64x4, 12, "avx2,fma");
-    narrow_fwd!(avx512_fwd1_f32, f32, F32x16, 16, "avx512f");
-    narrow_fwd!(avx512_fwd1_f64, f64, F64x8, 16, "avx512f");
+    narrow_fns!(avx2_fwd1_f32, avx2_wgrad1_f32, f32, F32x8, 12, "avx2,fma");
+    narrow_fns!(avx2_fwd1_f64, avx2_wgrad1_f64, f64, F64x4, 12, "avx2,fma");
+    narrow_fns!(avx512_fwd1_f32, avx512_wgrad1_f32, f32, F32x16, 16, "avx512f");
+    narrow_fns!(avx512_fwd1_f64, avx512_wgrad1_f64, f64, F64x8, 16, "avx512f");
 
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
@@ -193,6 +204,7 @@ mod x86 {
                 mr1: 16,
                 nr1: 16,
                 fwd1: avx512_fwd1_f32,
+                wgrad1: avx512_wgrad1_f32,
             }),
             Isa::Avx2 => Some(ConvTiles {
                 mr: 6,
@@ -202,6 +214,7 @@ mod x86 {
                 mr1: 12,
                 nr1: 8,
                 fwd1: avx2_fwd1_f32,
+                wgrad1: avx2_wgrad1_f32,
             }),
             _ => None,
         }
@@ -217,6 +230,7 @@ mod x86 {
                 mr1: 16,
                 nr1: 8,
                 fwd1: avx512_fwd1_f64,
+                wgrad1: avx512_wgrad1_f64,
             }),
             Isa::Avx2 => Some(ConvTiles {
                 mr: 6,
@@ -226,6 +240,7 @@ mod x86 {
                 mr1: 12,
                 nr1: 4,
                 fwd1: avx2_fwd1_f64,
+                wgrad1: avx2_wgrad1_f64,
             }),
             _ => None,
         }
@@ -239,7 +254,16 @@ impl ConvFloat for f32 {
             return t;
         }
         let _ = isa;
-        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f32, wgrad: scalar_wgrad_f32, mr1: 4, nr1: 8, fwd1: scalar_fwd_f32 }
+        ConvTiles {
+            mr: 4,
+            nr: 8,
+            fwd: scalar_fwd_f32,
+            wgrad: scalar_wgrad_f32,
+            mr1: 4,
+            nr1: 8,
+            fwd1: scalar_fwd_f32,
+            wgrad1: scalar_wgrad_f32,
+        }
     }
 }
 
@@ -250,7 +274,16 @@ impl ConvFloat for f64 {
             return t;
         }
         let _ = isa;
-        ConvTiles { mr: 4, nr: 8, fwd: scalar_fwd_f64, wgrad: scalar_wgrad_f64, mr1: 4, nr1: 8, fwd1: scalar_fwd_f64 }
+        ConvTiles {
+            mr: 4,
+            nr: 8,
+            fwd: scalar_fwd_f64,
+            wgrad: scalar_wgrad_f64,
+            mr1: 4,
+            nr1: 8,
+            fwd1: scalar_fwd_f64,
+            wgrad1: scalar_wgrad_f64,
+        }
     }
 }
 
