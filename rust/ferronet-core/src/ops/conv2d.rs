@@ -178,7 +178,7 @@ impl Conv2d {
         if m == 0 || f == 0 {
             return;
         }
-        if conv_direct::usable(self) || (precision == Precision::Float32 && conv_direct::narrow_usable::<T>(self)) {
+        if conv_direct::usable(self) || (precision == Precision::Float32 && conv_direct::forward_usable::<T>(self)) {
             return conv_direct::forward(self, x, w, bias, act, y);
         }
         let wm = MatPtr { ptr: w.as_ptr(), rs: f as isize, cs: 1 };
@@ -375,7 +375,7 @@ impl Conv2d {
     /// dx: per image, dP rows = dY rows · Wᵀ, scattered back (images in parallel).
     fn input_grad<T: ConvFloat>(&self, dy: &[T], w: &[T], dx: &mut [T], precision: Precision) {
         if precision == Precision::Float32 {
-            if let Some(g) = self.adjoint().filter(conv_direct::narrow_usable::<T>) {
+            if let Some(g) = self.adjoint().filter(conv_direct::forward_usable::<T>) {
                 // Few input channels: dx is the direct convolution of dy with the kernel turned by
                 // 180° and transposed, (KH, KW, F, C), with no patch matrix and no scatter-add.
                 return with_scratch(Slot::Im2col, |s| {
