@@ -37,6 +37,7 @@ root_doc = "index"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+napoleon_use_ivar = True  # "Attributes:" as fields, so a property is not documented twice
 napoleon_custom_sections = [("Input shape", "params_style"), ("Output shape", "params_style"),
                             ("Call arguments", "params_style"), ("Shapes", "params_style"),
                             ("Example", "example"), ("Examples", "example")]
@@ -63,13 +64,3 @@ html_static_path = ["_static"]
 html_css_files = ["ferronet.css"]
 html_theme_options = {"navigation_with_keys": True}
 
-
-def _skip_property_alias(app, what, name, obj, skip, options):
-    # ``lr = learning_rate`` style aliases of a property would document it twice.
-    if isinstance(obj, property) and obj.fget is not None and obj.fget.__name__ != name:
-        return True
-    return None
-
-
-def setup(app):
-    app.connect("autodoc-skip-member", _skip_property_alias)
