@@ -1,7 +1,7 @@
 """Support tables built from ferronet's own registries, so they follow the code.
 
 ``.. ferronet-registry:: layers`` (or ``losses``, ``metrics``, ``callbacks``,
-``optimizers``, ``activations``, ``initializers``) writes a table of every
+``optimizers``, ``activations``, ``initializers``) in a MyST page writes a table of every
 class the registry resolves, the strings ``compile``/``get`` accept for it, and
 the first line of its docstring. ``.. ferronet-missing:: layers`` lists the
 names of a fixed set of common Keras classes that ferronet does not have yet;
@@ -11,6 +11,7 @@ a name leaves that list by itself once ferronet defines it.
 from __future__ import annotations
 
 import inspect
+import re
 
 from docutils import nodes
 from docutils.statemachine import StringList
@@ -115,38 +116,43 @@ def _public_target(kind, cls) -> str:
     return f"{package}.{cls.__name__}"
 
 
-class RegistryTable(SphinxDirective):
+def _myst(text: str) -> str:
+    """reStructuredText roles in a docstring line, rewritten for a MyST page."""
+    return re.sub(r":(\w+):`([^`]+)`", lambda m: f"{{py:{m.group(1)}}}`{m.group(2)}`", text)
+
+
+class _MystDirective(SphinxDirective):
+    """Parses the Markdown it builds with the page's own (MyST) parser."""
+
     required_arguments = 1
 
-    def run(self):
-        kind = self.arguments[0]
-        role = "func" if kind == "activations" else "class"
-        first = "function" if kind == "activations" else "class"
-        names = "also named" if kind == "layers" else "names accepted by ``compile``/``get``"
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 30 45", "",
-                 f"   * - {first}", f"     - {names}", "     - what it is"]
-        for _key, cls, idents in sorted(_rows(kind), key=lambda r: r[1].__name__.lower()):
-            lines += [f"   * - :{role}:`~{_public_target(kind, cls)}`",
-                      f"     - {', '.join(f'``{i}``' for i in idents) or ''}",
-                      f"     - {_summary(cls)}"]
+    def _parse(self, lines):
         node = nodes.container()
         self.state.nested_parse(StringList(lines, source="registry"), self.content_offset, node)
         return node.children
 
 
-class MissingNames(SphinxDirective):
-    required_arguments = 1
+class RegistryTable(_MystDirective):
+    def run(self):
+        kind = self.arguments[0]
+        role = "py:func" if kind == "activations" else "py:class"
+        first = "function" if kind == "activations" else "class"
+        names = "also named" if kind == "layers" else "names accepted by `compile`/`get`"
+        lines = [f"| {first} | {names} | what it is |", "|---|---|---|"]
+        for _key, cls, idents in sorted(_rows(kind), key=lambda r: r[1].__name__.lower()):
+            idents_md = ", ".join(f"`{i}`" for i in idents)
+            lines.append(f"| {{{role}}}`~{_public_target(kind, cls)}` | {idents_md} | {_myst(_summary(cls))} |")
+        return self._parse(lines)
 
+
+class MissingNames(_MystDirective):
     def run(self):
         import ferronet as fn
 
         kind = self.arguments[0]
         module = getattr(fn, kind)
         missing = [name for name in KERAS_NAMES[kind] if not hasattr(module, name)]
-        text = ", ".join(f"``{n}``" for n in missing) if missing else "none of the common ones"
-        node = nodes.container()
-        self.state.nested_parse(StringList([text], source="registry"), self.content_offset, node)
-        return node.children
+        return self._parse([", ".join(f"`{n}`" for n in missing) if missing else "none of the common ones"])
 
 
 def setup(app):
