@@ -8,6 +8,7 @@ notebook falls back to scikit-learn's digits). Needs the ``docs`` extra
 
 import importlib
 import importlib.util
+import inspect
 import os
 import re
 import subprocess
@@ -39,15 +40,25 @@ def built(tmp_path_factory):
     return out
 
 
-def _documented_modules():
-    """(module, names) for each ``automodule`` in docs/api that documents its members."""
-    found = []
+def _automodules():
+    """(module name, documents its members) for each ``automodule`` in docs/api."""
     for page in sorted((DOCS / "api").glob("*.rst")):
         for match in re.finditer(r"^\.\. automodule:: (\S+)\n((?:   :.*\n)*)", page.read_text(), re.M):
-            if ":no-members:" not in match.group(2):
-                module = importlib.import_module(match.group(1))
-                found.append((match.group(1), list(getattr(module, "__all__", []))))
-    return found
+            yield match.group(1), ":no-members:" not in match.group(2)
+
+
+def _documented_modules():
+    """(module, names) for each ``automodule`` in docs/api that documents its members."""
+    return [(name, list(getattr(importlib.import_module(name), "__all__", [])))
+            for name, members in _automodules() if members]
+
+
+def test_every_public_module_has_a_reference_page():
+    import ferronet
+
+    modules = {f"ferronet.{name}" for name in ferronet.__all__ if inspect.ismodule(getattr(ferronet, name))}
+    missing = sorted(modules - {name for name, _ in _automodules()})
+    assert not missing, f"public modules without an automodule in docs/api/: {missing}"
 
 
 def test_every_public_name_is_in_the_reference(built):
