@@ -481,10 +481,27 @@ _FUNCTIONS = {
 
 
 def serialize(loss) -> dict:
+    """``{"class_name": ..., "config": ...}`` for a Loss, Keras' serialized form.
+
+    Example:
+        >>> config = ferronet.losses.serialize(ferronet.losses.Huber(delta=2.0))
+        >>> config["class_name"], config["config"]["delta"]
+        ('Huber', 2.0)
+    """
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
 def deserialize(config, custom_objects=None):
+    """A new Loss from :func:`serialize`'s output (``custom_objects`` maps names of your own classes).
+
+    Raises:
+        ValueError: for an unknown class name.
+
+    Example:
+        >>> loss = ferronet.losses.deserialize({"class_name": "Huber", "config": {"delta": 2.0}})
+        >>> type(loss).__name__, loss.get_config()["delta"]
+        ('Huber', 2.0)
+    """
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:

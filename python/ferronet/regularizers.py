@@ -99,10 +99,25 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1_l2": l1_l2
 
 
 def serialize(regularizer):
+    """``{"class_name": ..., "config": ...}`` for a Regularizer, Keras' serialized form.
+
+    Example:
+        >>> ferronet.regularizers.serialize(ferronet.regularizers.L2(0.01))
+        {'class_name': 'L2', 'config': {'l2': 0.01}}
+    """
     return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
 
 
 def deserialize(config, custom_objects=None):
+    """A new Regularizer from :func:`serialize`'s output (``custom_objects`` maps names of your own classes).
+
+    Raises:
+        ValueError: for an unknown class name.
+
+    Example:
+        >>> ferronet.regularizers.deserialize({"class_name": "L2", "config": {"l2": 0.01}}).get_config()
+        {'l2': 0.01}
+    """
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:

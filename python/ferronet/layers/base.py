@@ -163,7 +163,7 @@ class Layer:
 
     @property
     def weights(self) -> list:
-        """All variables in creation order (Keras' order for ``get_weights``): own ones, then sublayers'."""
+        """All variables in creation order (Keras' order for ``get_weights``), own ones, then sublayers'."""
         out = list(self._variables)
         for sub in self._tracked_layers:
             out += [v for v in sub.weights if all(v is not o for o in out)]

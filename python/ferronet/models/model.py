@@ -179,7 +179,7 @@ class Model(Trainer, Layer):
 
     @property
     def metrics(self) -> list:
-        """Keras 3's list: the loss tracker (named ``"loss"``) then the compiled metrics (after the first batch)."""
+        """Keras 3's list of the loss tracker (named ``"loss"``) then the compiled metrics (after the first batch)."""
         if not self.compiled:
             return []
         from .steps import LossTracker

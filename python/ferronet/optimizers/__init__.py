@@ -20,10 +20,27 @@ _NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad
 
 
 def serialize(optimizer) -> dict:
+    """``{"class_name": ..., "config": ...}`` for a Optimizer, Keras' serialized form.
+
+    Example:
+        >>> config = ferronet.optimizers.serialize(ferronet.optimizers.Adam(learning_rate=0.01))
+        >>> config["class_name"], config["config"]["learning_rate"]
+        ('Adam', 0.01)
+    """
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
 def deserialize(config, custom_objects=None):
+    """A new Optimizer from :func:`serialize`'s output (``custom_objects`` maps names of your own classes).
+
+    Raises:
+        ValueError: for an unknown class name.
+
+    Example:
+        >>> optimizer = ferronet.optimizers.deserialize({"class_name": "Adam", "config": {"learning_rate": 0.01}})
+        >>> type(optimizer).__name__, optimizer.learning_rate
+        ('Adam', 0.01)
+    """
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name) or _NAMES.get(name.lower())
     if cls is None:

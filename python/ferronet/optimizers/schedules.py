@@ -160,10 +160,28 @@ _CLASSES = {c.__name__: c for c in (ExponentialDecay, InverseTimeDecay, Piecewis
 
 
 def serialize(schedule):
+    """``{"class_name": ..., "config": ...}`` for a LearningRateSchedule, Keras' serialized form.
+
+    Example:
+        >>> schedule = ferronet.optimizers.schedules.ExponentialDecay(0.1, decay_steps=100, decay_rate=0.5)
+        >>> ferronet.optimizers.schedules.serialize(schedule)["class_name"]
+        'ExponentialDecay'
+    """
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
 def deserialize(config, custom_objects=None):
+    """A new LearningRateSchedule from :func:`serialize`'s output (``custom_objects`` maps names of your own classes).
+
+    Raises:
+        ValueError: for an unknown class name.
+
+    Example:
+        >>> config = {"class_name": "ExponentialDecay",
+        ...           "config": {"initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.5}}
+        >>> float(ferronet.optimizers.schedules.deserialize(config)(100))
+        0.05
+    """
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
     if cls is None:
