@@ -4,7 +4,7 @@ One epoch of 10,000 MNIST-shaped samples (synthetic), batch 64, two threads,
 each framework in its own process, interleaved A B A B. The network: a 3x3
 convolution to 16 channels, two residual blocks (two 3x3 'same' convolutions
 and an ``Add`` of the block's input), global average pooling and a softmax
-layer. ferronet trains it through the tape (functional models), PyTorch in its
+layer. ferronet trains it through its plan (functional models), PyTorch in its
 fastest eager configuration (fused Adam, denormals flushed, channels_last).
 
     python benches/bench_resnet.py [--peer-python /path/to/venv/bin/python]
