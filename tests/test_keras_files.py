@@ -272,10 +272,10 @@ def test_readme_section_runs(tmp_path, monkeypatch):
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    code = re.search(r"## Saving and moving models\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "guide" / "saving.md").read_text()
+    code = re.search(r"# Saving and moving models\n.*?```python\n(.*?)```", page, re.S).group(1)
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "README saving section", "exec"), {})
+    exec(compile(code, "docs saving page", "exec"), {})
     assert {p.name for p in tmp_path.iterdir()} == {"digits.keras", "digits.weights.h5", "digits.onnx"}
 
 

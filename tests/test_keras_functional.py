@@ -333,9 +333,8 @@ def test_readme_functional_example_runs(tmp_path, monkeypatch):
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = re.search(r"## Saving and moving models\n(.*?)\n## ", readme, re.S).group(1)
-    code = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "guide" / "saving.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", page, re.S)[1]
     monkeypatch.chdir(tmp_path)
     scope = {"fn": fn, "np": np}
     exec(compile(code, "README functional saving example", "exec"), scope)

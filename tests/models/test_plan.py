@@ -185,3 +185,57 @@ def test_plan_matches_the_tape_step_after_training(rng):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def _two_output_model(seed):
+    fn.utils.set_random_seed(seed)
+    inp = fn.Input((6,), name="features")
+    h = layers.Dense(12, activation="relu")(inp)
+    kind = layers.Dense(3, activation="softmax", name="kind")(h)
+    energy = layers.Dense(1, name="energy")(layers.Concatenate()([h, kind]))  # reads the first output too
+    model = fn.Model(inp, [kind, energy])
+    model.compile(optimizer=fn.optimizers.Adam(0.01),
+                  loss={"kind": "sparse_categorical_crossentropy", "energy": "mse"},
+                  loss_weights={"kind": 1.0, "energy": 0.5}, metrics={"kind": ["accuracy"], "energy": ["mae"]})
+    return model
+
+
+def test_several_outputs_train_through_the_plan_as_through_the_tape(rng):
+    x = rng.normal(size=(64, 6)).astype(np.float32)
+    y = {"kind": rng.integers(0, 3, 64), "energy": rng.normal(size=(64, 1)).astype(np.float32)}
+    histories, weights = [], []
+    for use_plan in (True, False):
+        model = _two_output_model(5)
+        if use_plan:
+            c = model._step_cache()
+            assert c is not None and [o[3] for o in c.outputs] == [False, False]  # kind is read by energy too
+        else:
+            model._plan_cache = (model._plan_key(), None)
+        hist = model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0, validation_split=0.25)
+        histories.append(hist.history)
+        weights.append(model.get_weights())
+    assert sorted(histories[0]) == sorted(histories[1])
+    for key in histories[0]:
+        np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=2e-5, atol=1e-6, err_msg=key)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+
+
+def test_several_outputs_fuse_each_softmax_with_its_loss(rng):
+    inp = fn.Input((5,), **F64)
+    h = layers.Dense(8, activation="tanh", **F64)(inp)
+    a = layers.Dense(3, activation="softmax", name="a", **F64)(h)
+    b = layers.Dense(1, activation="sigmoid", name="b", **F64)(h)
+    model = fn.Model(inp, [a, b])
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss=["sparse_categorical_crossentropy", "binary_crossentropy"],
+                  loss_weights=[0.3, 2.0])
+    c = model._step_cache()
+    assert [o[3] for o in c.outputs] == [True, True]
+    x, ya, yb = rng.normal(size=(7, 5)), rng.integers(0, 3, 7), rng.integers(0, 2, (7, 1)).astype(np.float64)
+    model.train_on_batch(x, [ya, yb])
+    plan_grads = {v.path: v.grad.copy() for v in c.train_vars}
+    with fn.GradientTape() as tape:
+        pa, pb = model(x, training=True)
+        loss = 0.3 * fn.losses.SparseCategoricalCrossentropy()(ya, pa) + 2.0 * fn.losses.BinaryCrossentropy()(yb, pb)
+    for v, g in zip(c.train_vars, tape.gradient(loss, c.train_vars)):
+        np.testing.assert_allclose(plan_grads[v.path], g, rtol=1e-9, atol=1e-12, err_msg=v.path)

@@ -194,25 +194,37 @@ class Plan:
         self.readers = readers
         self.chain = all(len(nd.ins) == 1 and len(nd.outs) == 1 for nd in nodes) and all(
             nodes[i].ins[0] == (ins[0] if i == 0 else nodes[i - 1].outs[0]) for i in range(len(nodes)))
-        self.output_node = next((nd for nd in nodes if outs[0] in nd.outs), None) if len(outs) == 1 else None
+        self.output_nodes = [next((nd for nd in nodes if s in nd.outs), None) for s in outs]
+        self.output_node = self.output_nodes[0] if len(outs) == 1 else None
         self.act = None  # the output activation applied outside the plan (fused with the loss)
+        self.acts = [None] * len(outs)
         self.back_nodes = []
 
     # ------------------------------------------------------------ decisions
-    def fuse_output(self, loss) -> bool:
-        """Let the output node yield logits when ``loss`` is the cross-entropy of its activation."""
-        nd = self.output_node
+    def fuse_output(self, loss, index=0) -> bool:
+        """Let output ``index``'s node yield logits when ``loss`` is the cross-entropy of its activation."""
+        nd = self.output_nodes[index]
         if nd is not None and nd.state is not None:
             nd.state.logits = False
-        self.act = None
+        self.acts[index] = None
+        if index == 0:
+            self.act = None
+        slot = self.outs[index]
         if nd is None or nd.kind != KERNEL or loss is None or loss._fuse is None or loss.from_logits or \
-                self.readers[self.outs[0]] != 1:
+                self.readers[slot] != 1 or len(nd.outs) != 1:
             return False
         if nd.layer._fusable_activation() != loss._fuse:
             return False
         nd.state.logits = True
-        self.act = nd.layer._act
+        self.acts[index] = nd.layer._act
+        if len(self.outs) == 1:
+            self.act = nd.layer._act
         return True
+
+    def output_state(self, index):
+        """The call state of output ``index``'s node (its buffers hold the loss gradient), or None."""
+        nd = self.output_nodes[index]
+        return nd.state if nd is not None else None
 
     def prepare_backward(self, train_ids) -> None:
         """Decide which nodes run backward, which inputs need gradients, and the gradient fusions.
@@ -342,7 +354,8 @@ class Plan:
         for i in range(self.n_slots):
             grads[i] = None
         for s, g in zip(self.outs, dys):
-            grads[s] = g
+            if g is not None:
+                self._accumulate(s, g)
         for nd in self.back_nodes:
             kind = nd.kind
             if kind == KERNEL or kind == LEGACY:

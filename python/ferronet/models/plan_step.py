@@ -31,7 +31,7 @@ class _StepCache:
     changes."""
 
     __slots__ = ("key", "plan", "fused", "act", "train_vars", "reg_vars", "adam", "opt_vars", "per_n", "weight",
-                 "custom_train", "custom_test", "out_state")
+                 "custom_train", "custom_test", "out_state", "outputs")
     key: tuple
     plan: Any
     fused: bool
@@ -66,10 +66,12 @@ class PlanStep:
 
     def _step_cache(self) -> _StepCache:
         """The training decisions on the plan (trainable variables, fusions), or None for the tape."""
+        from .multi_io import MultiLoss
+
         plan = self._plan()
-        if plan is None or len(plan.outs) != 1:
-            return None
         loss = self.loss
+        if plan is None or (len(plan.outs) != 1 and not isinstance(loss, MultiLoss)):
+            return None
         opt = getattr(self, "optimizer", None)
         key = (layers_base._TRAINABLE_VERSION[0], id(plan), id(loss), id(opt), self._trainable)
         c = self._train_cache
@@ -81,9 +83,21 @@ class PlanStep:
         # A model class with its own train_step/test_step runs it (through the tape) instead of the plan.
         c.custom_train = tape_steps.custom(self, "train_step")
         c.custom_test = tape_steps.custom(self, "test_step")
-        c.fused = plan.fuse_output(loss)
-        c.act = plan.act
-        c.out_state = plan.output_node.state if plan.output_node is not None else None
+        c.outputs = None
+        if isinstance(loss, MultiLoss):
+            # One (name, loss, weight, fused, activation, state) per output; outputs without a loss get no gradient.
+            c.outputs = [(name, lo, w, plan.fuse_output(lo, i) if lo is not None else False, None,
+                          plan.output_state(i)) for i, (name, lo, w) in enumerate(zip(loss.names, loss.losses,
+                                                                                        loss.weights))]
+            c.outputs = [o[:4] + (plan.acts[i],) + o[5:] for i, o in enumerate(c.outputs)]
+            for _, lo, _, fused, _, _ in c.outputs:
+                if lo is not None:
+                    lo._check_kernels(fused=fused)
+            c.fused, c.act, c.out_state = False, None, None
+        else:
+            c.fused = plan.fuse_output(loss)
+            c.act = plan.act
+            c.out_state = plan.output_state(0)
         c.train_vars = list(self.trainable_weights)
         c.reg_vars = [v for v in c.train_vars if v.regularizer is not None]
         plan.prepare_backward({id(v) for v in c.train_vars})
@@ -92,7 +106,7 @@ class PlanStep:
             opt._ensure_slots(c.train_vars)
         fused_ids = {id(nd.layer.kernel) for nd in c.adam}
         c.opt_vars = [v for v in c.train_vars if id(v) not in fused_ids]
-        if loss is not None:
+        if loss is not None and c.outputs is None:
             loss._check_kernels(fused=c.fused)
         if c.reg_vars:
             from ..regularizers import _penalty_kernel
@@ -111,6 +125,33 @@ class PlanStep:
         total = float(lv.sum()) if swb is None else float(np.dot(lv, swb))
         return c.weight * total / n if c.per_n else c.weight * total, dz
 
+    def _multi_loss_and_grads(self, c, zs, ys, swb, n):
+        """The weighted total loss and one loss gradient per output (None where an output has no loss)."""
+        total, dzs, per_output = 0.0, [], {}
+        for (name, lo, w, fused, _, st), z, y in zip(c.outputs, zs, ys):
+            if lo is None:
+                dzs.append(None)
+                continue
+            t = lo._prepare(y, z)
+            if lo._labels == "pm1":
+                t = _pm1(t, z.dtype)
+            per_n = lo.reduction == "sum_over_batch_size"
+            scale = w / n if per_n else w
+            lv, dz = lo._train_grad(z, t, swb, scale, st.buf("dloss", z.shape) if st is not None else None, fused)
+            value = (float(lv.sum()) if swb is None else float(np.dot(lv, swb))) / (n if per_n else 1)
+            per_output[name] = value
+            total += w * value
+            dzs.append(dz)
+        self._out_loss = self._out_loss or {}
+        for name, value in per_output.items():
+            self._out_loss[name] = self._out_loss.get(name, 0.0) + value * n
+        return total, dzs
+
+    def _predictions(self, c, zs):
+        """The outputs of a several-output model from the plan's (activations applied where the loss was fused)."""
+        return [z if act is None else act.forward(z, st.buf("y", z.shape))
+                for (_, _, _, _, act, st), z in zip(c.outputs, zs)]
+
     def _prediction(self, c, z):
         """The model's output from the plan's output (the activation applied when the loss was fused)."""
         return c.act.forward(z, c.out_state.buf("y", z.shape)) if c.fused else z
@@ -122,7 +163,7 @@ class PlanStep:
         plan = c.plan
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
-        if isinstance(yb, list):  # a model with several inputs gets its one output's targets as a list
+        if isinstance(yb, list) and c.outputs is None:  # several inputs, one output: its targets in a list
             yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
         lr = None
         if c.adam:
@@ -131,15 +172,23 @@ class PlanStep:
             step = (opt, opt.iterations + 1, lr)
             for nd in c.adam:
                 nd.state.adam = step
-        z = plan.forward(xs, True, record=True)[0]
-        loss, dz = self._loss_and_grad(c, z, yb, swb, n)
-        plan.backward([dz])
+        if c.outputs is not None:
+            zs = plan.forward(xs, True, record=True)
+            loss, dzs = self._multi_loss_and_grads(c, zs, yb, swb, n)
+            plan.backward(dzs)
+        else:
+            z = plan.forward(xs, True, record=True)[0]
+            loss, dz = self._loss_and_grad(c, z, yb, swb, n)
+            plan.backward([dz])
         for v in c.reg_vars:
             loss += v.regularizer._add_gradient(v.value, v.grad)
         if c.train_vars:
             self.optimizer._apply_variables(c.opt_vars, lr)
         if self._compile_metrics:
-            self._update_metrics(ymb, self._prediction(c, z), swb)
+            if c.outputs is not None:
+                self._update_metrics(ymb, self._predictions(c, zs), None)
+            else:
+                self._update_metrics(ymb, self._prediction(c, z), swb)
         self._loss_sum += loss * n
         self._loss_count += n
         return loss
@@ -149,14 +198,21 @@ class PlanStep:
             return tape_steps.run_test_step(self, xb, yb, swb, ymb)
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
-        if isinstance(yb, list):
-            yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
-        z = c.plan.forward(xs, False)[0]
-        loss, _ = self._loss_and_grad(c, z, yb, swb, n)
+        if c.outputs is not None:
+            zs = c.plan.forward(xs, False)
+            loss, _ = self._multi_loss_and_grads(c, zs, yb, swb, n)
+        else:
+            if isinstance(yb, list):
+                yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
+            z = c.plan.forward(xs, False)[0]
+            loss, _ = self._loss_and_grad(c, z, yb, swb, n)
         for v in c.reg_vars:
             loss += v.regularizer(v.value)
         if self._compile_metrics:
-            self._update_metrics(ymb, self._prediction(c, z), swb)
+            if c.outputs is not None:
+                self._update_metrics(ymb, self._predictions(c, zs), None)
+            else:
+                self._update_metrics(ymb, self._prediction(c, z), swb)
         self._loss_sum += loss * n
         self._loss_count += n
         return loss

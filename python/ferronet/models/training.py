@@ -364,6 +364,8 @@ class Trainer(PlanStep, MetricLogs):
                 return [np.array(o, copy=True) for o in out] if isinstance(out, (list, tuple)) else np.array(out)
             return np.array(self(xb[: min(2, len(xb))], training=False), copy=True)
         xs = [a[: min(2, len(a))] for a in xb] if isinstance(xb, list) else [xb[: min(2, len(xb))]]
+        if c.outputs is not None:
+            return [np.array(p, copy=True) for p in self._predictions(c, c.plan.forward(xs, False))]
         return np.array(self._plan_predict(c.plan, xs)[0], copy=True)
 
     # ---------------------------------------------------------------- evaluate
