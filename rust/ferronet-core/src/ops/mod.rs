@@ -1,7 +1,9 @@
 //! The neural-network ops, each forward next to its backward.
 pub mod activation;
+pub mod affine;
 pub mod batchnorm;
 pub mod conv2d;
+pub mod depthwise;
 pub(crate) mod conv2d_bf16;
 mod conv_direct;
 pub mod dropout;
