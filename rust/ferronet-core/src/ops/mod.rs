@@ -2,6 +2,7 @@
 pub mod activation;
 pub mod affine;
 pub mod batchnorm;
+pub mod color;
 pub mod conv2d;
 pub mod depthwise;
 pub(crate) mod conv2d_bf16;
