@@ -17,7 +17,7 @@ FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2", "fill_value",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center"}
 PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
 STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode"}
 RETURNS = {
@@ -60,6 +60,12 @@ OVERRIDES = {
     ("conv2d", "activation"): "Optional[str]",
     ("depthwise_conv2d", "bias"): "Optional[_Array]",
     ("affine_transform", "transforms"): "NDArray[np.float64]",
+    ("adjust_images", "factor"): "NDArray[np.float64]",
+    ("adjust_images", "delta"): "NDArray[np.float64]",
+    ("adjust_images", "value_range"): "tuple[float, float]",
+    ("adjust_images_backward", "factor"): "NDArray[np.float64]",
+    ("adjust_images_backward", "delta"): "NDArray[np.float64]",
+    ("adjust_images_backward", "value_range"): "tuple[float, float]",
     ("affine_transform_backward", "transforms"): "NDArray[np.float64]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
 }

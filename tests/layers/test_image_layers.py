@@ -59,6 +59,17 @@ def test_second_derivatives_through_depthwise_and_transforms():
                  RNG.standard_normal((1, 4, 4, 2)))
     check_second(lambda x: fn.tanh(image_ops.affine_transform(x, t, "bilinear", "reflect")),
                  RNG.standard_normal((1, 4, 5, 2)))
+    check_second(lambda x: fn.tanh(image_ops.adjust_images(x, [0.7, 1.4], [0.1, 0.0], True, (-10, 10))),
+                 RNG.standard_normal((2, 3, 4, 2)))
+
+
+def test_contrast_gradient_on_the_tape_matches_central_differences():
+    from tests.tensor.gradcheck import check_grad
+    from ferronet.tensor import image_ops
+
+    x = RNG.random((2, 3, 4, 2))
+    check_grad(lambda x: image_ops.adjust_images(x, [0.6, 1.5], [0.05, -0.1], True, (0.0, 1.0)), x)
+    check_grad(lambda x: image_ops.adjust_images(x, 1.0, [0.2, -0.3], False, (0.0, 1.0)), x)
 
 
 AUGMENTERS = [

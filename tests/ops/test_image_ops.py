@@ -100,7 +100,9 @@ def test_results_do_not_depend_on_the_thread_count():
             y = ops.depthwise_conv2d(x, k, padding="same")
             grads = ops.depthwise_conv2d_backward(y, x, k, padding="same")
             z = ops.affine_transform(x, t, fill_mode="reflect")
-            runs.append([y, *grads, z, ops.affine_transform_backward(z, x.shape, t, fill_mode="reflect")])
+            c = ops.adjust_images(x, np.linspace(0.5, 1.5, 16), 0.1, True, (-1, 1))
+            runs.append([y, *grads, z, ops.affine_transform_backward(z, x.shape, t, fill_mode="reflect"), c,
+                         ops.adjust_images_backward(c, x, np.linspace(0.5, 1.5, 16), 0.1, True, (-1, 1))])
     finally:
         ferronet.set_num_threads(n0)
     for other in runs[1:]:
@@ -197,6 +199,24 @@ def test_affine_gradient_is_the_transpose(interpolation, fill_mode):
         rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adjust_images_matches_numpy_and_central_differences(center, dtype):
+    x = RNG.random((3, 4, 5, 6)).astype(dtype)
+    f, d = np.array([0.5, 1.3, 2.0]), np.array([0.1, -0.05, 0.0])
+    y = ops.adjust_images(x, f, d, center, (0.0, 1.0))
+    mean = x.mean(axis=(1, 2), keepdims=True) if center else 0
+    ref = np.clip(f[:, None, None, None] * (x - mean) + mean + d[:, None, None, None], 0, 1)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, ref, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6)
+    if dtype == np.float64:
+        x = x * 0.6 + 0.2  # away from the clip bounds for most pixels; clipped ones pass no gradient
+        dy = RNG.standard_normal(x.shape)
+        dx = ops.adjust_images_backward(dy, x, f, d, center, (0.0, 1.0))
+        num = _numeric(lambda: float(np.sum(ops.adjust_images(x, f, d, center, (0.0, 1.0)) * dy)), x)
+        np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)
+
+
 def test_bad_arguments_say_what_was_received():
     x = np.zeros((2, 5, 5, 3), np.float32)
     with pytest.raises(ShapeError, match="kernel"):
@@ -215,5 +235,9 @@ def test_bad_arguments_say_what_was_received():
         ops.affine_transform(x, np.zeros((3, 8)))
     with pytest.raises(ShapeError, match="images"):
         ops.affine_transform(np.zeros((5, 5)), np.zeros(8))
+    with pytest.raises(ArgumentError, match="value_range"):
+        ops.adjust_images(x, 1.0, 0.0, value_range=(1, 0))
+    with pytest.raises(ShapeError, match="factor"):
+        ops.adjust_images(x, [1.0, 2.0, 3.0])
     with pytest.raises(ShapeError, match="dy"):
         ops.depthwise_conv2d_backward(np.zeros((2, 4, 4, 3)), x, np.zeros((3, 3, 3, 1)), padding="same")

@@ -8,7 +8,8 @@ and load. The geometric layers turn the draws into one projective transform
 per image and run the Rust transform kernel (fill modes ``reflect``,
 ``wrap``, ``constant``, ``nearest``; ``bilinear`` or ``nearest``
 interpolation); its gradient is the kernel's transpose, so the layers can
-sit anywhere in a model. At inference (``training=False``) they pass their
+sit anywhere in a model. Contrast and brightness run one Rust kernel per
+call too, with its gradient. At inference (``training=False``) they pass their
 input through.
 """
 
@@ -18,8 +19,6 @@ import math
 
 import numpy as np
 
-from ..tensor import math_ops as M
-from ..tensor import reduce_ops as R
 from ..utils import random as _random
 from ._conv_utils import data_format_arg
 from .base import Layer
@@ -248,9 +247,6 @@ class _Color(_RandomLayer):
                              f"Received: value_range={value_range!r}")
         self.value_range = (lo, hi)
 
-    def _clip(self, y):
-        return M.clip_by_value(y, *(np.asarray(v, y.dtype) for v in self.value_range))
-
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range)}
 
@@ -275,9 +271,10 @@ class RandomContrast(_Color):
         self._lower, self._upper = 1.0 - lower, 1.0 + upper
 
     def _augment(self, x, rng):
-        f = rng.uniform(self._lower, self._upper, size=(x.shape[0], 1, 1, 1)).astype(x.dtype)
-        mean = R.reduce_mean(x, axis=(1, 2), keepdims=True)
-        return self._clip(M.add(M.multiply(M.subtract(x, mean), f), mean))
+        from ..tensor import image_ops
+
+        f = rng.uniform(self._lower, self._upper, size=x.shape[0])
+        return image_ops.adjust_images(x, f, 0.0, True, self.value_range)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -300,9 +297,11 @@ class RandomBrightness(_Color):
         self._lower, self._upper = _range(factor, "factor", lo=-1.0, hi=1.0)
 
     def _augment(self, x, rng):
+        from ..tensor import image_ops
+
         lo, hi = self.value_range
-        delta = rng.uniform(self._lower, self._upper, size=(x.shape[0], 1, 1, 1)) * (hi - lo)
-        return self._clip(M.add(x, delta.astype(x.dtype)))
+        delta = rng.uniform(self._lower, self._upper, size=x.shape[0]) * (hi - lo)
+        return image_ops.adjust_images(x, 1.0, delta, False, self.value_range)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}

@@ -6,7 +6,9 @@ channels, depth_multiplier)``, output channel ``c * depth_multiplier + m``).
 row ``[a0, a1, a2, b0, b1, b2, c0, c1]`` maps output pixel ``(x, y)`` to the
 input point ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)``,
 ``k = c0 x + c1 y + 1``; ``resize`` samples at half-pixel centers, as
-``tf.image.resize``. Every op has its gradient with respect to the images.
+``tf.image.resize``. ``adjust_images`` is the per-image contrast and
+brightness of the random contrast/brightness layers. Every op has its
+gradient with respect to the images.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from ._util import _common, _contiguous, _floats, _int_pair
 
 __all__ = [
     "depthwise_conv2d", "depthwise_conv", "depthwise_conv2d_backward", "affine_transform",
-    "affine_transform_backward", "resize", "resize_backward", "resize_transform",
+    "affine_transform_backward", "resize", "resize_backward", "resize_transform", "adjust_images",
+    "adjust_images_backward",
 ]
 
 IntPair = Union[int, Tuple[int, int]]
@@ -211,3 +214,55 @@ def resize_backward(dy, images_shape: Sequence[int], interpolation: str = "bilin
     interp = _choice("resize_backward", "interpolation", interpolation, INTERPOLATIONS)
     t = resize_transform(tuple(images_shape)[1:3], np.shape(dy)[1:3], interp)
     return affine_transform_backward(dy, images_shape, t, interp, "nearest")
+
+
+def _adjust_args(op, x, factor, delta, value_range):
+    n = x.shape[0]
+    f, d = np.asarray(factor, np.float64), np.asarray(delta, np.float64)
+    for name, v in (("factor", f), ("delta", d)):
+        if v.shape not in ((), (1,), (n,)):
+            raise ShapeError(f"{op}: {name} must be one number or one per image ({n}). Received: {name}.shape={v.shape}")
+    f = np.ascontiguousarray(np.broadcast_to(f, (n,)))
+    d = np.ascontiguousarray(np.broadcast_to(d, (n,)))
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        lo = hi = float("nan")
+    if not lo <= hi:
+        raise ArgumentError(f"{op}: value_range must be (low, high) with low <= high. Received: value_range={value_range!r}")
+    return f, d, (lo, hi)
+
+
+def adjust_images(images, factor, delta=0.0, center: bool = True, value_range=(0.0, 255.0)) -> np.ndarray:
+    """Per-image contrast and brightness: ``clip(factor * (x - mean) + mean + delta, *value_range)``.
+
+    Args:
+        images: ``(batch, height, width, channels)``.
+        factor: contrast factor, one per image (or one for all).
+        delta: offset added, one per image (or one for all).
+        center: ``mean`` is each image's per-channel mean (contrast); False makes it 0.
+        value_range: ``(low, high)`` the result is clipped to.
+
+    Returns:
+        The adjusted images.
+
+    Example:
+        >>> x = np.array([0., 2., 4., 6.], np.float32).reshape(1, 2, 2, 1)
+        >>> adjust_images(x, 0.5, 1.0)[0, :, :, 0]
+        array([[2.5, 3.5],
+               [4.5, 5.5]], dtype=float32)
+    """
+    op = "adjust_images"
+    x, _ = _images(op, images)
+    if x.ndim != np.ndim(images):
+        raise ShapeError(f"{op}: images must be (batch, height, width, channels). Received: images.shape={np.shape(images)}")
+    f, d, vr = _adjust_args(op, x, factor, delta, value_range)
+    return _core.adjust_images(x, f, d, bool(center), vr)
+
+
+def adjust_images_backward(dy, images, factor, delta=0.0, center: bool = True, value_range=(0.0, 255.0)) -> np.ndarray:
+    """Gradient of :func:`adjust_images` at ``images`` with respect to the images (zero where clipped)."""
+    op = "adjust_images_backward"
+    x, _ = _images(op, images)
+    f, d, vr = _adjust_args(op, x, factor, delta, value_range)
+    return _core.adjust_images_backward(_contiguous(_floats(dy, "dy", op)), x, f, d, bool(center), vr)

@@ -6,6 +6,8 @@ its twin is the same op written in elementary primitives (pad, slices,
 products, sums), so higher derivatives work. ``affine_transform`` is linear
 in the images: its VJP is its transpose (the Rust scatter), whose own VJP is
 the transform again, so the pair is differentiable to any order.
+``adjust_images`` (contrast and brightness) has a Rust forward and backward
+and, as twin, its formula in elementary primitives.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from . import nn_ops
 from . import reduce_ops as R
 from .core import Primitive, as_tensor
 
-__all__ = ["depthwise_conv2d", "affine_transform", "resize"]
+__all__ = ["depthwise_conv2d", "affine_transform", "resize", "adjust_images"]
 
 
 def _contig(a, dtype=None):
@@ -107,3 +109,35 @@ def resize(x, size, interpolation="bilinear"):
         return x
     t = _ops.resize_transform(x.shape[1:3], size, interpolation)
     return affine_transform(x, t, interpolation, "nearest", 0.0, size)
+
+
+# ------------------------------------------------------ contrast/brightness
+def _adjust_fwd(x, factor, delta, center, value_range):
+    return _ops.adjust_images(_contig(x), factor, delta, center, value_range)
+
+
+def _adjust_fast(g, y, x, factor, delta, center, value_range):
+    return (_ops.adjust_images_backward(_contig(g), _contig(x), factor, delta, center, value_range),)
+
+
+def _adjust_formula(x, factor, delta, center, value_range):
+    dt = x.dtype
+    f = np.asarray(factor, dt).reshape(-1, 1, 1, 1)
+    d = np.asarray(delta, dt).reshape(-1, 1, 1, 1)
+    y = M.multiply(x, f)
+    if center:
+        y = M.add(y, M.multiply(R.reduce_mean(x, axis=(1, 2), keepdims=True), 1 - f))
+    return M.clip_by_value(M.add(y, d), *(np.asarray(v, dt) for v in value_range))
+
+
+_adjust = Primitive("adjust_images", _adjust_fwd, nn_ops._twin(_adjust_formula), _adjust_fast)
+
+
+def adjust_images(x, factor, delta, center=True, value_range=(0.0, 255.0)):
+    """Per-image ``clip(factor * (x - mean) + mean + delta, *value_range)`` of an NHWC tensor (mean per channel
+    when ``center``, else 0); ``factor`` and ``delta`` have one value per image."""
+    x = as_tensor(x)
+    n = x.shape[0]
+    f = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, np.float64), (n,)))
+    d = np.ascontiguousarray(np.broadcast_to(np.asarray(delta, np.float64), (n,)))
+    return _adjust(x, factor=f, delta=d, center=bool(center), value_range=tuple(float(v) for v in value_range))

@@ -1,8 +1,10 @@
-//! Depthwise convolution and projective image transforms, with their gradients (NHWC).
+//! Depthwise convolution, projective image transforms and per-image contrast/brightness,
+//! with their gradients (NHWC).
 
 use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same};
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::affine::{Affine, FillMode, Interpolation};
+use ferronet_core::ops::color::Adjust;
 use ferronet_core::ops::depthwise::Depthwise2d;
 use ferronet_core::shape::Padding;
 use ferronet_core::Float;
@@ -46,7 +48,12 @@ fn forward_t<'py, T: Float + Element>(
     }
     guarded(py, || unsafe {
         let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
-        g.forward(vx.as_slice().unwrap_or(&[]), vk.as_slice().unwrap_or(&[]), bias, vy.as_mut_slice().unwrap_or(&mut []))
+        g.forward(
+            vx.as_slice().unwrap_or(&[]),
+            vk.as_slice().unwrap_or(&[]),
+            bias,
+            vy.as_mut_slice().unwrap_or(&mut []),
+        )
     })?;
     Ok(y.into_any())
 }
@@ -89,7 +96,11 @@ fn backward_t<'py, T: Float + Element>(
     if dy.shape() != g.output_shape() {
         return Err(crate::errors::shape_error(
             py,
-            format!("{OP}: dy must have the output's shape {:?}. Received: dy.shape={:?}", g.output_shape(), dy.shape()),
+            format!(
+                "{OP}: dy must have the output's shape {:?}. Received: dy.shape={:?}",
+                g.output_shape(),
+                dy.shape()
+            ),
         ));
     }
     let [n, h, w, c] = g.input_shape();
@@ -106,7 +117,14 @@ fn backward_t<'py, T: Float + Element>(
     guarded(py, || unsafe {
         let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
         let (dx, dk, db) = (it.next().flatten(), it.next().flatten(), it.next().flatten());
-        g.backward(vdy.as_slice().unwrap_or(&[]), vx.as_slice().unwrap_or(&[]), vk.as_slice().unwrap_or(&[]), dx, dk, db)
+        g.backward(
+            vdy.as_slice().unwrap_or(&[]),
+            vx.as_slice().unwrap_or(&[]),
+            vk.as_slice().unwrap_or(&[]),
+            dx,
+            dk,
+            db,
+        )
     })?;
     let mut it = arrays.into_iter().map(|a| a.map(|a| a.into_any()));
     Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
@@ -234,10 +252,95 @@ fn affine_transform_backward<'py>(
     by_dtype!(floats("dy", dy)?, dy => affine_backward_t(py, dy, x_shape, transforms, interpolation, fill_mode))
 }
 
+fn shape4(py: Python<'_>, op: &str, name: &str, shape: &[usize]) -> PyResult<[usize; 4]> {
+    <[usize; 4]>::try_from(shape).map_err(|_| {
+        crate::errors::shape_error(py, format!("{op}: {name} must be 4-D (NHWC). Received: {name}.shape={shape:?}"))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adjust_t<'py, T: Float + Element>(
+    py: Python<'py>,
+    x: Bound<'py, PyArrayDyn<T>>,
+    dy: Option<&Bound<'py, PyAny>>,
+    factor: PyReadonlyArrayDyn<'py, f64>,
+    delta: PyReadonlyArrayDyn<'py, f64>,
+    center: bool,
+    value_range: (f64, f64),
+) -> PyResult<Bound<'py, PyAny>> {
+    let op = if dy.is_some() { "adjust_images_backward" } else { "adjust_images" };
+    let shape = shape4(py, op, "images", x.shape())?;
+    let factor = factor.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
+    let delta = delta.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
+    let a = Adjust { shape, factor: &factor, delta: &delta, center, lo: value_range.0, hi: value_range.1 };
+    let y = contiguous_output::<T>(py, None, &shape, "images")?;
+    let (vx, vy) = (contiguous("images", &x)?, contiguous("out", &y)?);
+    match dy {
+        None => {
+            guarded(py, || unsafe { a.forward(vx.as_slice().unwrap_or(&[]), vy.as_mut_slice().unwrap_or(&mut [])) })?
+        }
+        Some(dy) => {
+            let dy = same::<T>("dy", "images", dy)?;
+            if dy.shape() != x.shape() {
+                return Err(crate::errors::shape_error(
+                    py,
+                    format!(
+                        "{op}: dy must have the images' shape {:?}. Received: dy.shape={:?}",
+                        x.shape(),
+                        dy.shape()
+                    ),
+                ));
+            }
+            let vdy = contiguous("dy", &dy)?;
+            guarded(py, || unsafe {
+                a.backward(
+                    vdy.as_slice().unwrap_or(&[]),
+                    vx.as_slice().unwrap_or(&[]),
+                    vy.as_mut_slice().unwrap_or(&mut []),
+                )
+            })?
+        }
+    }
+    Ok(y.into_any())
+}
+
+/// adjust_images(images, factor, delta, center, value_range): per image b,
+/// clip(factor[b] * (x - mean) + mean + delta[b], *value_range), the mean per
+/// channel when `center`, else 0; factor and delta are float64 (batch,) arrays.
+#[pyfunction]
+#[pyo3(signature = (images, factor, delta, center, value_range))]
+fn adjust_images<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyAny>,
+    factor: PyReadonlyArrayDyn<'py, f64>,
+    delta: PyReadonlyArrayDyn<'py, f64>,
+    center: bool,
+    value_range: (f64, f64),
+) -> PyResult<Bound<'py, PyAny>> {
+    by_dtype!(floats("images", images)?, x => adjust_t(py, x, None, factor, delta, center, value_range))
+}
+
+/// Gradient of adjust_images at `images` with respect to the images.
+#[pyfunction]
+#[pyo3(signature = (dy, images, factor, delta, center, value_range))]
+fn adjust_images_backward<'py>(
+    py: Python<'py>,
+    dy: &Bound<'py, PyAny>,
+    images: &Bound<'py, PyAny>,
+    factor: PyReadonlyArrayDyn<'py, f64>,
+    delta: PyReadonlyArrayDyn<'py, f64>,
+    center: bool,
+    value_range: (f64, f64),
+) -> PyResult<Bound<'py, PyAny>> {
+    by_dtype!(floats("images", images)?, x => adjust_t(py, x, Some(dy), factor, delta, center, value_range))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(depthwise_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(depthwise_conv2d_backward, m)?)?;
     m.add_function(wrap_pyfunction!(affine_transform, m)?)?;
     m.add_function(wrap_pyfunction!(affine_transform_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(adjust_images, m)?)?;
+    m.add_function(wrap_pyfunction!(adjust_images_backward, m)?)?;
     Ok(())
 }

@@ -123,7 +123,10 @@ impl Affine {
         if x_shape.len() != 4 {
             return shape_err(
                 OP,
-                format!("expected NHWC images (batch, height, width, channels). Received: images.shape={}", fmt_shape(x_shape)),
+                format!(
+                    "expected NHWC images (batch, height, width, channels). Received: images.shape={}",
+                    fmt_shape(x_shape)
+                ),
             );
         }
         if transforms_len != 8 * x_shape[0] {

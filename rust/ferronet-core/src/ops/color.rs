@@ -129,7 +129,10 @@ impl Adjust<'_> {
             );
         }
         if len != self.shape.iter().product::<usize>() {
-            return shape_err(OP, format!("{name} must have shape {}. Received: {len} elements", fmt_shape(&self.shape)));
+            return shape_err(
+                OP,
+                format!("{name} must have shape {}. Received: {len} elements", fmt_shape(&self.shape)),
+            );
         }
         Ok(())
     }
