@@ -245,7 +245,7 @@ impl<T: Float> Body for Backward<'_, T> {
                 // The mean's share: every pixel of channel c gets (1 − f) · mean of the passed gradient.
                 let k = (T::ONE - f) / T::from_usize(h * w);
                 for v in sum.iter_mut() {
-                    *v = *v * k;
+                    *v *= k;
                 }
                 for d in dimg.chunks_exact_mut(c) {
                     add_to(d, &sum);

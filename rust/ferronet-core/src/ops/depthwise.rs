@@ -315,7 +315,7 @@ impl<T: Float> Body for Forward<'_, T> {
 #[inline(always)]
 fn target(win: &Window, i: usize, t: usize) -> Option<usize> {
     let num = (i + win.pad_before) as isize - (t * win.dilation) as isize;
-    if num < 0 || num as usize % win.stride != 0 {
+    if num < 0 || !(num as usize).is_multiple_of(win.stride) {
         return None;
     }
     let o = num as usize / win.stride;
