@@ -15,11 +15,11 @@ ARRAY = "_Array"
 INT_ARGS = {"step", "seed", "n", "reps"}
 FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
-    "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2",
+    "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2", "fill_value",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
-PAIR_ARGS = {"strides", "dilation", "pool_size"}
-STR_ARGS = {"padding", "name", "precision"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center"}
+PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
+STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode"}
 RETURNS = {
     "get_num_threads": "int",
     "set_num_threads": "None",
@@ -32,6 +32,7 @@ RETURNS = {
     "taylor_tanh_backward": "tuple[_Array, _Array, _Array]",
     "matmul": "Any",
     "conv2d_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
+    "depthwise_conv2d_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
     "linear_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
     "batch_norm_train": "tuple[_Array, _Array, _Array]",
     "batch_norm_backward": "tuple[_Array, _Array, _Array]",
@@ -57,6 +58,15 @@ OVERRIDES = {
     ("avg_pool2d_backward", "x"): "_Array | Sequence[int]",
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
     ("conv2d", "activation"): "Optional[str]",
+    ("depthwise_conv2d", "bias"): "Optional[_Array]",
+    ("affine_transform", "transforms"): "NDArray[np.float64]",
+    ("adjust_images", "factor"): "NDArray[np.float64]",
+    ("adjust_images", "delta"): "NDArray[np.float64]",
+    ("adjust_images", "value_range"): "tuple[float, float]",
+    ("adjust_images_backward", "factor"): "NDArray[np.float64]",
+    ("adjust_images_backward", "delta"): "NDArray[np.float64]",
+    ("adjust_images_backward", "value_range"): "tuple[float, float]",
+    ("affine_transform_backward", "transforms"): "NDArray[np.float64]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
 }
 

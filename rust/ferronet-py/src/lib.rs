@@ -6,6 +6,7 @@ mod activation;
 mod conv;
 mod convert;
 mod errors;
+mod image;
 mod linalg;
 mod loss;
 mod metric;
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     linalg::register(m)?;
     conv::register(m)?;
+    image::register(m)?;
     pool::register(m)?;
     optim::register(m)?;
     norm::register(m)?;

@@ -1,9 +1,12 @@
 //! The neural-network ops, each forward next to its backward.
 pub mod activation;
+pub mod affine;
 pub mod batchnorm;
+pub mod color;
 pub mod conv2d;
 pub(crate) mod conv2d_bf16;
 mod conv_direct;
+pub mod depthwise;
 pub mod dropout;
 pub mod global_pool;
 mod im2col;
