@@ -1,5 +1,6 @@
 //! The neural-network ops, each forward next to its backward.
 pub mod activation;
+pub mod attention;
 pub mod batchnorm;
 pub mod conv2d;
 pub(crate) mod conv2d_bf16;
