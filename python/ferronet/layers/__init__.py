@@ -28,6 +28,7 @@ from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, Time
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
 )
+from .multi_head_attention import MultiHeadAttention
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
     minimum, multiply, subtract,
@@ -50,7 +51,7 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
-    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "serialize", "deserialize", "get",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "MultiHeadAttention", "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -59,7 +60,7 @@ _CLASSES = {c.__name__: c for c in (
     Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
-    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization,
+    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, MultiHeadAttention,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,
