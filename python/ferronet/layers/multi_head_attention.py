@@ -150,7 +150,7 @@ class MultiHeadAttention(Layer):
             setattr(self, f"{part}_bias", self._add(f"{part}_bias", (n, width), False) if self.use_bias else None)
         self.output_kernel = self._add("output_kernel", (n, hv, out), True)
         self.output_bias = self._add("output_bias", (out,), False) if self.use_bias else None
-        self._shapes = (q, v, k)
+        self._shapes = tuple((None,) + s[1:] for s in (q, v, k))
 
     def _add(self, name, shape, kernel):
         if kernel:
