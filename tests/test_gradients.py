@@ -265,8 +265,9 @@ def test_relu_then_max_pool_gradients_in_a_training_step(pool, maker, rng):
     y = rng.integers(0, 3, size=3)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     grads = _model_grads(model, x, y)
-    assert bool(model._step_cache().relu_pool) == (maker == "conv")
-    assert not first._act_grad_done  # the flag lives only inside the step
+    assert bool(model._step_cache().plan.relu_pool) == (maker == "conv")
+    for prev, pool_node in model._step_cache().plan.relu_pool:  # the decision lives on the plan's call states
+        assert prev.layer is first and prev.state.act_grad_done and pool_node.state.through_relu
     for v in model.trainable_weights:
         num = numeric_grad(lambda: model.evaluate(x, y, batch_size=3, verbose=0), v.value)
         np.testing.assert_allclose(grads[v.path], num, rtol=1e-4, atol=1e-7, err_msg=v.path)

@@ -305,14 +305,15 @@ def test_last_partial_batch_reuses_its_buffers(rng):
     model.fit(x, y, epochs=1, batch_size=96, verbose=0)  # 10 full batches and a partial one of 40
 
     def buffers():
-        return {(layer.name, key): id(buf) for layer in model.layers for key, buf in layer._bufs.items()}
+        return {(nd.layer.name, key): id(buf) for nd in model._plan().nodes if nd.state is not None
+                for key, buf in nd.state.buffers().items()}
 
     before = buffers()
     assert any(key[1][1][0] == 40 for key in before) and any(key[1][1][0] == 96 for key in before)
     model.fit(x, y, epochs=2, batch_size=96, verbose=0)
     assert buffers() == before
-    for layer in model.layers:
-        names = [k[0] for k in layer._bufs]
+    for state in model._plan().states():
+        names = [k[0] for k in state.buffers()]
         assert all(names.count(n) <= 2 for n in names)
 
 
@@ -323,10 +324,13 @@ def test_full_batch_buffers_survive_other_partial_batches(rng):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     # 900 training rows (partial batch 36), 100 validation rows (partial batch 4).
     model.fit(x, y, epochs=1, batch_size=96, validation_split=0.1, verbose=0)
-    full = {id(buf) for layer in model.layers for (name, shape), buf in layer._bufs.items() if shape[0] == 96}
+    def held():
+        return [(key, buf) for st in model._plan().states() for key, buf in st.buffers().items()]
+
+    full = {id(buf) for (name, shape), buf in held() if shape[0] == 96}
     model.fit(x, y, epochs=2, batch_size=96, validation_split=0.1, verbose=0)
     model.predict(x[:7], verbose=0)
-    assert full and full <= {id(buf) for layer in model.layers for buf in layer._bufs.values()}
+    assert full and full <= {id(buf) for key, buf in held()}
 
 
 def test_big_direct_call_does_not_evict_training_buffers_for_good(rng):
@@ -335,11 +339,12 @@ def test_big_direct_call_does_not_evict_training_buffers_for_good(rng):
     model = fn.Sequential([fn.Input((16,)), layers.Dense(32, activation="relu"), layers.Dense(4, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, batch_size=96, verbose=0)
-    full = {id(buf) for layer in model.layers for (name, shape), buf in layer._bufs.items() if shape[0] == 96}
+    held = lambda: [(key, buf) for st in model._plan().states() for key, buf in st.buffers().items()]  # noqa: E731
+    full = {id(buf) for (name, shape), buf in held() if shape[0] == 96}
     model(x)  # 1000 rows at once: its buffers are not kept
-    assert not any(shape[0] == 1000 for layer in model.layers for (name, shape) in layer._bufs)
+    assert not any(shape[0] == 1000 for (name, shape), _ in held())
     model.fit(x, y, epochs=1, batch_size=96, verbose=0)
-    assert full <= {id(buf) for layer in model.layers for buf in layer._bufs.values()}
+    assert full <= {id(buf) for _, buf in held()}
 
 
 @pytest.mark.parametrize("loss", ["mse", "mae", "huber"])

@@ -178,7 +178,7 @@ def test_adam_fused_into_dense_backward_trains_bit_for_bit_like_the_separate_upd
                                layers.Dense(3, activation="softmax")])
         model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(x, y, batch_size=32, epochs=2, verbose=0)
-        assert len(model._step_cache().fused_opt) == (2 if type(opt) is fn.optimizers.Adam else 0)
+        assert len(model._step_cache().adam) == (2 if type(opt) is fn.optimizers.Adam else 0)
         results.append((model.get_weights(), [a.copy() for a in opt.variables], opt.iterations))
     (w1, s1, i1), (w2, s2, i2) = results
     assert i1 == i2 == 20

@@ -26,11 +26,11 @@ class Activation(Layer):
     def _tensor_call(self, x, training, **kwargs):
         return self._activation_tensor(x)
 
-    def call(self, inputs, training=False):
-        return self._forward_activation(inputs)
+    def _forward(self, state, inputs, training):
+        return self._forward_activation(state, inputs)
 
-    def backward(self, dy, need_dx=True):
-        return self._backward_activation(dy) if need_dx else None
+    def _backward(self, state, dy, need_dx):
+        return self._backward_activation(state, dy) if need_dx else None
 
     def get_config(self):
         return {**super().get_config(), "activation": self._activation_config()}
@@ -60,11 +60,11 @@ class LeakyReLU(Layer):
 
         return nn_ops.leaky_relu(x, self.negative_slope)
 
-    def call(self, inputs, training=False):
-        return self._forward_activation(inputs)
+    def _forward(self, state, inputs, training):
+        return self._forward_activation(state, inputs)
 
-    def backward(self, dy, need_dx=True):
-        return self._backward_activation(dy) if need_dx else None
+    def _backward(self, state, dy, need_dx):
+        return self._backward_activation(state, dy) if need_dx else None
 
     def get_config(self):
         return {**super().get_config(), "negative_slope": self.negative_slope}
@@ -85,11 +85,11 @@ class Softmax(Layer):
 
         return nn_ops.softmax(x, self.axis)
 
-    def call(self, inputs, training=False):
-        return self._forward_activation(inputs)
+    def _forward(self, state, inputs, training):
+        return self._forward_activation(state, inputs)
 
-    def backward(self, dy, need_dx=True):
-        return self._backward_activation(dy) if need_dx else None
+    def _backward(self, state, dy, need_dx):
+        return self._backward_activation(state, dy) if need_dx else None
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

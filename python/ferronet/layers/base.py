@@ -108,12 +108,7 @@ class Layer:
         self._np_dtype = dt
         self.built = False
         self._variables: list = []
-        self._bufs: dict = {}
-        self._keep_batch = None  # batch size whose buffers are never replaced (set by fit)
-        self._logits = False
-        # Set by the training step while the next layer's backward already
-        # includes this layer's activation gradient (max pooling after ReLU).
-        self._act_grad_done = False
+        self._direct = None  # the CallState of direct array calls (layer.call / layer.backward)
         self._act = None
         self.input_shape = None
         self.output_shape = None
@@ -297,7 +292,7 @@ class Layer:
         """The layer's math on tensors (differentiable). Built-in layers override it with their fused kernels."""
         from . import eager
 
-        if type(self).backward is not Layer.backward:
+        if _has_kernels(type(self)) or type(self).backward is not Layer.backward:
             return eager.legacy_call(self, x, training)
         return eager.user_call(self, x, training, **kwargs)
 
@@ -369,8 +364,17 @@ class Layer:
         return out
 
     def call(self, inputs, training=False):
-        """Forward math on a built layer; returns an array (may be an internal buffer)."""
-        raise NotImplementedError(f"Layer {type(self).__name__} must implement call(inputs, training).")
+        """Forward math on a built layer; returns an array (may be an internal buffer).
+
+        Layers written Keras' way override this with tensor ops. For the
+        built-in layers with Rust kernels it runs their ``_forward`` on arrays,
+        keeping what :meth:`backward` needs until the next call.
+        """
+        if not _has_kernels(type(self)):
+            raise NotImplementedError(f"Layer {type(self).__name__} must implement call(inputs, training).")
+        state = self._direct_state()
+        state.train = self._trainable
+        return self._forward(state, inputs, training)
 
     def backward(self, dy, need_dx=True):
         """Gradient with respect to the last ``call``'s input; writes weight gradients into ``var.grad``.
@@ -382,34 +386,35 @@ class Layer:
         Returns:
             The input gradient, or None when ``need_dx`` is False.
         """
-        raise NotImplementedError(
-            f"Layer {type(self).__name__} ('{self.name}') has no backward(dy, need_dx) method, so it cannot be "
-            f"trained through. Received: a training step through '{self.name}'"
-        )
+        if not _has_kernels(type(self)):
+            raise NotImplementedError(
+                f"Layer {type(self).__name__} ('{self.name}') has no backward(dy, need_dx) method, so it cannot be "
+                f"trained through. Received: a training step through '{self.name}'"
+            )
+        return self._backward(self._direct_state(), dy, need_dx)
 
-    def _buf(self, name, shape, dtype=None):
-        """A reusable output buffer for ``name`` at ``shape`` (kept for at most two shapes).
+    # Built-in layers with Rust kernels implement these two on arrays (see ferronet.layers.state).
+    def _forward(self, state, x, training):
+        raise NotImplementedError
 
-        ``fit`` marks its batch size as the one to keep (``_keep_batch``): a
-        third shape replaces the other one, so the training batch's buffers
-        survive the partial batches of training, validation and prediction
-        and any direct call, which share the second slot. Without a mark the
-        smaller buffer is replaced.
-        """
-        key = (name, shape)
-        a = self._bufs.get(key)
-        if a is None:
-            same = [k for k in self._bufs if k[0] == name]
-            if len(same) >= 2:
-                keep = self._keep_batch
-                others = [k for k in same if k[1][:1] != (keep,)]
-                victim = min(others or same, key=lambda k: self._bufs[k].size)
-                del self._bufs[victim]
-            a = self._bufs[key] = np.empty(shape, dtype or self._np_dtype)
-        return a
+    def _backward(self, state, dy, need_dx):
+        raise NotImplementedError
+
+    def _new_state(self, keep=None):
+        """A fresh :class:`~ferronet.layers.state.CallState` for one call of this layer."""
+        from .state import CallState
+
+        return CallState(self._np_dtype, self._trainable, keep)
+
+    def _direct_state(self):
+        state = self.__dict__.get("_direct")
+        if state is None:
+            state = self._direct = self._new_state()
+        return state
 
     def _release_buffers(self) -> None:
-        self._bufs.clear()
+        if self.__dict__.get("_direct") is not None:
+            self._direct.clear()
 
     def _init_activation(self, activation) -> None:
         """Resolve ``activation`` (name, function or None) into ``self.activation`` and its core ops."""
@@ -456,22 +461,22 @@ class Layer:
 
         return activations.serialize(self.activation)
 
-    def _forward_activation(self, z):
+    def _forward_activation(self, state, z):
         """Apply the layer's activation to ``z`` (skipped when the model trains on logits)."""
         act = self._act
-        self._z = z
-        if act is None or self._logits:
-            self._y = z
+        state.z = z
+        if act is None or state.logits:
+            state.y = z
             return z
-        y = self._y = act.forward(z, self._buf("y", z.shape))
+        y = state.y = act.forward(z, state.buf("y", z.shape))
         return y
 
-    def _backward_activation(self, dy):
+    def _backward_activation(self, state, dy):
         """Gradient through the activation applied by :meth:`_forward_activation`."""
         act = self._act
-        if act is None or self._logits or self._act_grad_done:
+        if act is None or state.logits or state.act_grad_done:
             return dy
-        return act.backward(dy, self._z, self._y, self._buf("dz", dy.shape))
+        return act.backward(dy, state.z, state.y, state.buf("dz", dy.shape))
 
     def _fusable_activation(self):
         """``"softmax"``/``"sigmoid"`` if the output activation can fuse with its cross-entropy."""
@@ -504,5 +509,10 @@ class Layer:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_bufs"] = {}
+        state["_direct"] = None
         return state
+
+
+def _has_kernels(cls) -> bool:
+    """Whether ``cls`` implements the array kernels ``_forward``/``_backward`` (built-in layers)."""
+    return cls._backward is not Layer._backward

@@ -98,35 +98,35 @@ class Conv2D(Layer):
                                     activation=fused)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
 
-    def call(self, inputs, training=False):
-        self._x = inputs
+    def _forward(self, state, inputs, training):
+        state.x = inputs
         shape = (inputs.shape[0],) + self.output_shape[1:]
         bias = self.bias.value if self.use_bias else None
         act = self._act
-        if act is not None and not self._logits and act.name in _FUSED_ACTIVATIONS:
+        if act is not None and not state.logits and act.name in _FUSED_ACTIVATIONS:
             # The activation is applied to each tile as the kernel writes it. Only the output is kept:
             # these activations' gradients need nothing else (ReLU's takes its sign from y, as y > 0
             # exactly where z > 0).
             y = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                           out=self._buf("y", shape), activation=act.name)
-            self._z = self._y = y
+                           out=state.buf("y", shape), activation=act.name)
+            state.z = state.y = y
             return y
         z = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                       out=self._buf("z", shape))
-        return self._forward_activation(z)
+                       out=state.buf("z", shape))
+        return self._forward_activation(state, z)
 
-    def backward(self, dy, need_dx=True):
-        dz = self._backward_activation(dy)
-        train = self._trainable
-        x = self._x
+    def _backward(self, state, dy, need_dx):
+        dz = self._backward_activation(state, dy)
+        train = state.train
+        x = state.x
         ops.conv2d_backward(
             dz, x, self.kernel.value, self.strides, self.padding, self.dilation_rate,
             need_dx=need_dx, need_dw=train, need_db=train and self.use_bias,
-            dx_out=self._buf("dx", x.shape) if need_dx else None,
-            dw_out=self.kernel.grad if train else None,
-            db_out=self.bias.grad if train and self.use_bias else None,
+            dx_out=state.buf("dx", x.shape) if need_dx else None,
+            dw_out=state.grad(self.kernel) if train else None,
+            db_out=state.grad(self.bias) if train and self.use_bias else None,
         )
-        return self._buf("dx", x.shape) if need_dx else None
+        return state.buf("dx", x.shape) if need_dx else None
 
     def get_config(self):
         return {

@@ -76,9 +76,9 @@ class Dense(Layer):
             return fused_layers.dense_act(x, self.kernel, bias, activation=name)
         return self._activation_tensor(fused_layers.dense_act(x, self.kernel, bias))
 
-    def call(self, inputs, training=False):
-        self._x = inputs
-        z = self._buf("z", inputs.shape[:-1] + (self.units,))
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        z = state.buf("z", inputs.shape[:-1] + (self.units,))
         # NOTE: the compiled kernel is called directly (inputs are C-contiguous in the layer's dtype, see
         # Layer.__call__ and the model's input checks): the ops wrapper's checks cost as much as the kernel
         # at batch 32.
@@ -87,36 +87,35 @@ class Dense(Layer):
         else:
             _core.linear(inputs.reshape(-1, inputs.shape[-1]), self.kernel.value,
                          self.bias.value if self.use_bias else None, z.reshape(-1, self.units))
-        return self._forward_activation(z)
+        return self._forward_activation(state, z)
 
-    # The training step may hand this layer its optimizer's Adam step (see Model._step_cache): the kernel is then
-    # updated inside the weight-gradient kernel, and its gradient is never stored.
+    # A training plan may hand this layer its optimizer's Adam step (``state.adam``): the kernel is then updated
+    # inside the weight-gradient kernel, and its gradient is never stored.
     _fusable_adam = True
-    _fused_adam = None
 
-    def backward(self, dy, need_dx=True):
-        dz = self._backward_activation(dy)
-        x = self._x
-        train = self._trainable
+    def _backward(self, state, dy, need_dx):
+        dz = self._backward_activation(state, dy)
+        x = x_in = state.x
+        train = state.train
         if x.ndim != 2:
             x = x.reshape(-1, x.shape[-1])
             dz = dz.reshape(-1, self.units)
-        dx_out = self._buf("dx", self._x.shape) if need_dx else None
-        fused = self._fused_adam
+        dx_out = state.buf("dx", x_in.shape) if need_dx else None
+        fused = state.adam
         if fused is not None and train:
             opt, step, lr = fused
             slots = opt._slots[id(self.kernel)]
             _core.linear_backward_adam(
                 dz, x, self.kernel.value, slots["momentum"], slots["velocity"], step, lr, opt.beta_1, opt.beta_2,
                 opt.epsilon, need_dx, None if dx_out is None else dx_out.reshape(x.shape),
-                self.bias.grad if self.use_bias else None,
+                state.grad(self.bias) if self.use_bias else None,
             )
             return dx_out
         _core.linear_backward(
             dz, x, self.kernel.value, need_dx, train, train and self.use_bias,
             None if dx_out is None else dx_out.reshape(x.shape),
-            self.kernel.grad if train else None,
-            self.bias.grad if train and self.use_bias else None,
+            state.grad(self.kernel) if train else None,
+            state.grad(self.bias) if train and self.use_bias else None,
         )
         return dx_out
 

@@ -68,19 +68,20 @@ class Dropout(Layer):
             return x
         from ..tensor import math_ops
 
-        self.call(np.ascontiguousarray(x.numpy()), True)  # draws this call's mask (same stream as fit)
-        keep = self._mask.astype(x.dtype) * np.asarray(1.0 / (1.0 - self.rate), x.dtype)
+        state = self._new_state()
+        self._forward(state, np.ascontiguousarray(x.numpy()), True)  # draws this call's mask (same stream as fit)
+        keep = state.mask.astype(x.dtype) * np.asarray(1.0 / (1.0 - self.rate), x.dtype)
         return math_ops.multiply(x, keep)
 
-    def call(self, inputs, training=False):
-        self._active = bool(training) and self.rate > 0.0
-        if not self._active:
+    def _forward(self, state, inputs, training):
+        state.active = bool(training) and self.rate > 0.0
+        if not state.active:
             return inputs
         seed = self._call_seed()
         self._calls += 1
         # NOTE: direct kernel call, as in Dense (contiguous buffers of the layer's dtype).
-        y, self._mask = _core.dropout(inputs, self.rate, seed, self._buf("y", inputs.shape),
-                                      self._buf("mask", inputs.shape, np.uint8), self._noise_for(inputs.shape))
+        y, state.mask = _core.dropout(inputs, self.rate, seed, state.buf("y", inputs.shape),
+                                      state.buf("mask", inputs.shape, np.uint8), self._noise_for(inputs.shape))
         return y
 
     def _noise_for(self, shape):
@@ -94,12 +95,12 @@ class Dropout(Layer):
             )
         return tuple(s if d is None else d for d, s in zip(ns, shape))
 
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         if not need_dx:
             return None
-        if not self._active:
+        if not state.active:
             return dy
-        return _core.dropout_backward(dy, self._mask, self.rate, self._buf("dx", dy.shape))
+        return _core.dropout_backward(dy, state.mask, self.rate, state.buf("dx", dy.shape))
 
     def _get_state(self):
         return {"seed": self._seed, "calls": self._calls}

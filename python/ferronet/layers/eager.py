@@ -108,22 +108,32 @@ def legacy_call(layer, x, training):
         raise TypeError(f'Layer "{layer.name}" has a hand-written backward(dy, need_dx), which takes one input. '
                         f"Received: {type(x).__name__}")
     train_vars = layer.trainable_weights
-    prim = Primitive(f"{type(layer).__name__}.backward", _legacy_forward(layer, training),
-                     _legacy_twin(layer), _legacy_vjp(layer, train_vars))
+    from .base import _has_kernels
+
+    if _has_kernels(type(layer)):
+        # A built-in layer: this call's saved tensors and its weight gradients live on its own state.
+        state = layer._new_state()
+        state._grads = {id(v): np.empty_like(v.value) for v in train_vars}
+        fwd, bwd, grad = (lambda v, t: layer._forward(state, v, t)), (lambda g: layer._backward(state, g, True)), \
+            state.grad
+    else:
+        fwd, bwd, grad = layer.call, (lambda g: layer.backward(g, True)), (lambda v: v.grad)
+    prim = Primitive(f"{type(layer).__name__}.backward", _legacy_forward(layer, fwd, training),
+                     _legacy_twin(layer), _legacy_vjp(layer, bwd, grad, train_vars))
     return prim(x, *train_vars)
 
 
-def _legacy_forward(layer, training):
+def _legacy_forward(layer, fwd, training):
     def forward(xv, *weights):
-        return np.array(layer.call(np.ascontiguousarray(xv, dtype=layer._np_dtype), training), copy=True)
+        return np.array(fwd(np.ascontiguousarray(xv, dtype=layer._np_dtype), training), copy=True)
 
     return forward
 
 
-def _legacy_vjp(layer, train_vars):
+def _legacy_vjp(layer, bwd, grad, train_vars):
     def vjp(g, y, xv, *weights):
-        dx = layer.backward(np.ascontiguousarray(g, dtype=layer._np_dtype), True)
-        return (None if dx is None else np.array(dx, copy=True),) + tuple(v.grad.copy() for v in train_vars)
+        dx = bwd(np.ascontiguousarray(g, dtype=layer._np_dtype))
+        return (None if dx is None else np.array(dx, copy=True),) + tuple(grad(v).copy() for v in train_vars)
 
     return vjp
 

@@ -39,13 +39,13 @@ class InputLayer(Layer):
         tensor = KerasTensor((batch_size,) + self.shape, self.dtype, self.name, (self, 0, 0))
         self._inbound_nodes = [Node(self, [], [tensor], {})]
 
-    def call(self, inputs, training=False):
+    def _forward(self, state, inputs, training):
         return inputs
 
     def _tensor_call(self, x, training, **kwargs):
         return x
 
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         return dy if need_dx else None
 
     def get_config(self):

@@ -1,13 +1,19 @@
 """Merge layers: ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``, ``Concatenate``, ``Dot``.
 
 Each takes a list of tensors (symbolic in a functional model, or data) and
-has a functional form (``layers.add([a, b])``...). Their math is written in
-differentiable tensor ops, so the tape gives their backward.
+has a functional form (``layers.add([a, b])``...). Their math on tensors is
+written in differentiable tensor ops, so the tape gives their backward to any
+order. ``Add``, ``Subtract``, ``Multiply``, ``Average`` and ``Concatenate``
+also have array kernels with a hand-written backward (``_forward_many`` /
+``_backward_many``), which a model's training plan runs without the tape,
+writing into buffers it owns.
 """
 
 from __future__ import annotations
 
 from functools import reduce
+
+import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import array_ops as A
@@ -51,6 +57,16 @@ class Add(_Merge):
     def _merge(self, xs):
         return reduce(M.add, xs)
 
+    def _forward_many(self, state, xs, training):
+        y = state.buf("y", _out_shape(xs))
+        np.add(xs[0], xs[1], out=y)
+        for x in xs[2:]:
+            np.add(y, x, out=y)
+        return y
+
+    def _backward_many(self, state, dy, need):
+        return [dy if n else None for n in need]
+
 
 class Subtract(_Merge):
     """``inputs[0] - inputs[1]`` (exactly two inputs)."""
@@ -63,6 +79,12 @@ class Subtract(_Merge):
     def _merge(self, xs):
         return M.subtract(xs[0], xs[1])
 
+    def _forward_many(self, state, xs, training):
+        return np.subtract(xs[0], xs[1], out=state.buf("y", _out_shape(xs)))
+
+    def _backward_many(self, state, dy, need):
+        return [dy if need[0] else None, np.negative(dy, out=state.buf("dx1", dy.shape)) if need[1] else None]
+
 
 class Multiply(_Merge):
     """Element-wise product of a list of tensors."""
@@ -70,12 +92,45 @@ class Multiply(_Merge):
     def _merge(self, xs):
         return reduce(M.multiply, xs)
 
+    def _forward_many(self, state, xs, training):
+        state.xs = xs
+        y = state.buf("y", _out_shape(xs))
+        np.multiply(xs[0], xs[1], out=y)
+        for x in xs[2:]:
+            np.multiply(y, x, out=y)
+        return y
+
+    def _backward_many(self, state, dy, need):
+        xs = state.xs
+        out = []
+        for i, n in enumerate(need):
+            if not n:
+                out.append(None)
+                continue
+            g = np.multiply(dy, xs[1 if i == 0 else 0], out=state.buf(f"dx{i}", dy.shape))
+            for j in range(2 if i == 0 else 1, len(xs)):
+                if j != i:
+                    np.multiply(g, xs[j], out=g)
+            out.append(g)
+        return out
+
 
 class Average(_Merge):
     """Element-wise mean of a list of tensors."""
 
     def _merge(self, xs):
         return M.divide(reduce(M.add, xs), len(xs))
+
+    def _forward_many(self, state, xs, training):
+        y = state.buf("y", _out_shape(xs))
+        np.add(xs[0], xs[1], out=y)
+        for x in xs[2:]:
+            np.add(y, x, out=y)
+        return np.divide(y, len(xs), out=y)
+
+    def _backward_many(self, state, dy, need):
+        g = np.divide(dy, len(need), out=state.buf("dx", dy.shape)) if any(need) else None
+        return [g if n else None for n in need]
 
 
 class Maximum(_Merge):
@@ -113,6 +168,28 @@ class Concatenate(_Merge):
 
     def _merge(self, xs):
         return A.concat(xs, self.axis)
+
+    def _forward_many(self, state, xs, training):
+        axis = self.axis % xs[0].ndim
+        shape = list(xs[0].shape)
+        shape[axis] = sum(x.shape[axis] for x in xs)
+        state.sizes = [x.shape[axis] for x in xs]
+        return np.concatenate(xs, axis=axis, out=state.buf("y", tuple(shape)))
+
+    def _backward_many(self, state, dy, need):
+        axis = self.axis % dy.ndim
+        out, start = [], 0
+        for i, (size, n) in enumerate(zip(state.sizes, need)):
+            if n:
+                index = (slice(None),) * axis + (slice(start, start + size),)
+                part = dy[index]
+                dx = state.buf(f"dx{i}", part.shape)
+                np.copyto(dx, part)  # a contiguous copy: the next kernels take C-contiguous arrays
+                out.append(dx)
+            else:
+                out.append(None)
+            start += size
+        return out
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
@@ -158,6 +235,13 @@ class Dot(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _out_shape(xs):
+    shape = xs[0].shape
+    if any(x.shape != shape for x in xs):
+        raise ShapeError(f"Merge inputs must have one shape. Received: shapes {[x.shape for x in xs]}")
+    return shape
 
 
 def _functional(cls):

@@ -136,43 +136,43 @@ class BatchNormalization(Layer):
             y = M.multiply(y, gamma)
         return y if beta is None else M.add(y, beta)
 
-    def call(self, inputs, training=False):
-        self._x = inputs
-        out = self._buf("y", inputs.shape)
-        self._training = bool(training) and self._trainable
-        if not self._training:
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        out = state.buf("y", inputs.shape)
+        state.batch_stats = bool(training) and self._trainable
+        if not state.batch_stats:
             return ops.batch_norm_infer(inputs, self._gamma(), self._beta(), self.moving_mean.value,
                                         self.moving_variance.value, self.epsilon, out=out)
-        y, self._mean, self._var = ops.batch_norm_train(inputs, self._gamma(), self._beta(), self.epsilon, out=out)
+        y, state.mean, state.var = ops.batch_norm_train(inputs, self._gamma(), self._beta(), self.epsilon, out=out)
         m, s = self.momentum, self._scratch
-        for moving, batch in ((self.moving_mean.value, self._mean), (self.moving_variance.value, self._var)):
+        for moving, batch in ((self.moving_mean.value, state.mean), (self.moving_variance.value, state.var)):
             np.multiply(moving, m, out=moving)
             np.multiply(batch, 1.0 - m, out=s)
             np.add(moving, s, out=moving)
         return y
 
-    def backward(self, dy, need_dx=True):
-        if not self._training:
+    def _backward(self, state, dy, need_dx):
+        if not state.batch_stats:
             if not need_dx:
                 return None
             # Inference is an affine map per feature: dx = dy * gamma / sqrt(var + eps),
             # which is the inference kernel applied to dy with zero mean and offset.
             return ops.batch_norm_infer(dy, self._gamma(), self._zeros, self._zeros, self.moving_variance.value,
-                                        self.epsilon, out=self._buf("dx", dy.shape))
+                                        self.epsilon, out=state.buf("dx", dy.shape))
         if _backward_takes_outs():
             c = self._scratch.shape
             dx, _, _ = ops.batch_norm_backward(
-                dy, self._x, self._gamma(), self._mean, self._var, self.epsilon,
-                dx_out=self._buf("dx", dy.shape),
-                dgamma_out=self.gamma.grad if self.scale else self._buf("dgamma", c),
-                dbeta_out=self.beta.grad if self.center else self._buf("dbeta", c),
+                dy, state.x, self._gamma(), state.mean, state.var, self.epsilon,
+                dx_out=state.buf("dx", dy.shape),
+                dgamma_out=state.grad(self.gamma) if self.scale and state.train else state.buf("dgamma", c),
+                dbeta_out=state.grad(self.beta) if self.center and state.train else state.buf("dbeta", c),
             )
             return dx if need_dx else None
-        dx, dgamma, dbeta = ops.batch_norm_backward(dy, self._x, self._gamma(), self._mean, self._var, self.epsilon)
-        if self.scale:
-            np.copyto(self.gamma.grad, dgamma)
-        if self.center:
-            np.copyto(self.beta.grad, dbeta)
+        dx, dgamma, dbeta = ops.batch_norm_backward(dy, state.x, self._gamma(), state.mean, state.var, self.epsilon)
+        if self.scale and state.train:
+            np.copyto(state.grad(self.gamma), dgamma)
+        if self.center and state.train:
+            np.copyto(state.grad(self.beta), dbeta)
         return dx if need_dx else None
 
     def get_config(self):

@@ -45,22 +45,21 @@ class _Pooling2D(Layer):
 
         return getattr(nn_ops, self._forward_op)(x, self.pool_size, self.strides, self.padding)
 
-    def call(self, inputs, training=False):
-        self._x = inputs
+    def _forward(self, state, inputs, training):
+        state.x = inputs
         shape = (inputs.shape[0],) + self.output_shape[1:]
         return getattr(ops, self._forward_op)(inputs, self.pool_size, self.strides, self.padding,
-                                              out=self._buf("y", shape))
+                                              out=state.buf("y", shape))
 
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         if not need_dx:
             return None
-        x = self._x
+        x = state.x
         return getattr(ops, self._backward_op)(dy, x, self.pool_size, self.strides, self.padding,
-                                               out=self._buf("dx", x.shape))
+                                               out=state.buf("dx", x.shape))
 
-    def _can_take_relu_grad(self) -> bool:
-        """Whether :meth:`backward` can also apply a preceding ReLU's gradient (see ``_through_relu``)."""
-        return False
+    # Whether the backward can also apply a preceding ReLU's gradient (``state.through_relu``).
+    _takes_relu_grad = False
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
@@ -78,23 +77,16 @@ class MaxPooling2D(_Pooling2D):
     """
 
     _forward_op, _backward_op = "max_pool2d", "max_pool2d_backward"
+    # A plan sets ``state.through_relu`` when the previous layer ends in a ReLU whose gradient this backward
+    # applies (one pass over the unpooled tensor instead of two).
+    _takes_relu_grad = True
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Set by the training step when the previous layer ends in a ReLU whose
-        # gradient this layer's backward applies (one pass over the unpooled
-        # tensor instead of two).
-        self._through_relu = False
-
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         if not need_dx:
             return None
-        x = self._x
+        x = state.x
         return ops.max_pool2d_backward(dy, x, self.pool_size, self.strides, self.padding,
-                                       out=self._buf("dx", x.shape), through_relu=self._through_relu)
-
-    def _can_take_relu_grad(self) -> bool:
-        return True
+                                       out=state.buf("dx", x.shape), through_relu=state.through_relu)
 
 
 class AveragePooling2D(_Pooling2D):
@@ -135,17 +127,17 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
     _reduce = "reduce_mean"
 
-    def call(self, inputs, training=False):
-        self._x = inputs
-        y = ops.global_avg_pool2d(inputs, out=self._buf("y", (inputs.shape[0], inputs.shape[3])))
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        y = ops.global_avg_pool2d(inputs, out=state.buf("y", (inputs.shape[0], inputs.shape[3])))
         return y.reshape(inputs.shape[0], 1, 1, inputs.shape[3]) if self.keepdims else y
 
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         if not need_dx:
             return None
-        x = self._x
+        x = state.x
         return ops.global_avg_pool2d_backward(dy.reshape(x.shape[0], x.shape[3]), x.shape,
-                                              out=self._buf("dx", x.shape))
+                                              out=state.buf("dx", x.shape))
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -153,16 +145,16 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     _reduce = "reduce_max"
 
-    def call(self, inputs, training=False):
-        self._x = inputs
-        y = ops.global_max_pool2d(inputs, out=self._buf("y", (inputs.shape[0], inputs.shape[3])))
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        y = ops.global_max_pool2d(inputs, out=state.buf("y", (inputs.shape[0], inputs.shape[3])))
         return y.reshape(inputs.shape[0], 1, 1, inputs.shape[3]) if self.keepdims else y
 
-    def backward(self, dy, need_dx=True):
+    def _backward(self, state, dy, need_dx):
         if not need_dx:
             return None
-        x = self._x
-        return ops.global_max_pool2d_backward(dy.reshape(x.shape[0], x.shape[3]), x, out=self._buf("dx", x.shape))
+        x = state.x
+        return ops.global_max_pool2d_backward(dy.reshape(x.shape[0], x.shape[3]), x, out=state.buf("dx", x.shape))
 
 
 MaxPool2D = MaxPooling2D

@@ -64,12 +64,12 @@ class Reshape(Layer):
 
         return array_ops.reshape(x, (x.shape[0],) + tuple(self.compute_output_shape(x.shape)[1:]))
 
-    def call(self, inputs, training=False):
-        self._in_shape = inputs.shape
+    def _forward(self, state, inputs, training):
+        state.in_shape = inputs.shape
         return inputs.reshape((inputs.shape[0],) + self.output_shape[1:])
 
-    def backward(self, dy, need_dx=True):
-        return dy.reshape(self._in_shape) if need_dx else None
+    def _backward(self, state, dy, need_dx):
+        return dy.reshape(state.in_shape) if need_dx else None
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}

@@ -46,8 +46,6 @@ class Model(Trainer, Layer):
         (1, 1)
     """
 
-    _chain = False  # Sequential runs the fused chain step; other models train through the tape
-
     def __new__(cls, *args, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
             from .functional_model import Functional
@@ -102,7 +100,7 @@ class Model(Trainer, Layer):
             raise TypeError(f"Unrecognized keyword arguments passed to compile(). Received: {kwargs}")
         from .steps import custom
 
-        if loss is None and self._chain and not custom(self, "train_step"):
+        if loss is None and self._plan() is not None and not custom(self, "train_step"):
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'. Received: loss=None")
         self.optimizer = optimizers_module.get(optimizer)
         multi = len(getattr(self, "outputs", None) or ()) > 1
@@ -309,9 +307,6 @@ class Model(Trainer, Layer):
         for m in self.metrics:
             if all(m is not s for s in seen):
                 m.reset_state()
-
-    def _keep_buffers_for(self, batch_size) -> None:
-        """Layers called through the tape allocate per call; nothing to mark (see Sequential)."""
 
     # ----------------------------------------------------------------- weights
     def get_weights(self) -> list:

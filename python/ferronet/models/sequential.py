@@ -32,15 +32,6 @@ class Sequential(Model):
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     """
 
-    @property
-    def _chain(self) -> bool:
-        """Whether every layer has a hand-written backward, so the fused chain step can train the model.
-
-        A layer written Keras' way (only ``call``, in tensor ops) sends the model through the tape instead.
-        """
-        return all(layer._chain if isinstance(layer, Sequential) else type(layer).backward is not Layer.backward
-                   for layer in self._layers)
-
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._layers = []
@@ -181,7 +172,8 @@ class Sequential(Model):
         from ..tensor.core import _STACK, Tensor, _wrap
         from .functional import is_symbolic
 
-        if _STACK or is_symbolic(inputs) or kwargs or not self._chain:
+        plan = None if _STACK or is_symbolic(inputs) or kwargs else self._plan()
+        if plan is None or isinstance(inputs, (list, tuple, dict)):
             return Model.__call__(self, inputs, training=training, **kwargs)
         x = inputs if type(inputs) is np.ndarray else np.asarray(inputs.numpy() if isinstance(inputs, Tensor)
                                                                       else inputs)
@@ -191,15 +183,12 @@ class Sequential(Model):
             if x.ndim == 0:
                 raise ShapeError(f'Sequential model "{self.name}" needs inputs with a batch axis. Received: a scalar')
             self._build_with(x.shape)
-        h = x
-        training = bool(training)
-        for layer in self._layers:
-            h = layer.call(h, training)
-        out = np.array(h, copy=True)
+            plan = self._plan()
+        out = np.array(self._plan_predict(plan, [x], bool(training))[0], copy=True)
         n = x.shape[0]
-        if n > max(self._keep_batch or 0, 256):
+        if n > max(plan.keep[0] or 0, 256):
             # A one-off big call: do not keep its buffers alive (small calls in a loop keep theirs).
-            self._drop_buffers_of(n)
+            plan.drop_batch(n)
         return _wrap(out)
 
     def _tensor_call(self, x, training, **kwargs):
@@ -207,25 +196,9 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
-    def _drop_buffers_of(self, n) -> None:
-        for layer in self._layers:
-            if isinstance(layer, Sequential):
-                layer._drop_buffers_of(n)
-            else:
-                for key in [k for k in layer._bufs if k[1][:1] == (n,)]:
-                    del layer._bufs[key]
-
-    def call(self, inputs, training=False):
-        h = inputs
-        for layer in self._layers:
-            h = layer.call(h, training)
-        return h
-
-    def backward(self, dy, need_dx=True):
-        layers = self._layers
-        for i in range(len(layers) - 1, -1, -1):
-            dy = layers[i].backward(dy, need_dx or i > 0)
-        return dy if need_dx else None
+    def call(self, inputs, training=None, mask=None):
+        """The layers applied in order (Keras' ``Sequential.call``): a tensor in, a tensor out."""
+        return self._tensor_call(inputs, bool(training))
 
     def _fusable_activation(self):
         return None
@@ -264,19 +237,6 @@ class Sequential(Model):
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer; the layers are {[layer.name for layer in self._layers]}. Received: name={name!r}")
-
-    def _keep_buffers_for(self, batch_size) -> None:
-        """Mark ``batch_size`` as the batch whose buffers every layer keeps (see ``Layer._buf``)."""
-        self._keep_batch = batch_size
-        for layer in self._layers:
-            if isinstance(layer, Sequential):
-                layer._keep_buffers_for(batch_size)
-            else:
-                layer._keep_batch = batch_size
-
-    def _release_buffers(self):
-        for layer in self._layers:
-            layer._release_buffers()
 
     # ---------------------------------------------------------------- config
     def get_config(self):

@@ -1,9 +1,9 @@
 """The training loops: ``fit``, ``evaluate``, ``predict`` and the ``*_on_batch`` methods.
 
 Batches come from arrays (shuffled into reused buffers), batch sources or
-several inputs/outputs (:mod:`.multi_io`); each step is the fused chain step
-of :mod:`.chain_step` (``Sequential``) or the tape step of :mod:`.steps`
-(other models, and models with their own ``train_step``); :mod:`.metric_logs` keeps the
+several inputs/outputs (:mod:`.multi_io`); each step runs the model's plan
+(:mod:`.plan_step`: Sequential and functional models) or the tape step of
+:mod:`.steps` (other models, and models with their own ``train_step``); :mod:`.metric_logs` keeps the
 compiled metrics and the logs.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from . import data as data_module
 from . import multi_io
 from . import steps as tape_steps
-from .chain_step import ChainStep, _pm1
+from .plan_step import PlanStep, _pm1
 from .fit_support import (
     _active_distribution, _array_batches, _check_output_against_loss, _format_logs, _InterruptGuard,
     _positive_int, _validate_now, _verbose,
@@ -40,7 +40,7 @@ def one_at_a_time(method):
     return locked
 
 
-class Trainer(ChainStep, MetricLogs):
+class Trainer(PlanStep, MetricLogs):
     """Mixin giving a model Keras' training and inference methods."""
 
     _train_cache = None
@@ -361,10 +361,8 @@ class Trainer(ChainStep, MetricLogs):
                 out = self([a[:2] for a in xb], training=False)
                 return [np.array(o, copy=True) for o in out] if isinstance(out, (list, tuple)) else np.array(out)
             return np.array(self(xb[: min(2, len(xb))], training=False), copy=True)
-        h = xb[: min(2, len(xb))]
-        for layer in c.layers:
-            h = layer.call(h, False)
-        return np.array(h, copy=True)
+        xs = [a[: min(2, len(a))] for a in xb] if isinstance(xb, list) else [xb[: min(2, len(xb))]]
+        return np.array(self._plan_predict(c.plan, xs)[0], copy=True)
 
     # ---------------------------------------------------------------- evaluate
     def _evaluate_batches(self, batches, cbs=None):
@@ -425,24 +423,22 @@ class Trainer(ChainStep, MetricLogs):
 
     # ----------------------------------------------------------------- predict
     def _predict_array(self, x, batch_size, cbs=None):
-        if not self._chain or tape_steps.custom(self, "predict_step"):
+        plan = self._plan()
+        if plan is None or len(plan.outs) != 1 or tape_steps.custom(self, "predict_step") or \
+                not isinstance(x, np.ndarray):
             return tape_steps.predict_array(self, x, batch_size, cbs)
         n = len(x)
         out_shape = self._model_output_shape()
         dtype = self._model_dtype()
         result = np.empty((n,) + tuple(out_shape[1:]), dtype)
         fx = data_module.Feeder(x, dtype)
-        layers = self.layers
         steps = -(-n // batch_size)
         for step in range(steps):
             start = step * batch_size
             stop = min(n, start + batch_size)
             if cbs is not None:
                 cbs.on_predict_batch_begin(step)
-            h = fx.batch(start, stop)
-            for layer in layers:
-                h = layer.call(h, False)
-            result[start:stop] = h
+            result[start:stop] = self._plan_predict(plan, [fx.batch(start, stop)])[0]
             if cbs is not None:
                 cbs.on_predict_batch_end(step, {"outputs": result[start:stop]})
         return result
