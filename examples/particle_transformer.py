@@ -59,7 +59,7 @@ def main():
     split = int(0.7 * len(y))
     train, test = inputs(x[:split]), inputs(x[split:])
     model = build(particles)
-    model.compile(optimizer=fn.optimizers.Adam(2e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=fn.optimizers.Adam(2e-3), loss="binary_crossentropy")
     model.fit(train, y[:split], validation_split=0.15, epochs=2 if QUICK else 15, batch_size=128, verbose=2)
 
     p = model.predict(test, verbose=0)[:, 0]
