@@ -287,14 +287,21 @@ impl<T: VFloat, M: MulAdd> Lanes for RowsTimes<'_, T, M> {
     #[inline(always)]
     fn group<const G: usize>(&mut self, i: usize) {
         let d = self.acc.len();
-        let mut a: [T; G] = *arr(self.acc, i);
-        for (j, &wj) in self.w.iter().enumerate() {
-            let r: &[T; G] = arr(self.rows, (self.j0 + j) * d + i);
-            for g in 0..G {
-                a[g] = M::ma(wj, r[g], a[g]);
+        // NOTE: four partial sums over interleaved keys: one accumulator would chain every
+        // multiply-add on the previous one and run at the FMA latency, not its throughput.
+        let mut a = [[T::ZERO; G]; 4];
+        for (j4, w4) in self.w.chunks_exact(4).enumerate() {
+            for (u, &wj) in w4.iter().enumerate() {
+                let r: &[T; G] = arr(self.rows, (self.j0 + 4 * j4 + u) * d + i);
+                for g in 0..G {
+                    a[u][g] = M::ma(wj, r[g], a[u][g]);
+                }
             }
         }
-        *arr_mut(self.acc, i) = a;
+        let acc: &mut [T; G] = arr_mut(self.acc, i);
+        for g in 0..G {
+            acc[g] += (a[0][g] + a[1][g]) + (a[2][g] + a[3][g]);
+        }
     }
 }
 
@@ -323,8 +330,16 @@ fn tile_sum<T: VFloat>(p: &[T; KT]) -> T {
     acc.iter().fold(T::ZERO, |s, &v| s + v)
 }
 
+/// max of a tile (NaN ignored), 16 lanes at a time so that it vectorises.
+#[inline(always)]
 fn tile_max<T: VFloat>(s: &[T; KT]) -> T {
-    s.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    let mut acc = [T::NEG_INFINITY; 16];
+    for c in s.chunks_exact(16) {
+        for g in 0..16 {
+            acc[g] = if c[g] > acc[g] { c[g] } else { acc[g] };
+        }
+    }
+    acc.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// The path kernels run on (the active one).
