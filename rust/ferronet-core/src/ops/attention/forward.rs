@@ -1,7 +1,7 @@
 //! The forward pass: per (batch, head, query block), keys visited tile by
 //! tile with an online softmax.
 
-use super::{check, gather, gather_t, isa, key_end, rows_times, tile_dot, tile_exp, tile_max, tile_sum};
+use super::{check, gather, gather_t, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_max, tile_sum};
 use super::{Attention, Logits, KT};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
@@ -12,6 +12,8 @@ use std::marker::PhantomData;
 
 /// Query rows per forward unit.
 const QB: usize = 32;
+/// Query rows computed together.
+const R: usize = 4;
 
 struct Forward<'a, T, M> {
     a: Attention<'a, T>,
@@ -44,52 +46,62 @@ impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
         let upto = key_end(a.causal, i1 - 1, d.tk);
         let kt = gather_t(a.k, b, h, d.tk, d.heads, d.dk, tp, upto);
         let vr = gather(a.v, b, h, d.tk, d.heads, d.dv, tp, upto);
-        let (mut qs, mut acc) = (vec![T::ZERO; d.dk], vec![T::ZERO; d.dv]);
-        let (mut s, mut p) = ([T::ZERO; KT], [T::ZERO; KT]);
-        for i in i0..i1 {
-            let qrow = &a.q[((b * d.tq + i) * d.heads + h) * d.dk..][..d.dk];
-            for (o, &x) in qs.iter_mut().zip(qrow) {
-                *o = x * a.scale;
+        // STAGE: R query rows at a time share every load of the key and value tiles
+        // (the last group repeats its last row and drops the copies).
+        let (mut qs, mut acc) = (vec![T::ZERO; R * d.dk], vec![T::ZERO; R * d.dv]);
+        let (mut s, mut p) = ([[T::ZERO; KT]; R], [[T::ZERO; KT]; R]);
+        for g0 in (i0..i1).step_by(R) {
+            let rows: [usize; R] = std::array::from_fn(|r| (g0 + r).min(i1 - 1));
+            for (r, &i) in rows.iter().enumerate() {
+                let qrow = &a.q[((b * d.tq + i) * d.heads + h) * d.dk..][..d.dk];
+                for (o, &x) in qs[r * d.dk..][..d.dk].iter_mut().zip(qrow) {
+                    *o = x * a.scale;
+                }
             }
             acc.iter_mut().for_each(|x| *x = T::ZERO);
-            let (mut m, mut l) = (T::NEG_INFINITY, T::ZERO);
-            let kend = key_end(a.causal, i, d.tk);
-            for j0 in (0..kend).step_by(KT) {
-                tile_dot::<M, T>(&qs, &kt, tp, j0, &mut s);
-                self.logits.apply(&mut s, b, h, i, j0, kend);
-                let mt = tile_max(&s);
-                if mt == T::NEG_INFINITY {
-                    continue;
+            let (mut m, mut l) = ([T::NEG_INFINITY; R], [T::ZERO; R]);
+            let kend: [usize; R] = rows.map(|i| key_end(a.causal, i, d.tk));
+            for j0 in (0..kend[R - 1]).step_by(KT) {
+                tile_dot_rows::<M, T, R>(&qs, d.dk, &kt, tp, j0, &mut s);
+                for r in 0..R {
+                    self.logits.apply(&mut s[r], b, h, rows[r], j0, kend[r]);
+                    let mt = tile_max(&s[r]);
+                    if mt == T::NEG_INFINITY {
+                        p[r] = [T::ZERO; KT];
+                        continue;
+                    }
+                    // Rescale what was accumulated under the old maximum.
+                    let m_new = if mt > m[r] { mt } else { m[r] };
+                    if m_new != m[r] {
+                        let alpha = vmath::exp::<M, T>(m[r] - m_new);
+                        l[r] *= alpha;
+                        acc[r * d.dv..][..d.dv].iter_mut().for_each(|x| *x *= alpha);
+                        m[r] = m_new;
+                    }
+                    tile_exp::<M, T>(&s[r], m[r], &mut p[r]);
+                    l[r] += tile_sum(&p[r]);
                 }
-                // STAGE: rescale what was accumulated under the old maximum.
-                let m_new = if mt > m { mt } else { m };
-                if m_new != m {
-                    let alpha = vmath::exp::<M, T>(m - m_new);
-                    l *= alpha;
-                    acc.iter_mut().for_each(|x| *x *= alpha);
-                    m = m_new;
-                }
-                tile_exp::<M, T>(&s, m, &mut p);
-                l += tile_sum(&p);
-                rows_times::<M, T>(&mut acc, &p, &vr, j0);
+                rows_times_rows::<M, T, R>(&mut acc, &p, &vr, j0);
             }
-            let at = (b * d.tq + i) * d.heads + h;
-            // SAFETY: query rows i0..i1 of head h in batch b belong to this unit.
-            let (out, lse) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(self.out.get().add(at * d.dv), d.dv),
-                    &mut *self.lse.get().add((b * d.heads + h) * d.tq + i),
-                )
-            };
-            if l > T::ZERO {
-                let inv = T::ONE / l;
-                for (o, &x) in out.iter_mut().zip(&acc) {
-                    *o = x * inv;
+            for (r, &i) in rows.iter().enumerate().take(i1 - g0) {
+                let at = (b * d.tq + i) * d.heads + h;
+                // SAFETY: query rows i0..i1 of head h in batch b belong to this unit.
+                let (out, lse) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(self.out.get().add(at * d.dv), d.dv),
+                        &mut *self.lse.get().add((b * d.heads + h) * d.tq + i),
+                    )
+                };
+                if l[r] > T::ZERO {
+                    let inv = T::ONE / l[r];
+                    for (o, &x) in out.iter_mut().zip(&acc[r * d.dv..][..d.dv]) {
+                        *o = x * inv;
+                    }
+                    *lse = m[r] + l[r].ln();
+                } else {
+                    uniform(a, b, h, out);
+                    *lse = T::from_f64(f64::INFINITY);
                 }
-                *lse = m + l.ln();
-            } else {
-                uniform(a, b, h, out);
-                *lse = T::from_f64(f64::INFINITY);
             }
         }
     }

@@ -169,8 +169,8 @@ impl<T: VFloat> Logits<'_, T> {
                 }
             }
         }
-        for (j, x) in s.iter_mut().enumerate() {
-            *x = if j0 + j < kend { *x } else { T::NEG_INFINITY };
+        if kend < j0 + KT {
+            s[kend.saturating_sub(j0)..].iter_mut().for_each(|x| *x = T::NEG_INFINITY);
         }
     }
 }
@@ -257,6 +257,71 @@ fn tile_dot<M: MulAdd, T: VFloat>(x: &[T], mt: &[T], ld: usize, j0: usize, s: &m
     }
 }
 
+/// [`tile_dot`] for `R` vectors at once (`xs` holds them one after the other, `n`
+/// long each): every column of the tile is loaded once for the `R` rows, and the
+/// `R` rows are independent chains of multiply-adds.
+#[inline(always)]
+fn tile_dot_rows<M: MulAdd, T: VFloat, const R: usize>(
+    xs: &[T],
+    n: usize,
+    mt: &[T],
+    ld: usize,
+    j0: usize,
+    s: &mut [[T; KT]; R],
+) {
+    *s = [[T::ZERO; KT]; R];
+    for c in 0..n {
+        let col: &[T; KT] = arr(mt, c * ld + j0);
+        for r in 0..R {
+            let xc = xs[r * n + c];
+            for j in 0..KT {
+                s[r][j] = M::ma(xc, col[j], s[r][j]);
+            }
+        }
+    }
+}
+
+/// [`RowsTimes`] for `R` weight tiles and `R` accumulators (`acc` holds them one after
+/// the other): each row of the tile is loaded once for the `R` accumulators.
+struct RowsTimesR<'a, T, M, const R: usize> {
+    acc: &'a mut [T],
+    w: &'a [[T; KT]; R],
+    rows: &'a [T],
+    j0: usize,
+    ma: std::marker::PhantomData<M>,
+}
+
+impl<T: VFloat, M: MulAdd, const R: usize> Lanes for RowsTimesR<'_, T, M, R> {
+    fn len(&self) -> usize {
+        self.acc.len() / R
+    }
+    #[inline(always)]
+    fn group<const G: usize>(&mut self, i: usize) {
+        let d = self.acc.len() / R;
+        let mut a = [[T::ZERO; G]; R];
+        for j in 0..KT {
+            let r: &[T; G] = arr(self.rows, (self.j0 + j) * d + i);
+            for (u, au) in a.iter_mut().enumerate() {
+                let wj = self.w[u][j];
+                for g in 0..G {
+                    au[g] = M::ma(wj, r[g], au[g]);
+                }
+            }
+        }
+        for (u, au) in a.iter().enumerate() {
+            let acc: &mut [T; G] = arr_mut(self.acc, u * d + i);
+            for g in 0..G {
+                acc[g] += au[g];
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn rows_times_rows<M: MulAdd, T: VFloat, const R: usize>(acc: &mut [T], w: &[[T; KT]; R], rows: &[T], j0: usize) {
+    crate::ops::sweep::lanes(RowsTimesR { acc, w, rows, j0, ma: std::marker::PhantomData::<M> });
+}
+
 /// `mt[c·ld + j0 + j] += x[c] · w[j]`: a rank-1 update of one tile of a
 /// transposed matrix.
 #[inline(always)]
@@ -318,16 +383,28 @@ fn tile_exp<M: MulAdd, T: VFloat>(s: &[T; KT], m: T, p: &mut [T; KT]) {
     }
 }
 
-/// Σ of a tile in one fixed order (8 interleaved partial sums).
+/// Σ of a tile in one fixed order: 16 interleaved partial sums, then halved pairwise.
 #[inline(always)]
 fn tile_sum<T: VFloat>(p: &[T; KT]) -> T {
-    let mut acc = [T::ZERO; 8];
-    for c in p.chunks_exact(8) {
-        for g in 0..8 {
+    let mut acc = [T::ZERO; 16];
+    for c in p.chunks_exact(16) {
+        for g in 0..16 {
             acc[g] += c[g];
         }
     }
-    acc.iter().fold(T::ZERO, |s, &v| s + v)
+    halve(&mut acc, |a, b| a + b)
+}
+
+/// `acc[0]` after folding the upper half of `acc` onto the lower one until one lane is left:
+/// a tree of depth 4 rather than a chain of 15 dependent operations.
+#[inline(always)]
+fn halve<T: VFloat>(acc: &mut [T; 16], f: impl Fn(T, T) -> T) -> T {
+    for w in [8, 4, 2, 1] {
+        for g in 0..w {
+            acc[g] = f(acc[g], acc[g + w]);
+        }
+    }
+    acc[0]
 }
 
 /// max of a tile (NaN ignored), 16 lanes at a time so that it vectorises.
@@ -339,7 +416,7 @@ fn tile_max<T: VFloat>(s: &[T; KT]) -> T {
             acc[g] = if c[g] > acc[g] { c[g] } else { acc[g] };
         }
     }
-    acc.iter().fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    halve(&mut acc, |a, b| if b > a { b } else { a })
 }
 
 /// The path kernels run on (the active one).
