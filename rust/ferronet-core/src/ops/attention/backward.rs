@@ -6,7 +6,7 @@
 //! and `dV = Pᵀ·dO`. A unit owns a whole (batch, head): `dK` and `dV` sum over
 //! every query row, and one owner keeps that sum in one order.
 
-use super::{check, gather, gather_t, isa, key_end, rows_times, tile_dot, tile_exp, tile_outer};
+use super::{check, gather, gather_t, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_outer_rows};
 use super::{Attention, Logits, KT};
 use crate::error::Result;
 use crate::ops::sweep::{sweep, Body};
@@ -14,6 +14,9 @@ use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::Isa;
 use std::marker::PhantomData;
+
+/// Query rows computed together.
+const R: usize = 4;
 
 /// The backward's read-only inputs besides the forward's operands.
 #[derive(Clone, Copy)]
@@ -55,46 +58,64 @@ impl<T: VFloat, M: MulAdd> Backward<'_, T, M> {
         let vt = gather_t(a.v, b, h, d.tk, d.heads, d.dv, tp, d.tk);
         // dKᵀ and dVᵀ of this head, token columns.
         let (mut dkt, mut dvt) = (vec![T::ZERO; d.dk * tp], vec![T::ZERO; d.dv * tp]);
-        let (mut qs, mut dq) = (vec![T::ZERO; d.dk], vec![T::ZERO; d.dk]);
-        let (mut s, mut p, mut dp) = ([T::ZERO; KT], [T::ZERO; KT], [T::ZERO; KT]);
-        for i in 0..d.tq {
-            let row = (b * d.tq + i) * d.heads + h;
-            let qrow = &a.q[row * d.dk..][..d.dk];
-            let go = &sv.dout[row * d.dv..][..d.dv];
-            let lse = sv.lse[(b * d.heads + h) * d.tq + i];
-            if lse == inf {
-                // A row that saw no key: out is the mean of all values.
-                let w = T::ONE / T::from_usize(d.tk);
-                let wt = [w; KT];
-                for j0 in (0..d.tk).step_by(KT) {
-                    tile_outer::<M, T>(go, &wt, &mut dvt, tp, j0);
+        // STAGE: R query rows at a time share every load of the key and value tiles and
+        // every read-modify-write of dKᵀ and dVᵀ (the last group repeats its last row with
+        // a zero output gradient, so the copies add nothing).
+        let (mut qs, mut go, mut dq) = (vec![T::ZERO; R * d.dk], vec![T::ZERO; R * d.dv], vec![T::ZERO; R * d.dk]);
+        let (mut s, mut p, mut dp) = ([[T::ZERO; KT]; R], [[T::ZERO; KT]; R], [[T::ZERO; KT]; R]);
+        let uniform = T::ONE / T::from_usize(d.tk);
+        for g0 in (0..d.tq).step_by(R) {
+            let rows: [usize; R] = std::array::from_fn(|r| (g0 + r).min(d.tq - 1));
+            let mut lse = [T::ZERO; R];
+            let mut delta = [T::ZERO; R];
+            let mut kmax = 0;
+            for (r, &i) in rows.iter().enumerate() {
+                let row = (b * d.tq + i) * d.heads + h;
+                for (o, &x) in qs[r * d.dk..][..d.dk].iter_mut().zip(&a.q[row * d.dk..][..d.dk]) {
+                    *o = x * a.scale;
                 }
-                continue;
+                let real = g0 + r < d.tq;
+                let g = &mut go[r * d.dv..][..d.dv];
+                g.copy_from_slice(&sv.dout[row * d.dv..][..d.dv]);
+                if !real {
+                    g.iter_mut().for_each(|x| *x = T::ZERO);
+                }
+                delta[r] = dot(g, &sv.out[row * d.dv..][..d.dv]);
+                lse[r] = sv.lse[(b * d.heads + h) * d.tq + i];
+                // A row that saw no key had the mean of all values.
+                kmax = kmax.max(if lse[r] == inf { d.tk } else { key_end(a.causal, i, d.tk) });
             }
-            for (o, &x) in qs.iter_mut().zip(qrow) {
-                *o = x * a.scale;
-            }
-            let delta = dot(go, &sv.out[row * d.dv..][..d.dv]);
             dq.iter_mut().for_each(|x| *x = T::ZERO);
-            let kend = key_end(a.causal, i, d.tk);
-            for j0 in (0..kend).step_by(KT) {
+            for j0 in (0..kmax).step_by(KT) {
                 // STAGE: P of this tile, from the recomputed logits.
-                tile_dot::<M, T>(&qs, &kt, tp, j0, &mut s);
-                self.logits.apply(&mut s, b, h, i, j0, kend);
-                tile_exp::<M, T>(&s, lse, &mut p);
+                tile_dot_rows::<M, T, R>(&qs, d.dk, &kt, tp, j0, &mut s);
                 // STAGE: dS = P ∘ (dO·Vᵀ - Δ).
-                tile_dot::<M, T>(go, &vt, tp, j0, &mut dp);
-                for j in 0..KT {
-                    dp[j] = p[j] * (dp[j] - delta);
+                tile_dot_rows::<M, T, R>(&go, d.dv, &vt, tp, j0, &mut dp);
+                for r in 0..R {
+                    if lse[r] == inf {
+                        for (j, (pj, dj)) in p[r].iter_mut().zip(dp[r].iter_mut()).enumerate() {
+                            *pj = if j0 + j < d.tk { uniform } else { T::ZERO };
+                            *dj = T::ZERO;
+                        }
+                        continue;
+                    }
+                    self.logits.apply(&mut s[r], b, h, rows[r], j0, key_end(a.causal, rows[r], d.tk));
+                    tile_exp::<M, T>(&s[r], lse[r], &mut p[r]);
+                    for j in 0..KT {
+                        dp[r][j] = p[r][j] * (dp[r][j] - delta[r]);
+                    }
                 }
-                rows_times::<M, T>(&mut dq, &dp, &kr, j0);
-                tile_outer::<M, T>(&qs, &dp, &mut dkt, tp, j0);
-                tile_outer::<M, T>(go, &p, &mut dvt, tp, j0);
+                rows_times_rows::<M, T, R>(&mut dq, &dp, &kr, j0);
+                tile_outer_rows::<M, T, R>(&qs, d.dk, &dp, &mut dkt, tp, j0);
+                tile_outer_rows::<M, T, R>(&go, d.dv, &p, &mut dvt, tp, j0);
             }
-            // SAFETY: row `row` of dq belongs to this unit's (b, h).
-            let out = unsafe { std::slice::from_raw_parts_mut(self.dq.get().add(row * d.dk), d.dk) };
-            for (o, &x) in out.iter_mut().zip(&dq) {
-                *o = x * a.scale;
+            for (r, &i) in rows.iter().enumerate().take(d.tq - g0) {
+                let row = (b * d.tq + i) * d.heads + h;
+                // SAFETY: row `row` of dq belongs to this unit's (b, h).
+                let out = unsafe { std::slice::from_raw_parts_mut(self.dq.get().add(row * d.dk), d.dk) };
+                for (o, &x) in out.iter_mut().zip(&dq[r * d.dk..][..d.dk]) {
+                    *o = x * a.scale;
+                }
             }
         }
         // STAGE: dKᵀ, dVᵀ back to the (batch, tokens, heads, dim) layout.

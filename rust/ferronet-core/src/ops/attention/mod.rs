@@ -244,22 +244,9 @@ fn gather<T: VFloat>(x: &[T], b: usize, h: usize, t: usize, heads: usize, d: usi
     out
 }
 
-/// `s[j] = Σ_c x[c] · mt[c·ld + j0 + j]`: one tile of products of the vector
-/// `x` with the columns of a transposed matrix.
-#[inline(always)]
-fn tile_dot<M: MulAdd, T: VFloat>(x: &[T], mt: &[T], ld: usize, j0: usize, s: &mut [T; KT]) {
-    *s = [T::ZERO; KT];
-    for (c, &xc) in x.iter().enumerate() {
-        let col: &[T; KT] = arr(mt, c * ld + j0);
-        for j in 0..KT {
-            s[j] = M::ma(xc, col[j], s[j]);
-        }
-    }
-}
-
-/// [`tile_dot`] for `R` vectors at once (`xs` holds them one after the other, `n`
-/// long each): every column of the tile is loaded once for the `R` rows, and the
-/// `R` rows are independent chains of multiply-adds.
+/// `s[r][j] = Σ_c xs[r·n + c] · mt[c·ld + j0 + j]` for `R` vectors (`xs`, `n` long each):
+/// one tile of their products with the columns of a transposed matrix. Each column is
+/// loaded once for the `R` rows, which are independent chains of multiply-adds.
 #[inline(always)]
 fn tile_dot_rows<M: MulAdd, T: VFloat, const R: usize>(
     xs: &[T],
@@ -281,8 +268,9 @@ fn tile_dot_rows<M: MulAdd, T: VFloat, const R: usize>(
     }
 }
 
-/// [`RowsTimes`] for `R` weight tiles and `R` accumulators (`acc` holds them one after
-/// the other): each row of the tile is loaded once for the `R` accumulators.
+/// `acc[u·d + c] += Σ_j w[u][j] · rows[(j0 + j)·d + c]` for `R` weight tiles and `R`
+/// accumulators (`acc` holds them one after the other): each row of the tile is loaded once
+/// for the `R` accumulators, which are independent chains of multiply-adds.
 struct RowsTimesR<'a, T, M, const R: usize> {
     acc: &'a mut [T],
     w: &'a [[T; KT]; R],
@@ -322,57 +310,28 @@ fn rows_times_rows<M: MulAdd, T: VFloat, const R: usize>(acc: &mut [T], w: &[[T;
     crate::ops::sweep::lanes(RowsTimesR { acc, w, rows, j0, ma: std::marker::PhantomData::<M> });
 }
 
-/// `mt[c·ld + j0 + j] += x[c] · w[j]`: a rank-1 update of one tile of a
-/// transposed matrix.
+/// `mt[c·ld + j0 + j] += Σ_r xs[r·n + c] · w[r][j]`: `R` rank-1 updates of one tile of a
+/// transposed matrix, each column read and written once.
 #[inline(always)]
-fn tile_outer<M: MulAdd, T: VFloat>(x: &[T], w: &[T; KT], mt: &mut [T], ld: usize, j0: usize) {
-    for (c, &xc) in x.iter().enumerate() {
-        let col: &mut [T; KT] = arr_mut(mt, c * ld + j0);
-        for j in 0..KT {
-            col[j] = M::ma(xc, w[j], col[j]);
-        }
-    }
-}
-
-/// `acc[c] += Σ_j w[j] · rows[(j0 + j)·d + c]` over the lanes `c` of `acc`:
-/// a tile of weights times a tile of rows, each lane group kept in registers
-/// across the tile.
-struct RowsTimes<'a, T, M> {
-    acc: &'a mut [T],
-    w: &'a [T; KT],
-    rows: &'a [T],
+fn tile_outer_rows<M: MulAdd, T: VFloat, const R: usize>(
+    xs: &[T],
+    n: usize,
+    w: &[[T; KT]; R],
+    mt: &mut [T],
+    ld: usize,
     j0: usize,
-    ma: std::marker::PhantomData<M>,
-}
-
-impl<T: VFloat, M: MulAdd> Lanes for RowsTimes<'_, T, M> {
-    fn len(&self) -> usize {
-        self.acc.len()
-    }
-    #[inline(always)]
-    fn group<const G: usize>(&mut self, i: usize) {
-        let d = self.acc.len();
-        // NOTE: four partial sums over interleaved keys: one accumulator would chain every
-        // multiply-add on the previous one and run at the FMA latency, not its throughput.
-        let mut a = [[T::ZERO; G]; 4];
-        for (j4, w4) in self.w.chunks_exact(4).enumerate() {
-            for (u, &wj) in w4.iter().enumerate() {
-                let r: &[T; G] = arr(self.rows, (self.j0 + 4 * j4 + u) * d + i);
-                for g in 0..G {
-                    a[u][g] = M::ma(wj, r[g], a[u][g]);
-                }
+) {
+    for c in 0..n {
+        let col: &mut [T; KT] = arr_mut(mt, c * ld + j0);
+        let mut v = *col;
+        for r in 0..R {
+            let xc = xs[r * n + c];
+            for j in 0..KT {
+                v[j] = M::ma(xc, w[r][j], v[j]);
             }
         }
-        let acc: &mut [T; G] = arr_mut(self.acc, i);
-        for g in 0..G {
-            acc[g] += (a[0][g] + a[1][g]) + (a[2][g] + a[3][g]);
-        }
+        *col = v;
     }
-}
-
-#[inline(always)]
-fn rows_times<M: MulAdd, T: VFloat>(acc: &mut [T], w: &[T; KT], rows: &[T], j0: usize) {
-    crate::ops::sweep::lanes(RowsTimes { acc, w, rows, j0, ma: std::marker::PhantomData::<M> });
 }
 
 /// `exp(s[j] - m)` for every key of a tile (0 for masked keys).
