@@ -156,3 +156,15 @@ def test_bad_arguments_and_shapes_raise_clear_errors():
         layer(x, x, attention_mask=np.ones((2, 4, 5), bool))
     with pytest.raises(TypeError, match="needs a value"):
         layer(x)
+
+
+def test_readme_attention_example_runs():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = re.search(r"## Attention and transformers\n\n```python\n(.*?)```", readme, re.S).group(1)
+    scope = {}
+    exec(compile(code, "README attention example", "exec"), scope)
+    assert scope["out"].shape == (2, 10, 4, 16)
+    assert scope["model"].predict([np.zeros((3, 32, 3)), np.ones((3, 32, 32))], verbose=0).shape == (3, 1)
