@@ -28,6 +28,7 @@ from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, Time
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
 )
+from .attention import Attention
 from .multi_head_attention import MultiHeadAttention
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
@@ -51,7 +52,7 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
-    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "MultiHeadAttention", "serialize", "deserialize", "get",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "MultiHeadAttention", "Attention", "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -61,6 +62,7 @@ _CLASSES = {c.__name__: c for c in (
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, MultiHeadAttention,
+    Attention,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,
