@@ -17,7 +17,7 @@ FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2", "fill_value",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center", "causal"}
 PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
 STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode"}
 RETURNS = {
@@ -49,6 +49,8 @@ RETURNS = {
     "dropout": "tuple[_Array, NDArray[np.uint8]]",
     "l1_l2_penalty": "float",
     "argmax_hits": "int",
+    "attention": "tuple[_Array, _Array]",
+    "attention_backward": "tuple[_Array, _Array, _Array]",
 }
 
 
@@ -68,6 +70,8 @@ OVERRIDES = {
     ("adjust_images_backward", "value_range"): "tuple[float, float]",
     ("affine_transform_backward", "transforms"): "NDArray[np.float64]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
+    ("attention", "mask"): "Optional[NDArray[np.bool_]]",
+    ("attention_backward", "mask"): "Optional[NDArray[np.bool_]]",
 }
 
 

@@ -5,6 +5,7 @@
 * :func:`ising`: 2-D Ising configurations by Monte Carlo (Metropolis or Wolff).
 * :func:`photon_jet`: a toy photon vs jet sample with calorimeter shower features.
 * :func:`logic_gate`: the truth tables of NAND, XOR and friends.
+* :func:`quark_gluon`: toy quark vs gluon jets as sets of constituents (pT fraction, Δη, Δφ).
 """
 
 from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist
@@ -13,6 +14,7 @@ from ._files import DatasetNotFoundError, read_idx
 from ._ising import CRITICAL_TEMPERATURE, energy, exact_energy, exact_magnetization, ising, magnetization
 from ._logic import logic_gate
 from ._photon_jet import FEATURES as PHOTON_JET_FEATURES, photon_jet
+from ._quark_gluon import QUARK_GLUON_FEATURES, quark_gluon
 
 __all__ = [
     "burgers_solution",
@@ -31,6 +33,8 @@ __all__ = [
     "photon_jet",
     "PHOTON_JET_FEATURES",
     "logic_gate",
+    "quark_gluon",
+    "QUARK_GLUON_FEATURES",
     "read_idx",
     "DatasetNotFoundError",
 ]

@@ -34,6 +34,8 @@ from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, Time
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
 )
+from .attention import Attention
+from .multi_head_attention import MultiHeadAttention
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
     minimum, multiply, subtract,
@@ -57,7 +59,8 @@ __all__ = [
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
     "SpatialDropout1D", "SpatialDropout2D", "Normalization", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "CenterCrop", "RandomFlip",
-    "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "serialize", "deserialize", "get",
+    "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "MultiHeadAttention", "Attention",
+    "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -68,7 +71,7 @@ _CLASSES = {c.__name__: c for c in (
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,
     SeparableConv2D, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast,
-    RandomBrightness,
+    RandomBrightness, MultiHeadAttention, Attention,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,

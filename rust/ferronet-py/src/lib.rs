@@ -3,6 +3,7 @@
 //! the GIL, calls one kernel and maps errors. No arithmetic lives here.
 
 mod activation;
+mod attention;
 mod conv;
 mod convert;
 mod errors;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     optim::register(m)?;
     norm::register(m)?;
     activation::register(m)?;
+    attention::register(m)?;
     loss::register(m)?;
     metric::register(m)?;
     taylor::register(m)?;

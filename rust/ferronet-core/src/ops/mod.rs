@@ -1,6 +1,7 @@
 //! The neural-network ops, each forward next to its backward.
 pub mod activation;
 pub mod affine;
+pub mod attention;
 pub mod batchnorm;
 pub mod color;
 pub mod conv2d;
