@@ -19,7 +19,7 @@ FLOAT_ARGS = {
 }
 BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
 PAIR_ARGS = {"strides", "dilation", "pool_size"}
-STR_ARGS = {"padding", "name", "precision"}
+STR_ARGS = {"padding", "name", "precision", "cell", "activation", "recurrent_activation"}
 RETURNS = {
     "get_num_threads": "int",
     "set_num_threads": "None",
@@ -48,6 +48,8 @@ RETURNS = {
     "dropout": "tuple[_Array, NDArray[np.uint8]]",
     "l1_l2_penalty": "float",
     "argmax_hits": "int",
+    "rnn_forward": "tuple[_Array, _Array, _Array]",
+    "rnn_backward": "tuple[_Array, _Array, _Array, Optional[_Array], _Array, Optional[_Array]]",
 }
 
 
@@ -58,6 +60,10 @@ OVERRIDES = {
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
     ("conv2d", "activation"): "Optional[str]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
+    ("rnn_backward", "bias"): "Optional[_Array]",
+    ("rnn_backward", "c0"): "Optional[_Array]",
+    ("rnn_backward", "mask"): "Optional[NDArray[np.uint8]]",
+    ("rnn_backward", "recurrent_scale"): "Optional[_Array]",
 }
 
 
