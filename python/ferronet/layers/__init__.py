@@ -38,6 +38,11 @@ from .pooling import (
     MaxPool2D, MaxPooling2D,
 )
 from .reshape import Reshape
+from .masking import Masking
+from .simple_rnn import SimpleRNN
+from .lstm import LSTM
+from .gru import GRU
+from .bidirectional import Bidirectional
 from .variable import Variable
 
 __all__ = [
@@ -50,7 +55,8 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
-    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "serialize", "deserialize", "get",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+    "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -59,7 +65,8 @@ _CLASSES = {c.__name__: c for c in (
     Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
-    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization,
+    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, Masking, SimpleRNN,
+    LSTM, GRU, Bidirectional,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,
