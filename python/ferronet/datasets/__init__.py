@@ -3,6 +3,7 @@
 * :mod:`mnist`, :mod:`fashion_mnist`: ``load_data()`` exactly as ``keras.datasets``.
 * :func:`ising`: 2-D Ising configurations by Monte Carlo (Metropolis or Wolff).
 * :func:`photon_jet`: a toy photon vs jet sample with calorimeter shower features.
+* :func:`jet_tracks`: a toy b-jet vs light-jet sample, each jet a padded sequence of tracks.
 * :func:`logic_gate`: the truth tables of NAND, XOR and friends.
 """
 
@@ -12,6 +13,7 @@ from ._files import DatasetNotFoundError, read_idx
 from ._ising import CRITICAL_TEMPERATURE, energy, exact_energy, exact_magnetization, ising, magnetization
 from ._logic import logic_gate
 from ._photon_jet import FEATURES as PHOTON_JET_FEATURES, photon_jet
+from ._jet_tracks import FEATURES as JET_TRACK_FEATURES, jet_tracks
 
 __all__ = [
     "burgers_solution",
@@ -25,6 +27,8 @@ __all__ = [
     "CRITICAL_TEMPERATURE",
     "photon_jet",
     "PHOTON_JET_FEATURES",
+    "jet_tracks",
+    "JET_TRACK_FEATURES",
     "logic_gate",
     "read_idx",
     "DatasetNotFoundError",
