@@ -176,7 +176,7 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     let (b, t, u) = (r.batch, r.steps, r.units);
     let states = empty::<T>(py, &[b, t, r.cell.state_blocks() * u])?;
     let gates = empty::<T>(py, &[b, t, r.cell.gates() * u])?;
-    let aux = empty::<T>(py, &[b, if r.cell == Cell::Gru { t } else { 0 }, u])?;
+    let aux = empty::<T>(py, &[b, if r.cell == Cell::Simple { 0 } else { t }, u])?;
     unsafe {
         let (w, inp) = parts(&o);
         let (st, g, a) = (states.as_slice_mut()?, gates.as_slice_mut()?, aux.as_slice_mut()?);
@@ -243,7 +243,7 @@ fn backward_t<'py, T: GemmFloat + VFloat + Element>(
     // The saved buffers are read only, but copies are made if they are not C-contiguous.
     let states = operand::<T>(py, OP, "states", saved[0], &[b, t, su])?;
     let gates = operand::<T>(py, OP, "gates", saved[1], &[b, t, gu])?;
-    let aux = operand::<T>(py, OP, "aux", saved[2], &[b, if r.cell == Cell::Gru { t } else { 0 }, u])?;
+    let aux = operand::<T>(py, OP, "aux", saved[2], &[b, if r.cell == Cell::Simple { 0 } else { t }, u])?;
     let ds = operand::<T>(py, OP, "d_states", d_states, &[b, t, su])?;
     let dx = empty::<T>(py, &[b, t, f])?;
     let dk = empty::<T>(py, &[f, gu])?;

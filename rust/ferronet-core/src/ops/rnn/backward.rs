@@ -1,6 +1,6 @@
 //! Backpropagation through time (see the module documentation of [`super`]).
 
-use super::cells::{backward_row, RowBwd};
+use super::cells::{backward_on, RowBwd};
 use super::{part, part_mut, rows, Cell, Grads, Inputs, Rnn, Saved, Weights};
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
@@ -82,7 +82,7 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     for s in (0..nt).rev() {
         // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
         let zeros = &zeros;
-        rows(isa, nb, 8 * gu, |b| unsafe {
+        rows(isa, nb, gu, |b| unsafe {
             let (states, gates, aux) = (states.get() as *const T, gates.get() as *const T, aux.get() as *const T);
             let row = b * nt + s;
             let dh_b = part_mut(dh, b, u);
@@ -110,13 +110,7 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
                 (&p[..u], if cell == Cell::Lstm { &p[u..] } else { &zeros[..] })
             };
             let st = part(states, row, su);
-            let aux_row = if gru {
-                part(aux, row, u)
-            } else if cell == Cell::Lstm {
-                &st[u..]
-            } else {
-                &zeros[..]
-            };
+            let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
             let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
             let r = RowBwd {
                 gates: part(gates, row, gu),
@@ -129,7 +123,7 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
                 dg_in: part_mut(pin, row, gu),
                 dg_rec: dg_rec_row,
             };
-            backward_row::<M, T>(cell, act, ract, u, r);
+            backward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 2: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
         let a = MatPtr { ptr: unsafe { prec.get().add(s * gu) } as *const T, rs: (nt * gu) as isize, cs: 1 };

@@ -32,7 +32,7 @@ use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
 pub use backward::rnn_backward;
-use cells::{forward_row, RowFwd};
+use cells::{forward_on, RowFwd};
 
 const OP_F: &str = "rnn_forward";
 
@@ -145,8 +145,8 @@ pub struct Saved<'a, T> {
     pub states: &'a mut [T],
     /// `(batch, steps, G·units)`: the activated gates.
     pub gates: &'a mut [T],
-    /// GRU: `(batch, steps, units)`, the recurrent part of the candidate.
-    /// Empty for the other cells.
+    /// `(batch, steps, units)`: LSTM `activation(c)`, GRU the recurrent part
+    /// of the candidate. Empty for SimpleRNN.
     pub aux: &'a mut [T],
 }
 
@@ -178,7 +178,7 @@ impl Rnn {
     }
 
     fn aux_len(&self) -> usize {
-        if self.cell == Cell::Gru {
+        if self.cell != Cell::Simple {
             self.batch * self.steps * self.units
         } else {
             0
@@ -350,10 +350,10 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
             );
         }
         // Stage 2: gates and new state, one row at a time.
-        let rec = &rec;
+        let rec_p = SendPtr(rec.as_mut_ptr());
         let zeros = &zeros;
         let prev = SendPtr(prev as *mut T);
-        rows(isa, nb, 8 * gu, |b| unsafe {
+        rows(isa, nb, gu, |b| unsafe {
             let row = b * nt + s;
             let prev = prev.get() as *const T;
             let h_prev = part(prev, b, prev_rs);
@@ -374,16 +374,16 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
                     st[u..].copy_from_slice(c_prev);
                 }
                 g.fill(T::ZERO);
-                if cell == Cell::Gru {
+                if cell != Cell::Simple {
                     part_mut(aux, row, u).fill(T::ZERO);
                 }
                 return;
             }
             let (h, c) = st.split_at_mut(u);
-            let aux_row = if cell == Cell::Gru { part_mut(aux, row, u) } else { c };
-            let r =
-                RowFwd { gates: g, rec: &rec[b * gu..(b + 1) * gu], bias, rec_bias, h_prev, c_prev, h, aux: aux_row };
-            forward_row::<M, T>(cell, act, ract, u, r);
+            let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
+            let rec = part_mut(rec_p, b, gu);
+            let r = RowFwd { gates: g, rec, bias, rec_bias, h_prev, c_prev, h, c, aux: aux_row };
+            forward_on::<M, T>(isa, cell, act, ract, u, r);
         });
     }
 }
