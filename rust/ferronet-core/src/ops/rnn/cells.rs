@@ -6,6 +6,8 @@
 //! `units` wide. Every row is computed by one thread in a fixed order, so
 //! results do not depend on the thread count.
 
+#![allow(clippy::needless_range_loop)] // the gate blocks are indexed in step with each other
+
 use super::{Act, Cell};
 use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::simd::Isa;
@@ -160,6 +162,7 @@ pub(super) struct RowBwd<'a, T> {
 
 /// The backward step of one row.
 #[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // M kept so both row functions are chosen alike
 fn backward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
     match cell {
         Cell::Simple => {
