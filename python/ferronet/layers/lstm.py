@@ -37,7 +37,8 @@ class LSTM(RNNBase):
         return_sequences: return ``h`` of every step ``(batch, steps, units)`` instead of the last.
         return_state: also return the final ``h`` and ``c``.
         go_backwards: process the sequence in reverse (and return the reversed sequence).
-        stateful: carry the final states of a batch into the next call (fixed batch size; ``reset_states()``).
+        stateful: carry the final states of a batch into the next call of the same batch size (a batch of
+            another size starts from zeros); ``reset_states()`` zeroes them.
         **kwargs: base layer arguments.
 
     Call arguments: ``inputs``, ``mask`` (boolean ``(batch, steps)``), ``training``,

@@ -168,11 +168,10 @@ class RNNBase(Layer):
                                      f"{self.units}). Received: shape {tuple(s.shape)}")
             return list(given)
         if self.stateful:
-            if self._states is None:
+            # NOTE: a batch of another size (the one-sample batch that shape inference runs, a last partial
+            # batch) cannot continue the stored states: it starts from zeros and its states are kept instead.
+            if self._states is None or self._states[0].shape[0] != batch:
                 self._states = [np.zeros((batch, self.units), dtype) for _ in range(n)]
-            elif self._states[0].shape[0] != batch:
-                raise ShapeError(f'Layer "{self.name}" is stateful with batch size {self._states[0].shape[0]}: every '
-                                 f"batch must have that size. Received: batch size {batch}")
             return [Tensor(s) for s in self._states]
         return [Tensor(np.zeros((batch, self.units), dtype)) for _ in range(n)]
 
