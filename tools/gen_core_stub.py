@@ -19,7 +19,7 @@ FLOAT_ARGS = {
 }
 BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center", "causal"}
 PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
-STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode"}
+STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode", "cell", "activation", "recurrent_activation"}
 RETURNS = {
     "get_num_threads": "int",
     "set_num_threads": "None",
@@ -51,6 +51,8 @@ RETURNS = {
     "argmax_hits": "int",
     "attention": "tuple[_Array, _Array]",
     "attention_backward": "tuple[_Array, _Array, _Array]",
+    "rnn_forward": "tuple[_Array, _Array, _Array]",
+    "rnn_backward": "tuple[_Array, _Array, _Array, Optional[_Array], _Array, Optional[_Array]]",
 }
 
 
@@ -72,6 +74,10 @@ OVERRIDES = {
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
     ("attention", "mask"): "Optional[NDArray[np.bool_]]",
     ("attention_backward", "mask"): "Optional[NDArray[np.bool_]]",
+    ("rnn_backward", "bias"): "Optional[_Array]",
+    ("rnn_backward", "c0"): "Optional[_Array]",
+    ("rnn_backward", "mask"): "Optional[NDArray[np.uint8]]",
+    ("rnn_backward", "recurrent_scale"): "Optional[_Array]",
 }
 
 

@@ -46,6 +46,11 @@ from .pooling import (
     MaxPool2D, MaxPooling2D,
 )
 from .reshape import Reshape
+from .masking import Masking
+from .simple_rnn import SimpleRNN
+from .lstm import LSTM
+from .gru import GRU
+from .bidirectional import Bidirectional
 from .variable import Variable
 
 __all__ = [
@@ -60,6 +65,7 @@ __all__ = [
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
     "SpatialDropout1D", "SpatialDropout2D", "Normalization", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "CenterCrop", "RandomFlip",
     "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "MultiHeadAttention", "Attention",
+    "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
     "serialize", "deserialize", "get",
 ]
 
@@ -71,7 +77,8 @@ _CLASSES = {c.__name__: c for c in (
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,
     SeparableConv2D, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast,
-    RandomBrightness, MultiHeadAttention, Attention,
+    RandomBrightness, MultiHeadAttention, Attention, Masking, SimpleRNN, LSTM, GRU,
+    Bidirectional,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,

@@ -14,6 +14,7 @@ mod metric;
 mod norm;
 mod optim;
 mod pool;
+mod recurrent;
 mod runtime;
 mod taylor;
 
@@ -33,5 +34,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     loss::register(m)?;
     metric::register(m)?;
     taylor::register(m)?;
+    recurrent::register(m)?;
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod optim;
 pub mod pointwise_loss;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod softmax;
 pub(crate) mod sweep;
 pub mod taylor;
