@@ -95,7 +95,7 @@ class Conv2D(Layer):
         name = None if self._act is None else self._act.name
         fused = name if name in ("relu", "sigmoid", "tanh") else None
         y = fused_layers.conv2d_act(x, self.kernel, bias, self.strides, self.padding, self.dilation_rate,
-                                    activation=fused)
+                                    activation=fused, precision=self._precision)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
 
     def call(self, inputs, training=False):
@@ -108,11 +108,11 @@ class Conv2D(Layer):
             # these activations' gradients need nothing else (ReLU's takes its sign from y, as y > 0
             # exactly where z > 0).
             y = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                           out=self._buf("y", shape), activation=act.name)
+                           out=self._buf("y", shape), activation=act.name, precision=self._precision)
             self._z = self._y = y
             return y
         z = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                       out=self._buf("z", shape))
+                       out=self._buf("z", shape), precision=self._precision)
         return self._forward_activation(z)
 
     def backward(self, dy, need_dx=True):
@@ -125,6 +125,7 @@ class Conv2D(Layer):
             dx_out=self._buf("dx", x.shape) if need_dx else None,
             dw_out=self.kernel.grad if train else None,
             db_out=self.bias.grad if train and self.use_bias else None,
+            precision=self._precision,
         )
         return self._buf("dx", x.shape) if need_dx else None
 
