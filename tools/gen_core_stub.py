@@ -12,12 +12,12 @@ import pathlib
 import ferronet._core as core
 
 ARRAY = "_Array"
-INT_ARGS = {"step", "seed", "n", "reps"}
+INT_ARGS = {"step", "seed", "n", "reps", "l", "n_equilibrate", "n_between", "samples"}
 FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "wolff", "ordered"}
 PAIR_ARGS = {"strides", "dilation", "pool_size"}
 STR_ARGS = {"padding", "name", "precision"}
 RETURNS = {
@@ -48,6 +48,8 @@ RETURNS = {
     "dropout": "tuple[_Array, NDArray[np.uint8]]",
     "l1_l2_penalty": "float",
     "argmax_hits": "int",
+    "ising_sample": "NDArray[np.int8]",
+    "sort_scores": "tuple[_Array, NDArray[np.uint8]]",
 }
 
 
@@ -58,6 +60,8 @@ OVERRIDES = {
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
     ("conv2d", "activation"): "Optional[str]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
+    ("ising_sample", "betas"): "NDArray[np.float64]",
+    ("sort_scores", "positive"): "NDArray[np.uint8]",
 }
 
 

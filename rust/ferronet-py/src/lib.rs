@@ -6,12 +6,14 @@ mod activation;
 mod conv;
 mod convert;
 mod errors;
+mod ising;
 mod linalg;
 mod loss;
 mod metric;
 mod norm;
 mod optim;
 mod pool;
+mod ranking;
 mod runtime;
 mod taylor;
 
@@ -29,5 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     loss::register(m)?;
     metric::register(m)?;
     taylor::register(m)?;
+    ising::register(m)?;
+    ranking::register(m)?;
     Ok(())
 }
