@@ -5,6 +5,9 @@ compared statistically: per temperature, the mean |m| and energy per spin over
 independent chains agree within 4.5 combined standard errors.
 """
 
+import multiprocessing
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,3 +73,26 @@ def test_core_rejects_bad_arguments():
         ferronet._core.ising_sample(np.ones(2), 5, 1, 1, 1, False, True, 0)
     with pytest.raises(ferronet.ArgumentError, match="finite"):
         ferronet._core.ising_sample(np.array([np.nan]), 4, 1, 1, 1, False, True, 0)
+
+
+def _child_sample(q):
+    x, _ = datasets.ising(L=8, temperatures=[2.0, 3.0], n_per_T=4, samples_per_chain=1, n_equilibrate=5, seed=1)
+    q.put(x.tobytes())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_rayon_pool_survives_fork():
+    n0 = ferronet.get_num_threads()
+    ferronet.set_num_threads(2)
+    try:
+        want, _ = datasets.ising(L=8, temperatures=[2.0, 3.0], n_per_T=4, samples_per_chain=1, n_equilibrate=5,
+                                 seed=1)  # the parent's pool threads exist before the fork
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=_child_sample, args=(q,))
+        p.start()
+        p.join(timeout=60)
+        assert p.exitcode == 0, "child hung or crashed on its first sampler call after fork"
+        assert q.get(timeout=5) == want.tobytes()
+    finally:
+        ferronet.set_num_threads(n0)
