@@ -1,12 +1,15 @@
 //! Scores sorted for ranking metrics (ROC curves, AUC): highest first, each
-//! carrying its sample's label, by rayon's parallel sort on ferronet's pool.
+//! carrying its sample's label, in parallel on ferronet's rayon pool.
 //!
 //! Each score becomes an integer key that orders like the float (`-0.0` and
 //! `+0.0` equal, as the metrics need them to tie). A float32 score and its
-//! label fit together in one `u64`, so the sort moves 8 bytes per sample and
-//! needs no index array; float64 scores are sorted as `(key, label)` pairs.
-//! Equal elements are identical, so the unstable sort's result is unique:
-//! the same for any thread count. NaN must be excluded by the caller.
+//! label fit together in 33 bits of a `u64`, sorted by a parallel LSD radix
+//! sort (three passes of 11 bits: per-chunk digit counts, then each chunk
+//! scatters its keys to its own slots), measured about 10-20% faster here
+//! than rayon's comparison sort (`par_sort_unstable`) of the same keys. float64 scores are
+//! sorted as `(key, label)` pairs by `par_sort_unstable`. Equal elements are
+//! identical, so either result is unique: the same for any thread count. NaN
+//! must be excluded by the caller.
 
 use rayon::prelude::*;
 
@@ -64,6 +67,67 @@ fn sort_desc<T: Ord + Send>(v: &mut [T], parallel: bool) {
     }
 }
 
+/// A raw pointer the scatter's tasks share; each writes only its own slots.
+#[derive(Clone, Copy)]
+struct Slots(*mut u64);
+unsafe impl Send for Slots {}
+unsafe impl Sync for Slots {}
+
+const RADIX_BITS: u32 = 11;
+const DIGITS: usize = 1 << RADIX_BITS;
+
+/// Sort `keys` (values below 2^33) ascending: LSD radix, three passes of 11 bits
+/// (measured faster here than five passes of 8).
+fn radix_sort33(keys: &mut Vec<u64>, parallel: bool) {
+    let n = keys.len();
+    let chunks = if parallel { rayon::current_num_threads() * 4 } else { 1 };
+    let chunk = n.div_ceil(chunks).max(1);
+    let mut other = vec![0u64; n];
+    for pass in 0..3 {
+        let shift = pass * RADIX_BITS;
+        let digit = |k: u64| (k >> shift) as usize & (DIGITS - 1);
+        // LOOP 1: each chunk counts its digits
+        let count = |c: &[u64]| {
+            let mut h = vec![0usize; DIGITS];
+            for &k in c {
+                h[digit(k)] += 1;
+            }
+            h
+        };
+        let mut hist: Vec<Vec<usize>> = if parallel {
+            keys.par_chunks(chunk).map(count).collect()
+        } else {
+            keys.chunks(chunk).map(count).collect()
+        };
+        // LOOP 2: first slot of (digit, chunk): all smaller digits, then this digit in earlier chunks
+        let mut next = 0;
+        for d in 0..DIGITS {
+            for h in hist.iter_mut() {
+                let c = h[d];
+                h[d] = next;
+                next += c;
+            }
+        }
+        // LOOP 3: each chunk scatters its keys, in order, to its own slots (stable, so LSD passes compose)
+        let out = Slots(other.as_mut_ptr());
+        let scatter = |(c, mut slot): (&[u64], Vec<usize>)| {
+            let out = out;
+            for &k in c {
+                let d = digit(k);
+                // SAFETY: the slots of (digit, chunk) are disjoint across chunks and below n.
+                unsafe { *out.0.add(slot[d]) = k };
+                slot[d] += 1;
+            }
+        };
+        if parallel {
+            keys.par_chunks(chunk).zip(hist).for_each(scatter);
+        } else {
+            keys.chunks(chunk).zip(hist).for_each(scatter);
+        }
+        std::mem::swap(keys, &mut other);
+    }
+}
+
 /// `scores` (float32) in decreasing order into `out_scores`, each sample's
 /// `positive` flag (0 or 1) carried along into `out_positive`.
 pub fn sort_scores_f32(
@@ -73,17 +137,20 @@ pub fn sort_scores_f32(
     out_positive: &mut [u8],
 ) -> crate::Result<()> {
     check("sort_scores", scores.len(), [positive.len(), out_scores.len(), out_positive.len()])?;
+    // Descending order of (key << 1 | label) is ascending order of its complement in 33 bits.
+    const MAX: u64 = (1 << 33) - 1;
     let mut keys: Vec<u64> = Vec::new();
     crate::rayon_pool::install(|parallel| {
         let parallel = parallel && scores.len() >= PARALLEL_FROM;
-        let pack = |(&s, &p): (&f32, &u8)| (key32(s) as u64) << 1 | (p != 0) as u64;
+        let pack = |(&s, &p): (&f32, &u8)| MAX - ((key32(s) as u64) << 1 | (p != 0) as u64);
         if parallel {
             scores.par_iter().zip(positive).map(pack).collect_into_vec(&mut keys);
         } else {
             keys = scores.iter().zip(positive).map(pack).collect();
         }
-        sort_desc(&mut keys, parallel);
-        let unpack = |((k, s), p): ((&u64, &mut f32), &mut u8)| {
+        radix_sort33(&mut keys, parallel);
+        let unpack = |((&k, s), p): ((&u64, &mut f32), &mut u8)| {
+            let k = MAX - k;
             *s = from_key32((k >> 1) as u32);
             *p = (k & 1) as u8;
         };
