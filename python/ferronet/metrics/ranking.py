@@ -4,8 +4,8 @@
 distinct score is a threshold; tied scores form one step) with one sort and
 cumulative sums. Without sample weights the sort is a parallel sort in Rust
 (a radix sort for float32 scores, rayon's sort for float64) on
-``ferronet.set_num_threads`` threads: 10^7 scores sort 2-4 times faster than
-with NumPy (benches/bench_rayon.py). ``efficiency_curve``
+``ferronet.set_num_threads`` threads: 10^7 scores sorted about twice as fast
+as with NumPy's sort (benches/bench_rayon.py). ``efficiency_curve``
 re-expresses the ROC curve in collider-physics terms: signal efficiency
 ε_s (the true-positive rate), background efficiency ε_b (the false-positive
 rate) and background rejection 1/ε_b, with the cut values that reach chosen
