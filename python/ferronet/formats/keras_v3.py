@@ -52,7 +52,7 @@ def _layer_groups(model, prefix="layers"):
         if type(layer).__name__ in ("Sequential", "Functional"):
             out += _layer_groups(layer, path + "/layers")
         else:
-            out.append((path, layer))
+            out.append((plan.vars_group(layer, path), layer))
     return out
 
 
@@ -140,7 +140,8 @@ def read_weights(f, plans, label) -> list:
             raise FileFormatError(f"Layer {p.layer_name!r} has {len(p.weights)} weights. Received: "
                                   f"{len(group.keys())} arrays in {group.name} of {label}")
         for i, (name, shape) in enumerate(p.weights):
-            arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}"))
+            arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}",
+                                            integer=name == "count"))
     return arrays
 
 
