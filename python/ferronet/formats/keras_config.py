@@ -199,6 +199,9 @@ def _translate_layer(entry, label, custom_objects):
     for key in _REGULARIZER_KEYS:
         if key in config:
             config[key] = _regularizer_from_keras(config[key], key, where)
+    for key in _KERAS_TUPLES.get(target, ()):  # Keras' one-element tuples: ferronet's plain ints
+        if isinstance(config.get(key), list) and len(config[key]) == 1:
+            config[key] = config[key][0]
     if target == "Normalization" and config.get("axis") == []:  # Keras' () keeps no axis: ferronet's None
         config["axis"] = None
     if target == "TimeDistributed":
@@ -353,9 +356,10 @@ def to_keras(model) -> dict:
         FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
     """
     class_name = type(model).__name__
-    config = model.get_config() if class_name != "Functional" else {}
     where = f"model {model.name!r}"
     if class_name == "Sequential":
+        written = [_layer_to_keras(layer, where) for layer in model.layers]  # first: names a layer Keras lacks
+        config = model.get_config()
         entries = []
         shape = config.get("build_input_shape")
         input_layer = getattr(model, "_input_layer", None)
@@ -367,7 +371,7 @@ def to_keras(model) -> dict:
                         if n not in taken)
             entries.append(_keras_object("keras.layers", "InputLayer", {
                 "batch_shape": list(shape), "dtype": config.get("dtype", "float32"), "sparse": False, "name": name}))
-        entries += [_layer_to_keras(layer, where) for layer in model.layers]
+        entries += written
         out = {"name": config["name"], "trainable": config.get("trainable", True),
                "dtype": config.get("dtype", "float32"), "layers": entries, "build_input_shape": shape}
         result = _keras_object("keras", "Sequential", out)
