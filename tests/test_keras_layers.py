@@ -231,3 +231,21 @@ def test_live_keras_round_trip(tmp_path, rng, build):
     np.testing.assert_allclose(np.load(tmp_path / "keras_pred.npy"), ours, rtol=0, atol=1e-6)
     back = fn.models.load_model(tmp_path / "theirs.keras")
     np.testing.assert_allclose(back.predict(x[:8], verbose=0), ours, rtol=0, atol=1e-6)
+
+
+def test_time_distributed_nests_like_keras(tmp_path, rng):
+    """A wrapper in a wrapper keeps Keras' path (layer/layer/vars); a wrapped model is refused both ways."""
+    model = fn.Sequential([fn.Input((2, 3, 4)), layers.TimeDistributed(layers.TimeDistributed(layers.Dense(2)))])
+    x = rng.normal(size=(5, 2, 3, 4)).astype("float32")
+    config, weights = _saved(model, tmp_path / "t.keras")
+    assert weights == {"layers/time_distributed/layer/layer/vars/0": [4, 2],
+                       "layers/time_distributed/layer/layer/vars/1": [2]}
+    np.testing.assert_array_equal(fn.models.load_model(tmp_path / "t.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+    wrapped = fn.Sequential([fn.Input((2, 3)), layers.TimeDistributed(fn.Sequential([layers.Dense(2)]))])
+    with pytest.raises(FileFormatError, match="TimeDistributed around a single layer"):
+        wrapped.save(tmp_path / "w.keras")
+    entry = config["config"]["layers"][1]
+    entry["config"]["layer"] = {"class_name": "Sequential", "config": {"layers": []}}
+    with pytest.raises(FileFormatError, match="TimeDistributed around a single layer.*Received: layer='Sequential'"):
+        keras_config.from_keras({"class_name": "Sequential", "config": {"layers": [entry]}}, "edited")

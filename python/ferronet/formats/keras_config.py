@@ -205,6 +205,9 @@ def _translate_layer(entry, label, custom_objects):
     if target == "Normalization" and config.get("axis") == []:  # Keras' () keeps no axis: ferronet's None
         config["axis"] = None
     if target == "TimeDistributed":
+        if isinstance(config.get("layer"), dict) and config["layer"].get("class_name") in _MODEL_CLASSES:
+            raise FileFormatError(f"ferronet reads TimeDistributed around a single layer; {where} wraps a model. "
+                                  f"Received: layer={config['layer'].get('class_name')!r} in {label}")
         config["layer"] = _translate_layer(config.get("layer"), label, custom_objects)
     return {"class_name": target, "config": config}
 
@@ -306,6 +309,9 @@ def _layer_to_keras(layer, where_model):
     if class_name in ("SpatialDropout1D", "SpatialDropout2D"):  # Keras' constructor takes no `trainable`
         config.pop("trainable", None)
     if class_name == "TimeDistributed":
+        if type(layer.layer).__name__ in _MODEL_CLASSES:
+            raise FileFormatError(f"ferronet writes TimeDistributed around a single layer to Keras files; {where} "
+                                  f"wraps a model: save it as .ferronet. Received: {type(layer.layer).__name__}")
         config["layer"] = _layer_to_keras(layer.layer, where_model)
     out = _keras_object("keras.layers", class_name, config)
     # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).

@@ -103,8 +103,7 @@ def _weight_specs(layer, shape):
     if kind == "Embedding":
         return [("embeddings", (layer.input_dim, layer.output_dim))]
     if kind == "TimeDistributed":
-        inner = type(layer.layer).__name__
-        if inner in ("Sequential", "Functional", "TimeDistributed"):
+        if type(layer.layer).__name__ in ("Sequential", "Functional"):
             return None
         return _weight_specs(layer.layer, (None,) + tuple(shape[2:]))
     return None
@@ -112,7 +111,9 @@ def _weight_specs(layer, shape):
 
 def vars_group(layer, path):
     """The group of ``layer``'s arrays, without ``/vars``: a wrapper's arrays are under its ``layer`` child."""
-    return path + "/layer" if type(layer).__name__ == "TimeDistributed" else path
+    while type(layer).__name__ == "TimeDistributed":
+        layer, path = layer.layer, path + "/layer"
+    return path
 
 
 def keras_paths(layers, prefix="layers"):
