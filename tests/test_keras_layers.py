@@ -129,7 +129,19 @@ def embedding_model(dtype="float32"):
                           layers.Flatten(dtype=dtype), layers.Dense(3, activation="softmax", dtype=dtype)])
 
 
-BUILDERS = [sequence_model, image_model, table_model, embedding_model]
+def functional_model(dtype="float32"):
+    """A functional graph of the newer layers: two branches of a sequence merged, with a shared wrapper."""
+    inputs = fn.Input((8, 3), dtype=dtype)
+    d = {"dtype": dtype}
+    shared = layers.TimeDistributed(layers.Dense(4, activation="elu", **d), **d)
+    a = layers.LayerNormalization(**d)(shared(layers.Conv1D(3, 3, padding="same", **d)(inputs)))
+    b = shared(layers.UpSampling1D(2, **d)(layers.MaxPooling1D(2, **d)(inputs)))
+    merged = layers.Concatenate(**d)([layers.PReLU(**d)(a), layers.ReLU(max_value=2.0, **d)(b)])
+    outputs = layers.Dense(3, activation="softmax", **d)(layers.GlobalAveragePooling1D(**d)(merged))
+    return fn.Model(inputs, outputs)
+
+
+BUILDERS = [sequence_model, image_model, table_model, embedding_model, functional_model]
 
 
 def trained(model, rng):
@@ -249,3 +261,4 @@ def test_time_distributed_nests_like_keras(tmp_path, rng):
     entry["config"]["layer"] = {"class_name": "Sequential", "config": {"layers": []}}
     with pytest.raises(FileFormatError, match="TimeDistributed around a single layer.*Received: layer='Sequential'"):
         keras_config.from_keras({"class_name": "Sequential", "config": {"layers": [entry]}}, "edited")
+
