@@ -233,12 +233,17 @@ def test_live_keras_round_trip(tmp_path, rng, build):
     script = textwrap.dedent("""
         import sys, numpy as np, keras
         d = sys.argv[1]
+        if keras.__version__.startswith("3.0.") and sys.argv[2] == "functional_model":
+            sys.exit(3)  # Keras 3.0 fails on its own file of this graph ("Layer node index out of bounds")
         model = keras.saving.load_model(d + "/ours.keras")
         np.save(d + "/keras_pred.npy", model.predict(np.load(d + "/x.npy"), verbose=0))
         model.save(d + "/theirs.keras")
     """)
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
-    subprocess.run([python, "-c", script, str(tmp_path)], check=True, env=env, capture_output=True)
+    proc = subprocess.run([python, "-c", script, str(tmp_path), build.__name__], env=env, capture_output=True)
+    if proc.returncode == 3:
+        pytest.skip("Keras 3.0 cannot load this graph, not even from its own file (Layer node index out of bounds)")
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     ours = model.predict(x[:8], verbose=0)
     np.testing.assert_allclose(np.load(tmp_path / "keras_pred.npy"), ours, rtol=0, atol=1e-6)
     back = fn.models.load_model(tmp_path / "theirs.keras")
