@@ -2,7 +2,8 @@
 
 tests/data/keras/k3_layer_configs.json records, from real Keras 3 (tools/make_keras_fixtures.py),
 each layer's entry in a saved model's config.json and the layout of its weight arrays; the
-k3_seq1d/k3_image2d/k3_tabular/k3_embed fixtures are trained Keras models using these layers.
+k3_seq1d/k3_image2d/k3_tabular/k3_embed fixtures are trained Keras 3 models using these layers (k2_*:
+the same models from Keras 2.15, legacy .h5).
 Set FERRONET_KERAS_PYTHON to a Python that has keras to also cross-check with live Keras.
 """
 
@@ -28,6 +29,7 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "keras")
 with open(os.path.join(DATA, "k3_layer_configs.json")) as _f:
     RECORDED = json.load(_f)["layers"]
 FIXTURES = ["k3_seq1d", "k3_image2d", "k3_tabular", "k3_embed"]
+KERAS2_FIXTURES = ["k2_seq1d", "k2_image2d", "k2_tabular", "k2_embed"]  # Keras 2.15's legacy .h5 files
 # Keras arguments ferronet's layers do not have; it leaves them out, and reads them only at these inert values.
 NOT_WRITTEN = {"activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
                "alpha_constraint": None, "embeddings_constraint": None, "quantization_config": None,
@@ -198,6 +200,14 @@ def test_keras_made_files_predict_the_same(tmp_path, name):
     for ours, keras in zip(config["config"]["layers"], theirs, strict=True):
         if ours["class_name"] != "InputLayer":
             assert_keras_entry(ours, keras)
+
+
+@pytest.mark.parametrize("name", KERAS2_FIXTURES)
+def test_keras2_files_predict_the_same(name):
+    with np.load(os.path.join(DATA, f"{name}.expected.npz")) as npz:
+        x, y = npz["x"], npz["y"]
+    model = fn.models.load_model(os.path.join(DATA, f"{name}.h5"))
+    np.testing.assert_allclose(model.predict(x, verbose=0), y, rtol=0, atol=1e-6)
 
 
 def test_keras_lambda_and_python_code_are_refused(tmp_path):

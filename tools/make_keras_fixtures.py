@@ -314,9 +314,10 @@ def main():
     models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3)),
               ("merge_zoo", _merge_zoo, None), ("siamese", _siamese, None), ("branches", _branches, None),
               ("dict_io", _dict_io, None)]
+    models += [("seq1d", _seq1d, (12, 3)), ("image2d", _image2d, (6, 6, 2)), ("tabular", _tabular, (5,)),
+               ("embed", _embed, (4,))]
     if major >= 3:
-        models += [("functional_add", _functional, (8,)), ("seq1d", _seq1d, (12, 3)), ("image2d", _image2d, (6, 6, 2)),
-                   ("tabular", _tabular, (5,)), ("embed", _embed, (4,))]
+        models.append(("functional_add", _functional, (8,)))
     if sys.argv[1:]:
         models = [m for m in models if m[0] in sys.argv[1:]]
     for name, build, shape in models:

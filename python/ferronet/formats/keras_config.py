@@ -58,12 +58,13 @@ _INERT = {
     "gamma_constraint": None, "quantization_config": None, "lora_rank": None, "lora_alpha": None,
     "synchronized": False, "renorm": False, "renorm_clipping": None, "virtual_batch_size": None, "adjustment": None,
     "sparse": False, "ragged": False, "optional": False, "input_tensor": None, "alpha_constraint": None,
-    "embeddings_constraint": None,
+    "embeddings_constraint": None, "input_length": None,
 }
 # The same, for arguments only some classes lack (ferronet's LayerNormalization has no regularizers).
 _INERT_FOR = {
     "LayerNormalization": {"rms_scaling": False, "beta_regularizer": None, "gamma_regularizer": None},
     "ZeroPadding1D": {"data_format": "channels_last"},
+    "Conv2DTranspose": {"groups": 1},  # Keras 2 writes it
 }
 # Arguments Keras writes as tuples (JSON lists) where ferronet may hold a plain int.
 _KERAS_TUPLES = {"MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
