@@ -179,6 +179,8 @@ def test_normalization_weights_follow_keras(tmp_path):
     config, weights = _saved(image_model(), tmp_path / "i.keras")
     assert not any(k.startswith("layers/normalization/") for k in weights)
     assert config["config"]["layers"][1]["config"]["mean"] == [0.5, -0.5]
+    with pytest.raises(ValueError, match="was given its mean and variance, so it cannot adapt"):
+        layers.Normalization(mean=[0.0], variance=[1.0]).adapt(np.ones((3, 1)))
 
 
 # ------------------------------------------------------------------ Keras-made files

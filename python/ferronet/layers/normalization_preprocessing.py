@@ -55,6 +55,9 @@ class Normalization(Layer):
 
     def adapt(self, data, batch_size=None, steps=None):
         """Learn the per-feature mean and variance of ``data`` (an array, or a dataset of batches)."""
+        if self._given is not None:
+            raise ValueError(f'Layer "{self.name}" (Normalization) was given its mean and variance, so it cannot '
+                             f"adapt. Received: mean={self._given[0].tolist()!r}")
         if hasattr(data, "__iter__") and not isinstance(data, np.ndarray) and not hasattr(data, "__array__"):
             data = np.concatenate([np.asarray(unwrap(b[0] if isinstance(b, tuple) else b)) for b in data])
         x = np.asarray(unwrap(data), dtype=np.float64)
@@ -62,9 +65,6 @@ class Normalization(Layer):
             x = x[:, None]
         if not self.built:
             self._build_with(x.shape)
-        if self._given is not None:
-            raise ValueError(f'Layer "{self.name}" (Normalization) was given its mean and variance, so it cannot '
-                             f"adapt. Received: mean={self._given[0].tolist()!r}")
         keep = self._keep(x.ndim)
         reduce = tuple(a for a in range(x.ndim) if a not in keep)
         self.mean.assign(x.mean(axis=reduce))
