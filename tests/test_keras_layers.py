@@ -179,6 +179,10 @@ def test_normalization_weights_follow_keras(tmp_path):
     config, weights = _saved(image_model(), tmp_path / "i.keras")
     assert not any(k.startswith("layers/normalization/") for k in weights)
     assert config["config"]["layers"][1]["config"]["mean"] == [0.5, -0.5]
+    model = table_model()
+    model.save(tmp_path / "t.ferronet")  # ferronet's own format keeps the integer count too
+    count = fn.models.load_model(tmp_path / "t.ferronet").layers[0].count
+    assert count.numpy().dtype == np.int32 and count.numpy() == 40
     with pytest.raises(ValueError, match="was given its mean and variance, so it cannot adapt"):
         layers.Normalization(mean=[0.0], variance=[1.0]).adapt(np.ones((3, 1)))
 
