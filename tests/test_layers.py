@@ -183,3 +183,19 @@ def test_custom_layer_trains_saves_and_loads(tmp_path, rng):
         fn.models.load_model(tmp_path / "m.ferronet")
     loaded = fn.models.load_model(tmp_path / "m.ferronet", custom_objects={"Scale": Scale})
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_object_arrays_of_numbers_become_the_layer_dtype():
+    """np.asarray of a pandas frame with bool and float columns has dtype object: every layer converts it."""
+    data = np.array([[1.5, True], [-2.0, False]], dtype=object)
+    expected = np.array([[1.5, 1.0], [-2.0, 0.0]])
+    for dtype in ("float32", "float64"):
+        norm = layers.Normalization(mean=[0.0, 0.0], variance=[1.0, 1.0], dtype=dtype)
+        out = norm(data)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out.numpy(), expected.astype(dtype))
+        assert layers.Dense(2, dtype=dtype)(data).dtype == dtype
+        assert layers.Activation("relu", dtype=dtype)(data).dtype == dtype
+    for bad in (np.array([[1.0, "x"]], dtype=object), np.array([[1.0, None]], dtype=object)):
+        with pytest.raises(fn.errors.DTypeError, match=r"object array holding a (str|NoneType) value.*Received"):
+            layers.Normalization(mean=[0.0, 0.0], variance=[1.0, 1.0])(bad)

@@ -218,10 +218,7 @@ def test_timeseries_classification_from_scratch(workdir):
     batch_size = 32
 
     callbacks = [
-        # the tutorial writes "best_model.keras"; ferronet's Keras-format writer does not know Conv1D, ReLU and
-        # GlobalAveragePooling1D yet (see test_tutorial_models_in_keras_format), so the checkpoint uses
-        # ferronet's own format
-        keras.callbacks.ModelCheckpoint("best_model.ferronet", save_best_only=True, monitor="val_loss"),
+        keras.callbacks.ModelCheckpoint("best_model.keras", save_best_only=True, monitor="val_loss"),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=20, min_lr=0.0001),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=50, verbose=1),
     ]
@@ -236,7 +233,7 @@ def test_timeseries_classification_from_scratch(workdir):
         verbose=0,
     )
 
-    model = keras.models.load_model("best_model.ferronet")
+    model = keras.models.load_model("best_model.keras")
     y_pred = model.predict(x_test, verbose=0).argmax(axis=1)
     print("Test accuracy", accuracy_score(y_pred, y_test))
 
@@ -281,8 +278,6 @@ def regression_model():
                                 tf.keras.layers.Dense(1)]), (3, 9)
 
 
-@pytest.mark.xfail(raises=ferronet.errors.FileFormatError, strict=True,
-                   reason="the Keras 3 (.keras) writer lacks Conv1D, ReLU, GlobalAveragePooling1D and Normalization")
 @pytest.mark.parametrize("build", [timeseries_model, regression_model])
 def test_tutorial_models_in_keras_format(workdir, build):
     pytest.importorskip("h5py")
@@ -448,10 +443,8 @@ def test_basic_regression_predict_fuel_efficiency(workdir):
     _ = plt.ylabel("Count")
     plt.close("all")
 
-    # the tutorial saves "dnn_model.keras"; ferronet's Keras-format writer does not know Normalization yet
-    # (see test_tutorial_models_in_keras_format), so the model is saved in ferronet's own format
-    dnn_model.save("dnn_model.ferronet")
-    reloaded = tf.keras.models.load_model("dnn_model.ferronet")
+    dnn_model.save("dnn_model.keras")
+    reloaded = tf.keras.models.load_model("dnn_model.keras")
     test_results["reloaded"] = reloaded.evaluate(test_features, test_labels, verbose=0)
     pd.DataFrame(test_results, index=["Mean absolute error [MPG]"]).T
     # --- end of the tutorial ---

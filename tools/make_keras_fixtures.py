@@ -17,6 +17,9 @@ its optimizer state; the others without) next to
 predictions ``y`` for it (``x_0``, ``x_1``, ... and ``y_0``, ... for models
 with several inputs or outputs).
 
+Keras 3 also records ``k3_layer_configs.json``: each layer's config entry, with
+Keras' defaults, and the layout of its weight arrays (``layer_configs``).
+
 Give model names to regenerate only those (``... make_keras_fixtures.py siamese``).
 """
 
@@ -153,6 +156,115 @@ def _dict_io(keras):
     return keras.Model({"a": a, "b": b}, [first, L.Dense(1)(second)], name="dict_io")
 
 
+def _seq1d(keras):
+    """The sequence layers: 1D convolution and pooling, reshaping, the activation and noise layers."""
+    L, init = keras.layers, keras.initializers
+    return keras.Sequential([
+        keras.Input((12, 3)),
+        L.Conv1D(4, 3, padding="same", dilation_rate=2, activation="relu"),
+        L.LayerNormalization(epsilon=1e-2),
+        L.MaxPooling1D(2),
+        L.ZeroPadding1D((1, 2)),
+        L.Cropping1D((1, 0)),
+        L.UpSampling1D(2),
+        L.AveragePooling1D(3, strides=2, padding="same"),
+        L.Convolution1D(5, 2, strides=2, use_bias=False),
+        L.PReLU(alpha_initializer=init.Constant(0.2), shared_axes=[1]),
+        L.SpatialDropout1D(0.2),
+        L.GaussianNoise(0.1),
+        L.GaussianDropout(0.1),
+        L.Permute((2, 1)),
+        L.GlobalAveragePooling1D(),
+        L.Dense(4),
+        L.UnitNormalization(),  # on a dense layer's output (not a near-zero vector): a well-conditioned check
+        L.ELU(0.5),
+        L.ReLU(max_value=3.0, negative_slope=0.1, threshold=0.05),
+        L.RepeatVector(3),
+        L.TimeDistributed(L.Dense(2, activation="tanh")),
+        L.GlobalMaxPool1D(),
+        L.ActivityRegularization(l1=1e-3),
+        L.Rescaling(2.0, offset=-0.5),
+        L.Dense(3, activation="softmax"),
+    ], name="seq1d")
+
+
+def _image2d(keras):
+    """Transposed convolution and the 2D reshaping layers."""
+    L = keras.layers
+    return keras.Sequential([
+        keras.Input((6, 6, 2)),
+        L.Normalization(mean=[0.5, -0.5], variance=[4.0, 0.25]),
+        L.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu"),
+        L.ZeroPadding2D(((1, 0), (0, 1))),
+        L.Cropping2D(((0, 1), (1, 0))),
+        L.UpSampling2D((2, 1)),
+        L.SpatialDropout2D(0.1),
+        L.Convolution2DTranspose(2, 2, use_bias=False),
+        L.Conv2D(2, 3, strides=2),
+        L.Flatten(),
+        L.Dense(3, activation="softmax"),
+    ], name="image2d")
+
+
+def _tabular(keras):
+    """An adapted Normalization (mean, variance, count weights) in front of an MLP."""
+    L = keras.layers
+    norm = L.Normalization()
+    norm.adapt(np.random.default_rng(5).normal(2.0, 3.0, size=(40, 5)))
+    return keras.Sequential([keras.Input((5,)), norm, L.Dense(6, activation="relu"), L.LayerNormalization(),
+                             L.Dense(3, activation="softmax")], name="tabular")
+
+
+def _embed(keras):
+    """Integer ids looked up in an Embedding, one step at a time through TimeDistributed."""
+    L = keras.layers
+    return keras.Sequential([keras.Input((4,)), L.Embedding(10, 3), L.TimeDistributed(L.Dense(2)),
+                             L.Flatten(), L.Dense(3, activation="softmax")], name="embed")
+
+
+def _layer_configs(keras):
+    """k3_layer_configs.json: each layer's entry in a saved model's config.json and its weight arrays' layout."""
+    import io
+    import json
+    import tempfile
+    import zipfile
+
+    import h5py
+
+    L = keras.layers
+    seq, image, flat = (6, 2), (4, 4, 2), (2,)
+    cases = {
+        "Conv1D": (L.Conv1D(3, 2), seq), "MaxPooling1D": (L.MaxPooling1D(), seq),
+        "AveragePooling1D": (L.AveragePooling1D(2), seq), "GlobalAveragePooling1D": (L.GlobalAveragePooling1D(), seq),
+        "GlobalMaxPooling1D": (L.GlobalMaxPooling1D(), seq), "Conv2DTranspose": (L.Conv2DTranspose(3, 2), image),
+        "UpSampling1D": (L.UpSampling1D(), seq), "UpSampling2D": (L.UpSampling2D(), image),
+        "ZeroPadding1D": (L.ZeroPadding1D(), seq), "ZeroPadding2D": (L.ZeroPadding2D(), image),
+        "Cropping1D": (L.Cropping1D(), seq), "Cropping2D": (L.Cropping2D(), image),
+        "Permute": (L.Permute((2, 1)), seq), "RepeatVector": (L.RepeatVector(3), flat), "ReLU": (L.ReLU(), flat),
+        "ELU": (L.ELU(), flat), "PReLU": (L.PReLU(), flat), "LayerNormalization": (L.LayerNormalization(), flat),
+        "UnitNormalization": (L.UnitNormalization(), flat), "GaussianNoise": (L.GaussianNoise(0.1), flat),
+        "GaussianDropout": (L.GaussianDropout(0.1), flat), "ActivityRegularization": (L.ActivityRegularization(), flat),
+        "Rescaling": (L.Rescaling(0.5), flat), "Normalization": (L.Normalization(), flat),
+        "Embedding": (L.Embedding(5, 3), (4,)), "SpatialDropout1D": (L.SpatialDropout1D(0.1), seq),
+        "SpatialDropout2D": (L.SpatialDropout2D(0.1), image), "TimeDistributed": (L.TimeDistributed(L.Dense(3)), seq),
+    }
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (layer, shape) in cases.items():
+            keras.Sequential([keras.Input(shape), layer]).save(os.path.join(tmp, "m.keras"))
+            with zipfile.ZipFile(os.path.join(tmp, "m.keras")) as zf:
+                entry = json.loads(zf.read("config.json"))["config"]["layers"][1]
+                arrays = {}
+                with h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as f:
+                    f.visititems(lambda key, obj: arrays.__setitem__(key, list(obj.shape))
+                                 if isinstance(obj, h5py.Dataset) and key.startswith("layers") else None)
+            if isinstance(entry["config"]["dtype"], dict):  # its shared_object_id is a memory address
+                entry["config"]["dtype"].pop("shared_object_id", None)
+            out[name] = {"config": entry, "input_shape": list(shape), "weights": arrays}
+    with open(os.path.join(OUT, "k3_layer_configs.json"), "w") as f:
+        json.dump({"keras_version": keras.__version__, "layers": out}, f, indent=1, sort_keys=True)
+
+
 def _trained(keras, build, shape, keep_compile):
     """The model after a few training steps; uncompiled (no optimizer state in the file, smaller) unless asked."""
     keras.utils.set_random_seed(1)
@@ -160,6 +272,8 @@ def _trained(keras, build, shape, keep_compile):
     if len(model.inputs) > 1 or len(model.outputs) > 1 or shape is None:
         return _trained_graph(keras, build, model)
     x, y = _data(shape)
+    if model.name == "embed":
+        x = np.random.default_rng(0).integers(0, 10, size=x.shape).astype(np.float32)
     loss = "mse" if model.name == "zoo" else "sparse_categorical_crossentropy"
     y = keras.utils.to_categorical(y, 3) if loss == "mse" else y
     model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
@@ -200,6 +314,8 @@ def main():
     models = [("mlp", _mlp, (8,)), ("cnn", _cnn, (8, 8, 2)), ("nested", _nested, (8,)), ("zoo", _zoo, (7, 7, 3)),
               ("merge_zoo", _merge_zoo, None), ("siamese", _siamese, None), ("branches", _branches, None),
               ("dict_io", _dict_io, None)]
+    models += [("seq1d", _seq1d, (12, 3)), ("image2d", _image2d, (6, 6, 2)), ("tabular", _tabular, (5,)),
+               ("embed", _embed, (4,))]
     if major >= 3:
         models.append(("functional_add", _functional, (8,)))
     if sys.argv[1:]:
@@ -216,6 +332,8 @@ def main():
             if name in _WEIGHTS_FILES:
                 model.save_weights(os.path.join(OUT, f"k2_{name}_weights.h5"))
             _expected(f"k2_{name}", model, x)
+    if major >= 3 and (not sys.argv[1:] or "layer_configs" in sys.argv[1:]):
+        _layer_configs(keras)
     print(f"Keras {keras.__version__}: wrote {len(models)} models to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

@@ -315,8 +315,10 @@ def _match(label, weights, arrays) -> list:
         if a.shape != v.shape:
             raise ValueError(f"Weight '{v.path}' has shape {v.shape} in the model. Received: shape {a.shape} for "
                              f"entry {key!r} of {label}")
-        if a.dtype.kind != "f":
-            raise ValueError(f"Weight '{v.path}' must be floats. Received: dtype {a.dtype} for entry {key!r} of {label}")
+        floats = v.dtype.kind == "f"  # integer variables are counters (Normalization's count)
+        if a.dtype.kind not in ("f" if floats else "iu"):
+            raise ValueError(f"Weight '{v.path}' must be {'floats' if floats else 'integers'}. Received: dtype "
+                             f"{a.dtype} for entry {key!r} of {label}")
     return ordered
 
 

@@ -276,7 +276,7 @@ class UnbuiltGraph:
         else:
             weights, out = plan.plan_layer(obj, self._single(name, shapes), self.label)
             outs = [out]
-            specs = [plan.Planned(name, name, path, weights, 0, obj)] if weights else []
+            specs = [plan.Planned(name, name, plan.vars_group(obj, path), weights, 0, obj)] if weights else []
         if index == 0:
             self._plans[name] = specs
         elif [(p.keras_path, p.weights) for p in specs] != [(p.keras_path, p.weights) for p in self._plans[name]]:

@@ -96,7 +96,7 @@ def names_attr(obj, key, label) -> list:
     return out
 
 
-def read_dataset(group, key, shape, label, what):
+def read_dataset(group, key, shape, label, what, integer=False):
     """The array stored at ``group[key]``, after checking it has ``shape``, a float dtype, and real storage.
 
     Args:
@@ -105,6 +105,7 @@ def read_dataset(group, key, shape, label, what):
         shape: the shape the model expects.
         label: ``filepath=...`` text for messages.
         what: the weight's name for messages (``"dense/kernel"``).
+        integer: the weight is a counter (Normalization's ``count``): integers are accepted too.
 
     Raises:
         FileFormatError: if the entry is missing, not a dataset, of another shape or dtype, or not stored.
@@ -116,8 +117,9 @@ def read_dataset(group, key, shape, label, what):
     if tuple(obj.shape) != tuple(shape):
         raise FileFormatError(f"Weight {what} has shape {tuple(shape)} in the model. Received: shape "
                               f"{tuple(obj.shape)} at {obj.name} in {label}")
-    if obj.dtype.kind != "f" or obj.dtype.itemsize not in (2, 4, 8):
-        raise FileFormatError(f"Weight {what} must hold floats. Received: dtype {obj.dtype} at {obj.name} in {label}")
+    if not (obj.dtype.kind == "f" and obj.dtype.itemsize in (2, 4, 8)) and not (
+            integer and obj.dtype.kind in "iu" and obj.dtype.itemsize in (1, 2, 4, 8)):
+        raise FileFormatError(f"Weight {what} must hold {'numbers' if integer else 'floats'}. Received: dtype {obj.dtype} at {obj.name} in {label}")
     nbytes = math.prod(obj.shape) * obj.dtype.itemsize
     stored = obj.id.get_storage_size()
     limit = stored * (_MAX_EXPANSION if obj.compression is not None else 1)

@@ -35,6 +35,19 @@ KERAS_LAYER_CLASSES = {
     "Activation": "Activation", "LeakyReLU": "LeakyReLU", "Softmax": "Softmax",
     "BatchNormalization": "BatchNormalization", "Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply",
     "Average": "Average", "Maximum": "Maximum", "Minimum": "Minimum", "Concatenate": "Concatenate", "Dot": "Dot",
+    "Conv1D": "Conv1D", "Convolution1D": "Conv1D", "Conv2DTranspose": "Conv2DTranspose",
+    "Convolution2DTranspose": "Conv2DTranspose", "MaxPooling1D": "MaxPooling1D", "MaxPool1D": "MaxPooling1D",
+    "AveragePooling1D": "AveragePooling1D", "AvgPool1D": "AveragePooling1D",
+    "GlobalAveragePooling1D": "GlobalAveragePooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D": "GlobalMaxPooling1D", "GlobalMaxPool1D": "GlobalMaxPooling1D",
+    "UpSampling1D": "UpSampling1D", "UpSampling2D": "UpSampling2D", "ZeroPadding1D": "ZeroPadding1D",
+    "ZeroPadding2D": "ZeroPadding2D", "Cropping1D": "Cropping1D", "Cropping2D": "Cropping2D", "Permute": "Permute",
+    "RepeatVector": "RepeatVector", "ReLU": "ReLU", "ELU": "ELU", "PReLU": "PReLU",
+    "LayerNormalization": "LayerNormalization", "UnitNormalization": "UnitNormalization",
+    "GaussianNoise": "GaussianNoise", "GaussianDropout": "GaussianDropout",
+    "ActivityRegularization": "ActivityRegularization", "Rescaling": "Rescaling", "Normalization": "Normalization",
+    "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
+    "TimeDistributed": "TimeDistributed",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
@@ -44,16 +57,29 @@ _INERT = {
     "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None, "beta_constraint": None,
     "gamma_constraint": None, "quantization_config": None, "lora_rank": None, "lora_alpha": None,
     "synchronized": False, "renorm": False, "renorm_clipping": None, "virtual_batch_size": None, "adjustment": None,
-    "sparse": False, "ragged": False, "optional": False, "input_tensor": None,
+    "sparse": False, "ragged": False, "optional": False, "input_tensor": None, "alpha_constraint": None,
+    "embeddings_constraint": None, "input_length": None,
 }
+# The same, for arguments only some classes lack (ferronet's LayerNormalization has no regularizers).
+_INERT_FOR = {
+    "LayerNormalization": {"rms_scaling": False, "beta_regularizer": None, "gamma_regularizer": None},
+    "ZeroPadding1D": {"data_format": "channels_last"},
+    "Conv2DTranspose": {"groups": 1},  # Keras 2 writes it
+}
+# Arguments Keras writes as tuples (JSON lists) where ferronet may hold a plain int.
+_KERAS_TUPLES = {"MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
+                 "Conv1D": ("kernel_size", "strides", "dilation_rate"), "LayerNormalization": ("axis",),
+                 "Normalization": ("axis",)}
 # Keras arguments that never change the math (implementation hints, or only used when an inert one is set).
 _IGNORED = {"fused", "renorm_momentum", "autocast", "input_dtype"}
 
 _INITIALIZER_NAMES = {"IdentityInitializer": "Identity", "OrthogonalInitializer": "Orthogonal",
                       "normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones", "zero": "Zeros"}
 _INITIALIZER_KEYS = ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
-                     "moving_mean_initializer", "moving_variance_initializer")
-_REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "beta_regularizer", "gamma_regularizer")
+                     "moving_mean_initializer", "moving_variance_initializer", "alpha_initializer",
+                     "embeddings_initializer")
+_REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "beta_regularizer", "gamma_regularizer",
+                     "alpha_regularizer", "embeddings_regularizer")
 
 
 def _where(layer_name, class_name):
@@ -146,16 +172,22 @@ def _translate_layer(entry, label, custom_objects):
     if custom_objects and class_name in custom_objects:
         return {"class_name": class_name, "config": config}
     target = KERAS_LAYER_CLASSES.get(class_name)
+    if class_name == "Lambda":
+        raise FileFormatError(
+            f"Layer {config.get('name')!r} is a Keras Lambda, which Keras stores as Python bytecode; ferronet "
+            "never runs code from a file. Write the function as a Layer subclass and pass it in custom_objects, "
+            f"or rebuild the model in code and load only its weights. Received: class_name='Lambda' in {label}")
     if target is None:
         raise FileFormatError(
             f"ferronet has no layer {class_name!r} (first unsupported layer: {config.get('name')!r}); it reads "
             f"{', '.join(sorted(set(KERAS_LAYER_CLASSES.values())))}. Received: class_name={class_name!r} in {label}"
         )
+    inert = {**_INERT, **_INERT_FOR.get(target, {})}
     for key in list(config):
         if key in _IGNORED:
             del config[key]
-        elif key in _INERT:
-            if config[key] != _INERT[key] and not (key == "optional" and config[key] is None):
+        elif key in inert:
+            if config[key] != inert[key] and not (key == "optional" and config[key] is None):
                 raise FileFormatError(f"ferronet does not support {key} ({where}). Received: "
                                       f"{key}={config[key]!r} in {label}")
             del config[key]
@@ -169,6 +201,16 @@ def _translate_layer(entry, label, custom_objects):
     for key in _REGULARIZER_KEYS:
         if key in config:
             config[key] = _regularizer_from_keras(config[key], key, where)
+    for key in _KERAS_TUPLES.get(target, ()):  # Keras' one-element tuples: ferronet's plain ints
+        if isinstance(config.get(key), list) and len(config[key]) == 1:
+            config[key] = config[key][0]
+    if target == "Normalization" and config.get("axis") == []:  # Keras' () keeps no axis: ferronet's None
+        config["axis"] = None
+    if target == "TimeDistributed":
+        if isinstance(config.get("layer"), dict) and config["layer"].get("class_name") in _MODEL_CLASSES:
+            raise FileFormatError(f"ferronet reads TimeDistributed around a single layer; {where} wraps a model. "
+                                  f"Received: layer={config['layer'].get('class_name')!r} in {label}")
+        config["layer"] = _translate_layer(config.get("layer"), label, custom_objects)
     return {"class_name": target, "config": config}
 
 
@@ -261,6 +303,18 @@ def _layer_to_keras(layer, where_model):
             config[key] = _keras_object("keras.regularizers", config[key]["class_name"], config[key]["config"])
     if config.get("data_format", "absent") is None:
         config["data_format"] = "channels_last"
+    for key in _KERAS_TUPLES.get(class_name, ()):
+        if isinstance(config.get(key), int):
+            config[key] = [config[key]]
+    if class_name == "Normalization" and config["axis"] is None:
+        config["axis"] = []
+    if class_name in ("SpatialDropout1D", "SpatialDropout2D"):  # Keras' constructor takes no `trainable`
+        config.pop("trainable", None)
+    if class_name == "TimeDistributed":
+        if type(layer.layer).__name__ in _MODEL_CLASSES:
+            raise FileFormatError(f"ferronet writes TimeDistributed around a single layer to Keras files; {where} "
+                                  f"wraps a model: save it as .ferronet. Received: {type(layer.layer).__name__}")
+        config["layer"] = _layer_to_keras(layer.layer, where_model)
     out = _keras_object("keras.layers", class_name, config)
     # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).
     if class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
@@ -310,9 +364,10 @@ def to_keras(model) -> dict:
         FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
     """
     class_name = type(model).__name__
-    config = model.get_config() if class_name != "Functional" else {}
     where = f"model {model.name!r}"
     if class_name == "Sequential":
+        written = [_layer_to_keras(layer, where) for layer in model.layers]  # first: names a layer Keras lacks
+        config = model.get_config()
         entries = []
         shape = config.get("build_input_shape")
         input_layer = getattr(model, "_input_layer", None)
@@ -324,7 +379,7 @@ def to_keras(model) -> dict:
                         if n not in taken)
             entries.append(_keras_object("keras.layers", "InputLayer", {
                 "batch_shape": list(shape), "dtype": config.get("dtype", "float32"), "sparse": False, "name": name}))
-        entries += [_layer_to_keras(layer, where) for layer in model.layers]
+        entries += written
         out = {"name": config["name"], "trainable": config.get("trainable", True),
                "dtype": config.get("dtype", "float32"), "layers": entries, "build_input_shape": shape}
         result = _keras_object("keras", "Sequential", out)

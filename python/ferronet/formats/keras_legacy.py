@@ -55,7 +55,8 @@ def read_weights(container, plans, label) -> list:
                     raise FileFormatError(f"Layer {p.top!r} has more weights in the model than the {len(names)} "
                                           f"in the file. Received: {label}")
                 full = names[j]
-            arrays.append(hdf5.read_dataset(group, full, shape, label, f"{p.layer_name}/{wname}"))
+            arrays.append(hdf5.read_dataset(group, full, shape, label, f"{p.layer_name}/{wname}",
+                                            integer=wname == "count"))
     return arrays
 
 

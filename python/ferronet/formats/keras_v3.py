@@ -7,7 +7,9 @@ A ``.keras`` file is a zip (stored, not compressed) of three members:
   ``compile_config`` when Keras can rebuild it;
 - ``model.weights.h5``: one HDF5 group per layer, ``layers/<class>[_n]/vars``, holding its weights as
   datasets ``"0"``, ``"1"``, ... in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta,
-  moving_mean, moving_variance); the groups are named after the snake-cased class, numbered per class.
+  moving_mean, moving_variance; an adapted Normalization: mean, variance and an int32 count); the groups are
+  named after the snake-cased class, numbered per class, and a TimeDistributed layer's arrays are those of
+  its wrapped layer, under ``layers/time_distributed/layer/vars``.
   A nested model's layers are under its own group (``layers/functional/layers/dense``); a functional
   model's layers are numbered in the order Keras gives its graph (:func:`ferronet.formats.graph.keras_layers`).
 
@@ -52,7 +54,7 @@ def _layer_groups(model, prefix="layers"):
         if type(layer).__name__ in ("Sequential", "Functional"):
             out += _layer_groups(layer, path + "/layers")
         else:
-            out.append((path, layer))
+            out.append((plan.vars_group(layer, path), layer))
     return out
 
 
@@ -140,7 +142,8 @@ def read_weights(f, plans, label) -> list:
             raise FileFormatError(f"Layer {p.layer_name!r} has {len(p.weights)} weights. Received: "
                                   f"{len(group.keys())} arrays in {group.name} of {label}")
         for i, (name, shape) in enumerate(p.weights):
-            arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}"))
+            arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}",
+                                            integer=name == "count"))
     return arrays
 
 

@@ -23,13 +23,17 @@ from ..errors import FileFormatError
 from ..layers.base import _snake_case
 
 __all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths",
-           "paths_for", "plan_layer", "model_layers"]
+           "paths_for", "plan_layer", "model_layers", "vars_group"]
 
 # Largest number of scalars a planned model may declare before any array is read (checked against the file too).
 _MAX_PARAMS = 1 << 36
 
 _WEIGHTLESS = {"InputLayer", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-               "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax"}
+               "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "MaxPooling1D",
+               "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "UpSampling1D", "UpSampling2D",
+               "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "ReLU", "ELU",
+               "UnitNormalization", "GaussianNoise", "GaussianDropout", "ActivityRegularization", "Rescaling",
+               "SpatialDropout1D", "SpatialDropout2D"}
 
 
 class Planned:
@@ -79,7 +83,37 @@ def _weight_specs(layer, shape):
         c = (shape[-1],)
         return ([("gamma", c)] if layer.scale else []) + ([("beta", c)] if layer.center else []) + [
             ("moving_mean", c), ("moving_variance", c)]
+    if kind in ("Conv1D", "Conv2DTranspose"):
+        k = (layer.kernel_size,) if kind == "Conv1D" else tuple(layer.kernel_size)
+        io = (shape[-1], layer.filters) if kind == "Conv1D" else (layer.filters, shape[-1])
+        return [("kernel", k + io)] + ([("bias", (layer.filters,))] if layer.use_bias else [])
+    if kind == "PReLU":
+        alpha = list(shape[1:])
+        for a in layer.shared_axes or []:
+            alpha[a - 1] = 1
+        return [("alpha", tuple(alpha))]
+    if kind == "LayerNormalization":
+        from ..layers.layer_normalization import _axes
+
+        c = tuple(shape[a] for a in _axes(layer.axis, len(shape)))
+        return ([("gamma", c)] if layer.scale else []) + ([("beta", c)] if layer.center else [])
+    if kind == "Normalization":  # Keras keeps statistics given to the constructor out of its weights
+        c = tuple(shape[a] for a in layer._keep(len(shape)))
+        return [] if layer._given is not None else [("mean", c), ("variance", c), ("count", ())]
+    if kind == "Embedding":
+        return [("embeddings", (layer.input_dim, layer.output_dim))]
+    if kind == "TimeDistributed":
+        if type(layer.layer).__name__ in ("Sequential", "Functional"):
+            return None
+        return _weight_specs(layer.layer, (None,) + tuple(shape[2:]))
     return None
+
+
+def vars_group(layer, path):
+    """The group of ``layer``'s arrays, without ``/vars``: a wrapper's arrays are under its ``layer`` child."""
+    while type(layer).__name__ == "TimeDistributed":
+        layer, path = layer.layer, path + "/layer"
+    return path
 
 
 def keras_paths(layers, prefix="layers"):
@@ -137,7 +171,7 @@ def _walk(layers, shape, prefix, top, plans, label):
                                   f"rebuild it as one functional model. Received: {label}")
         specs, out = plan_layer(layer, shape, label)
         if specs:
-            plans.append(Planned(layer.name, own_top, path, specs, 0, layer))
+            plans.append(Planned(layer.name, own_top, vars_group(layer, path), specs, 0, layer))
         shape = out
     set_offsets(plans)
     return shape
@@ -295,7 +329,7 @@ def plan_built(model):
                 continue
             weights = [(v.name, tuple(v.shape)) for v in layer.weights]
             if weights:
-                plans.append(Planned(layer.name, own_top, path, weights, 0, layer))
+                plans.append(Planned(layer.name, own_top, vars_group(layer, path), weights, 0, layer))
 
     walk(model_layers(model), "layers", None)
     return set_offsets(plans)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor.core import Primitive, Tensor, _wrap
 from . import masking
 
@@ -43,7 +44,11 @@ def _call_params(cls):
 
 
 def to_input(x, dtype):
-    """``x`` (array-like, Tensor, or a list/tuple/dict of them) as Tensors; floats cast to ``dtype``."""
+    """``x`` (array-like, Tensor, or a list/tuple/dict of them) as Tensors; numbers cast to ``dtype``.
+
+    Object arrays of numbers (``np.asarray`` of a pandas frame with bool and float
+    columns) are converted too; objects that are not numbers raise DTypeError.
+    """
     if isinstance(x, (list, tuple)):
         return type(x)(to_input(v, dtype) for v in x)
     if isinstance(x, dict):
@@ -55,9 +60,22 @@ def to_input(x, dtype):
             return cast(x, dtype)
         return x
     a = np.asarray(x)
+    if a.dtype.kind == "O":  # e.g. a pandas frame mixing bool and float columns
+        a = _numeric_objects(a, dtype)
     if a.dtype.kind in "fiub" and a.dtype != dtype:
         a = a.astype(dtype)
     return _wrap(a)
+
+
+def _numeric_objects(a, dtype):
+    """An object array of Python/NumPy numbers and bools as ``dtype``; anything else is refused."""
+    for value in a.flat:
+        if isinstance(value, (numbers.Real, np.bool_)):
+            continue
+        raise DTypeError(f"Layers take numbers, but the input is an object array holding a {type(value).__name__} "
+                         f"value. Convert it first (e.g. df.astype('float32')). Received: {value!r:.60} in an "
+                         f"object array of shape {a.shape}")
+    return a.astype(dtype)
 
 
 def _shapes(x):

@@ -14,9 +14,10 @@ __all__ = ["Normalization"]
 class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), epsilon)`` per feature; ``invert=True`` maps back.
 
-    The statistics come from ``mean``/``variance`` given to the constructor or
-    from :meth:`adapt` on training data (before ``fit``), and are saved with the
-    model as non-trainable weights, as in Keras.
+    The statistics come from ``mean``/``variance`` given to the constructor (then
+    they are constants, kept in the config) or from :meth:`adapt` on training
+    data (before ``fit``); adapted ones are non-trainable weights ``mean``,
+    ``variance`` and an int32 ``count`` of the samples seen, Keras' layout.
 
     Args:
         axis: the axis (or axes) holding separate features, default -1; None for one scalar mean.
@@ -32,7 +33,8 @@ class Normalization(Layer):
         self.axis = axis if axis is None or isinstance(axis, int) else tuple(int(a) for a in axis)
         self.invert = bool(invert)
         self._given = None if mean is None else (np.asarray(mean, np.float64), np.asarray(variance, np.float64))
-        self.mean = self.variance = None
+        self.mean = self.variance = self.count = None
+        self._constants = None
 
     def _keep(self, ndim):
         axes = () if self.axis is None else ((self.axis,) if isinstance(self.axis, int) else self.axis)
@@ -44,14 +46,18 @@ class Normalization(Layer):
         if any(d is None for d in shape):
             raise ValueError(f'Layer "{self.name}" (Normalization) needs known sizes on axis={self.axis}. '
                              f"Received: input shape {tuple(input_shape)}")
+        if self._given is not None:
+            self._constants = tuple(np.broadcast_to(g, shape).astype(self.dtype) for g in self._given)
+            return
         self.mean = self.add_weight(shape, "zeros", trainable=False, name="mean")
         self.variance = self.add_weight(shape, "ones", trainable=False, name="variance")
-        if self._given is not None:
-            self.mean.assign(np.broadcast_to(self._given[0], shape))
-            self.variance.assign(np.broadcast_to(self._given[1], shape))
+        self.count = self.add_weight((), "zeros", dtype="int32", trainable=False, name="count")
 
     def adapt(self, data, batch_size=None, steps=None):
         """Learn the per-feature mean and variance of ``data`` (an array, or a dataset of batches)."""
+        if self._given is not None:
+            raise ValueError(f'Layer "{self.name}" (Normalization) was given its mean and variance, so it cannot '
+                             f"adapt. Received: mean={self._given[0].tolist()!r}")
         if hasattr(data, "__iter__") and not isinstance(data, np.ndarray) and not hasattr(data, "__array__"):
             data = np.concatenate([np.asarray(unwrap(b[0] if isinstance(b, tuple) else b)) for b in data])
         x = np.asarray(unwrap(data), dtype=np.float64)
@@ -63,12 +69,14 @@ class Normalization(Layer):
         reduce = tuple(a for a in range(x.ndim) if a not in keep)
         self.mean.assign(x.mean(axis=reduce))
         self.variance.assign(x.var(axis=reduce))
+        self.count.assign(np.asarray(int(np.prod([x.shape[a] for a in reduce])), np.int32))
 
     def _tensor_call(self, x, training, **kwargs):
         keep = self._keep(x.ndim)
         shape = tuple(x.shape[a] if a in keep else 1 for a in range(x.ndim))
-        mean = self.mean.numpy().reshape(shape).astype(x.dtype)
-        std = np.maximum(np.sqrt(self.variance.numpy()), 1e-7).reshape(shape).astype(x.dtype)
+        mean, variance = self._constants if self._given is not None else (self.mean.numpy(), self.variance.numpy())
+        mean = mean.reshape(shape).astype(x.dtype)
+        std = np.maximum(np.sqrt(variance), 1e-7).reshape(shape).astype(x.dtype)
         if self.invert:
             return M.add(M.multiply(x, std), mean)
         return M.divide(M.subtract(x, mean), std)

@@ -82,6 +82,9 @@ class TimeDistributed(Layer):
             raise TypeError(f"TimeDistributed wraps a layer. Received: {type(layer).__name__}")
         self.layer = layer
 
+    def build(self, input_shape):
+        self.layer._build_with((None,) + tuple(input_shape[2:]))  # its weights exist once this layer is built
+
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
         return (input_shape[0], input_shape[1]) + tuple(inner[1:])
