@@ -29,7 +29,16 @@ _STACK: list = []
 
 
 def recording() -> bool:
-    """Whether any tape is recording now (a VJP computed now may be differentiated again)."""
+    """Whether any tape is recording now (a VJP computed now may be differentiated again).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.tensor.recording()
+        False
+        >>> with fn.GradientTape():
+        ...     print(fn.tensor.recording())
+        True
+    """
     for tape in _STACK:
         if tape._recording:
             return True
@@ -200,7 +209,16 @@ ARRAY_OUT = _array_out_supported()
 
 
 def as_tensor(x, dtype=None) -> Tensor:
-    """``x`` as a Tensor (Tensors and Variables are returned as they are when the dtype matches)."""
+    """``x`` as a Tensor (Tensors and Variables are returned as they are when the dtype matches).
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.tensor.as_tensor(np.array([1.0, 2.0]))
+        >>> type(t).__name__, t.numpy()
+        ('Tensor', array([1., 2.]))
+        >>> fn.tensor.as_tensor(t) is t
+        True
+    """
     if isinstance(x, Tensor):
         if dtype is None or x._v.dtype == np.dtype(dtype):
             return x
@@ -218,6 +236,14 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
 
     Raises:
         ShapeError: if ``value`` cannot take ``shape``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> t.shape, t.dtype
+        ((2, 2), dtype('float32'))
+        >>> fn.constant(0.5, shape=(2,)).numpy()
+        array([0.5, 0.5], dtype=float32)
     """
     a = _as_array(value, dtype)
     if shape is not None:

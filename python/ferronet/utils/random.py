@@ -30,6 +30,13 @@ def set_random_seed(seed: int) -> None:
 
     Raises:
         ValueError: if ``seed`` is not a non-negative integer.
+
+    Example:
+        >>> ferronet.utils.set_random_seed(42)
+        >>> a = np.random.rand(2)
+        >>> ferronet.utils.set_random_seed(42)
+        >>> bool(np.array_equal(a, np.random.rand(2)))
+        True
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"set_random_seed expects a non-negative integer. Received: seed={seed!r}")
