@@ -71,7 +71,17 @@ def _default_dtype(value):
 
 
 def unwrap(x):
-    """The array behind a Tensor (or ``x`` itself)."""
+    """The array behind a Tensor (or ``x`` itself).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.core import unwrap
+        >>> a = unwrap(fn.constant([1.0, 2.0]))
+        >>> type(a).__name__, a
+        ('ndarray', array([1., 2.], dtype=float32))
+        >>> unwrap(3.0)
+        3.0
+    """
     return x._v if isinstance(x, Tensor) else x
 
 
