@@ -53,6 +53,15 @@ COVERED = [
     "ferronet.plot",
     "ferronet.tensor",
     "ferronet.tensor.tape",
+    "ferronet.tensor.core",
+    "ferronet.tensor.fused_layers",
+    "ferronet.tensor.index_ops",
+    "ferronet.tensor.linalg_ops",
+    "ferronet.tensor.numpy_ops",
+    "ferronet.tensor.random_ops",
+    "ferronet.tensor.symbolic",
+    "ferronet.utils.progbar",
+    "ferronet.utils.random",
 ]
 
 

@@ -340,6 +340,17 @@ def primitive(name, forward, vjp, fast_vjp=None):
     A NumPy ufunc of one or two inputs comes back as a plain function with a
     lean path for tensors outside a tape (one ufunc call, one object); the
     primitive itself is its ``primitive`` attribute.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.core import primitive
+        >>> cube = primitive("cube", lambda a: a ** 3, lambda g, y, a: (g * 3.0 * a * a,))
+        >>> x = fn.constant([1.0, 2.0])
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = cube(x)
+        >>> y.numpy(), tape.gradient(y, x).numpy()
+        (array([1., 8.], dtype=float32), array([ 3., 12.], dtype=float32))
     """
     prim = Primitive(name, forward, vjp, fast_vjp)
     if not (ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin in (1, 2) and fast_vjp is None):
