@@ -287,3 +287,18 @@ def test_logic_gate_repeat_noise_and_errors():
     np.testing.assert_array_equal(y.ravel(), a ^ b)
     with pytest.raises(ferronet.ArgumentError, match=r"unknown gate.*Received: name='nxor'"):
         datasets.logic_gate("nxor")
+
+
+def test_jet_tracks_sample_is_physically_sensible():
+    x, y = datasets.jet_tracks(3000, seed=2)
+    assert x.shape == (3000, 15, 3) and x.dtype == np.float32 and set(np.unique(y)) == {0, 1}
+    real = np.any(x != 0, axis=-1)
+    assert real[:, 0].all()  # every jet has a track
+    assert not np.any(real[:, 1:] & ~real[:, :-1])  # padding only after the last track
+    sig = np.abs(x[..., 0])
+    assert np.all(np.diff(np.where(real, sig, -1), axis=1) <= 0)  # sorted by |significance|
+    assert np.median(sig[y == 1, 0]) > 3 * np.median(sig[y == 0, 0])  # B decays are displaced
+    assert np.all(x[..., 1][real] > 0) and np.all(x[..., 2][real] <= 0.4)
+    assert np.array_equal(datasets.jet_tracks(50, seed=3)[0], datasets.jet_tracks(50, seed=3)[0])
+    with pytest.raises(ValueError, match="max_tracks"):
+        datasets.jet_tracks(10, max_tracks=0)

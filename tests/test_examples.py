@@ -36,6 +36,8 @@ def test_every_example_has_a_test():
         "transfer_learning.py",
         "pinn_burgers.py",
         "mpi_mnist_mlp.py",
+        "particle_transformer.py",
+        "track_sequence_lstm.py",
     }
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
@@ -124,3 +126,16 @@ def test_mpi_mnist_mlp(tmp_path):
     assert proc.returncode == 0, f"failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert proc.stdout.count("Epoch 2/2") == 1 and "2 processes, 1 thread(s) each: test accuracy" in proc.stdout
     assert (tmp_path / "mpi_mnist_mlp.ferronet").exists()
+
+
+def test_particle_transformer(tmp_path):
+    out = run("particle_transformer.py", tmp_path)
+    auc = float(out.split("ROC AUC of the transformer:")[1].split()[0])
+    change = float(out.split("reordered:")[1].split()[0])
+    assert auc > 0.7 and change < 1e-4
+
+
+def test_track_sequence_lstm(tmp_path):
+    out = run("track_sequence_lstm.py", tmp_path)
+    row = next(line for line in out.splitlines() if line.startswith("LSTM on the track sequence"))
+    assert float(row.split()[-2]) > 0.75  # ROC AUC after a two-epoch run

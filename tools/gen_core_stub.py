@@ -15,11 +15,11 @@ ARRAY = "_Array"
 INT_ARGS = {"step", "seed", "n", "reps"}
 FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
-    "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2",
+    "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2", "fill_value",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu"}
-PAIR_ARGS = {"strides", "dilation", "pool_size"}
-STR_ARGS = {"padding", "name", "precision"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center", "causal"}
+PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
+STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode", "cell", "activation", "recurrent_activation"}
 RETURNS = {
     "get_num_threads": "int",
     "set_num_threads": "None",
@@ -32,6 +32,7 @@ RETURNS = {
     "taylor_tanh_backward": "tuple[_Array, _Array, _Array]",
     "matmul": "Any",
     "conv2d_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
+    "depthwise_conv2d_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
     "linear_backward": "tuple[Optional[_Array], Optional[_Array], Optional[_Array]]",
     "batch_norm_train": "tuple[_Array, _Array, _Array]",
     "batch_norm_backward": "tuple[_Array, _Array, _Array]",
@@ -48,6 +49,10 @@ RETURNS = {
     "dropout": "tuple[_Array, NDArray[np.uint8]]",
     "l1_l2_penalty": "float",
     "argmax_hits": "int",
+    "attention": "tuple[_Array, _Array]",
+    "attention_backward": "tuple[_Array, _Array, _Array]",
+    "rnn_forward": "tuple[_Array, _Array, _Array]",
+    "rnn_backward": "tuple[_Array, _Array, _Array, Optional[_Array], _Array, Optional[_Array]]",
 }
 
 
@@ -57,7 +62,22 @@ OVERRIDES = {
     ("avg_pool2d_backward", "x"): "_Array | Sequence[int]",
     ("global_avg_pool2d_backward", "x_shape"): "_Array | Sequence[int]",
     ("conv2d", "activation"): "Optional[str]",
+    ("depthwise_conv2d", "bias"): "Optional[_Array]",
+    ("affine_transform", "transforms"): "NDArray[np.float64]",
+    ("adjust_images", "factor"): "NDArray[np.float64]",
+    ("adjust_images", "delta"): "NDArray[np.float64]",
+    ("adjust_images", "value_range"): "tuple[float, float]",
+    ("adjust_images_backward", "factor"): "NDArray[np.float64]",
+    ("adjust_images_backward", "delta"): "NDArray[np.float64]",
+    ("adjust_images_backward", "value_range"): "tuple[float, float]",
+    ("affine_transform_backward", "transforms"): "NDArray[np.float64]",
     ("dropout", "noise_shape"): "Optional[Sequence[int]]",
+    ("attention", "mask"): "Optional[NDArray[np.bool_]]",
+    ("attention_backward", "mask"): "Optional[NDArray[np.bool_]]",
+    ("rnn_backward", "bias"): "Optional[_Array]",
+    ("rnn_backward", "c0"): "Optional[_Array]",
+    ("rnn_backward", "mask"): "Optional[NDArray[np.uint8]]",
+    ("rnn_backward", "recurrent_scale"): "Optional[_Array]",
 }
 
 

@@ -175,8 +175,8 @@ def test_embedding_looks_up_rows_and_trains_them():
     np.testing.assert_allclose(g, ref)
     with pytest.raises(ValueError, match="ids 0..6"):
         emb(np.array([[7, 0, 0]]))
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        layers.Embedding(3, 2, mask_zero=True)
+    np.testing.assert_array_equal(layers.Embedding(3, 2, mask_zero=True)(np.array([[1, 0]]))._keras_mask.numpy(),
+                                  [[True, False]])
     model = fn.Sequential([fn.Input((3,)), layers.Embedding(7, 4), layers.GlobalAveragePooling1D(),
                            layers.Dense(2, activation="softmax")])
     model.compile(optimizer=fn.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")

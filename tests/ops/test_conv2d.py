@@ -105,15 +105,20 @@ DIRECT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("xs,ks,s,pad,d", DIRECT_CASES)
-def test_small_k_paths_match_reference(rng, dtype, xs, ks, s, pad, d):
+def _case(rng, dtype, xs, ks, s, pad, d):
+    """Random x, kernel and bias of a geometry, the tolerance of ``dtype`` and the float64 reference output."""
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ks).astype(dtype)
     b = rng.standard_normal(ks[3]).astype(dtype)
     tol = 1e-4 if dtype == np.float32 else 1e-11
-    x64, w64 = x.astype(np.float64), w.astype(np.float64)
-    want = reference_conv2d(x64, w64, b, _pair(s), pad, _pair(d))
+    return x, w, b, tol, reference_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(s), pad, _pair(d))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ks,s,pad,d", DIRECT_CASES)
+def test_small_k_paths_match_reference(rng, dtype, xs, ks, s, pad, d):
+    x, w, b, tol, want = _case(rng, dtype, xs, ks, s, pad, d)
+    x64 = x.astype(np.float64)
     np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d), want, rtol=tol, atol=tol)
     np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d, activation="relu"), np.maximum(want, 0), rtol=tol, atol=tol)
     dy = rng.standard_normal(want.shape).astype(dtype)
@@ -168,11 +173,7 @@ NARROW_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("xs,ks,s,pad,d", NARROW_CASES)
 def test_few_filters_and_few_channels_match_reference(rng, dtype, xs, ks, s, pad, d):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ks).astype(dtype)
-    b = rng.standard_normal(ks[3]).astype(dtype)
-    tol = 1e-4 if dtype == np.float32 else 1e-11
-    want = reference_conv2d(x.astype(np.float64), w.astype(np.float64), b, _pair(s), pad, _pair(d))
+    x, w, b, tol, want = _case(rng, dtype, xs, ks, s, pad, d)
     np.testing.assert_allclose(ops.conv2d(x, w, b, s, pad, d), want, rtol=tol, atol=tol)
     dy = rng.standard_normal(want.shape).astype(dtype)
     dx, dw, db = ops.conv2d_backward(dy, x, w, s, pad, d)

@@ -33,6 +33,7 @@ from ..tensor.numpy_ops import (  # noqa: F401
     take, tile, trace, vstack,
 )
 from ..tensor.symbolic import symbolic_namespace as _symbolic_namespace
+from ..tensor.attention_ops import dot_product_attention  # noqa: F401
 from ..tensor.tape import stop_gradient  # noqa: F401
 from . import backend as _backend
 

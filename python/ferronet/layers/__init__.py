@@ -16,6 +16,12 @@ from .flatten import Flatten
 from .input_layer import Input, InputLayer
 from .advanced_activations import ELU, PReLU, ReLU
 from .conv2d_transpose import Conv2DTranspose
+from .depthwise_conv2d import DepthwiseConv2D
+from .separable_conv2d import SeparableConv2D
+from .image_preprocessing import CenterCrop, Resizing
+from .augmentation import (
+    RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+)
 from .conv1d import (
     AveragePooling1D, AvgPool1D, Conv1D, GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
     GlobalMaxPooling1D, MaxPool1D, MaxPooling1D,
@@ -28,6 +34,8 @@ from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, Time
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
 )
+from .attention import Attention
+from .multi_head_attention import MultiHeadAttention
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
     minimum, multiply, subtract,
@@ -38,6 +46,11 @@ from .pooling import (
     MaxPool2D, MaxPooling2D,
 )
 from .reshape import Reshape
+from .masking import Masking
+from .simple_rnn import SimpleRNN
+from .lstm import LSTM
+from .gru import GRU
+from .bidirectional import Bidirectional
 from .variable import Variable
 
 __all__ = [
@@ -50,7 +63,10 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
-    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "serialize", "deserialize", "get",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "CenterCrop", "RandomFlip",
+    "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "MultiHeadAttention", "Attention",
+    "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+    "serialize", "deserialize", "get",
 ]
 
 _CLASSES = {c.__name__: c for c in (
@@ -59,7 +75,10 @@ _CLASSES = {c.__name__: c for c in (
     Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
-    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization,
+    RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,
+    SeparableConv2D, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast,
+    RandomBrightness, MultiHeadAttention, Attention, Masking, SimpleRNN, LSTM, GRU,
+    Bidirectional,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,

@@ -19,6 +19,8 @@ class Activation(Layer):
         Any. Output shape: same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self._init_activation(activation)
@@ -43,6 +45,8 @@ class LeakyReLU(Layer):
         negative_slope: float >= 0 (Keras 2's ``alpha`` is accepted too).
         **kwargs: base layer arguments.
     """
+
+    supports_masking = True
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -72,6 +76,8 @@ class LeakyReLU(Layer):
 
 class Softmax(Layer):
     """Softmax along ``axis`` (default -1)."""
+
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

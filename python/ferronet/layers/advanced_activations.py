@@ -16,6 +16,8 @@ class ReLU(Layer):
     """``max(x, 0)`` generalized as Keras': ``negative_slope * (x - threshold)`` below ``threshold``, capped at
     ``max_value``."""
 
+    supports_masking = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and float(max_value) < 0:
@@ -40,6 +42,8 @@ class ReLU(Layer):
 
 class ELU(Layer):
     """``x`` above zero, ``alpha * (exp(x) - 1)`` below."""
+
+    supports_masking = True
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)

@@ -86,6 +86,8 @@ class Layer:
     # Input rank the layer accepts (checked in build): exact or minimum.
     _ndim: Optional[int] = None
     _min_ndim: Optional[int] = None
+    # Whether the layer passes an input mask on to its output (see ferronet.layers.masking).
+    supports_masking = False
 
     def __init__(self, *, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
@@ -295,6 +297,10 @@ class Layer:
         if _has_kernels(type(self)) or type(self).backward is not Layer.backward:
             return eager.legacy_call(self, x, training)
         return eager.user_call(self, x, training, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output for ``inputs`` with ``mask``: ``mask`` itself if ``supports_masking``."""
+        return mask if self.supports_masking else None
 
     def _build_multi(self, shapes) -> None:
         """Build a layer taking several inputs (a list/dict of shapes, batch dimensions included)."""

@@ -159,9 +159,24 @@ class _GlobalPooling1D(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """Mean over the steps: ``(batch, steps, c) -> (batch, c)``."""
+    """Mean over the steps: ``(batch, steps, c) -> (batch, c)``; with a mask, over the unmasked steps only."""
 
     _reduce = "reduce_mean"
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def _tensor_call(self, x, training, mask=None, **kwargs):
+        if mask is None:
+            return super()._tensor_call(x, training)
+        from ..tensor import math_ops as M
+        from ..tensor.core import unwrap
+
+        m = np.asarray(unwrap(mask), dtype=x.dtype)[:, :, None]
+        total = R.reduce_sum(M.multiply(x, m), axis=1, keepdims=self.keepdims)
+        count = m.sum(axis=1, keepdims=self.keepdims)
+        return M.divide(total, np.maximum(count, 1.0))
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):

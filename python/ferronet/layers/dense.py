@@ -37,6 +37,8 @@ class Dense(Layer):
         (2, 3)
     """
 
+    supports_masking = True
+
     _min_ndim = 2
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

@@ -35,6 +35,8 @@ class Dropout(Layer):
         Any. Output shape: same as the input.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         try:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor.core import Primitive, Tensor, _wrap
+from . import masking
 
 _DEPTH = [0]
 
@@ -79,11 +80,17 @@ def eager_call(layer, inputs, training, kwargs):
     top = _DEPTH[0] == 0
     if top:
         _clear_losses(layer)
+    mask = kwargs.pop("mask", None)
+    if mask is None:
+        mask = masking.get_mask(x)
+    if mask is not None and masking.takes_mask(type(layer)):
+        kwargs["mask"] = mask
     _DEPTH[0] += 1
     try:
-        return layer._tensor_call(x, bool(training) if training is not None else False, **kwargs)
+        out = layer._tensor_call(x, bool(training) if training is not None else False, **kwargs)
     finally:
         _DEPTH[0] -= 1
+    return masking.attach(layer, x, out, mask)
 
 
 def _clear_losses(layer):

@@ -26,6 +26,8 @@ class LayerNormalization(Layer):
         center, scale: learn ``beta`` / ``gamma``.
     """
 
+    supports_masking = True
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)

@@ -58,11 +58,7 @@ class Add(_Merge):
         return reduce(M.add, xs)
 
     def _forward_many(self, state, xs, training):
-        y = state.buf("y", _out_shape(xs))
-        np.add(xs[0], xs[1], out=y)
-        for x in xs[2:]:
-            np.add(y, x, out=y)
-        return y
+        return _sum_into(state.buf("y", _out_shape(xs)), xs)
 
     def _backward_many(self, state, dy, need):
         return [dy if n else None for n in need]
@@ -122,10 +118,7 @@ class Average(_Merge):
         return M.divide(reduce(M.add, xs), len(xs))
 
     def _forward_many(self, state, xs, training):
-        y = state.buf("y", _out_shape(xs))
-        np.add(xs[0], xs[1], out=y)
-        for x in xs[2:]:
-            np.add(y, x, out=y)
+        y = _sum_into(state.buf("y", _out_shape(xs)), xs)
         return np.divide(y, len(xs), out=y)
 
     def _backward_many(self, state, dy, need):
@@ -235,6 +228,13 @@ class Dot(_Merge):
 
     def get_config(self):
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _sum_into(y, xs):
+    np.add(xs[0], xs[1], out=y)
+    for x in xs[2:]:
+        np.add(y, x, out=y)
+    return y
 
 
 def _out_shape(xs):

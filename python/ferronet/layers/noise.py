@@ -23,6 +23,8 @@ class _Noise(Layer):
 class GaussianNoise(_Noise):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` in training."""
 
+    supports_masking = True
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.stddev = float(stddev)
@@ -40,6 +42,8 @@ class GaussianNoise(_Noise):
 
 class GaussianDropout(_Noise):
     """Multiplies by Gaussian noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` in training."""
+
+    supports_masking = True
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -78,6 +82,8 @@ class ActivityRegularization(Layer):
 
 class Rescaling(Layer):
     """``x * scale + offset`` (e.g. ``Rescaling(1/255)`` for pixel values)."""
+
+    supports_masking = True
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -50,6 +50,8 @@ class BatchNormalization(Layer):
         ``gamma, beta, moving_mean, moving_variance`` (``(features,)`` each).
     """
 
+    supports_masking = True
+
     _min_ndim = 2
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",

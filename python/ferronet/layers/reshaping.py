@@ -40,7 +40,8 @@ def _pair1(value, name):
 
 
 class UpSampling2D(Layer):
-    """Repeat rows and columns ``size`` times (``interpolation="nearest"``, Keras' default)."""
+    """Enlarge images ``size`` times: ``"nearest"`` (Keras' default) repeats rows and columns, ``"bilinear"``
+    interpolates at half-pixel centers (``keras.ops.image.resize``, edge pixels repeated)."""
 
     _ndim = 4
 
@@ -48,8 +49,9 @@ class UpSampling2D(Layer):
         super().__init__(**kwargs)
         self.size = int_pair(size, "size")
         self.data_format = data_format_arg(data_format)
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D supports interpolation='nearest'. Received: interpolation={interpolation!r}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError("UpSampling2D supports interpolation='nearest' or 'bilinear'. "
+                             f"Received: interpolation={interpolation!r}")
         self.interpolation = interpolation
 
     def compute_output_shape(self, s):
@@ -59,6 +61,10 @@ class UpSampling2D(Layer):
     def _tensor_call(self, x, training, **kwargs):
         n, h, w, c = x.shape
         sh, sw = self.size
+        if self.interpolation == "bilinear":
+            from ..tensor import image_ops
+
+            return image_ops.resize(x, (h * sh, w * sw), "bilinear")
         y = A.broadcast_to(A.reshape(x, (n, h, 1, w, 1, c)), (n, h, sh, w, sw, c))
         return A.reshape(y, (n, h * sh, w * sw, c))
 

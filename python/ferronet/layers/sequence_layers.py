@@ -20,15 +20,13 @@ class Embedding(Layer):
         input_dim: number of ids (ids run from 0 to ``input_dim - 1``).
         output_dim: length of each vector.
         embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
-        mask_zero: Keras' masking of id 0; ferronet does not propagate masks yet, so only False is accepted.
+        mask_zero: whether id 0 is padding: the output then carries the mask ``ids != 0``, which
+            recurrent layers and the loss honour (``input_dim`` must leave room for id 0).
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  mask_zero=False, **kwargs):
         super().__init__(**kwargs)
-        if mask_zero:
-            raise NotImplementedError("Embedding(mask_zero=True) needs masks, which ferronet's layers do not "
-                                      "propagate yet. Received: mask_zero=True")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         if self.input_dim < 1 or self.output_dim < 1:
             raise ValueError(f"input_dim and output_dim must be positive. Received: input_dim={input_dim}, "
@@ -36,7 +34,7 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(
             initializers.RandomUniform(-0.05, 0.05) if embeddings_initializer == "uniform" else embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
         self.embeddings = None
 
     def build(self, input_shape):
@@ -45,6 +43,13 @@ class Embedding(Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        from ..tensor.core import Tensor
+
+        return Tensor(np.asarray(inputs.numpy()) != 0)
 
     def _tensor_call(self, x, training, **kwargs):
         ids = np.asarray(x.numpy())
@@ -61,11 +66,13 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": None if self.embeddings_regularizer is None else regularizers.serialize(
-                    self.embeddings_regularizer), "mask_zero": False}
+                    self.embeddings_regularizer), "mask_zero": self.mask_zero}
 
 
 class TimeDistributed(Layer):
     """Applies ``layer`` to every step of ``(batch, steps, ...)``: the steps are folded into the batch axis."""
+
+    supports_masking = True
 
     _min_ndim = 3
 

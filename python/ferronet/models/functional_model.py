@@ -149,9 +149,13 @@ class Functional(Model):
             layer, index, k = t._keras_history
             return [layer.name, pos.get(id(layer._inbound_nodes[index]), 0), k]
 
+        def call_args(node):  # flags such as use_causal_mask=True, after the input references
+            kw = {k: v for k, v in node.kwargs.items() if k != "training" and isinstance(v, (bool, int, float, str))}
+            return [kw] if kw else []
+
         layer_configs = []
         for layer in self.layers:
-            nodes = [[ref(t) for t in node.flat_inputs] for node in self._nodes if node.layer is layer]
+            nodes = [[ref(t) for t in node.flat_inputs] + call_args(node) for node in self._nodes if node.layer is layer]
             entry = layers_module.serialize(layer)
             entry["name"] = layer.name
             entry["inbound_nodes"] = [] if not nodes or not nodes[0] else nodes
@@ -180,11 +184,12 @@ class Functional(Model):
                 for node_i, node in enumerate(calls):
                     if any((n, i, k) in tensors for n, i, k in [(name, node_i, 0)]):
                         continue
-                    args = [tensors.get(tuple(ref)) for ref in node]
+                    kw = node[-1] if node and isinstance(node[-1], dict) else {}
+                    args = [tensors.get(tuple(ref)) for ref in (node[:-1] if kw else node)]
                     if any(a is None for a in args):
                         ready = False
                         break
-                    out = layer(args[0] if len(args) == 1 else args)
+                    out = layer(args[0] if len(args) == 1 else args, **kw)
                     for k, o in enumerate(flatten(out)):
                         tensors[(name, node_i, k)] = o
                 if ready:

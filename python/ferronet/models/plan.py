@@ -157,9 +157,16 @@ class _Builder:
         return outs
 
 
+def _makes_masks(layer) -> bool:
+    """Whether ``layer`` starts a mask (``Masking``, ``Embedding(mask_zero=True)``): masks travel on tensors
+    through the tape, which the plan's arrays do not carry."""
+    return type(layer).compute_mask is not Layer.compute_mask and bool(getattr(layer, "mask_zero", True))
+
+
 def build_plan(model):
     """The plan of ``model`` (Sequential or functional, nested models inlined), or None when the model has
-    a layer the plan cannot run (a user layer written in tensor ops, one adding losses, a subclassed model)."""
+    a layer the plan cannot run (a user layer written in tensor ops, one adding losses or starting a mask, a
+    subclassed model)."""
     keep = [None]
     b = _Builder(keep)
     if _plain_model(model) is None:
@@ -167,7 +174,7 @@ def build_plan(model):
     n_in = 1 if _plain_model(model) == "sequential" else len(model.inputs)
     ins = [b.slot() for _ in range(n_in)]
     outs = b.model(model, ins)
-    if not b.ok or not b.nodes:
+    if not b.ok or not b.nodes or any(_makes_masks(nd.layer) for nd in b.nodes):
         return None
     return Plan(b.nodes, ins, outs, b.n_slots, keep, model._np_dtype)
 

@@ -173,8 +173,8 @@ class PlanStep:
             for nd in c.adam:
                 nd.state.adam = step
         if c.outputs is not None:
-            zs = plan.forward(xs, True, record=True)
-            loss, dzs = self._multi_loss_and_grads(c, zs, yb, swb, n)
+            z = plan.forward(xs, True, record=True)
+            loss, dzs = self._multi_loss_and_grads(c, z, yb, swb, n)
             plan.backward(dzs)
         else:
             z = plan.forward(xs, True, record=True)[0]
@@ -184,14 +184,7 @@ class PlanStep:
             loss += v.regularizer._add_gradient(v.value, v.grad)
         if c.train_vars:
             self.optimizer._apply_variables(c.opt_vars, lr)
-        if self._compile_metrics:
-            if c.outputs is not None:
-                self._update_metrics(ymb, self._predictions(c, zs), None)
-            else:
-                self._update_metrics(ymb, self._prediction(c, z), swb)
-        self._loss_sum += loss * n
-        self._loss_count += n
-        return loss
+        return self._account(c, z, ymb, swb, loss, n)
 
     def _test_step(self, c, xb, yb, swb, ymb):
         if c is None or c.custom_test:
@@ -199,8 +192,8 @@ class PlanStep:
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
         if c.outputs is not None:
-            zs = c.plan.forward(xs, False)
-            loss, _ = self._multi_loss_and_grads(c, zs, yb, swb, n)
+            z = c.plan.forward(xs, False)
+            loss, _ = self._multi_loss_and_grads(c, z, yb, swb, n)
         else:
             if isinstance(yb, list):
                 yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
@@ -208,9 +201,13 @@ class PlanStep:
             loss, _ = self._loss_and_grad(c, z, yb, swb, n)
         for v in c.reg_vars:
             loss += v.regularizer(v.value)
+        return self._account(c, z, ymb, swb, loss, n)
+
+    def _account(self, c, z, ymb, swb, loss, n):
+        """The compiled metrics on the step's outputs ``z`` (a list with several outputs) and the running loss."""
         if self._compile_metrics:
             if c.outputs is not None:
-                self._update_metrics(ymb, self._predictions(c, zs), None)
+                self._update_metrics(ymb, self._predictions(c, z), None)
             else:
                 self._update_metrics(ymb, self._prediction(c, z), swb)
         self._loss_sum += loss * n

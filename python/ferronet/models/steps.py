@@ -16,6 +16,7 @@ from ..tensor import GradientTape, Tensor
 from ..tensor import math_ops as M
 from ..tensor import reduce_ops as R
 from ..tensor.core import unwrap
+from ..layers.masking import apply_output_mask
 
 
 class LossTracker:
@@ -121,11 +122,20 @@ def _pack(xb, yb, swb):
     return (xb, yb) if swb is None else (xb, yb, swb)
 
 
+def _masked(model, y, y_pred, sw):
+    """A mask on the output weights the loss and metrics (``layers.masking.apply_output_mask``)."""
+    y2, p2, sw2 = apply_output_mask(y, y_pred, sw)
+    if p2 is not y_pred:
+        model._metric_targets = None  # the metrics see the folded targets
+    return y2, p2, sw2
+
+
 def default_train_step(model, data):
     """Keras' default ``train_step``: forward under a tape, loss, gradients, update, metrics."""
     x, y, sw = (tuple(data) + (None, None))[:3]
     with GradientTape() as tape:
         y_pred = model(x, training=True)
+        y, y_pred, sw = _masked(model, y, y_pred, sw)
         loss = compute_loss(model, y, y_pred, sw)
     variables = model.trainable_weights
     grads = tape.gradient(loss, variables)
@@ -139,6 +149,7 @@ def default_test_step(model, data):
     """Keras' default ``test_step``: forward in inference mode, loss, metrics."""
     x, y, sw = (tuple(data) + (None, None))[:3]
     y_pred = model(x, training=False)
+    y, y_pred, sw = _masked(model, y, y_pred, sw)
     loss = compute_loss(model, y, y_pred, sw)
     return _account(model, loss, y, y_pred, sw)
 

@@ -16,9 +16,11 @@ Example:
            [14., 50.]], dtype=float32)
 """
 
-from . import activations, conv, linalg, losses, normalization, optim, pooling
+from . import activations, attention, conv, image, linalg, losses, normalization, optim, pooling
 from .activations import *  # noqa: F401,F403  (each module's __all__ is the public list)
+from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .image import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
@@ -29,10 +31,12 @@ from ..tensor.tape import grad, value_and_grad  # noqa: F401  (JAX-style autodif
 __all__ = [
     *linalg.__all__,
     *conv.__all__,
+    *image.__all__,
     *pooling.__all__,
     *optim.__all__,
     *normalization.__all__,
     *activations.__all__,
+    *attention.__all__,
     *losses.__all__,
     "grad",
     "value_and_grad",

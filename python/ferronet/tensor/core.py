@@ -104,7 +104,7 @@ class Tensor:
                [16., 23.]], dtype=float32)
     """
 
-    __slots__ = ("_v", "__weakref__")
+    __slots__ = ("_v", "_keras_mask", "__weakref__")
     __array_priority__ = 100.0
 
     def __init__(self, value, dtype=None):

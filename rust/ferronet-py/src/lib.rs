@@ -3,15 +3,18 @@
 //! the GIL, calls one kernel and maps errors. No arithmetic lives here.
 
 mod activation;
+mod attention;
 mod conv;
 mod convert;
 mod errors;
+mod image;
 mod linalg;
 mod loss;
 mod metric;
 mod norm;
 mod optim;
 mod pool;
+mod recurrent;
 mod runtime;
 mod taylor;
 
@@ -22,12 +25,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     linalg::register(m)?;
     conv::register(m)?;
+    image::register(m)?;
     pool::register(m)?;
     optim::register(m)?;
     norm::register(m)?;
     activation::register(m)?;
+    attention::register(m)?;
     loss::register(m)?;
     metric::register(m)?;
     taylor::register(m)?;
+    recurrent::register(m)?;
     Ok(())
 }

@@ -1,9 +1,13 @@
 //! The neural-network ops, each forward next to its backward.
 pub mod activation;
+pub mod affine;
+pub mod attention;
 pub mod batchnorm;
+pub mod color;
 pub mod conv2d;
 pub(crate) mod conv2d_bf16;
 mod conv_direct;
+pub mod depthwise;
 pub mod dropout;
 pub mod global_pool;
 mod im2col;
@@ -15,6 +19,7 @@ pub mod optim;
 pub mod pointwise_loss;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod softmax;
 pub(crate) mod sweep;
 pub mod taylor;

@@ -1,0 +1,65 @@
+"""Recurrent layers, forward + backward through time, against PyTorch's nn.LSTM / nn.GRU (when installed).
+
+Shapes: batch 64, 100 steps, 32 features, 128 units, float32. ferronet runs the
+Keras layer on a GradientTape (the path ``fit`` takes), torch its module in
+eager mode with ``set_flush_denormal(True)``; both compute the gradients of
+the input and of every weight. ``vs_torch`` = torch time / ferronet time,
+measured interleaved in one process.
+"""
+
+import numpy as np
+import pytest
+
+import ferronet as fn
+from ferronet import _bench, layers
+from ferronet.tensor import GradientTape
+from ferronet.tensor import reduce_ops as R
+
+BATCH, STEPS, FEATURES, UNITS = 64, 100, 32, 128
+CASES = [("lstm", layers.LSTM), ("gru", layers.GRU)]
+
+
+def _ferronet_step(cls):
+    rng = np.random.default_rng(0)
+    x = fn.Tensor(rng.standard_normal((BATCH, STEPS, FEATURES)).astype(np.float32))
+    layer = cls(UNITS, return_sequences=True)
+    layer.build((None, STEPS, FEATURES))
+
+    def step():
+        with GradientTape() as tape:
+            tape.watch(x)
+            loss = R.reduce_sum(layer(x))
+        return tape.gradient(loss, [x, *layer.weights])
+
+    return step
+
+
+def _torch_step(name):
+    torch = _bench._load_torch()
+    if torch is None:
+        return None
+    torch.set_flush_denormal(True)
+    module = (torch.nn.LSTM if name == "lstm" else torch.nn.GRU)(FEATURES, UNITS, batch_first=True)
+    x = torch.randn(BATCH, STEPS, FEATURES, requires_grad=True)
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = module(x)
+        out.sum().backward()
+
+    return step
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_recurrent_forward_backward(benchmark, threads, case):
+    name, cls = case
+    fns = {"ferronet": _ferronet_step(cls)}
+    peer = _torch_step(name)
+    if peer is not None:
+        fns["torch"] = peer
+    times = _bench.interleaved(fns)
+    if "torch" in times:
+        benchmark.extra_info["vs_torch"] = round(times["torch"] / times["ferronet"], 3)
+    benchmark.extra_info["ms"] = round(times["ferronet"] * 1e3, 2)
+    benchmark(fns["ferronet"])

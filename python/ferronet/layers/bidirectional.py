@@ -1,0 +1,156 @@
+"""``Bidirectional``: a recurrent layer run forwards and backwards over the sequence, outputs merged."""
+
+from __future__ import annotations
+
+from ..tensor import array_ops as A
+from ..tensor import math_ops as M
+from .base import Layer
+from .recurrent import RNNBase
+
+__all__ = ["Bidirectional"]
+
+_MERGE_MODES = ("sum", "mul", "ave", "concat", None)
+
+
+class Bidirectional(Layer):
+    """Runs ``layer`` forwards and a copy of it (or ``backward_layer``) backwards, then merges the two outputs.
+
+    With ``return_sequences`` the backward output is reversed back, so step
+    ``t`` of both halves belongs to input step ``t``; masked steps output
+    zeros. Weights: the forward layer's, then the backward layer's.
+
+    Args:
+        layer: a ``SimpleRNN``, ``LSTM`` or ``GRU``.
+        merge_mode: ``"concat"`` (default), ``"sum"``, ``"mul"``, ``"ave"`` or None (a list of both outputs).
+        backward_layer: optional recurrent layer for the backward direction (``go_backwards`` must be the
+            opposite of ``layer``'s, and ``return_sequences``/``return_state`` equal).
+        **kwargs: base layer arguments.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> fn.layers.Bidirectional(fn.layers.LSTM(4, return_sequences=True))(np.ones((2, 5, 3))).shape
+        (2, 5, 8)
+    """
+
+    _ndim = 3
+    supports_masking = True
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        from . import deserialize, serialize
+
+        if not isinstance(layer, RNNBase):
+            raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM or GRU layer. Received: layer={layer!r}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {_MERGE_MODES}. Received: merge_mode={merge_mode!r}")
+        if weights is not None:
+            raise ValueError("Bidirectional(weights=...) is not supported: call set_weights() once built. "
+                             "Received: weights")
+        kwargs.setdefault("name", f"bidirectional_{layer.name}" if "name" not in kwargs else kwargs["name"])
+        super().__init__(**kwargs)
+        self._layer_config = serialize(layer)
+        config = dict(self._layer_config["config"], name=f"forward_{layer.name}")
+        self.forward_layer = type(layer).from_config(config)
+        if backward_layer is None:
+            config = dict(self._layer_config["config"], name=f"backward_{layer.name}",
+                          go_backwards=not layer.go_backwards)
+            self.backward_layer = type(layer).from_config(config)
+            self._backward_config = None
+        else:
+            if not isinstance(backward_layer, RNNBase):
+                raise ValueError(f"backward_layer must be a SimpleRNN, LSTM or GRU layer. Received: {backward_layer!r}")
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ValueError("backward_layer.go_backwards must be the opposite of layer.go_backwards. Received: "
+                                 f"both {layer.go_backwards}")
+            for attr in ("return_sequences", "return_state", "stateful"):
+                if getattr(backward_layer, attr) != getattr(layer, attr):
+                    raise ValueError(f"backward_layer.{attr} must equal layer.{attr}. Received: "
+                                     f"{getattr(backward_layer, attr)} and {getattr(layer, attr)}")
+            self.backward_layer = backward_layer
+            self._backward_config = serialize(backward_layer)
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        for sub in (self.forward_layer, self.backward_layer):
+            sub.zero_output_for_mask = self.return_sequences
+        self._deserialize = deserialize
+
+    @property
+    def _tracked_layers(self):
+        return [self.forward_layer, self.backward_layer]
+
+    def build(self, input_shape):
+        shape = input_shape[0] if isinstance(input_shape, list) else input_shape
+        for sub in (self.forward_layer, self.backward_layer):
+            sub.build(shape)
+
+    def compute_output_shape(self, input_shape):
+        out = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            out, states = out[0], out[1:] * 2
+        if self.merge_mode == "concat":
+            out = tuple(out[:-1]) + (2 * out[-1],)
+        elif self.merge_mode is None:
+            out = [out, out]
+        if not self.return_state:
+            return out
+        return (out if isinstance(out, list) else [out]) + states
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        n = 2 * self.forward_layer._n_states if self.return_state else 0
+        heads = [out, out] if self.merge_mode is None else [out]
+        return heads + [None] * n if (n or self.merge_mode is None) else out
+
+    def _tensor_call(self, x, training, mask=None, **kwargs):
+        states = []
+        if isinstance(x, (list, tuple)):
+            x, states = x[0], list(x[1:])
+        n = self.forward_layer._n_states
+        if states and len(states) != 2 * n:
+            raise ValueError(f'Layer "{self.name}" takes {2 * n} initial states (forward, then backward). '
+                             f"Received: {len(states)}")
+        fw = self.forward_layer(x, mask=mask, training=training, initial_state=states[:n] or None)
+        bw = self.backward_layer(x, mask=mask, training=training, initial_state=states[n:] or None)
+        fw_states, bw_states = [], []
+        if self.return_state:
+            fw, fw_states = fw[0], list(fw[1:])
+            bw, bw_states = bw[0], list(bw[1:])
+        if self.return_sequences:
+            bw = A.reverse(bw, [1])
+        if self.merge_mode == "concat":
+            out = A.concat([fw, bw], axis=-1)
+        elif self.merge_mode == "sum":
+            out = M.add(fw, bw)
+        elif self.merge_mode == "ave":
+            out = M.multiply(M.add(fw, bw), 0.5)
+        elif self.merge_mode == "mul":
+            out = M.multiply(fw, bw)
+        else:
+            out = [fw, bw]
+        if not self.return_state:
+            return out
+        return (out if isinstance(out, list) else [out]) + fw_states + bw_states
+
+    def reset_states(self, states=None):
+        """Reset both directions' states (stateful layers)."""
+        n = self.forward_layer._n_states
+        self.forward_layer.reset_states(None if states is None else states[:n])
+        self.backward_layer.reset_states(None if states is None else states[n:])
+
+    def get_config(self):
+        config = {**super().get_config(), "layer": self._layer_config, "merge_mode": self.merge_mode}
+        if self._backward_config is not None:
+            config["backward_layer"] = self._backward_config
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+
+        config = dict(config)
+        layer = deserialize(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        return cls(layer, backward_layer=None if backward is None else deserialize(backward), **config)

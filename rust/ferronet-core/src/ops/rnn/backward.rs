@@ -1,0 +1,225 @@
+//! Backpropagation through time (see the module documentation of [`super`]).
+
+use super::cells::{backward_on, RowBwd};
+use super::{part, part_mut, rows, Cell, Grads, Inputs, Rnn, Saved, Weights};
+use crate::error::{shape_err, value_err, Result};
+use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
+use crate::parallel::{self, SendPtr};
+use crate::simd::{self, Isa};
+
+const OP_B: &str = "rnn_backward";
+
+/// Backpropagation through time. `d_states` is dL/d`states` (same layout);
+/// `saved` is what [`rnn_forward`] wrote for the same inputs.
+pub fn rnn_backward<T: GemmFloat + VFloat>(
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+    d_states: &[T],
+    grads: Grads<'_, T>,
+) -> Result<()> {
+    rnn.check(OP_B, &w, &inp)?;
+    rnn.check_saved(OP_B, saved.states.len(), saved.gates.len(), saved.aux.len())?;
+    let (b, t, f, u, gu) = (rnn.batch, rnn.steps, rnn.features, rnn.units, rnn.gu());
+    let sizes = [
+        ("d_states", d_states.len(), b * t * rnn.su()),
+        ("dx", grads.dx.len(), b * t * f),
+        ("dkernel", grads.dkernel.len(), f * gu),
+        ("drecurrent", grads.drecurrent.len(), u * gu),
+        ("dh0", grads.dh0.len(), b * u),
+        ("dbias", grads.dbias.as_ref().map_or(rnn.bias_len(), |d| d.len()), rnn.bias_len()),
+        ("dc0", grads.dc0.as_ref().map_or(b * u, |d| d.len()), b * u),
+    ];
+    for (name, got, want) in sizes {
+        if got != want {
+            return shape_err(OP_B, format!("{name} must hold {want} elements. Received: {got}"));
+        }
+    }
+    if (grads.dc0.is_some()) != (rnn.cell == Cell::Lstm) || grads.dbias.is_some() != w.bias.is_some() {
+        return value_err(
+            OP_B,
+            "dc0 is needed exactly for an LSTM and dbias exactly with a bias. Received: a mismatch",
+        );
+    }
+    let isa = simd::active();
+    if has_fma(isa) {
+        backward_with::<Fused, T>(isa, rnn, w, inp, saved, d_states, grads);
+    } else {
+        backward_with::<Plain, T>(isa, rnn, w, inp, saved, d_states, grads);
+    }
+    Ok(())
+}
+
+fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
+    isa: Isa,
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+    d_states: &[T],
+    grads: Grads<'_, T>,
+) {
+    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, features: nf, units: u } = *rnn;
+    let (gu, su) = (rnn.gu(), rnn.su());
+    let gru = cell == Cell::Gru;
+    let mut dg_in = vec![T::ZERO; nb * nt * gu];
+    let mut dg_rec = vec![T::ZERO; if gru { nb * nt * gu } else { 0 }];
+    let (dh, dc) = (SendPtr(grads.dh0.as_mut_ptr()), grads.dc0.map(|d| SendPtr(d.as_mut_ptr())));
+    let mut tmp = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
+    let zeros = vec![T::ZERO; u];
+    let (states, gates, aux) =
+        (SendPtr(saved.states.as_mut_ptr()), SendPtr(saved.gates.as_mut_ptr()), SendPtr(saved.aux.as_mut_ptr()));
+    unsafe {
+        std::ptr::write_bytes(dh.get(), 0, nb * u);
+        if let Some(dc) = dc {
+            std::ptr::write_bytes(dc.get(), 0, nb * u);
+        }
+    }
+    let (pin, prec) =
+        (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
+    for s in (0..nt).rev() {
+        // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
+        let zeros = &zeros;
+        rows(isa, nb, gu, |b| unsafe {
+            let (states, gates, aux) = (states.get() as *const T, gates.get() as *const T, aux.get() as *const T);
+            let row = b * nt + s;
+            let dh_b = part_mut(dh, b, u);
+            let ds = part(d_states.as_ptr(), row, su);
+            for j in 0..u {
+                dh_b[j] += ds[j];
+            }
+            let dc_b = match dc {
+                Some(dc) => {
+                    let d = part_mut(dc, b, u);
+                    for j in 0..u {
+                        d[j] += ds[u + j];
+                    }
+                    d
+                }
+                None => &mut [],
+            };
+            if inp.mask.is_some_and(|m| m[row] == 0) {
+                return; // a skipped step passes its state gradient through
+            }
+            let (h_prev, c_prev) = if s == 0 {
+                (part(inp.h0.as_ptr(), b, u), inp.c0.map_or(&zeros[..], |c| part(c.as_ptr(), b, u)))
+            } else {
+                let p = part(states, row - 1, su);
+                (&p[..u], if cell == Cell::Lstm { &p[u..] } else { &zeros[..] })
+            };
+            let st = part(states, row, su);
+            let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
+            let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
+            let r = RowBwd {
+                gates: part(gates, row, gu),
+                aux: aux_row,
+                h: &st[..u],
+                h_prev,
+                c_prev,
+                dh: dh_b,
+                dc: dc_b,
+                dg_in: part_mut(pin, row, gu),
+                dg_rec: dg_rec_row,
+            };
+            backward_on::<M, T>(isa, cell, act, ract, u, r);
+        });
+        // Stage 2: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
+        let a = MatPtr { ptr: unsafe { prec.get().add(s * gu) } as *const T, rs: (nt * gu) as isize, cs: 1 };
+        let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
+        match inp.recurrent_scale {
+            None => unsafe { gemm::gemm(nb, u, gu, a, rt, dh.get(), u as isize, 1, true) },
+            Some(scale) => {
+                unsafe { gemm::gemm(nb, u, gu, a, rt, tmp.as_mut_ptr(), u as isize, 1, false) };
+                let d = unsafe { std::slice::from_raw_parts_mut(dh.get(), nb * u) };
+                for ((d, &t), &k) in d.iter_mut().zip(&tmp).zip(scale) {
+                    *d += t * k;
+                }
+            }
+        }
+    }
+    // Weight and input gradients: three GEMMs over all batch·steps rows.
+    let rows_all = nb * nt;
+    unsafe {
+        gemm::gemm(
+            rows_all,
+            nf,
+            gu,
+            MatPtr { ptr: dg_in.as_ptr(), rs: gu as isize, cs: 1 },
+            MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize },
+            grads.dx.as_mut_ptr(),
+            nf as isize,
+            1,
+            false,
+        );
+        gemm::gemm(
+            nf,
+            gu,
+            rows_all,
+            MatPtr { ptr: inp.x.as_ptr(), rs: 1, cs: nf as isize },
+            MatPtr { ptr: dg_in.as_ptr(), rs: gu as isize, cs: 1 },
+            grads.dkernel.as_mut_ptr(),
+            gu as isize,
+            1,
+            false,
+        );
+    }
+    let mut h_prev = vec![T::ZERO; rows_all * u];
+    for bi in 0..nb {
+        for s in 0..nt {
+            let dst = &mut h_prev[(bi * nt + s) * u..(bi * nt + s + 1) * u];
+            let src = if s == 0 {
+                &inp.h0[bi * u..(bi + 1) * u]
+            } else {
+                unsafe { &part(states.get() as *const T, bi * nt + s - 1, su)[..u] }
+            };
+            match inp.recurrent_scale {
+                Some(k) => dst.iter_mut().zip(src).zip(&k[bi * u..(bi + 1) * u]).for_each(|((d, &v), &k)| *d = v * k),
+                None => dst.copy_from_slice(src),
+            }
+        }
+    }
+    let dgr = if gru { &dg_rec } else { &dg_in };
+    unsafe {
+        gemm::gemm(
+            u,
+            gu,
+            rows_all,
+            MatPtr { ptr: h_prev.as_ptr(), rs: 1, cs: u as isize },
+            MatPtr { ptr: dgr.as_ptr(), rs: gu as isize, cs: 1 },
+            grads.drecurrent.as_mut_ptr(),
+            gu as isize,
+            1,
+            false,
+        );
+    }
+    if let Some(db) = grads.dbias {
+        column_sums(&dg_in, gu, &mut db[..gu]);
+        if gru {
+            column_sums(&dg_rec, gu, &mut db[gu..]);
+        }
+    }
+}
+
+/// `out[j] = Σ_i a[i, j]`, rows summed in order (columns spread over threads).
+fn column_sums<T: GemmFloat>(a: &[T], n: usize, out: &mut [T]) {
+    const CHUNK: usize = 64;
+    let rows = a.len() / n;
+    let o = SendPtr(out.as_mut_ptr());
+    let run = |c: usize| {
+        let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+        let dst = unsafe { std::slice::from_raw_parts_mut(o.get().add(lo), hi - lo) };
+        dst.fill(T::ZERO);
+        for i in 0..rows {
+            for (d, &v) in dst.iter_mut().zip(&a[i * n + lo..i * n + hi]) {
+                *d += v;
+            }
+        }
+    };
+    if parallel::worth_parallel(a.len(), 1 << 16) {
+        parallel::for_each(n.div_ceil(CHUNK), run);
+    } else {
+        (0..n.div_ceil(CHUNK)).for_each(run);
+    }
+}

@@ -1,0 +1,257 @@
+//! The per-step element-wise work of each cell: gate non-linearities after
+//! the recurrent product (forward) and the gate gradients before it
+//! (backward), one batch row at a time.
+//!
+//! Keras' layouts: LSTM gates `i, f, c, o`, GRU gates `z, r, h`, each block
+//! `units` wide. Every row is computed by one thread in a fixed order, so
+//! results do not depend on the thread count.
+
+#![allow(clippy::needless_range_loop)] // the gate blocks are indexed in step with each other
+
+use super::{Act, Cell};
+use crate::ops::vmath::{self, MulAdd, VFloat};
+use crate::simd::Isa;
+
+impl Act {
+    /// The activation's value.
+    #[inline(always)]
+    pub(super) fn f<M: MulAdd, T: VFloat>(self, x: T) -> T {
+        match self {
+            Act::Linear => x,
+            Act::Tanh => vmath::tanh::<M, T>(x),
+            Act::Sigmoid => vmath::sigmoid::<M, T>(x),
+            Act::Relu => {
+                if x < T::ZERO {
+                    T::ZERO
+                } else {
+                    x
+                }
+            }
+        }
+    }
+
+    /// The slope f'(x) from the value y = f(x) (every supported activation
+    /// has one).
+    #[inline(always)]
+    pub(super) fn slope<T: VFloat>(self, y: T) -> T {
+        match self {
+            Act::Linear => T::ONE,
+            Act::Tanh => T::ONE - y * y,
+            Act::Sigmoid => y * (T::ONE - y),
+            Act::Relu => {
+                if y > T::ZERO {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+        }
+    }
+}
+
+/// `f` applied in place over a slice. The activation is chosen outside the
+/// loop, so each loop is branch-free and vectorises (see [`crate::ops::sweep`]).
+#[inline(always)]
+fn apply<M: MulAdd, T: VFloat>(act: Act, s: &mut [T]) {
+    match act {
+        Act::Linear => {}
+        Act::Tanh => s.iter_mut().for_each(|v| *v = vmath::tanh::<M, T>(*v)),
+        Act::Sigmoid => s.iter_mut().for_each(|v| *v = vmath::sigmoid::<M, T>(*v)),
+        Act::Relu => s.iter_mut().for_each(|v| *v = Act::Relu.f::<M, T>(*v)),
+    }
+}
+
+/// `dst[j] += a[j] + b[j]` (b optional).
+#[inline(always)]
+fn add2<T: VFloat>(dst: &mut [T], a: &[T], b: Option<&[T]>) {
+    match b {
+        Some(b) => dst.iter_mut().zip(a).zip(b).for_each(|((d, &x), &y)| *d += x + y),
+        None => dst.iter_mut().zip(a).for_each(|(d, &x)| *d += x),
+    }
+}
+
+/// One row's forward inputs and outputs (slices of `units`-wide blocks).
+pub(super) struct RowFwd<'a, T> {
+    /// The input projection `x·W` of this step (`G·units`), overwritten with
+    /// the activated gates.
+    pub gates: &'a mut [T],
+    /// The recurrent product `h·R` (`G·units`); GRU overwrites it.
+    pub rec: &'a mut [T],
+    /// Input bias (`G·units`) and, for GRU with `reset_after`, recurrent bias.
+    pub bias: Option<&'a [T]>,
+    pub rec_bias: Option<&'a [T]>,
+    pub h_prev: &'a [T],
+    pub c_prev: &'a [T],
+    /// The new state: `h` (and `c` for LSTM).
+    pub h: &'a mut [T],
+    pub c: &'a mut [T],
+    /// LSTM: `activation(c)`; GRU: the recurrent part of the candidate
+    /// (`h·R_h + b_h`, needed by the reset gate's gradient).
+    pub aux: &'a mut [T],
+}
+
+/// The forward step of one row: one vectorised pass per stage.
+#[inline(always)]
+fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
+    match cell {
+        Cell::Simple => {
+            add2(r.gates, r.rec, r.bias);
+            apply::<M, T>(act, r.gates);
+            r.h.copy_from_slice(r.gates);
+        }
+        Cell::Lstm => {
+            add2(r.gates, r.rec, r.bias);
+            let (ifg, o) = r.gates.split_at_mut(3 * u);
+            let (i_f, g) = ifg.split_at_mut(2 * u);
+            apply::<M, T>(ract, i_f);
+            apply::<M, T>(act, g);
+            apply::<M, T>(ract, o);
+            let (i, f) = i_f.split_at(u);
+            for j in 0..u {
+                r.c[j] = f[j] * r.c_prev[j] + i[j] * g[j];
+            }
+            r.aux.copy_from_slice(r.c);
+            apply::<M, T>(act, r.aux);
+            for j in 0..u {
+                r.h[j] = o[j] * r.aux[j];
+            }
+        }
+        Cell::Gru => {
+            if let Some(b) = r.bias {
+                r.gates.iter_mut().zip(b).for_each(|(d, &x)| *d += x);
+            }
+            if let Some(b) = r.rec_bias {
+                r.rec.iter_mut().zip(b).for_each(|(d, &x)| *d += x);
+            }
+            let (zr, hh) = r.gates.split_at_mut(2 * u);
+            add2(zr, &r.rec[..2 * u], None);
+            apply::<M, T>(ract, zr);
+            let rh = &r.rec[2 * u..];
+            let rg = &zr[u..];
+            for j in 0..u {
+                hh[j] += rg[j] * rh[j];
+            }
+            apply::<M, T>(act, hh);
+            r.aux.copy_from_slice(rh);
+            let zg = &zr[..u];
+            for j in 0..u {
+                r.h[j] = zg[j] * r.h_prev[j] + (T::ONE - zg[j]) * hh[j];
+            }
+        }
+    }
+}
+
+/// One row's backward inputs and outputs.
+pub(super) struct RowBwd<'a, T> {
+    pub gates: &'a [T],
+    pub aux: &'a [T],
+    pub h: &'a [T],
+    pub h_prev: &'a [T],
+    pub c_prev: &'a [T],
+    /// In: dL/dh of this step (state and output); out: the part of dL/dh_prev
+    /// that does not go through the recurrent product.
+    pub dh: &'a mut [T],
+    /// LSTM: in dL/dc of this step, out dL/dc_prev.
+    pub dc: &'a mut [T],
+    /// Out: gradients of the pre-activations on the input side (`x·W + b`).
+    /// (LSTM reads `activation(c)` from `aux`.)
+    pub dg_in: &'a mut [T],
+    /// Out (GRU only): gradients on the recurrent side (`h·R + b_rec`).
+    pub dg_rec: &'a mut [T],
+}
+
+/// The backward step of one row.
+#[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // M kept so both row functions are chosen alike
+fn backward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    match cell {
+        Cell::Simple => {
+            for j in 0..u {
+                r.dg_in[j] = r.dh[j] * act.slope(r.h[j]);
+                r.dh[j] = T::ZERO;
+            }
+        }
+        Cell::Lstm => {
+            for j in 0..u {
+                let (i, f, g, o) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j], r.gates[3 * u + j]);
+                let tc = r.aux[j];
+                let dh = r.dh[j];
+                let dct = r.dc[j] + dh * o * act.slope(tc);
+                r.dg_in[j] = dct * g * ract.slope(i);
+                r.dg_in[u + j] = dct * r.c_prev[j] * ract.slope(f);
+                r.dg_in[2 * u + j] = dct * i * act.slope(g);
+                r.dg_in[3 * u + j] = dh * tc * ract.slope(o);
+                r.dc[j] = dct * f;
+                r.dh[j] = T::ZERO;
+            }
+        }
+        Cell::Gru => {
+            for j in 0..u {
+                let (zg, rg, hh) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j]);
+                let dh = r.dh[j];
+                let dz = dh * (r.h_prev[j] - hh) * ract.slope(zg);
+                let dhh = dh * (T::ONE - zg) * act.slope(hh);
+                let dr = dhh * r.aux[j] * ract.slope(rg);
+                r.dg_in[j] = dz;
+                r.dg_in[u + j] = dr;
+                r.dg_in[2 * u + j] = dhh;
+                r.dg_rec[j] = dz;
+                r.dg_rec[u + j] = dr;
+                r.dg_rec[2 * u + j] = dhh * rg;
+                r.dh[j] = dh * zg;
+            }
+        }
+    }
+}
+
+// Per-ISA entry points: the row functions are inlined into each, so their
+// loops and the polynomial activations are compiled (and vectorised) for that
+// instruction set, with hardware FMA where `M` is `Fused`.
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn forward_avx512<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
+    forward_row::<M, T>(cell, act, ract, u, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_avx2<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
+    forward_row::<M, T>(cell, act, ract, u, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+unsafe fn backward_avx512<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    backward_row::<M, T>(cell, act, ract, u, r)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn backward_avx2<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    backward_row::<M, T>(cell, act, ract, u, r)
+}
+
+/// [`forward_row`] compiled for `isa` (a path this machine supports).
+pub(super) fn forward_on<M: MulAdd, T: VFloat>(isa: Isa, cell: Cell, act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
+    match isa {
+        // SAFETY: callers pass `simd::active()`, which only names supported paths.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { forward_avx512::<M, T>(cell, act, ract, u, r) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { forward_avx2::<M, T>(cell, act, ract, u, r) },
+        _ => forward_row::<M, T>(cell, act, ract, u, r),
+    }
+}
+
+/// [`backward_row`] compiled for `isa` (a path this machine supports).
+pub(super) fn backward_on<M: MulAdd, T: VFloat>(isa: Isa, cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    match isa {
+        // SAFETY: as in `forward_on`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { backward_avx512::<M, T>(cell, act, ract, u, r) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { backward_avx2::<M, T>(cell, act, ract, u, r) },
+        _ => backward_row::<M, T>(cell, act, ract, u, r),
+    }
+}

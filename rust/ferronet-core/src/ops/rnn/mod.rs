@@ -1,0 +1,389 @@
+//! Recurrent layers (SimpleRNN, LSTM, GRU) over whole sequences, forward and
+//! backpropagation through time.
+//!
+//! Forward: the input projection of every step, `X·W` for all `batch·steps`
+//! rows, is one GEMM; then each step runs one GEMM for the recurrent product
+//! `h·R` followed by one element-wise pass per batch row ([`cells`]) that
+//! adds the biases, applies the gate non-linearities and writes the new
+//! state. Saved for backward: the states (`h`, and `c` for LSTM), the
+//! activated gates and, for GRU, the recurrent part of the candidate.
+//!
+//! Backward walks the steps in reverse: one element-wise pass per row turns
+//! dL/dh (and dL/dc) into gate gradients, and one GEMM per step sends them
+//! through `R` to the previous state. The weight gradients need no per-step
+//! work: `dW = Xᵀ·dG`, `dR = H_prevᵀ·dG` and `dX = dG·Wᵀ` are three GEMMs over
+//! all steps at once, and the bias gradient is a column sum in row order.
+//!
+//! Steps whose mask is 0 carry the state through unchanged and pass its
+//! gradient back unchanged. Sequences run in the order given (the caller
+//! reverses them for `go_backwards`). Work is split over batch rows and the
+//! GEMM never splits its sum, so results are bitwise identical for any thread
+//! count.
+
+mod backward;
+mod cells;
+#[cfg(test)]
+mod tests;
+
+use crate::error::{shape_err, value_err, Result};
+use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::ops::sweep::{sweep, Body};
+use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
+use crate::parallel::SendPtr;
+use crate::simd::{self, Isa};
+pub use backward::rnn_backward;
+use cells::{forward_on, RowFwd};
+
+const OP_F: &str = "rnn_forward";
+
+/// The recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// `h = act(x·W + h·R + b)`.
+    Simple,
+    /// Gates `i, f, c, o`; state `(h, c)`.
+    Lstm,
+    /// Gates `z, r, h` with the reset gate applied after the recurrent
+    /// product (Keras' `reset_after=True`), bias `(2, 3·units)`.
+    Gru,
+}
+
+impl Cell {
+    /// `"simple_rnn"`, `"lstm"` or `"gru"`.
+    pub fn parse(name: &str) -> Result<Cell> {
+        match name {
+            "simple_rnn" => Ok(Cell::Simple),
+            "lstm" => Ok(Cell::Lstm),
+            "gru" => Ok(Cell::Gru),
+            _ => value_err(OP_F, format!("cell must be 'simple_rnn', 'lstm' or 'gru'. Received: cell='{name}'")),
+        }
+    }
+
+    /// Number of gate blocks in the kernels' last axis.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Simple => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+
+    /// Number of `units`-wide state blocks per step (`h`, or `h` and `c`).
+    pub fn state_blocks(self) -> usize {
+        if self == Cell::Lstm {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// An activation the cells apply inside the step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Linear,
+    Tanh,
+    Sigmoid,
+    Relu,
+}
+
+impl Act {
+    /// `"linear"`, `"tanh"`, `"sigmoid"` or `"relu"`.
+    pub fn parse(what: &str, name: &str) -> Result<Act> {
+        match name {
+            "linear" => Ok(Act::Linear),
+            "tanh" => Ok(Act::Tanh),
+            "sigmoid" => Ok(Act::Sigmoid),
+            "relu" => Ok(Act::Relu),
+            _ => value_err(
+                OP_F,
+                format!("{what} must be 'linear', 'tanh', 'sigmoid' or 'relu'. Received: {what}='{name}'"),
+            ),
+        }
+    }
+}
+
+/// What a recurrent layer computes and on which sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct Rnn {
+    pub cell: Cell,
+    pub activation: Act,
+    pub recurrent_activation: Act,
+    pub batch: usize,
+    pub steps: usize,
+    pub features: usize,
+    pub units: usize,
+}
+
+/// The layer's weights in Keras' layouts: `kernel (features, G·units)`,
+/// `recurrent (units, G·units)`, `bias (G·units)` or, for GRU, `(2, 3·units)`.
+#[derive(Clone, Copy)]
+pub struct Weights<'a, T> {
+    pub kernel: &'a [T],
+    pub recurrent: &'a [T],
+    pub bias: Option<&'a [T]>,
+}
+
+/// Everything about the sequences besides the weights.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a, T> {
+    /// `(batch, steps, features)`.
+    pub x: &'a [T],
+    /// Initial `h` `(batch, units)`, and `c` for LSTM.
+    pub h0: &'a [T],
+    pub c0: Option<&'a [T]>,
+    /// `(batch, steps)`, 0 where a step is skipped.
+    pub mask: Option<&'a [u8]>,
+    /// Recurrent dropout: `(batch, units)` factors on `h` before the
+    /// recurrent product.
+    pub recurrent_scale: Option<&'a [T]>,
+}
+
+/// What the forward pass keeps for the backward pass.
+pub struct Saved<'a, T> {
+    /// `(batch, steps, S·units)`: `h` after each step, then `c` for LSTM.
+    pub states: &'a mut [T],
+    /// `(batch, steps, G·units)`: the activated gates.
+    pub gates: &'a mut [T],
+    /// `(batch, steps, units)`: LSTM `activation(c)`, GRU the recurrent part
+    /// of the candidate. Empty for SimpleRNN.
+    pub aux: &'a mut [T],
+}
+
+/// The gradients the backward pass writes (every one overwritten).
+pub struct Grads<'a, T> {
+    pub dx: &'a mut [T],
+    pub dkernel: &'a mut [T],
+    pub drecurrent: &'a mut [T],
+    pub dbias: Option<&'a mut [T]>,
+    pub dh0: &'a mut [T],
+    pub dc0: Option<&'a mut [T]>,
+}
+
+impl Rnn {
+    pub(super) fn gu(&self) -> usize {
+        self.cell.gates() * self.units
+    }
+
+    pub(super) fn su(&self) -> usize {
+        self.cell.state_blocks() * self.units
+    }
+
+    pub(super) fn bias_len(&self) -> usize {
+        if self.cell == Cell::Gru {
+            2 * self.gu()
+        } else {
+            self.gu()
+        }
+    }
+
+    fn aux_len(&self) -> usize {
+        if self.cell != Cell::Simple {
+            self.batch * self.steps * self.units
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn check<T>(&self, op: &'static str, w: &Weights<'_, T>, inp: &Inputs<'_, T>) -> Result<()> {
+        let (b, t, f, u, gu) = (self.batch, self.steps, self.features, self.units, self.gu());
+        if u == 0 || f == 0 || t == 0 {
+            return value_err(
+                op,
+                format!("units, features and steps must be positive. Received: units={u}, features={f}, steps={t}"),
+            );
+        }
+        let want = |name: &str, got: usize, n: usize, shape: String| -> Result<()> {
+            if got != n {
+                return shape_err(op, format!("{name} must have shape {shape}. Received: {got} elements"));
+            }
+            Ok(())
+        };
+        want("x", inp.x.len(), b * t * f, format!("({b}, {t}, {f})"))?;
+        want("kernel", w.kernel.len(), f * gu, format!("({f}, {gu})"))?;
+        want("recurrent_kernel", w.recurrent.len(), u * gu, format!("({u}, {gu})"))?;
+        if let Some(bias) = w.bias {
+            let shape = if self.cell == Cell::Gru { format!("(2, {gu})") } else { format!("({gu},)") };
+            want("bias", bias.len(), self.bias_len(), shape)?;
+        }
+        want("h0", inp.h0.len(), b * u, format!("({b}, {u})"))?;
+        match (self.cell, inp.c0) {
+            (Cell::Lstm, Some(c0)) => want("c0", c0.len(), b * u, format!("({b}, {u})"))?,
+            (Cell::Lstm, None) => return value_err(op, "an LSTM needs c0. Received: c0=None"),
+            (_, Some(_)) => {
+                return value_err(op, format!("only an LSTM takes c0. Received: c0 for cell {:?}", self.cell))
+            }
+            _ => {}
+        }
+        if let Some(m) = inp.mask {
+            want("mask", m.len(), b * t, format!("({b}, {t})"))?;
+        }
+        if let Some(s) = inp.recurrent_scale {
+            want("recurrent_scale", s.len(), b * u, format!("({b}, {u})"))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_saved(&self, op: &'static str, states: usize, gates: usize, aux: usize) -> Result<()> {
+        let (b, t) = (self.batch, self.steps);
+        if states != b * t * self.su() || gates != b * t * self.gu() || aux != self.aux_len() {
+            return shape_err(
+                op,
+                format!(
+                    "saved buffers must hold states ({b}, {t}, {}), gates ({b}, {t}, {}) and aux {}. Received: {states}, {gates} and {aux} elements",
+                    self.su(),
+                    self.gu(),
+                    self.aux_len()
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Runs `f(row)` for every batch row with the code generated for the active
+/// SIMD path, in parallel when the step is large enough.
+struct Rows<F>(F);
+
+impl<F: Fn(usize) + Sync> Body for Rows<F> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        for b in lo..hi {
+            (self.0)(b)
+        }
+    }
+}
+
+pub(super) fn rows<F: Fn(usize) + Sync>(isa: Isa, n: usize, cost: usize, f: F) {
+    sweep(isa, n, 1, cost, &Rows(f));
+}
+
+/// `&s[i·n .. (i+1)·n]` of a raw buffer.
+#[inline(always)]
+pub(super) unsafe fn part<'a, T>(p: *const T, i: usize, n: usize) -> &'a [T] {
+    std::slice::from_raw_parts(p.add(i * n), n)
+}
+
+#[inline(always)]
+pub(super) unsafe fn part_mut<'a, T>(p: SendPtr<T>, i: usize, n: usize) -> &'a mut [T] {
+    std::slice::from_raw_parts_mut(p.get().add(i * n), n)
+}
+
+/// Forward pass over all steps; fills `saved`.
+pub fn rnn_forward<T: GemmFloat + VFloat>(
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+) -> Result<()> {
+    rnn.check(OP_F, &w, &inp)?;
+    rnn.check_saved(OP_F, saved.states.len(), saved.gates.len(), saved.aux.len())?;
+    let isa = simd::active();
+    if has_fma(isa) {
+        forward_with::<Fused, T>(isa, rnn, w, inp, saved);
+    } else {
+        forward_with::<Plain, T>(isa, rnn, w, inp, saved);
+    }
+    Ok(())
+}
+
+fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
+    isa: Isa,
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+) {
+    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, features: nf, units: u } = *rnn;
+    let (gu, su) = (rnn.gu(), rnn.su());
+    let (bias, rec_bias) = match (cell, w.bias) {
+        (Cell::Gru, Some(b)) => (Some(&b[..gu]), Some(&b[gu..])),
+        (_, b) => (b, None),
+    };
+    // Input projection of every step: one GEMM over batch·steps rows.
+    unsafe {
+        gemm::gemm(
+            nb * nt,
+            gu,
+            nf,
+            MatPtr { ptr: inp.x.as_ptr(), rs: nf as isize, cs: 1 },
+            MatPtr { ptr: w.kernel.as_ptr(), rs: gu as isize, cs: 1 },
+            saved.gates.as_mut_ptr(),
+            gu as isize,
+            1,
+            false,
+        );
+    }
+    let mut rec = vec![T::ZERO; nb * gu];
+    let mut dropped = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
+    let (states, gates, aux) =
+        (SendPtr(saved.states.as_mut_ptr()), SendPtr(saved.gates.as_mut_ptr()), SendPtr(saved.aux.as_mut_ptr()));
+    let zeros = vec![T::ZERO; u];
+    for s in 0..nt {
+        // h_prev (and c_prev): the initial state, or row (b, s-1) of `states`.
+        let (prev, prev_rs) = if s == 0 {
+            (inp.h0.as_ptr(), u)
+        } else {
+            (unsafe { states.get().add((s - 1) * su) } as *const T, nt * su)
+        };
+        let mut a = MatPtr { ptr: prev, rs: prev_rs as isize, cs: 1 };
+        if let Some(scale) = inp.recurrent_scale {
+            for b in 0..nb {
+                for j in 0..u {
+                    dropped[b * u + j] = unsafe { *prev.add(b * prev_rs + j) } * scale[b * u + j];
+                }
+            }
+            a = MatPtr { ptr: dropped.as_ptr(), rs: u as isize, cs: 1 };
+        }
+        // LOOP over steps, stage 1: the recurrent product of the whole batch.
+        unsafe {
+            gemm::gemm(
+                nb,
+                gu,
+                u,
+                a,
+                MatPtr { ptr: w.recurrent.as_ptr(), rs: gu as isize, cs: 1 },
+                rec.as_mut_ptr(),
+                gu as isize,
+                1,
+                false,
+            );
+        }
+        // Stage 2: gates and new state, one row at a time.
+        let rec_p = SendPtr(rec.as_mut_ptr());
+        let zeros = &zeros;
+        let prev = SendPtr(prev as *mut T);
+        rows(isa, nb, gu, |b| unsafe {
+            let row = b * nt + s;
+            let prev = prev.get() as *const T;
+            let h_prev = part(prev, b, prev_rs);
+            let h_prev = &h_prev[..u];
+            let c_prev = if cell != Cell::Lstm {
+                &zeros[..]
+            } else if s == 0 {
+                part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
+            } else {
+                &part(prev, b, prev_rs)[u..2 * u]
+            };
+            let st = part_mut(states, row, su);
+            let g = part_mut(gates, row, gu);
+            if inp.mask.is_some_and(|m| m[row] == 0) {
+                // A skipped step: the state goes through unchanged.
+                st[..u].copy_from_slice(h_prev);
+                if cell == Cell::Lstm {
+                    st[u..].copy_from_slice(c_prev);
+                }
+                g.fill(T::ZERO);
+                if cell != Cell::Simple {
+                    part_mut(aux, row, u).fill(T::ZERO);
+                }
+                return;
+            }
+            let (h, c) = st.split_at_mut(u);
+            let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
+            let rec = part_mut(rec_p, b, gu);
+            let r = RowFwd { gates: g, rec, bias, rec_bias, h_prev, c_prev, h, c, aux: aux_row };
+            forward_on::<M, T>(isa, cell, act, ract, u, r);
+        });
+    }
+}
