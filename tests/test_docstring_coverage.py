@@ -14,7 +14,9 @@ import pytest
 COVERED = [
     "ferronet.ops",
     "ferronet.ops.activations",
+    "ferronet.ops.attention",
     "ferronet.ops.conv",
+    "ferronet.ops.image",
     "ferronet.ops.linalg",
     "ferronet.ops.losses",
     "ferronet.ops.normalization",
