@@ -12,12 +12,13 @@ import pathlib
 import ferronet._core as core
 
 ARRAY = "_Array"
-INT_ARGS = {"step", "seed", "n", "reps"}
+INT_ARGS = {"step", "seed", "n", "reps", "l", "n_equilibrate", "n_between", "samples"}
 FLOAT_ARGS = {
     "learning_rate", "momentum", "beta_1", "beta_2", "epsilon", "weight_decay", "rho", "rate",
     "negative_slope", "alpha", "scale", "delta", "margin", "l1", "l2", "fill_value",
 }
-BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center", "causal"}
+BOOL_ARGS = {"nesterov", "approximate", "need_dx", "need_dw", "need_db", "through_relu", "center", "causal", "wolff",
+             "ordered"}
 PAIR_ARGS = {"strides", "dilation", "pool_size", "out_size"}
 STR_ARGS = {"padding", "name", "precision", "interpolation", "fill_mode", "cell", "activation", "recurrent_activation"}
 RETURNS = {
@@ -53,6 +54,8 @@ RETURNS = {
     "attention_backward": "tuple[_Array, _Array, _Array]",
     "rnn_forward": "tuple[_Array, _Array, _Array]",
     "rnn_backward": "tuple[_Array, _Array, _Array, Optional[_Array], _Array, Optional[_Array]]",
+    "ising_sample": "NDArray[np.int8]",
+    "sort_scores": "tuple[_Array, NDArray[np.uint8]]",
 }
 
 
@@ -78,6 +81,8 @@ OVERRIDES = {
     ("rnn_backward", "c0"): "Optional[_Array]",
     ("rnn_backward", "mask"): "Optional[NDArray[np.uint8]]",
     ("rnn_backward", "recurrent_scale"): "Optional[_Array]",
+    ("ising_sample", "betas"): "NDArray[np.float64]",
+    ("sort_scores", "positive"): "NDArray[np.uint8]",
 }
 
 

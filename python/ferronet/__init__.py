@@ -14,7 +14,7 @@ _memory.tune_allocator()
 
 # Keras-like model API
 from . import activations, callbacks, initializers, layers, losses, metrics, models, nn, optimizers, regularizers, utils
-from . import keras
+from . import keras, mixed_precision
 from .layers import Input, Variable
 from .models import Model, Sequential
 from .tensor import GradientTape, Tensor, constant
@@ -53,6 +53,7 @@ __all__ = [
     "callbacks",
     "metrics",
     "keras",
+    "mixed_precision",
     "nn",
     "utils",
     "datasets",

@@ -239,3 +239,16 @@ def test_several_outputs_fuse_each_softmax_with_its_loss(rng):
         loss = 0.3 * fn.losses.SparseCategoricalCrossentropy()(ya, pa) + 2.0 * fn.losses.BinaryCrossentropy()(yb, pb)
     for v, g in zip(c.train_vars, tape.gradient(loss, c.train_vars)):
         np.testing.assert_allclose(plan_grads[v.path], g, rtol=1e-9, atol=1e-12, err_msg=v.path)
+
+
+@pytest.mark.parametrize("use_plan", [True, False])
+def test_several_inputs_one_output_with_sequence_targets(rng, use_plan):
+    a, b = fn.Input((4, 3), name="a"), fn.Input((4, 2), name="b")
+    out = layers.Dense(1)(layers.Concatenate()([a, b]))
+    model = fn.Model([a, b], out)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    if not use_plan:
+        model._plan_cache = (model._plan_key(), None)
+    xa, xb = rng.normal(size=(8, 4, 3)), rng.normal(size=(8, 4, 2))
+    hist = model.fit([xa, xb], rng.normal(size=(8, 4, 1)), epochs=2, batch_size=4, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae"] and np.isfinite(hist.history["loss"]).all()

@@ -67,9 +67,10 @@ def _dtype_from_keras(value, where):
     if isinstance(value, dict):
         inner = value.get("config")
         value = inner.get("name") if isinstance(inner, dict) else inner
-    if value in ("float32", "float64"):
+    if value in ("float32", "float64", "mixed_bfloat16"):
         return value
-    raise FileFormatError(f"ferronet computes in float32 or float64; {where} uses another dtype policy. "
+    raise FileFormatError(f"ferronet computes in float32 or float64 (or mixed_bfloat16: float32 weights, bfloat16 "
+                          f"products); {where} uses another dtype policy. "
                           f"Received: dtype={value!r}")
 
 

@@ -10,7 +10,8 @@ an import statement too: each submodule is the ferronet module itself.
 import sys as _sys
 
 from .. import (
-    activations, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, regularizers, utils,
+    activations, callbacks, datasets, initializers, layers, losses, metrics, mixed_precision, models, optimizers,
+    regularizers, utils,
 )
 from ..layers import Input
 from ..models import Model, Sequential
@@ -18,12 +19,13 @@ from . import backend
 from . import ops, random  # Keras 3's op and random namespaces
 
 __all__ = [
-    "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
+    "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics",
+    "mixed_precision", "models",
     "ops", "optimizers", "random", "regularizers", "utils", "Input", "Model", "Sequential",
 ]
 
-for _name in ("activations", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
-              "optimizers", "regularizers", "utils"):
+for _name in ("activations", "callbacks", "datasets", "initializers", "layers", "losses", "metrics",
+              "mixed_precision", "models", "optimizers", "regularizers", "utils"):
     _sys.modules[f"{__name__}.{_name}"] = globals()[_name]
 _sys.modules[f"{__name__}.optimizers.schedules"] = optimizers.schedules
 _sys.modules[f"{__name__}.datasets.mnist"] = datasets.mnist

@@ -76,7 +76,8 @@ class Layer:
             (``layer.trainable = False`` freezes it later too).
         name: unique name inside a model (default: the snake-cased class
             name, numbered: ``dense``, ``dense_1``, ...).
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default), ``"float64"``, ``"mixed_bfloat16"`` (float32 weights, bfloat16
+            products; see :mod:`ferronet.mixed_precision`) or a ``DTypePolicy``; default: the global policy.
         input_shape: optional shape without the batch dimension (legacy
             Keras way to give the first layer of a Sequential model its input).
         input_dim: for 1-D inputs, same as ``input_shape=(input_dim,)``.
@@ -99,15 +100,14 @@ class Layer:
             raise ValueError(f"name must be a non-empty string without '/'. Received: name={name!r}")
         self.name = name or _unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        if dtype is None:
-            from ..keras import backend as _backend
+        from .. import mixed_precision
 
-            dtype = _backend.floatx()  # keras.backend.set_floatx("float64") changes every new layer's default
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise ValueError(f"Layers compute in float32 or float64. Received: dtype={dtype!r}")
-        self.dtype = dt.name
-        self._np_dtype = dt
+        # None: the global policy, else keras.backend.floatx() (set_floatx("float64") changes every new layer)
+        self._dtype_policy = mixed_precision.get(dtype)
+        self.dtype = self._dtype_policy.variable_dtype
+        self._np_dtype = np.dtype(self.dtype)
+        # what the GEMM and convolution kernels get: "bfloat16" under mixed_bfloat16
+        self._precision = self._dtype_policy.precision
         self.built = False
         self._variables: list = []
         self._direct = None  # the CallState of direct array calls (layer.call / layer.backward)
@@ -122,6 +122,22 @@ class Layer:
             self._batch_input_shape = (batch_size,) + _as_shape(input_shape, "input_shape")
         else:
             self._batch_input_shape = None
+
+    # ---------------------------------------------------------------- dtypes
+    @property
+    def dtype_policy(self):
+        """The layer's :class:`~ferronet.mixed_precision.DTypePolicy`."""
+        return self._dtype_policy
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype of the layer's products (``"bfloat16"`` under ``mixed_bfloat16``)."""
+        return self._dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype of the layer's weights (also ``layer.dtype``, as in Keras)."""
+        return self._dtype_policy.variable_dtype
 
     # ---------------------------------------------------------------- weights
     @property
@@ -501,7 +517,7 @@ class Layer:
     # -------------------------------------------------------------- config
     def get_config(self) -> dict:
         """The constructor arguments (Keras' ``get_config``)."""
-        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self._dtype_policy.name}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config

@@ -45,7 +45,6 @@ class Bidirectional(Layer):
         if weights is not None:
             raise ValueError("Bidirectional(weights=...) is not supported: call set_weights() once built. "
                              "Received: weights")
-        kwargs.setdefault("name", f"bidirectional_{layer.name}" if "name" not in kwargs else kwargs["name"])
         super().__init__(**kwargs)
         self._layer_config = serialize(layer)
         config = dict(self._layer_config["config"], name=f"forward_{layer.name}")

@@ -90,7 +90,8 @@ class Conv1D(Layer):
         fused = name if name in ("relu", "sigmoid", "tanh") else None
         kernel = A.reshape(self.kernel, (1,) + tuple(self.kernel.shape))
         y = fused_layers.conv2d_act(A.expand_dims(x, 1), kernel, self.bias if self.use_bias else None,
-                                    (1, self.strides), padding, (1, self.dilation_rate), activation=fused)
+                                    (1, self.strides), padding, (1, self.dilation_rate), activation=fused,
+                                    precision=self._precision)
         y = A.squeeze(y, 1)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
 

@@ -95,7 +95,7 @@ class Conv2D(Layer):
         name = None if self._act is None else self._act.name
         fused = name if name in ("relu", "sigmoid", "tanh") else None
         y = fused_layers.conv2d_act(x, self.kernel, bias, self.strides, self.padding, self.dilation_rate,
-                                    activation=fused)
+                                    activation=fused, precision=self._precision)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
 
     def _forward(self, state, inputs, training):
@@ -108,11 +108,11 @@ class Conv2D(Layer):
             # these activations' gradients need nothing else (ReLU's takes its sign from y, as y > 0
             # exactly where z > 0).
             y = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                           out=state.buf("y", shape), activation=act.name)
+                           out=state.buf("y", shape), activation=act.name, precision=self._precision)
             state.z = state.y = y
             return y
         z = ops.conv2d(inputs, self.kernel.value, bias, self.strides, self.padding, self.dilation_rate,
-                       out=state.buf("z", shape))
+                       out=state.buf("z", shape), precision=self._precision)
         return self._forward_activation(state, z)
 
     def _backward(self, state, dy, need_dx):
@@ -125,6 +125,7 @@ class Conv2D(Layer):
             dx_out=state.buf("dx", x.shape) if need_dx else None,
             dw_out=state.grad(self.kernel) if train else None,
             db_out=state.grad(self.bias) if train and self.use_bias else None,
+            precision=self._precision,
         )
         return state.buf("dx", x.shape) if need_dx else None
 

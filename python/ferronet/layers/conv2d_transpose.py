@@ -32,25 +32,27 @@ def deconv_length(n, k, padding, output_padding, stride, dilation):
     return (n - 1) * stride + k - 2 * pad + output_padding
 
 
-def _forward(x, kernel, bias, out_hw, strides, padding, dilation):
+def _forward(x, kernel, bias, out_hw, strides, padding, dilation, precision="float32"):
     x = np.ascontiguousarray(x, dtype=kernel.dtype)
     shape = (x.shape[0],) + tuple(out_hw) + (kernel.shape[2],)
     dx, _, _ = _ops.conv2d_backward(x, np.zeros(shape, kernel.dtype), kernel, strides=strides, padding=padding,
-                                    dilation_rate=dilation, need_dx=True, need_dw=False, need_db=False)
+                                    dilation_rate=dilation, need_dx=True, need_dw=False, need_db=False,
+                                    precision=precision)
     if bias is not None:
         dx += bias
     return dx
 
 
-def _fast(g, y, x, kernel, bias, out_hw, strides, padding, dilation, needs=None):
+def _fast(g, y, x, kernel, bias, out_hw, strides, padding, dilation, precision="float32", needs=None):
     need_x, need_w, need_b = needs if needs is not None else (True, True, True)
     g = np.ascontiguousarray(g)
-    dx = _ops.conv2d(g, kernel, None, strides=strides, padding=padding, dilation_rate=dilation) if need_x else None
+    dx = _ops.conv2d(g, kernel, None, strides=strides, padding=padding, dilation_rate=dilation,
+                     precision=precision) if need_x else None
     dw = None
     if need_w:
         _, dw, _ = _ops.conv2d_backward(np.ascontiguousarray(x, dtype=kernel.dtype), g, kernel, strides=strides,
                                         padding=padding, dilation_rate=dilation, need_dx=False, need_dw=True,
-                                        need_db=False)
+                                        need_db=False, precision=precision)
     db = g.reshape(-1, g.shape[-1]).sum(axis=0) if need_b and bias is not None else None
     return dx, dw, db
 
@@ -108,7 +110,8 @@ class Conv2DTranspose(Layer):
     def _tensor_call(self, x, training, **kwargs):
         out_hw = self._out_hw(x.shape[1], x.shape[2])
         y = Conv2DTransposeOp(x, self.kernel, self.bias if self.use_bias else None, out_hw=out_hw,
-                              strides=self.strides, padding=self.padding, dilation=self.dilation_rate)
+                              strides=self.strides, padding=self.padding, dilation=self.dilation_rate,
+                              precision=self._precision)
         return self._activation_tensor(y)
 
     def get_config(self):

@@ -75,8 +75,8 @@ class Dense(Layer):
         bias = self.bias if self.use_bias else None
         name = None if self._act is None else self._act.name
         if self._act is None or name in ("relu", "sigmoid", "tanh"):  # applied inside the fused primitive
-            return fused_layers.dense_act(x, self.kernel, bias, activation=name)
-        return self._activation_tensor(fused_layers.dense_act(x, self.kernel, bias))
+            return fused_layers.dense_act(x, self.kernel, bias, activation=name, precision=self._precision)
+        return self._activation_tensor(fused_layers.dense_act(x, self.kernel, bias, precision=self._precision))
 
     def _forward(self, state, inputs, training):
         state.x = inputs
@@ -85,15 +85,18 @@ class Dense(Layer):
         # Layer.__call__ and the model's input checks): the ops wrapper's checks cost as much as the kernel
         # at batch 32.
         if inputs.ndim == 2:
-            _core.linear(inputs, self.kernel.value, self.bias.value if self.use_bias else None, z)
+            _core.linear(inputs, self.kernel.value, self.bias.value if self.use_bias else None, z, self._precision)
         else:
             _core.linear(inputs.reshape(-1, inputs.shape[-1]), self.kernel.value,
-                         self.bias.value if self.use_bias else None, z.reshape(-1, self.units))
+                         self.bias.value if self.use_bias else None, z.reshape(-1, self.units), self._precision)
         return self._forward_activation(state, z)
 
     # A training plan may hand this layer its optimizer's Adam step (``state.adam``): the kernel is then updated
-    # inside the weight-gradient kernel, and its gradient is never stored.
-    _fusable_adam = True
+    # inside the weight-gradient kernel, and its gradient is never stored. That kernel multiplies in float32
+    # only, so a mixed_bfloat16 layer takes the plain backward and the optimizer's own update.
+    @property
+    def _fusable_adam(self):
+        return self._precision == "float32"
 
     def _backward(self, state, dy, need_dx):
         dz = self._backward_activation(state, dy)
@@ -118,6 +121,7 @@ class Dense(Layer):
             None if dx_out is None else dx_out.reshape(x.shape),
             state.grad(self.kernel) if train else None,
             state.grad(self.bias) if train and self.use_bias else None,
+            self._precision,
         )
         return dx_out
 

@@ -160,7 +160,9 @@ class _Builder:
 def _makes_masks(layer) -> bool:
     """Whether ``layer`` starts a mask (``Masking``, ``Embedding(mask_zero=True)``): masks travel on tensors
     through the tape, which the plan's arrays do not carry."""
-    return type(layer).compute_mask is not Layer.compute_mask and bool(getattr(layer, "mask_zero", True))
+    from ..layers.masking import Masking
+
+    return isinstance(layer, Masking) or bool(getattr(layer, "mask_zero", False))
 
 
 def build_plan(model):

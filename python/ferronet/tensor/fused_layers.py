@@ -7,6 +7,11 @@ tape costs what it costs in ``fit``'s chain step. Their fast VJPs take the
 activation's gradient from the output and compute only the gradients the tape
 needs (no input gradient for a first layer, no weight gradients for a frozen
 one). Their twins are the unfused ops, so higher derivatives are unchanged.
+
+``precision="bfloat16"`` (a ``mixed_bfloat16`` layer) runs the forward and
+both gradient products with bfloat16 operands and float32 sums; the twins,
+which only run when a tape records the gradient computation itself (higher
+derivatives), multiply in float32.
 """
 
 from __future__ import annotations
@@ -34,30 +39,30 @@ def _needs(needs, n):
 
 
 # ------------------------------------------------------------------- dense
-def _dense_fwd(x, kernel, bias, act):
+def _dense_fwd(x, kernel, bias, act, precision="float32"):
     x = _contig(x, dtype=kernel.dtype)
     x2 = x.reshape(-1, x.shape[-1])
-    y = _ops.linear(x2, kernel, bias)
+    y = _ops.linear(x2, kernel, bias, precision=precision)
     if act is not None:
         y = _ACT_FWD[act](y)
     return y.reshape(x.shape[:-1] + (kernel.shape[1],))
 
 
-def _dense_fast(g, y, x, kernel, bias, act, needs=None):
+def _dense_fast(g, y, x, kernel, bias, act, precision="float32", needs=None):
     need_x, need_w, need_b = _needs(needs, 3)
     g2 = _contig(g).reshape(-1, kernel.shape[1])
     if act is not None:
         g2 = _FROM_OUTPUT[act](g2, _contig(y).reshape(g2.shape))
     x2 = _contig(x, dtype=kernel.dtype).reshape(-1, kernel.shape[0])
     dx, dw, db = _ops.linear_backward(g2, x2, kernel, need_dx=need_x, need_dw=need_w,
-                                      need_db=need_b and bias is not None)
+                                      need_db=need_b and bias is not None, precision=precision)
     return (None if dx is None else dx.reshape(np.shape(x))), dw, db
 
 
 _dense_fast.takes_needs = True
 
 
-def _dense_formula(x, kernel, bias, act):
+def _dense_formula(x, kernel, bias, act, precision="float32"):
     z = nn_ops.dense(x, kernel, bias)
     return z if act is None else nn_ops.activation(act)(z)
 
@@ -65,8 +70,9 @@ def _dense_formula(x, kernel, bias, act):
 _dense = Primitive("dense_act", _dense_fwd, nn_ops._twin(_dense_formula), _dense_fast)
 
 
-def dense_act(x, kernel, bias=None, activation=None):
-    """``activation(x @ kernel + bias)`` on the last axis; ``activation`` one of None, relu, sigmoid, tanh.
+def dense_act(x, kernel, bias=None, activation=None, precision="float32"):
+    """``activation(x @ kernel + bias)`` on the last axis; ``activation`` one of None, relu, sigmoid, tanh;
+    ``precision`` that of ``ops.linear``.
 
     Example:
         >>> import ferronet as fn
@@ -76,29 +82,29 @@ def dense_act(x, kernel, bias=None, activation=None):
     """
     if activation not in (None, *_FROM_OUTPUT):
         raise ValueError(f"dense_act fuses relu, sigmoid or tanh. Received: activation={activation!r}")
-    return _dense(as_tensor(x), kernel, bias, act=activation)
+    return _dense(as_tensor(x), kernel, bias, act=activation, precision=precision)
 
 
 # ------------------------------------------------------------- convolution
-def _conv_fwd(x, kernel, bias, strides, padding, dilation, act):
+def _conv_fwd(x, kernel, bias, strides, padding, dilation, act, precision="float32"):
     return _ops.conv2d(_contig(x, dtype=kernel.dtype), kernel, bias, strides=strides, padding=padding,
-                       dilation_rate=dilation, activation=act)
+                       dilation_rate=dilation, activation=act, precision=precision)
 
 
-def _conv_fast(g, y, x, kernel, bias, strides, padding, dilation, act, needs=None):
+def _conv_fast(g, y, x, kernel, bias, strides, padding, dilation, act, precision="float32", needs=None):
     need_x, need_w, need_b = _needs(needs, 3)
     g = _contig(g)
     if act is not None:
         g = _FROM_OUTPUT[act](g, _contig(y))
     return _ops.conv2d_backward(g, _contig(x, dtype=kernel.dtype), kernel, strides=strides, padding=padding,
                                 dilation_rate=dilation, need_dx=need_x, need_dw=need_w,
-                                need_db=need_b and bias is not None)
+                                need_db=need_b and bias is not None, precision=precision)
 
 
 _conv_fast.takes_needs = True
 
 
-def _conv_formula(x, kernel, bias, strides, padding, dilation, act):
+def _conv_formula(x, kernel, bias, strides, padding, dilation, act, precision="float32"):
     z = nn_ops.conv2d(x, kernel, bias, strides, padding, dilation)
     return z if act is None else nn_ops.activation(act)(z)
 
@@ -106,8 +112,10 @@ def _conv_formula(x, kernel, bias, strides, padding, dilation, act):
 _conv = Primitive("conv2d_act", _conv_fwd, nn_ops._twin(_conv_formula), _conv_fast)
 
 
-def conv2d_act(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), activation=None):
-    """Keras ``Conv2D`` with ``activation`` (None, relu, sigmoid or tanh) applied per output tile in the kernel.
+def conv2d_act(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), activation=None,
+               precision="float32"):
+    """Keras ``Conv2D`` with ``activation`` (None, relu, sigmoid or tanh) applied per output tile in the kernel;
+    ``precision`` that of ``ops.conv2d``.
 
     Example:
         >>> import ferronet as fn
@@ -122,4 +130,4 @@ def conv2d_act(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(
     if activation not in (None, *_CONV_FUSED):
         raise ValueError(f"conv2d_act fuses relu, sigmoid or tanh. Received: activation={activation!r}")
     return _conv(as_tensor(x), kernel, bias, strides=tuple(strides), padding=str(padding).lower(),
-                 dilation=tuple(dilation), act=activation)
+                 dilation=tuple(dilation), act=activation, precision=precision)

@@ -8,6 +8,7 @@ mod conv;
 mod convert;
 mod errors;
 mod image;
+mod ising;
 mod linalg;
 mod loss;
 mod metric;
@@ -15,6 +16,7 @@ mod norm;
 mod optim;
 mod pool;
 mod recurrent;
+mod ranking;
 mod runtime;
 mod taylor;
 
@@ -35,5 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metric::register(m)?;
     taylor::register(m)?;
     recurrent::register(m)?;
+    ising::register(m)?;
+    ranking::register(m)?;
     Ok(())
 }

@@ -10,8 +10,8 @@ use crate::parallel::SendPtr;
 use crate::simd::Isa;
 use std::marker::PhantomData;
 
-/// Query rows per forward unit.
-const QB: usize = 32;
+/// Fewest query rows per forward unit.
+const QB_MIN: usize = 32;
 /// Query rows computed together.
 const R: usize = 4;
 
@@ -21,6 +21,8 @@ struct Forward<'a, T, M> {
     out: SendPtr<T>,
     lse: SendPtr<T>,
     blocks: usize,
+    /// Query rows per unit.
+    qb: usize,
     ma: PhantomData<M>,
 }
 
@@ -40,7 +42,7 @@ impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
         let d = a.dims;
         let (bh, blk) = (u / self.blocks, u % self.blocks);
         let (b, h) = (bh / d.heads, bh % d.heads);
-        let (i0, i1) = (blk * QB, ((blk + 1) * QB).min(d.tq));
+        let (i0, i1) = (blk * self.qb, ((blk + 1) * self.qb).min(d.tq));
         let tp = d.tk_padded();
         // Keys this block can see at most.
         let upto = key_end(a.causal, i1 - 1, d.tk);
@@ -130,15 +132,19 @@ pub(super) fn forward_on<T: VFloat>(isa: Isa, a: &Attention<'_, T>, out: &mut [T
     if d.out_len() == 0 && d.lse_len() == 0 {
         return Ok(());
     }
-    let blocks = d.tq.div_ceil(QB);
+    // Each unit gathers its head's keys and values: as few units as keep every thread busy
+    // (rows are computed alike in any block, so the split never changes a result).
+    let want = 4 * crate::parallel::num_threads();
+    let qb = (d.tq * d.batch * d.heads).div_ceil(want).max(QB_MIN).min(d.tq.max(1)).next_multiple_of(R);
+    let blocks = d.tq.div_ceil(qb);
     let units = d.batch * d.heads * blocks;
     let (out, lse) = (SendPtr(out.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
-    let cost = QB.min(d.tq) * d.tk * (d.dk + d.dv);
+    let cost = qb.min(d.tq) * d.tk * (d.dk + d.dv);
     if has_fma(isa) {
-        let body = Forward { a: *a, logits, out, lse, blocks, ma: PhantomData::<Fused> };
+        let body = Forward { a: *a, logits, out, lse, blocks, qb, ma: PhantomData::<Fused> };
         sweep(isa, units, 1, cost, &body);
     } else {
-        let body = Forward { a: *a, logits, out, lse, blocks, ma: PhantomData::<Plain> };
+        let body = Forward { a: *a, logits, out, lse, blocks, qb, ma: PhantomData::<Plain> };
         sweep(isa, units, 1, cost, &body);
     }
     Ok(())

@@ -19,7 +19,7 @@
 //!
 //! Inner products are written as plain loops over fixed-size tiles, compiled
 //! for the active SIMD path by [`crate::ops::sweep`]. Work is split into
-//! (batch, head, query block) units in the forward and (batch, head) units in
+//! (batch, head, query block) units in the forward (blocks as long as keep every thread busy) and (batch, head) units in
 //! the backward, each done by one thread in one fixed order, so results are
 //! bitwise identical for any thread count.
 

@@ -161,9 +161,19 @@ pub(super) struct RowBwd<'a, T> {
 }
 
 /// The backward step of one row.
-#[inline(always)]
 #[allow(clippy::extra_unused_type_parameters)] // M kept so both row functions are chosen alike
+#[inline(always)]
 fn backward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    // NOTE: Keras' default pair gets its own copy with the activations as constants, so the slope
+    // matches fold away and the loops vectorise; other pairs branch per element.
+    match (act, ract) {
+        (Act::Tanh, Act::Sigmoid) => backward_cells(cell, Act::Tanh, Act::Sigmoid, u, r),
+        _ => backward_cells(cell, act, ract, u, r),
+    }
+}
+
+#[inline(always)]
+fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
     match cell {
         Cell::Simple => {
             for j in 0..u {
