@@ -24,47 +24,101 @@ __all__ = [
 
 
 def relu(x):
-    """Rectified linear unit: ``max(x, 0)``."""
+    """Rectified linear unit: ``max(x, 0)``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> relu(x)
+        array([0., 0., 2.], dtype=float32)
+    """
     return ops.relu(x)
 
 
 def sigmoid(x):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``."""
+    """Logistic sigmoid ``1 / (1 + exp(-x))``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(sigmoid(x), 4)
+        array([0.2689, 0.5   , 0.8808], dtype=float32)
+    """
     return ops.sigmoid(x)
 
 
 def tanh(x):
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(tanh(x), 4)
+        array([-0.7616,  0.    ,  0.964 ], dtype=float32)
+    """
     return ops.tanh(x)
 
 
 def softmax(x, axis=-1):
-    """Softmax along ``axis`` (numerically stable)."""
+    """Softmax along ``axis`` (numerically stable).
+
+    Example:
+        >>> np.round(softmax(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)), 4)
+        array([[0.09  , 0.2447, 0.6652]], dtype=float32)
+    """
     return ops.softmax(x, axis=axis)
 
 
 def log_softmax(x, axis=-1):
-    """Logarithm of the softmax along ``axis``."""
+    """Logarithm of the softmax along ``axis``.
+
+    Example:
+        >>> np.round(log_softmax(np.array([[1.0, 2.0, 3.0]], dtype=np.float32)), 4)
+        array([[-2.4076, -1.4076, -0.4076]], dtype=float32)
+    """
     return ops.log_softmax(x, axis=axis)
 
 
 def leaky_relu(x, negative_slope=0.2):
-    """``x`` for ``x > 0``, ``negative_slope * x`` otherwise (Keras default slope 0.2)."""
+    """``x`` for ``x > 0``, ``negative_slope * x`` otherwise (Keras default slope 0.2).
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> leaky_relu(x)
+        array([-0.2,  0. ,  2. ], dtype=float32)
+        >>> leaky_relu(x, negative_slope=0.5)
+        array([-0.5,  0. ,  2. ], dtype=float32)
+    """
     return ops.leaky_relu(x, negative_slope=negative_slope)
 
 
 def elu(x, alpha=1.0):
-    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(elu(x), 4)
+        array([-0.6321,  0.    ,  2.    ], dtype=float32)
+    """
     return ops.elu(x, alpha=alpha)
 
 
 def gelu(x, approximate=False):
-    """Gaussian error linear unit (exact erf form, or the tanh approximation)."""
+    """Gaussian error linear unit (exact erf form, or the tanh approximation).
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(gelu(x), 4)
+        array([-0.1587,  0.    ,  1.9545], dtype=float32)
+    """
     return ops.gelu(x, approximate=approximate)
 
 
 def silu(x):
-    """Sigmoid linear unit ``x * sigmoid(x)`` (also called swish)."""
+    """Sigmoid linear unit ``x * sigmoid(x)`` (also called swish).
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(silu(x), 4)
+        array([-0.2689,  0.    ,  1.7616], dtype=float32)
+    """
     return ops.silu(x)
 
 
@@ -72,12 +126,24 @@ swish = silu
 
 
 def softplus(x):
-    """``log(1 + exp(x))``, computed without overflow."""
+    """``log(1 + exp(x))``, computed without overflow.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(softplus(x), 4)
+        array([0.3133, 0.6931, 2.1269], dtype=float32)
+    """
     return ops.softplus(x)
 
 
 def linear(x):
-    """Identity (Keras' ``"linear"`` activation, the default of Dense/Conv2D)."""
+    """Identity (Keras' ``"linear"`` activation, the default of Dense/Conv2D).
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> linear(x)
+        array([-1.,  0.,  2.], dtype=float32)
+    """
     return x
 
 
@@ -99,6 +165,14 @@ def get(identifier):
 
     Raises:
         ValueError: for an unknown name or a non-callable.
+
+    Example:
+        >>> get("relu") is relu
+        True
+        >>> get(None) is linear
+        True
+        >>> get("relu")(np.array([-1.0, 2.0]))
+        array([0., 2.])
     """
     if identifier is None:
         return linear
@@ -130,7 +204,14 @@ def _builtin_for_tensor_op(fn):
 
 
 def serialize(fn) -> str:
-    """The name of an activation function (what ``get_config`` stores)."""
+    """The name of an activation function (what ``get_config`` stores).
+
+    Example:
+        >>> serialize(relu)
+        'relu'
+        >>> serialize(ferronet.activations.get("gelu"))
+        'gelu'
+    """
     name = getattr(fn, "__name__", None)
     if name is None:
         raise ValueError(f"Cannot serialize an activation without a __name__. Received: {fn!r}")
@@ -138,7 +219,16 @@ def serialize(fn) -> str:
 
 
 def deserialize(name, custom_objects=None):
-    """Inverse of :func:`serialize`; ``custom_objects`` maps names of user functions."""
+    """Inverse of :func:`serialize`; ``custom_objects`` maps names of user functions.
+
+    Example:
+        >>> deserialize("tanh") is tanh
+        True
+        >>> def cube(x):
+        ...     return x ** 3
+        >>> deserialize("cube", custom_objects={"cube": cube})(np.array([2.0]))
+        array([8.])
+    """
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     return get(name)

@@ -40,7 +40,18 @@ def _fans(shape):
 
 
 class Initializer:
-    """Base class: subclasses implement ``__call__(shape, dtype=None)`` and ``get_config``."""
+    """Base class: subclasses implement ``__call__(shape, dtype=None)`` and ``get_config``.
+
+    Example:
+        >>> class Halves(ferronet.initializers.Initializer):
+        ...     def __call__(self, shape, dtype=None):
+        ...         return np.full(shape, 0.5, dtype=dtype or np.float32)
+        ...     def get_config(self):
+        ...         return {}
+        >>> Halves()((2, 2))
+        array([[0.5, 0.5],
+               [0.5, 0.5]], dtype=float32)
+    """
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(shape, dtype).")
@@ -71,21 +82,39 @@ def _dt(dtype):
 
 
 class Zeros(Initializer):
-    """All zeros."""
+    """All zeros.
+
+    Example:
+        >>> Zeros()((2, 3))
+        array([[0., 0., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
 
     def __call__(self, shape, dtype=None):
         return np.zeros(shape, _dt(dtype))
 
 
 class Ones(Initializer):
-    """All ones."""
+    """All ones.
+
+    Example:
+        >>> Ones()((2, 3))
+        array([[1., 1., 1.],
+               [1., 1., 1.]], dtype=float32)
+    """
 
     def __call__(self, shape, dtype=None):
         return np.ones(shape, _dt(dtype))
 
 
 class Constant(Initializer):
-    """Every element equal to ``value`` (default 0.0)."""
+    """Every element equal to ``value`` (default 0.0).
+
+    Example:
+        >>> Constant(0.5)((2, 2))
+        array([[0.5, 0.5],
+               [0.5, 0.5]], dtype=float32)
+    """
 
     def __init__(self, value=0.0):
         self.value = float(value)
@@ -98,7 +127,15 @@ class Constant(Initializer):
 
 
 class RandomNormal(_Seeded):
-    """Normal distribution, ``mean=0.0``, ``stddev=0.05``."""
+    """Normal distribution, ``mean=0.0``, ``stddev=0.05``.
+
+    Example:
+        >>> w = RandomNormal(stddev=1.0, seed=0)((1000, 10))
+        >>> w.shape, w.dtype, round(float(w.std()), 1)
+        ((1000, 10), dtype('float32'), 1.0)
+        >>> np.array_equal(w, RandomNormal(stddev=1.0, seed=0)((1000, 10)))
+        True
+    """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
@@ -112,7 +149,13 @@ class RandomNormal(_Seeded):
 
 
 class RandomUniform(_Seeded):
-    """Uniform distribution on ``[minval, maxval)``, default ``[-0.05, 0.05)``."""
+    """Uniform distribution on ``[minval, maxval)``, default ``[-0.05, 0.05)``.
+
+    Example:
+        >>> w = RandomUniform(minval=0.0, maxval=1.0, seed=0)((100, 10))
+        >>> w.shape, bool(w.min() >= 0.0), bool(w.max() < 1.0)
+        ((100, 10), True, True)
+    """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
@@ -136,7 +179,13 @@ def _truncated(rng, shape, stddev):
 
 
 class TruncatedNormal(_Seeded):
-    """Normal distribution cut at two standard deviations, ``stddev=0.05``."""
+    """Normal distribution cut at two standard deviations, ``stddev=0.05``.
+
+    Example:
+        >>> w = TruncatedNormal(stddev=1.0, seed=0)((100, 10))
+        >>> w.shape, bool(np.abs(w).max() <= 2.0)
+        ((100, 10), True)
+    """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
@@ -157,6 +206,11 @@ class VarianceScaling(_Seeded):
         mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
         distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
         seed: optional integer.
+
+    Example:
+        >>> init = VarianceScaling(scale=2.0, mode="fan_in", distribution="untruncated_normal", seed=0)
+        >>> round(float(init((400, 400)).std() * np.sqrt(400 / 2.0)), 1)
+        1.0
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
@@ -205,43 +259,85 @@ class _Preset(VarianceScaling):
 
 
 class GlorotUniform(_Preset):
-    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Keras' default kernel initializer)."""
+    """Uniform on ``±sqrt(6 / (fan_in + fan_out))`` (Keras' default kernel initializer).
+
+    Example:
+        >>> w = GlorotUniform(seed=0)((30, 20))
+        >>> w.shape, bool(np.abs(w).max() <= np.sqrt(6 / (30 + 20)))
+        ((30, 20), True)
+    """
 
     _args = (1.0, "fan_avg", "uniform")
 
 
 class GlorotNormal(_Preset):
-    """Truncated normal with ``stddev = sqrt(2 / (fan_in + fan_out))``."""
+    """Truncated normal with ``stddev = sqrt(2 / (fan_in + fan_out))``.
+
+    Example:
+        >>> w = GlorotNormal(seed=0)((200, 200))
+        >>> round(float(w.std() / np.sqrt(2 / 400)), 1)
+        1.0
+    """
 
     _args = (1.0, "fan_avg", "truncated_normal")
 
 
 class HeNormal(_Preset):
-    """Truncated normal with ``stddev = sqrt(2 / fan_in)`` (for ReLU networks)."""
+    """Truncated normal with ``stddev = sqrt(2 / fan_in)`` (for ReLU networks).
+
+    Example:
+        >>> w = HeNormal(seed=0)((200, 200))
+        >>> round(float(w.std() / np.sqrt(2 / 200)), 1)
+        1.0
+    """
 
     _args = (2.0, "fan_in", "truncated_normal")
 
 
 class HeUniform(_Preset):
-    """Uniform on ``±sqrt(6 / fan_in)``."""
+    """Uniform on ``±sqrt(6 / fan_in)``.
+
+    Example:
+        >>> w = HeUniform(seed=0)((50, 10))
+        >>> w.shape, bool(np.abs(w).max() <= np.sqrt(6 / 50))
+        ((50, 10), True)
+    """
 
     _args = (2.0, "fan_in", "uniform")
 
 
 class LecunNormal(_Preset):
-    """Truncated normal with ``stddev = sqrt(1 / fan_in)``."""
+    """Truncated normal with ``stddev = sqrt(1 / fan_in)``.
+
+    Example:
+        >>> w = LecunNormal(seed=0)((200, 200))
+        >>> round(float(w.std() / np.sqrt(1 / 200)), 1)
+        1.0
+    """
 
     _args = (1.0, "fan_in", "truncated_normal")
 
 
 class LecunUniform(_Preset):
-    """Uniform on ``±sqrt(3 / fan_in)``."""
+    """Uniform on ``±sqrt(3 / fan_in)``.
+
+    Example:
+        >>> w = LecunUniform(seed=0)((50, 10))
+        >>> w.shape, bool(np.abs(w).max() <= np.sqrt(3 / 50))
+        ((50, 10), True)
+    """
 
     _args = (1.0, "fan_in", "uniform")
 
 
 class Orthogonal(_Seeded):
-    """Orthogonal matrix (from a QR decomposition) times ``gain``, for 2-D or flattened shapes."""
+    """Orthogonal matrix (from a QR decomposition) times ``gain``, for 2-D or flattened shapes.
+
+    Example:
+        >>> q = Orthogonal(seed=0)((4, 4))
+        >>> np.allclose(q.T @ q, np.eye(4), atol=1e-5)
+        True
+    """
 
     def __init__(self, gain=1.0, seed=None):
         super().__init__(seed)
@@ -263,7 +359,13 @@ class Orthogonal(_Seeded):
 
 
 class Identity(Initializer):
-    """``gain`` times the identity matrix (2-D shapes only)."""
+    """``gain`` times the identity matrix (2-D shapes only).
+
+    Example:
+        >>> Identity(gain=2.0)((2, 3))
+        array([[2., 0., 0.],
+               [0., 2., 0.]], dtype=float32)
+    """
 
     def __init__(self, gain=1.0):
         self.gain = float(gain)
@@ -290,12 +392,23 @@ _ALIASES = {
 
 
 def serialize(initializer):
-    """``{"class_name": ..., "config": ...}`` for an initializer."""
+    """``{"class_name": ..., "config": ...}`` for an initializer.
+
+    Example:
+        >>> serialize(Constant(0.5))
+        {'class_name': 'Constant', 'config': {'value': 0.5}}
+    """
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
 
 
 def deserialize(config, custom_objects=None):
-    """An initializer from :func:`serialize`'s output."""
+    """An initializer from :func:`serialize`'s output.
+
+    Example:
+        >>> init = deserialize({"class_name": "RandomUniform", "config": {"minval": 0.0, "maxval": 1.0, "seed": 1}})
+        >>> type(init).__name__, init.get_config()["maxval"]
+        ('RandomUniform', 1.0)
+    """
     name = config["class_name"]
     cls = (custom_objects or {}).get(name) or _CLASSES.get(name) or _ALIASES.get(name)
     if cls is None:
@@ -308,6 +421,12 @@ def get(identifier):
 
     Raises:
         ValueError: if the identifier is not recognized.
+
+    Example:
+        >>> type(get("he_normal")).__name__
+        'HeNormal'
+        >>> get({"class_name": "Constant", "config": {"value": 3.0}})((2,))
+        array([3., 3.], dtype=float32)
     """
     if identifier is None:
         return None

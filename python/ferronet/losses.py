@@ -92,6 +92,13 @@ class Loss:
     The ferronet extension ``gradient(y_true, y_pred, sample_weight, scale, out)``
     returns the per-sample losses and ``scale * d(sum_i w_i loss_i)/d y_pred``,
     which ``fit`` feeds to the backward pass.
+
+    Example:
+        >>> class SquaredError(ferronet.losses.Loss):
+        ...     def call(self, y_true, y_pred):
+        ...         return (y_pred - y_true) ** 2
+        >>> float(SquaredError()(np.array([[0.0, 1.0]]), np.array([[1.0, 3.0]])))
+        2.5
     """
 
     # "dense": same shape as y_pred; "sparse": class ids; "onehot": (n, c) of the
@@ -216,7 +223,14 @@ def _default_name(cls):
 
 
 class LossFunctionWrapper(Loss):
-    """A ``Loss`` around a core op ``op(y_pred, y_true, sample_weight, scale, grad_out, **kwargs)``."""
+    """A ``Loss`` around a core op ``op(y_pred, y_true, sample_weight, scale, grad_out, **kwargs)``.
+
+    Example:
+        >>> class SquaredError(ferronet.losses.LossFunctionWrapper):
+        ...     _op = "mean_squared_error"  # the ferronet.ops kernel
+        >>> float(SquaredError()(np.array([[0.0, 1.0]]), np.array([[1.0, 3.0]])))
+        2.5
+    """
 
     _op: Optional[str] = None
 
@@ -236,7 +250,16 @@ class LossFunctionWrapper(Loss):
 
 
 class MeanSquaredError(LossFunctionWrapper):
-    """Mean of ``(y_true - y_pred)**2`` over the last axes."""
+    """Mean of ``(y_true - y_pred)**2`` over the last axes.
+
+    Example:
+        >>> y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        >>> y_pred = np.array([[1.0, 1.0], [1.0, 0.0]])
+        >>> float(MeanSquaredError()(y_true, y_pred))
+        0.5
+        >>> MeanSquaredError(reduction="none")(y_true, y_pred)
+        <Tensor: shape=(2,), dtype=float64, numpy=[0.5, 0.5]>
+    """
 
     _op = "mean_squared_error"
 
@@ -245,7 +268,14 @@ class MeanSquaredError(LossFunctionWrapper):
 
 
 class MeanAbsoluteError(LossFunctionWrapper):
-    """Mean of ``|y_true - y_pred|`` over the last axes."""
+    """Mean of ``|y_true - y_pred|`` over the last axes.
+
+    Example:
+        >>> y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        >>> y_pred = np.array([[1.0, 1.0], [1.0, 0.0]])
+        >>> float(MeanAbsoluteError()(y_true, y_pred))
+        0.5
+    """
 
     _op = "mean_absolute_error"
 
@@ -254,7 +284,16 @@ class MeanAbsoluteError(LossFunctionWrapper):
 
 
 class Huber(LossFunctionWrapper):
-    """``0.5 e**2`` for ``|e| <= delta``, ``delta * (|e| - 0.5 delta)`` beyond (``e = y_pred - y_true``)."""
+    """``0.5 e**2`` for ``|e| <= delta``, ``delta * (|e| - 0.5 delta)`` beyond (``e = y_pred - y_true``).
+
+    Example:
+        >>> y_true = np.zeros((2, 1))
+        >>> y_pred = np.array([[0.5], [3.0]])
+        >>> float(Huber()(y_true, y_pred))
+        1.3125
+        >>> float(Huber(delta=2.0)(y_true, y_pred))
+        2.0625
+    """
 
     _op = "huber"
 
@@ -266,7 +305,14 @@ class Huber(LossFunctionWrapper):
 
 
 class Hinge(LossFunctionWrapper):
-    """``max(1 - y_true * y_pred, 0)`` with labels in {-1, 1} (labels in {0, 1} are mapped to {-1, 1})."""
+    """``max(1 - y_true * y_pred, 0)`` with labels in {-1, 1} (labels in {0, 1} are mapped to {-1, 1}).
+
+    Example:
+        >>> y_true = np.array([[1.0], [-1.0]])
+        >>> y_pred = np.array([[0.5], [-2.0]])
+        >>> float(Hinge()(y_true, y_pred))
+        0.25
+    """
 
     _op = "hinge"
     _labels = "pm1"
@@ -286,7 +332,14 @@ def _to_pm1(t):
 
 
 class CategoricalHinge(LossFunctionWrapper):
-    """``max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0)`` with one-hot ``y_true``."""
+    """``max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0)`` with one-hot ``y_true``.
+
+    Example:
+        >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> round(float(CategoricalHinge()(y_true, y_pred)), 4)
+        0.6
+    """
 
     _op = "categorical_hinge"
     _labels = "onehot"
@@ -296,7 +349,13 @@ class CategoricalHinge(LossFunctionWrapper):
 
 
 class MulticlassHinge(LossFunctionWrapper):
-    """Multi-class SVM loss ``sum_{j != y} max(0, s_j - s_y + margin)`` (class ids or one-hot labels)."""
+    """Multi-class SVM loss ``sum_{j != y} max(0, s_j - s_y + margin)`` (class ids or one-hot labels).
+
+    Example:
+        >>> scores = np.array([[2.0, 1.5, 0.0], [0.0, 3.0, 0.0]])
+        >>> float(MulticlassHinge()(np.array([0, 1]), scores))
+        0.25
+    """
 
     _op = "multiclass_hinge"
     _labels = "ids_or_onehot"
@@ -372,6 +431,14 @@ class BinaryCrossentropy(_CrossEntropy):
     """Binary cross-entropy of probabilities (or logits with ``from_logits=True``), mean over the last axes.
 
     ``label_smoothing`` (Keras): targets become ``t (1 - ls) + ls / 2``.
+
+    Example:
+        >>> y_true = np.array([[1.0], [0.0]])
+        >>> y_pred = np.array([[0.9], [0.2]])
+        >>> round(float(BinaryCrossentropy()(y_true, y_pred)), 4)
+        0.1643
+        >>> round(float(BinaryCrossentropy(from_logits=True)(y_true, np.array([[2.0], [-1.0]]))), 4)
+        0.2201
     """
 
     _labels, _fuse = "binary", "sigmoid"
@@ -388,6 +455,12 @@ class CategoricalCrossentropy(_CrossEntropy):
     """Cross-entropy with one-hot (or probability) labels ``(batch, classes)``.
 
     ``label_smoothing`` (Keras): targets become ``t (1 - ls) + ls / classes``.
+
+    Example:
+        >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> round(float(CategoricalCrossentropy()(y_true, y_pred)), 4)
+        0.367
     """
 
     _labels, _fuse = "onehot", "softmax"
@@ -401,7 +474,13 @@ class CategoricalCrossentropy(_CrossEntropy):
 
 
 class SparseCategoricalCrossentropy(_CrossEntropy):
-    """Cross-entropy with integer class ids ``(batch,)`` as labels."""
+    """Cross-entropy with integer class ids ``(batch,)`` as labels.
+
+    Example:
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> round(float(SparseCategoricalCrossentropy()(np.array([0, 1]), y_pred)), 4)
+        0.367
+    """
 
     _labels, _fuse = "sparse", "softmax"
     _logits_op, _probs_op = "softmax_cross_entropy", "categorical_crossentropy"
@@ -413,47 +492,101 @@ class SparseCategoricalCrossentropy(_CrossEntropy):
 
 # -- functions: per-sample losses (Keras' functional losses) ------------------
 def mean_squared_error(y_true, y_pred):
-    """Per-sample mean of squared errors."""
+    """Per-sample mean of squared errors.
+
+    Example:
+        >>> y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        >>> y_pred = np.array([[1.0, 1.0], [1.0, 0.0]])
+        >>> mean_squared_error(y_true, y_pred)
+        array([0.5, 0.5])
+    """
     return MeanSquaredError().call(y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean of absolute errors."""
+    """Per-sample mean of absolute errors.
+
+    Example:
+        >>> y_true = np.array([[0.0, 1.0], [0.0, 0.0]])
+        >>> y_pred = np.array([[1.0, 1.0], [1.0, 0.0]])
+        >>> mean_absolute_error(y_true, y_pred)
+        array([0.5, 0.5])
+    """
     return MeanAbsoluteError().call(y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta=1.0):
-    """Per-sample Huber loss."""
+    """Per-sample Huber loss.
+
+    Example:
+        >>> huber(np.zeros((2, 1)), np.array([[0.5], [3.0]]))
+        array([0.125, 2.5  ])
+    """
     return Huber(delta=delta).call(y_true, y_pred)
 
 
 def hinge(y_true, y_pred):
-    """Per-sample hinge loss (labels in {-1, 1} or {0, 1})."""
+    """Per-sample hinge loss (labels in {-1, 1} or {0, 1}).
+
+    Example:
+        >>> hinge(np.array([[1.0], [-1.0]]), np.array([[0.5], [-2.0]]))
+        array([0.5, 0. ])
+    """
     return Hinge().call(y_true, y_pred)
 
 
 def categorical_hinge(y_true, y_pred):
-    """Per-sample categorical hinge loss (one-hot labels)."""
+    """Per-sample categorical hinge loss (one-hot labels).
+
+    Example:
+        >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> np.round(categorical_hinge(y_true, y_pred), 4)
+        array([0.4, 0.8])
+    """
     return CategoricalHinge().call(y_true, y_pred)
 
 
 def multiclass_hinge(y_true, y_pred, margin=1.0):
-    """Per-sample multi-class SVM hinge loss (class ids or one-hot labels)."""
+    """Per-sample multi-class SVM hinge loss (class ids or one-hot labels).
+
+    Example:
+        >>> multiclass_hinge(np.array([0, 1]), np.array([[2.0, 1.5, 0.0], [0.0, 3.0, 0.0]]))
+        array([0.5, 0. ])
+    """
     return MulticlassHinge(margin=margin).call(y_true, y_pred)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
-    """Per-sample binary cross-entropy (mean over the last axes)."""
+    """Per-sample binary cross-entropy (mean over the last axes).
+
+    Example:
+        >>> np.round(binary_crossentropy(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]])), 4)
+        array([0.1054, 0.2231])
+    """
     return BinaryCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing).call(y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
-    """Per-sample categorical cross-entropy (one-hot labels)."""
+    """Per-sample categorical cross-entropy (one-hot labels).
+
+    Example:
+        >>> y_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> np.round(categorical_crossentropy(y_true, y_pred), 4)
+        array([0.2231, 0.5108])
+    """
     return CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing).call(y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-sample cross-entropy with integer class ids."""
+    """Per-sample cross-entropy with integer class ids.
+
+    Example:
+        >>> y_pred = np.array([[0.8, 0.2], [0.4, 0.6]])
+        >>> np.round(sparse_categorical_crossentropy(np.array([0, 1]), y_pred), 4)
+        array([0.2231, 0.5108])
+    """
     return SparseCategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
 
 
@@ -517,6 +650,14 @@ def get(identifier):
     Raises:
         ValueError: for anything else (an arbitrary Python function cannot be
             differentiated: subclass ``Loss`` and implement ``_grad`` instead).
+
+    Example:
+        >>> type(get("mse")).__name__
+        'MeanSquaredError'
+        >>> type(get("sparse_categorical_crossentropy")).__name__
+        'SparseCategoricalCrossentropy'
+        >>> get(Huber(delta=2.0)).get_config()["delta"]
+        2.0
     """
     if isinstance(identifier, Loss):
         return identifier

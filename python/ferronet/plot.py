@@ -84,6 +84,13 @@ def plot_history(
 
     Returns:
         ``(fig, axes)`` with one Axes per quantity.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")  # no window
+        >>> history = model.fit(x, y, epochs=3, validation_split=0.25, verbose=0)
+        >>> fig, axes = ferronet.plot.plot_history(history)
+        >>> [ax.get_title() for ax in axes]
+        ['loss', 'accuracy']
     """
     logs, epochs = _history_dict(history)
     names = [k for k in logs if not k.startswith("val_")]
@@ -177,6 +184,12 @@ def plot_roc(
 
     Returns:
         ``(fig, ax)``.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")  # no window
+        >>> fig, ax = ferronet.plot.plot_roc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        >>> ax.get_legend().get_texts()[0].get_text()
+        'AUC = 0.750'
     """
     fig, ax = _figure(ax, (5.2, 4.6))
     for k, (name, yt, ys) in enumerate(_models(y_true, y_score)):
@@ -285,6 +298,12 @@ def plot_confusion_matrix(
 
     Returns:
         ``(fig, ax)``, or ``(fig, (ax_counts, ax_normalized))`` for ``normalize='both'``.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")  # no window
+        >>> fig, ax = ferronet.plot.plot_confusion_matrix([0, 1, 1, 0], [0, 1, 0, 0], display_labels=["bkg", "sig"])
+        >>> [t.get_text() for t in ax.texts]
+        ['2', '0', '1', '1']
     """
     if normalize not in (None, "true", "pred", "all", "both"):
         raise ArgumentError(
@@ -375,6 +394,15 @@ def plot_score_distribution(
 
     Returns:
         ``(fig, ax)``.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")  # no window
+        >>> rng = np.random.default_rng(0)
+        >>> labels = np.repeat([0, 1], 100)
+        >>> scores = np.clip(rng.normal(0.3 + 0.4 * labels, 0.15), 0, 1)
+        >>> fig, ax = ferronet.plot.plot_score_distribution(labels, scores, threshold=0.5)
+        >>> [t.get_text() for t in ax.get_legend().get_texts()]
+        ['background (100)', 'signal (100)', 'cut at 0.5']
     """
     y = np.asarray(y_true)
     s = np.asarray(y_score, dtype=np.float64)

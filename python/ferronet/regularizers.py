@@ -35,7 +35,18 @@ def _penalty_kernel():
 
 
 class Regularizer:
-    """Base class: ``__call__(w)`` returns the penalty; ``_add_gradient`` adds its gradient in place."""
+    """Base class: ``__call__(w)`` returns the penalty; ``_add_gradient`` adds its gradient in place.
+
+    Example:
+        >>> class MaxNorm(ferronet.regularizers.Regularizer):
+        ...     def __call__(self, x):
+        ...         return 0.1 * float(np.abs(x).max())
+        ...     def get_config(self):
+        ...         return {}
+        >>> w = np.array([1.0, -2.0, 3.0])
+        >>> round(MaxNorm()(w), 4)
+        0.3
+    """
 
     l1 = 0.0
     l2 = 0.0
@@ -57,7 +68,13 @@ class Regularizer:
 
 
 class L1L2(Regularizer):
-    """Both penalties: ``l1 * sum|w| + l2 * sum(w**2)`` (defaults 0.0 each)."""
+    """Both penalties: ``l1 * sum|w| + l2 * sum(w**2)`` (defaults 0.0 each).
+
+    Example:
+        >>> w = np.array([1.0, -2.0, 3.0])
+        >>> round(L1L2(l1=0.1, l2=0.01)(w), 4)
+        0.74
+    """
 
     def __init__(self, l1=0.0, l2=0.0):
         self.l1 = _check(l1, "l1")
@@ -68,7 +85,15 @@ class L1L2(Regularizer):
 
 
 class L1(Regularizer):
-    """``l1 * sum|w|`` (default ``l1=0.01``)."""
+    """``l1 * sum|w|`` (default ``l1=0.01``).
+
+    Example:
+        >>> w = np.array([1.0, -2.0, 3.0])
+        >>> round(L1(0.1)(w), 4)
+        0.6
+        >>> L1(0.1).get_config()
+        {'l1': 0.1}
+    """
 
     def __init__(self, l1=0.01):
         self.l1 = _check(l1, "l1")
@@ -78,7 +103,15 @@ class L1(Regularizer):
 
 
 class L2(Regularizer):
-    """``l2 * sum(w**2)`` (default ``l2=0.01``)."""
+    """``l2 * sum(w**2)`` (default ``l2=0.01``).
+
+    Example:
+        >>> w = np.array([1.0, -2.0, 3.0])
+        >>> round(L2(0.1)(w), 4)
+        1.4
+        >>> L2(0.1).get_config()
+        {'l2': 0.1}
+    """
 
     def __init__(self, l2=0.01):
         self.l2 = _check(l2, "l2")
@@ -88,7 +121,15 @@ class L2(Regularizer):
 
 
 def l1_l2(l1=0.01, l2=0.01):
-    """``L1L2`` with Keras' function defaults (0.01 each)."""
+    """``L1L2`` with Keras' function defaults (0.01 each).
+
+    Example:
+        >>> w = np.array([1.0, -2.0, 3.0])
+        >>> round(l1_l2()(w), 4)
+        0.2
+        >>> l1_l2().get_config()
+        {'l1': 0.01, 'l2': 0.01}
+    """
     return L1L2(l1=l1, l2=l2)
 
 
@@ -130,6 +171,14 @@ def get(identifier):
 
     Raises:
         ValueError: if the identifier is not recognized.
+
+    Example:
+        >>> type(get("l2")).__name__
+        'L2'
+        >>> get(None) is None
+        True
+        >>> get({"class_name": "L1", "config": {"l1": 0.5}}).get_config()
+        {'l1': 0.5}
     """
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier

@@ -71,6 +71,19 @@ class MonitorCallback(Callback):
         mode: ``"min"``, ``"max"`` or ``"auto"`` (from the name; see the module doc).
         min_delta: Improvements smaller than this (in absolute value) do not count.
         initial_value_threshold: The value to beat at the start (default: none).
+
+    Example:
+        >>> class BestEpoch(ferronet.callbacks.MonitorCallback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self._set_monitor_op()  # direction from the name: 'loss' goes down
+        ...     def on_epoch_end(self, epoch, logs=None):
+        ...         value = self._current(logs, "watching")
+        ...         if value is not None and self._is_improvement(value, self.best):
+        ...             self.best, self.best_epoch = value, epoch
+        >>> best = BestEpoch(monitor="loss")
+        >>> history = model.fit(x, y, epochs=3, callbacks=[best], verbose=0)
+        >>> best.direction, best.best_epoch
+        ('down', 2)
     """
 
     def __init__(self, monitor: str = "val_loss", mode: str = "auto", min_delta: float = 0.0, initial_value_threshold=None):

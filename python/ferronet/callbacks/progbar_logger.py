@@ -23,6 +23,13 @@ class ProgbarLogger(Callback):
     unknown). Batch logs are shown as given: they are the running epoch values.
     Validation inside ``fit`` is not shown separately; its ``val_`` values
     appear on the epoch's line.
+
+    Example:
+        >>> bar = ferronet.callbacks.ProgbarLogger()
+        >>> bar.set_params({"verbose": 2, "epochs": 1, "steps": 2})
+        >>> bar.on_epoch_begin(0)
+        >>> bar.on_epoch_end(0, {"loss": 0.25, "accuracy": 0.5})
+        2/2 - ... - loss: 0.2500 - accuracy: 0.5000
     """
 
     def __init__(self):

@@ -39,6 +39,22 @@ class MetricVariable:
         initializer: ``"zeros"``, ``"ones"`` or a number used to fill it.
         dtype: NumPy dtype of the stored value.
         name: Name, for ``repr`` only.
+
+    Example:
+        >>> class Count(ferronet.metrics.Metric):
+        ...     def __init__(self):
+        ...         super().__init__(name="count")
+        ...         self.n = self.add_variable(name="n")
+        ...     def update_state(self, y_true, y_pred, sample_weight=None):
+        ...         self.n.assign_add(len(y_true))
+        ...     def result(self):
+        ...         return self.n.value
+        >>> m = Count()
+        >>> m.update_state([1, 0, 1], [1, 1, 1])
+        >>> float(m.result())
+        3.0
+        >>> type(m.n).__name__
+        'MetricVariable'
     """
 
     def __init__(self, shape=(), initializer="zeros", dtype="float64", name=None):
@@ -235,6 +251,15 @@ class Sum(Metric):
     Args:
         name: Name of the metric. Defaults to ``"sum"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.Sum()
+        >>> m.update_state([1.0, 2.0, 3.0])
+        >>> float(m.result())
+        6.0
+        >>> m.update_state([4.0], sample_weight=[0.5])
+        >>> float(m.result())
+        8.0
     """
 
     def __init__(self, name: str = "sum", dtype: Any = None):

@@ -30,7 +30,16 @@ _AVERAGES = ("binary", "micro", "macro", "weighted", None)
 
 
 class UndefinedMetricWarning(UserWarning):
-    """A metric is ill-defined for the given inputs (e.g. precision with no predicted positives)."""
+    """A metric is ill-defined for the given inputs (e.g. precision with no predicted positives).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     p = ferronet.metrics.precision_score([1, 1], [0, 0])
+        >>> p, caught[0].category.__name__
+        (0.0, 'UndefinedMetricWarning')
+    """
 
 
 # ---------------------------------------------------------------- input checks
@@ -320,6 +329,11 @@ def precision_recall_fscore_support(
 
     Returns:
         ``(precision, recall, fbeta, support)``: floats (support None) when averaged, else arrays.
+
+    Example:
+        >>> p, r, f, support = precision_recall_fscore_support([0, 1, 1, 1], [0, 1, 0, 1])
+        >>> np.round(p, 4), np.round(r, 4), support
+        (array([0.5, 1. ]), array([1.    , 0.6667]), array([1, 3]))
     """
     who = "precision_recall_fscore_support"
     _zero_division_value(zero_division)
@@ -408,6 +422,10 @@ def fbeta_score(
     """F-beta score, the weighted harmonic mean of precision and recall (recall ``beta`` times as important).
 
     See :func:`precision_recall_fscore_support` for the arguments.
+
+    Example:
+        >>> round(fbeta_score([0, 1, 1, 1], [0, 1, 0, 0], beta=2.0), 4)
+        0.3846
     """
     _, _, f, _ = precision_recall_fscore_support(
         y_true,
@@ -471,6 +489,17 @@ def classification_report(
     Returns:
         The report as a string, or a dict ``{name: {"precision", "recall", "f1-score", "support"},
         "accuracy": float, "macro avg": {...}, "weighted avg": {...}}``.
+
+    Example:
+        >>> print(classification_report([0, 1, 1, 0], [0, 1, 0, 0], target_names=["bkg", "sig"]))
+                      precision    recall  f1-score   support
+        <BLANKLINE>
+                 bkg       0.67      1.00      0.80         2
+                 sig       1.00      0.50      0.67         2
+        <BLANKLINE>
+            accuracy                           0.75         4
+           macro avg       0.83      0.75      0.73         4
+        weighted avg       0.83      0.75      0.73         4
     """
     who = "classification_report"
     _, present, y_true, y_pred, w = _check_targets(y_true, y_pred, who, sample_weight)

@@ -297,7 +297,14 @@ def _multiclass_auc(y, s, classes, labels, average, multi_class, w, who):
 
 
 class WorkingPoint(NamedTuple):
-    """A cut ``score >= threshold`` chosen to reach a target signal efficiency."""
+    """A cut ``score >= threshold`` chosen to reach a target signal efficiency.
+
+    Example:
+        >>> curve = ferronet.metrics.efficiency_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], working_points=[0.5])
+        >>> wp = curve.working_points[0]
+        >>> wp.target, wp.threshold, wp.signal_efficiency, wp.background_efficiency
+        (0.5, 0.8, 0.5, 0.0)
+    """
 
     target: float
     threshold: float
@@ -307,7 +314,15 @@ class WorkingPoint(NamedTuple):
 
 
 class EfficiencyCurve(NamedTuple):
-    """Signal efficiency, background efficiency and rejection per threshold, plus working points."""
+    """Signal efficiency, background efficiency and rejection per threshold, plus working points.
+
+    Example:
+        >>> curve = ferronet.metrics.efficiency_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], working_points=[0.5])
+        >>> curve.signal_efficiency, curve.background_efficiency
+        (array([0. , 0.5, 0.5, 1. , 1. ]), array([0. , 0. , 0.5, 0.5, 1. ]))
+        >>> curve.working_points[0].threshold
+        0.8
+    """
 
     signal_efficiency: np.ndarray
     background_efficiency: np.ndarray

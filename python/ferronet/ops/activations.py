@@ -76,6 +76,11 @@ def relu(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation, of x's shape and dtype.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> relu(x)
+        array([0., 0., 2.], dtype=float32)
     """
     return _core.relu(_x("relu", x), out)
 
@@ -90,6 +95,11 @@ def relu_backward(dy, x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> relu_backward(np.ones(3, np.float32), x)
+        array([0., 0., 1.], dtype=float32)
     """
     dy, x = _pair("relu_backward", dy, x, "x")
     return _core.relu_backward(dy, x, out)
@@ -105,6 +115,11 @@ def leaky_relu(x, negative_slope: float = 0.2, out: Optional[np.ndarray] = None)
 
     Returns:
         The activation.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> leaky_relu(x)
+        array([-0.2,  0. ,  2. ], dtype=float32)
     """
     return _core.leaky_relu(_x("leaky_relu", x), float(negative_slope), out)
 
@@ -120,6 +135,11 @@ def leaky_relu_backward(dy, x, negative_slope: float = 0.2, out: Optional[np.nda
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> leaky_relu_backward(np.ones(3, np.float32), x)
+        array([0.2, 0.2, 1. ], dtype=float32)
     """
     dy, x = _pair("leaky_relu_backward", dy, x, "x")
     return _core.leaky_relu_backward(dy, x, float(negative_slope), out)
@@ -135,6 +155,11 @@ def elu(x, alpha: float = 1.0, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(elu(x), 4)
+        array([-0.6321,  0.    ,  2.    ], dtype=float32)
     """
     return _core.elu(_x("elu", x), float(alpha), out)
 
@@ -150,6 +175,11 @@ def elu_backward(dy, x, alpha: float = 1.0, out: Optional[np.ndarray] = None) ->
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(elu_backward(np.ones(3, np.float32), x), 4)
+        array([0.3679, 1.    , 1.    ], dtype=float32)
     """
     dy, x = _pair("elu_backward", dy, x, "x")
     return _core.elu_backward(dy, x, float(alpha), out)
@@ -164,6 +194,11 @@ def sigmoid(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation, in [0, 1].
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(sigmoid(x), 4)
+        array([0.2689, 0.5   , 0.8808], dtype=float32)
     """
     return _core.sigmoid(_x("sigmoid", x), out)
 
@@ -178,6 +213,12 @@ def sigmoid_backward(dy, y, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> y = sigmoid(x)
+        >>> np.round(sigmoid_backward(np.ones(3, np.float32), y), 4)
+        array([0.1966, 0.25  , 0.105 ], dtype=float32)
     """
     dy, y = _pair("sigmoid_backward", dy, y, "y")
     return _core.sigmoid_backward(dy, y, out)
@@ -192,6 +233,11 @@ def tanh(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation, in [-1, 1].
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(tanh(x), 4)
+        array([-0.7616,  0.    ,  0.964 ], dtype=float32)
     """
     return _core.tanh(_x("tanh", x), out)
 
@@ -206,6 +252,12 @@ def tanh_backward(dy, y, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> y = tanh(x)
+        >>> np.round(tanh_backward(np.ones(3, np.float32), y), 4)
+        array([0.42  , 1.    , 0.0707], dtype=float32)
     """
     dy, y = _pair("tanh_backward", dy, y, "y")
     return _core.tanh_backward(dy, y, out)
@@ -220,6 +272,11 @@ def softplus(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(softplus(x), 4)
+        array([0.3133, 0.6931, 2.1269], dtype=float32)
     """
     return _core.softplus(_x("softplus", x), out)
 
@@ -234,6 +291,11 @@ def softplus_backward(dy, x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(softplus_backward(np.ones(3, np.float32), x), 4)
+        array([0.2689, 0.5   , 0.8808], dtype=float32)
     """
     dy, x = _pair("softplus_backward", dy, x, "x")
     return _core.softplus_backward(dy, x, out)
@@ -252,6 +314,13 @@ def gelu(x, approximate: bool = False, out: Optional[np.ndarray] = None) -> np.n
 
     Returns:
         The activation.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(gelu(x), 4)
+        array([-0.1587,  0.    ,  1.9545], dtype=float32)
+        >>> np.round(gelu(x, approximate=True), 4)
+        array([-0.1588,  0.    ,  1.9546], dtype=float32)
     """
     return _core.gelu(_x("gelu", x), bool(approximate), out)
 
@@ -267,6 +336,11 @@ def gelu_backward(dy, x, approximate: bool = False, out: Optional[np.ndarray] = 
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(gelu_backward(np.ones(3, np.float32), x), 4)
+        array([-0.0833,  0.5   ,  1.0852], dtype=float32)
     """
     dy, x = _pair("gelu_backward", dy, x, "x")
     return _core.gelu_backward(dy, x, bool(approximate), out)
@@ -281,6 +355,11 @@ def silu(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The activation.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(silu(x), 4)
+        array([-0.2689,  0.    ,  1.7616], dtype=float32)
     """
     return _core.silu(_x("silu", x), out)
 
@@ -295,6 +374,11 @@ def silu_backward(dy, x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> x = np.array([-1.0, 0.0, 2.0], dtype=np.float32)
+        >>> np.round(silu_backward(np.ones(3, np.float32), x), 4)
+        array([0.0723, 0.5   , 1.0908], dtype=float32)
     """
     dy, x = _pair("silu_backward", dy, x, "x")
     return _core.silu_backward(dy, x, out)
@@ -317,6 +401,11 @@ def softmax(x, axis: int = -1, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         Probabilities summing to 1 along ``axis``.
+
+    Example:
+        >>> x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+        >>> np.round(softmax(x), 4)
+        array([[0.09  , 0.2447, 0.6652]], dtype=float32)
     """
     return _core.softmax(_x("softmax", x), _axis("softmax", axis), out)
 
@@ -332,6 +421,11 @@ def softmax_backward(dy, y, axis: int = -1, out: Optional[np.ndarray] = None) ->
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> y = softmax(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
+        >>> np.round(softmax_backward(np.array([[1.0, 0.0, 0.0]], np.float32), y), 4)
+        array([[ 0.0819, -0.022 , -0.0599]], dtype=float32)
     """
     dy, y = _pair("softmax_backward", dy, y, "y")
     return _core.softmax_backward(dy, y, _axis("softmax_backward", axis), out)
@@ -347,6 +441,11 @@ def log_softmax(x, axis: int = -1, out: Optional[np.ndarray] = None) -> np.ndarr
 
     Returns:
         Log-probabilities along ``axis``.
+
+    Example:
+        >>> x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+        >>> np.round(log_softmax(x), 4)
+        array([[-2.4076, -1.4076, -0.4076]], dtype=float32)
     """
     return _core.log_softmax(_x("log_softmax", x), _axis("log_softmax", axis), out)
 
@@ -362,6 +461,11 @@ def log_softmax_backward(dy, y, axis: int = -1, out: Optional[np.ndarray] = None
 
     Returns:
         The gradient w.r.t. ``x``.
+
+    Example:
+        >>> y = log_softmax(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
+        >>> np.round(log_softmax_backward(np.array([[1.0, 0.0, 0.0]], np.float32), y), 4)
+        array([[ 0.91  , -0.2447, -0.6652]], dtype=float32)
     """
     dy, y = _pair("log_softmax_backward", dy, y, "y")
     return _core.log_softmax_backward(dy, y, _axis("log_softmax_backward", axis), out)

@@ -127,6 +127,13 @@ def dot_product_attention_backward(dout, query, key, value, out, lse, bias=None,
 
     Returns:
         Arrays shaped like ``query``, ``key`` and ``value``. The mask and bias get no gradient.
+
+    Example:
+        >>> q = np.random.default_rng(0).normal(size=(1, 3, 1, 4)).astype(np.float32)
+        >>> out, lse = dot_product_attention(q, q, q, return_lse=True)
+        >>> dq, dk, dv = dot_product_attention_backward(np.ones_like(out), q, q, q, out, lse)
+        >>> dq.shape, dk.shape, np.round(dv.sum(axis=1), 4)  # 3 queries, each with weights summing to 1
+        ((1, 3, 1, 4), (1, 3, 1, 4), array([[[3., 3., 3., 3.]]], dtype=float32))
     """
     q, k, v, bias, mask, scale = prepare(query, key, value, bias, mask, scale, op="dot_product_attention_backward")
     b, t, n, _ = q.shape

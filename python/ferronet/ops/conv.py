@@ -54,6 +54,14 @@ def conv2d(
 
     Returns:
         ``(batch, out_height, out_width, filters)`` array.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> w = np.ones((2, 2, 1, 1), dtype=np.float32)
+        >>> conv2d(x, w)[0, :, :, 0]
+        array([[10., 14., 18.],
+               [26., 30., 34.],
+               [42., 46., 50.]], dtype=float32)
     """
     _precision("conv2d", precision, x=x, kernel=w, bias=b)
     if b is None:
@@ -96,6 +104,13 @@ def conv2d_backward(
 
     Returns:
         ``(dx, dw, db)`` shaped like ``x``, ``w`` and ``(filters,)``.
+
+    Example:
+        >>> x = np.ones((1, 4, 4, 1), dtype=np.float32)
+        >>> w = np.ones((3, 3, 1, 2), dtype=np.float32)
+        >>> dx, dw, db = conv2d_backward(np.ones((1, 2, 2, 2), dtype=np.float32), x, w)
+        >>> dx.shape, dw.shape, db
+        ((1, 4, 4, 1), (3, 3, 1, 2), array([4., 4.], dtype=float32))
     """
     _precision("conv2d_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("conv2d_backward", dy=dy, x=x, kernel=w)

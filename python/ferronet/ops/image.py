@@ -87,6 +87,13 @@ def depthwise_conv2d_backward(dy, inputs, kernel, strides: IntPair = 1, padding:
 
     The kernel and bias gradients sum over all output pixels in a fixed order,
     so they do not depend on the number of threads.
+
+    Example:
+        >>> x = np.ones((1, 3, 3, 2), np.float32)
+        >>> w = np.ones((3, 3, 2, 1), np.float32)
+        >>> dx, dw, db = depthwise_conv2d_backward(np.ones((1, 1, 1, 2), np.float32), x, w)
+        >>> dx.shape, dw.shape, db
+        ((1, 3, 3, 2), (3, 3, 2, 1), array([1., 1.], dtype=float32))
     """
     op = "depthwise_conv2d_backward"
     pad = _choice(op, "padding", padding, ("valid", "same"))
@@ -155,7 +162,15 @@ def affine_transform(images, transform, interpolation: str = "bilinear", fill_mo
 
 def affine_transform_backward(dy, images_shape: Sequence[int], transform, interpolation: str = "bilinear",
                               fill_mode: str = "constant") -> np.ndarray:
-    """Gradient of :func:`affine_transform` with respect to the images (of shape ``images_shape``, NHWC)."""
+    """Gradient of :func:`affine_transform` with respect to the images (of shape ``images_shape``, NHWC).
+
+    Example:
+        >>> shift = [1, 0, 1, 0, 1, 0, 0, 0]  # as in affine_transform's example
+        >>> affine_transform_backward(np.ones((1, 3, 3, 1), np.float32), (1, 3, 3, 1), shift)[0, :, :, 0]
+        array([[0., 1., 1.],
+               [0., 1., 1.],
+               [0., 1., 1.]], dtype=float32)
+    """
     op = "affine_transform_backward"
     interp = _choice(op, "interpolation", interpolation, INTERPOLATIONS)
     fill = _choice(op, "fill_mode", fill_mode, FILL_MODES)
@@ -172,6 +187,10 @@ def resize_transform(in_hw: Sequence[int], out_hw: Sequence[int], interpolation:
     Output pixel ``o`` reads input coordinate ``(o + 0.5) * in / out - 0.5`` (bilinear, edge
     repeated) — ``tf.image.resize``'s sampling. For ``"nearest"`` it reads pixel
     ``floor((o + 0.5) * in / out)``, which a half-way offset turns into rounding.
+
+    Example:
+        >>> resize_transform((2, 2), (4, 4))
+        array([ 0.5 ,  0.  , -0.25,  0.  ,  0.5 , -0.25,  0.  ,  0.  ])
     """
     (ih, iw), (oh, ow) = in_hw, out_hw
     sy, sx = ih / oh, iw / ow
@@ -210,7 +229,12 @@ def resize(images, size: Sequence[int], interpolation: str = "bilinear", data_fo
 
 
 def resize_backward(dy, images_shape: Sequence[int], interpolation: str = "bilinear") -> np.ndarray:
-    """Gradient of :func:`resize` with respect to the images (of shape ``images_shape``, NHWC)."""
+    """Gradient of :func:`resize` with respect to the images (of shape ``images_shape``, NHWC).
+
+    Example:
+        >>> resize_backward(np.ones((1, 1, 4, 1), np.float32), (1, 1, 2, 1))[0, 0, :, 0]  # each input pixel feeds 2 outputs
+        array([2., 2.], dtype=float32)
+    """
     interp = _choice("resize_backward", "interpolation", interpolation, INTERPOLATIONS)
     t = resize_transform(tuple(images_shape)[1:3], np.shape(dy)[1:3], interp)
     return affine_transform_backward(dy, images_shape, t, interp, "nearest")
@@ -261,7 +285,14 @@ def adjust_images(images, factor, delta=0.0, center: bool = True, value_range=(0
 
 
 def adjust_images_backward(dy, images, factor, delta=0.0, center: bool = True, value_range=(0.0, 255.0)) -> np.ndarray:
-    """Gradient of :func:`adjust_images` at ``images`` with respect to the images (zero where clipped)."""
+    """Gradient of :func:`adjust_images` at ``images`` with respect to the images (zero where clipped).
+
+    Example:
+        >>> x = np.array([0., 2., 4., 6.], np.float32).reshape(1, 2, 2, 1)
+        >>> adjust_images_backward(np.ones_like(x), x, 0.5, 1.0)[0, :, :, 0]
+        array([[1., 1.],
+               [1., 1.]], dtype=float32)
+    """
     op = "adjust_images_backward"
     x, _ = _images(op, images)
     f, d, vr = _adjust_args(op, x, factor, delta, value_range)

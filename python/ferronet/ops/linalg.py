@@ -74,6 +74,12 @@ def linear(x, w, b=None, out: Optional[np.ndarray] = None, precision: str = "flo
 
     Returns:
         ``(..., units)`` array of the operands' common float dtype.
+
+    Example:
+        >>> x = np.array([[1.0, 2.0]], dtype=np.float32)
+        >>> w = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], dtype=np.float32)
+        >>> linear(x, w, b=np.array([0.5, 0.5, 0.5], dtype=np.float32))
+        array([[1.5, 2.5, 3.5]], dtype=float32)
     """
     _precision("linear", precision, x=x, kernel=w, bias=b)
     if b is None:
@@ -127,6 +133,13 @@ def linear_backward(
 
     Returns:
         ``(dx, dw, db)``; skipped gradients are None.
+
+    Example:
+        >>> x = np.ones((4, 2), dtype=np.float32)
+        >>> w = np.ones((2, 3), dtype=np.float32)
+        >>> dx, dw, db = linear_backward(np.ones((4, 3), dtype=np.float32), x, w)
+        >>> dx.shape, dw.shape, db
+        ((4, 2), (2, 3), array([4., 4., 4.], dtype=float32))
     """
     _precision("linear_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("linear_backward", dy=dy, x=x, kernel=w)

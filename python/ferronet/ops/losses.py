@@ -182,6 +182,13 @@ def softmax_cross_entropy(
         ShapeError: labels of neither accepted shape (e.g. one-hot rows of the
             wrong width).
         DTypeError: non-float logits or non-numeric labels.
+
+    Example:
+        >>> logits = np.array([[2.0, 0.0, 0.0]], dtype=np.float32)
+        >>> labels = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+        >>> loss, dlogits = softmax_cross_entropy(logits, labels)
+        >>> np.round(loss, 4), np.round(dlogits, 4)
+        (array([0.2395], dtype=float32), array([[-0.213 ,  0.1065,  0.1065]], dtype=float32))
     """
     return _class_loss("softmax_cross_entropy", "logits", logits, labels, sample_weight, scale, grad_out)
 
@@ -211,6 +218,13 @@ def sigmoid_cross_entropy(
     Raises:
         ShapeError: targets that do not match the logits.
         DTypeError: non-float logits or non-numeric targets.
+
+    Example:
+        >>> logits = np.array([[0.0, 2.0]], dtype=np.float32)
+        >>> targets = np.array([[1.0, 1.0]], dtype=np.float32)
+        >>> loss, dlogits = sigmoid_cross_entropy(logits, targets)
+        >>> np.round(loss, 4), np.round(dlogits, 4)
+        (array([0.41], dtype=float32), array([[-0.25  , -0.0596]], dtype=float32))
     """
     names = ("logits", "targets")
     return _pointwise("sigmoid_cross_entropy", names, logits, targets, sample_weight, scale, grad_out)
@@ -234,6 +248,13 @@ def categorical_crossentropy(
 
     Returns:
         ``(loss, dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[0.5, 0.25, 0.25]], dtype=np.float32)
+        >>> y_true = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+        >>> loss, grad = categorical_crossentropy(y_pred, y_true)
+        >>> np.round(loss, 4), np.round(grad, 4)
+        (array([0.6931], dtype=float32), array([[-1.,  1.,  1.]], dtype=float32))
     """
     return _class_loss("categorical_crossentropy", "y_pred", y_pred, y_true, sample_weight, scale, grad_out)
 
@@ -254,6 +275,13 @@ def binary_crossentropy(
 
     Returns:
         ``(loss (batch,), dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[0.5, 0.8]], dtype=np.float32)
+        >>> y_true = np.array([[1.0, 1.0]], dtype=np.float32)
+        >>> loss, grad = binary_crossentropy(y_pred, y_true)
+        >>> np.round(loss, 4), np.round(grad, 4)
+        (array([0.4581], dtype=float32), array([[-1.   , -0.625]], dtype=float32))
     """
     names = ("y_pred", "y_true")
     return _pointwise("binary_crossentropy", names, y_pred, y_true, sample_weight, scale, grad_out)
@@ -271,6 +299,13 @@ def mean_squared_error(
 
     Returns:
         ``(loss (batch,), dy_pred)`` with ``dy_pred = scale * w * 2 (y_pred - y_true) / k``.
+
+    Example:
+        >>> y_pred = np.array([[1.0, 2.0]], dtype=np.float32)
+        >>> y_true = np.array([[0.0, 4.0]], dtype=np.float32)
+        >>> loss, grad = mean_squared_error(y_pred, y_true)
+        >>> loss, grad
+        (array([2.5], dtype=float32), array([[ 1., -2.]], dtype=float32))
     """
     names = ("y_pred", "y_true")
     return _pointwise("mean_squared_error", names, y_pred, y_true, sample_weight, scale, grad_out)
@@ -288,6 +323,13 @@ def mean_absolute_error(
 
     Returns:
         ``(loss (batch,), dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[1.0, 2.0]], dtype=np.float32)
+        >>> y_true = np.array([[0.0, 4.0]], dtype=np.float32)
+        >>> loss, grad = mean_absolute_error(y_pred, y_true)
+        >>> loss, grad
+        (array([1.5], dtype=float32), array([[ 0.5, -0.5]], dtype=float32))
     """
     names = ("y_pred", "y_true")
     return _pointwise("mean_absolute_error", names, y_pred, y_true, sample_weight, scale, grad_out)
@@ -314,6 +356,13 @@ def huber(
 
     Returns:
         ``(loss (batch,), dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[0.5, 3.0]], dtype=np.float32)
+        >>> y_true = np.array([[0.0, 0.0]], dtype=np.float32)
+        >>> loss, grad = huber(y_pred, y_true)
+        >>> loss, grad
+        (array([1.3125], dtype=float32), array([[0.25, 0.5 ]], dtype=float32))
     """
     names = ("y_pred", "y_true")
     return _pointwise("huber", names, y_pred, y_true, sample_weight, scale, grad_out, delta=float(delta))
@@ -331,6 +380,13 @@ def hinge(
 
     Returns:
         ``(loss (batch,), dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[0.5, -2.0]], dtype=np.float32)
+        >>> y_true = np.array([[1.0, -1.0]], dtype=np.float32)
+        >>> loss, grad = hinge(y_pred, y_true)
+        >>> loss, grad
+        (array([0.25], dtype=float32), array([[-0.5,  0. ]], dtype=float32))
     """
     names = ("y_pred", "y_true")
     return _pointwise("hinge", names, y_pred, y_true, sample_weight, scale, grad_out)
@@ -350,6 +406,13 @@ def categorical_hinge(
 
     Returns:
         ``(loss, dy_pred)``.
+
+    Example:
+        >>> y_pred = np.array([[0.5, 0.3, 0.2]], dtype=np.float32)
+        >>> y_true = np.array([[1.0, 0.0, 0.0]], dtype=np.float32)
+        >>> loss, grad = categorical_hinge(y_pred, y_true)
+        >>> np.round(loss, 4)
+        array([0.8], dtype=float32)
     """
     return _class_loss(
         "categorical_hinge", "y_pred", y_pred, y_true, sample_weight, scale, grad_out, ids=False, dense=True
@@ -378,6 +441,12 @@ def multiclass_hinge(
 
     Raises:
         ArgumentError: a class id outside ``[0, classes)``, or a negative margin.
+
+    Example:
+        >>> scores = np.array([[2.0, 1.5, 0.0]], dtype=np.float32)
+        >>> loss, grad = multiclass_hinge(scores, np.array([0]))
+        >>> loss, grad
+        (array([0.5], dtype=float32), array([[-1.,  1.,  0.]], dtype=float32))
     """
     return _class_loss(
         "multiclass_hinge",

@@ -68,6 +68,11 @@ def dropout(
     Returns:
         ``(y, mask)``: ``y = x * mask / (1 - rate)`` (dropped elements are 0,
         even where ``x`` is inf or NaN) and the uint8 0/1 ``mask``.
+
+    Example:
+        >>> y, mask = dropout(np.ones((2, 4), np.float32), rate=0.5, seed=0)
+        >>> sorted(set(y.ravel().tolist())), mask.shape
+        ([0.0, 2.0], (2, 4))
     """
     op = "dropout"
     try:
@@ -97,6 +102,11 @@ def dropout_backward(dy, mask, rate: float, out: Optional[np.ndarray] = None) ->
 
     Returns:
         ``dx``, shaped like ``dy``.
+
+    Example:
+        >>> mask = np.array([[1, 0, 1, 0]], dtype=np.uint8)
+        >>> dropout_backward(np.ones((1, 4), np.float32), mask, rate=0.5)
+        array([[2., 0., 2., 0.]], dtype=float32)
     """
     op = "dropout_backward"
     m = np.asarray(mask)
@@ -130,6 +140,13 @@ def batch_norm_train(
 
     Returns:
         ``(y, mean, var)``; ``mean`` and ``var`` have shape ``(C,)``.
+
+    Example:
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)
+        >>> y, mean, var = batch_norm_train(x, np.ones(2, np.float32), np.zeros(2, np.float32))
+        >>> np.round(y, 3), mean, var
+        (array([[-1., -1.],
+               [ 1.,  1.]], dtype=float32), array([ 2., 20.], dtype=float32), array([  1., 100.], dtype=float32))
     """
     op = "batch_norm_train"
     x = _floats(x, "x", op)
@@ -165,6 +182,15 @@ def batch_norm_backward(
 
     Returns:
         ``(dx, dgamma, dbeta)``.
+
+    Example:
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)
+        >>> gamma, beta = np.ones(2, np.float32), np.zeros(2, np.float32)
+        >>> y, mean, var = batch_norm_train(x, gamma, beta)
+        >>> dx, dgamma, dbeta = batch_norm_backward(np.ones_like(x), x, gamma, mean, var)
+        >>> np.round(dx, 4), dbeta
+        (array([[0., 0.],
+               [0., 0.]], dtype=float32), array([2., 2.], dtype=float32))
     """
     op = "batch_norm_backward"
     x = _floats(x, "x", op)
@@ -191,6 +217,13 @@ def batch_norm_infer(
 
     Returns:
         ``y``, shaped like ``x``.
+
+    Example:
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]], dtype=np.float32)
+        >>> ones, zeros = np.ones(2, np.float32), np.zeros(2, np.float32)
+        >>> np.round(batch_norm_infer(x, ones, zeros, mean=np.array([2.0, 20.0], np.float32), var=ones), 3)
+        array([[-1.   , -9.995],
+               [ 1.   ,  9.995]], dtype=float32)
     """
     op = "batch_norm_infer"
     x = _floats(x, "x", op)
@@ -212,6 +245,10 @@ def sum_rows(x, out: Optional[np.ndarray] = None):
 
     Returns:
         The sums, of shape ``x.shape[1:]`` (a NumPy scalar for 1-D ``x``, as NumPy).
+
+    Example:
+        >>> sum_rows(np.arange(6, dtype=np.float32).reshape(3, 2))
+        array([6., 9.], dtype=float32)
     """
     r = _core.sum_rows(_contiguous(_floats(x, "x", "sum_rows")), out)
     return r[()] if out is None and r.ndim == 0 else r
@@ -228,5 +265,13 @@ def l1_l2_penalty(w, l1: float = 0.0, l2: float = 0.0, grad: Optional[np.ndarray
 
     Returns:
         The penalty as a float (accumulated in float64, in a fixed order).
+
+    Example:
+        >>> w = np.array([1.0, -2.0], dtype=np.float32)
+        >>> grad = np.zeros_like(w)
+        >>> round(l1_l2_penalty(w, l1=0.1, l2=0.01, grad=grad), 4)
+        0.35
+        >>> np.round(grad, 4)
+        array([ 0.12, -0.14], dtype=float32)
     """
     return _core.l1_l2_penalty(_contiguous(_floats(w, "w", "l1_l2_penalty")), float(l1), float(l2), grad)

@@ -80,6 +80,12 @@ def sgd_update(
         learning_rate: step size.
         momentum: in ``[0, 1]``.
         nesterov: use Nesterov momentum.
+
+    Example:
+        >>> param = np.array([1.0, 2.0], dtype=np.float32)
+        >>> sgd_update(param, np.array([0.5, -0.5], dtype=np.float32), learning_rate=0.1)
+        >>> param
+        array([0.95, 2.05], dtype=float32)
     """
     op = "sgd_update"
     param = _param(param, op)
@@ -115,6 +121,13 @@ def adam_update(
         step: 1-based iteration count (Keras' ``iterations + 1``).
         learning_rate, beta_1, beta_2, epsilon: Keras' hyper-parameters.
         vhat: AMSGrad's running maximum of ``v`` (zeros at first), updated in place.
+
+    Example:
+        >>> param = np.array([1.0, 2.0], dtype=np.float32)
+        >>> m, v = np.zeros_like(param), np.zeros_like(param)
+        >>> adam_update(param, np.array([0.5, -0.5], dtype=np.float32), m, v, step=1, learning_rate=0.1)
+        >>> np.round(param, 4)
+        array([0.9, 2.1], dtype=float32)
     """
     op = "adam_update"
     param = _param(param, op)
@@ -150,6 +163,13 @@ def adamw_update(
         step: 1-based iteration count (Keras' ``iterations + 1``).
         learning_rate, weight_decay, beta_1, beta_2, epsilon: Keras' hyper-parameters.
         vhat: AMSGrad's running maximum of ``v``, updated in place.
+
+    Example:
+        >>> param = np.array([1.0, 2.0], dtype=np.float32)
+        >>> m, v = np.zeros_like(param), np.zeros_like(param)
+        >>> adamw_update(param, np.array([0.5, -0.5], dtype=np.float32), m, v, step=1, learning_rate=0.1)
+        >>> np.round(param, 4)
+        array([0.8996, 2.0992], dtype=float32)
     """
     op = "adamw_update"
     param = _param(param, op)
@@ -186,6 +206,13 @@ def rmsprop_update(
         learning_rate, rho, momentum, epsilon: Keras' hyper-parameters.
         momentum_buf: momentum buffer, required when ``momentum > 0``.
         average_grad: running mean of ``grad`` for the centered variant.
+
+    Example:
+        >>> param = np.array([1.0, 2.0], dtype=np.float32)
+        >>> velocity = np.zeros_like(param)
+        >>> rmsprop_update(param, np.array([0.5, -0.5], dtype=np.float32), velocity, learning_rate=0.1)
+        >>> np.round(param, 4)
+        array([0.6838, 2.3162], dtype=float32)
     """
     op = "rmsprop_update"
     param = _param(param, op)
@@ -211,6 +238,13 @@ def adagrad_update(
         grad: its gradient.
         accumulator: running sum of ``grad²`` (Keras starts it at 0.1), updated in place.
         learning_rate, epsilon: Keras' hyper-parameters.
+
+    Example:
+        >>> param = np.array([1.0, 2.0], dtype=np.float32)
+        >>> accumulator = np.full_like(param, 0.1)
+        >>> adagrad_update(param, np.array([0.5, -0.5], dtype=np.float32), accumulator, learning_rate=0.1)
+        >>> np.round(param, 4)
+        array([0.9155, 2.0845], dtype=float32)
     """
     op = "adagrad_update"
     param = _param(param, op)

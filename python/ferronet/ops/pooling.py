@@ -112,6 +112,14 @@ def max_pool2d_backward(
 
     Returns:
         ``dx``, shaped like ``x``.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> max_pool2d_backward(np.ones((1, 2, 2, 1), np.float32), x)[0, :, :, 0]
+        array([[0., 0., 0., 0.],
+               [0., 1., 0., 1.],
+               [0., 0., 0., 0.],
+               [0., 1., 0., 1.]], dtype=float32)
     """
     op = "max_pool2d_backward"
     size, step, pad = _window(op, pool_size, strides, padding)
@@ -140,6 +148,12 @@ def avg_pool2d(
 
     Returns:
         ``(batch, out_height, out_width, channels)`` array.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> avg_pool2d(x)[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]], dtype=float32)
     """
     op = "avg_pool2d"
     size, step, pad = _window(op, pool_size, strides, padding)
@@ -164,6 +178,12 @@ def avg_pool2d_backward(
 
     Returns:
         ``dx``: every cell receives ``dy / count`` from each window holding it.
+
+    Example:
+        >>> x = np.zeros((1, 4, 4, 1), dtype=np.float32)
+        >>> avg_pool2d_backward(np.ones((1, 2, 2, 1), np.float32), x)[0, :2, :2, 0]
+        array([[0.25, 0.25],
+               [0.25, 0.25]], dtype=float32)
     """
     op = "avg_pool2d_backward"
     size, step, pad = _window(op, pool_size, strides, padding)
@@ -183,6 +203,11 @@ def global_avg_pool2d(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         ``(batch, channels)`` array (NaN where there are no pixels, like ``np.mean``).
+
+    Example:
+        >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+        >>> global_avg_pool2d(x)
+        array([[3., 4.]], dtype=float32)
     """
     return _core.global_avg_pool2d(_contiguous(_floats(x, "x", "global_avg_pool2d")), out)
 
@@ -197,6 +222,11 @@ def global_avg_pool2d_backward(dy, x_shape: Sequence[int], out: Optional[np.ndar
 
     Returns:
         ``dx`` of shape ``x_shape``.
+
+    Example:
+        >>> global_avg_pool2d_backward(np.ones((1, 1), np.float32), (1, 2, 2, 1))[0, :, :, 0]
+        array([[0.25, 0.25],
+               [0.25, 0.25]], dtype=float32)
     """
     op = "global_avg_pool2d_backward"
     shape = _shape(x_shape, "x_shape", op)
@@ -212,6 +242,11 @@ def global_max_pool2d(x, out: Optional[np.ndarray] = None) -> np.ndarray:
 
     Returns:
         ``(batch, channels)`` array (``-inf`` where there are no pixels).
+
+    Example:
+        >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+        >>> global_max_pool2d(x)
+        array([[6., 7.]], dtype=float32)
     """
     return _core.global_max_pool2d(_contiguous(_floats(x, "x", "global_max_pool2d")), out)
 
@@ -227,6 +262,12 @@ def global_max_pool2d_backward(dy, x, out: Optional[np.ndarray] = None) -> np.nd
 
     Returns:
         ``dx``, shaped like ``x``.
+
+    Example:
+        >>> x = np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1)
+        >>> global_max_pool2d_backward(np.ones((1, 1), np.float32), x)[0, :, :, 0]
+        array([[0., 0.],
+               [0., 1.]], dtype=float32)
     """
     op = "global_max_pool2d_backward"
     dy, x = _common(op, dy=dy, x=x)

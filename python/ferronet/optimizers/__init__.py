@@ -53,6 +53,12 @@ def get(identifier):
 
     Raises:
         ValueError: for an unknown name or object.
+
+    Example:
+        >>> type(ferronet.optimizers.get("rmsprop")).__name__
+        'RMSprop'
+        >>> ferronet.optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.5}}).learning_rate
+        0.5
     """
     if isinstance(identifier, Optimizer):
         return identifier

@@ -16,6 +16,13 @@ class Adagrad(Optimizer):
         initial_accumulator_value: starting value of the accumulators, default 0.1.
         epsilon: default 1e-7.
         **kwargs: base optimizer arguments.
+
+    Example:
+        >>> v = ferronet.Variable(np.array([1.0, 2.0], dtype=np.float32))
+        >>> optimizer = ferronet.optimizers.Adagrad(learning_rate=0.1)
+        >>> optimizer.apply([np.array([0.5, -0.5], dtype=np.float32)], [v])
+        >>> np.round(v.numpy(), 4)
+        array([0.9155, 2.0845], dtype=float32)
     """
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name="adagrad", **kwargs):

@@ -18,6 +18,13 @@ class Adam(Optimizer):
         epsilon: default 1e-7 (Keras' value, not PyTorch's 1e-8).
         amsgrad: keep the maximum of past second moments.
         **kwargs: base optimizer arguments.
+
+    Example:
+        >>> v = ferronet.Variable(np.array([1.0, 2.0], dtype=np.float32))
+        >>> optimizer = ferronet.optimizers.Adam(learning_rate=0.1)
+        >>> optimizer.apply([np.array([0.5, -0.5], dtype=np.float32)], [v])
+        >>> np.round(v.numpy(), 4)
+        array([0.9, 2.1], dtype=float32)
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",

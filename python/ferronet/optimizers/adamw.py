@@ -16,6 +16,13 @@ class AdamW(Adam):
         weight_decay: default 0.004.
         beta_1, beta_2, epsilon, amsgrad: as :class:`Adam`.
         **kwargs: base optimizer arguments.
+
+    Example:
+        >>> v = ferronet.Variable(np.array([1.0, 2.0], dtype=np.float32))
+        >>> optimizer = ferronet.optimizers.AdamW(learning_rate=0.1, weight_decay=0.01)
+        >>> optimizer.apply([np.array([0.5, -0.5], dtype=np.float32)], [v])
+        >>> np.round(v.numpy(), 4)
+        array([0.899, 2.098], dtype=float32)
     """
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,

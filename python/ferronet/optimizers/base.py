@@ -41,6 +41,13 @@ class Optimizer:
     Attributes:
         iterations: number of updates applied so far.
         learning_rate: current learning rate (settable, as callbacks do).
+
+    Example:
+        >>> optimizer = ferronet.optimizers.SGD(learning_rate=0.1, clipnorm=1.0)
+        >>> v = ferronet.Variable(np.zeros(2, dtype=np.float32))
+        >>> optimizer.apply_gradients([(np.array([3.0, 4.0], dtype=np.float32), v)])  # clipped to norm 1
+        >>> np.round(v.numpy(), 4), optimizer.iterations
+        (array([-0.06, -0.08], dtype=float32), 1)
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,

@@ -18,6 +18,13 @@ class RMSprop(Optimizer):
         epsilon: default 1e-7.
         centered: normalize by the variance estimate instead of the second moment.
         **kwargs: base optimizer arguments.
+
+    Example:
+        >>> v = ferronet.Variable(np.array([1.0, 2.0], dtype=np.float32))
+        >>> optimizer = ferronet.optimizers.RMSprop(learning_rate=0.1)
+        >>> optimizer.apply([np.array([0.5, -0.5], dtype=np.float32)], [v])
+        >>> np.round(v.numpy(), 4)
+        array([0.6838, 2.3162], dtype=float32)
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop",

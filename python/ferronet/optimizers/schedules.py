@@ -24,7 +24,19 @@ def _positive(value, name):
 
 
 class LearningRateSchedule:
-    """Base class: ``__call__(step)`` returns the learning rate for a 0-based optimizer step."""
+    """Base class: ``__call__(step)`` returns the learning rate for a 0-based optimizer step.
+
+    Example:
+        >>> class Halving(ferronet.optimizers.schedules.LearningRateSchedule):
+        ...     def __call__(self, step):
+        ...         return 0.1 * 0.5 ** (step // 10)
+        ...     def get_config(self):
+        ...         return {}
+        >>> [Halving()(s) for s in (0, 10, 25)]
+        [0.1, 0.05, 0.025]
+        >>> ferronet.optimizers.SGD(learning_rate=Halving()).learning_rate  # the rate at the current step
+        0.1
+    """
 
     def __call__(self, step):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(step).")
@@ -38,7 +50,15 @@ class LearningRateSchedule:
 
 
 class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division with ``staircase``)."""
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division with ``staircase``).
+
+    Example:
+        >>> lr = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+        >>> [round(float(lr(s)), 4) for s in (0, 5, 10, 20)]
+        [0.1, 0.0707, 0.05, 0.025]
+        >>> [round(float(ExponentialDecay(0.1, 10, 0.5, staircase=True)(s)), 4) for s in (0, 5, 10)]
+        [0.1, 0.1, 0.05]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         self.initial_learning_rate = float(initial_learning_rate)
@@ -59,7 +79,13 @@ class ExponentialDecay(LearningRateSchedule):
 
 
 class InverseTimeDecay(LearningRateSchedule):
-    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``."""
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``.
+
+    Example:
+        >>> lr = InverseTimeDecay(0.1, decay_steps=10, decay_rate=1.0)
+        >>> [round(float(lr(s)), 4) for s in (0, 10, 30)]
+        [0.1, 0.05, 0.025]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         self.initial_learning_rate = float(initial_learning_rate)
@@ -80,7 +106,13 @@ class InverseTimeDecay(LearningRateSchedule):
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
-    """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]`` (``len(values) == len(boundaries) + 1``)."""
+    """``values[i]`` while ``boundaries[i-1] < step <= boundaries[i]`` (``len(values) == len(boundaries) + 1``).
+
+    Example:
+        >>> lr = PiecewiseConstantDecay(boundaries=[10, 20], values=[0.1, 0.01, 0.001])
+        >>> [float(lr(s)) for s in (0, 10, 11, 21)]
+        [0.1, 0.1, 0.01, 0.001]
+    """
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(values) != len(boundaries) + 1:
@@ -103,7 +135,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class PolynomialDecay(LearningRateSchedule):
-    """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps``."""
+    """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps``.
+
+    Example:
+        >>> lr = PolynomialDecay(0.1, decay_steps=10, end_learning_rate=0.0)
+        >>> [round(float(lr(s)), 4) for s in (0, 5, 10, 20)]
+        [0.1, 0.05, 0.0, 0.0]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
                  name="PolynomialDecay"):
@@ -130,7 +168,16 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 class CosineDecay(LearningRateSchedule):
-    """Cosine decay to ``alpha * initial_learning_rate`` over ``decay_steps``, after an optional linear warmup."""
+    """Cosine decay to ``alpha * initial_learning_rate`` over ``decay_steps``, after an optional linear warmup.
+
+    Example:
+        >>> lr = CosineDecay(0.1, decay_steps=10)
+        >>> [round(float(lr(s)), 4) for s in (0, 5, 10)]
+        [0.1, 0.05, 0.0]
+        >>> warm = CosineDecay(0.0, decay_steps=10, warmup_target=0.1, warmup_steps=5)
+        >>> [round(float(warm(s)), 4) for s in (0, 5, 10, 15)]
+        [0.0, 0.1, 0.05, 0.0]
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):

@@ -20,6 +20,13 @@ class SGD(Optimizer):
         momentum: float in [0, 1], default 0.0.
         nesterov: default False.
         **kwargs: base optimizer arguments (``weight_decay``, ``clipnorm``, ...).
+
+    Example:
+        >>> v = ferronet.Variable(np.array([1.0, 2.0], dtype=np.float32))
+        >>> optimizer = ferronet.optimizers.SGD(learning_rate=0.1, momentum=0.9)
+        >>> optimizer.apply([np.array([0.5, -0.5], dtype=np.float32)], [v])
+        >>> np.round(v.numpy(), 4)
+        array([0.95, 2.05], dtype=float32)
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):

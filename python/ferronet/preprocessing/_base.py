@@ -8,7 +8,15 @@ from ..errors import ArgumentError, FerronetError, ShapeError
 
 
 class NotFittedError(FerronetError, AttributeError):
-    """A transformer was used before ``fit`` (also an ``AttributeError``, as in scikit-learn)."""
+    """A transformer was used before ``fit`` (also an ``AttributeError``, as in scikit-learn).
+
+    Example:
+        >>> try:
+        ...     ferronet.preprocessing.StandardScaler().transform(np.ones((2, 2)))
+        ... except ferronet.preprocessing.NotFittedError as err:
+        ...     print(type(err).__name__, isinstance(err, AttributeError))
+        NotFittedError True
+    """
 
 
 # ---------------------------------------------------------------- input checks

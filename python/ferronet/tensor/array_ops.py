@@ -30,7 +30,14 @@ _reshape = primitive("reshape", _reshape_fwd, lambda g, y, a, shape: (_reshape(g
 
 
 def reshape(x, shape):
-    """``x`` with a new shape (one dimension may be -1)."""
+    """``x`` with a new shape (one dimension may be -1).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.reshape(fn.range(6), (2, -1)).numpy()
+        array([[0, 1, 2],
+               [3, 4, 5]], dtype=int32)
+    """
     if not _STACK and type(x) is Tensor and type(shape) is tuple:
         try:
             return _wrap(x._v.reshape(shape))  # outside a tape: one NumPy call
@@ -46,7 +53,15 @@ def reshape(x, shape):
 
 
 def flatten(x):
-    """``x`` as a 1-D tensor."""
+    """``x`` as a 1-D tensor.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.array_ops import flatten
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> flatten(x).numpy()
+        array([0., 1., 2., 3., 4., 5.], dtype=float32)
+    """
     return reshape(x, (-1,))
 
 
@@ -59,7 +74,14 @@ _transpose = primitive("transpose", _transpose_fwd,
 
 
 def transpose(x, perm=None, axes=None):
-    """Permute the axes (reversed by default, as ``tf.transpose``; ``axes`` is NumPy's spelling)."""
+    """Permute the axes (reversed by default, as ``tf.transpose``; ``axes`` is NumPy's spelling).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.transpose(x).shape, fn.transpose(fn.zeros((2, 3, 4)), perm=(0, 2, 1)).shape
+        ((3, 2), (2, 4, 3))
+    """
     x = as_tensor(x)
     perm = perm if perm is not None else axes
     perm = tuple(builtins.range(x.ndim - 1, -1, -1)) if perm is None else tuple(int(p) % max(x.ndim, 1) for p in perm)
@@ -67,7 +89,14 @@ def transpose(x, perm=None, axes=None):
 
 
 def swapaxes(x, axis1, axis2):
-    """``x`` with ``axis1`` and ``axis2`` exchanged."""
+    """``x`` with ``axis1`` and ``axis2`` exchanged.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.array_ops import swapaxes
+        >>> swapaxes(fn.zeros((2, 3, 4)), 0, 2).shape
+        (4, 3, 2)
+    """
     x = as_tensor(x)
     perm = list(builtins.range(x.ndim))
     perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
@@ -84,12 +113,26 @@ _broadcast = primitive("broadcast_to", lambda a, shape: np.array(np.broadcast_to
 
 
 def broadcast_to(x, shape):
-    """``x`` broadcast to ``shape`` (materialized)."""
+    """``x`` broadcast to ``shape`` (materialized).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.broadcast_to(fn.constant([1.0, 2.0]), (2, 2)).numpy()
+        array([[1., 2.],
+               [1., 2.]], dtype=float32)
+    """
     return _broadcast(as_tensor(x), shape=tuple(int(d) for d in unwrap(shape)))
 
 
 def expand_dims(x, axis):
-    """``x`` with a new size-1 axis at ``axis`` (negative counts from the end of the result)."""
+    """``x`` with a new size-1 axis at ``axis`` (negative counts from the end of the result).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.expand_dims(x, 0).shape, fn.expand_dims(x, -1).shape
+        ((1, 2, 3), (2, 3, 1))
+    """
     x = as_tensor(x)
     axis = int(axis)
     if axis < 0:
@@ -98,7 +141,13 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    """Drop size-1 axes (all of them, or those in ``axis``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.squeeze(fn.zeros((1, 3, 1))).shape, fn.squeeze(fn.zeros((1, 3, 1)), axis=0).shape
+        ((3,), (3, 1))
+    """
     x = as_tensor(x)
     if axis is None:
         return reshape(x, tuple(d for d in x.shape if d != 1))
@@ -143,7 +192,17 @@ def _clean_index(index):
 
 
 def getitem(x, index):
-    """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back (repeats add)."""
+    """``x[index]`` with NumPy's basic and advanced indexing; gradients scatter back (repeats add).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.array_ops import getitem
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> getitem(x, (slice(None), 1)).numpy()
+        array([1., 4.], dtype=float32)
+        >>> x[1, ::2].numpy()  # the same op behind Tensor indexing
+        array([3., 5.], dtype=float32)
+    """
     return _getitem(as_tensor(x), index=_clean_index(index))
 
 
@@ -182,6 +241,12 @@ def concat(values, axis=0):
 
     Raises:
         ShapeError: when the other dimensions differ (the message lists the shapes).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.concat([x, x], axis=0).shape, fn.concat([x, x], axis=1).shape
+        ((4, 3), (2, 6))
     """
     values = [as_tensor(v) for v in values]
     if not values:
@@ -195,7 +260,14 @@ def concat(values, axis=0):
 
 
 def stack(values, axis=0):
-    """Join same-shape tensors along a new ``axis``."""
+    """Join same-shape tensors along a new ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.stack([x, x]).shape, fn.stack([x, x], axis=-1).shape
+        ((2, 2, 3), (2, 3, 2))
+    """
     values = [as_tensor(v) for v in values]
     if not values:
         raise ValueError("stack needs at least one tensor. Received: an empty list")
@@ -209,14 +281,29 @@ def stack(values, axis=0):
 
 
 def unstack(x, num=None, axis=0):
-    """The slices of ``x`` along ``axis``, as a list."""
+    """The slices of ``x`` along ``axis``, as a list.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> [t.numpy() for t in fn.unstack(x)]
+        [array([0., 1., 2.], dtype=float32), array([3., 4., 5.], dtype=float32)]
+    """
     x = as_tensor(x)
     axis = int(axis) % x.ndim
     return [getitem(x, (slice(None),) * axis + (i,)) for i in builtins.range(x.shape[axis])]
 
 
 def split(x, num_or_size_splits, axis=0):
-    """Split along ``axis`` into equal parts (an int) or parts of the given sizes (a list)."""
+    """Split along ``axis`` into equal parts (an int) or parts of the given sizes (a list).
+
+    Example:
+        >>> import ferronet as fn
+        >>> [t.shape for t in fn.split(fn.zeros((6, 2)), 3)]
+        [(2, 2), (2, 2), (2, 2)]
+        >>> [t.shape for t in fn.split(fn.zeros((6, 2)), [1, 5])]
+        [(1, 2), (5, 2)]
+    """
     x = as_tensor(x)
     axis = int(axis) % x.ndim
     n = x.shape[axis]
@@ -240,7 +327,14 @@ def split(x, num_or_size_splits, axis=0):
 
 
 def tile(x, multiples):
-    """Repeat ``x`` ``multiples[i]`` times along each axis."""
+    """Repeat ``x`` ``multiples[i]`` times along each axis.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.tile(fn.constant([[1.0, 2.0]]), (2, 2)).numpy()
+        array([[1., 2., 1., 2.],
+               [1., 2., 1., 2.]], dtype=float32)
+    """
     x = as_tensor(x)
     multiples = tuple(int(m) for m in unwrap(multiples))
     if len(multiples) != x.ndim:
@@ -254,7 +348,16 @@ def tile(x, multiples):
 
 
 def repeat(x, repeats, axis=None):
-    """Each slice along ``axis`` repeated ``repeats`` times (flattened first when None)."""
+    """Each slice along ``axis`` repeated ``repeats`` times (flattened first when None).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.repeat(fn.constant([1.0, 2.0]), 2).numpy()
+        array([1., 1., 2., 2.], dtype=float32)
+        >>> fn.repeat(x, 2, axis=0).shape
+        (4, 3)
+    """
     x = as_tensor(x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
@@ -263,7 +366,19 @@ def repeat(x, repeats, axis=None):
 
 
 def gather(params, indices, axis=0, batch_dims=0):
-    """Rows (slices along ``axis``) of ``params`` picked by ``indices``; gradients add up for repeats."""
+    """Rows (slices along ``axis``) of ``params`` picked by ``indices``; gradients add up for repeats.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.gather(x, np.array([1, 0, 1])).numpy()
+        array([[3., 4., 5.],
+               [0., 1., 2.],
+               [3., 4., 5.]], dtype=float32)
+        >>> fn.gather(x, np.array([2]), axis=1).numpy()
+        array([[2.],
+               [5.]], dtype=float32)
+    """
     if batch_dims:
         raise NotImplementedError("gather with batch_dims is not supported. Received: batch_dims="
                                   f"{batch_dims}")
@@ -280,7 +395,15 @@ def gather(params, indices, axis=0, batch_dims=0):
 
 
 def one_hot(indices, depth, on_value=1.0, off_value=0.0, axis=-1, dtype="float32"):
-    """One-hot rows for integer ``indices`` (out-of-range ids give all-``off_value`` rows, as TensorFlow)."""
+    """One-hot rows for integer ``indices`` (out-of-range ids give all-``off_value`` rows, as TensorFlow).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.one_hot(np.array([0, 2, 5]), depth=3).numpy()
+        array([[1., 0., 0.],
+               [0., 0., 1.],
+               [0., 0., 0.]], dtype=float32)
+    """
     idx = np.asarray(unwrap(indices)).astype(np.int64)
     depth = int(depth)
     out = np.full(idx.shape + (depth,), off_value, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype)))
@@ -308,7 +431,14 @@ _pad = primitive("pad", _pad_fwd, _pad_vjp)
 
 
 def pad(x, paddings, mode="CONSTANT", constant_values=0):
-    """Constant padding: ``paddings[i] = (before, after)`` for axis ``i``."""
+    """Constant padding: ``paddings[i] = (before, after)`` for axis ``i``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.pad(fn.constant([[1.0, 2.0]]), [(1, 0), (0, 1)]).numpy()
+        array([[0., 0., 0.],
+               [1., 2., 0.]], dtype=float32)
+    """
     if str(mode).upper() != "CONSTANT":
         raise NotImplementedError(f"pad supports mode='CONSTANT'. Received: mode={mode!r}")
     x = as_tensor(x)
@@ -317,7 +447,15 @@ def pad(x, paddings, mode="CONSTANT", constant_values=0):
 
 
 def reverse(x, axis):
-    """``x`` reversed along each axis in ``axis``."""
+    """``x`` reversed along each axis in ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.reverse(x, axis=[1]).numpy()
+        array([[2., 1., 0.],
+               [5., 4., 3.]], dtype=float32)
+    """
     x = as_tensor(x)
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
     index = [slice(None)] * x.ndim
@@ -332,17 +470,38 @@ def _dt(dtype, default="float32"):
 
 
 def shape(x, out_type="int32"):
-    """The shape as a 1-D int tensor (``tf.shape``)."""
+    """The shape as a 1-D int tensor (``tf.shape``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.shape(x).numpy()
+        array([2, 3], dtype=int32)
+    """
     return _wrap(np.asarray(np.shape(unwrap(x)), dtype=_dt(out_type)))
 
 
 def size(x, out_type="int32"):
-    """The number of elements, as an int32 scalar tensor."""
+    """The number of elements, as an int32 scalar tensor.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> int(fn.size(x))
+        6
+    """
     return _wrap(np.asarray(np.size(unwrap(x)), dtype=_dt(out_type)))
 
 
 def rank(x):
-    """The number of axes, as an int32 scalar tensor."""
+    """The number of axes, as an int32 scalar tensor.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> int(fn.rank(x))
+        2
+    """
     return _wrap(np.asarray(np.ndim(unwrap(x)), dtype=np.int32))
 
 
@@ -354,33 +513,78 @@ def _shape_arg(s):
 
 
 def zeros(shape, dtype="float32"):
-    """Zeros of ``shape`` (float32 unless ``dtype``)."""
+    """Zeros of ``shape`` (float32 unless ``dtype``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.zeros((2, 3)).numpy()
+        array([[0., 0., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
     return _wrap(np.zeros(_shape_arg(shape), _dt(dtype)))
 
 
 def ones(shape, dtype="float32"):
-    """Ones of ``shape`` (float32 unless ``dtype``)."""
+    """Ones of ``shape`` (float32 unless ``dtype``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.ones((2,), dtype="int32").numpy()
+        array([1, 1], dtype=int32)
+    """
     return _wrap(np.ones(_shape_arg(shape), _dt(dtype)))
 
 
 def zeros_like(x, dtype=None):
-    """Zeros shaped like ``x``, of its dtype unless ``dtype``."""
+    """Zeros shaped like ``x``, of its dtype unless ``dtype``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.zeros_like(x).numpy()
+        array([[0., 0., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
     return _wrap(np.zeros(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
 
 
 def ones_like(x, dtype=None):
-    """Ones shaped like ``x``, of its dtype unless ``dtype``."""
+    """Ones shaped like ``x``, of its dtype unless ``dtype``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.ones_like(x, dtype="int32").numpy()
+        array([[1, 1, 1],
+               [1, 1, 1]], dtype=int32)
+    """
     return _wrap(np.ones(np.shape(unwrap(x)), _dt(dtype, unwrap(as_tensor(x)).dtype)))
 
 
 def fill(dims, value, dtype=None):
-    """``value`` repeated to the shape ``dims`` (its dtype unless ``dtype``)."""
+    """``value`` repeated to the shape ``dims`` (its dtype unless ``dtype``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.fill((2, 2), 7.0).numpy()
+        array([[7., 7.],
+               [7., 7.]], dtype=float32)
+    """
     v = as_tensor(value)
     return _wrap(np.full(_shape_arg(dims), unwrap(v), dtype=_dt(dtype, v.dtype)))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32"):
-    """Identity matrices ``num_rows x num_columns``, stacked to ``batch_shape`` when given (float32 by default)."""
+    """Identity matrices ``num_rows x num_columns``, stacked to ``batch_shape`` when given (float32 by default).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.eye(2, 3).numpy()
+        array([[1., 0., 0.],
+               [0., 1., 0.]], dtype=float32)
+        >>> fn.eye(2, batch_shape=(4,)).shape
+        (4, 2, 2)
+    """
     e = np.eye(int(num_rows), None if num_columns is None else int(num_columns), dtype=_dt(dtype))
     if batch_shape is not None:
         e = np.broadcast_to(e, tuple(batch_shape) + e.shape).copy()
@@ -388,7 +592,13 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32"):
 
 
 def range(start, limit=None, delta=1, dtype=None):
-    """``tf.range``: ints give int32, floats float32 (unless ``dtype``)."""
+    """``tf.range``: ints give int32, floats float32 (unless ``dtype``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.range(5).numpy(), fn.range(1.0, 2.0, 0.25).numpy()
+        (array([0, 1, 2, 3, 4], dtype=int32), array([1.  , 1.25, 1.5 , 1.75], dtype=float32))
+    """
     if limit is None:
         start, limit = 0, start
     vals = [unwrap(v) for v in (start, limit, delta)]
@@ -398,7 +608,13 @@ def range(start, limit=None, delta=1, dtype=None):
 
 
 def linspace(start, stop, num, axis=0):
-    """``num`` evenly spaced values from ``start`` to ``stop`` (float32 unless ``start`` is a float64 tensor)."""
+    """``num`` evenly spaced values from ``start`` to ``stop`` (float32 unless ``start`` is a float64 tensor).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.linspace(0.0, 1.0, 5).numpy()
+        array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
+    """
     dt = np.float64 if np.asarray(unwrap(start)).dtype == np.float64 and not isinstance(start, float) else np.float32
     return _wrap(np.linspace(unwrap(start), unwrap(stop), int(num), axis=axis).astype(dt))
 
@@ -451,6 +667,16 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
 
     Raises:
         ShapeError: when the inner dimensions differ (the message gives both shapes).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.matmul(x, fn.transpose(x)).numpy()
+        array([[ 5., 14.],
+               [14., 50.]], dtype=float32)
+        >>> fn.matmul(x, x, transpose_b=True).numpy()
+        array([[ 5., 14.],
+               [14., 50.]], dtype=float32)
     """
     if not _STACK and type(a) is Tensor and type(b) is Tensor and not transpose_a and not transpose_b:
         try:
@@ -487,7 +713,16 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
 
 def tensordot(a, b, axes=2):
-    """``np.tensordot`` built from transposes, reshapes and one matmul (so it is differentiable)."""
+    """``np.tensordot`` built from transposes, reshapes and one matmul (so it is differentiable).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.tensordot(x, x, axes=2).numpy()
+        array(55., dtype=float32)
+        >>> fn.tensordot(x, fn.ones((3, 4)), axes=1).shape
+        (2, 4)
+    """
     a, b = as_tensor(a), as_tensor(b)
     if isinstance(axes, (int, np.integer)):
         ax_a = list(builtins.range(a.ndim - int(axes), a.ndim))
@@ -537,7 +772,14 @@ _einsum = primitive("einsum", _einsum_fwd, _einsum_vjp)
 
 
 def einsum(subscripts, *operands):
-    """``np.einsum`` with an explicit output (``"ij,jk->ik"``); differentiable when no index repeats in one operand."""
+    """``np.einsum`` with an explicit output (``"ij,jk->ik"``); differentiable when no index repeats in one operand.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.reshape(fn.range(6.0), (2, 3))
+        >>> fn.einsum("ij,ij->i", x, x).numpy()
+        array([ 5., 50.], dtype=float32)
+    """
     if "->" not in subscripts:
         raise ValueError(f"einsum needs an explicit output ('ij,jk->ik'). Received: {subscripts!r}")
     return _einsum(*[as_tensor(o) for o in operands], subscripts=subscripts)

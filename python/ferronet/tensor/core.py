@@ -29,7 +29,16 @@ _STACK: list = []
 
 
 def recording() -> bool:
-    """Whether any tape is recording now (a VJP computed now may be differentiated again)."""
+    """Whether any tape is recording now (a VJP computed now may be differentiated again).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.tensor.recording()
+        False
+        >>> with fn.GradientTape():
+        ...     print(fn.tensor.recording())
+        True
+    """
     for tape in _STACK:
         if tape._recording:
             return True
@@ -62,7 +71,17 @@ def _default_dtype(value):
 
 
 def unwrap(x):
-    """The array behind a Tensor (or ``x`` itself)."""
+    """The array behind a Tensor (or ``x`` itself).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.core import unwrap
+        >>> a = unwrap(fn.constant([1.0, 2.0]))
+        >>> type(a).__name__, a
+        ('ndarray', array([1., 2.], dtype=float32))
+        >>> unwrap(3.0)
+        3.0
+    """
     return x._v if isinstance(x, Tensor) else x
 
 
@@ -200,7 +219,16 @@ ARRAY_OUT = _array_out_supported()
 
 
 def as_tensor(x, dtype=None) -> Tensor:
-    """``x`` as a Tensor (Tensors and Variables are returned as they are when the dtype matches)."""
+    """``x`` as a Tensor (Tensors and Variables are returned as they are when the dtype matches).
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.tensor.as_tensor(np.array([1.0, 2.0]))
+        >>> type(t).__name__, t.numpy()
+        ('Tensor', array([1., 2.]))
+        >>> fn.tensor.as_tensor(t) is t
+        True
+    """
     if isinstance(x, Tensor):
         if dtype is None or x._v.dtype == np.dtype(dtype):
             return x
@@ -218,6 +246,14 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
 
     Raises:
         ShapeError: if ``value`` cannot take ``shape``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> t.shape, t.dtype
+        ((2, 2), dtype('float32'))
+        >>> fn.constant(0.5, shape=(2,)).numpy()
+        array([0.5, 0.5], dtype=float32)
     """
     a = _as_array(value, dtype)
     if shape is not None:
@@ -304,6 +340,17 @@ def primitive(name, forward, vjp, fast_vjp=None):
     A NumPy ufunc of one or two inputs comes back as a plain function with a
     lean path for tensors outside a tape (one ufunc call, one object); the
     primitive itself is its ``primitive`` attribute.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.core import primitive
+        >>> cube = primitive("cube", lambda a: a ** 3, lambda g, y, a: (g * 3.0 * a * a,))
+        >>> x = fn.constant([1.0, 2.0])
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = cube(x)
+        >>> y.numpy(), tape.gradient(y, x).numpy()
+        (array([1., 8.], dtype=float32), array([ 3., 12.], dtype=float32))
     """
     prim = Primitive(name, forward, vjp, fast_vjp)
     if not (ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin in (1, 2) and fast_vjp is None):

@@ -72,7 +72,14 @@ _dense = Primitive("dense_act", _dense_fwd, nn_ops._twin(_dense_formula), _dense
 
 def dense_act(x, kernel, bias=None, activation=None, precision="float32"):
     """``activation(x @ kernel + bias)`` on the last axis; ``activation`` one of None, relu, sigmoid, tanh;
-    ``precision`` that of ``ops.linear``."""
+    ``precision`` that of ``ops.linear``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.fused_layers import dense_act
+        >>> dense_act(fn.constant([[1.0, -2.0]]), fn.ones((2, 2)), fn.constant([0.0, 3.0]), activation="relu").numpy()
+        array([[0., 2.]], dtype=float32)
+    """
     if activation not in (None, *_FROM_OUTPUT):
         raise ValueError(f"dense_act fuses relu, sigmoid or tanh. Received: activation={activation!r}")
     return _dense(as_tensor(x), kernel, bias, act=activation, precision=precision)
@@ -108,7 +115,18 @@ _conv = Primitive("conv2d_act", _conv_fwd, nn_ops._twin(_conv_formula), _conv_fa
 def conv2d_act(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), activation=None,
                precision="float32"):
     """Keras ``Conv2D`` with ``activation`` (None, relu, sigmoid or tanh) applied per output tile in the kernel;
-    ``precision`` that of ``ops.conv2d``."""
+    ``precision`` that of ``ops.conv2d``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.fused_layers import conv2d_act
+        >>> x = fn.reshape(fn.range(16.0), (1, 4, 4, 1))
+        >>> y = conv2d_act(x, -fn.ones((2, 2, 1, 1)), fn.constant([40.0]), activation="relu")
+        >>> y.numpy()[0, :, :, 0]
+        array([[30., 26., 22.],
+               [14., 10.,  6.],
+               [ 0.,  0.,  0.]], dtype=float32)
+    """
     if activation not in (None, *_CONV_FUSED):
         raise ValueError(f"conv2d_act fuses relu, sigmoid or tanh. Received: activation={activation!r}")
     return _conv(as_tensor(x), kernel, bias, strides=tuple(strides), padding=str(padding).lower(),

@@ -26,7 +26,15 @@ def _int_indices(indices, name):
 
 
 def take_along_axis(x, indices, axis=None):
-    """``np.take_along_axis``: ``out[..., i, ...] = x[..., indices[..., i, ...], ...]`` along ``axis``."""
+    """``np.take_along_axis``: ``out[..., i, ...] = x[..., indices[..., i, ...], ...]`` along ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.index_ops import take_along_axis
+        >>> take_along_axis(fn.constant([[10.0, 20.0], [30.0, 40.0]]), np.array([[1], [0]]), axis=1).numpy()
+        array([[20.],
+               [30.]], dtype=float32)
+    """
     x = as_tensor(x)
     idx = _int_indices(indices, "take_along_axis")
     if axis is None:
@@ -45,7 +53,13 @@ def take_along_axis(x, indices, axis=None):
 
 
 def gather_nd(params, indices, batch_dims=0):
-    """``tf.gather_nd``: the last axis of ``indices`` addresses the leading axes of ``params``."""
+    """``tf.gather_nd``: the last axis of ``indices`` addresses the leading axes of ``params``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.gather_nd(fn.constant([[10.0, 20.0], [30.0, 40.0]]), np.array([[0, 1], [1, 0]])).numpy()
+        array([20., 30.], dtype=float32)
+    """
     if batch_dims:
         raise NotImplementedError(f"gather_nd with batch_dims is not supported. Received: batch_dims={batch_dims}")
     params = as_tensor(params)
@@ -57,7 +71,13 @@ def gather_nd(params, indices, batch_dims=0):
 
 
 def boolean_mask(tensor, mask, axis=0):
-    """The entries of ``tensor`` where ``mask`` (covering the axes from ``axis``) is true, flattened into one axis."""
+    """The entries of ``tensor`` where ``mask`` (covering the axes from ``axis``) is true, flattened into one axis.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.boolean_mask(fn.constant([1.0, 2.0, 3.0]), np.array([True, False, True])).numpy()
+        array([1., 3.], dtype=float32)
+    """
     tensor = as_tensor(tensor)
     m = np.asarray(unwrap(mask), dtype=bool)
     axis = int(axis) % max(tensor.ndim, 1)
@@ -68,7 +88,13 @@ def boolean_mask(tensor, mask, axis=0):
 
 
 def scatter_nd(indices, updates, shape):
-    """``tf.scatter_nd``: a zero tensor of ``shape`` with ``updates`` added at ``indices`` (repeats add up)."""
+    """``tf.scatter_nd``: a zero tensor of ``shape`` with ``updates`` added at ``indices`` (repeats add up).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.scatter_nd(np.array([[1], [3]]), fn.constant([5.0, 7.0]), shape=(4,)).numpy()
+        array([0., 5., 0., 7.], dtype=float32)
+    """
     idx = _int_indices(indices, "scatter_nd")
     updates = as_tensor(updates)
     shape = tuple(int(d) for d in np.asarray(unwrap(shape)).reshape(-1))
@@ -81,7 +107,13 @@ def scatter_nd(indices, updates, shape):
 
 
 def argsort(values, axis=-1, direction="ASCENDING", stable=True):
-    """Indices that sort ``values`` along ``axis`` (int32, as TensorFlow); no gradient."""
+    """Indices that sort ``values`` along ``axis`` (int32, as TensorFlow); no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.argsort(fn.constant([3.0, 1.0, 2.0])).numpy()
+        array([1, 2, 0], dtype=int32)
+    """
     v = np.asarray(unwrap(values))
     if direction not in ("ASCENDING", "DESCENDING"):
         raise ValueError(f"direction must be 'ASCENDING' or 'DESCENDING'. Received: direction={direction!r}")
@@ -94,19 +126,40 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=True):
 
 
 def sort(values, axis=-1, direction="ASCENDING"):
-    """``values`` sorted along ``axis``; the gradient goes back to where each value came from."""
+    """``values`` sorted along ``axis``; the gradient goes back to where each value came from.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.sort(fn.constant([3.0, 1.0, 2.0])).numpy(), fn.sort(fn.constant([3.0, 1.0, 2.0]), direction="DESCENDING").numpy()
+        (array([1., 2., 3.], dtype=float32), array([3., 2., 1.], dtype=float32))
+    """
     return take_along_axis(values, unwrap(argsort(values, axis, direction)), axis=axis)
 
 
 def top_k(x, k=1, sorted=True):
-    """``(values, indices)`` of the ``k`` largest entries along the last axis (values differentiable)."""
+    """``(values, indices)`` of the ``k`` largest entries along the last axis (values differentiable).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.index_ops import top_k
+        >>> values, indices = top_k(fn.constant([1.0, 4.0, 2.0, 3.0]), k=2)
+        >>> values.numpy(), indices.numpy()
+        (array([4., 3.], dtype=float32), array([1, 3], dtype=int32))
+    """
     x = as_tensor(x)
     idx = unwrap(argsort(x, -1, "DESCENDING"))[..., :int(k)]
     return take_along_axis(x, idx, axis=-1), _wrap(idx.astype(np.int32))
 
 
 def meshgrid(*args, indexing="xy"):
-    """Coordinate grids from 1-D tensors (``'xy'`` swaps the first two axes, as NumPy and TensorFlow)."""
+    """Coordinate grids from 1-D tensors (``'xy'`` swaps the first two axes, as NumPy and TensorFlow).
+
+    Example:
+        >>> import ferronet as fn
+        >>> xx, yy = fn.meshgrid(fn.constant([1.0, 2.0, 3.0]), fn.constant([10.0, 20.0]))
+        >>> xx.shape, yy.numpy()[:, 0]
+        ((2, 3), array([10., 20.], dtype=float32))
+    """
     if indexing not in ("xy", "ij"):
         raise ValueError(f"indexing must be 'xy' or 'ij'. Received: indexing={indexing!r}")
     ts = [A.reshape(as_tensor(a), (-1,)) for a in args]
@@ -123,14 +176,27 @@ def meshgrid(*args, indexing="xy"):
 
 
 def sequence_mask(lengths, maxlen=None, dtype=np.bool_):
-    """``mask[..., j] = j < lengths[...]`` (``maxlen`` defaults to the largest length)."""
+    """``mask[..., j] = j < lengths[...]`` (``maxlen`` defaults to the largest length).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.sequence_mask(np.array([1, 3]), maxlen=4).numpy()
+        array([[ True, False, False, False],
+               [ True,  True,  True, False]])
+    """
     ln = np.asarray(unwrap(lengths))
     maxlen = int(ln.max()) if maxlen is None else int(unwrap(maxlen))
     return _wrap((np.arange(maxlen) < ln[..., None]).astype(np.dtype(getattr(dtype, "as_numpy_dtype", dtype))))
 
 
 def add_n(inputs):
-    """Element-wise sum of a list of same-shape tensors."""
+    """Element-wise sum of a list of same-shape tensors.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.add_n([fn.constant([1.0, 2.0]), fn.constant([3.0, 4.0]), fn.constant([5.0, 6.0])]).numpy()
+        array([ 9., 12.], dtype=float32)
+    """
     from . import math_ops
 
     inputs = [as_tensor(t) for t in inputs]
@@ -146,7 +212,13 @@ def add_n(inputs):
 
 
 def tensor_scatter_nd_update(tensor, indices, updates):
-    """``tensor`` with the entries at ``indices`` replaced by ``updates`` (gradients flow to both, as TensorFlow)."""
+    """``tensor`` with the entries at ``indices`` replaced by ``updates`` (gradients flow to both, as TensorFlow).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.tensor_scatter_nd_update(fn.zeros((4,)), np.array([[0], [2]]), fn.constant([9.0, 8.0])).numpy()
+        array([9., 0., 8., 0.], dtype=float32)
+    """
     from . import math_ops
 
     tensor = as_tensor(tensor)
@@ -157,7 +229,13 @@ def tensor_scatter_nd_update(tensor, indices, updates):
 
 
 def tensor_scatter_nd_add(tensor, indices, updates):
-    """``tensor`` with ``updates`` added at ``indices`` (repeats add up)."""
+    """``tensor`` with ``updates`` added at ``indices`` (repeats add up).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.tensor_scatter_nd_add(fn.ones((3,)), np.array([[1], [1]]), fn.constant([2.0, 3.0])).numpy()
+        array([1., 6., 1.], dtype=float32)
+    """
     from . import math_ops
 
     return math_ops.add(tensor, scatter_nd(indices, updates, np.shape(unwrap(tensor))))

@@ -33,7 +33,16 @@ _inv = primitive("inv", np.linalg.inv, lambda g, y, a: (M.negative(A.matmul(_mt(
 
 
 def inv(x):
-    """Inverse of each square matrix."""
+    """Inverse of each square matrix.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import inv
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> np.round(inv(a).numpy(), 4)
+        array([[ 0.6, -0.2],
+               [-0.2,  0.4]], dtype=float32)
+    """
     return _inv(_square(x, "inv"))
 
 
@@ -43,12 +52,28 @@ _det = primitive("det", np.linalg.det,
 
 
 def det(x):
-    """Determinant of each square matrix."""
+    """Determinant of each square matrix.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import det
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> round(float(det(a)), 4)
+        5.0
+    """
     return _det(_square(x, "det"))
 
 
 def logdet(x):
-    """``log |det x|`` of each square matrix (its gradient is ``x^-T``)."""
+    """``log |det x|`` of each square matrix (its gradient is ``x^-T``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import logdet
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> round(float(logdet(a)), 4)  # log 5
+        1.6094
+    """
     x = _square(x, "logdet")
     return _logdet(x)
 
@@ -58,7 +83,16 @@ _logdet = primitive("logdet", lambda a: np.linalg.slogdet(a)[1],
 
 
 def solve(matrix, rhs, adjoint=False):
-    """``X`` with ``matrix @ X = rhs`` (``rhs`` of shape ``(..., n, k)``)."""
+    """``X`` with ``matrix @ X = rhs`` (``rhs`` of shape ``(..., n, k)``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import solve
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> np.round(solve(a, fn.constant([[3.0], [4.0]])).numpy(), 4)
+        array([[1.],
+               [1.]], dtype=float32)
+    """
     matrix = _square(matrix, "solve")
     rhs = as_tensor(rhs)
     if rhs.ndim < 2 or rhs.shape[-2] != matrix.shape[-1]:
@@ -70,12 +104,28 @@ def solve(matrix, rhs, adjoint=False):
 
 
 def trace(x):
-    """Sum of the diagonal of each matrix."""
+    """Sum of the diagonal of each matrix.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import trace
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> trace(a).numpy()
+        array(5., dtype=float32)
+    """
     return R.reduce_sum(diag_part(x), axis=-1)
 
 
 def diag_part(x):
-    """The main diagonal of each matrix, ``(..., min(m, n))``."""
+    """The main diagonal of each matrix, ``(..., min(m, n))``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import diag_part
+        >>> a = fn.constant([[2.0, 1.0], [1.0, 3.0]])
+        >>> diag_part(a).numpy()
+        array([2., 3.], dtype=float32)
+    """
     x = as_tensor(x)
     if x.ndim < 2:
         raise ShapeError(f"diag_part needs a matrix. Received: shape {x.shape}")
@@ -85,12 +135,27 @@ def diag_part(x):
 
 
 def diag(diagonal):
-    """Square matrices with ``diagonal`` (``(..., n)``) on their main diagonal."""
+    """Square matrices with ``diagonal`` (``(..., n)``) on their main diagonal.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import diag
+        >>> diag(fn.constant([1.0, 2.0])).numpy()
+        array([[1., 0.],
+               [0., 2.]], dtype=float32)
+    """
     d = as_tensor(diagonal)
     n = d.shape[-1]
     return M.multiply(A.expand_dims(d, -1), np.eye(n, dtype=unwrap(d).dtype))
 
 
 def matrix_transpose(x):
-    """Swap the last two axes."""
+    """Swap the last two axes.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.linalg_ops import matrix_transpose
+        >>> matrix_transpose(fn.zeros((5, 2, 3))).shape
+        (5, 3, 2)
+    """
     return _mt(as_tensor(x))

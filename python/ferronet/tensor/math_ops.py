@@ -24,7 +24,14 @@ __all__ = [
 
 
 def real_dtype_of(x):
-    """The dtype of the array behind ``x``."""
+    """The dtype of the array behind ``x``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.math_ops import real_dtype_of
+        >>> real_dtype_of(fn.constant([1.0])), real_dtype_of(np.zeros(2))
+        (dtype('float32'), dtype('float64'))
+    """
     return unwrap(x).dtype
 
 
@@ -90,7 +97,14 @@ squared_difference = lambda x, y: square(subtract(x, y))  # noqa: E731
 
 
 def reciprocal(x):
-    """``1 / x``."""
+    """``1 / x``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.math_ops import reciprocal
+        >>> reciprocal(fn.constant([2.0, 4.0])).numpy()
+        array([0.5 , 0.25], dtype=float32)
+    """
     return divide(1.0 if unwrap(x).dtype.kind == "f" else 1, x)
 
 
@@ -149,7 +163,16 @@ erf = primitive("erf", _erf_fwd,
 
 
 def cast(x, dtype):
-    """``x`` converted to ``dtype``; float-to-float casts pass gradients, casts to integers do not."""
+    """``x`` converted to ``dtype``; float-to-float casts pass gradients, casts to integers do not.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.math_ops import cast
+        >>> cast(fn.constant([1.7, -1.7]), "int32").numpy()
+        array([ 1, -1], dtype=int32)
+        >>> cast(fn.constant([1, 2]), "float32").dtype
+        dtype('float32')
+    """
     dt = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
     x = as_tensor(x)
     if x.dtype == dt:
@@ -196,6 +219,16 @@ def where(condition, x=None, y=None):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (broadcast); gradients flow to the chosen side.
 
     With only ``condition``, the indices of its true elements, ``(n, ndim)`` int64, as ``tf.where``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.math_ops import where
+        >>> x = fn.constant([1.0, -2.0, 3.0])
+        >>> where(x > 0, x, fn.zeros_like(x)).numpy()
+        array([1., 0., 3.], dtype=float32)
+        >>> where(x > 0).numpy()  # indices where true
+        array([[0],
+               [2]])
     """
     if x is None and y is None:
         return _wrap(np.argwhere(unwrap(condition)).astype(np.int64))
@@ -219,5 +252,12 @@ def where(condition, x=None, y=None):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max):
-    """``t`` clipped to ``[min, max]``; the gradient passes where ``t`` is inside the range."""
+    """``t`` clipped to ``[min, max]``; the gradient passes where ``t`` is inside the range.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.math_ops import clip_by_value
+        >>> clip_by_value(fn.constant([-2.0, 0.5, 3.0]), 0.0, 1.0).numpy()
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
     return minimum(maximum(t, clip_value_min), clip_value_max)

@@ -94,7 +94,15 @@ gelu_prim = _act("gelu", _ops.gelu, _ops.gelu_backward, _gelu_formula)
 
 @symbolic_aware
 def gelu(x, approximate=False):
-    """Gaussian error linear unit (exact by default, ``approximate=True`` for the tanh form)."""
+    """Gaussian error linear unit (exact by default, ``approximate=True`` for the tanh form).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import gelu
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> np.round(gelu(x).numpy(), 4)
+        array([-0.0455,  0.    ,  8.    ], dtype=float32)
+    """
     return gelu_prim(as_tensor(x), approximate=bool(approximate))
 
 
@@ -107,7 +115,15 @@ _elu = _act("elu", _ops.elu, _ops.elu_backward, _elu_formula)
 
 @symbolic_aware
 def elu(x, alpha=1.0):
-    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import elu
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> np.round(elu(x).numpy(), 4)
+        array([-0.8647,  0.    ,  8.    ], dtype=float32)
+    """
     return _elu(as_tensor(x), alpha=float(alpha))
 
 
@@ -120,25 +136,57 @@ _leaky = _act("leaky_relu", _ops.leaky_relu, _ops.leaky_relu_backward, _leaky_fo
 
 @symbolic_aware
 def leaky_relu(x, negative_slope=0.2, alpha=None):
-    """``x`` for ``x > 0`` else ``negative_slope * x`` (``alpha`` is ``tf.nn``'s name; its default there is 0.2)."""
+    """``x`` for ``x > 0`` else ``negative_slope * x`` (``alpha`` is ``tf.nn``'s name; its default there is 0.2).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import leaky_relu
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> leaky_relu(x).numpy()
+        array([-0.4,  0. ,  8. ], dtype=float32)
+    """
     return _leaky(as_tensor(x), negative_slope=float(alpha if alpha is not None else negative_slope))
 
 
 @symbolic_aware
 def relu6(x):
-    """``min(max(x, 0), 6)``."""
+    """``min(max(x, 0), 6)``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import relu6
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> relu6(x).numpy()
+        array([0., 0., 6.], dtype=float32)
+    """
     return M.clip_by_value(relu(x), 0, 6)
 
 
 @symbolic_aware
 def softsign(x):
-    """``x / (1 + |x|)``."""
+    """``x / (1 + |x|)``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import softsign
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> np.round(softsign(x).numpy(), 4)
+        array([-0.6667,  0.    ,  0.8889], dtype=float32)
+    """
     return M.divide(x, M.add(M.abs(x), 1))
 
 
 @symbolic_aware
 def selu(x):
-    """Scaled exponential linear unit (Klambauer et al.'s constants)."""
+    """Scaled exponential linear unit (Klambauer et al.'s constants).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import selu
+        >>> x = fn.constant([-2.0, 0.0, 8.0])
+        >>> np.round(selu(x).numpy(), 4)
+        array([-1.5202,  0.    ,  8.4056], dtype=float32)
+    """
     return M.multiply(1.0507009873554805, elu(x, 1.6732632423543772))
 
 
@@ -158,13 +206,27 @@ _log_softmax = _act("log_softmax", _ops.log_softmax, _ops.log_softmax_backward, 
 
 @symbolic_aware
 def softmax(x, axis=-1):
-    """Softmax along ``axis``."""
+    """Softmax along ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import softmax
+        >>> np.round(softmax(fn.constant([[1.0, 2.0, 3.0]])).numpy(), 4)
+        array([[0.09  , 0.2447, 0.6652]], dtype=float32)
+    """
     return _softmax(as_tensor(x), axis=int(axis))
 
 
 @symbolic_aware
 def log_softmax(x, axis=-1):
-    """Log of the softmax along ``axis``, computed stably."""
+    """Log of the softmax along ``axis``, computed stably.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import log_softmax
+        >>> np.round(log_softmax(fn.constant([[1.0, 2.0, 3.0]])).numpy(), 4)
+        array([[-2.4076, -1.4076, -0.4076]], dtype=float32)
+    """
     return _log_softmax(as_tensor(x), axis=int(axis))
 
 
@@ -203,7 +265,14 @@ _dense = Primitive("dense", _dense_fwd, _twin(_dense_formula), _dense_fast)
 
 
 def dense(x, kernel, bias=None):
-    """``x @ kernel + bias`` on the last axis, by the Rust GEMM (one fused kernel)."""
+    """``x @ kernel + bias`` on the last axis, by the Rust GEMM (one fused kernel).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import dense
+        >>> dense(fn.constant([[1.0, 2.0]]), fn.ones((2, 3)), fn.constant([0.5, 0.0, -0.5])).numpy()
+        array([[3.5, 3. , 2.5]], dtype=float32)
+    """
     return _dense(as_tensor(x), kernel, bias)
 
 
@@ -219,7 +288,16 @@ def _pads(n, k, s, d, padding):
 
 
 def patches(x, size, strides, dilation, padding, pad_value=0.0):
-    """Windows of an NHWC tensor as ``(N, OH, OW, kh*kw, C)``, built from pad and slices (differentiable)."""
+    """Windows of an NHWC tensor as ``(N, OH, OW, kh*kw, C)``, built from pad and slices (differentiable).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import patches
+        >>> x = fn.reshape(fn.range(16.0), (1, 4, 4, 1))
+        >>> p = patches(x, size=(2, 2), strides=(2, 2), dilation=(1, 1), padding="valid")
+        >>> p.shape, p.numpy()[0, 0, 0, :, 0]
+        ((1, 2, 2, 4, 1), array([0., 1., 4., 5.], dtype=float32))
+    """
     (kh, kw), (sh, sw), (dh, dw) = size, strides, dilation
     _, h, w, _ = x.shape
     ph, oh = _pads(h, kh, sh, dh, padding)
@@ -255,7 +333,17 @@ _conv = Primitive("conv2d", _conv_fwd, _twin(_conv_formula), _conv_fast)
 
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """Keras ``Conv2D`` math on NHWC ``x`` and HWIO ``kernel``."""
+    """Keras ``Conv2D`` math on NHWC ``x`` and HWIO ``kernel``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import conv2d
+        >>> x = fn.reshape(fn.range(16.0), (1, 4, 4, 1))
+        >>> conv2d(x, fn.ones((2, 2, 1, 1))).numpy()[0, :, :, 0]
+        array([[10., 14., 18.],
+               [26., 30., 34.],
+               [42., 46., 50.]], dtype=float32)
+    """
     return _conv(as_tensor(x), kernel, bias, strides=tuple(strides), padding=str(padding).lower(),
                  dilation=tuple(dilation))
 
@@ -286,7 +374,16 @@ def _window(v, name):
 
 
 def max_pool2d(x, pool_size, strides=None, padding="valid"):
-    """Max pooling of NHWC ``x`` (``strides`` defaults to ``pool_size``; sizes may be ints or TensorFlow's 4-lists)."""
+    """Max pooling of NHWC ``x`` (``strides`` defaults to ``pool_size``; sizes may be ints or TensorFlow's 4-lists).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import max_pool2d
+        >>> x = fn.reshape(fn.range(16.0), (1, 4, 4, 1))
+        >>> max_pool2d(x, 2).numpy()[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]], dtype=float32)
+    """
     size = _window(pool_size, "pool_size")
     strides = size if strides is None else _window(strides, "strides")
     return _maxpool(as_tensor(x), size=size, strides=strides, padding=str(padding).lower())
@@ -308,7 +405,16 @@ _avgpool = Primitive("avg_pool2d", lambda x, size, strides, padding: _ops.avg_po
 
 
 def avg_pool2d(x, pool_size, strides=None, padding="valid"):
-    """Average pooling of NHWC ``x``; 'same' windows average over the real elements only, as Keras."""
+    """Average pooling of NHWC ``x``; 'same' windows average over the real elements only, as Keras.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import avg_pool2d
+        >>> x = fn.reshape(fn.range(16.0), (1, 4, 4, 1))
+        >>> avg_pool2d(x, 2).numpy()[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]], dtype=float32)
+    """
     size = _window(pool_size, "pool_size")
     strides = size if strides is None else _window(strides, "strides")
     return _avgpool(as_tensor(x), size=size, strides=strides, padding=str(padding).lower())
@@ -317,7 +423,15 @@ def avg_pool2d(x, pool_size, strides=None, padding="valid"):
 # ------------------------------------------------------------ cross-entropy
 @symbolic_aware
 def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None):
-    """Per-example ``-log softmax(logits)[label]`` (``tf.nn``'s keyword arguments)."""
+    """Per-example ``-log softmax(logits)[label]`` (``tf.nn``'s keyword arguments).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import sparse_softmax_cross_entropy_with_logits
+        >>> loss = sparse_softmax_cross_entropy_with_logits(labels=np.array([0]), logits=fn.constant([[2.0, 0.0, 0.0]]))
+        >>> np.round(loss.numpy(), 4)
+        array([0.2395], dtype=float32)
+    """
     logits = as_tensor(logits)
     ids = np.asarray(unwrap(labels)).astype(np.int64)
     lp = log_softmax(logits, axis=-1)
@@ -328,13 +442,29 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None):
 
 @symbolic_aware
 def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1):
-    """Per-example ``-sum(labels * log_softmax(logits))``."""
+    """Per-example ``-sum(labels * log_softmax(logits))``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import softmax_cross_entropy_with_logits
+        >>> loss = softmax_cross_entropy_with_logits(labels=fn.constant([[1.0, 0.0, 0.0]]), logits=fn.constant([[2.0, 0.0, 0.0]]))
+        >>> np.round(loss.numpy(), 4)
+        array([0.2395], dtype=float32)
+    """
     return M.negative(R.reduce_sum(M.multiply(labels, log_softmax(logits, axis=axis)), axis=axis))
 
 
 @symbolic_aware
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
-    """Element-wise ``max(z, 0) - z t + log(1 + exp(-|z|))``, stable for any logits."""
+    """Element-wise ``max(z, 0) - z t + log(1 + exp(-|z|))``, stable for any logits.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import sigmoid_cross_entropy_with_logits
+        >>> loss = sigmoid_cross_entropy_with_logits(labels=fn.constant([1.0, 1.0]), logits=fn.constant([0.0, 2.0]))
+        >>> np.round(loss.numpy(), 4)
+        array([0.6931, 0.1269], dtype=float32)
+    """
     z = as_tensor(logits)
     t = M.cast(as_tensor(labels), z.dtype)
     return M.add(M.subtract(M.maximum(z, 0), M.multiply(z, t)), M.log1p(M.exp(M.negative(M.abs(z)))))
@@ -343,14 +473,29 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None):
 # ------------------------------------------------------------------- others
 @symbolic_aware
 def l2_normalize(x, axis=None, epsilon=1e-12):
-    """``x`` divided by its L2 norm over ``axis`` (at least ``sqrt(epsilon)``)."""
+    """``x`` divided by its L2 norm over ``axis`` (at least ``sqrt(epsilon)``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import l2_normalize
+        >>> l2_normalize(fn.constant([3.0, 4.0])).numpy()
+        array([0.6, 0.8], dtype=float32)
+    """
     sq = R.reduce_sum(M.square(x), axis=axis, keepdims=True)
     return M.multiply(x, M.rsqrt(M.maximum(sq, epsilon)))
 
 
 @symbolic_aware
 def moments(x, axes, keepdims=False):
-    """``(mean, variance)`` over ``axes`` (``tf.nn.moments``)."""
+    """``(mean, variance)`` over ``axes`` (``tf.nn.moments``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import moments
+        >>> mean, variance = moments(fn.constant([[1.0, 10.0], [3.0, 30.0]]), axes=[0])
+        >>> mean.numpy(), variance.numpy()
+        (array([ 2., 20.], dtype=float32), array([  1., 100.], dtype=float32))
+    """
     mean = R.reduce_mean(x, axis=axes, keepdims=True)
     var = R.reduce_mean(M.square(M.subtract(x, A.stop_gradient(mean))), axis=axes, keepdims=True)
     if not keepdims:
@@ -360,7 +505,15 @@ def moments(x, axes, keepdims=False):
 
 @symbolic_aware
 def dropout(x, rate, noise_shape=None, seed=None):
-    """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)`` (``tf.nn.dropout``)."""
+    """Zero each element with probability ``rate`` and scale the rest by ``1/(1-rate)`` (``tf.nn.dropout``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import dropout
+        >>> y = dropout(fn.ones((2, 4)), rate=0.5, seed=1)
+        >>> sorted(set(y.numpy().ravel().tolist()))
+        [0.0, 2.0]
+    """
     from . import random_ops
 
     x = as_tensor(x)
@@ -386,7 +539,14 @@ def _same_shape(name, target, output):
 
 @symbolic_aware
 def binary_crossentropy(target, output, from_logits=False, epsilon=1e-7):
-    """Element-wise ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to ``[epsilon, 1 - epsilon]``."""
+    """Element-wise ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to ``[epsilon, 1 - epsilon]``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import binary_crossentropy
+        >>> np.round(binary_crossentropy(fn.constant([1.0, 0.0]), fn.constant([0.9, 0.2])).numpy(), 4)
+        array([0.1054, 0.2231], dtype=float32)
+    """
     output = as_tensor(output)
     target = M.cast(as_tensor(target), output.dtype)
     _same_shape("binary_crossentropy", target, output)
@@ -399,7 +559,14 @@ def binary_crossentropy(target, output, from_logits=False, epsilon=1e-7):
 
 @symbolic_aware
 def categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
-    """``-sum(target * log(p))`` over ``axis``, ``p`` the output renormalized to sum 1 and clipped."""
+    """``-sum(target * log(p))`` over ``axis``, ``p`` the output renormalized to sum 1 and clipped.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import categorical_crossentropy
+        >>> np.round(categorical_crossentropy(fn.constant([[1.0, 0.0]]), fn.constant([[0.8, 0.2]])).numpy(), 4)
+        array([0.2231], dtype=float32)
+    """
     output = as_tensor(output)
     target = M.cast(as_tensor(target), output.dtype)
     _same_shape("categorical_crossentropy", target, output)
@@ -411,7 +578,14 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon
 
 @symbolic_aware
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1, epsilon=1e-7):
-    """Cross-entropy with integer class ids ``target`` (shaped ``output.shape[:-1]``, or with a trailing 1)."""
+    """Cross-entropy with integer class ids ``target`` (shaped ``output.shape[:-1]``, or with a trailing 1).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.nn_ops import sparse_categorical_crossentropy
+        >>> np.round(sparse_categorical_crossentropy(np.array([0, 1]), fn.constant([[0.8, 0.2], [0.4, 0.6]])).numpy(), 4)
+        array([0.2231, 0.5108], dtype=float32)
+    """
     output = as_tensor(output)
     ids = np.asarray(unwrap(target))
     if ids.ndim == output.ndim and ids.shape[-1] == 1:

@@ -34,12 +34,30 @@ def _shape(shape):
 
 
 def set_seed(seed):
-    """Seed every random draw of ferronet (``tf.random.set_seed``)."""
+    """Seed every random draw of ferronet (``tf.random.set_seed``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import set_seed
+        >>> set_seed(7)
+        >>> a = fn.tensor.random_ops.normal((3,)).numpy()
+        >>> set_seed(7)
+        >>> bool(np.array_equal(a, fn.tensor.random_ops.normal((3,)).numpy()))
+        True
+    """
     _random.set_random_seed(int(seed))
 
 
 def uniform(shape, minval=0.0, maxval=None, dtype="float32", seed=None):
-    """Uniform values in ``[minval, maxval)`` (``maxval`` defaults to 1 for floats)."""
+    """Uniform values in ``[minval, maxval)`` (``maxval`` defaults to 1 for floats).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import uniform
+        >>> u = uniform((2, 3), minval=0.0, maxval=1.0, seed=1)
+        >>> u.shape, u.dtype, bool(fn.reduce_all(u < 1.0))
+        ((2, 3), dtype('float32'), True)
+    """
     dt = _dt(dtype)
     rng = _rng(seed)
     if dt.kind in "iu":
@@ -51,13 +69,29 @@ def uniform(shape, minval=0.0, maxval=None, dtype="float32", seed=None):
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
-    """Gaussian values with ``mean`` and ``stddev``."""
+    """Gaussian values with ``mean`` and ``stddev``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import normal
+        >>> z = normal((1000,), mean=2.0, stddev=0.5, seed=1)
+        >>> z.shape, round(float(fn.reduce_mean(z)), 1)
+        ((1000,), 2.0)
+    """
     return _wrap((_rng(seed).standard_normal(_shape(shape)) * float(unwrap(stddev)) + float(unwrap(mean))).astype(
         _dt(dtype)))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
-    """Gaussian values redrawn until within two standard deviations of the mean."""
+    """Gaussian values redrawn until within two standard deviations of the mean.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import truncated_normal
+        >>> z = truncated_normal((1000,), stddev=1.0, seed=1)
+        >>> bool(fn.reduce_max(fn.abs(z)) <= 2.0)
+        True
+    """
     rng = _rng(seed)
     shape = _shape(shape)
     z = rng.standard_normal(shape)
@@ -69,19 +103,43 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None):
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None):
-    """Integers in ``[minval, maxval)``."""
+    """Integers in ``[minval, maxval)``.
+
+    Example:
+        >>> from ferronet.tensor.random_ops import randint
+        >>> r = randint((100,), minval=0, maxval=3, seed=1)
+        >>> r.dtype, sorted(set(r.numpy().tolist()))
+        (dtype('int32'), [0, 1, 2])
+    """
     return _wrap(_rng(seed).integers(int(minval), int(maxval), size=_shape(shape)).astype(_dt(dtype)))
 
 
 def shuffle(value, seed=None, axis=0):
-    """A copy of ``value`` with its slices along ``axis`` in random order."""
+    """A copy of ``value`` with its slices along ``axis`` in random order.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import shuffle
+        >>> s = shuffle(fn.range(5), seed=1)
+        >>> sorted(s.numpy().tolist())
+        [0, 1, 2, 3, 4]
+    """
     a = np.array(unwrap(value), copy=True)
     _rng(seed).shuffle(a, axis=axis)
     return _wrap(a)
 
 
 def categorical(logits, num_samples, dtype="int64", seed=None):
-    """Class ids drawn from ``softmax(logits)`` row by row: ``(batch, num_samples)``."""
+    """Class ids drawn from ``softmax(logits)`` row by row: ``(batch, num_samples)``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.random_ops import categorical
+        >>> ids = categorical(fn.constant([[0.0, 100.0], [100.0, 0.0]]), num_samples=3, seed=1)
+        >>> ids.numpy()
+        array([[1, 1, 1],
+               [0, 0, 0]])
+    """
     z = np.asarray(unwrap(logits), dtype=np.float64)
     p = np.exp(z - z.max(axis=-1, keepdims=True))
     p /= p.sum(axis=-1, keepdims=True)
@@ -90,7 +148,15 @@ def categorical(logits, num_samples, dtype="int64", seed=None):
 
 
 class SeedGenerator:
-    """Keras 3's ``keras.random.SeedGenerator``: a stream of seeds from one starting seed."""
+    """Keras 3's ``keras.random.SeedGenerator``: a stream of seeds from one starting seed.
+
+    Example:
+        >>> from ferronet.tensor.random_ops import SeedGenerator
+        >>> gen = SeedGenerator(seed=42)
+        >>> a, b = gen.next(), gen.next()
+        >>> bool(np.any(np.asarray(a) != np.asarray(b)))
+        True
+    """
 
     def __init__(self, seed=None, name=None):
         # without a seed, the stream starts from ferronet's global generator (repeatable after set_random_seed)

@@ -62,7 +62,14 @@ _sum = primitive("reduce_sum", _sum_fwd, _sum_vjp)
 
 
 def reduce_sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (all axes by default)."""
+    """Sum over ``axis`` (all axes by default).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> fn.reduce_sum(x).numpy(), fn.reduce_sum(x, axis=0).numpy()
+        (array(10., dtype=float32), array([4., 6.], dtype=float32))
+    """
     if type(x) is not Tensor:
         x = as_tensor(x)
     if axis is None and not _STACK and x._v.dtype.kind in "fc":  # outside a tape: one NumPy call
@@ -74,7 +81,16 @@ def reduce_sum(x, axis=None, keepdims=False):
 
 
 def reduce_mean(x, axis=None, keepdims=False):
-    """Mean over ``axis`` (integers average to an integer, as in TensorFlow)."""
+    """Mean over ``axis`` (integers average to an integer, as in TensorFlow).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> fn.reduce_mean(x, axis=1).numpy()
+        array([1.5, 3.5], dtype=float32)
+        >>> fn.reduce_mean(x, axis=1, keepdims=True).shape
+        (2, 1)
+    """
     from . import math_ops
 
     x = as_tensor(x)
@@ -161,13 +177,27 @@ _prod = primitive("reduce_prod", lambda a, axes, keepdims: np.prod(
 
 
 def reduce_prod(x, axis=None, keepdims=False):
-    """Product over ``axis``."""
+    """Product over ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> fn.reduce_prod(x).numpy(), fn.reduce_prod(x, axis=1).numpy()
+        (array(24., dtype=float32), array([ 2., 12.], dtype=float32))
+    """
     x = as_tensor(x)
     return _prod(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
 
 
 def reduce_variance(x, axis=None, keepdims=False):
-    """Population variance over ``axis`` (``ddof=0``, as TensorFlow and Keras)."""
+    """Population variance over ``axis`` (``ddof=0``, as TensorFlow and Keras).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> fn.reduce_variance(x, axis=0).numpy()
+        array([1., 1.], dtype=float32)
+    """
     from . import math_ops
 
     x = as_tensor(x)
@@ -176,14 +206,28 @@ def reduce_variance(x, axis=None, keepdims=False):
 
 
 def reduce_std(x, axis=None, keepdims=False):
-    """Population standard deviation over ``axis``."""
+    """Population standard deviation over ``axis``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> fn.reduce_std(x, axis=1).numpy()
+        array([0.5, 0.5], dtype=float32)
+    """
     from . import math_ops
 
     return math_ops.sqrt(reduce_variance(x, axis=axis, keepdims=keepdims))
 
 
 def reduce_logsumexp(x, axis=None, keepdims=False):
-    """``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum)."""
+    """``log(sum(exp(x)))`` over ``axis``, computed stably (shifted by the maximum).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 2.0], [3.0, 4.0]])
+        >>> round(float(fn.reduce_logsumexp(fn.constant([1000.0, 1000.0]))), 4)  # 1000 + log 2, no overflow
+        1000.6932
+    """
     from . import array_ops, math_ops
 
     x = as_tensor(x)
@@ -197,7 +241,14 @@ def reduce_logsumexp(x, axis=None, keepdims=False):
 
 
 def norm(x, ord="euclidean", axis=None, keepdims=False):
-    """Vector norm over ``axis``: ``"euclidean"``/2 (default), 1, or ``np.inf``."""
+    """Vector norm over ``axis``: ``"euclidean"``/2 (default), 1, or ``np.inf``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.constant([3.0, -4.0])
+        >>> fn.norm(t).numpy(), fn.norm(t, ord=1).numpy(), fn.norm(t, ord=np.inf).numpy()
+        (array(5., dtype=float32), array(7., dtype=float32), array(4., dtype=float32))
+    """
     from . import math_ops
 
     x = as_tensor(x)
@@ -225,7 +276,14 @@ _cumsum = primitive("cumsum", _cumsum_fwd,
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False):
-    """Cumulative sum along ``axis`` (TensorFlow's ``exclusive``/``reverse`` options)."""
+    """Cumulative sum along ``axis`` (TensorFlow's ``exclusive``/``reverse`` options).
+
+    Example:
+        >>> import ferronet as fn
+        >>> t = fn.constant([1.0, 2.0, 3.0])
+        >>> fn.cumsum(t).numpy(), fn.cumsum(t, exclusive=True).numpy(), fn.cumsum(t, reverse=True).numpy()
+        (array([1., 3., 6.], dtype=float32), array([0., 1., 3.], dtype=float32), array([6., 5., 3.], dtype=float32))
+    """
     x = as_tensor(x)
     return _cumsum(x, axis=_axes(axis, x.ndim)[0], exclusive=bool(exclusive), reverse=bool(reverse))
 
@@ -251,16 +309,35 @@ def _np_axis(axis):
 
 
 def reduce_any(x, axis=None, keepdims=False):
-    """Logical or over ``axis``; no gradient."""
+    """Logical or over ``axis``; no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.reduce_any(fn.constant([[True, False], [False, False]]), axis=1).numpy()
+        array([ True, False])
+    """
     return _wrap(np.any(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims)))
 
 
 def reduce_all(x, axis=None, keepdims=False):
-    """Logical and over ``axis``; no gradient."""
+    """Logical and over ``axis``; no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.reduce_all(fn.constant([[True, True], [True, False]]), axis=1).numpy()
+        array([ True, False])
+    """
     return _wrap(np.all(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims)))
 
 
 def count_nonzero(x, axis=None, keepdims=False, dtype=np.int64):
-    """Number of non-zero entries over ``axis`` (int64, as TensorFlow); no gradient."""
+    """Number of non-zero entries over ``axis`` (int64, as TensorFlow); no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.reduce_ops import count_nonzero
+        >>> count_nonzero(fn.constant([[0.0, 1.0], [2.0, 0.0]]), axis=0).numpy()
+        array([1, 1])
+    """
     n = np.count_nonzero(unwrap(as_tensor(x)), axis=_np_axis(axis), keepdims=bool(keepdims))
     return _wrap(np.asarray(n, dtype=np.dtype(getattr(dtype, "as_numpy_dtype", dtype))))

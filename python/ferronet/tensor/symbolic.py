@@ -17,7 +17,15 @@ def _is_sym(x) -> bool:
 
 
 def has_symbolic(args, kwargs=None) -> bool:
-    """Whether a KerasTensor is among ``args`` (or one level inside a list/tuple/dict argument) or ``kwargs``."""
+    """Whether a KerasTensor is among ``args`` (or one level inside a list/tuple/dict argument) or ``kwargs``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.symbolic import has_symbolic
+        >>> inputs = fn.Input((3,))
+        >>> has_symbolic([inputs]), has_symbolic([[inputs, 1.0]]), has_symbolic([fn.constant(1.0)])
+        (True, True, False)
+    """
     for a in args:
         if _is_sym(a):
             return True
@@ -29,7 +37,17 @@ def has_symbolic(args, kwargs=None) -> bool:
 
 
 def defer(fn, name, args, kwargs):
-    """``fn(*args, **kwargs)`` as a Lambda layer called on the symbolic tensors among the arguments."""
+    """``fn(*args, **kwargs)`` as a Lambda layer called on the symbolic tensors among the arguments.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.symbolic import defer
+        >>> inputs = fn.Input((3,))
+        >>> total = defer(fn.reduce_sum, "reduce_sum", (inputs,), {"axis": 1, "keepdims": True})
+        >>> model = fn.Model(inputs, total)
+        >>> model.predict(np.array([[1.0, 2.0, 3.0]], dtype=np.float32), verbose=0)
+        array([[6.]], dtype=float32)
+    """
     from ..layers.lambda_layer import Lambda
     from .tape import _flatten
 
@@ -45,7 +63,19 @@ def defer(fn, name, args, kwargs):
 
 
 def symbolic_aware(fn):
-    """``fn`` that records a Lambda layer when given symbolic tensors, and runs unchanged otherwise."""
+    """``fn`` that records a Lambda layer when given symbolic tensors, and runs unchanged otherwise.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.symbolic import symbolic_aware
+        >>> total = symbolic_aware(lambda x: fn.reduce_sum(x, axis=1, keepdims=True))
+        >>> total(fn.constant([[1.0, 2.0]])).numpy()  # real tensors: computed now
+        array([[3.]], dtype=float32)
+        >>> inputs = fn.Input((2,))
+        >>> model = fn.Model(inputs, total(inputs))  # a symbolic input: recorded as a layer
+        >>> model.predict(np.array([[1.0, 2.0]], dtype=np.float32), verbose=0)
+        array([[3.]], dtype=float32)
+    """
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
@@ -61,7 +91,20 @@ def symbolic_aware(fn):
 
 
 def symbolic_namespace(namespace, skip=()) -> None:
-    """Wrap every public function of a module namespace with :func:`symbolic_aware` (primitives handle it already)."""
+    """Wrap every public function of a module namespace with :func:`symbolic_aware` (primitives handle it already).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.symbolic import symbolic_namespace
+        >>> def total(x):
+        ...     return fn.reduce_sum(x, axis=1, keepdims=True)
+        >>> namespace = {"total": total}
+        >>> symbolic_namespace(namespace)
+        >>> inputs = fn.Input((3,))
+        >>> model = fn.Model(inputs, namespace["total"](inputs))
+        >>> model.predict(np.ones((1, 3), dtype=np.float32), verbose=0)
+        array([[3.]], dtype=float32)
+    """
     import types
 
     for key, value in list(namespace.items()):

@@ -34,7 +34,22 @@ __all__ = ["GradientTape", "UnconnectedGradients", "grad", "value_and_grad", "st
 
 
 class UnconnectedGradients(enum.Enum):
-    """What ``gradient`` returns for a source the target does not depend on."""
+    """What ``gradient`` returns for a source the target does not depend on.
+
+    Example:
+        >>> import ferronet as fn
+        >>> a, b = fn.constant(2.0), fn.constant(5.0)
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch([a, b])
+        ...     y = a * a
+        >>> tape.gradient(y, b) is None
+        True
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch([a, b])
+        ...     y = a * a
+        >>> float(tape.gradient(y, b, unconnected_gradients=fn.tensor.UnconnectedGradients.ZERO))
+        0.0
+    """
 
     NONE = "none"
     ZERO = "zero"
@@ -355,7 +370,17 @@ def _shape_error(prim, a, ga):
 
 
 def stop_gradient(x):
-    """``x`` as a new tensor that no tape traces through (its gradient is zero/None)."""
+    """``x`` as a new tensor that no tape traces through (its gradient is zero/None).
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant(3.0)
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * fn.tensor.stop_gradient(x)  # d/dx sees the second x as a constant
+        >>> float(tape.gradient(y, x))
+        3.0
+    """
     return _wrap(core.unwrap(core.as_tensor(x)))
 
 

@@ -44,6 +44,11 @@ def print_message(text: str, stream=None) -> None:
     Args:
         text: The message (a newline is added).
         stream: Where to write; defaults to ``sys.stdout``.
+
+    Example:
+        >>> from ferronet.utils.progbar import print_message
+        >>> print_message("epoch done")
+        epoch done
     """
     if _live_bar is not None:
         _live_bar._erase()
@@ -63,6 +68,12 @@ def is_dynamic_stream(stream) -> bool:
 
     Returns:
         Whether live (``\\r``-redrawn) output is appropriate.
+
+    Example:
+        >>> from ferronet.utils.progbar import is_dynamic_stream
+        >>> import io
+        >>> is_dynamic_stream(io.StringIO())
+        False
     """
     if type(stream).__module__.startswith("ipykernel"):
         return True

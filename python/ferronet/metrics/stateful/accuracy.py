@@ -25,6 +25,10 @@ def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> np.ndarray:
 
     Returns:
         Float array of the (rank-matched) shape of ``y_pred``.
+
+    Example:
+        >>> ferronet.metrics.binary_accuracy([1, 1, 0, 0], [0.98, 0.4, 0.0, 0.6])
+        array([1., 0., 1., 0.])
     """
     y_true, y_pred = _matched(y_true, y_pred, "binary_accuracy")
     return ((y_pred > threshold) == (y_true > 0.5)).astype(np.float64)
@@ -39,6 +43,10 @@ def categorical_accuracy(y_true, y_pred) -> np.ndarray:
 
     Returns:
         Float array ``(n,)`` of 0/1.
+
+    Example:
+        >>> ferronet.metrics.categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]])
+        array([0., 1.])
     """
     y_true, y_pred = _onehot_pair(y_true, y_pred, "categorical_accuracy")
     return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float64)
@@ -53,6 +61,10 @@ def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
 
     Returns:
         Float array ``(n,)`` of 0/1.
+
+    Example:
+        >>> ferronet.metrics.sparse_categorical_accuracy([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]])
+        array([0., 1.])
     """
     ids, y_pred = _sparse_pair(y_true, y_pred, "sparse_categorical_accuracy")
     return (ids == np.argmax(y_pred, axis=-1)).astype(np.float64)
@@ -77,6 +89,10 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
 
     Returns:
         Float array ``(n,)`` of 0/1.
+
+    Example:
+        >>> ferronet.metrics.sparse_top_k_categorical_accuracy([2, 0], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]], k=2)
+        array([1., 1.])
     """
     ids, y_pred = _sparse_pair(y_true, y_pred, "sparse_top_k_categorical_accuracy")
     return _in_top_k(ids, y_pred, k).astype(np.float64)
@@ -92,6 +108,10 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
 
     Returns:
         Float array ``(n,)`` of 0/1.
+
+    Example:
+        >>> ferronet.metrics.top_k_categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]], k=2)
+        array([1., 1.])
     """
     y_true, y_pred = _onehot_pair(y_true, y_pred, "top_k_categorical_accuracy")
     return sparse_top_k_categorical_accuracy(np.argmax(y_true, axis=-1), y_pred, k=k)
@@ -157,6 +177,11 @@ class Accuracy(MeanMetricWrapper):
     Args:
         name: Name of the metric. Defaults to ``"accuracy"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.Accuracy()
+        >>> float(m([[1], [2], [3], [4]], [[0], [2], [3], [4]]))
+        0.75
     """
 
     _direction = "up"
@@ -203,6 +228,11 @@ class CategoricalAccuracy(MeanMetricWrapper):
     Args:
         name: Name of the metric. Defaults to ``"categorical_accuracy"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.CategoricalAccuracy()
+        >>> float(m([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]]))
+        0.5
     """
 
     _direction = "up"
@@ -254,6 +284,11 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
         k: Number of top classes. Defaults to 5.
         name: Name of the metric. Defaults to ``"top_k_categorical_accuracy"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.TopKCategoricalAccuracy(k=1)
+        >>> float(m([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]]))
+        0.5
     """
 
     _direction = "up"
@@ -275,6 +310,11 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         k: Number of top classes. Defaults to 5.
         name: Name of the metric. Defaults to ``"sparse_top_k_categorical_accuracy"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.SparseTopKCategoricalAccuracy(k=2)
+        >>> float(m([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0.0]]))
+        1.0
     """
 
     _direction = "up"

@@ -119,6 +119,11 @@ class TruePositives(_ConfusionMatrixMetric):
         thresholds: Float or list of floats in [0, 1] (default 0.5); a list gives one count each.
         name: Name of the metric. Defaults to ``"true_positives"``.
         dtype: dtype of array results.
+
+    Example:
+        >>> m = ferronet.metrics.TruePositives()
+        >>> float(m([0, 1, 1, 1], [1, 0, 1, 1]))
+        2.0
     """
 
     def __init__(self, thresholds=None, name: Optional[str] = None, dtype: Any = None):
@@ -135,6 +140,11 @@ class FalsePositives(TruePositives):
     """Weighted count of false positives (``y_true == 0`` and ``y_pred > threshold``).
 
     Args: as :class:`TruePositives`.
+
+    Example:
+        >>> m = ferronet.metrics.FalsePositives()
+        >>> float(m([0, 1, 0, 0], [0, 0, 1, 1]))
+        2.0
     """
 
     def result(self):
@@ -145,6 +155,11 @@ class TrueNegatives(TruePositives):
     """Weighted count of true negatives (``y_true == 0`` and ``y_pred <= threshold``).
 
     Args: as :class:`TruePositives`.
+
+    Example:
+        >>> m = ferronet.metrics.TrueNegatives()
+        >>> float(m([0, 1, 0, 0], [1, 1, 0, 0]))
+        2.0
     """
 
     def result(self):
@@ -155,6 +170,11 @@ class FalseNegatives(TruePositives):
     """Weighted count of false negatives (``y_true == 1`` and ``y_pred <= threshold``).
 
     Args: as :class:`TruePositives`.
+
+    Example:
+        >>> m = ferronet.metrics.FalseNegatives()
+        >>> float(m([0, 1, 1, 1], [0, 1, 0, 0]))
+        2.0
     """
 
     def result(self):

@@ -36,6 +36,13 @@ class FBetaScore(Metric):
             output ``None`` means 0.5 (Keras would mark every sample positive).
         name: Name of the metric. Defaults to ``"fbeta_score"``.
         dtype: dtype of array results.
+
+    Example:
+        >>> m = ferronet.metrics.FBetaScore(threshold=0.5)
+        >>> y_true = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+        >>> y_pred = np.array([[0.9, 0.1, 0.0], [0.6, 0.7, 0.0], [0.1, 0.2, 0.3]])
+        >>> np.round(m(y_true, y_pred), 4)
+        array([0.6667, 1.    , 0.    ])
     """
 
     _direction = "up"

@@ -231,6 +231,13 @@ def serialize(metric: Metric) -> dict:
 
     Returns:
         A JSON-compatible dict.
+
+    Example:
+        >>> config = ferronet.metrics.serialize(ferronet.metrics.TopKCategoricalAccuracy(k=3))
+        >>> config["class_name"], config["config"]["k"]
+        ('TopKCategoricalAccuracy', 3)
+        >>> ferronet.metrics.get(config).k
+        3
     """
     name = type(metric).__name__
     if _CLASSES.get(name) is not type(metric):

@@ -48,6 +48,11 @@ class MeanSquaredError(MeanMetricWrapper):
     Args:
         name: Name of the metric. Defaults to ``"mean_squared_error"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.MeanSquaredError()
+        >>> float(m([[0, 1], [0, 0]], [[1, 1], [0, 0]]))
+        0.25
     """
 
     _direction = "down"
@@ -65,6 +70,11 @@ class MeanAbsoluteError(MeanMetricWrapper):
     Args:
         name: Name of the metric. Defaults to ``"mean_absolute_error"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.MeanAbsoluteError()
+        >>> float(m([[0, 1], [0, 0]], [[1, 1], [0, 0]]))
+        0.25
     """
 
     _direction = "down"
@@ -82,6 +92,11 @@ class RootMeanSquaredError(MeanMetricWrapper):
     Args:
         name: Name of the metric. Defaults to ``"root_mean_squared_error"``.
         dtype: dtype of the result.
+
+    Example:
+        >>> m = ferronet.metrics.RootMeanSquaredError()
+        >>> float(m([[0, 1], [0, 0]], [[1, 1], [0, 0]]))
+        0.5
     """
 
     _direction = "down"
