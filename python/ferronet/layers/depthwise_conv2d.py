@@ -56,7 +56,8 @@ class DepthwiseConv2D(Layer):
     """Depthwise 2-D convolution, as ``keras.layers.DepthwiseConv2D``.
 
     Every input channel ``c`` is convolved with its own ``depth_multiplier``
-    filters; output channel ``c * depth_multiplier + m`` holds filter ``m``.
+    filters; output channel ``c·depth_multiplier + m`` holds filter ``m``. The weights are ``kernel`` of shape
+    ``(kh, kw, channels, depth_multiplier)`` and ``bias`` of shape ``(channels·depth_multiplier,)``.
 
     Args:
         kernel_size: int or ``(kh, kw)``.
@@ -77,8 +78,7 @@ class DepthwiseConv2D(Layer):
         ``(batch, height, width, channels)``.
 
     Output shape:
-        ``(batch, new_height, new_width, channels * depth_multiplier)``. Weights:
-        ``kernel (kh, kw, channels, depth_multiplier)``, ``bias (channels * depth_multiplier,)``.
+        ``(batch, new_height, new_width, channels·depth_multiplier)``.
 
     Example:
         >>> import ferronet as fn

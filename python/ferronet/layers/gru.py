@@ -23,10 +23,10 @@ class GRU(RNNBase):
 
     Args:
         units: size of ``h``.
-        activation, recurrent_activation, use_bias, initializers, regularizers,
-        dropout, recurrent_dropout, seed, return_sequences, return_state,
-        go_backwards, stateful: as for :class:`~ferronet.layers.LSTM`.
         reset_after: must be True.
+        **kwargs: ``activation``, ``recurrent_activation``, ``use_bias``, the initializers and regularizers,
+            ``dropout``, ``recurrent_dropout``, ``seed``, ``return_sequences``, ``return_state``,
+            ``go_backwards``, ``stateful``: as for :class:`~ferronet.layers.LSTM`.
 
     Example:
         >>> import numpy as np, ferronet as fn

@@ -17,6 +17,10 @@ class SeparableConv2D(Layer):
     runs the Rust depthwise kernel; the pointwise stage is a 1x1 convolution
     on the GEMM kernels, with the bias and activation.
 
+    The weights, in Keras' order, are ``depthwise_kernel`` of shape ``(kh, kw, channels, depth_multiplier)``,
+    ``pointwise_kernel`` of shape ``(1, 1, channels·depth_multiplier, filters)`` and ``bias`` of shape
+    ``(filters,)``.
+
     Args:
         filters: positive int, output channels.
         kernel_size: int or ``(kh, kw)`` of the depthwise stage.
@@ -30,9 +34,7 @@ class SeparableConv2D(Layer):
         **kwargs: base layer arguments.
 
     Output shape:
-        ``(batch, new_height, new_width, filters)``. Weights, in Keras' order:
-        ``depthwise_kernel (kh, kw, channels, depth_multiplier)``,
-        ``pointwise_kernel (1, 1, channels * depth_multiplier, filters)``, ``bias (filters,)``.
+        ``(batch, new_height, new_width, filters)``.
     """
 
     _ndim = 4

@@ -15,9 +15,9 @@ class SimpleRNN(RNNBase):
     Args:
         units: size of ``h``.
         activation: ``"tanh"`` (default), ``"sigmoid"``, ``"relu"`` or ``"linear"``/None.
-        use_bias, initializers, regularizers, dropout, recurrent_dropout, seed,
-        return_sequences, return_state, go_backwards, stateful: as for
-        :class:`~ferronet.layers.LSTM`.
+        **kwargs: ``use_bias``, the initializers and regularizers, ``dropout``, ``recurrent_dropout``,
+            ``seed``, ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``: as for
+            :class:`~ferronet.layers.LSTM`.
 
     Example:
         >>> import numpy as np, ferronet as fn
