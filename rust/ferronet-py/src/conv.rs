@@ -1,7 +1,9 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, precision, same};
+use crate::convert::{
+    by_dtype, contiguous, contiguous_output, disjoint, floats, precision, same, three_gradients, Grads,
+};
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::conv2d::{Conv2d, ConvFloat};
 use ferronet_core::shape::Padding;
@@ -82,8 +84,6 @@ fn conv2d<'py>(
     by_dtype!(floats("x", x)?, x => forward_t(py, x, w, b, strides, padding, dilation, activation, out, precision))
 }
 
-type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
-
 #[allow(clippy::too_many_arguments)]
 fn backward_t<'py, T: ConvFloat + Element>(
     py: Python<'py>,
@@ -102,24 +102,8 @@ fn backward_t<'py, T: ConvFloat + Element>(
     let w = same::<T>("kernel", "dy", w)?;
     let g = geometry(py, &x, &w, strides, padding, dilation)?;
     let shapes: [Vec<usize>; 3] = [g.input_shape().to_vec(), g.kernel_shape().to_vec(), vec![g.filters]];
-    let mut arrays = Vec::with_capacity(3);
-    for i in 0..3 {
-        arrays.push(if need[i] { Some(contiguous_output::<T>(py, outs[i], &shapes[i], "dy")?) } else { None });
-    }
-    let views = arrays
-        .iter()
-        .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
-        .collect::<PyResult<Vec<_>>>()?;
     let (vdy, vx, vw) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &w)?);
-    let written: Vec<_> = ["dx_out", "dw_out", "db_out"]
-        .into_iter()
-        .zip(&views)
-        .filter_map(|(n, v)| v.as_ref().map(|v| (n, v)))
-        .collect();
-    disjoint(py, "conv2d_backward", &written, &[&vdy, &vx, &vw])?;
-    guarded(py, || unsafe {
-        let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
-        let (dx, dw, db) = (it.next().flatten(), it.next().flatten(), it.next().flatten());
+    three_gradients(py, "conv2d_backward", outs, need, &shapes, &[&vdy, &vx, &vw], |dx, dw, db| unsafe {
         g.backward(
             vdy.as_slice().unwrap_or(&[]),
             vx.as_slice().unwrap_or(&[]),
@@ -129,9 +113,7 @@ fn backward_t<'py, T: ConvFloat + Element>(
             db,
             p,
         )
-    })?;
-    let mut it = arrays.into_iter().map(|a| a.map(|a| a.into_any()));
-    Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
+    })
 }
 
 /// Gradients (dx, dw, db) of conv2d; those not needed come back as None;

@@ -366,3 +366,42 @@ pub fn precision<T: ferronet_core::gemm::GemmFloat>(
     }
     Ok(p)
 }
+
+/// The three optional gradient arrays of a backward kernel (None where not asked for).
+pub type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
+
+/// Runs a backward kernel that writes up to three gradients: each one in
+/// `need` goes into `outs[i]` (checked like any `out=`) or a new C-contiguous
+/// array of `shapes[i]`; none may share memory with `read` or with another;
+/// `kernel` fills their slices with the GIL released.
+#[allow(clippy::type_complexity)]
+pub fn three_gradients<'py, T: Element>(
+    py: Python<'py>,
+    op: &str,
+    outs: [Option<&Bound<'py, PyAny>>; 3],
+    need: [bool; 3],
+    shapes: &[Vec<usize>; 3],
+    read: &[&Strided<T>],
+    kernel: impl FnOnce(Option<&mut [T]>, Option<&mut [T]>, Option<&mut [T]>) -> ferronet_core::Result<()> + Send,
+) -> PyResult<Grads<'py>> {
+    let mut arrays = Vec::with_capacity(3);
+    for i in 0..3 {
+        arrays.push(if need[i] { Some(contiguous_output::<T>(py, outs[i], &shapes[i], "dy")?) } else { None });
+    }
+    let views = arrays
+        .iter()
+        .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
+        .collect::<PyResult<Vec<_>>>()?;
+    let written: Vec<_> = ["dx_out", "dw_out", "db_out"]
+        .into_iter()
+        .zip(&views)
+        .filter_map(|(n, v)| v.as_ref().map(|v| (n, v)))
+        .collect();
+    disjoint(py, op, &written, read)?;
+    crate::errors::guarded(py, || unsafe {
+        let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
+        kernel(it.next().flatten(), it.next().flatten(), it.next().flatten())
+    })?;
+    let mut it = arrays.into_iter().map(|a| a.map(|a| a.into_any()));
+    Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
+}

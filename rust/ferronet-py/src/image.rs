@@ -1,7 +1,7 @@
 //! Depthwise convolution, projective image transforms and per-image contrast/brightness,
 //! with their gradients (NHWC).
 
-use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same};
+use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same, three_gradients, Grads};
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::affine::{Affine, FillMode, Interpolation};
 use ferronet_core::ops::color::Adjust;
@@ -76,8 +76,6 @@ fn depthwise_conv2d<'py>(
     by_dtype!(floats("x", x)?, x => forward_t(py, x, kernel, bias, strides, padding, dilation, out))
 }
 
-type Grads<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);
-
 #[allow(clippy::too_many_arguments)]
 fn backward_t<'py, T: Float + Element>(
     py: Python<'py>,
@@ -105,18 +103,8 @@ fn backward_t<'py, T: Float + Element>(
     }
     let [n, h, w, c] = g.input_shape();
     let shapes: [Vec<usize>; 3] = [vec![n, h, w, c], g.kernel_shape().to_vec(), vec![c * g.multiplier]];
-    let mut arrays = Vec::with_capacity(3);
-    for i in 0..3 {
-        arrays.push(if need[i] { Some(contiguous_output::<T>(py, None, &shapes[i], "dy")?) } else { None });
-    }
-    let views = arrays
-        .iter()
-        .map(|a| a.as_ref().map(|a| contiguous("gradient", a)).transpose())
-        .collect::<PyResult<Vec<_>>>()?;
     let (vdy, vx, vk) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &k)?);
-    guarded(py, || unsafe {
-        let mut it = views.iter().map(|v| v.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut [])));
-        let (dx, dk, db) = (it.next().flatten(), it.next().flatten(), it.next().flatten());
+    three_gradients(py, OP, [None, None, None], need, &shapes, &[&vdy, &vx, &vk], |dx, dk, db| unsafe {
         g.backward(
             vdy.as_slice().unwrap_or(&[]),
             vx.as_slice().unwrap_or(&[]),
@@ -125,9 +113,7 @@ fn backward_t<'py, T: Float + Element>(
             dk,
             db,
         )
-    })?;
-    let mut it = arrays.into_iter().map(|a| a.map(|a| a.into_any()));
-    Ok((it.next().flatten(), it.next().flatten(), it.next().flatten()))
+    })
 }
 
 /// Gradients (dx, dkernel, dbias) of depthwise_conv2d; those not needed come back as None.

@@ -15,8 +15,8 @@ mod metric;
 mod norm;
 mod optim;
 mod pool;
-mod recurrent;
 mod ranking;
+mod recurrent;
 mod runtime;
 mod taylor;
 
