@@ -64,6 +64,12 @@ class Attention(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
 
+    def compute_mask(self, inputs, mask=None):
+        """The query mask, as Keras: masked queries stay masked in the output."""
+        if isinstance(mask, (list, tuple)):
+            return mask[0] if mask else None
+        return None
+
     def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
         if kwargs:
             raise TypeError(f'Layer "{self.name}" (Attention) got unexpected arguments. Received: {sorted(kwargs)}')
