@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from _child import run_child
 
 BATCH, TOKENS, WIDTH, HEADS = 32, 128, 64, 4
 THREADS = int(os.environ.get("ATTENTION_BENCH_THREADS", "2"))
@@ -94,14 +95,7 @@ def _child_run(name, causal):
 
 
 def _child(name, python, causal):
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(here, "..", "python"),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    args = [python, os.path.abspath(__file__), "--child", name] + (["--causal"] if causal else [])
-    proc = subprocess.run(args, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        return None if "ModuleNotFoundError" in proc.stderr else {"error": proc.stderr.strip().splitlines()[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, python, name, *(["--causal"] if causal else []))
 
 
 def main(argv):

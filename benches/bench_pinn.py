@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from _child import run_child
 
 NU = 0.01 / np.pi
 STEPS = int(os.environ.get("PINN_BENCH_STEPS", "200"))
@@ -172,17 +173,7 @@ RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch, "jax": run_jax}
 
 
 def _child(framework, dtype, threads, python):
-    cmd = [python, os.path.abspath(__file__), "--child", framework, dtype, str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": _pythonpath()})
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return None if "ModuleNotFoundError" in proc.stderr else {"error": last}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _pythonpath():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.pathsep.join([os.path.join(here, "..", "python"), os.environ.get("PYTHONPATH", "")])
+    return run_child(__file__, python, framework, dtype, threads)
 
 
 def main(argv):

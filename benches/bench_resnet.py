@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+from _child import run_child
 
 N = int(os.environ.get("RESNET_BENCH_N", "10000"))
 BATCH = 64
@@ -103,14 +104,7 @@ RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
 def _child(name, python):
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.join(here, "..", "python"),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([python, os.path.abspath(__file__), "--child", name], capture_output=True, text=True,
-                          env=env)
-    if proc.returncode != 0:
-        return None if "ModuleNotFoundError" in proc.stderr else {"error": proc.stderr.strip().splitlines()[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_child(__file__, python, name)
 
 
 def main(argv):
