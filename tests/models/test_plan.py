@@ -252,3 +252,18 @@ def test_several_inputs_one_output_with_sequence_targets(rng, use_plan):
     xa, xb = rng.normal(size=(8, 4, 3)), rng.normal(size=(8, 4, 2))
     hist = model.fit([xa, xb], rng.normal(size=(8, 4, 1)), epochs=2, batch_size=4, verbose=0)
     assert sorted(hist.history) == ["loss", "mae"] and np.isfinite(hist.history["loss"]).all()
+
+
+def test_a_user_layer_with_its_own_backward_called_twice_takes_the_tape():
+    class Double(layers.Layer):  # ferronet's original custom-layer API: state kept on the layer between calls
+        def call(self, inputs, training=False):
+            return inputs * 2.0
+
+        def backward(self, dy, need_dx=True):
+            return dy * 2.0 if need_dx else None
+
+    inp = fn.Input((3,))
+    twice = Double()
+    once = fn.Model(inp, layers.Dense(1)(Double()(inp)))
+    shared = fn.Model(inp, layers.Dense(1)(twice(twice(inp))))
+    assert once._plan() is not None and shared._plan() is None

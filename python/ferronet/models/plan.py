@@ -80,13 +80,11 @@ def _plain_model(layer):
 
 def _tape_safe(layer) -> bool:
     """A layer without kernels the plan may run through the tape: a built-in one that adds no losses."""
-    from ..layers.base import Layer as _L
-
     if not type(layer).__module__.startswith("ferronet."):
         return False
     if type(layer).__name__ == "ActivityRegularization" or getattr(layer, "activity_regularizer", None) is not None:
         return False
-    return isinstance(layer, _L) and _plain_model(layer) is None and not hasattr(layer, "_nodes")
+    return isinstance(layer, Layer) and _plain_model(layer) is None and not hasattr(layer, "_nodes")
 
 
 class _Builder:
@@ -138,18 +136,14 @@ class _Builder:
                 isinstance(struct, (list, tuple)) and len(struct) == len(ins):
             kind = MULTI
         elif cls.backward is not Layer.backward and len(ins) == 1 and not kwargs and \
-                not cls.__module__.startswith("ferronet."):
-            kind = LEGACY
+                not cls.__module__.startswith("ferronet.") and all(nd.layer is not layer for nd in self.nodes):
+            kind = LEGACY  # (its saved tensors live on the layer: called twice, the model takes the tape)
         elif _tape_safe(layer):
             kind = TAPE
         else:
             self.ok = False
             return [self.slot()]
-        if node is not None:
-            n_out = len(node.outputs)
-        else:
-            n_out = 1
-        outs = [self.slot() for _ in range(n_out)]
+        outs = [self.slot() for _ in range(1 if node is None else len(node.outputs))]
         state = layer._new_state(self.keep) if kind in (KERNEL, MULTI) else None
         if struct is None:
             struct = ins[0] if len(ins) == 1 else list(ins)

@@ -86,13 +86,12 @@ class PlanStep:
         c.outputs = None
         if isinstance(loss, MultiLoss):
             # One (name, loss, weight, fused, activation, state) per output; outputs without a loss get no gradient.
-            c.outputs = [(name, lo, w, plan.fuse_output(lo, i) if lo is not None else False, None,
-                          plan.output_state(i)) for i, (name, lo, w) in enumerate(zip(loss.names, loss.losses,
-                                                                                        loss.weights))]
-            c.outputs = [o[:4] + (plan.acts[i],) + o[5:] for i, o in enumerate(c.outputs)]
-            for _, lo, _, fused, _, _ in c.outputs:
+            c.outputs = []
+            for i, (name, lo, w) in enumerate(zip(loss.names, loss.losses, loss.weights)):
+                fused = plan.fuse_output(lo, i)  # a loss of None resets the output node
                 if lo is not None:
                     lo._check_kernels(fused=fused)
+                c.outputs.append((name, lo, w, fused, plan.acts[i], plan.output_state(i)))
             c.fused, c.act, c.out_state = False, None, None
         else:
             c.fused = plan.fuse_output(loss)
