@@ -18,8 +18,6 @@ class MetricLogs:
             return
         from .. import metrics as metrics_module
 
-        if isinstance(y_true, list) and len(y_true) == 1 and not isinstance(y_pred, list):
-            y_true = y_true[0]  # several inputs, one output: that output's targets
         if self._output_metric_specs is not None:
             return self._ensure_output_metrics(y_true, y_pred)
         ms, weighted = [], []

@@ -184,7 +184,10 @@ def prepare(model, x, y, sample_weight, class_weight, what=""):
                                                                                               f"'{names[i]}'")
         targets.append(t)
         dtypes.append(data_module._SPARSE_DTYPE if kind == "ids" else model._model_dtype())
-    fy = MultiFeeder(Columns(targets, names), dtypes)
+    if len(names) == 1:  # several inputs, one output: its targets alone, as a one-output model's step sees them
+        fy = data_module.Feeder(np.ascontiguousarray(targets[0]), dtypes[0])
+    else:
+        fy = MultiFeeder(Columns(targets, names), dtypes)
     sw = None
     if sample_weight is not None:
         sw = data_module.as_array(sample_weight, what + "sample_weight").astype(model._model_dtype()).reshape(n)

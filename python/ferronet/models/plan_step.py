@@ -162,8 +162,6 @@ class PlanStep:
         plan = c.plan
         xs = xb if isinstance(xb, list) else [xb]
         n = xs[0].shape[0]
-        if isinstance(yb, list) and c.outputs is None:  # several inputs, one output: its targets in a list
-            yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
         lr = None
         if c.adam:
             opt = self.optimizer
@@ -194,8 +192,6 @@ class PlanStep:
             z = c.plan.forward(xs, False)
             loss, _ = self._multi_loss_and_grads(c, z, yb, swb, n)
         else:
-            if isinstance(yb, list):
-                yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
             z = c.plan.forward(xs, False)[0]
             loss, _ = self._loss_and_grad(c, z, yb, swb, n)
         for v in c.reg_vars:

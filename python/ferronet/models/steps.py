@@ -181,9 +181,6 @@ def custom(model, name):
 
 def _run(model, step, xb, yb, swb, ymb):
     """Run ``model.train_step``/``test_step`` on one batch; returns the batch loss (NaN check) as a float."""
-    if isinstance(yb, list) and len(yb) == 1 and len(getattr(model, "outputs", None) or ()) <= 1:
-        # a model with several inputs and one output: its step sees that output's targets alone, as in Keras
-        yb, ymb = yb[0], ymb[0] if isinstance(ymb, list) else ymb
     model._metric_targets = ymb
     try:
         logs = step(_pack(xb, yb, swb))
