@@ -41,6 +41,21 @@ DW_CASES = [
     ((2, 8, 8, 17), (3, 3, 17, 3), (1, 2), "valid", (1, 1)),
     ((1, 10, 9, 4), (3, 3, 4, 1), (1, 1), "same", (2, 2)),
     ((3, 5, 5, 33), (5, 5, 33, 1), (2, 1), "valid", (1, 1)),
+    # Wide rows and whole vectors of channels: the register tiles on interior
+    # pixels, the per-pixel loop on the borders and leftover channels.
+    ((2, 6, 37, 40), (3, 3, 40, 1), (1, 1), "same", (1, 1)),
+    ((1, 7, 33, 16), (3, 3, 16, 2), (1, 1), "same", (1, 1)),
+    ((1, 9, 40, 24), (3, 3, 24, 1), (1, 1), "same", (2, 3)),
+    ((2, 5, 41, 32), (3, 5, 32, 1), (2, 3), "same", (1, 1)),
+    ((1, 1, 50, 48), (1, 7, 48, 1), (1, 1), "same", (1, 1)),
+]
+
+# Gradient cases small enough for central differences yet wide enough for
+# the tiles (8 float64 channels fill one AVX-512 vector, 4 one AVX2 vector).
+DW_TILE_GRAD_CASES = [
+    ((1, 5, 20, 8), (3, 3, 8, 1), (1, 1), "same", (1, 1)),
+    ((1, 4, 19, 4), (3, 3, 4, 2), (1, 1), "same", (1, 2)),
+    ((1, 5, 23, 8), (2, 3, 8, 1), (2, 2), "valid", (1, 1)),
 ]
 
 
@@ -70,10 +85,10 @@ def _numeric(f, a, eps=1e-6):
     return g
 
 
-@pytest.mark.parametrize("xs,ks,st,pad,dil", DW_CASES[:4])
+@pytest.mark.parametrize("xs,ks,st,pad,dil", [
+    ((1,) + xs[1:3] + (min(xs[3], 4),), ks[:2] + (min(xs[3], 4), ks[3]), st, pad, dil)
+    for xs, ks, st, pad, dil in DW_CASES[:4]] + DW_TILE_GRAD_CASES)
 def test_depthwise_conv2d_gradients_match_central_differences(xs, ks, st, pad, dil):
-    xs = (1,) + xs[1:3] + (min(xs[3], 4),)
-    ks = ks[:2] + (xs[3], ks[3])
     x, k = RNG.standard_normal(xs), RNG.standard_normal(ks)
     dy = RNG.standard_normal(ops.depthwise_conv2d(x, k, st, pad, dilation_rate=dil).shape)
     dx, dk, db = ops.depthwise_conv2d_backward(dy, x, k, st, pad, dil)

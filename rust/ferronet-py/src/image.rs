@@ -5,7 +5,7 @@ use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, 
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::affine::{Affine, FillMode, Interpolation};
 use ferronet_core::ops::color::Adjust;
-use ferronet_core::ops::depthwise::Depthwise2d;
+use ferronet_core::ops::depthwise::{Depthwise2d, DwFloat};
 use ferronet_core::shape::Padding;
 use ferronet_core::Float;
 use numpy::{Element, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -26,7 +26,7 @@ fn geometry(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward_t<'py, T: Float + Element>(
+fn forward_t<'py, T: DwFloat + Element>(
     py: Python<'py>,
     x: Bound<'py, PyArrayDyn<T>>,
     k: &Bound<'py, PyAny>,
@@ -77,7 +77,7 @@ fn depthwise_conv2d<'py>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn backward_t<'py, T: Float + Element>(
+fn backward_t<'py, T: DwFloat + Element>(
     py: Python<'py>,
     dy: Bound<'py, PyArrayDyn<T>>,
     x: &Bound<'py, PyAny>,

@@ -1,0 +1,408 @@
+//! The passes of the depthwise convolution as loop bodies over rows.
+//!
+//! Each pass splits an image row in two: the interior pixels, whose window
+//! lies wholly inside the row, run as register tiles ([`super::tiles`]) over
+//! whole vectors of channels; the border pixels and the channels left over
+//! run the generic per-pixel loop, a multiply-add over one pixel's channels
+//! per tap, vectorised through [`lanes`]. Both visit the taps in the same
+//! order. Paths without tiles run everything through the generic loop.
+
+use super::tiles::{DwTiles, KGRAD_TAPS, KGRAD_TAPS_SMALL};
+use super::Depthwise2d;
+use crate::float::Float;
+use crate::ops::sweep::{arr, arr_mut, lanes, Body, Lanes};
+use crate::parallel::SendPtr;
+use crate::shape::Window;
+
+/// `acc += a · b` lane by lane.
+struct MulAdd<'a, T> {
+    acc: &'a mut [T],
+    a: &'a [T],
+    b: &'a [T],
+}
+
+impl<T: Float> Lanes for MulAdd<'_, T> {
+    fn len(&self) -> usize {
+        self.acc.len()
+    }
+    #[inline(always)]
+    fn group<const G: usize>(&mut self, i: usize) {
+        let (mut s, a, b) = (*arr::<T, G>(self.acc, i), *arr::<T, G>(self.a, i), *arr::<T, G>(self.b, i));
+        for k in 0..G {
+            s[k] += a[k] * b[k];
+        }
+        *arr_mut(self.acc, i) = s;
+    }
+}
+
+/// `acc += a` lane by lane.
+struct AddTo<'a, T> {
+    acc: &'a mut [T],
+    a: &'a [T],
+}
+
+impl<T: Float> Lanes for AddTo<'_, T> {
+    fn len(&self) -> usize {
+        self.acc.len()
+    }
+    #[inline(always)]
+    fn group<const G: usize>(&mut self, i: usize) {
+        let (mut s, a) = (*arr::<T, G>(self.acc, i), *arr::<T, G>(self.a, i));
+        for k in 0..G {
+            s[k] += a[k];
+        }
+        *arr_mut(self.acc, i) = s;
+    }
+}
+
+#[inline(always)]
+fn mul_add<T: Float>(acc: &mut [T], a: &[T], b: &[T]) {
+    lanes(MulAdd { acc, a, b })
+}
+
+#[inline(always)]
+fn add_to<T: Float>(acc: &mut [T], a: &[T]) {
+    lanes(AddTo { acc, a })
+}
+
+/// The outputs `[lo, hi)` whose taps all fall inside the input along `win`.
+fn interior(win: &Window) -> (usize, usize) {
+    let lo = win.pad_before.div_ceil(win.stride);
+    let last = (win.input - 1 + win.pad_before) as isize - ((win.size - 1) * win.dilation) as isize;
+    let hi = if last < 0 { 0 } else { (last as usize / win.stride + 1).min(win.output) };
+    (lo.min(hi), hi)
+}
+
+/// The inputs `[lo, hi)` of a unit-stride window whose taps all reach an output.
+fn interior_adjoint(win: &Window) -> (usize, usize) {
+    let lo = ((win.size - 1) * win.dilation).saturating_sub(win.pad_before);
+    let hi = (win.output.saturating_sub(win.pad_before)).min(win.input);
+    (lo.min(hi), hi)
+}
+
+/// Channels `[0, cv)` run as tiles: whole vectors, when the path has tiles.
+fn tiled_channels<T>(tiles: &Option<DwTiles<T>>, cw: usize) -> usize {
+    tiles.as_ref().map_or(0, |t| cw - cw % t.w)
+}
+
+/// The channel range of pixel `px` left to the generic loop.
+#[inline(always)]
+fn generic_range(px: usize, inner: (usize, usize), cv: usize, cw: usize) -> std::ops::Range<usize> {
+    if px >= inner.0 && px < inner.1 {
+        cv..cw
+    } else {
+        0..cw
+    }
+}
+
+/// Pixels `lo..hi`: channel `ci` copied to `ci·dm .. ci·dm + dm`.
+pub(super) struct Widen<'a, T> {
+    pub c: usize,
+    pub dm: usize,
+    pub x: &'a [T],
+    pub xe: SendPtr<T>,
+}
+
+impl<T: Float> Body for Widen<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        let (c, dm) = (self.c, self.dm);
+        // SAFETY: pixels lo..hi of xe belong to this block.
+        let xe = unsafe { std::slice::from_raw_parts_mut(self.xe.get().add(lo * c * dm), (hi - lo) * c * dm) };
+        for (out, px) in xe.chunks_exact_mut(c * dm).zip(self.x[lo * c..hi * c].chunks_exact(c)) {
+            for (o, &v) in out.chunks_exact_mut(dm).zip(px) {
+                o.fill(v);
+            }
+        }
+    }
+}
+
+/// Output rows `lo..hi` (over batch × output height).
+pub(super) struct Forward<'a, T> {
+    pub g: &'a Depthwise2d,
+    pub tiles: Option<DwTiles<T>>,
+    pub x: &'a [T],
+    pub k: &'a [T],
+    pub bias: Option<&'a [T]>,
+    pub y: SendPtr<T>,
+}
+
+impl<T: Float> Body for Forward<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        let g = self.g;
+        let (cw, ow, oh) = (g.wide(), g.w.output, g.h.output);
+        let (ih, iw, kw) = (g.h.input, g.w.input, g.w.size);
+        let (inner, cv) = (interior(&g.w), tiled_channels(&self.tiles, cw));
+        let (mut a_offs, mut k_offs) = (Vec::with_capacity(g.h.size * kw), Vec::with_capacity(g.h.size * kw));
+        // SAFETY: output rows lo..hi belong to this block.
+        let y = unsafe { std::slice::from_raw_parts_mut(self.y.get().add(lo * ow * cw), (hi - lo) * ow * cw) };
+        for (r, yrow) in (lo..hi).zip(y.chunks_exact_mut(ow * cw)) {
+            let (b, oy) = (r / oh, r % oh);
+            match self.bias {
+                Some(bias) => yrow.chunks_exact_mut(cw).for_each(|p| p.copy_from_slice(bias)),
+                None => yrow.fill(T::ZERO),
+            }
+            if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
+                (a_offs.clear(), k_offs.clear());
+                for i in 0..g.h.size {
+                    let Some(iy) = g.h.source(oy, i) else { continue };
+                    for j in 0..kw {
+                        a_offs.push((((b * ih + iy) * iw + j * g.w.dilation) * cw) as isize);
+                        k_offs.push(((i * kw + j) * cw) as isize);
+                    }
+                }
+                let ps = g.w.stride * cw;
+                for c0 in (0..cv).step_by(t.w) {
+                    for p0 in (inner.0..inner.1).step_by(t.p) {
+                        let m = t.p.min(inner.1 - p0);
+                        let first = (p0 * g.w.stride - g.w.pad_before) * cw + c0;
+                        // SAFETY: interior pixels read x inside their rows; y pixels
+                        // p0..p0+m exist; the tile reads and writes W lanes from c0 < cv.
+                        unsafe {
+                            (t.gather)(
+                                a_offs.len(),
+                                self.x.as_ptr().add(first),
+                                ps as isize,
+                                a_offs.as_ptr(),
+                                self.k.as_ptr().add(c0),
+                                k_offs.as_ptr(),
+                                yrow.as_mut_ptr().add(p0 * cw + c0),
+                                cw,
+                                m,
+                            )
+                        }
+                    }
+                }
+            }
+            for (ox, ypx) in yrow.chunks_exact_mut(cw).enumerate() {
+                let range = generic_range(ox, inner, cv, cw);
+                if range.is_empty() {
+                    continue;
+                }
+                for i in 0..g.h.size {
+                    let Some(iy) = g.h.source(oy, i) else { continue };
+                    let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
+                    for j in 0..kw {
+                        if let Some(ix) = g.w.source(ox, j) {
+                            let ktap = &self.k[(i * kw + j) * cw..(i * kw + j + 1) * cw];
+                            let xpx = &xrow[ix * cw..(ix + 1) * cw];
+                            mul_add(&mut ypx[range.clone()], &xpx[range.clone()], &ktap[range.clone()]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The output index `o` with `o·stride + t·dilation - pad == i`, if any.
+#[inline(always)]
+fn target(win: &Window, i: usize, t: usize) -> Option<usize> {
+    let num = (i + win.pad_before) as isize - (t * win.dilation) as isize;
+    if num < 0 || !(num as usize).is_multiple_of(win.stride) {
+        return None;
+    }
+    let o = num as usize / win.stride;
+    (o < win.output).then_some(o)
+}
+
+/// Input rows `lo..hi` of dx (over batch × input height), gathered from dy.
+pub(super) struct InputGrad<'a, T> {
+    pub g: &'a Depthwise2d,
+    /// Tiles, only for a unit stride along the width.
+    pub tiles: Option<DwTiles<T>>,
+    pub dy: &'a [T],
+    pub k: &'a [T],
+    pub dx: SendPtr<T>,
+}
+
+impl<T: Float> Body for InputGrad<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        let g = self.g;
+        let (c, dm, cw) = (g.channels, g.multiplier, g.wide());
+        let (ih, iw, oh, ow, kw) = (g.h.input, g.w.input, g.h.output, g.w.output, g.w.size);
+        let tiles = if g.w.stride == 1 { self.tiles } else { None };
+        let (inner, cv) = (interior_adjoint(&g.w), tiled_channels(&tiles, cw));
+        let (mut a_offs, mut k_offs) = (Vec::with_capacity(g.h.size * kw), Vec::with_capacity(g.h.size * kw));
+        // SAFETY: input rows lo..hi of dx belong to this block.
+        let dx = unsafe { std::slice::from_raw_parts_mut(self.dx.get().add(lo * iw * c), (hi - lo) * iw * c) };
+        let mut wide = vec![T::ZERO; if dm == 1 { 0 } else { iw * cw }];
+        for (r, dxrow) in (lo..hi).zip(dx.chunks_exact_mut(iw * c)) {
+            let (b, iy) = (r / ih, r % ih);
+            let acc: &mut [T] = if dm == 1 { dxrow } else { &mut wide };
+            acc.fill(T::ZERO);
+            if let (Some(t), true) = (&tiles, cv > 0 && inner.1 > inner.0) {
+                (a_offs.clear(), k_offs.clear());
+                let span = (kw - 1) * g.w.dilation;
+                for i in 0..g.h.size {
+                    let Some(oy) = target(&g.h, iy, i) else { continue };
+                    for j in 0..kw {
+                        a_offs.push((((b * oh + oy) * ow + span - j * g.w.dilation) * cw) as isize);
+                        k_offs.push(((i * kw + j) * cw) as isize);
+                    }
+                }
+                for c0 in (0..cv).step_by(t.w) {
+                    for p0 in (inner.0..inner.1).step_by(t.p) {
+                        let m = t.p.min(inner.1 - p0);
+                        let first = (p0 + g.w.pad_before - span) * cw + c0;
+                        // SAFETY: interior inputs read dy inside their rows; the
+                        // accumulator row has pixels p0..p0+m and W lanes from c0.
+                        unsafe {
+                            (t.gather)(
+                                a_offs.len(),
+                                self.dy.as_ptr().add(first),
+                                cw as isize,
+                                a_offs.as_ptr(),
+                                self.k.as_ptr().add(c0),
+                                k_offs.as_ptr(),
+                                acc.as_mut_ptr().add(p0 * cw + c0),
+                                cw,
+                                m,
+                            )
+                        }
+                    }
+                }
+            }
+            for (ix, apx) in acc.chunks_exact_mut(cw).enumerate() {
+                let range = generic_range(ix, inner, cv, cw);
+                if range.is_empty() {
+                    continue;
+                }
+                for i in 0..g.h.size {
+                    let Some(oy) = target(&g.h, iy, i) else { continue };
+                    let dyrow = &self.dy[(b * oh + oy) * ow * cw..(b * oh + oy + 1) * ow * cw];
+                    for j in 0..kw {
+                        if let Some(ox) = target(&g.w, ix, j) {
+                            let ktap = &self.k[(i * kw + j) * cw..(i * kw + j + 1) * cw];
+                            let dpx = &dyrow[ox * cw..(ox + 1) * cw];
+                            mul_add(&mut apx[range.clone()], &dpx[range.clone()], &ktap[range.clone()]);
+                        }
+                    }
+                }
+            }
+            if dm > 1 {
+                // The dm filters of one input channel sum into its gradient, in filter order.
+                for (d, w) in dxrow.iter_mut().zip(wide.chunks_exact(dm)) {
+                    *d = w.iter().fold(T::ZERO, |s, &v| s + v);
+                }
+            }
+        }
+    }
+}
+
+/// Chunks `lo..hi` of output rows, each summed into its own partial `[dk | db]`.
+pub(super) struct ParamGrad<'a, T> {
+    pub g: &'a Depthwise2d,
+    pub tiles: Option<DwTiles<T>>,
+    pub dy: &'a [T],
+    pub x: &'a [T],
+    pub chunk: usize,
+    pub want_k: bool,
+    pub parts: SendPtr<T>,
+}
+
+impl<T: Float> Body for ParamGrad<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        let g = self.g;
+        let cw = g.wide();
+        let (ih, iw, oh, ow, kw) = (g.h.input, g.w.input, g.h.output, g.w.output, g.w.size);
+        let taps = g.h.size * kw;
+        let part = taps * cw + cw;
+        let rows = g.batch * oh;
+        let (inner, cv) = (interior(&g.w), tiled_channels(&self.tiles, cw));
+        let (mut a_offs, mut k_offs) = (Vec::with_capacity(taps), Vec::with_capacity(taps));
+        // SAFETY: partials lo..hi belong to this block.
+        let parts = unsafe { std::slice::from_raw_parts_mut(self.parts.get().add(lo * part), (hi - lo) * part) };
+        for (ch, p) in (lo..hi).zip(parts.chunks_exact_mut(part)) {
+            let (dk, db) = p.split_at_mut(taps * cw);
+            for r in ch * self.chunk..((ch + 1) * self.chunk).min(rows) {
+                let (b, oy) = (r / oh, r % oh);
+                let dyrow = &self.dy[r * ow * cw..(r + 1) * ow * cw];
+                for px in dyrow.chunks_exact(cw) {
+                    add_to(db, px);
+                }
+                if !self.want_k {
+                    continue;
+                }
+                if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
+                    (a_offs.clear(), k_offs.clear());
+                    for i in 0..g.h.size {
+                        let Some(iy) = g.h.source(oy, i) else { continue };
+                        for j in 0..kw {
+                            a_offs.push((((b * ih + iy) * iw + j * g.w.dilation) * cw) as isize);
+                            k_offs.push(((i * kw + j) * cw) as isize);
+                        }
+                    }
+                    let first = (inner.0 * g.w.stride - g.w.pad_before) * cw;
+                    for c0 in (0..cv).step_by(t.w) {
+                        let mut s = 0;
+                        while s < a_offs.len() {
+                            let left = a_offs.len() - s;
+                            let (tile, m) = if left <= KGRAD_TAPS_SMALL {
+                                (t.kgrad_small, left)
+                            } else {
+                                (t.kgrad, left.min(KGRAD_TAPS))
+                            };
+                            // SAFETY: interior pixels read x inside their rows; the tile
+                            // reads W lanes of dy and adds W lanes into m taps of dk.
+                            unsafe {
+                                tile(
+                                    inner.1 - inner.0,
+                                    self.x.as_ptr().add(first + c0),
+                                    (g.w.stride * cw) as isize,
+                                    a_offs.as_ptr().add(s),
+                                    dyrow.as_ptr().add(inner.0 * cw + c0),
+                                    cw,
+                                    dk.as_mut_ptr().add(c0),
+                                    k_offs.as_ptr().add(s),
+                                    m,
+                                )
+                            }
+                            s += m;
+                        }
+                    }
+                }
+                for (ox, dpx) in dyrow.chunks_exact(cw).enumerate() {
+                    let range = generic_range(ox, inner, cv, cw);
+                    if range.is_empty() {
+                        continue;
+                    }
+                    for i in 0..g.h.size {
+                        let Some(iy) = g.h.source(oy, i) else { continue };
+                        let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
+                        for j in 0..kw {
+                            if let Some(ix) = g.w.source(ox, j) {
+                                let ktap = &mut dk[(i * kw + j) * cw..(i * kw + j + 1) * cw];
+                                let xpx = &xrow[ix * cw..(ix + 1) * cw];
+                                mul_add(&mut ktap[range.clone()], &xpx[range.clone()], &dpx[range.clone()]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Elements `lo..hi` of the total: the partials added in chunk order.
+pub(super) struct SumParts<'a, T> {
+    pub parts: &'a [T],
+    pub chunks: usize,
+    pub part: usize,
+    pub total: SendPtr<T>,
+}
+
+impl<T: Float> Body for SumParts<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        // SAFETY: elements lo..hi of the total belong to this block.
+        let total = unsafe { std::slice::from_raw_parts_mut(self.total.get().add(lo), hi - lo) };
+        total.fill(T::ZERO);
+        for c in 0..self.chunks {
+            add_to(total, &self.parts[c * self.part + lo..c * self.part + hi]);
+        }
+    }
+}
