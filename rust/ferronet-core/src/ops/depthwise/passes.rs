@@ -95,6 +95,21 @@ fn generic_range(px: usize, inner: (usize, usize), cv: usize, cw: usize) -> std:
     }
 }
 
+/// The taps of output row `oy` of image `b` inside the input: each one's
+/// offset in `x` from a pixel's first tap column, and its kernel row.
+fn input_taps(g: &Depthwise2d, b: usize, oy: usize, a_offs: &mut Vec<isize>, k_offs: &mut Vec<isize>) {
+    let (cw, kw) = (g.wide(), g.w.size);
+    a_offs.clear();
+    k_offs.clear();
+    for i in 0..g.h.size {
+        let Some(iy) = g.h.source(oy, i) else { continue };
+        for j in 0..kw {
+            a_offs.push((((b * g.h.input + iy) * g.w.input + j * g.w.dilation) * cw) as isize);
+            k_offs.push(((i * kw + j) * cw) as isize);
+        }
+    }
+}
+
 /// Pixels `lo..hi`: channel `ci` copied to `ci·dm .. ci·dm + dm`.
 pub(super) struct Widen<'a, T> {
     pub c: usize,
@@ -144,14 +159,7 @@ impl<T: Float> Body for Forward<'_, T> {
                 None => yrow.fill(T::ZERO),
             }
             if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
-                (a_offs.clear(), k_offs.clear());
-                for i in 0..g.h.size {
-                    let Some(iy) = g.h.source(oy, i) else { continue };
-                    for j in 0..kw {
-                        a_offs.push((((b * ih + iy) * iw + j * g.w.dilation) * cw) as isize);
-                        k_offs.push(((i * kw + j) * cw) as isize);
-                    }
-                }
+                input_taps(g, b, oy, &mut a_offs, &mut k_offs);
                 let ps = g.w.stride * cw;
                 for c0 in (0..cv).step_by(t.w) {
                     for p0 in (inner.0..inner.1).step_by(t.p) {
@@ -234,7 +242,8 @@ impl<T: Float> Body for InputGrad<'_, T> {
             let acc: &mut [T] = if dm == 1 { dxrow } else { &mut wide };
             acc.fill(T::ZERO);
             if let (Some(t), true) = (&tiles, cv > 0 && inner.1 > inner.0) {
-                (a_offs.clear(), k_offs.clear());
+                a_offs.clear();
+                k_offs.clear();
                 let span = (kw - 1) * g.w.dilation;
                 for i in 0..g.h.size {
                     let Some(oy) = target(&g.h, iy, i) else { continue };
@@ -328,14 +337,7 @@ impl<T: Float> Body for ParamGrad<'_, T> {
                     continue;
                 }
                 if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
-                    (a_offs.clear(), k_offs.clear());
-                    for i in 0..g.h.size {
-                        let Some(iy) = g.h.source(oy, i) else { continue };
-                        for j in 0..kw {
-                            a_offs.push((((b * ih + iy) * iw + j * g.w.dilation) * cw) as isize);
-                            k_offs.push(((i * kw + j) * cw) as isize);
-                        }
-                    }
+                    input_taps(g, b, oy, &mut a_offs, &mut k_offs);
                     let first = (inner.0 * g.w.stride - g.w.pad_before) * cw;
                     for c0 in (0..cv).step_by(t.w) {
                         let mut s = 0;
