@@ -15,6 +15,12 @@ class InputLayer(Layer):
         batch_size: optional fixed batch size (informational).
         dtype: ``"float32"`` (default) or ``"float64"``.
         name: optional name.
+
+    Example:
+        >>> import ferronet as fn
+        >>> model = fn.Sequential([fn.layers.InputLayer(shape=(28, 28)), fn.layers.Flatten(), fn.layers.Dense(10)])
+        >>> model.built, model.output_shape  # built at once: summary() and count_params() work before fit
+        (True, (None, 10))
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
@@ -65,5 +71,14 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
 
     Returns:
         A :class:`~ferronet.models.functional.KerasTensor` (its ``_keras_history`` holds the InputLayer).
+
+    Example:
+        >>> import ferronet as fn
+        >>> inputs = fn.layers.Input((4,))
+        >>> inputs.shape
+        (None, 4)
+        >>> outputs = fn.layers.Dense(2, activation="softmax")(fn.layers.Dense(8, activation="relu")(inputs))
+        >>> fn.Model(inputs, outputs).output_shape
+        (None, 2)
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs).output
