@@ -109,6 +109,10 @@ class Layer:
         [[1. 2. 3.]]
         >>> [w.shape for w in layer.trainable_weights], layer.count_params()
         ([(3,)], 3)
+        >>> with fn.GradientTape() as tape:
+        ...     y = layer(np.array([[1.0, 2.0, 3.0]])) ** 2
+        >>> print(tape.gradient(y, layer.w))  # of sum(y): 2 x^2 w
+        [ 2.  8. 18.]
         >>> model = fn.Sequential([fn.Input((3,)), Scale(), fn.layers.Dense(1)])
         >>> model.output_shape
         (None, 1)

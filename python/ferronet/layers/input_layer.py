@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import ArgumentError
 from .base import Layer, _as_shape
 
 __all__ = ["InputLayer", "Input"]
+
+
+def _is_integer_dtype(dtype) -> bool:
+    try:
+        return dtype is not None and not isinstance(dtype, bool) and np.dtype(dtype).kind in "iub"
+    except TypeError:
+        return False  # a policy name ("mixed_bfloat16") or a DTypePolicy
 
 
 class InputLayer(Layer):
@@ -13,7 +23,7 @@ class InputLayer(Layer):
     Args:
         shape: input shape without the batch axis, e.g. ``(28, 28)``.
         batch_size: optional fixed batch size (informational).
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
         name: optional name.
 
     Example:
@@ -33,6 +43,10 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(784,)). Received: shape=None")
+        if _is_integer_dtype(dtype):
+            raise ArgumentError(
+                "Inputs are float32 or float64 in ferronet; integer ids (for Embedding) come in as floats and "
+                "Embedding casts them back, so write Input(shape) without dtype. Received: dtype={!r}".format(dtype))
         super().__init__(name=name, dtype=dtype, **kwargs)
         self._dtype_given = dtype is not None
         self.shape = _as_shape(shape, "shape")
@@ -66,7 +80,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     Args:
         shape: input shape without the batch axis.
         batch_size: optional fixed batch size.
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
         name: optional name.
 
     Returns:
