@@ -46,7 +46,7 @@ class InputLayer(Layer):
         if _is_integer_dtype(dtype):
             raise ArgumentError(
                 "Inputs are float32 or float64 in ferronet; integer ids (for Embedding) come in as floats and "
-                "Embedding casts them back, so write Input(shape) without dtype. Received: dtype={!r}".format(dtype))
+                f"Embedding casts them back, so write Input(shape) without dtype. Received: dtype={dtype!r}")
         super().__init__(name=name, dtype=dtype, **kwargs)
         self._dtype_given = dtype is not None
         self.shape = _as_shape(shape, "shape")
