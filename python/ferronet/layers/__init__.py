@@ -86,7 +86,14 @@ _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPoo
 
 
 def serialize(layer) -> dict:
-    """``{"class_name": ..., "config": ...}`` for a layer."""
+    """``{"class_name": ..., "config": ...}`` for a layer.
+
+    Example:
+        >>> import ferronet as fn
+        >>> config = fn.layers.serialize(fn.layers.Dense(3, activation="relu", name="hidden"))
+        >>> config["class_name"], config["config"]["units"], config["config"]["activation"]
+        ('Dense', 3, 'relu')
+    """
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
@@ -95,6 +102,13 @@ def deserialize(config, custom_objects=None):
 
     Raises:
         ValueError: for an unknown class name.
+
+    Example:
+        >>> import ferronet as fn
+        >>> config = fn.layers.serialize(fn.layers.Dense(3, activation="relu", name="hidden"))
+        >>> layer = fn.layers.deserialize(config)  # a new, unbuilt layer with the same arguments
+        >>> type(layer).__name__, layer.units, layer.name, layer.built
+        ('Dense', 3, 'hidden', False)
     """
     from ..models import sequential
 
@@ -123,7 +137,16 @@ def _resolve(config, custom_objects):
 
 
 def get(identifier):
-    """A layer from an instance or a serialized dict."""
+    """A layer from an instance or a serialized dict.
+
+    Example:
+        >>> import ferronet as fn
+        >>> dense = fn.layers.Dense(3)
+        >>> fn.layers.get(dense) is dense
+        True
+        >>> fn.layers.get({"class_name": "Dropout", "config": {"rate": 0.5}}).rate
+        0.5
+    """
     if isinstance(identifier, Layer):
         return identifier
     if isinstance(identifier, dict):

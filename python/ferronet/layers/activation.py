@@ -17,6 +17,14 @@ class Activation(Layer):
 
     Input shape:
         Any. Output shape: same as the input.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[-2.0, -0.5, 0.0, 1.0, 3.0]], np.float32)
+        >>> print(fn.layers.Activation("relu")(x))
+        [[0. 0. 0. 1. 3.]]
+        >>> fn.layers.Activation("tanh")(np.zeros((2, 5))).shape
+        (2, 5)
     """
 
     supports_masking = True
@@ -44,6 +52,12 @@ class LeakyReLU(Layer):
     Args:
         negative_slope: float >= 0 (Keras 2's ``alpha`` is accepted too).
         **kwargs: base layer arguments.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[-2.0, -0.5, 0.0, 1.0, 3.0]], np.float32)
+        >>> print(fn.layers.LeakyReLU(negative_slope=0.1)(x))
+        [[-0.2  -0.05  0.    1.    3.  ]]
     """
 
     supports_masking = True
@@ -75,7 +89,14 @@ class LeakyReLU(Layer):
 
 
 class Softmax(Layer):
-    """Softmax along ``axis`` (default -1)."""
+    """Softmax along ``axis`` (default -1).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> p = fn.layers.Softmax()(np.array([[1.0, 2.0, 3.0]], np.float32))
+        >>> print(np.round(p, 3), float(p.numpy().sum()))
+        [[0.09  0.245 0.665]] 1.0
+    """
 
     supports_masking = True
 

@@ -14,7 +14,16 @@ __all__ = ["ReLU", "ELU", "PReLU"]
 
 class ReLU(Layer):
     """``max(x, 0)`` generalized as Keras': ``negative_slope * (x - threshold)`` below ``threshold``, capped at
-    ``max_value``."""
+    ``max_value``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[-2.0, -0.5, 0.0, 1.0, 3.0]], np.float32)
+        >>> print(fn.layers.ReLU(max_value=2.0)(x))  # ReLU6-style cap
+        [[0. 0. 0. 1. 2.]]
+        >>> print(fn.layers.ReLU(negative_slope=0.1, threshold=0.5)(x))
+        [[-0.25 -0.1  -0.05  1.    3.  ]]
+    """
 
     supports_masking = True
 
@@ -31,8 +40,10 @@ class ReLU(Layer):
     def _tensor_call(self, x, training, **kwargs):
         if self.max_value is None and self.negative_slope == 0.0 and self.threshold == 0.0:
             return nn_ops.relu(x)
-        y = M.where(M.greater_equal(x, self.threshold), x, M.multiply(M.subtract(x, self.threshold),
-                                                                     self.negative_slope))
+        # NOTE: a zero slope selects a zero, not 0 * (x - threshold), which is -0.0 for x < threshold
+        below = np.zeros((), x.dtype) if self.negative_slope == 0.0 else M.multiply(M.subtract(x, self.threshold),
+                                                                                    self.negative_slope)
+        y = M.where(M.greater_equal(x, self.threshold), x, below)
         return y if self.max_value is None else M.minimum(y, np.asarray(self.max_value, x.dtype))
 
     def get_config(self):
@@ -41,7 +52,14 @@ class ReLU(Layer):
 
 
 class ELU(Layer):
-    """``x`` above zero, ``alpha * (exp(x) - 1)`` below."""
+    """``x`` above zero, ``alpha * (exp(x) - 1)`` below.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[-2.0, 0.0, 3.0]], np.float32)
+        >>> print(np.round(fn.layers.ELU(alpha=1.0)(x), 3))
+        [[-0.865  0.     3.   ]]
+    """
 
     supports_masking = True
 
@@ -58,7 +76,16 @@ class ELU(Layer):
 
 class PReLU(Layer):
     """Leaky ReLU with a learned slope per feature (``alpha`` shaped like the input without the batch axis,
-    or shared along ``shared_axes``)."""
+    or shared along ``shared_axes``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> layer = fn.layers.PReLU(shared_axes=[1])  # one slope per channel, shared over the steps
+        >>> layer(np.ones((2, 5, 4), np.float32)).shape, layer.alpha.shape
+        ((2, 5, 4), (1, 4))
+        >>> print(fn.layers.PReLU(alpha_initializer=fn.initializers.Constant(0.25))(np.array([[-4.0, 2.0]])))
+        [[-1.  2.]]
+    """
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):

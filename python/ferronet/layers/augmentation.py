@@ -160,6 +160,17 @@ class RandomRotation(_Geometric):
         seed: optional integer making the draws reproducible.
         fill_value: value outside the image with ``fill_mode="constant"``.
         **kwargs: base layer arguments (and ``data_format``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> quarter = fn.layers.RandomRotation(factor=(0.25, 0.25))  # always a quarter turn, to show the direction
+        >>> print(np.round(quarter(x, training=True).numpy()[0, :, :, 0]))
+        [[2. 5. 8.]
+         [1. 4. 7.]
+         [0. 3. 6.]]
+        >>> fn.layers.RandomRotation(0.1, seed=0)(np.ones((2, 8, 8, 3)), training=True).shape
+        (2, 8, 8, 3)
     """
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
@@ -187,6 +198,17 @@ class RandomTranslation(_Geometric):
         width_factor: the same for the width; positive values move the image right.
         fill_mode, interpolation, seed, fill_value: as :class:`RandomRotation`.
         **kwargs: base layer arguments (and ``data_format``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> shift = fn.layers.RandomTranslation(0.0, (1 / 3, 1 / 3), fill_mode="constant")  # one column right
+        >>> print(shift(x, training=True).numpy()[0, :, :, 0])
+        [[0. 0. 1.]
+         [0. 3. 4.]
+         [0. 6. 7.]]
+        >>> print(shift(x).numpy()[0, 0, :, 0])  # inference: unchanged
+        [0. 1. 2.]
     """
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear", seed=None,
@@ -215,6 +237,18 @@ class RandomZoom(_Geometric):
         width_factor: the same for the width; None (default) keeps the aspect ratio (one zoom for both).
         fill_mode, interpolation, seed, fill_value: as :class:`RandomRotation`.
         **kwargs: base layer arguments (and ``data_format``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> zoom_in = fn.layers.RandomZoom((-0.5, -0.5))  # always 2x, about the center
+        >>> print(zoom_in(x, training=True).numpy()[0, :, :, 0])
+        [[ 3.75  4.25  4.75  5.25]
+         [ 5.75  6.25  6.75  7.25]
+         [ 7.75  8.25  8.75  9.25]
+         [ 9.75 10.25 10.75 11.25]]
+        >>> fn.layers.RandomZoom(0.2, seed=0)(np.ones((2, 8, 8, 3)), training=True).shape
+        (2, 8, 8, 3)
     """
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear", seed=None,
@@ -260,6 +294,16 @@ class RandomContrast(_Color):
         value_range: ``(low, high)`` the outputs are clipped to, default ``(0, 255)``.
         seed: optional integer making the draws reproducible.
         **kwargs: base layer arguments (and ``data_format``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> img = np.array([0.0, 100.0, 200.0], np.float32).reshape(1, 1, 3, 1)  # mean 100
+        >>> contrast = fn.layers.RandomContrast((0.5, 0.5), seed=0)  # factors in [0.5, 1.5]
+        >>> out = contrast(img, training=True).numpy().ravel()
+        >>> bool(out[1] == 100.0), bool(0.0 <= out.min() and out.max() <= 255.0)  # the mean stays, values clipped
+        (True, True)
+        >>> print(contrast(img).numpy().ravel())  # inference: unchanged
+        [  0. 100. 200.]
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
@@ -289,6 +333,15 @@ class RandomBrightness(_Color):
         value_range: ``(low, high)`` of the pixel values, default ``(0, 255)``; outputs are clipped to it.
         seed: optional integer making the draws reproducible.
         **kwargs: base layer arguments (and ``data_format``).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> img = np.array([0.0, 0.5, 0.9], np.float32).reshape(1, 1, 3, 1)
+        >>> brighter = fn.layers.RandomBrightness((0.2, 0.2), value_range=(0, 1))  # always +0.2
+        >>> print(brighter(img, training=True).numpy().ravel())  # clipped to the value range
+        [0.2 0.7 1. ]
+        >>> fn.layers.RandomBrightness(0.1, seed=0)(np.ones((2, 8, 8, 3)), training=True).shape
+        (2, 8, 8, 3)
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):

@@ -34,7 +34,18 @@ _TRAINABLE_VERSION = [0]
 
 
 def clear_session() -> None:
-    """Reset automatic layer names (``dense``, ``dense_1``, ...), like ``keras.backend.clear_session``."""
+    """Reset automatic layer names (``dense``, ``dense_1``, ...), like ``keras.backend.clear_session``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.layers.base import clear_session
+        >>> clear_session()
+        >>> fn.layers.Dense(2).name, fn.layers.Dense(2).name
+        ('dense', 'dense_1')
+        >>> clear_session()
+        >>> fn.layers.Dense(2).name
+        'dense'
+    """
     _NAME_COUNTS.clear()
 
 
@@ -82,6 +93,29 @@ class Layer:
             Keras way to give the first layer of a Sequential model its input).
         input_dim: for 1-D inputs, same as ``input_shape=(input_dim,)``.
         batch_size: optional fixed batch size that goes with ``input_shape``.
+
+    Example:
+        A Keras-style layer writes ``build`` (weights) and ``call`` (tensor math);
+        the tape derives its gradient:
+
+        >>> import numpy as np, ferronet as fn
+        >>> class Scale(fn.layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+        ...     def call(self, inputs):
+        ...         return inputs * self.w
+        >>> layer = Scale()
+        >>> print(layer(np.array([[1.0, 2.0, 3.0]])))
+        [[1. 2. 3.]]
+        >>> [w.shape for w in layer.trainable_weights], layer.count_params()
+        ([(3,)], 3)
+        >>> with fn.GradientTape() as tape:
+        ...     y = layer(np.array([[1.0, 2.0, 3.0]])) ** 2
+        >>> print(tape.gradient(y, layer.w))  # of sum(y): 2 x^2 w
+        [ 2.  8. 18.]
+        >>> model = fn.Sequential([fn.Input((3,)), Scale(), fn.layers.Dense(1)])
+        >>> model.output_shape
+        (None, 1)
     """
 
     # Input rank the layer accepts (checked in build): exact or minimum.

@@ -44,7 +44,16 @@ def _out_len(n, k, s, d, padding):
 
 
 class Conv1D(Layer):
-    """Keras ``Conv1D``: kernel ``(kernel_size, in_channels, filters)``, padding valid/same/causal, dilation."""
+    """Keras ``Conv1D``: kernel ``(kernel_size, in_channels, filters)``, padding valid/same/causal, dilation.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.ones((2, 10, 3), np.float32)  # (batch, steps, channels)
+        >>> fn.layers.Conv1D(4, 3)(x).shape
+        (2, 8, 4)
+        >>> fn.layers.Conv1D(4, 3, padding="causal", dilation_rate=2)(x).shape  # output t sees inputs <= t only
+        (2, 10, 4)
+    """
 
     _ndim = 3
 
@@ -129,13 +138,29 @@ class _Pooling1D(Layer):
 
 
 class MaxPooling1D(_Pooling1D):
-    """Maximum over windows of ``pool_size`` steps."""
+    """Maximum over windows of ``pool_size`` steps.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(6, dtype=np.float32).reshape(1, 6, 1)
+        >>> print(fn.layers.MaxPooling1D(pool_size=2)(x).numpy().ravel())
+        [1. 3. 5.]
+    """
 
     _op = "max_pool2d"
 
 
 class AveragePooling1D(_Pooling1D):
-    """Mean over windows of ``pool_size`` steps ('same' windows average over the real steps only)."""
+    """Mean over windows of ``pool_size`` steps ('same' windows average over the real steps only).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(6, dtype=np.float32).reshape(1, 6, 1)
+        >>> print(fn.layers.AveragePooling1D(pool_size=2)(x).numpy().ravel())
+        [0.5 2.5 4.5]
+        >>> print(fn.layers.AveragePooling1D(4, strides=2, padding="same")(x).numpy().ravel())  # edges: 3 real steps
+        [1.  2.5 4. ]
+    """
 
     _op = "avg_pool2d"
 
@@ -160,7 +185,16 @@ class _GlobalPooling1D(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """Mean over the steps: ``(batch, steps, c) -> (batch, c)``; with a mask, over the unmasked steps only."""
+    """Mean over the steps: ``(batch, steps, c) -> (batch, c)``; with a mask, over the unmasked steps only.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]]], np.float32)
+        >>> print(fn.layers.GlobalAveragePooling1D()(x))
+        [[1.3333334 2.       ]]
+        >>> print(fn.layers.GlobalAveragePooling1D()(fn.layers.Masking(0.0)(x)))  # the padded step is left out
+        [[2. 3.]]
+    """
 
     _reduce = "reduce_mean"
     supports_masking = True
@@ -181,7 +215,16 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
-    """Maximum over the steps: ``(batch, steps, c) -> (batch, c)``."""
+    """Maximum over the steps: ``(batch, steps, c) -> (batch, c)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+        >>> print(fn.layers.GlobalMaxPooling1D()(x))
+        [[4. 5.]]
+        >>> fn.layers.GlobalMaxPooling1D(keepdims=True)(x).shape
+        (1, 1, 2)
+    """
 
     _reduce = "reduce_max"
 

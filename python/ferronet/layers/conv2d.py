@@ -39,6 +39,15 @@ class Conv2D(Layer):
 
     Output shape:
         ``(batch, new_height, new_width, filters)``. Weights: ``kernel (kh, kw, channels, filters)``, ``bias (filters,)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.ones((2, 6, 6, 3), np.float32)  # NHWC
+        >>> fn.layers.Conv2D(8, 3, padding="same", activation="relu")(x).shape
+        (2, 6, 6, 8)
+        >>> conv = fn.layers.Conv2D(8, 3, strides=2)
+        >>> conv(x).shape, conv.kernel.shape
+        ((2, 2, 2, 8), (3, 3, 3, 8))
     """
 
     _ndim = 4

@@ -18,7 +18,7 @@ from ..tensor.core import Primitive
 from ._conv_utils import data_format_arg, int_pair, padding_arg
 from .base import Layer, fmt_shape
 
-__all__ = ["Conv2DTranspose", "Conv2DTransposeOp"]
+__all__ = ["Conv2DTranspose"]
 
 
 def deconv_length(n, k, padding, output_padding, stride, dilation):
@@ -69,7 +69,16 @@ Conv2DTransposeOp = Primitive("conv2d_transpose", _forward, _no_twin, _fast)
 
 
 class Conv2DTranspose(Layer):
-    """Keras ``Conv2DTranspose``: strides, padding, ``output_padding``, dilation; kernel ``(kh, kw, filters, in)``."""
+    """Keras ``Conv2DTranspose``: strides, padding, ``output_padding``, dilation; kernel ``(kh, kw, filters, in)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> up = fn.layers.Conv2DTranspose(4, 3, strides=2, padding="same")  # doubles height and width
+        >>> up(np.ones((2, 5, 5, 3), np.float32)).shape, up.kernel.shape
+        ((2, 10, 10, 4), (3, 3, 4, 3))
+        >>> fn.layers.Conv2DTranspose(4, 3, strides=2)(np.ones((2, 5, 5, 3), np.float32)).shape
+        (2, 11, 11, 4)
+    """
 
     _ndim = 4
 

@@ -33,6 +33,17 @@ class Dropout(Layer):
 
     Input shape:
         Any. Output shape: same as the input.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> drop = fn.layers.Dropout(0.5, seed=0)
+        >>> x = np.ones((2, 4), np.float32)
+        >>> print(drop(x))  # inference: the identity
+        [[1. 1. 1. 1.]
+         [1. 1. 1. 1.]]
+        >>> y = drop(x, training=True).numpy()  # training: kept entries scaled by 1 / (1 - rate)
+        >>> sorted(set(y.ravel().tolist()))
+        [0.0, 2.0]
     """
 
     supports_masking = True

@@ -28,6 +28,9 @@ from ..errors import DTypeError, ShapeError
 from ..tensor.core import Primitive, Tensor, _wrap
 from . import masking
 
+# The plumbing of Layer.__call__: nothing here is public API (layers are called as ``layer(x)``).
+__all__: list = []
+
 _DEPTH = [0]
 
 

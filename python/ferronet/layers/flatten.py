@@ -22,6 +22,11 @@ class Flatten(Layer):
 
     Output shape:
         ``(batch, product of the other dimensions)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> fn.layers.Flatten()(np.ones((2, 3, 4, 5), np.float32)).shape
+        (2, 60)
     """
 
     def __init__(self, data_format=None, **kwargs):

@@ -26,7 +26,16 @@ def interpolation_arg(value):
 
 
 def crop_to_aspect_ratio(x, height, width):
-    """The centered crop of NHWC ``x`` with the aspect ratio of ``height x width`` (Keras' integer arithmetic)."""
+    """The centered crop of NHWC ``x`` with the aspect ratio of ``height x width`` (Keras' integer arithmetic).
+
+    Example:
+        >>> import numpy as np
+        >>> from ferronet.layers.image_preprocessing import crop_to_aspect_ratio
+        >>> x = np.arange(24, dtype=np.float32).reshape(1, 4, 6, 1)
+        >>> square = crop_to_aspect_ratio(x, 1, 1)  # the central 4x4 of the 4x6 image
+        >>> square.shape, square[0, 0, :, 0]
+        ((1, 4, 4, 1), array([1., 2., 3., 4.], dtype=float32))
+    """
     h, w = x.shape[1], x.shape[2]
     ch = max(min(h, int(float(w * height) / width)), 1)
     cw = max(min(w, int(float(h * width) / height)), 1)

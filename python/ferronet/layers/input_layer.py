@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import ArgumentError
 from .base import Layer, _as_shape
 
 __all__ = ["InputLayer", "Input"]
+
+
+def _is_integer_dtype(dtype) -> bool:
+    try:
+        return dtype is not None and not isinstance(dtype, bool) and np.dtype(dtype).kind in "iub"
+    except TypeError:
+        return False  # a policy name ("mixed_bfloat16") or a DTypePolicy
 
 
 class InputLayer(Layer):
@@ -13,8 +23,14 @@ class InputLayer(Layer):
     Args:
         shape: input shape without the batch axis, e.g. ``(28, 28)``.
         batch_size: optional fixed batch size (informational).
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
         name: optional name.
+
+    Example:
+        >>> import ferronet as fn
+        >>> model = fn.Sequential([fn.layers.InputLayer(shape=(28, 28)), fn.layers.Flatten(), fn.layers.Dense(10)])
+        >>> model.built, model.output_shape  # built at once: summary() and count_params() work before fit
+        (True, (None, 10))
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
@@ -27,6 +43,10 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(784,)). Received: shape=None")
+        if _is_integer_dtype(dtype):
+            raise ArgumentError(
+                "Inputs are float32 or float64 in ferronet; integer ids (for Embedding) come in as floats and "
+                f"Embedding casts them back, so write Input(shape) without dtype. Received: dtype={dtype!r}")
         super().__init__(name=name, dtype=dtype, **kwargs)
         self._dtype_given = dtype is not None
         self.shape = _as_shape(shape, "shape")
@@ -60,10 +80,19 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     Args:
         shape: input shape without the batch axis.
         batch_size: optional fixed batch size.
-        dtype: ``"float32"`` (default) or ``"float64"``.
+        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
         name: optional name.
 
     Returns:
         A :class:`~ferronet.models.functional.KerasTensor` (its ``_keras_history`` holds the InputLayer).
+
+    Example:
+        >>> import ferronet as fn
+        >>> inputs = fn.layers.Input((4,))
+        >>> inputs.shape
+        (None, 4)
+        >>> outputs = fn.layers.Dense(2, activation="softmax")(fn.layers.Dense(8, activation="relu")(inputs))
+        >>> fn.Model(inputs, outputs).output_shape
+        (None, 2)
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs).output

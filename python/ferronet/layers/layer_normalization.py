@@ -24,6 +24,16 @@ class LayerNormalization(Layer):
         axis: int or list of ints (default -1, the features).
         epsilon: added to the variance (Keras' default 1e-3).
         center, scale: learn ``beta`` / ``gamma``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> norm = fn.layers.LayerNormalization()
+        >>> y = norm(np.array([[1.0, 2.0, 3.0, 4.0], [10.0, 10.0, 10.0, 14.0]], np.float32))
+        >>> print(np.round(y, 3))  # each row: mean 0, variance ~1
+        [[-1.341 -0.447  0.447  1.341]
+         [-0.577 -0.577 -0.577  1.732]]
+        >>> norm.gamma.shape, norm.beta.shape
+        ((4,), (4,))
     """
 
     supports_masking = True
@@ -69,7 +79,14 @@ class LayerNormalization(Layer):
 
 
 class UnitNormalization(Layer):
-    """Each sample scaled to unit L2 norm over ``axis`` (default -1)."""
+    """Each sample scaled to unit L2 norm over ``axis`` (default -1).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> print(fn.layers.UnitNormalization()(np.array([[3.0, 4.0], [0.0, 2.0]], np.float32)))
+        [[0.6 0.8]
+         [0.  1. ]]
+    """
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -26,7 +26,18 @@ __all__ = ["Masking", "get_mask", "apply_output_mask"]
 
 
 def get_mask(x):
-    """The mask attached to ``x`` (a list of them for a list of tensors), or None."""
+    """The mask attached to ``x`` (a list of them for a list of tensors), or None.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> from ferronet.layers.masking import get_mask
+        >>> ids = np.array([[3, 1, 0, 0]])  # two real tokens, then padding
+        >>> vectors = fn.layers.Embedding(10, 2, mask_zero=True)(ids)
+        >>> get_mask(vectors).numpy()
+        array([[ True,  True, False, False]])
+        >>> get_mask(ids) is None  # a plain array carries no mask
+        True
+    """
     if isinstance(x, (list, tuple)):
         masks = [get_mask(v) for v in x]
         return masks if any(m is not None for m in masks) else None
@@ -80,6 +91,15 @@ def apply_output_mask(y_true, y_pred, sample_weight):
 
     Returns:
         ``(y_true, y_pred, sample_weight)``, unchanged when ``y_pred`` carries no mask.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> from ferronet.layers.masking import apply_output_mask
+        >>> y_true = np.array([[[1.0], [2.0], [9.0]]])  # (batch, steps, 1); the last step is padding
+        >>> y_pred = fn.layers.Masking(0.0)(np.array([[[0.5], [1.5], [0.0]]], np.float32))
+        >>> t, p, w = apply_output_mask(y_true, y_pred, np.array([2.0]))  # the loss sees the two kept steps
+        >>> t.ravel(), p.numpy().ravel(), w
+        (array([1., 2.]), array([0.5, 1.5], dtype=float32), array([2., 2.]))
     """
     from ..tensor import array_ops as A
 

@@ -52,7 +52,18 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
-    """Element-wise sum of a list of tensors."""
+    """Element-wise sum of a list of tensors.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Add()([a, b]))
+        [[5. 2. 4.]]
+        >>> inputs = [fn.layers.Input((3,)), fn.layers.Input((3,))]  # a residual-style sum in a model
+        >>> fn.Model(inputs, fn.layers.Add()(inputs)).output_shape
+        (None, 3)
+    """
 
     def _merge(self, xs):
         return reduce(M.add, xs)
@@ -65,7 +76,15 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+    """``inputs[0] - inputs[1]`` (exactly two inputs).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Subtract()([a, b]))
+        [[-3.  2.  2.]]
+    """
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -83,7 +102,15 @@ class Subtract(_Merge):
 
 
 class Multiply(_Merge):
-    """Element-wise product of a list of tensors."""
+    """Element-wise product of a list of tensors.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Multiply()([a, b]))
+        [[4. 0. 3.]]
+    """
 
     def _merge(self, xs):
         return reduce(M.multiply, xs)
@@ -112,7 +139,15 @@ class Multiply(_Merge):
 
 
 class Average(_Merge):
-    """Element-wise mean of a list of tensors."""
+    """Element-wise mean of a list of tensors.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Average()([a, b]))
+        [[2.5 1.  2. ]]
+    """
 
     def _merge(self, xs):
         return M.divide(reduce(M.add, xs), len(xs))
@@ -127,14 +162,30 @@ class Average(_Merge):
 
 
 class Maximum(_Merge):
-    """Element-wise maximum of a list of tensors."""
+    """Element-wise maximum of a list of tensors.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Maximum()([a, b]))
+        [[4. 2. 3.]]
+    """
 
     def _merge(self, xs):
         return reduce(M.maximum, xs)
 
 
 class Minimum(_Merge):
-    """Element-wise minimum of a list of tensors."""
+    """Element-wise minimum of a list of tensors.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Minimum()([a, b]))
+        [[1. 0. 1.]]
+    """
 
     def _merge(self, xs):
         return reduce(M.minimum, xs)
@@ -145,6 +196,19 @@ class Concatenate(_Merge):
 
     Args:
         axis: axis to join along; the other dimensions must match.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Concatenate()([a, b]))
+        [[1. 2. 3. 4. 0. 1.]]
+        >>> fn.layers.Concatenate(axis=1)([np.ones((2, 3, 4)), np.ones((2, 5, 4))]).shape
+        (2, 8, 4)
+        >>> left, right = fn.layers.Input((3,)), fn.layers.Input((2,))  # two inputs joined in a functional model
+        >>> model = fn.Model([left, right], fn.layers.Dense(1)(fn.layers.Concatenate()([left, right])))
+        >>> model.predict([np.ones((4, 3)), np.ones((4, 2))], verbose=0).shape
+        (4, 1)
     """
 
     def __init__(self, axis=-1, **kwargs):
@@ -194,6 +258,18 @@ class Dot(_Merge):
     Args:
         axes: int or pair of ints (axes of the two inputs, batch excluded from counting as in Keras).
         normalize: L2-normalize both inputs along ``axes`` first (cosine similarity).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.Dot(axes=1)([a, b]))
+        [[7.]]
+        >>> print(np.round(fn.layers.Dot(axes=1, normalize=True)([a, b]), 4))  # cosine similarity
+        [[0.4537]]
+        >>> q, k = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+        >>> fn.layers.Dot(axes=(2, 2))([q, k]).shape  # attention-style scores
+        (2, 3, 5)
     """
 
     def __init__(self, axes, normalize=False, **kwargs):
@@ -244,19 +320,37 @@ def _out_shape(xs):
     return shape
 
 
-def _functional(cls):
+def _functional(cls, shown):
+    """``cls``'s functional form; ``shown`` is what its example prints for the inputs ``a`` and ``b`` below."""
     def fn(inputs, **kwargs):
         return cls(**kwargs)(inputs)
 
-    fn.__name__ = cls.__name__.lower()
-    fn.__doc__ = f"Functional form of :class:`{cls.__name__}`: ``{cls.__name__}(**kwargs)(inputs)``."
+    name = cls.__name__
+    fn.__name__ = fn.__qualname__ = name.lower()
+    fn.__doc__ = (f"Functional form of :class:`{name}`: ``{name}(**kwargs)(inputs)``.\n\n"
+                  "Example:\n"
+                  "    >>> import numpy as np, ferronet as fn\n"
+                  "    >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)\n"
+                  "    >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)\n"
+                  f"    >>> print(fn.layers.{name.lower()}([a, b]))\n"
+                  f"    {shown}\n")
     return fn
 
 
-add, subtract, multiply, average = _functional(Add), _functional(Subtract), _functional(Multiply), _functional(Average)
-maximum, minimum, concatenate = _functional(Maximum), _functional(Minimum), _functional(Concatenate)
+add, subtract = _functional(Add, "[[5. 2. 4.]]"), _functional(Subtract, "[[-3.  2.  2.]]")
+multiply, average = _functional(Multiply, "[[4. 0. 3.]]"), _functional(Average, "[[2.5 1.  2. ]]")
+maximum, minimum = _functional(Maximum, "[[4. 2. 3.]]"), _functional(Minimum, "[[1. 0. 1.]]")
+concatenate = _functional(Concatenate, "[[1. 2. 3. 4. 0. 1.]]")
 
 
 def dot(inputs, axes=-1, **kwargs):
-    """Functional form of :class:`Dot`."""
+    """Functional form of :class:`Dot`.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> a = np.array([[1.0, 2.0, 3.0]], np.float32)
+        >>> b = np.array([[4.0, 0.0, 1.0]], np.float32)
+        >>> print(fn.layers.dot([a, b], axes=1))
+        [[7.]]
+    """
     return Dot(axes=axes, **kwargs)(inputs)

@@ -21,7 +21,17 @@ class _Noise(Layer):
 
 
 class GaussianNoise(_Noise):
-    """Adds zero-mean Gaussian noise of standard deviation ``stddev`` in training."""
+    """Adds zero-mean Gaussian noise of standard deviation ``stddev`` in training.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> noise = fn.layers.GaussianNoise(0.1, seed=0)
+        >>> x = np.zeros((100, 10), np.float32)
+        >>> float(np.abs(noise(x).numpy()).max())  # inference: unchanged
+        0.0
+        >>> print(round(float(noise(x, training=True).numpy().std()), 1))
+        0.1
+    """
 
     supports_masking = True
 
@@ -41,7 +51,15 @@ class GaussianNoise(_Noise):
 
 
 class GaussianDropout(_Noise):
-    """Multiplies by Gaussian noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` in training."""
+    """Multiplies by Gaussian noise of mean 1 and standard deviation ``sqrt(rate / (1 - rate))`` in training.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> drop = fn.layers.GaussianDropout(0.2, seed=0)  # noise std sqrt(0.2 / 0.8) = 0.5
+        >>> y = drop(np.ones((100, 10), np.float32), training=True).numpy()
+        >>> print(round(float(y.mean()), 1), round(float(y.std()), 1))
+        1.0 0.5
+    """
 
     supports_masking = True
 
@@ -62,7 +80,17 @@ class GaussianDropout(_Noise):
 
 
 class ActivityRegularization(Layer):
-    """Passes its input through and adds ``l1 * sum|x| + l2 * sum(x^2)`` (per batch mean) to the model's losses."""
+    """Passes its input through and adds ``l1 * sum|x| + l2 * sum(x^2)`` (per batch mean) to the model's losses.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> reg = fn.layers.ActivityRegularization(l1=0.01)
+        >>> print(reg(np.array([[1.0, -2.0], [3.0, 0.0]], np.float32)))  # the input, unchanged
+        [[ 1. -2.]
+         [ 3.  0.]]
+        >>> [round(float(loss), 4) for loss in reg.losses]  # 0.01 * (1 + 2 + 3) / batch of 2
+        [0.03]
+    """
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -81,7 +109,16 @@ class ActivityRegularization(Layer):
 
 
 class Rescaling(Layer):
-    """``x * scale + offset`` (e.g. ``Rescaling(1/255)`` for pixel values)."""
+    """``x * scale + offset`` (e.g. ``Rescaling(1/255)`` for pixel values).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> pixels = np.array([[0, 51, 255]], np.uint8)
+        >>> print(np.round(fn.layers.Rescaling(1 / 255)(pixels), 3))
+        [[0.  0.2 1. ]]
+        >>> print(fn.layers.Rescaling(1 / 127.5, offset=-1.0)(np.array([[0.0, 127.5, 255.0]])))  # to [-1, 1]
+        [[-1.  0.  1.]]
+    """
 
     supports_masking = True
 

@@ -48,6 +48,18 @@ class BatchNormalization(Layer):
     Input shape:
         ``(batch, ..., features)``. Output shape: same. Weights, in Keras' order:
         ``gamma, beta, moving_mean, moving_variance`` (``(features,)`` each).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> bn = fn.layers.BatchNormalization(momentum=0.9)
+        >>> x = np.array([[0.0, 10.0], [2.0, 30.0]], np.float32)
+        >>> print(np.round(bn(x, training=True), 3))  # training: the batch statistics
+        [[-1. -1.]
+         [ 1.  1.]]
+        >>> print(bn.moving_mean.numpy())  # 0.9 * 0 + 0.1 * batch mean
+        [0.1 2. ]
+        >>> [w.shape for w in bn.get_weights()]  # gamma, beta, moving_mean, moving_variance
+        [(2,), (2,), (2,), (2,)]
     """
 
     supports_masking = True

@@ -23,6 +23,20 @@ class Normalization(Layer):
         axis: the axis (or axes) holding separate features, default -1; None for one scalar mean.
         mean, variance: fixed statistics instead of ``adapt``.
         invert: apply the inverse map (de-normalize model outputs).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> data = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]], np.float32)
+        >>> norm = fn.layers.Normalization()
+        >>> norm.adapt(data)  # per-feature mean and variance of the training data
+        >>> print(norm.mean.numpy(), np.round(norm.variance.numpy(), 2))
+        [ 3. 30.] [  2.67 266.67]
+        >>> print(np.round(norm(data), 3))
+        [[-1.225 -1.225]
+         [ 0.     0.   ]
+         [ 1.225  1.225]]
+        >>> print(fn.layers.Normalization(mean=2.0, variance=4.0)(np.array([[0.0, 2.0, 6.0]])))
+        [[-1.  0.  2.]]
     """
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):

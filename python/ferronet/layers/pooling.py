@@ -74,6 +74,15 @@ class MaxPooling2D(_Pooling2D):
 
     Output shape:
         ``(batch, pooled_height, pooled_width, channels)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> print(fn.layers.MaxPooling2D()(x).numpy()[0, :, :, 0])  # 2x2 windows, stride 2
+        [[ 5.  7.]
+         [13. 15.]]
+        >>> fn.layers.MaxPool2D(3, strides=1, padding="same")(np.ones((2, 5, 5, 3))).shape  # the short alias
+        (2, 5, 5, 3)
     """
 
     _forward_op, _backward_op = "max_pool2d", "max_pool2d_backward"
@@ -97,6 +106,16 @@ class AveragePooling2D(_Pooling2D):
 
     Output shape:
         ``(batch, pooled_height, pooled_width, channels)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> print(fn.layers.AveragePooling2D()(x).numpy()[0, :, :, 0])
+        [[ 2.5  4.5]
+         [10.5 12.5]]
+        >>> corner = fn.layers.AvgPool2D(3, strides=1, padding="same")(x).numpy()[0, 0, 0, 0]
+        >>> float(corner)  # (0 + 1 + 4 + 5) / 4: the padding is not counted
+        2.5
     """
 
     _forward_op, _backward_op = "avg_pool2d", "avg_pool2d_backward"
@@ -123,7 +142,16 @@ class _GlobalPooling2D(Layer):
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
-    """Mean over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims)."""
+    """Mean over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)  # channel 0: 0 2 4 6, channel 1: 1 3 5 7
+        >>> print(fn.layers.GlobalAveragePooling2D()(x))
+        [[3. 4.]]
+        >>> fn.layers.GlobalAvgPool2D(keepdims=True)(x).shape
+        (1, 1, 1, 2)
+    """
 
     _reduce = "reduce_mean"
 
@@ -141,7 +169,14 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
-    """Maximum over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims)."""
+    """Maximum over height and width: ``(batch, h, w, c) -> (batch, c)`` (or ``(batch, 1, 1, c)`` with keepdims).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)
+        >>> print(fn.layers.GlobalMaxPooling2D()(x))
+        [[6. 7.]]
+    """
 
     _reduce = "reduce_max"
 

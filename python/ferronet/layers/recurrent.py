@@ -51,7 +51,27 @@ def _reg(r):
 
 
 class RNNBase(Layer):
-    """Base of the recurrent layers (see the module docstring); not used directly."""
+    """Base of the recurrent layers (see the module docstring); not used directly.
+
+    Example:
+        The arguments and call shared by :class:`~ferronet.layers.SimpleRNN`, :class:`~ferronet.layers.LSTM` and
+        :class:`~ferronet.layers.GRU`:
+
+        >>> import numpy as np, ferronet as fn
+        >>> from ferronet.layers.recurrent import RNNBase
+        >>> all(issubclass(c, RNNBase) for c in (fn.layers.SimpleRNN, fn.layers.LSTM, fn.layers.GRU))
+        True
+        >>> x = np.ones((2, 4, 5), np.float32)  # (batch, steps, features)
+        >>> rnn = fn.layers.SimpleRNN(3, return_sequences=True)
+        >>> mask = np.array([[True, True, False, False], [True, True, True, True]])
+        >>> y = rnn(x, mask=mask, initial_state=np.zeros((2, 3), np.float32)).numpy()
+        >>> y.shape, bool(np.allclose(y[0, 3], y[0, 1]))  # masked steps repeat the last output
+        ((2, 4, 3), True)
+        >>> gru = fn.layers.GRU(3, go_backwards=True, return_state=True)
+        >>> outputs, state = gru(x)
+        >>> outputs.shape, state.shape, [w.shape for w in gru.get_weights()]
+        ((2, 3), (2, 3), [(5, 9), (3, 9), (2, 9)])
+    """
 
     _ndim = 3
     _cell = ""

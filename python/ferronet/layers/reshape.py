@@ -22,6 +22,13 @@ class Reshape(Layer):
 
     Output shape:
         ``(batch, *target_shape)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> fn.layers.Reshape((3, 4))(np.ones((2, 12), np.float32)).shape
+        (2, 3, 4)
+        >>> fn.layers.Reshape((-1, 2))(np.ones((2, 12), np.float32)).shape  # -1: inferred
+        (2, 6, 2)
     """
 
     def __init__(self, target_shape, **kwargs):

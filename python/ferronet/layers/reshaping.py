@@ -41,7 +41,19 @@ def _pair1(value, name):
 
 class UpSampling2D(Layer):
     """Enlarge images ``size`` times: ``"nearest"`` (Keras' default) repeats rows and columns, ``"bilinear"``
-    interpolates at half-pixel centers (``keras.ops.image.resize``, edge pixels repeated)."""
+    interpolates at half-pixel centers (``keras.ops.image.resize``, edge pixels repeated).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32).reshape(1, 2, 2, 1)
+        >>> print(fn.layers.UpSampling2D(2)(x).numpy()[0, :, :, 0])
+        [[1. 1. 2. 2.]
+         [1. 1. 2. 2.]
+         [3. 3. 4. 4.]
+         [3. 3. 4. 4.]]
+        >>> print(fn.layers.UpSampling2D(2, interpolation="bilinear")(x).numpy()[0, 0, :, 0])
+        [1.   1.25 1.75 2.  ]
+    """
 
     _ndim = 4
 
@@ -74,7 +86,14 @@ class UpSampling2D(Layer):
 
 
 class UpSampling1D(Layer):
-    """Repeat each step ``size`` times: ``(batch, steps, features)`` -> ``(batch, steps * size, features)``."""
+    """Repeat each step ``size`` times: ``(batch, steps, features)`` -> ``(batch, steps * size, features)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[[1.0], [2.0]]], np.float32)
+        >>> print(fn.layers.UpSampling1D(2)(x).numpy().ravel())
+        [1. 1. 2. 2.]
+    """
 
     _ndim = 3
 
@@ -96,7 +115,19 @@ class UpSampling1D(Layer):
 
 
 class ZeroPadding2D(Layer):
-    """Zeros around images: ``padding`` an int, ``(rows, cols)`` or ``((top, bottom), (left, right))``."""
+    """Zeros around images: ``padding`` an int, ``(rows, cols)`` or ``((top, bottom), (left, right))``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32).reshape(1, 2, 2, 1)
+        >>> print(fn.layers.ZeroPadding2D(1)(x).numpy()[0, :, :, 0])
+        [[0. 0. 0. 0.]
+         [0. 1. 2. 0.]
+         [0. 3. 4. 0.]
+         [0. 0. 0. 0.]]
+        >>> fn.layers.ZeroPadding2D(((1, 0), (0, 2)))(np.ones((2, 4, 4, 3))).shape  # ((top, bottom), (left, right))
+        (2, 5, 6, 3)
+    """
 
     _ndim = 4
 
@@ -117,7 +148,14 @@ class ZeroPadding2D(Layer):
 
 
 class ZeroPadding1D(Layer):
-    """Zeros before and after the steps: ``padding`` an int or ``(before, after)``."""
+    """Zeros before and after the steps: ``padding`` an int or ``(before, after)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.array([[[1.0], [2.0]]], np.float32)
+        >>> print(fn.layers.ZeroPadding1D(1)(x).numpy().ravel(), fn.layers.ZeroPadding1D((0, 2))(x).numpy().ravel())
+        [0. 1. 2. 0.] [1. 2. 0. 0.]
+    """
 
     _ndim = 3
 
@@ -136,7 +174,17 @@ class ZeroPadding1D(Layer):
 
 
 class Cropping2D(Layer):
-    """Remove rows and columns at the borders: ``cropping`` as for :class:`ZeroPadding2D`."""
+    """Remove rows and columns at the borders: ``cropping`` as for :class:`ZeroPadding2D`.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> print(fn.layers.Cropping2D(1)(x).numpy()[0, :, :, 0])
+        [[ 5.  6.]
+         [ 9. 10.]]
+        >>> fn.layers.Cropping2D(((1, 0), (0, 2)))(np.ones((2, 4, 4, 3))).shape
+        (2, 3, 2, 3)
+    """
 
     _ndim = 4
 
@@ -163,7 +211,14 @@ class Cropping2D(Layer):
 
 
 class Cropping1D(Layer):
-    """Remove steps at the start and end: ``cropping`` an int or ``(start, end)``."""
+    """Remove steps at the start and end: ``cropping`` an int or ``(start, end)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(4, dtype=np.float32).reshape(1, 4, 1)
+        >>> print(fn.layers.Cropping1D((1, 0))(x).numpy().ravel())
+        [1. 2. 3.]
+    """
 
     _ndim = 3
 
@@ -187,7 +242,15 @@ class Cropping1D(Layer):
 
 
 class Permute(Layer):
-    """Reorder the axes after the batch axis: ``dims`` is a permutation of ``1..ndim-1`` (Keras counts from 1)."""
+    """Reorder the axes after the batch axis: ``dims`` is a permutation of ``1..ndim-1`` (Keras counts from 1).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> x = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+        >>> print(fn.layers.Permute((2, 1))(x))  # (batch, 3, 2) -> (batch, 2, 3)
+        [[[0. 2. 4.]
+          [1. 3. 5.]]]
+    """
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
@@ -209,7 +272,15 @@ class Permute(Layer):
 
 
 class RepeatVector(Layer):
-    """``(batch, features)`` -> ``(batch, n, features)``: the vector repeated ``n`` times."""
+    """``(batch, features)`` -> ``(batch, n, features)``: the vector repeated ``n`` times.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> print(fn.layers.RepeatVector(3)(np.array([[1.0, 2.0]], np.float32)))
+        [[[1. 2.]
+          [1. 2.]
+          [1. 2.]]]
+    """
 
     _ndim = 2
 

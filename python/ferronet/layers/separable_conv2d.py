@@ -35,6 +35,14 @@ class SeparableConv2D(Layer):
 
     Output shape:
         ``(batch, new_height, new_width, filters)``.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> sep = fn.layers.SeparableConv2D(8, 3, padding="same")
+        >>> sep(np.ones((2, 6, 6, 3), np.float32)).shape
+        (2, 6, 6, 8)
+        >>> [w.shape for w in sep.get_weights()], sep.count_params()  # a Conv2D(8, 3) has 224
+        ([(3, 3, 3, 1), (1, 1, 3, 8), (8,)], 59)
     """
 
     _ndim = 4

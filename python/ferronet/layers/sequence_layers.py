@@ -22,6 +22,20 @@ class Embedding(Layer):
         embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
         mask_zero: whether id 0 is padding: the output then carries the mask ``ids != 0``, which
             recurrent layers and the loss honour (``input_dim`` must leave room for id 0).
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> ids = np.array([[3, 1, 0, 0], [5, 5, 2, 0]])  # 0 is padding
+        >>> embed = fn.layers.Embedding(10, 3, mask_zero=True)
+        >>> vectors = embed(ids)
+        >>> vectors.shape, embed.embeddings.shape
+        ((2, 4, 3), (10, 3))
+        >>> vectors._keras_mask.numpy()  # the recurrent layers and the loss skip the padding
+        array([[ True,  True, False, False],
+               [ True,  True,  True, False]])
+        >>> model = fn.Sequential([fn.Input((4,)), fn.layers.Embedding(10, 3, mask_zero=True), fn.layers.LSTM(2)])
+        >>> model.predict(ids, verbose=0).shape
+        (2, 2)
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
@@ -70,7 +84,16 @@ class Embedding(Layer):
 
 
 class TimeDistributed(Layer):
-    """Applies ``layer`` to every step of ``(batch, steps, ...)``: the steps are folded into the batch axis."""
+    """Applies ``layer`` to every step of ``(batch, steps, ...)``: the steps are folded into the batch axis.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> td = fn.layers.TimeDistributed(fn.layers.Dense(2))  # one Dense, shared by the 5 steps
+        >>> td(np.ones((4, 5, 3), np.float32)).shape, td.layer.kernel.shape
+        ((4, 5, 2), (3, 2))
+        >>> fn.layers.TimeDistributed(fn.layers.Conv2D(4, 3))(np.ones((2, 5, 8, 8, 1), np.float32)).shape  # video frames
+        (2, 5, 6, 6, 4)
+    """
 
     supports_masking = True
 
@@ -108,7 +131,16 @@ class TimeDistributed(Layer):
 
 
 class SpatialDropout1D(Dropout):
-    """Dropout of whole channels of ``(batch, steps, channels)``: one decision per sample and channel."""
+    """Dropout of whole channels of ``(batch, steps, channels)``: one decision per sample and channel.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> drop = fn.layers.SpatialDropout1D(0.5, seed=0)
+        >>> print(drop(np.ones((1, 3, 4), np.float32), training=True))  # a dropped channel is zero at every step
+        [[[2. 0. 2. 0.]
+          [2. 0. 2. 0.]
+          [2. 0. 2. 0.]]]
+    """
 
     def __init__(self, rate, seed=None, **kwargs):
         kwargs.pop("noise_shape", None)
@@ -126,7 +158,15 @@ class SpatialDropout1D(Dropout):
 
 
 class SpatialDropout2D(Dropout):
-    """Dropout of whole feature maps of ``(batch, h, w, channels)``: one decision per sample and channel."""
+    """Dropout of whole feature maps of ``(batch, h, w, channels)``: one decision per sample and channel.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> drop = fn.layers.SpatialDropout2D(0.5, seed=0)
+        >>> y = drop(np.ones((1, 2, 2, 4), np.float32), training=True).numpy()
+        >>> print(y[0, 0, 0], bool((y == y[:, :1, :1]).all()))  # whole feature maps kept or dropped
+        [2. 0. 2. 0.] True
+    """
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         kwargs.pop("noise_shape", None)

@@ -31,6 +31,16 @@ class CallState:
         through_relu: this (max-pooling) layer's backward also applies the previous layer's ReLU gradient.
         adam: ``(optimizer, step, learning_rate)`` when the kernel's Adam step runs inside the weight-gradient
             kernel (its gradient is then never stored), else None.
+
+    Example:
+        >>> import numpy as np
+        >>> from ferronet.layers.state import CallState
+        >>> state = CallState(np.float32)
+        >>> y = state.buf("y", (2, 3))  # the output buffer of a batch of 2
+        >>> state.buf("y", (2, 3)) is y, state.buf("y", (4, 3)) is y  # reused for the same shape only
+        (True, False)
+        >>> sorted(state.buffers())  # at most two shapes per name are kept
+        [('y', (2, 3)), ('y', (4, 3))]
     """
 
     logits = False
