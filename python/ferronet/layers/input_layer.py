@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ArgumentError
 from .base import Layer, _as_shape
 
 __all__ = ["InputLayer", "Input"]
@@ -23,7 +22,8 @@ class InputLayer(Layer):
     Args:
         shape: input shape without the batch axis, e.g. ``(28, 28)``.
         batch_size: optional fixed batch size (informational).
-        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
+        dtype: ``"float32"`` (default) or ``"float64"``. An integer dtype (token ids for an ``Embedding``) is
+            accepted: the ids travel as floats, exact below 2**24, and the ``Embedding`` casts them back.
         name: optional name.
 
     Example:
@@ -43,12 +43,14 @@ class InputLayer(Layer):
             batch_size, shape = batch_shape[0], batch_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(784,)). Received: shape=None")
-        if _is_integer_dtype(dtype):
-            raise ArgumentError(
-                "Inputs are float32 or float64 in ferronet; integer ids (for Embedding) come in as floats and "
-                f"Embedding casts them back, so write Input(shape) without dtype. Received: dtype={dtype!r}")
+        # Integer inputs (token ids for an Embedding, Keras' idiom) travel as
+        # floats, exact up to 2**24, and Embedding casts them back; the dtype
+        # asked for is kept for the config and Keras files.
+        self._integer_dtype = np.dtype(dtype).name if _is_integer_dtype(dtype) else None
+        if self._integer_dtype is not None:
+            dtype = None
         super().__init__(name=name, dtype=dtype, **kwargs)
-        self._dtype_given = dtype is not None
+        self._dtype_given = dtype is not None or self._integer_dtype is not None
         self.shape = _as_shape(shape, "shape")
         self.batch_size = batch_size
         self._batch_input_shape = (batch_size,) + self.shape
@@ -69,7 +71,8 @@ class InputLayer(Layer):
         return dy if need_dx else None
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, "batch_shape": list(self._batch_input_shape)}
+        return {"name": self.name, "dtype": self._integer_dtype or self.dtype,
+                "batch_shape": list(self._batch_input_shape)}
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
@@ -80,7 +83,8 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     Args:
         shape: input shape without the batch axis.
         batch_size: optional fixed batch size.
-        dtype: ``"float32"`` (default) or ``"float64"``; integer ids for an ``Embedding`` come in as floats.
+        dtype: ``"float32"`` (default) or ``"float64"``; or an integer dtype for token ids, which travel as
+            floats (see :class:`InputLayer`).
         name: optional name.
 
     Returns:
