@@ -117,6 +117,16 @@ def route(action, filepath):
 
     Returns:
         A function taking the same arguments as the ferronet function it replaces, or None.
+
+    Example:
+        >>> from ferronet import formats
+        >>> formats.route("save_model", "model.keras").__module__  # Keras 3's writer
+        'ferronet.formats.keras_v3'
+        >>> formats.route("save_model", "model.ferronet") is None  # ferronet's own format
+        True
+        >>> model.save("model.keras")
+        >>> formats.route("load_model", "model.keras").__name__  # chosen by the file's bytes, not its name
+        '_load_keras_model'
     """
     from . import keras_v3
 
