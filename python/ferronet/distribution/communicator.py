@@ -72,7 +72,9 @@ def require_mpi():
     """
     try:
         from mpi4py import MPI
-    except ImportError as e:  # mpi4py missing, or present without an MPI library to load
+    except (ImportError, RuntimeError) as e:
+        # mpi4py missing, or present without an MPI library to load (mpi4py 4 raises RuntimeError
+        # "cannot load MPI library" when pip installed it without one)
         raise ImportError(
             "Data-parallel training over several processes needs mpi4py and an MPI library: "
             "pip install 'ferronet[mpi]' (mpi4py and the MPICH wheel), or mpi4py built against your "
