@@ -29,7 +29,7 @@ def burgers_solution(x, t, nu=0.01 / np.pi, nodes=2001):
         >>> x = np.array([-0.5, 0.5])
         >>> burgers_solution(x, 0.0)  # the initial condition -sin(pi x)
         array([ 1., -1.])
-        >>> np.round(burgers_solution(x, np.array([0.5, 1.0])), 4)  # the wave steepens towards x = 0, then decays
+        >>> np.round(burgers_solution(x, np.array([0.5, 1.0])), 4)  # later: lower, as the wave decays
         array([ 0.5928, -0.3762])
     """
     x = np.asarray(x, np.float64)

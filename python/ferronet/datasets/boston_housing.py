@@ -37,13 +37,13 @@ def load_data(path: str = "boston_housing.npz", test_split: float = 0.2, seed: i
     Example:
         The first call downloads Keras' file (not run here, as these examples run offline):
 
+        >>> from ferronet.datasets import boston_housing
         >>> (x_train, y_train), (x_test, y_test) = boston_housing.load_data()  # doctest: +SKIP
 
         A file with the same layout, given by path, shows the split: the last 20 % after a shuffle
         seeded like Keras'.
 
         >>> import os
-        >>> from ferronet.datasets import boston_housing
         >>> os.makedirs("data")
         >>> np.savez("data/houses.npz", x=np.arange(130.0).reshape(10, 13), y=np.arange(10.0))
         >>> (x_train, y_train), (x_test, y_test) = boston_housing.load_data("data/houses.npz", test_split=0.2)

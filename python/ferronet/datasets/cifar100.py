@@ -31,11 +31,11 @@ def load_data(label_mode: str = "fine"):
     Example:
         The first call downloads the archive (not run here, as these examples run offline):
 
+        >>> from ferronet.datasets import cifar100
         >>> (x_train, y_train), (x_test, y_test) = cifar100.load_data(label_mode="coarse")  # doctest: +SKIP
 
         The arguments are checked before anything is read or downloaded:
 
-        >>> from ferronet.datasets import cifar100
         >>> cifar100.load_data(label_mode="superclass")
         Traceback (most recent call last):
         ...

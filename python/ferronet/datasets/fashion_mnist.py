@@ -24,6 +24,7 @@ def load_data():
     Example:
         The first call downloads the files (not run here, as these examples run offline):
 
+        >>> from ferronet.datasets import fashion_mnist
         >>> (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # doctest: +SKIP
 
         Files already on disk are read from ``$FERRONET_DATA``; here a tiny ``fashion-mnist.npz`` with
@@ -31,7 +32,6 @@ def load_data():
 
         >>> import os
         >>> from unittest import mock
-        >>> from ferronet.datasets import fashion_mnist
         >>> os.makedirs("data")
         >>> images = np.zeros((2, 28, 28), np.uint8)
         >>> np.savez("data/fashion-mnist.npz", x_train=images, y_train=np.array([0, 9], np.uint8),
