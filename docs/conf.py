@@ -22,7 +22,7 @@ release = version = ferronet.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.mathjax",
+    "local_mathjax",  # sphinx.ext.mathjax with MathJax copied into the site: maths renders offline
     "sphinx.ext.viewcode",
     "myst_nb",
     "registry_tables",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ferronet
-from ferronet.datasets import DatasetNotFoundError, boston_housing, cifar10, cifar100, imdb
+from ferronet.datasets import DatasetNotFoundError, boston_housing, cifar10, cifar100, imdb, mnist
 
 
 @pytest.fixture
@@ -284,3 +284,17 @@ def test_an_explicit_path_is_used_as_given(data_home, tmp_path):
     with pytest.raises(DatasetNotFoundError, match=f"Put the file missing.npz .* in {tmp_path}/ .*Received: nothing "
                                                     f"in {tmp_path}/missing.npz"):
         boston_housing.load_data(path=str(tmp_path / "missing.npz"))
+
+
+def test_a_path_in_the_current_folder_is_used_as_given(data_home, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.savez("houses.npz", x=np.ones((10, 13)), y=np.arange(10.0))
+    (x_train, _), _ = boston_housing.load_data(path="./houses.npz")  # not looked for in the data folders
+    assert len(x_train) == 8
+    with pytest.raises(DatasetNotFoundError, match="Put the file houses.npz .*Received: nothing in .*data, "):
+        boston_housing.load_data(path="houses.npz")  # a bare name is: not found there
+    images = np.zeros((2, 28, 28), np.uint8)
+    np.savez("digits.npz", x_train=images, y_train=np.array([1, 2], np.uint8), x_test=images,
+             y_test=np.array([3, 4], np.uint8))
+    (_, y_train), _ = mnist.load_data(path="./digits.npz")
+    assert y_train.tolist() == [1, 2]

@@ -12,6 +12,7 @@ import pytest
 import ferronet as fn
 from ferronet import distribution, layers, metrics, optimizers
 from ferronet.distribution import Communicator, ShardedBatches, context, global_logs
+from ferronet.distribution.communicator import require_mpi
 
 
 def mlp(seed=0, optimizer="sgd", metric_list=None):
@@ -273,6 +274,32 @@ def test_several_processes_without_mpi4py_name_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'ferronet\[mpi\]'"):
         distribution.initialize()
     monkeypatch.setenv("PMI_SIZE", "1")
+    comm = distribution.initialize(num_threads=None)  # one process needs no MPI
+    assert comm.size == 1 and comm.comm is None
+
+
+class _NoLibMPI:
+    """mpi4py 4's finder when no MPI library can be loaded: importing mpi4py.MPI raises RuntimeError."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "mpi4py.MPI":
+            raise RuntimeError("cannot load MPI library\nlibmpi.so: cannot open shared object file")
+        return None
+
+
+def test_mpi4py_without_an_mpi_library_is_an_import_error_naming_the_extra(monkeypatch):
+    package = type(sys)("mpi4py")
+    package.__path__ = []
+    monkeypatch.setitem(sys.modules, "mpi4py", package)
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoLibMPI(), *sys.meta_path])
+    monkeypatch.setitem(context._state, "comm", None)
+    for var in ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMI_RANK",
+                "PMI_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'ferronet\[mpi\]'.*cannot load MPI library"):
+        require_mpi()
     comm = distribution.initialize(num_threads=None)  # one process needs no MPI
     assert comm.size == 1 and comm.comm is None
 

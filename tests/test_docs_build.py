@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-MISSING = [m for m in ("sphinx", "furo", "myst_nb", "ipykernel") if importlib.util.find_spec(m) is None]
+MISSING = [m for m in ("sphinx", "furo", "myst_nb", "ipykernel", "mathjax") if importlib.util.find_spec(m) is None]
 
 pytestmark = pytest.mark.skipif(
     bool(MISSING), reason=f"the docs extra is not installed (missing {', '.join(MISSING)}): pip install '.[docs]'"
@@ -89,3 +89,19 @@ def test_porting_page_shows_the_errors_and_the_support_tables(built):
         assert text in html, f"the Keras page lacks the error text {text!r}"
     for name in ("Dense", "SparseCategoricalCrossentropy", "EarlyStopping", "AdamW", "GlorotUniform"):
         assert f"<span class=\"pre\">{name}</span>" in html, f"the support tables lack {name}"
+
+
+def test_maths_is_rendered_by_a_copy_of_mathjax_in_the_site(built):
+    pages = {p: p.read_text() for p in built.rglob("*.html")}
+    with_maths = [p for p, html in pages.items() if 'class="math' in html]
+    assert len(with_maths) >= 3, "no page has maths to render"
+    for page in with_maths:
+        script = re.search(r'<script[^>]+src="([^"]*mathjax[^"]*)"', pages[page])
+        assert script, f"{page.name} has maths but loads no MathJax"
+        assert (page.parent / script.group(1)).resolve() == (built / "_static/mathjax/tex-mml-chtml.js").resolve()
+    for page, html in pages.items():
+        remote = re.findall(r'<script[^>]+src="((?:https?:)?//[^"]+)"', html)
+        assert not remote, f"{page.relative_to(built)} loads scripts from the network: {remote}"
+    fonts = built / "_static/mathjax/output/chtml/fonts/woff-v2"
+    assert (fonts / "MathJax_Main-Regular.woff").is_file()
+    assert (built / "_static/mathjax/input/tex/extensions/physics.js").is_file()  # loaded on demand

@@ -187,6 +187,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
         filepath: destination path (any extension).
         overwrite: replace an existing file (default True).
         include_optimizer: also store the optimizer state so training resumes exactly.
+
+    Example:
+        >>> _ = model.fit(x, y, epochs=1, verbose=0)
+        >>> ferronet.saving.save_model(model, "run.ferronet")  # same as model.save("run.ferronet")
+        >>> restored = ferronet.saving.load_model("run.ferronet")
+        >>> int(restored.optimizer.iterations)  # the optimizer's state came along
+        2
     """
     if not model.built:
         raise ValueError(
@@ -398,6 +405,17 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Raises:
         ValueError: for a truncated, damaged, forged or foreign file, found before anything large is read or
             allocated (nothing half-loaded is returned).
+
+    Example:
+        >>> model.save("classifier.ferronet")
+        >>> restored = ferronet.saving.load_model("classifier.ferronet")
+        >>> bool(np.array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0)))
+        True
+        >>> _ = open("broken.ferronet", "wb").write(b"not a model")
+        >>> ferronet.saving.load_model("broken.ferronet")
+        Traceback (most recent call last):
+        ...
+        ValueError: This is not a ferronet model file (not a readable zip archive: ...
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
@@ -438,7 +456,14 @@ def _model_from_bytes(payload: bytes, custom_objects=None):
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
-    """Write the weights to ``filepath`` as a plain ``.npz`` (keys ``"<layer>/<weight>"``), atomically."""
+    """Write the weights to ``filepath`` as a plain ``.npz`` (keys ``"<layer>/<weight>"``), atomically.
+
+    Example:
+        >>> ferronet.saving.save_weights(model, "classifier.npz")
+        >>> with np.load("classifier.npz") as arrays:  # one array per weight, keyed "<layer>/<weight>"
+        ...     print([(key.split("/")[1], arrays[key].shape) for key in arrays])
+        [('kernel', (4, 8)), ('bias', (8,)), ('kernel', (8, 3)), ('bias', (3,))]
+    """
     if not model.built:
         raise ValueError(f"Model '{model.name}' has no weights yet: build it before save_weights(). Received: an unbuilt model")
     if other := _formats.route("save_weights", filepath):
@@ -452,6 +477,13 @@ def load_weights(model, filepath) -> None:
     Raises:
         ValueError: if the file is truncated, damaged or forged (sizes are checked before reading), or its
             names/shapes do not match the model; the model's weights are then unchanged.
+
+    Example:
+        >>> model.save_weights("classifier.npz")
+        >>> twin = ferronet.models.clone_model(model)  # same layers, other weights
+        >>> ferronet.saving.load_weights(twin, "classifier.npz")
+        >>> bool(np.array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0)))
+        True
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):

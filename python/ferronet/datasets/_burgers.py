@@ -23,6 +23,14 @@ def burgers_solution(x, t, nu=0.01 / np.pi, nodes=2001):
 
     Returns:
         ``u`` with the shape of ``x``, float64.
+
+    Example:
+        >>> from ferronet.datasets import burgers_solution
+        >>> x = np.array([-0.5, 0.5])
+        >>> burgers_solution(x, 0.0)  # the initial condition -sin(pi x)
+        array([ 1., -1.])
+        >>> np.round(burgers_solution(x, np.array([0.5, 1.0])), 4)  # later: lower, as the wave decays
+        array([ 0.5928, -0.3762])
     """
     x = np.asarray(x, np.float64)
     t = np.broadcast_to(np.asarray(t, np.float64), x.shape)

@@ -6,6 +6,7 @@ The folders are those of :mod:`._files` (``$FERRONET_DATA``, ``~/.ferronet/datas
 
 from __future__ import annotations
 
+import os
 import urllib.error
 from pathlib import Path
 
@@ -16,9 +17,12 @@ __all__ = ["find_or_download"]
 
 
 def _explicit(name) -> Path | None:
-    """``name`` as a path when it names a folder too (``"data/imdb.npz"``, ``"/x/imdb.npz"``), else None."""
-    path = Path(name).expanduser()
-    return path if path.is_absolute() or len(path.parts) > 1 else None
+    """``name`` as a path when it names a folder too (``"data/imdb.npz"``, ``"./imdb.npz"``, ``"/x/imdb.npz"``),
+    else None (a bare file name is looked for in the data folders)."""
+    text = os.fspath(name)
+    path = Path(text).expanduser()
+    # Path("./imdb.npz") drops the "./": look at the text for a folder part
+    return path if path.is_absolute() or os.path.dirname(text) else None
 
 
 def find_or_download(

@@ -24,7 +24,22 @@ __all__ = ["DatasetNotFoundError", "search_dirs", "download_dir", "read_idx", "d
 
 
 class DatasetNotFoundError(FerronetError, FileNotFoundError):
-    """A dataset file is missing locally and could not be downloaded (the message says where to put it)."""
+    """A dataset file is missing locally and could not be downloaded (the message says where to put it).
+
+    It is also a ``FileNotFoundError``, so code that handles missing files handles it too.
+
+    Example:
+        >>> from unittest import mock
+        >>> from ferronet import datasets
+        >>> with mock.patch.dict("os.environ", FERRONET_OFFLINE="1"):  # as FERRONET_OFFLINE=1 in the shell
+        ...     try:
+        ...         datasets.boston_housing.load_data(path="nowhere/boston_housing.npz")
+        ...     except datasets.DatasetNotFoundError as error:
+        ...         print(error)
+        Boston housing is not on this machine and downloads are disabled (FERRONET_OFFLINE is set). Put the file
+        boston_housing.npz (https://...boston_housing.npz) in nowhere/ (FERRONET_DATA sets another folder).
+        Received: nothing in nowhere/boston_housing.npz
+    """
 
 
 def search_dirs() -> list:
@@ -56,6 +71,15 @@ def read_idx(path) -> np.ndarray:
 
     Raises:
         FerronetError: The file is not a valid IDX file (the message names it).
+
+    Example:
+        >>> import gzip
+        >>> from ferronet.datasets import read_idx
+        >>> header = bytes([0, 0, 0x08, 1]) + (3).to_bytes(4, "big")  # uint8, 1 dimension of 3
+        >>> with gzip.open("labels-idx1-ubyte.gz", "wb") as f:
+        ...     _ = f.write(header + bytes([7, 2, 1]))
+        >>> read_idx("labels-idx1-ubyte.gz")
+        array([7, 2, 1], dtype=uint8)
     """
     path = Path(path)
     raw = path.read_bytes()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FerronetError
+from ._cache import _explicit
 from ._files import DatasetNotFoundError, download, download_dir, offline, read_idx, search_dirs
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -70,10 +71,9 @@ def load(title: str, npz: str, idx_dir: str, download_npz: tuple | None, downloa
         download_npz: ``(url, sha256)`` to fetch the npz, or None.
         download_idx: Base URL of the four ``.gz`` IDX files, or None.
     """
-    npz_path = Path(npz).expanduser()
-    if npz_path.is_absolute() or len(npz_path.parts) > 1:
-        if npz_path.is_file():
-            return read_npz(npz_path)
+    npz_path = _explicit(npz)
+    if npz_path is not None and npz_path.is_file():
+        return read_npz(npz_path)
     dirs = search_dirs()
     for d in dirs:
         if (d / npz).is_file():

@@ -33,6 +33,22 @@ def load_data(path: str = "boston_housing.npz", test_split: float = 0.2, seed: i
 
     Raises:
         ValueError: ``test_split`` is outside ``[0, 1)``.
+
+    Example:
+        The first call downloads Keras' file (not run here, as these examples run offline):
+
+        >>> from ferronet.datasets import boston_housing
+        >>> (x_train, y_train), (x_test, y_test) = boston_housing.load_data()  # doctest: +SKIP
+
+        A file with the same layout, given by path, shows the split: the last 20 % after a shuffle
+        seeded like Keras'.
+
+        >>> import os
+        >>> os.makedirs("data")
+        >>> np.savez("data/houses.npz", x=np.arange(130.0).reshape(10, 13), y=np.arange(10.0))
+        >>> (x_train, y_train), (x_test, y_test) = boston_housing.load_data("data/houses.npz", test_split=0.2)
+        >>> x_train.shape, x_test.shape, y_test
+        ((8, 13), (2, 13), array([2., 5.]))
     """
     if isinstance(test_split, bool) or not isinstance(test_split, (int, float)) or not 0 <= test_split < 1:
         raise ValueError(f"test_split must be a number in [0, 1). Received: test_split={test_split!r}")

@@ -25,9 +25,17 @@ def load_data():
         ``(n, 1)``; ``CLASS_NAMES[label]`` names a class.
 
     Example:
+        The first call downloads the archive (not run here, as these examples run offline); the
+        images are ``(50000, 32, 32, 3)``, the labels ``(50000, 1)``:
+
         >>> (x_train, y_train), (x_test, y_test) = load_data()  # doctest: +SKIP
-        >>> x_train.shape, y_train.shape  # doctest: +SKIP
-        ((50000, 32, 32, 3), (50000, 1))
+
+        A label names its class through ``CLASS_NAMES``:
+
+        >>> from ferronet.datasets import cifar10
+        >>> labels = np.array([[3], [8]], np.uint8)  # as y_train holds them
+        >>> [cifar10.CLASS_NAMES[int(label)] for label in labels[:, 0]]
+        ['cat', 'ship']
     """
     train = [f"data_batch_{i}" for i in range(1, 6)]
     return _cifar.load("CIFAR-10", "cifar-10-batches-py", URL, SHA256, train, "test_batch", "labels")

@@ -27,6 +27,19 @@ def load_data(label_mode: str = "fine"):
 
     Raises:
         ValueError: ``label_mode`` is neither ``"fine"`` nor ``"coarse"``.
+
+    Example:
+        The first call downloads the archive (not run here, as these examples run offline):
+
+        >>> from ferronet.datasets import cifar100
+        >>> (x_train, y_train), (x_test, y_test) = cifar100.load_data(label_mode="coarse")  # doctest: +SKIP
+
+        The arguments are checked before anything is read or downloaded:
+
+        >>> cifar100.load_data(label_mode="superclass")
+        Traceback (most recent call last):
+        ...
+        ValueError: label_mode must be one of "fine", "coarse". Received: label_mode='superclass'
     """
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f'label_mode must be one of "fine", "coarse". Received: label_mode={label_mode!r}')

@@ -78,9 +78,24 @@ def load_data(
         ValueError: An argument is out of range, or ``maxlen`` leaves no review.
 
     Example:
+        The first call downloads ``imdb.npz`` (not run here, as these examples run offline):
+
         >>> (x_train, y_train), _ = load_data(num_words=10000)  # doctest: +SKIP
-        >>> x_train[0][:3]  # doctest: +SKIP
-        [1, 14, 22]
+
+        A file given by path is read as it is; here a tiny one with Keras' layout (one list of word
+        indices per review, in object arrays) stands for the real one:
+
+        >>> import os
+        >>> os.makedirs("data")
+        >>> def reviews(*lists):
+        ...     out = np.empty(len(lists), dtype=object)
+        ...     out[:] = lists
+        ...     return out
+        >>> np.savez("data/imdb.npz", x_train=reviews([1, 4, 2], [3, 1]), y_train=np.array([1, 0]),
+        ...          x_test=reviews([2, 2, 5]), y_test=np.array([1]))
+        >>> (x_train, y_train), (x_test, y_test) = load_data("data/imdb.npz", num_words=6)
+        >>> x_test[0]  # start_char 1, then each index + 3; 8 is not below num_words: oov_char 2
+        [1, 5, 5, 2]
     """
     if kwargs:
         raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}. Received: {kwargs}")
@@ -134,8 +149,19 @@ def get_word_index(path: str = "imdb_word_index.json") -> dict:
         ``{word: index}``; index 1 is the most frequent word.
 
     Example:
+        The first call downloads the index (not run here, as these examples run offline):
+
         >>> index = get_word_index()  # doctest: +SKIP
-        >>> words = {i + 3: w for w, i in index.items()}  # with load_data's index_from=3  # doctest: +SKIP
+
+        Here a small file given by path stands for it, to turn a review back into words:
+
+        >>> import json
+        >>> with open("word_index.json", "w") as f:
+        ...     json.dump({"the": 1, "and": 2, "film": 3, "great": 4}, f)
+        >>> index = get_word_index("./word_index.json")
+        >>> words = {i + 3: w for w, i in index.items()}  # with load_data's index_from=3
+        >>> " ".join(words.get(i, "?") for i in [1, 4, 7, 6])  # 1 is start_char
+        '? the great film'
     """
     file = find_or_download("The IMDB word index", [path], WORD_INDEX_URL, md5=WORD_INDEX_MD5)
     with open(file, encoding="utf-8") as f:

@@ -26,7 +26,20 @@ def load_data(path: str = "mnist.npz"):
         values 0-255 and uint8 labels ``(n,)``.
 
     Example:
+        The first call downloads ``mnist.npz`` (not run here, as these examples run offline):
+
         >>> (x_train, y_train), (x_test, y_test) = load_data()  # doctest: +SKIP
-        >>> x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255  # doctest: +SKIP
+
+        A file given by path is read as it is; here a tiny one with Keras' keys stands for the real one:
+
+        >>> import os
+        >>> os.makedirs("data")
+        >>> digits = np.full((3, 28, 28), 255, np.uint8)
+        >>> np.savez("data/mnist.npz", x_train=digits, y_train=np.array([5, 0, 4], np.uint8),
+        ...          x_test=digits[:1], y_test=np.array([7], np.uint8))
+        >>> (x_train, y_train), (x_test, y_test) = load_data("data/mnist.npz")
+        >>> x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255  # ready for a Conv2D
+        >>> x_train.shape, float(x_train.max()), y_train
+        ((3, 28, 28, 1), 1.0, array([5, 0, 4], dtype=uint8))
     """
     return _loader.load("MNIST", path, "mnist", (URL, SHA256), None)

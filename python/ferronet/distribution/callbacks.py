@@ -54,6 +54,13 @@ def broadcast_weights(model, root=0, communicator=None):
         model: a built model.
         root: the process whose weights win.
         communicator: default :func:`ferronet.distribution.communicator`.
+
+    Example:
+        >>> from ferronet import distribution
+        >>> before = model.get_weights()
+        >>> distribution.broadcast_weights(model)  # in every process; process 0's weights win
+        >>> all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # one process: unchanged
+        True
     """
     from .context import communicator as default_communicator
 
@@ -76,7 +83,16 @@ def broadcast_weights(model, root=0, communicator=None):
 
 def average_weights(model, trainable=False, communicator=None):
     """Average weights over the processes in place: by default the non-trainable ones
-    (BatchNormalization's moving statistics, which each process updates from its own samples)."""
+    (BatchNormalization's moving statistics, which each process updates from its own samples).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> net = ferronet.Sequential([ferronet.Input((4,)), ferronet.layers.BatchNormalization()])
+        >>> _ = net(x, training=True)  # each process's moving statistics follow its own samples ...
+        >>> distribution.average_weights(net)  # ... and become their mean over the processes
+        >>> [w.shape for w in net.non_trainable_weights]
+        [(4,), (4,)]
+    """
     from .context import communicator as default_communicator
 
     comm = communicator or default_communicator()
@@ -100,6 +116,12 @@ class SyncWeights(Callback):
 
     Args:
         communicator: the group (default :func:`ferronet.distribution.communicator`).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> history = model.fit(x, y, epochs=2, verbose=0, callbacks=[distribution.SyncWeights()])
+        >>> len(history.history["loss"])
+        2
     """
 
     def __init__(self, communicator=None):
@@ -141,6 +163,13 @@ def global_logs(model, communicator, prefix=""):
     ``add_variable`` accumulators) are summed, so the results are exact;
     other metrics (exact AUC) are averaged weighted by each process's sample
     count. Every process gets the same values.
+
+    Example:
+        >>> from ferronet import distribution
+        >>> own = model.evaluate(x, y, verbose=0, return_dict=True)  # this process's samples
+        >>> combined = distribution.global_logs(model, distribution.communicator())
+        >>> sorted(combined), combined == own  # one process: all the samples are its own
+        (['accuracy', 'loss'], True)
     """
     metrics = model._compile_metrics or []
     count = float(model._loss_count)
@@ -200,6 +229,14 @@ class GlobalMetrics(Callback):
 
     Args:
         communicator: the group (default :func:`ferronet.distribution.communicator`).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> stop = ferronet.callbacks.EarlyStopping(monitor="val_loss", patience=2)  # sees global val_loss
+        >>> history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+        ...                     callbacks=[distribution.GlobalMetrics(), stop])
+        >>> sorted(history.history)
+        ['accuracy', 'loss', 'val_accuracy', 'val_loss']
     """
 
     def __init__(self, communicator=None):
@@ -245,6 +282,18 @@ class StopTogether(Callback):
     Args:
         communicator: the group (default :func:`ferronet.distribution.communicator`).
         metrics: the run's :class:`GlobalMetrics`, which then reports the stopped epoch's global values too.
+
+    Example:
+        >>> from ferronet import distribution
+        >>> class StopAtBatch(ferronet.callbacks.Callback):  # stands for TerminateOnNaN on one process
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         self.model.stop_training = batch == 1
+        >>> seen = []
+        >>> counter = ferronet.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+        >>> _ = model.fit(x, y, batch_size=16, epochs=3, verbose=0,
+        ...               callbacks=[StopAtBatch(), distribution.StopTogether(), counter])
+        >>> seen  # every process stops after the same batch
+        [0, 1]
     """
 
     def __init__(self, communicator=None, metrics=None):

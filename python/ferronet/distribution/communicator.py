@@ -36,7 +36,21 @@ def aligned_zeros(n, dtype) -> np.ndarray:
 
 
 class CollectiveTimeoutError(RuntimeError):
-    """A collective operation did not complete within the communicator's timeout."""
+    """A collective operation did not complete within the communicator's timeout.
+
+    Example:
+        It surfaces on the processes left waiting when another one dies or runs fewer steps; a script
+        can catch it to save its state before it ends:
+
+        >>> from ferronet.distribution import CollectiveTimeoutError
+        >>> issubclass(CollectiveTimeoutError, RuntimeError)
+        True
+        >>> try:
+        ...     raise CollectiveTimeoutError("Process 0 of 2 waited 300 s in an allreduce")
+        ... except CollectiveTimeoutError as error:
+        ...     print(f"stopping: {error}")
+        stopping: Process 0 of 2 waited 300 s in an allreduce
+    """
 
 
 def require_mpi():
@@ -44,10 +58,23 @@ def require_mpi():
 
     Raises:
         ImportError: if mpi4py, or the MPI library it needs, is missing.
+
+    Example:
+        Code that works with and without the ``mpi`` extra:
+
+        >>> from ferronet.distribution.communicator import require_mpi
+        >>> try:
+        ...     usable = require_mpi().COMM_WORLD.Get_size() >= 1  # the extra is installed
+        ... except ImportError as error:
+        ...     usable = "pip install 'ferronet[mpi]'" in str(error)  # the message names the extra
+        >>> usable
+        True
     """
     try:
         from mpi4py import MPI
-    except ImportError as e:  # mpi4py missing, or present without an MPI library to load
+    except (ImportError, RuntimeError) as e:
+        # mpi4py missing, or present without an MPI library to load (mpi4py 4 raises RuntimeError
+        # "cannot load MPI library" when pip installed it without one)
         raise ImportError(
             "Data-parallel training over several processes needs mpi4py and an MPI library: "
             "pip install 'ferronet[mpi]' (mpi4py and the MPICH wheel), or mpi4py built against your "
@@ -80,6 +107,19 @@ class Communicator:
     Attributes:
         rank: this process's index, 0 to ``size - 1``.
         size: number of processes.
+
+    Example:
+        ``Communicator()`` is a group of one, which needs no MPI: its collectives return their input.
+        In a launched group, :func:`ferronet.distribution.initialize` returns one over ``MPI.COMM_WORLD``.
+
+        >>> from ferronet.distribution import Communicator
+        >>> comm = Communicator(timeout=60)
+        >>> comm
+        <Communicator single process, rank=0, size=1, timeout=60s>
+        >>> comm.allreduce_sum_(np.array([1.0, 2.0]))  # summed over the processes, in place
+        array([1., 2.])
+        >>> comm.allgather([comm.rank, 0.5]), comm.broadcast_value(2.5)
+        (array([[0. , 0.5]]), 2.5)
     """
 
     def __init__(self, comm=None, timeout=None):

@@ -71,6 +71,17 @@ def initialize(job_addresses=None, num_processes=None, process_id=None, timeout=
         ImportError: several processes were launched but mpi4py is missing (``pip install 'ferronet[mpi]'``).
         RuntimeError: the launcher started several processes but MPI sees only this one (a launcher and an
             MPI library that do not match).
+
+    Example:
+        Run as a plain script, this is a group of one (with or without the ``mpi`` extra); under
+        ``mpiexec -n 4 python train.py`` the same lines print ``0 4`` to ``3 4``:
+
+        >>> from ferronet import distribution
+        >>> comm = distribution.initialize()
+        >>> comm.rank, comm.size
+        (0, 1)
+        >>> distribution.initialize() is comm  # later calls join nothing new
+        True
     """
     if job_addresses is not None:
         raise ValueError(
@@ -149,14 +160,31 @@ def _install_abort_hook(comm):
 
 
 def communicator() -> Communicator:
-    """The communicator made by :func:`initialize` (which it calls first if needed)."""
+    """The communicator made by :func:`initialize` (which it calls first if needed).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> comm = distribution.communicator()
+        >>> comm is distribution.initialize(), comm.size
+        (True, 1)
+        >>> comm.allgather([comm.rank, 2.5])  # one row per process
+        array([[0. , 2.5]])
+    """
     if _state["comm"] is None:
         initialize()
     return _state["comm"]
 
 
 def process_id() -> int:
-    """This process's index, 0 to ``num_processes() - 1`` (0 when not launched as a group)."""
+    """This process's index, 0 to ``num_processes() - 1`` (0 when not launched as a group).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> distribution.process_id()
+        0
+        >>> if distribution.process_id() == 0:  # the usual guard: one process writes files
+        ...     model.save("model.keras")
+    """
     if _state["comm"] is not None:
         return _state["comm"].rank
     env = _launcher_env()
@@ -164,7 +192,16 @@ def process_id() -> int:
 
 
 def num_processes() -> int:
-    """How many processes the launcher started (1 when not launched as a group)."""
+    """How many processes the launcher started (1 when not launched as a group).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> distribution.num_processes()
+        1
+        >>> global_batch = 256
+        >>> global_batch // distribution.num_processes()  # samples each process gets per step
+        256
+    """
     if _state["comm"] is not None:
         return _state["comm"].size
     env = _launcher_env()
@@ -172,7 +209,19 @@ def num_processes() -> int:
 
 
 def set_distribution(value) -> None:
-    """Set the global distribution (a :class:`DataParallel`), or None to train in one process again."""
+    """Set the global distribution (a :class:`DataParallel`), or None to train in one process again.
+
+    With it set, a plain ``model.fit`` trains data-parallel (each process takes its share of every global
+    batch); the example runs in one process, where that changes nothing but the route.
+
+    Example:
+        >>> from ferronet import distribution
+        >>> distribution.set_distribution(distribution.DataParallel())
+        >>> history = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        >>> len(history.history["loss"])
+        2
+        >>> distribution.set_distribution(None)  # back to one process
+    """
     from .data_parallel import DataParallel
 
     if value is not None and not isinstance(value, DataParallel):
@@ -181,5 +230,15 @@ def set_distribution(value) -> None:
 
 
 def distribution():
-    """The global distribution set by :func:`set_distribution` (None if unset)."""
+    """The global distribution set by :func:`set_distribution` (None if unset).
+
+    Example:
+        >>> from ferronet import distribution
+        >>> print(distribution.distribution())
+        None
+        >>> distribution.set_distribution(distribution.DataParallel())
+        >>> distribution.distribution()
+        <DataParallel processes=1, process_id=0>
+        >>> distribution.set_distribution(None)
+    """
     return _state["distribution"]

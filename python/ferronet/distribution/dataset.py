@@ -52,6 +52,18 @@ class ShardedBatches:
     Raises:
         ValueError: before any training, if the global batch is smaller than the number of processes,
             or the processes hold data of different lengths or shapes.
+
+    Example:
+        Every process runs the same lines on the same data; with one process it holds whole batches,
+        under ``mpiexec -n 4`` each holds 4 of the 16 samples of every batch:
+
+        >>> from ferronet import distribution
+        >>> batches = distribution.ShardedBatches(x, y, batch_size=16, seed=0)
+        >>> len(batches), [a.shape for a in batches[0]]
+        (4, [(16, 4), (16,)])
+        >>> history = model.fit(batches, epochs=2, verbose=0)
+        >>> sorted(history.history)
+        ['accuracy', 'loss']
     """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=None, shuffle=True, seed=None, steps=None,

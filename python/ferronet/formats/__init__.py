@@ -117,6 +117,18 @@ def route(action, filepath):
 
     Returns:
         A function taking the same arguments as the ferronet function it replaces, or None.
+
+    Example:
+        >>> from ferronet import formats
+        >>> formats.route("save_model", "model.keras").__module__  # Keras 3's writer
+        'ferronet.formats.keras_v3'
+        >>> formats.route("save_model", "model.ferronet") is None  # ferronet's own format
+        True
+        >>> import shutil
+        >>> model.save("model.ferronet")
+        >>> _ = shutil.copy("model.ferronet", "renamed.keras")
+        >>> formats.route("load_model", "renamed.keras") is None  # loading reads the bytes: ferronet's own
+        True
     """
     from . import keras_v3
 

@@ -163,6 +163,17 @@ class UnbuiltGraph:
         plans: :class:`~ferronet.formats.plan.Planned` entries with paths relative to the model
             (``layers/dense``) and each top-level layer as its own top.
         input_shape_struct: input shape (or list of shapes) the model takes.
+
+    Example:
+        >>> from ferronet.formats import graph, keras_config
+        >>> inputs = ferronet.Input((4,))
+        >>> outputs = ferronet.layers.Dense(2)(ferronet.layers.Dense(8, activation="relu")(inputs))
+        >>> keras = keras_config.to_keras(ferronet.Model(inputs, outputs))  # stands for a file's config.json
+        >>> unbuilt = graph.UnbuiltGraph(keras_config.from_keras(keras, "net.keras"), "net.keras", None)
+        >>> unbuilt.input_shape_struct, [(p.keras_path, p.weights[0]) for p in unbuilt.plans]
+        ((None, 4), [('layers/dense', ('kernel', (4, 8))), ('layers/dense_1', ('kernel', (8, 2)))])
+        >>> unbuilt.assemble().output_shape  # only now are weights allocated
+        (None, 2)
     """
 
     keras_class = "Functional"
@@ -345,6 +356,15 @@ def keras_layers(model) -> list:
     largest over all paths) and each layer the largest depth of its calls, then
     lists layers by decreasing depth and, within a depth, by that number.
     Inputs that no output uses come at depth 0.
+
+    Example:
+        >>> from ferronet.formats import graph
+        >>> inputs = ferronet.Input((4,), name="features")
+        >>> deep = ferronet.layers.Dense(8, name="deep")(inputs)
+        >>> wide = ferronet.layers.Dense(8, name="wide")(inputs)
+        >>> net = ferronet.Model(inputs, ferronet.layers.Add(name="sum")([deep, wide]))
+        >>> [layer.name for layer in graph.keras_layers(net)]
+        ['features', 'deep', 'wide', 'sum']
     """
     from ..layers.input_layer import InputLayer
 

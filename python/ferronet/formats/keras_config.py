@@ -224,6 +224,20 @@ def from_keras(model_config, label, custom_objects=None) -> dict:
 
     Raises:
         FileFormatError: naming the first layer or argument ferronet cannot express.
+
+    Example:
+        >>> from ferronet.formats import keras_config
+        >>> keras2 = {"class_name": "Sequential", "config": {"name": "mlp", "layers": [
+        ...     {"class_name": "Dense", "config": {"name": "hidden", "units": 8, "activation": "relu",
+        ...                                        "batch_input_shape": [None, 4]}}]}}
+        >>> config = keras_config.from_keras(keras2, "filepath='mlp.h5'")
+        >>> ferronet.Sequential.from_config(config["config"]).output_shape
+        (None, 8)
+        >>> keras_config.from_keras({"class_name": "Sequential", "config": {"layers": [
+        ...     {"class_name": "Dense", "config": {"units": 8, "activation": "swoosh"}}]}}, "filepath='x.h5'")
+        Traceback (most recent call last):
+        ...
+        ferronet.errors.FileFormatError: ...swoosh...
     """
     try:
         return _model_from_keras(model_config, label, custom_objects)
@@ -330,6 +344,14 @@ def compile_to_keras(model):
 
     Written when the optimizer is one Keras has with a constant learning rate, and
     the loss and metrics were given to ``compile`` by name (``"mse"``, ``"accuracy"``).
+
+    Example:
+        >>> from ferronet.formats import keras_config
+        >>> config = keras_config.compile_to_keras(model)
+        >>> config["optimizer"]["class_name"], config["loss"], config["metrics"]
+        ('Adam', 'sparse_categorical_crossentropy', ['accuracy'])
+        >>> print(keras_config.compile_to_keras(ferronet.models.clone_model(model)))  # not compiled
+        None
     """
     given = getattr(model, "_compile_config", None)
     optimizer = getattr(model, "optimizer", None)
@@ -362,6 +384,12 @@ def to_keras(model) -> dict:
 
     Raises:
         FileFormatError: for a layer or activation Keras does not have (custom ones: use ``.ferronet``).
+
+    Example:
+        >>> from ferronet.formats import keras_config
+        >>> config = keras_config.to_keras(model)
+        >>> config["module"], config["class_name"], [layer["class_name"] for layer in config["config"]["layers"]]
+        ('keras', 'Sequential', ['InputLayer', 'Dense', 'Dense'])
     """
     class_name = type(model).__name__
     where = f"model {model.name!r}"

@@ -28,7 +28,28 @@ def _container(f, label):
 
 
 def read_weights(container, plans, label) -> list:
-    """The arrays of every planned layer from a legacy weights container, checked before each read."""
+    """The arrays of every planned layer from a legacy weights container, checked before each read.
+
+    Example:
+        A one-layer Keras 2 file, written here with h5py to stand for one saved by Keras 2:
+
+        >>> import h5py, json
+        >>> config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        ...     {"class_name": "Dense", "config": {"name": "dense", "units": 2, "batch_input_shape": [None, 3]}}]}}
+        >>> with h5py.File("keras2.h5", "w") as f:  # what Keras 2's model.save("keras2.h5") writes
+        ...     f.attrs["model_config"] = json.dumps(config)
+        ...     weights = f.create_group("model_weights")
+        ...     weights.attrs["layer_names"] = [b"dense"]
+        ...     weights.create_group("dense").attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+        ...     weights["dense/dense/kernel:0"] = np.eye(3, 2, dtype="float32")
+        ...     weights["dense/dense/bias:0"] = np.array([0.5, -0.5], dtype="float32")
+        >>> from ferronet.formats import keras_legacy, plan
+        >>> dense = ferronet.Sequential([ferronet.Input((3,)), ferronet.layers.Dense(2)])
+        >>> with h5py.File("keras2.h5") as f:
+        ...     kernel, bias = keras_legacy.read_weights(f["model_weights"], plan.plan_built(dense), "keras2.h5")
+        >>> kernel.shape, bias
+        ((3, 2), array([ 0.5, -0.5], dtype=float32))
+    """
     layer_names = hdf5.names_attr(container, "layer_names", label)
     stored = [n for n in layer_names if n in container and hdf5.names_attr(container[n], "weight_names", label)]
     tops = list(dict.fromkeys(p.top for p in plans))
@@ -75,6 +96,25 @@ def load_model(source, label, custom_objects=None, compile=True):
 
     Raises:
         FileFormatError: for a damaged file, a weights-only file, or a layer/argument ferronet does not have.
+
+    Example:
+        A one-layer Keras 2 file, written here with h5py to stand for one saved by Keras 2
+        (``ferronet.models.load_model("keras2.h5")`` routes such a file here):
+
+        >>> import h5py, json
+        >>> config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        ...     {"class_name": "Dense", "config": {"name": "dense", "units": 2, "batch_input_shape": [None, 3]}}]}}
+        >>> with h5py.File("keras2.h5", "w") as f:  # what Keras 2's model.save("keras2.h5") writes
+        ...     f.attrs["model_config"] = json.dumps(config)
+        ...     weights = f.create_group("model_weights")
+        ...     weights.attrs["layer_names"] = [b"dense"]
+        ...     weights.create_group("dense").attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+        ...     weights["dense/dense/kernel:0"] = np.eye(3, 2, dtype="float32")
+        ...     weights["dense/dense/bias:0"] = np.array([0.5, -0.5], dtype="float32")
+        >>> from ferronet.formats import keras_legacy
+        >>> restored = keras_legacy.load_model("keras2.h5", "filepath='keras2.h5'")
+        >>> type(restored).__name__, restored.predict(np.array([[1.0, 2.0, 3.0]]), verbose=0)
+        ('Sequential', array([[1.5, 1.5]], dtype=float32))
     """
     with hdf5.reading(label), hdf5.open_file(source, label) as f:
         config = _json_attr(f, "model_config", label)
@@ -95,7 +135,28 @@ def load_model(source, label, custom_objects=None, compile=True):
 
 
 def load_weights(model, source, label):
-    """Load a Keras 2 ``.h5`` weights file (or a full model file's weights) into a built model; all-or-nothing."""
+    """Load a Keras 2 ``.h5`` weights file (or a full model file's weights) into a built model; all-or-nothing.
+
+    Example:
+        A one-layer Keras 2 file, written here with h5py to stand for one saved by Keras 2
+        (``model.load_weights("keras2.h5")`` routes such a file here):
+
+        >>> import h5py, json
+        >>> config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        ...     {"class_name": "Dense", "config": {"name": "dense", "units": 2, "batch_input_shape": [None, 3]}}]}}
+        >>> with h5py.File("keras2.h5", "w") as f:  # what Keras 2's model.save("keras2.h5") writes
+        ...     f.attrs["model_config"] = json.dumps(config)
+        ...     weights = f.create_group("model_weights")
+        ...     weights.attrs["layer_names"] = [b"dense"]
+        ...     weights.create_group("dense").attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+        ...     weights["dense/dense/kernel:0"] = np.eye(3, 2, dtype="float32")
+        ...     weights["dense/dense/bias:0"] = np.array([0.5, -0.5], dtype="float32")
+        >>> from ferronet.formats import keras_legacy
+        >>> dense = ferronet.Sequential([ferronet.Input((3,)), ferronet.layers.Dense(2)])
+        >>> keras_legacy.load_weights(dense, "keras2.h5", "filepath='keras2.h5'")
+        >>> dense.layers[0].bias.numpy()
+        array([ 0.5, -0.5], dtype=float32)
+    """
     keras_v3.check_built(model, "load_weights()")
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:

@@ -59,7 +59,13 @@ def _layer_groups(model, prefix="layers"):
 
 
 def weights_h5_bytes(model) -> bytes:
-    """The bytes of Keras 3's ``model.weights.h5`` for ``model``."""
+    """The bytes of Keras 3's ``model.weights.h5`` for ``model``.
+
+    Example:
+        >>> from ferronet.formats import keras_v3
+        >>> keras_v3.weights_h5_bytes(model)[:8]  # an HDF5 file, held in memory
+        b'\\x89HDF\\r\\n\\x1a\\n'
+    """
     h5 = hdf5.h5py()
     buf = io.BytesIO()
     with h5.File(buf, "w") as f:
@@ -84,6 +90,13 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
     Raises:
         FileFormatError: for a layer or activation Keras does not have (save those as ``.ferronet``).
+
+    Example:
+        >>> import zipfile
+        >>> from ferronet.formats import keras_v3
+        >>> keras_v3.save_model(model, "classifier.keras")  # what model.save("classifier.keras") calls
+        >>> zipfile.ZipFile("classifier.keras").namelist()
+        ['metadata.json', 'config.json', 'model.weights.h5']
     """
     from ..saving import _atomic_write
 
@@ -101,7 +114,16 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Write the weights as Keras 3's ``.weights.h5`` (loadable by ``keras_model.load_weights``), atomically."""
+    """Write the weights as Keras 3's ``.weights.h5`` (loadable by ``keras_model.load_weights``), atomically.
+
+    Example:
+        >>> import h5py
+        >>> from ferronet.formats import keras_v3
+        >>> keras_v3.save_weights(model, "classifier.weights.h5")  # model.save_weights(...) calls this
+        >>> with h5py.File("classifier.weights.h5") as f:  # one group per layer, named as Keras names them
+        ...     print(list(f["layers"]), list(f["layers/dense/vars"]))
+        ['dense', 'dense_1'] ['0', '1']
+    """
     from ..saving import _atomic_write
 
     check_built(model, "save_weights()")
@@ -131,7 +153,17 @@ def _json(payload, name, label):
 
 
 def read_weights(f, plans, label) -> list:
-    """The arrays of every planned layer from an open Keras 3 weights file, checked before each read."""
+    """The arrays of every planned layer from an open Keras 3 weights file, checked before each read.
+
+    Example:
+        >>> import h5py
+        >>> from ferronet.formats import keras_v3, plan
+        >>> model.save_weights("classifier.weights.h5")
+        >>> with h5py.File("classifier.weights.h5") as f:
+        ...     arrays = keras_v3.read_weights(f, plan.plan_built(model), "filepath='classifier.weights.h5'")
+        >>> [a.shape for a in arrays]
+        [(4, 8), (8,), (8, 3), (3,)]
+    """
     arrays = []
     for p in plans:
         group = f.get(p.keras_path + "/vars") if p.keras_path in f else None
@@ -174,6 +206,14 @@ def load_model(payload, label, custom_objects=None, compile=True):
 
     Raises:
         FileFormatError: for a damaged file or a layer/argument ferronet does not have (named in the message).
+
+    Example:
+        >>> from ferronet.formats import keras_v3
+        >>> model.save("classifier.keras")
+        >>> with open("classifier.keras", "rb") as f:
+        ...     restored = keras_v3.load_model(f.read(), "filepath='classifier.keras'")
+        >>> restored.output_shape, restored.optimizer  # compiled again from Keras' compile_config
+        ((None, 3), <Adam learning_rate=0.001, iterations=0>)
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
@@ -199,7 +239,18 @@ def load_model(payload, label, custom_objects=None, compile=True):
 
 
 def compile_from_keras(model, config, label):
-    """Compile from Keras' ``compile_config`` when its optimizer, loss and metrics are ferronet's too."""
+    """Compile from Keras' ``compile_config`` when its optimizer, loss and metrics are ferronet's too.
+
+    Otherwise the model stays uncompiled and a warning says why.
+
+    Example:
+        >>> from ferronet.formats import keras_v3
+        >>> twin = ferronet.models.clone_model(model)  # uncompiled
+        >>> config = {"optimizer": {"class_name": "SGD", "config": {"learning_rate": 0.1}}, "loss": "mse"}
+        >>> keras_v3.compile_from_keras(twin, config, "filepath='model.keras'")
+        >>> twin.optimizer
+        <SGD learning_rate=0.1, iterations=0>
+    """
     import warnings
 
     from .. import optimizers
@@ -239,7 +290,16 @@ def _metric_names(metrics):
 
 
 def load_weights(model, source, label):
-    """Load a Keras 3 ``.weights.h5`` (path or file object) into a built ferronet model; all-or-nothing."""
+    """Load a Keras 3 ``.weights.h5`` (path or file object) into a built ferronet model; all-or-nothing.
+
+    Example:
+        >>> from ferronet.formats import keras_v3
+        >>> model.save_weights("classifier.weights.h5")
+        >>> twin = ferronet.models.clone_model(model)
+        >>> keras_v3.load_weights(twin, "classifier.weights.h5", "filepath='classifier.weights.h5'")
+        >>> bool(np.array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0)))
+        True
+    """
     check_built(model, "load_weights()")
     plans = plan.plan_built(model)
     with hdf5.reading(label), hdf5.open_file(source, label) as f:

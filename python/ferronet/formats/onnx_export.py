@@ -384,6 +384,14 @@ def to_onnx(model, opset_version=DEFAULT_OPSET, hls4ml=False):
     Raises:
         ArgumentError: for an unbuilt or float64 model, or an opset outside what the installed onnx supports.
         FileFormatError: for a layer or activation without an ONNX rule.
+
+    Example:
+        >>> from ferronet.formats import onnx_export
+        >>> proto = onnx_export.to_onnx(model)  # needs the onnx extra
+        >>> [node.op_type for node in proto.graph.node], proto.opset_import[0].version
+        (['Gemm', 'Relu', 'Gemm', 'Softmax'], 17)
+        >>> [node.op_type for node in onnx_export.to_onnx(model, hls4ml=True).graph.node]
+        ['MatMul', 'Add', 'Relu', 'MatMul', 'Add', 'Softmax']
     """
     onnx = _onnx()
     if not model.built:
@@ -456,6 +464,15 @@ def export(model, filepath, format="", verbose=True, input_signature=None, opset
         input_signature: must be None: the model's own input shape is used, with a free batch dimension.
         opset_version: ONNX opset, default 17.
         hls4ml: write Dense as MatMul+Add for hls4ml's ONNX frontend (see the module docstring).
+
+    Example:
+        >>> model.export("classifier.onnx", format="onnx")  # calls this (needs the onnx extra)
+        Saved ONNX model (opset 17) to classifier.onnx
+        >>> import onnxruntime  # the file runs wherever ONNX does
+        >>> session = onnxruntime.InferenceSession("classifier.onnx")
+        >>> (probabilities,) = session.run(None, {"input": x[:2]})
+        >>> bool(np.allclose(probabilities, model.predict(x[:2], verbose=0), atol=1e-6))
+        True
     """
     from ..saving import _atomic_write
 

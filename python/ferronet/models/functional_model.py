@@ -26,6 +26,20 @@ class Functional(Model):
 
     Raises:
         ValueError: when an output does not depend on the inputs, or an input is given twice.
+
+    Example:
+        >>> features = ferronet.Input((4,), name="features")
+        >>> hidden = ferronet.layers.Dense(8, activation="relu")(features)
+        >>> energy = ferronet.layers.Dense(1, name="energy")(hidden)
+        >>> label = ferronet.layers.Dense(3, activation="softmax", name="label")(hidden)
+        >>> net = ferronet.Model(features, [energy, label])  # a Functional model with two outputs
+        >>> type(net).__name__, net.output_shape
+        ('Functional', [(None, 1), (None, 3)])
+        >>> net.compile(optimizer="adam", loss=["mse", "sparse_categorical_crossentropy"])
+        >>> sorted(net.fit(x, [x[:, :1], y], epochs=2, verbose=0).history)
+        ['energy_loss', 'label_loss', 'loss']
+        >>> [p.shape for p in net.predict(x[:5], verbose=0)]
+        [(5, 1), (5, 3)]
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
