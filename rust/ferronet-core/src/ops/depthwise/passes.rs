@@ -7,7 +7,7 @@
 //! per tap, vectorised through [`lanes`]. Both visit the taps in the same
 //! order. Paths without tiles run everything through the generic loop.
 
-use super::tiles::{DwTiles, KGRAD_TAPS, KGRAD_TAPS_SMALL};
+use super::tiles::{DwTiles, GatherFn, KGRAD_TAPS, KGRAD_TAPS_SMALL};
 use super::Depthwise2d;
 use crate::float::Float;
 use crate::ops::sweep::{arr, arr_mut, lanes, Body, Lanes};
@@ -85,13 +85,24 @@ fn tiled_channels<T>(tiles: &Option<DwTiles<T>>, cw: usize) -> usize {
     tiles.as_ref().map_or(0, |t| cw - cw % t.w)
 }
 
-/// The channel range of pixel `px` left to the generic loop.
+/// Calls `tile(gather, p0)` for gather tiles covering pixels `[lo, hi)`: the
+/// widest tile that fits, the last one moved back to end at `hi` (tiles write
+/// without reading, so a pixel computed twice gets the same value twice).
 #[inline(always)]
-fn generic_range(px: usize, inner: (usize, usize), cv: usize, cw: usize) -> std::ops::Range<usize> {
-    if px >= inner.0 && px < inner.1 {
-        cv..cw
+fn cover<T>(t: &DwTiles<T>, lo: usize, hi: usize, mut tile: impl FnMut(GatherFn<T>, usize)) {
+    let n = hi - lo;
+    let (gather, p) = if n >= t.p {
+        (t.gather, t.p)
+    } else if n >= 4 {
+        (t.gather4, 4)
     } else {
-        0..cw
+        (t.gather1, 1)
+    };
+    let mut p0 = lo;
+    while p0 < hi {
+        let start = p0.min(hi - p);
+        tile(gather, start);
+        p0 = start + p;
     }
 }
 
@@ -108,6 +119,28 @@ fn input_taps(g: &Depthwise2d, b: usize, oy: usize, a_offs: &mut Vec<isize>, k_o
             k_offs.push(((i * kw + j) * cw) as isize);
         }
     }
+}
+
+/// The taps of output pixel `(oy, ox)` of image `b` inside the input: each
+/// one's offset in `x` and its kernel row (a border pixel's window, cut).
+fn pixel_taps(g: &Depthwise2d, b: usize, oy: usize, ox: usize, a_offs: &mut Vec<isize>, k_offs: &mut Vec<isize>) {
+    let (cw, kw) = (g.wide(), g.w.size);
+    a_offs.clear();
+    k_offs.clear();
+    for i in 0..g.h.size {
+        let Some(iy) = g.h.source(oy, i) else { continue };
+        for j in 0..kw {
+            if let Some(ix) = g.w.source(ox, j) {
+                a_offs.push((((b * g.h.input + iy) * g.w.input + ix) * cw) as isize);
+                k_offs.push(((i * kw + j) * cw) as isize);
+            }
+        }
+    }
+}
+
+/// The pixels of a row outside `inner`.
+fn border(inner: (usize, usize), n: usize) -> impl Iterator<Item = usize> {
+    (0..inner.0).chain(inner.1..n)
 }
 
 /// Pixels `lo..hi`: channel `ci` copied to `ci·dm .. ci·dm + dm`.
@@ -147,56 +180,85 @@ impl<T: Float> Body for Forward<'_, T> {
     fn run(&self, lo: usize, hi: usize) {
         let g = self.g;
         let (cw, ow, oh) = (g.wide(), g.w.output, g.h.output);
-        let (ih, iw, kw) = (g.h.input, g.w.input, g.w.size);
         let (inner, cv) = (interior(&g.w), tiled_channels(&self.tiles, cw));
-        let (mut a_offs, mut k_offs) = (Vec::with_capacity(g.h.size * kw), Vec::with_capacity(g.h.size * kw));
+        let (mut a_offs, mut k_offs) = (Vec::with_capacity(g.h.size * g.w.size), Vec::new());
+        k_offs.reserve(g.h.size * g.w.size);
         // SAFETY: output rows lo..hi belong to this block.
         let y = unsafe { std::slice::from_raw_parts_mut(self.y.get().add(lo * ow * cw), (hi - lo) * ow * cw) };
         for (r, yrow) in (lo..hi).zip(y.chunks_exact_mut(ow * cw)) {
             let (b, oy) = (r / oh, r % oh);
-            match self.bias {
-                Some(bias) => yrow.chunks_exact_mut(cw).for_each(|p| p.copy_from_slice(bias)),
-                None => yrow.fill(T::ZERO),
-            }
-            if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
+            if let (Some(t), true) = (&self.tiles, cv > 0) {
+                let init = |c0: usize| self.bias.map_or(std::ptr::null(), |b| b[c0..].as_ptr());
                 input_taps(g, b, oy, &mut a_offs, &mut k_offs);
-                let ps = g.w.stride * cw;
+                let ps = (g.w.stride * cw) as isize;
                 for c0 in (0..cv).step_by(t.w) {
-                    for p0 in (inner.0..inner.1).step_by(t.p) {
-                        let m = t.p.min(inner.1 - p0);
+                    cover(t, inner.0, inner.1, |gather, p0| {
                         let first = (p0 * g.w.stride - g.w.pad_before) * cw + c0;
-                        // SAFETY: interior pixels read x inside their rows; y pixels
-                        // p0..p0+m exist; the tile reads and writes W lanes from c0 < cv.
+                        // SAFETY: a tile's pixels lie in [inner.0, inner.1): they read x inside
+                        // their rows and write pixels of this row, W lanes from c0 < cv.
                         unsafe {
-                            (t.gather)(
+                            gather(
                                 a_offs.len(),
                                 self.x.as_ptr().add(first),
-                                ps as isize,
+                                ps,
                                 a_offs.as_ptr(),
                                 self.k.as_ptr().add(c0),
                                 k_offs.as_ptr(),
+                                init(c0),
                                 yrow.as_mut_ptr().add(p0 * cw + c0),
                                 cw,
-                                m,
+                            )
+                        }
+                    });
+                }
+                for ox in border(inner, ow) {
+                    pixel_taps(g, b, oy, ox, &mut a_offs, &mut k_offs);
+                    for c0 in (0..cv).step_by(t.w) {
+                        // SAFETY: the offsets are this pixel's taps inside x; it writes
+                        // W lanes from c0 < cv of pixel ox of this row.
+                        unsafe {
+                            (t.gather1)(
+                                a_offs.len(),
+                                self.x.as_ptr().add(c0),
+                                0,
+                                a_offs.as_ptr(),
+                                self.k.as_ptr().add(c0),
+                                k_offs.as_ptr(),
+                                init(c0),
+                                yrow.as_mut_ptr().add(ox * cw + c0),
+                                cw,
                             )
                         }
                     }
                 }
             }
-            for (ox, ypx) in yrow.chunks_exact_mut(cw).enumerate() {
-                let range = generic_range(ox, inner, cv, cw);
-                if range.is_empty() {
-                    continue;
-                }
-                for i in 0..g.h.size {
-                    let Some(iy) = g.h.source(oy, i) else { continue };
-                    let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
-                    for j in 0..kw {
-                        if let Some(ix) = g.w.source(ox, j) {
-                            let ktap = &self.k[(i * kw + j) * cw..(i * kw + j + 1) * cw];
-                            let xpx = &xrow[ix * cw..(ix + 1) * cw];
-                            mul_add(&mut ypx[range.clone()], &xpx[range.clone()], &ktap[range.clone()]);
-                        }
+            if cv < cw {
+                self.generic(r, cv, yrow);
+            }
+        }
+    }
+}
+
+impl<T: Float> Forward<'_, T> {
+    /// Channels `cv..` of every pixel of output row `r`, one pixel at a time.
+    #[inline(always)]
+    fn generic(&self, r: usize, cv: usize, yrow: &mut [T]) {
+        let g = self.g;
+        let (cw, kw, ih, iw) = (g.wide(), g.w.size, g.h.input, g.w.input);
+        let (b, oy) = (r / g.h.output, r % g.h.output);
+        for (ox, ypx) in yrow.chunks_exact_mut(cw).enumerate() {
+            let ypx = &mut ypx[cv..];
+            match self.bias {
+                Some(bias) => ypx.copy_from_slice(&bias[cv..]),
+                None => ypx.fill(T::ZERO),
+            }
+            for i in 0..g.h.size {
+                let Some(iy) = g.h.source(oy, i) else { continue };
+                let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
+                for j in 0..kw {
+                    if let Some(ix) = g.w.source(ox, j) {
+                        let ktap = &self.k[(i * kw + j) * cw + cv..(i * kw + j + 1) * cw];
+                        mul_add(ypx, &xrow[ix * cw + cv..(ix + 1) * cw], ktap);
                     }
                 }
             }
@@ -240,11 +302,10 @@ impl<T: Float> Body for InputGrad<'_, T> {
         for (r, dxrow) in (lo..hi).zip(dx.chunks_exact_mut(iw * c)) {
             let (b, iy) = (r / ih, r % ih);
             let acc: &mut [T] = if dm == 1 { dxrow } else { &mut wide };
-            acc.fill(T::ZERO);
-            if let (Some(t), true) = (&tiles, cv > 0 && inner.1 > inner.0) {
+            if let (Some(t), true) = (&tiles, cv > 0) {
+                let span = (kw - 1) * g.w.dilation;
                 a_offs.clear();
                 k_offs.clear();
-                let span = (kw - 1) * g.w.dilation;
                 for i in 0..g.h.size {
                     let Some(oy) = target(&g.h, iy, i) else { continue };
                     for j in 0..kw {
@@ -253,48 +314,87 @@ impl<T: Float> Body for InputGrad<'_, T> {
                     }
                 }
                 for c0 in (0..cv).step_by(t.w) {
-                    for p0 in (inner.0..inner.1).step_by(t.p) {
-                        let m = t.p.min(inner.1 - p0);
+                    cover(t, inner.0, inner.1, |gather, p0| {
                         let first = (p0 + g.w.pad_before - span) * cw + c0;
-                        // SAFETY: interior inputs read dy inside their rows; the
-                        // accumulator row has pixels p0..p0+m and W lanes from c0.
+                        // SAFETY: a tile's inputs lie in [inner.0, inner.1): they read dy inside
+                        // their rows and write pixels of the accumulator row, W lanes from c0.
                         unsafe {
-                            (t.gather)(
+                            gather(
                                 a_offs.len(),
                                 self.dy.as_ptr().add(first),
                                 cw as isize,
                                 a_offs.as_ptr(),
                                 self.k.as_ptr().add(c0),
                                 k_offs.as_ptr(),
+                                std::ptr::null(),
                                 acc.as_mut_ptr().add(p0 * cw + c0),
                                 cw,
-                                m,
+                            )
+                        }
+                    });
+                }
+                for ix in border(inner, iw) {
+                    a_offs.clear();
+                    k_offs.clear();
+                    for i in 0..g.h.size {
+                        let Some(oy) = target(&g.h, iy, i) else { continue };
+                        for j in 0..kw {
+                            if let Some(ox) = target(&g.w, ix, j) {
+                                a_offs.push((((b * oh + oy) * ow + ox) * cw) as isize);
+                                k_offs.push(((i * kw + j) * cw) as isize);
+                            }
+                        }
+                    }
+                    for c0 in (0..cv).step_by(t.w) {
+                        // SAFETY: the offsets are this input's taps inside dy; it writes
+                        // W lanes from c0 < cv of pixel ix of the accumulator row.
+                        unsafe {
+                            (t.gather1)(
+                                a_offs.len(),
+                                self.dy.as_ptr().add(c0),
+                                0,
+                                a_offs.as_ptr(),
+                                self.k.as_ptr().add(c0),
+                                k_offs.as_ptr(),
+                                std::ptr::null(),
+                                acc.as_mut_ptr().add(ix * cw + c0),
+                                cw,
                             )
                         }
                     }
                 }
             }
-            for (ix, apx) in acc.chunks_exact_mut(cw).enumerate() {
-                let range = generic_range(ix, inner, cv, cw);
-                if range.is_empty() {
-                    continue;
-                }
-                for i in 0..g.h.size {
-                    let Some(oy) = target(&g.h, iy, i) else { continue };
-                    let dyrow = &self.dy[(b * oh + oy) * ow * cw..(b * oh + oy + 1) * ow * cw];
-                    for j in 0..kw {
-                        if let Some(ox) = target(&g.w, ix, j) {
-                            let ktap = &self.k[(i * kw + j) * cw..(i * kw + j + 1) * cw];
-                            let dpx = &dyrow[ox * cw..(ox + 1) * cw];
-                            mul_add(&mut apx[range.clone()], &dpx[range.clone()], &ktap[range.clone()]);
-                        }
-                    }
-                }
+            if cv < cw {
+                self.generic(r, cv, acc);
             }
             if dm > 1 {
                 // The dm filters of one input channel sum into its gradient, in filter order.
                 for (d, w) in dxrow.iter_mut().zip(wide.chunks_exact(dm)) {
                     *d = w.iter().fold(T::ZERO, |s, &v| s + v);
+                }
+            }
+        }
+    }
+}
+
+impl<T: Float> InputGrad<'_, T> {
+    /// Channels `cv..` of every pixel of input row `r` (widened), one pixel at a time.
+    #[inline(always)]
+    fn generic(&self, r: usize, cv: usize, acc: &mut [T]) {
+        let g = self.g;
+        let (cw, kw, oh, ow) = (g.wide(), g.w.size, g.h.output, g.w.output);
+        let (b, iy) = (r / g.h.input, r % g.h.input);
+        for (ix, apx) in acc.chunks_exact_mut(cw).enumerate() {
+            let apx = &mut apx[cv..];
+            apx.fill(T::ZERO);
+            for i in 0..g.h.size {
+                let Some(oy) = target(&g.h, iy, i) else { continue };
+                let dyrow = &self.dy[(b * oh + oy) * ow * cw..(b * oh + oy + 1) * ow * cw];
+                for j in 0..kw {
+                    if let Some(ox) = target(&g.w, ix, j) {
+                        let ktap = &self.k[(i * kw + j) * cw + cv..(i * kw + j + 1) * cw];
+                        mul_add(apx, &dyrow[ox * cw + cv..(ox + 1) * cw], ktap);
+                    }
                 }
             }
         }
@@ -336,56 +436,88 @@ impl<T: Float> Body for ParamGrad<'_, T> {
                 if !self.want_k {
                     continue;
                 }
-                if let (Some(t), true) = (&self.tiles, cv > 0 && inner.1 > inner.0) {
+                if let (Some(t), true) = (&self.tiles, cv > 0) {
                     input_taps(g, b, oy, &mut a_offs, &mut k_offs);
-                    let first = (inner.0 * g.w.stride - g.w.pad_before) * cw;
+                    let first = (inner.0 * g.w.stride).saturating_sub(g.w.pad_before) * cw;
                     for c0 in (0..cv).step_by(t.w) {
-                        let mut s = 0;
-                        while s < a_offs.len() {
-                            let left = a_offs.len() - s;
-                            let (tile, m) = if left <= KGRAD_TAPS_SMALL {
-                                (t.kgrad_small, left)
-                            } else {
-                                (t.kgrad, left.min(KGRAD_TAPS))
-                            };
-                            // SAFETY: interior pixels read x inside their rows; the tile
-                            // reads W lanes of dy and adds W lanes into m taps of dk.
+                        // SAFETY: interior pixels read x inside their rows; W lanes of dy
+                        // from c0 < cv; the tiles add into taps of dk.
+                        unsafe {
+                            kgrad_taps(
+                                t,
+                                inner.1 - inner.0,
+                                self.x.as_ptr().add(first + c0),
+                                (g.w.stride * cw) as isize,
+                                (&a_offs, &k_offs),
+                                dyrow.as_ptr().add(inner.0 * cw + c0),
+                                cw,
+                                dk.as_mut_ptr().add(c0),
+                            )
+                        }
+                    }
+                    for ox in border(inner, ow) {
+                        pixel_taps(g, b, oy, ox, &mut a_offs, &mut k_offs);
+                        for c0 in (0..cv).step_by(t.w) {
+                            // SAFETY: the offsets are this pixel's taps inside x.
                             unsafe {
-                                tile(
-                                    inner.1 - inner.0,
-                                    self.x.as_ptr().add(first + c0),
-                                    (g.w.stride * cw) as isize,
-                                    a_offs.as_ptr().add(s),
-                                    dyrow.as_ptr().add(inner.0 * cw + c0),
+                                kgrad_taps(
+                                    t,
+                                    1,
+                                    self.x.as_ptr().add(c0),
+                                    0,
+                                    (&a_offs, &k_offs),
+                                    dyrow.as_ptr().add(ox * cw + c0),
                                     cw,
                                     dk.as_mut_ptr().add(c0),
-                                    k_offs.as_ptr().add(s),
-                                    m,
                                 )
                             }
-                            s += m;
                         }
                     }
                 }
-                for (ox, dpx) in dyrow.chunks_exact(cw).enumerate() {
-                    let range = generic_range(ox, inner, cv, cw);
-                    if range.is_empty() {
-                        continue;
-                    }
-                    for i in 0..g.h.size {
-                        let Some(iy) = g.h.source(oy, i) else { continue };
-                        let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
-                        for j in 0..kw {
-                            if let Some(ix) = g.w.source(ox, j) {
-                                let ktap = &mut dk[(i * kw + j) * cw..(i * kw + j + 1) * cw];
-                                let xpx = &xrow[ix * cw..(ix + 1) * cw];
-                                mul_add(&mut ktap[range.clone()], &xpx[range.clone()], &dpx[range.clone()]);
+                if cv < cw {
+                    for (ox, dpx) in dyrow.chunks_exact(cw).enumerate() {
+                        for i in 0..g.h.size {
+                            let Some(iy) = g.h.source(oy, i) else { continue };
+                            let xrow = &self.x[(b * ih + iy) * iw * cw..(b * ih + iy + 1) * iw * cw];
+                            for j in 0..kw {
+                                if let Some(ix) = g.w.source(ox, j) {
+                                    let ktap = &mut dk[(i * kw + j) * cw + cv..(i * kw + j + 1) * cw];
+                                    mul_add(ktap, &xrow[ix * cw + cv..(ix + 1) * cw], &dpx[cv..]);
+                                }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Adds the kernel gradient of `cols` pixels (`a_cs` apart from `a`, their
+/// output gradients `dys` apart from `dy`) into the taps `offs` lists (each
+/// one's offset from a pixel, and its kernel row), tile by tile.
+///
+/// # Safety
+/// Every tap of every pixel, and `W` lanes of each, lie inside `x` and `dy`,
+/// and every kernel row inside `dk`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn kgrad_taps<T>(
+    t: &DwTiles<T>,
+    cols: usize,
+    a: *const T,
+    a_cs: isize,
+    offs: (&[isize], &[isize]),
+    dy: *const T,
+    dys: usize,
+    dk: *mut T,
+) {
+    let (a_offs, k_offs) = offs;
+    let mut s = 0;
+    while s < a_offs.len() && cols > 0 {
+        let left = a_offs.len() - s;
+        let (tile, m) = if left <= KGRAD_TAPS_SMALL { (t.kgrad_small, left) } else { (t.kgrad, left.min(KGRAD_TAPS)) };
+        tile(cols, a, a_cs, a_offs.as_ptr().add(s), dy, dys, dk, k_offs.as_ptr().add(s), m);
+        s += m;
     }
 }
 

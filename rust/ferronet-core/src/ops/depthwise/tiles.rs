@@ -10,19 +10,21 @@
 use crate::float::Float;
 use crate::simd::{Isa, Vector};
 
-/// `gather(taps, a, ps, a_offs, k, k_offs, y, ys, m)`: for pixels `p < m ≤ P`,
-/// `y[p·ys ..+W] += Σ_t a[p·ps + a_offs[t] ..+W] · k[k_offs[t] ..+W]` over the
-/// `taps` taps: the forward pass (a = input) and, with the kernel turned, the
-/// unit-stride input gradient (a = output gradient).
+/// `gather(taps, a, ps, a_offs, k, k_offs, init, y, ys)`: for `P` pixels,
+/// `y[p·ys ..+W] = init[..W] + Σ_t a[p·ps + a_offs[t] ..+W] · k[k_offs[t] ..+W]`
+/// over the `taps` taps (`init` null: zero). The forward pass (a = input,
+/// init = bias) and, with the kernel turned, the unit-stride input gradient
+/// (a = output gradient). It writes without reading `y`, so tiles may overlap.
 #[doc(hidden)]
-pub type GatherFn<T> = unsafe fn(usize, *const T, isize, *const isize, *const T, *const isize, *mut T, usize, usize);
+pub type GatherFn<T> = unsafe fn(usize, *const T, isize, *const isize, *const T, *const isize, *const T, *mut T, usize);
 
 /// `kgrad(cols, a, a_cs, a_offs, dy, dys, dk, k_offs, m)`: for taps `t < m ≤ MR`,
 /// `dk[k_offs[t] ..+W] += Σ_{p < cols} a[p·a_cs + a_offs[t] ..+W] · dy[p·dys ..+W]`.
 #[doc(hidden)]
 pub type KgradFn<T> = unsafe fn(usize, *const T, isize, *const isize, *const T, usize, *mut T, *const isize, usize);
 
-/// One ISA's tiles: `w` channels (one vector) by `p` pixels, or by
+/// One ISA's tiles: `w` channels (one vector) by `p` pixels (`gather`), 4
+/// (`gather4`) or 1 (`gather1`, for images narrower than 4 pixels), or by
 /// [`KGRAD_TAPS`] taps (`kgrad`) or [`KGRAD_TAPS_SMALL`] (`kgrad_small`, for
 /// rows of few taps, where the larger tile would mostly repeat one).
 #[derive(Clone, Copy)]
@@ -31,6 +33,8 @@ pub struct DwTiles<T> {
     pub w: usize,
     pub p: usize,
     pub gather: GatherFn<T>,
+    pub gather4: GatherFn<T>,
+    pub gather1: GatherFn<T>,
     pub kgrad: KgradFn<T>,
     pub kgrad_small: KgradFn<T>,
 }
@@ -56,24 +60,22 @@ unsafe fn gather_tile<T: Float, V: Vector<T>, const P: usize>(
     a_offs: *const isize,
     k: *const T,
     k_offs: *const isize,
+    init: *const T,
     y: *mut T,
     ys: usize,
-    m: usize,
 ) {
-    // Pixels past m re-read the last one (always valid); their sums are dropped.
-    let px: [*const T; P] = std::array::from_fn(|p| a.offset(p.min(m - 1) as isize * ps));
-    let mut acc = [V::zero(); P];
-    for p in 0..m.min(P) {
-        acc[p] = V::load(y.add(p * ys));
-    }
+    // Fixed-size loops only, so the accumulators stay in registers.
+    let start = if init.is_null() { V::zero() } else { V::load(init) };
+    let mut acc = [start; P];
     for t in 0..taps {
         let kv = V::load(k.offset(*k_offs.add(t)));
-        let off = *a_offs.add(t);
+        let mut q = a.offset(*a_offs.add(t));
         for p in 0..P {
-            acc[p] = V::load(px[p].offset(off)).mul_add(kv, acc[p]);
+            acc[p] = V::load(q).mul_add(kv, acc[p]);
+            q = q.offset(ps);
         }
     }
-    for p in 0..m.min(P) {
+    for p in 0..P {
         acc[p].store(y.add(p * ys));
     }
 }
@@ -103,9 +105,11 @@ unsafe fn kgrad_tile<T: Float, V: Vector<T>, const MR: usize>(
         p = p.offset(a_cs);
         q = q.add(dys);
     }
-    for t in 0..m.min(MR) {
-        let d = dk.offset(*k_offs.add(t));
-        V::load(d).add(acc[t]).store(d);
+    for t in 0..MR {
+        if t < m {
+            let d = dk.offset(*k_offs.add(t));
+            V::load(d).add(acc[t]).store(d);
+        }
     }
 }
 
@@ -115,23 +119,32 @@ mod x86 {
     use crate::simd::avx2::{F32x8, F64x4};
     use crate::simd::avx512::{F32x16, F64x8};
 
-    macro_rules! dw_fns {
-        ($gather:ident, $kgrad:ident, $kgrad_small:ident, $t:ty, $v:ty, $p:expr, $feat:literal) => {
+    macro_rules! dw_gather {
+        ($name:ident, $t:ty, $v:ty, $p:expr, $feat:literal) => {
             #[target_feature(enable = $feat)]
             #[allow(clippy::too_many_arguments)]
-            unsafe fn $gather(
+            unsafe fn $name(
                 taps: usize,
                 a: *const $t,
                 ps: isize,
                 a_offs: *const isize,
                 k: *const $t,
                 k_offs: *const isize,
+                init: *const $t,
                 y: *mut $t,
                 ys: usize,
-                m: usize,
             ) {
-                gather_tile::<$t, $v, $p>(taps, a, ps, a_offs, k, k_offs, y, ys, m)
+                gather_tile::<$t, $v, $p>(taps, a, ps, a_offs, k, k_offs, init, y, ys)
             }
+        };
+    }
+
+    macro_rules! dw_fns {
+        ($gather:ident, $gather4:ident, $gather1:ident, $kgrad:ident, $kgrad_small:ident, $t:ty, $v:ty, $p:expr,
+         $feat:literal) => {
+            dw_gather!($gather, $t, $v, $p, $feat);
+            dw_gather!($gather4, $t, $v, 4, $feat);
+            dw_gather!($gather1, $t, $v, 1, $feat);
 
             #[target_feature(enable = $feat)]
             #[allow(clippy::too_many_arguments)]
@@ -169,10 +182,50 @@ mod x86 {
 
     // 16 (AVX2) or 32 (AVX-512) vector registers: P accumulators plus the kernel
     // vector, or 9 accumulators plus the output gradient and one input load.
-    dw_fns!(avx2_gather_f32, avx2_kgrad_f32, avx2_kgrad3_f32, f32, F32x8, 12, "avx2,fma");
-    dw_fns!(avx2_gather_f64, avx2_kgrad_f64, avx2_kgrad3_f64, f64, F64x4, 12, "avx2,fma");
-    dw_fns!(avx512_gather_f32, avx512_kgrad_f32, avx512_kgrad3_f32, f32, F32x16, 14, "avx512f");
-    dw_fns!(avx512_gather_f64, avx512_kgrad_f64, avx512_kgrad3_f64, f64, F64x8, 14, "avx512f");
+    dw_fns!(
+        avx2_gather_f32,
+        avx2_gather4_f32,
+        avx2_gather1_f32,
+        avx2_kgrad_f32,
+        avx2_kgrad3_f32,
+        f32,
+        F32x8,
+        12,
+        "avx2,fma"
+    );
+    dw_fns!(
+        avx2_gather_f64,
+        avx2_gather4_f64,
+        avx2_gather1_f64,
+        avx2_kgrad_f64,
+        avx2_kgrad3_f64,
+        f64,
+        F64x4,
+        12,
+        "avx2,fma"
+    );
+    dw_fns!(
+        avx512_gather_f32,
+        avx512_gather4_f32,
+        avx512_gather1_f32,
+        avx512_kgrad_f32,
+        avx512_kgrad3_f32,
+        f32,
+        F32x16,
+        14,
+        "avx512f"
+    );
+    dw_fns!(
+        avx512_gather_f64,
+        avx512_gather4_f64,
+        avx512_gather1_f64,
+        avx512_kgrad_f64,
+        avx512_kgrad3_f64,
+        f64,
+        F64x8,
+        14,
+        "avx512f"
+    );
 
     pub(super) fn tiles_f32(isa: Isa) -> Option<DwTiles<f32>> {
         match isa {
@@ -180,6 +233,8 @@ mod x86 {
                 w: 16,
                 p: 14,
                 gather: avx512_gather_f32,
+                gather4: avx512_gather4_f32,
+                gather1: avx512_gather1_f32,
                 kgrad: avx512_kgrad_f32,
                 kgrad_small: avx512_kgrad3_f32,
             }),
@@ -187,6 +242,8 @@ mod x86 {
                 w: 8,
                 p: 12,
                 gather: avx2_gather_f32,
+                gather4: avx2_gather4_f32,
+                gather1: avx2_gather1_f32,
                 kgrad: avx2_kgrad_f32,
                 kgrad_small: avx2_kgrad3_f32,
             }),
@@ -200,6 +257,8 @@ mod x86 {
                 w: 8,
                 p: 14,
                 gather: avx512_gather_f64,
+                gather4: avx512_gather4_f64,
+                gather1: avx512_gather1_f64,
                 kgrad: avx512_kgrad_f64,
                 kgrad_small: avx512_kgrad3_f64,
             }),
@@ -207,6 +266,8 @@ mod x86 {
                 w: 4,
                 p: 12,
                 gather: avx2_gather_f64,
+                gather4: avx2_gather4_f64,
+                gather1: avx2_gather1_f64,
                 kgrad: avx2_kgrad_f64,
                 kgrad_small: avx2_kgrad3_f64,
             }),
