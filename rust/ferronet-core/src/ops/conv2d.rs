@@ -392,6 +392,9 @@ impl Conv2d {
                     conv_direct::forward(&g, dy, wr, None, None, dx);
                 });
             }
+            if conv_direct::transpose::usable(self) {
+                return conv_direct::transpose::input_grad(self, dy, w, None, dx);
+            }
         }
         let (k, f) = (self.k(), self.filters);
         let plane = self.h.output * self.w.output;

@@ -8,6 +8,7 @@
 //! input gradient of a unit-stride convolution is such a forward pass too.
 
 mod tiles;
+pub(crate) mod transpose;
 
 pub use tiles::ConvFloat;
 use tiles::ConvTiles;
@@ -22,7 +23,7 @@ use crate::workspace::{with_scratch, Slot};
 /// Most taps per output pixel the direct paths take.
 pub(crate) const MAX_K: usize = 32;
 /// Most taps per output the wide direct forward takes (a 3x3 kernel on 128 channels).
-const MAX_WIDE_K: usize = 1152;
+pub(crate) const MAX_WIDE_K: usize = 1152;
 /// Output values per forward task.
 const FWD_TASK: usize = 1 << 14;
 /// Most partial sums of the weight gradient, and fewest output pixels in one.
