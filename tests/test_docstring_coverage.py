@@ -6,6 +6,8 @@ come with an ``Example:`` section holding at least one ``>>>`` line. Add a
 module here once every public name in it has an example.
 """
 
+import doctest
+import functools
 import importlib
 import inspect
 
@@ -64,6 +66,8 @@ COVERED = [
     "ferronet.tensor.symbolic",
     "ferronet.utils.progbar",
     "ferronet.utils.random",
+    "ferronet.tensor.math_ops",
+    "ferronet.tensor.compare_ops",
 ]
 
 
@@ -83,6 +87,26 @@ def _missing(module_name):
 @pytest.mark.parametrize("module_name", COVERED)
 def test_every_public_callable_has_an_example(module_name):
     assert _missing(module_name) == []
+
+
+@functools.lru_cache(maxsize=None)
+def _doctest_docstrings(module_name):
+    module = importlib.import_module(module_name)
+    return {test.docstring for test in doctest.DocTestFinder(exclude_empty=True).find(module, module_name)}
+
+
+@pytest.mark.parametrize("module_name", COVERED)
+def test_every_example_is_collected_by_doctest(module_name):
+    """Ops made by a factory carry their declaring module, so test_docstrings.py runs their examples."""
+    module = importlib.import_module(module_name)
+    lost = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj) and _has_example(obj):
+            home = getattr(obj, "__module__", None) or module_name
+            if obj.__doc__ not in _doctest_docstrings(home):
+                lost.append(name)
+    assert lost == []
 
 
 def test_the_check_sees_a_missing_example():
