@@ -68,6 +68,14 @@ COVERED = [
     "ferronet.utils.random",
     "ferronet.tensor.math_ops",
     "ferronet.tensor.compare_ops",
+    "ferronet.tensor.activation_ops",
+    "ferronet.tensor.nn_ops",
+    "ferronet.tensor.reduce_ops",
+    "ferronet.tensor.array_ops",
+    "ferronet.tensor.attention_ops",
+    "ferronet.tensor.image_ops",
+    "ferronet.tensor.recurrent_ops",
+    "ferronet.nn",
 ]
 
 

@@ -390,10 +390,11 @@ def primitive(name, forward, vjp, fast_vjp=None, doc=None):
     return op
 
 
-def nondiff(forward, doc=None):
+def nondiff(forward, doc=None, name=None):
     """An op with no gradient (argmax, comparisons, casts to integers): a Tensor out, nothing recorded.
 
-    ``doc`` is the op's docstring, as for :func:`primitive`.
+    ``doc`` is the op's docstring, as for :func:`primitive`; ``name`` its name
+    (by default ``forward``'s).
 
     Example:
         >>> import ferronet as fn
@@ -406,7 +407,7 @@ def nondiff(forward, doc=None):
     def op(*args, **params):
         return _wrap(forward(*_values(args), **params))
 
-    op.__name__ = op.__qualname__ = getattr(forward, "__name__", "op")
+    op.__name__ = op.__qualname__ = name or getattr(forward, "__name__", "op")
     op.__signature__ = _signature_of(forward)
     if doc is not None:
         op.__doc__ = doc
