@@ -76,6 +76,9 @@ COVERED = [
     "ferronet.tensor.image_ops",
     "ferronet.tensor.recurrent_ops",
     "ferronet.nn",
+    "ferronet.keras.backend",
+    "ferronet.keras.random",
+    "ferronet.errors",
 ]
 
 
