@@ -79,6 +79,11 @@ COVERED = [
     "ferronet.keras.backend",
     "ferronet.keras.random",
     "ferronet.errors",
+    "ferronet.keras",
+    "ferronet.mixed_precision",
+    "ferronet.pinn",
+    "ferronet.pinn.lbfgs",
+    "ferronet.tfcompat.data",
 ]
 
 

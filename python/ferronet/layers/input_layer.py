@@ -65,5 +65,15 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
 
     Returns:
         A :class:`~ferronet.models.functional.KerasTensor` (its ``_keras_history`` holds the InputLayer).
+
+    Example:
+        >>> import ferronet as fn
+        >>> inputs = fn.keras.Input((4,), name="features")
+        >>> inputs.shape, inputs.dtype
+        ((None, 4), 'float32')
+        >>> outputs = fn.layers.Dense(2)(inputs)
+        >>> model = fn.keras.Model(inputs, outputs)
+        >>> model.predict(np.ones((3, 4), dtype="float32"), verbose=0).shape
+        (3, 2)
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs).output
