@@ -22,6 +22,7 @@ from .core import Primitive, as_tensor
 
 __all__ = ["rnn_sequence", "FUSED_ACTIVATIONS"]
 
+#: The ``activation`` and ``recurrent_activation`` names :func:`rnn_sequence` runs in its Rust kernels.
 FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 
 
