@@ -13,16 +13,23 @@ Example:
 
 from __future__ import annotations
 
+import math
 import types as _types
 
 import numpy as np
 
 from ..tensor.core import Tensor, _wrap, unwrap
 
-__all__ = ["Dataset", "AUTOTUNE"]
+__all__ = ["Dataset", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY"]
 
 AUTOTUNE = -1
-experimental = _types.SimpleNamespace(AUTOTUNE=AUTOTUNE)
+#: What :meth:`Dataset.cardinality` returns for an endless dataset (``repeat()``).
+INFINITE_CARDINALITY = -1
+#: What :meth:`Dataset.cardinality` returns when the number of elements is not known before iterating (``filter``).
+UNKNOWN_CARDINALITY = -2
+experimental = _types.SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
+                                      UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY)
+_ENDLESS = math.inf  # the length of an endless dataset; None is an unknown one
 
 
 def _map_structure(fn, s):
@@ -64,7 +71,7 @@ class Dataset:
 
     def __init__(self, make, length):
         self._make = make          # () -> iterator over this epoch's elements
-        self._length = length      # number of elements, or None when unknown
+        self._length = length      # number of elements, _ENDLESS, or None when unknown
         self._epoch = None
 
     # ----------------------------------------------------------- construction
@@ -154,7 +161,7 @@ class Dataset:
             ([0, 1, 5, 6], 4)
         """
         parent = self
-        n = None if self._length is None or dataset._length is None else self._length + dataset._length
+        n = None if self._length is None or dataset._length is None else self._length + dataset._length  # inf + n
         return Dataset(lambda: (it for d in (parent, dataset) for it in d._make()), n)
 
     def unbatch(self):
@@ -242,7 +249,7 @@ class Dataset:
                 yield stack(items)
 
         n = self._length
-        length = None if n is None else (n // batch_size if drop_remainder else -(-n // batch_size))
+        length = n if n in (None, _ENDLESS) else (n // batch_size if drop_remainder else -(-n // batch_size))
         return Dataset(make, length)
 
     def map(self, map_func, num_parallel_calls=None, deterministic=None):
@@ -296,7 +303,9 @@ class Dataset:
                 k += 1
 
         n = self._length
-        return Dataset(make, None if count is None or n is None else n * int(count))
+        if n == 0 or count == 0:
+            return Dataset(make, 0)
+        return Dataset(make, _ENDLESS if count is None else None if n is None else n * int(count))
 
     def take(self, count):
         """The first ``count`` elements (all of them when ``count`` is -1, as in TensorFlow).
@@ -316,7 +325,7 @@ class Dataset:
                 yield item
 
         n = self._length
-        return Dataset(make, count if n is None else min(n, count))
+        return Dataset(make, count if n is None else min(n, count))  # an endless dataset: count
 
     def skip(self, count):
         """All but the first ``count`` elements.
@@ -336,7 +345,7 @@ class Dataset:
             yield from it
 
         n = self._length
-        return Dataset(make, None if n is None else max(0, n - count))
+        return Dataset(make, n if n in (None, _ENDLESS) else max(0, n - count))
 
     def prefetch(self, buffer_size=None):
         """Accepted for compatibility: the data is in memory already.
@@ -377,21 +386,27 @@ class Dataset:
                 for it in self._make())
 
     def cardinality(self):
-        """The number of elements, or -2 when it is unknown (after ``filter`` or an endless ``repeat``).
+        """The number of elements: -1 (:data:`INFINITE_CARDINALITY`) for an endless dataset, -2
+        (:data:`UNKNOWN_CARDINALITY`) when it is not known before iterating (after ``filter``).
 
         Example:
             >>> import ferronet as tf
             >>> ds = tf.data.Dataset.range(10)
             >>> ds.cardinality(), ds.batch(4).cardinality(), ds.repeat().cardinality()
-            (10, 3, -2)
+            (10, 3, -1)
+            >>> ds.filter(lambda i: i > 4).cardinality() == tf.data.UNKNOWN_CARDINALITY
+            True
         """
-        return -2 if self._length is None else self._length
+        if self._length is None:
+            return UNKNOWN_CARDINALITY
+        return INFINITE_CARDINALITY if self._length == _ENDLESS else int(self._length)
 
     def __len__(self):
-        if self._length is None:
+        if self._length is None or self._length == _ENDLESS:
             raise TypeError("The length of this dataset is unknown (repeat() without a count or filter()). "
-                            "Received: a dataset of unknown cardinality; give steps_per_epoch to fit")
-        return self._length
+                            "Received: a dataset of "
+                            f"{'infinite' if self._length else 'unknown'} cardinality; give steps_per_epoch to fit")
+        return int(self._length)
 
     # fit/evaluate/predict read a dataset like keras.utils.PyDataset: batch 0, 1, 2... of this epoch, then
     # on_epoch_end(). Batches are drawn as they are asked for, so an endless dataset (repeat()) with
