@@ -71,5 +71,6 @@ class FileFormatError(FerronetError, ValueError):
         ...     fn.models.load_model("notes.keras")
         ... except fn.errors.FileFormatError as e:
         ...     print(e)
-        This is not a ferronet model file (not a readable zip archive: File is not a zip file); it may be truncated or of another format. Received: filepath='notes.keras'
+        This is not a ferronet model file (not a readable zip archive: File is not a zip file); it may be
+        truncated or of another format. Received: filepath='notes.keras'
     """

@@ -65,7 +65,8 @@ class DTypePolicy:
         ...     fn.mixed_precision.DTypePolicy("mixed_float16")
         ... except fn.errors.ArgumentError as e:
         ...     print(e)
-        ferronet cannot run the dtype policy 'mixed_float16': ferronet has no float16 kernels; 'mixed_bfloat16' is its mixed precision. Expected one of 'float32', 'float64', 'mixed_bfloat16'. Received: name='mixed_float16'
+        ferronet cannot run the dtype policy 'mixed_float16': ferronet has no float16 kernels; 'mixed_bfloat16'
+        is its mixed precision. Expected one of 'float32', 'float64', 'mixed_bfloat16'. Received: name='mixed_float16'
     """
 
     def __init__(self, name: Optional[str] = None):

@@ -240,8 +240,10 @@ def test_a_documented_primitive_is_a_function_of_its_module_with_its_docstring(m
     from ferronet.tensor import core
 
     monkeypatch.setattr(core, "ARRAY_OUT", lean and core.ARRAY_OUT)
-    hyp = core.primitive("hypot", np.hypot, lambda g, y, a, b: (M.multiply(g, M.divide(a, y)),
-                                                                M.multiply(g, M.divide(b, y))), doc="``√(x² + y²)``.")
+    def hypot_vjp(g, y, a, b):
+        return M.multiply(g, M.divide(a, y)), M.multiply(g, M.divide(b, y))
+
+    hyp = core.primitive("hypot", np.hypot, hypot_vjp, doc="``√(x² + y²)``.")
     assert inspect.isfunction(hyp) and hyp.__doc__ == "``√(x² + y²)``." and hyp.__module__ == __name__
     assert str(inspect.signature(hyp)) == "(x, y)" and hyp.primitive.name == "hypot"
     a, b = fn.constant([3.0]), fn.constant([4.0])
@@ -254,6 +256,15 @@ def test_a_documented_primitive_is_a_function_of_its_module_with_its_docstring(m
     assert inspect.isfunction(undocumented) if core.ARRAY_OUT else isinstance(undocumented, core.Primitive)
     same = core.nondiff(lambda x: x, doc="Same.", name="same")
     assert same.__name__ == "same" and same.__module__ == __name__ and str(inspect.signature(same)) == "(x)"
+
+
+def test_public_ops_pickle_by_reference():
+    import pickle
+
+    from ferronet.tensor import nn_ops
+
+    ops = [getattr(M, name) for name in M.__all__] + [getattr(nn_ops, name) for name in nn_ops.__all__]
+    assert [op for op in ops if pickle.loads(pickle.dumps(op)) is not op] == []
 
 
 def test_public_ops_have_their_own_docstrings():

@@ -151,8 +151,8 @@ def standardize_dtype(dtype) -> str:
     Example:
         >>> import ferronet as fn
         >>> from ferronet.keras import backend
-        >>> backend.standardize_dtype(np.float64), backend.standardize_dtype(fn.float32), backend.standardize_dtype(None)
-        ('float64', 'float32', 'float32')
+        >>> [backend.standardize_dtype(d) for d in (np.float64, "int32", fn.float32, None)]
+        ['float64', 'int32', 'float32', 'float32']
     """
     if dtype is None:
         return _FLOATX

@@ -75,7 +75,8 @@ def _act(name, fwd, fast_bwd, formula, saved="x", doc=None):
 
 _X = inspect.Signature([inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
 
-relu = _act("relu", _ops.relu, _ops.relu_backward, lambda x: M.where(M.greater(x, 0), x, 0), doc="""``max(x, 0)``, element-wise; its gradient is 1 where ``x > 0``, else 0.
+relu = _act("relu", _ops.relu, _ops.relu_backward, lambda x: M.where(M.greater(x, 0), x, 0),
+            doc="""``max(x, 0)``, element-wise; its gradient is 1 where ``x > 0``, else 0.
 
     Example:
         >>> import ferronet as fn

@@ -414,7 +414,8 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, axis=-1, dtype="float32
     return _wrap(out)
 
 
-stop_gradient = nondiff(lambda x: x, name="stop_gradient", doc="""``x`` as a tensor no tape traces through: its gradient is None.
+stop_gradient = nondiff(lambda x: x, name="stop_gradient",
+                        doc="""``x`` as a tensor no tape traces through: its gradient is None.
 
     Example:
         >>> import ferronet as fn
@@ -426,7 +427,8 @@ stop_gradient = nondiff(lambda x: x, name="stop_gradient", doc="""``x`` as a ten
         >>> float(y), float(tape.gradient(y, x))
         (9.0, 3.0)
     """)
-identity = primitive("identity", lambda x: x, lambda g, y, a: (g,), doc="""``x`` itself, as a tensor a tape traces through (gradient 1).
+identity = primitive("identity", lambda x: x, lambda g, y, a: (g,),
+                     doc="""``x`` itself, as a tensor a tape traces through (gradient 1).
 
     Example:
         >>> import ferronet as fn

@@ -117,7 +117,8 @@ ceil = nondiff(np.ceil, doc="""The smallest integer value ``>= x``, element-wise
         >>> ceil(fn.constant([1.2, -1.7])).numpy()
         array([ 2., -1.], dtype=float32)
     """)
-sign = nondiff(np.sign, doc="""``-1``, ``0`` or ``1`` by the sign of each element (no gradient: it is 0 almost everywhere).
+sign = nondiff(np.sign,
+               doc="""``-1``, ``0`` or ``1`` by the sign of each element (no gradient: it is 0 almost everywhere).
 
     Example:
         >>> import ferronet as fn
@@ -125,7 +126,8 @@ sign = nondiff(np.sign, doc="""``-1``, ``0`` or ``1`` by the sign of each elemen
         >>> sign(fn.constant([-3.0, 0.0, 2.5])).numpy()
         array([-1.,  0.,  1.], dtype=float32)
     """)
-floordiv = nondiff(np.floor_divide, doc="""``x // y``: the quotient rounded toward minus infinity, as Python's ``//``.
+floordiv = nondiff(np.floor_divide, name="floordiv",
+                   doc="""``x // y``: the quotient rounded toward minus infinity, as Python's ``//``.
 
     Example:
         >>> import ferronet as fn
@@ -133,7 +135,7 @@ floordiv = nondiff(np.floor_divide, doc="""``x // y``: the quotient rounded towa
         >>> floordiv(fn.constant([7, -7]), 2).numpy()
         array([ 3, -4], dtype=int32)
     """)
-mod = nondiff(np.mod, doc="""``x % y``: the remainder with the sign of ``y``, as Python's ``%``.
+mod = nondiff(np.mod, name="mod", doc="""``x % y``: the remainder with the sign of ``y``, as Python's ``%``.
 
     Example:
         >>> import ferronet as fn
@@ -143,7 +145,7 @@ mod = nondiff(np.mod, doc="""``x % y``: the remainder with the sign of ``y``, as
     """)
 
 # --------------------------------------------------------------- float classes
-is_nan = nondiff(np.isnan, doc="""Whether each element is NaN.
+is_nan = nondiff(np.isnan, name="is_nan", doc="""Whether each element is NaN.
 
     Example:
         >>> import ferronet as fn
@@ -151,7 +153,7 @@ is_nan = nondiff(np.isnan, doc="""Whether each element is NaN.
         >>> is_nan(fn.constant([1.0, np.nan, np.inf])).numpy()
         array([False,  True, False])
     """)
-is_finite = nondiff(np.isfinite, doc="""Whether each element is neither infinite nor NaN.
+is_finite = nondiff(np.isfinite, name="is_finite", doc="""Whether each element is neither infinite nor NaN.
 
     Example:
         >>> import ferronet as fn
@@ -159,7 +161,7 @@ is_finite = nondiff(np.isfinite, doc="""Whether each element is neither infinite
         >>> is_finite(fn.constant([1.0, np.nan, -np.inf])).numpy()
         array([ True, False, False])
     """)
-is_inf = nondiff(np.isinf, doc="""Whether each element is ``+inf`` or ``-inf``.
+is_inf = nondiff(np.isinf, name="is_inf", doc="""Whether each element is ``+inf`` or ``-inf``.
 
     Example:
         >>> import ferronet as fn

@@ -105,7 +105,8 @@ def _div_vjp(g, y, a, b):
     return _unbroadcast(ga, _shape(a)), _unbroadcast(negative(multiply(ga, y)), _shape(b))
 
 
-divide = primitive("divide", np.true_divide, _div_vjp, doc="""``x / y``, element-wise (true division; ``truediv`` is the same op).
+divide = primitive("divide", np.true_divide, _div_vjp,
+                   doc="""``x / y``, element-wise (true division; ``truediv`` is the same op).
 
     Example:
         >>> import ferronet as fn
@@ -135,7 +136,8 @@ def _pow_vjp(g, y, a, b):
     return _unbroadcast(ga, _shape(a)), gb
 
 
-power = primitive("pow", _pow_fwd, _pow_vjp, doc="""``x ** y``, element-wise (``pow`` is the same op); differentiable in both.
+power = primitive("pow", _pow_fwd, _pow_vjp,
+                  doc="""``x ** y``, element-wise (``pow`` is the same op); differentiable in both.
 
     Example:
         >>> import ferronet as fn
@@ -194,7 +196,7 @@ def _maxmin_vjp(pick):
 
 # Ties send the gradient to the first argument, as TensorFlow does.
 maximum = primitive("maximum", np.maximum, _maxmin_vjp(lambda a, b: greater_equal(a, b)),
-                    doc="""The larger of ``x`` and ``y``, element-wise; the gradient goes to the larger (``x`` on ties).
+                    doc="""Element-wise maximum of ``x`` and ``y``; the gradient goes to the larger (``x`` on ties).
 
     Example:
         >>> import ferronet as fn
@@ -207,7 +209,7 @@ maximum = primitive("maximum", np.maximum, _maxmin_vjp(lambda a, b: greater_equa
         (array([0., 0., 2.], dtype=float32), array([0., 1., 1.], dtype=float32))
     """)
 minimum = primitive("minimum", np.minimum, _maxmin_vjp(lambda a, b: less_equal(a, b)),
-                    doc="""The smaller of ``x`` and ``y``, element-wise; the gradient goes to the smaller (``x`` on ties).
+                    doc="""Element-wise minimum of ``x`` and ``y``; the gradient goes to the smaller (``x`` on ties).
 
     Example:
         >>> import ferronet as fn
@@ -217,7 +219,8 @@ minimum = primitive("minimum", np.minimum, _maxmin_vjp(lambda a, b: less_equal(a
     """)
 
 # ----------------------------------------------------------------- unary math
-abs = primitive("abs", np.abs, lambda g, y, a: (multiply(g, sign(a)),), doc="""``|x|``, element-wise; its gradient is ``sign(x)`` (0 at 0).
+abs = primitive("abs", np.abs, lambda g, y, a: (multiply(g, sign(a)),),
+                doc="""``|x|``, element-wise; its gradient is ``sign(x)`` (0 at 0).
 
     Example:
         >>> import ferronet as fn
@@ -241,7 +244,8 @@ square = primitive("square", np.square, lambda g, y, a: (multiply(g, multiply(a,
         >>> y.numpy(), tape.gradient(y, x).numpy()
         (array([1., 9.], dtype=float32), array([ 2., -6.], dtype=float32))
     """)
-sqrt = primitive("sqrt", np.sqrt, lambda g, y, a: (divide(g, multiply(y, 2)),), doc="""``√x``, element-wise (NaN for ``x < 0``).
+sqrt = primitive("sqrt", np.sqrt, lambda g, y, a: (divide(g, multiply(y, 2)),),
+                 doc="""``√x``, element-wise (NaN for ``x < 0``).
 
     Example:
         >>> import ferronet as fn
@@ -280,7 +284,8 @@ exp = primitive("exp", np.exp, lambda g, y, a: (multiply(g, y),), doc="""``e ** 
         >>> np.round(y.numpy(), 4), np.round(tape.gradient(y, x).numpy(), 4)
         (array([1.    , 2.7183], dtype=float32), array([1.    , 2.7183], dtype=float32))
     """)
-expm1 = primitive("expm1", np.expm1, lambda g, y, a: (multiply(g, add(y, 1)),), doc="""``e ** x - 1``, accurate for small ``x``.
+expm1 = primitive("expm1", np.expm1, lambda g, y, a: (multiply(g, add(y, 1)),),
+                  doc="""``e ** x - 1``, accurate for small ``x``.
 
     Example:
         >>> import ferronet as fn
@@ -288,7 +293,8 @@ expm1 = primitive("expm1", np.expm1, lambda g, y, a: (multiply(g, add(y, 1)),), 
         >>> expm1(fn.constant([1e-7, 0.0], dtype="float64")).numpy()
         array([1.00000005e-07, 0.00000000e+00])
     """)
-log = primitive("log", np.log, lambda g, y, a: (divide(g, a),), doc="""The natural logarithm, element-wise (``-inf`` at 0, NaN below).
+log = primitive("log", np.log, lambda g, y, a: (divide(g, a),),
+                doc="""The natural logarithm, element-wise (``-inf`` at 0, NaN below).
 
     Example:
         >>> import ferronet as fn
@@ -300,7 +306,8 @@ log = primitive("log", np.log, lambda g, y, a: (divide(g, a),), doc="""The natur
         >>> np.round(y.numpy(), 4), tape.gradient(y, x).numpy()  # 1 / x
         (array([0.    , 1.3863], dtype=float32), array([1.  , 0.25], dtype=float32))
     """)
-log1p = primitive("log1p", np.log1p, lambda g, y, a: (divide(g, add(a, 1)),), doc="""``log(1 + x)``, accurate for small ``x``.
+log1p = primitive("log1p", np.log1p, lambda g, y, a: (divide(g, add(a, 1)),),
+                  doc="""``log(1 + x)``, accurate for small ``x``.
 
     Example:
         >>> import ferronet as fn
@@ -308,7 +315,8 @@ log1p = primitive("log1p", np.log1p, lambda g, y, a: (divide(g, add(a, 1)),), do
         >>> log1p(fn.constant([1e-7, 0.0], dtype="float64")).numpy()
         array([9.9999995e-08, 0.0000000e+00])
     """)
-sin = primitive("sin", np.sin, lambda g, y, a: (multiply(g, cos(a)),), doc="""Sine (radians), element-wise; any order of derivative.
+sin = primitive("sin", np.sin, lambda g, y, a: (multiply(g, cos(a)),),
+                doc="""Sine (radians), element-wise; any order of derivative.
 
     Example:
         >>> import ferronet as fn
@@ -331,7 +339,8 @@ cos = primitive("cos", np.cos, lambda g, y, a: (negative(multiply(g, sin(a))),),
         >>> np.round(cos(fn.constant([0.0, np.pi / 3, np.pi])).numpy(), 4)
         array([ 1. ,  0.5, -1. ], dtype=float32)
     """)
-tan = primitive("tan", np.tan, lambda g, y, a: (multiply(g, add(square(y), 1)),), doc="""Tangent (radians), element-wise.
+tan = primitive("tan", np.tan, lambda g, y, a: (multiply(g, add(square(y), 1)),),
+                doc="""Tangent (radians), element-wise.
 
     Example:
         >>> import ferronet as fn

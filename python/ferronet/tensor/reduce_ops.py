@@ -128,7 +128,8 @@ def _extreme(name, fn, doc):
     return op
 
 
-reduce_max = _extreme("reduce_max", np.max, """Maximum over ``axis`` (all axes by default); ties share the gradient equally.
+reduce_max = _extreme("reduce_max", np.max,
+                      """Maximum over ``axis`` (all axes by default); ties share the gradient equally.
 
     Example:
         >>> import ferronet as fn
@@ -142,7 +143,8 @@ reduce_max = _extreme("reduce_max", np.max, """Maximum over ``axis`` (all axes b
         array([[0. , 0.5],
                [0.5, 0. ]], dtype=float32)
     """)
-reduce_min = _extreme("reduce_min", np.min, """Minimum over ``axis`` (all axes by default); ties share the gradient equally.
+reduce_min = _extreme("reduce_min", np.min,
+                      """Minimum over ``axis`` (all axes by default); ties share the gradient equally.
 
     Example:
         >>> import ferronet as fn
@@ -321,7 +323,8 @@ def _arg(fn, doc):
     return op
 
 
-argmax = _arg(np.argmax, """Index of the maximum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
+argmax = _arg(np.argmax,
+              """Index of the maximum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
 
     Example:
         >>> import ferronet as fn
@@ -329,7 +332,8 @@ argmax = _arg(np.argmax, """Index of the maximum along ``axis`` (default 0, as T
         >>> fn.argmax(x, axis=1).numpy(), fn.argmax(x).numpy()
         (array([1, 0]), array([1, 0, 1]))
     """)
-argmin = _arg(np.argmin, """Index of the minimum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
+argmin = _arg(np.argmin,
+              """Index of the minimum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
 
     Example:
         >>> import ferronet as fn
