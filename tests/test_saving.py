@@ -1,4 +1,4 @@
-"""Saving and loading: bit-exact round trips, resumed training, damaged and foreign files, pickling."""
+"""Saving and loading: bit-exact round trips, resumed training, damaged and foreign files (FileFormatError), pickling."""
 
 import io
 import os
@@ -68,16 +68,16 @@ def test_damaged_and_foreign_files(tmp_path, data):
     payload = path.read_bytes()
     truncated = tmp_path / "t.ferronet"
     truncated.write_bytes(payload[: len(payload) // 2])
-    with pytest.raises(ValueError, match="not a ferronet model file|truncated|damaged"):
+    with pytest.raises(fn.errors.FileFormatError, match="not a ferronet model file|truncated|damaged"):
         fn.models.load_model(truncated)
     garbage = tmp_path / "g.ferronet"
     garbage.write_bytes(b"\x89HDF\r\n" + os.urandom(200))
-    with pytest.raises(ValueError, match="not a ferronet model file"):
+    with pytest.raises(fn.errors.FileFormatError, match="not a ferronet model file"):
         fn.models.load_model(garbage)
     foreign = tmp_path / "f.zip"
     with zipfile.ZipFile(foreign, "w") as zf:
         zf.writestr("config.json", "{}")
-    with pytest.raises(ValueError, match="no ferronet.json"):
+    with pytest.raises(fn.errors.FileFormatError, match="no ferronet.json"):
         fn.models.load_model(foreign)
     # A flipped byte inside the stored weights is caught by the zip CRC.
     corrupt = bytearray(payload)
@@ -85,7 +85,7 @@ def test_damaged_and_foreign_files(tmp_path, data):
     corrupt[start] ^= 0xFF
     bad = tmp_path / "c.ferronet"
     bad.write_bytes(bytes(corrupt))
-    with pytest.raises(ValueError):
+    with pytest.raises(fn.errors.FileFormatError):
         fn.models.load_model(bad)
     with pytest.raises(FileNotFoundError):
         fn.models.load_model(tmp_path / "missing.ferronet")

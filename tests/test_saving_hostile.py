@@ -151,7 +151,7 @@ def test_forged_zip_members_raise_value_error(tmp_path, saved, patch, match):
     _, src = saved
     forged = tmp_path / "forged.ferronet"
     forged.write_bytes(_set_flag(src.read_bytes(), b"weights.npz", **patch))
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(fn.errors.FileFormatError, match=match):
         fn.models.load_model(forged)
 
 
@@ -169,7 +169,7 @@ def test_forged_configs_raise_value_error(tmp_path, saved, edit, match):
     _, src = saved
     forged = tmp_path / "forged.ferronet"
     _forge(forged, src, edit)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(fn.errors.FileFormatError, match=match):
         fn.models.load_model(forged)
 
 
@@ -179,7 +179,7 @@ def test_deeply_nested_config_raises_value_error(tmp_path, saved):
     members["ferronet.json"] = b"[" * 200000 + b"]" * 200000
     forged = tmp_path / "deep.ferronet"
     _write(forged, members)
-    with pytest.raises(ValueError):
+    with pytest.raises(fn.errors.FileFormatError):
         fn.models.load_model(forged)
 
 

@@ -52,6 +52,21 @@ class DTypePolicy:
 
     Raises:
         ArgumentError: for another name (``"bfloat16"``, ``"float16"`` and ``"mixed_float16"`` say why).
+
+    Example:
+        >>> import ferronet as fn
+        >>> policy = fn.mixed_precision.DTypePolicy("mixed_bfloat16")
+        >>> policy.compute_dtype, policy.variable_dtype, policy.precision
+        ('bfloat16', 'float32', 'bfloat16')
+        >>> layer = fn.layers.Dense(4, dtype=policy)  # this layer only
+        >>> layer.compute_dtype, layer.dtype_policy
+        ('bfloat16', <DTypePolicy "mixed_bfloat16">)
+        >>> try:
+        ...     fn.mixed_precision.DTypePolicy("mixed_float16")
+        ... except fn.errors.ArgumentError as e:
+        ...     print(e)
+        ferronet cannot run the dtype policy 'mixed_float16': ferronet has no float16 kernels; 'mixed_bfloat16'
+        is its mixed precision. Expected one of 'float32', 'float64', 'mixed_bfloat16'. Received: name='mixed_float16'
     """
 
     def __init__(self, name: Optional[str] = None):
@@ -134,15 +149,38 @@ def get(value) -> DTypePolicy:
 def set_global_policy(policy) -> None:
     """Set the policy of layers created from now on without a ``dtype`` (``None``: back to ``floatx()``).
 
+    ``set_dtype_policy`` is the same function (Keras 3's name).
+
     Args:
         policy: a name (``"mixed_bfloat16"``) or a :class:`DTypePolicy`.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.mixed_precision.set_global_policy("mixed_bfloat16")
+        >>> fn.layers.Dense(4).compute_dtype
+        'bfloat16'
+        >>> fn.mixed_precision.set_global_policy(None)  # back to floatx()
+        >>> fn.layers.Dense(4).compute_dtype
+        'float32'
     """
     global _GLOBAL
     _GLOBAL = None if policy is None else get(policy)
 
 
 def global_policy() -> DTypePolicy:
-    """The policy new layers get by default: the one set, else ``DTypePolicy(keras.backend.floatx())``."""
+    """The policy new layers get by default: the one set, else ``DTypePolicy(keras.backend.floatx())``.
+
+    ``dtype_policy`` is the same function (Keras 3's name).
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.mixed_precision.global_policy()
+        <DTypePolicy "float32">
+        >>> fn.mixed_precision.set_global_policy("float64")
+        >>> fn.mixed_precision.global_policy().variable_dtype
+        'float64'
+        >>> fn.mixed_precision.set_global_policy(None)
+    """
     return _GLOBAL if _GLOBAL is not None else DTypePolicy(None)
 
 

@@ -15,7 +15,7 @@ and renamed over the target, so a crash never leaves half a file (a save
 killed outright leaves its temporary, which the next save of the same target
 removes); loading checks everything (format, members, names, shapes, dtypes)
 before it returns a model, so a truncated, damaged, forged or foreign file
-raises a ``ValueError`` and never yields a half-loaded model.
+raises a :class:`~ferronet.errors.FileFormatError` (a ``ValueError``) and never yields a half-loaded model.
 
 Sizes are checked before anything is read or allocated: a zip declares each
 member's size, an ``.npy`` header its shape, and the config's layers may
@@ -38,6 +38,7 @@ import zlib
 import numpy as np
 
 from . import formats as _formats
+from .errors import FerronetError, FileFormatError
 # Limits checked before reading (a config is kilobytes; a stored member is as large as its bytes in the file).
 _JSON_LIMIT = 16 * 2**20
 _EXPANSION_LIMIT = 64
@@ -206,29 +207,29 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True) -> None:
 
 
 def _zip(data: bytes, label, what="model file") -> zipfile.ZipFile:
-    """A zip archive over ``data`` whose declared sizes and methods were checked, or a ValueError."""
+    """A zip archive over ``data`` whose declared sizes and methods were checked, or a FileFormatError."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
-        raise ValueError(
+        raise FileFormatError(
             f"This is not a ferronet {what} (not a readable zip archive: {e}); it may be truncated or of another "
             f"format. Received: {label}"
         ) from None
     if infos and min(i.header_offset for i in infos) != 0:
         # zipfile accepts bytes before an archive; a truncated model file then reads as the last inner .npz
-        raise ValueError(f"The {what} is truncated or damaged (its archive does not start at its first byte). "
+        raise FileFormatError(f"The {what} is truncated or damaged (its archive does not start at its first byte). "
                          f"Received: {label}")
     for i in infos:
         if i.flag_bits & 0x1:
-            raise ValueError(f"The {what} has an encrypted member {i.filename!r}, which ferronet never writes. "
+            raise FileFormatError(f"The {what} has an encrypted member {i.filename!r}, which ferronet never writes. "
                              f"Received: {label}")
         if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ValueError(f"The {what} uses an unsupported compression method ({i.compress_type}) for "
+            raise FileFormatError(f"The {what} uses an unsupported compression method ({i.compress_type}) for "
                              f"{i.filename!r}. Received: {label}")
     declared = sum(i.file_size for i in infos)
     if declared > _SLACK + _EXPANSION_LIMIT * len(data):
-        raise ValueError(
+        raise FileFormatError(
             f"The {what} declares {declared} bytes of content in {len(data)} bytes of file, far more than ferronet "
             f"writes (it stores members uncompressed): a damaged or forged file. Received: {label}"
         )
@@ -238,12 +239,12 @@ def _zip(data: bytes, label, what="model file") -> zipfile.ZipFile:
 def _read(zf, name, label, limit=None) -> bytes:
     info = zf.getinfo(name)
     if limit is not None and info.file_size > limit:
-        raise ValueError(f"{name} declares {info.file_size} bytes, more than the {limit} a ferronet file holds. "
+        raise FileFormatError(f"{name} declares {info.file_size} bytes, more than the {limit} a ferronet file holds. "
                          f"Received: {label}")
     try:
         return zf.read(info)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
-        raise ValueError(f"The file's member {name} is damaged ({e}). Received: {label}") from None
+        raise FileFormatError(f"The file's member {name} is damaged ({e}). Received: {label}") from None
 
 
 def _npz(data: bytes, label, member="weights") -> dict:
@@ -258,14 +259,14 @@ def _npz(data: bytes, label, member="weights") -> dict:
             header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = header(f)
             if dtype.hasobject or dtype.kind not in "biuf":
-                raise ValueError(f"arrays must hold numbers, not {dtype}")
+                raise FileFormatError(f"arrays must hold numbers, not {dtype}")
             if math.prod(shape) * dtype.itemsize > len(raw):
-                raise ValueError(f"{info.filename} declares shape {shape} but holds {len(raw)} bytes")
+                raise FileFormatError(f"{info.filename} declares shape {shape} but holds {len(raw)} bytes")
             f.seek(0)
             key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
             arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
         except (ValueError, OSError, EOFError, TypeError, SyntaxError) as e:
-            raise ValueError(f"The file has damaged arrays in {member} ({e}). Received: {label}") from None
+            raise FileFormatError(f"The file has damaged arrays in {member} ({e}). Received: {label}") from None
     return arrays
 
 
@@ -277,19 +278,19 @@ class _Archive:
         self.zf = _zip(data, label)
         names = set(self.zf.namelist())
         if "ferronet.json" not in names:
-            raise ValueError(f"A zip archive but not a ferronet model file (no ferronet.json inside). Received: {label}")
+            raise FileFormatError(f"A zip archive but not a ferronet model file (no ferronet.json inside). Received: {label}")
         try:
             self.meta = json.loads(_read(self.zf, "ferronet.json", label, _JSON_LIMIT).decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError) as e:
-            raise ValueError(f"The model file has a damaged ferronet.json ({e}). Received: {label}") from None
+            raise FileFormatError(f"The model file has a damaged ferronet.json ({e}). Received: {label}") from None
         if not isinstance(self.meta, dict) or self.meta.get("format") != _FORMAT:
-            raise ValueError(f"This is not a ferronet model file (format tag missing). Received: {label}")
+            raise FileFormatError(f"This is not a ferronet model file (format tag missing). Received: {label}")
         version = self.meta.get("format_version", 0)
         if not isinstance(version, int) or isinstance(version, bool):
-            raise ValueError(f"The model file has an invalid format_version. Received: format_version={version!r} in "
+            raise FileFormatError(f"The model file has an invalid format_version. Received: format_version={version!r} in "
                              f"{label}")
         if version > _FORMAT_VERSION:
-            raise ValueError(
+            raise FileFormatError(
                 f"The model file was written by a newer ferronet (format version {version}, "
                 f"this version reads up to {_FORMAT_VERSION}): upgrade ferronet. Received: {label}"
             )
@@ -301,7 +302,7 @@ class _Archive:
 
     def arrays(self, member) -> dict:
         if member not in self.names:
-            raise ValueError(f"The model file is incomplete: {member} is missing. Received: {self.label}")
+            raise FileFormatError(f"The model file is incomplete: {member} is missing. Received: {self.label}")
         return _npz(_read(self.zf, member, self.label), self.label, member)
 
 
@@ -314,17 +315,17 @@ def _match(label, weights, arrays) -> list:
         ordered = list(arrays.values())
     else:
         missing = [v.path for v in weights if v.path not in arrays]
-        raise ValueError(
+        raise FileFormatError(
             f"The file holds {len(arrays)} weight arrays but the model has {len(weights)} (missing by name: "
             f"{missing or 'none'}; in the file: {list(arrays)}). Received: {label}"
         )
     for v, a, key in zip(weights, ordered, arrays):
         if a.shape != v.shape:
-            raise ValueError(f"Weight '{v.path}' has shape {v.shape} in the model. Received: shape {a.shape} for "
+            raise FileFormatError(f"Weight '{v.path}' has shape {v.shape} in the model. Received: shape {a.shape} for "
                              f"entry {key!r} of {label}")
         floats = v.dtype.kind == "f"  # integer variables are counters (Normalization's count)
         if a.dtype.kind not in ("f" if floats else "iu"):
-            raise ValueError(f"Weight '{v.path}' must be {'floats' if floats else 'integers'}. Received: dtype "
+            raise FileFormatError(f"Weight '{v.path}' must be {'floats' if floats else 'integers'}. Received: dtype "
                              f"{a.dtype} for entry {key!r} of {label}")
     return ordered
 
@@ -332,25 +333,27 @@ def _match(label, weights, arrays) -> list:
 def _check_meta(meta, label):
     """Types of the top-level fields, so a forged file fails here and not in the middle of building."""
     if not isinstance(meta.get("model"), dict):
-        raise ValueError(f"The model file has no model config. Received: model={meta.get('model')!r:.80} in {label}")
+        raise FileFormatError(f"The model file has no model config. Received: model={meta.get('model')!r:.80} in {label}")
     for key, kind in (("compile", dict), ("optimizer", dict), ("layer_states", dict), ("weights", list)):
         if meta.get(key) is not None and not isinstance(meta[key], kind):
-            raise ValueError(f"The model file has an invalid {key!r} entry. Received: {key}={meta[key]!r:.80} in "
+            raise FileFormatError(f"The model file has an invalid {key!r} entry. Received: {key}={meta[key]!r:.80} in "
                              f"{label}")
     it = (meta.get("optimizer") or {}).get("iterations", 0)
     if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it < 2**63:
-        raise ValueError(f"The model file's optimizer iterations must be an int in [0, 2**63). Received: "
+        raise FileFormatError(f"The model file's optimizer iterations must be an int in [0, 2**63). Received: "
                          f"iterations={it!r} in {label}")
 
 
 def _load_archive(data: bytes, label, custom_objects=None, compile=True):
-    """The model in ``data``. Every failure caused by the file is a ValueError (the original as its cause)."""
+    """The model in ``data``. Every failure caused by the file is a FileFormatError (the original as its cause)."""
     try:
         return _load_checked(data, label, custom_objects, compile)
-    except (ValueError, MemoryError):
+    except (FerronetError, MemoryError):
         raise
+    except ValueError as e:  # raised while rebuilding the file's config (an unknown layer, a bad argument)
+        raise FileFormatError(str(e)) from e
     except Exception as e:
-        raise ValueError(f"The model file could not be loaded ({type(e).__name__}: {e}). Received: {label}") from e
+        raise FileFormatError(f"The model file could not be loaded ({type(e).__name__}: {e}). Received: {label}") from e
 
 
 def _load_checked(data: bytes, label, custom_objects, compile):
@@ -365,9 +368,9 @@ def _load_checked(data: bytes, label, custom_objects, compile):
         with weight_budget(ar.size("weights.npz") + _SLACK, label):
             model = layers_module.deserialize(meta["model"], custom_objects=custom_objects)
     except (KeyError, TypeError) as e:
-        raise ValueError(f"The model file has an invalid model config ({e!r}). Received: {label}") from None
+        raise FileFormatError(f"The model file has an invalid model config ({e!r}). Received: {label}") from None
     if not model.built and meta.get("weights"):
-        raise ValueError(f"The file holds weights for a model whose config has no input shape. Received: {label}")
+        raise FileFormatError(f"The file holds weights for a model whose config has no input shape. Received: {label}")
     ordered = _match(label, model.weights, ar.arrays("weights.npz"))
     opt_state = None
     if compile and meta.get("compile") and meta.get("optimizer"):
@@ -376,7 +379,7 @@ def _load_checked(data: bytes, label, custom_objects, compile):
         for k, a in opt_state.items():
             idx = k.split("/", 1)[0]
             if not idx.isdigit() or int(idx) >= n or a.shape != model.weights[int(idx)].shape:
-                raise ValueError(f"Optimizer state {k!r} does not match the model's weights. Received: {label}")
+                raise FileFormatError(f"Optimizer state {k!r} does not match the model's weights. Received: {label}")
     # Everything is checked: only now touch the new model.
     for v, a in zip(model.weights, ordered):
         v.assign(a)
@@ -403,8 +406,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         The model.
 
     Raises:
-        ValueError: for a truncated, damaged, forged or foreign file, found before anything large is read or
-            allocated (nothing half-loaded is returned).
+        FileFormatError: (a ValueError) for a truncated, damaged, forged or foreign file, found before anything
+            large is read or allocated (nothing half-loaded is returned).
 
     Example:
         >>> model.save("classifier.ferronet")
@@ -415,7 +418,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         >>> ferronet.saving.load_model("broken.ferronet")
         Traceback (most recent call last):
         ...
-        ValueError: This is not a ferronet model file (not a readable zip archive: ...
+        ferronet.errors.FileFormatError: This is not a ferronet model file (not a readable zip archive: ...
     """
     label = f"filepath={os.fspath(filepath)!r}"
     if not os.path.exists(filepath):
@@ -475,8 +478,8 @@ def load_weights(model, filepath) -> None:
     """Load weights from :func:`save_weights`'s ``.npz`` or a full model file; all-or-nothing.
 
     Raises:
-        ValueError: if the file is truncated, damaged or forged (sizes are checked before reading), or its
-            names/shapes do not match the model; the model's weights are then unchanged.
+        FileFormatError: (a ValueError) if the file is truncated, damaged or forged (sizes are checked before
+            reading), or its names/shapes do not match the model; the model's weights are then unchanged.
 
     Example:
         >>> model.save_weights("classifier.npz")

@@ -229,3 +229,48 @@ def test_dtype_rules_follow_numpy_and_tensorflow():
     assert fn.constant([1, 2]).dtype == np.int32
     assert M.sqrt(f32).dtype == np.float32
     assert M.exp(fn.constant(np.float64(1.0))).dtype == np.float64
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_a_documented_primitive_is_a_function_of_its_module_with_its_docstring(monkeypatch, lean):
+    # With NumPy < 2.3 (no ufunc out=...) or a non-ufunc forward there is no lean path: the op is then a thin
+    # wrapper, and must still be a plain function carrying its docstring, signature and module, and differentiate.
+    import inspect
+
+    from ferronet.tensor import core
+
+    monkeypatch.setattr(core, "ARRAY_OUT", lean and core.ARRAY_OUT)
+    def hypot_vjp(g, y, a, b):
+        return M.multiply(g, M.divide(a, y)), M.multiply(g, M.divide(b, y))
+
+    hyp = core.primitive("hypot", np.hypot, hypot_vjp, doc="``√(x² + y²)``.")
+    assert inspect.isfunction(hyp) and hyp.__doc__ == "``√(x² + y²)``." and hyp.__module__ == __name__
+    assert str(inspect.signature(hyp)) == "(x, y)" and hyp.primitive.name == "hypot"
+    a, b = fn.constant([3.0]), fn.constant([4.0])
+    with GradientTape() as tape:
+        tape.watch([a, b])
+        y = hyp(a, b)
+    assert y.numpy().tolist() == [5.0]
+    np.testing.assert_allclose([g.numpy() for g in tape.gradient(y, [a, b])], [[0.6], [0.8]], rtol=1e-6)
+    undocumented = core.primitive("p", np.hypot, None)  # no doc: as before, a Primitive without the lean path
+    assert inspect.isfunction(undocumented) if core.ARRAY_OUT else isinstance(undocumented, core.Primitive)
+    same = core.nondiff(lambda x: x, doc="Same.", name="same")
+    assert same.__name__ == "same" and same.__module__ == __name__ and str(inspect.signature(same)) == "(x)"
+
+
+def test_public_ops_pickle_by_reference():
+    import pickle
+
+    from ferronet.tensor import nn_ops
+
+    ops = [getattr(M, name) for name in M.__all__] + [getattr(nn_ops, name) for name in nn_ops.__all__]
+    assert [op for op in ops if pickle.loads(pickle.dumps(op)) is not op] == []
+
+
+def test_public_ops_have_their_own_docstrings():
+    docs = {name: getattr(M, name).__doc__ for name in M.__all__ if callable(getattr(M, name))}
+    aliases = {"truediv": "divide", "pow": "power"}
+    for name, doc in docs.items():
+        assert "Example:" in doc, name
+        if name not in aliases:
+            assert sum(d == doc for d in docs.values()) == 1 + list(aliases.values()).count(name), name

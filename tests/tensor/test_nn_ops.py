@@ -15,6 +15,7 @@ from scipy.special import erf, log_softmax as np_log_softmax, softmax as np_soft
 
 import ferronet as fn
 from ferronet.tensor import GradientTape
+from ferronet.tensor import activation_ops as Act
 from ferronet.tensor import nn_ops as N
 from ferronet.tfcompat import nn as tfnn
 
@@ -90,10 +91,12 @@ def test_activation_forward_gradient_twin_and_second_order(name):
 def test_fused_activation_vjp_rules_agree_directly():
     # The primitive's two VJP rules on the same inputs, outside any tape.
     g = RNG.standard_normal(XA.shape)
-    for prim in (N.relu, N.sigmoid, N.tanh, N.softplus, N.silu, N.gelu_prim, N._elu, N._leaky, N._softmax,
-                 N._log_softmax):
-        params = {N.gelu_prim: {"approximate": False}, N._elu: {"alpha": 1.0}, N._leaky: {"negative_slope": 0.2},
-                  N._softmax: {"axis": -1}, N._log_softmax: {"axis": -1}}.get(prim, {})
+    # The public activations are functions over their primitive (``.primitive``); the others are primitives.
+    for prim in (Act.relu.primitive, Act.sigmoid.primitive, Act.tanh.primitive, Act.softplus.primitive,
+                 Act.silu.primitive, Act.gelu_prim, Act._elu, Act._leaky, Act._softmax, Act._log_softmax):
+        params = {Act.gelu_prim: {"approximate": False}, Act._elu: {"alpha": 1.0},
+                  Act._leaky: {"negative_slope": 0.2}, Act._softmax: {"axis": -1},
+                  Act._log_softmax: {"axis": -1}}.get(prim, {})
         y = prim.forward(XA, **params)
         (fast,) = prim.fast_vjp(g, y, XA, **params)
         (twin,) = prim.vjp(fn.constant(g), fn.constant(y), fn.constant(XA), **params)

@@ -301,3 +301,43 @@ def test_dataset_zip_enumerate_concatenate_unbatch():
     u = tf.data.Dataset.from_tensor_slices((np.arange(6.0).reshape(3, 2), np.arange(3))).batch(2).unbatch()
     rows = list(u)
     assert len(rows) == 3 and rows[2][0].numpy().tolist() == [4.0, 5.0] and int(rows[2][1]) == 2
+
+
+def test_dataset_repeat_and_take_with_minus_one_follow_tensorflow():
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(3))
+    assert [int(x) for x in ds.repeat(-1).take(7)] == [0, 1, 2, 0, 1, 2, 0]  # -1: endless, as repeat()
+    assert ds.repeat(-1).cardinality() == ds.repeat().cardinality() == -1
+    assert [int(x) for x in ds.take(-1)] == [0, 1, 2] and ds.take(-1).cardinality() == 3  # -1: every element
+
+
+def test_fit_reads_an_endless_dataset_batch_by_batch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(32, seed=0).batch(8).repeat()
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = model.fit(ds, epochs=2, steps_per_epoch=6, verbose=0)  # 6 steps > 4 batches: reads into the repeat
+    assert len(history.history["loss"]) == 2
+    finite = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    assert [int(finite[i][1].shape[0]) for i in (0, 1, 2, 3)] == [8, 8, 8, 8]
+    assert float(finite[1][0][0, 0]) == x[8, 0] and float(finite[0][0][0, 0]) == x[0, 0]  # back: a new pass
+    with pytest.raises(IndexError):
+        finite[4]
+
+
+def test_dataset_cardinality_tells_endless_from_unknown():
+    ds = tf.data.Dataset.range(10)
+    endless = ds.repeat()
+    assert endless.cardinality() == tf.data.INFINITE_CARDINALITY == -1
+    assert endless.batch(4).cardinality() == endless.skip(3).cardinality() == -1
+    assert endless.map(lambda i: i).cardinality() == -1
+    assert endless.concatenate(ds).cardinality() == -1 and tf.data.Dataset.zip((endless, ds)).cardinality() == 10
+    assert endless.take(25).cardinality() == 25 and endless.batch(4).take(3).cardinality() == 3
+    assert ds.filter(lambda i: i > 3).cardinality() == tf.data.UNKNOWN_CARDINALITY == -2
+    assert ds.repeat(0).cardinality() == 0 and tf.data.Dataset.range(0).repeat().cardinality() == 0
+    assert ds.repeat(2).cardinality() == 20 and len(ds.batch(3, drop_remainder=True)) == 3
+    with pytest.raises(TypeError, match="infinite cardinality; give steps_per_epoch"):
+        len(endless)
+    with pytest.raises(TypeError, match="unknown cardinality"):
+        len(ds.filter(lambda i: i > 3))

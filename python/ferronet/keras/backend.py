@@ -29,12 +29,29 @@ _IMAGE_DATA_FORMAT = "channels_last"
 
 
 def clear_session(free_memory=True) -> None:
-    """Reset automatic layer names (``dense``, ``dense_1``, ...), as ``keras.backend.clear_session``."""
+    """Reset automatic layer names (``dense``, ``dense_1``, ...), as ``keras.backend.clear_session``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> backend.clear_session()
+        >>> [fn.layers.Dense(1).name for _ in range(2)]
+        ['dense', 'dense_1']
+        >>> backend.clear_session()
+        >>> fn.layers.Dense(1).name
+        'dense'
+    """
     _clear_names()
 
 
 def floatx() -> str:
-    """The default float type (``"float32"`` unless :func:`set_floatx` changed it)."""
+    """The default float type (``"float32"`` unless :func:`set_floatx` changed it).
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.floatx()
+        'float32'
+    """
     return _FLOATX
 
 
@@ -43,6 +60,14 @@ def set_floatx(value) -> None:
 
     Raises:
         ValueError: for any other type.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> backend.set_floatx("float64")
+        >>> fn.keras.ops.zeros((2,)).dtype, fn.keras.random.normal((2,)).dtype
+        (dtype('float64'), dtype('float64'))
+        >>> backend.set_floatx("float32")  # back to the default
     """
     global _FLOATX
     name = standardize_dtype(value)
@@ -53,18 +78,38 @@ def set_floatx(value) -> None:
 
 
 def epsilon() -> float:
-    """The fuzz factor used on probabilities in numeric expressions: ``1e-7`` by default."""
+    """The fuzz factor used on probabilities in numeric expressions: ``1e-7`` by default.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.epsilon()
+        1e-07
+    """
     return _EPSILON
 
 
 def set_epsilon(value) -> None:
-    """Set the fuzz factor returned by :func:`epsilon`."""
+    """Set the fuzz factor returned by :func:`epsilon`.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.set_epsilon(1e-5)
+        >>> backend.epsilon()
+        1e-05
+        >>> backend.set_epsilon(1e-7)  # back to the default
+    """
     global _EPSILON
     _EPSILON = float(value)
 
 
 def image_data_format() -> str:
-    """``"channels_last"``: ferronet's images are NHWC."""
+    """``"channels_last"``: ferronet's images are NHWC.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.image_data_format()
+        'channels_last'
+    """
     return _IMAGE_DATA_FORMAT
 
 
@@ -73,35 +118,81 @@ def set_image_data_format(data_format) -> None:
 
     Raises:
         ValueError: for ``"channels_first"`` or anything else.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.set_image_data_format("channels_last")
+        >>> try:
+        ...     backend.set_image_data_format("channels_first")
+        ... except ValueError as e:
+        ...     print(e)
+        ferronet computes on channels_last (NHWC) images. Received: data_format='channels_first'
     """
     if str(data_format).lower() != "channels_last":
         raise ValueError(f"ferronet computes on channels_last (NHWC) images. Received: data_format={data_format!r}")
 
 
 def backend() -> str:
-    """The name of the backend: ``"ferronet"``."""
+    """The name of the backend: ``"ferronet"``.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.backend()
+        'ferronet'
+    """
     return "ferronet"
 
 
 def standardize_dtype(dtype) -> str:
-    """A dtype's name (``np.float32``, ``"float32"``, ``tf.float32`` and tensors' dtypes all give ``"float32"``)."""
+    """A dtype's name (``np.float32``, ``"float32"``, ``tf.float32`` and tensors' dtypes all give ``"float32"``).
+
+    ``None`` gives :func:`floatx`.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> [backend.standardize_dtype(d) for d in (np.float64, "int32", fn.float32, None)]
+        ['float64', 'int32', 'float32', 'float32']
+    """
     if dtype is None:
         return _FLOATX
     return np.dtype(getattr(dtype, "as_numpy_dtype", dtype)).name
 
 
 def is_float_dtype(dtype) -> bool:
-    """Whether ``dtype`` is a float type."""
+    """Whether ``dtype`` is a float type.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.is_float_dtype("float16"), backend.is_float_dtype(np.int32)
+        (True, False)
+    """
     return np.dtype(standardize_dtype(dtype)).kind == "f"
 
 
 def is_int_dtype(dtype) -> bool:
-    """Whether ``dtype`` is an integer type."""
+    """Whether ``dtype`` is an integer type.
+
+    Example:
+        >>> from ferronet.keras import backend
+        >>> backend.is_int_dtype("uint8"), backend.is_int_dtype("float32")
+        (True, False)
+    """
     return np.dtype(standardize_dtype(dtype)).kind in "iu"
 
 
 def get_value(x) -> np.ndarray:
-    """The value of a variable or tensor as a NumPy array (a copy for variables)."""
+    """The value of a variable or tensor as a NumPy array (a copy for variables).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> v = fn.Variable([1.0, 2.0])
+        >>> value = backend.get_value(v)
+        >>> value[0] = 9.0  # a copy: the variable is unchanged
+        >>> value, v.numpy()
+        (array([9., 2.], dtype=float32), array([1., 2.], dtype=float32))
+    """
     from ..tensor.core import Tensor
 
     if hasattr(x, "assign"):
@@ -114,6 +205,19 @@ def set_value(x, value) -> None:
 
     Raises:
         ShapeError: when the shapes differ (the message names the variable).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> v = fn.Variable([1.0, 2.0], name="w")
+        >>> backend.set_value(v, [3.0, 4.0])
+        >>> v.numpy()
+        array([3., 4.], dtype=float32)
+        >>> try:
+        ...     backend.set_value(v, [1.0, 2.0, 3.0])
+        ... except fn.errors.ShapeError as e:
+        ...     print(e)
+        Cannot assign to variable 'w' of shape (2,). Received: shape (3,)
     """
     if not hasattr(x, "assign"):
         raise TypeError(f"set_value needs a variable. Received: {type(x).__name__}")
@@ -121,16 +225,39 @@ def set_value(x, value) -> None:
 
 
 def batch_get_value(tensors) -> list:
-    """The values of several variables, as arrays."""
+    """The values of several variables, as arrays.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> backend.batch_get_value([fn.Variable([1.0]), fn.Variable([[2.0, 3.0]])])
+        [array([1.], dtype=float32), array([[2., 3.]], dtype=float32)]
+    """
     return [get_value(t) for t in tensors]
 
 
 def batch_set_value(tuples) -> None:
-    """Assign each ``(variable, value)`` pair."""
+    """Assign each ``(variable, value)`` pair.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> a, b = fn.Variable([0.0]), fn.Variable([0.0, 0.0])
+        >>> backend.batch_set_value([(a, [1.0]), (b, [2.0, 3.0])])
+        >>> a.numpy(), b.numpy()
+        (array([1.], dtype=float32), array([2., 3.], dtype=float32))
+    """
     for x, value in tuples:
         set_value(x, value)
 
 
 def int_shape(x) -> tuple:
-    """The shape of ``x`` as a tuple of ints."""
+    """The shape of ``x`` as a tuple of ints.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.keras import backend
+        >>> backend.int_shape(fn.zeros((2, 3))), backend.int_shape(np.zeros(4))
+        ((2, 3), (4,))
+    """
     return tuple(np.shape(getattr(x, "_v", x)))

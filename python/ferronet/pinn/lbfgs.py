@@ -38,6 +38,16 @@ def lbfgs_minimize(loss_fn, variables, maxiter=1000, tolerance=1e-12, history=50
 
     Raises:
         ImportError: naming the ``scipy`` extra when SciPy is missing.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.pinn import lbfgs_minimize
+        >>> x = np.linspace(-1, 1, 20).astype("float32")
+        >>> y = 2 * x + 1
+        >>> w, b = fn.Variable(0.0), fn.Variable(0.0)
+        >>> result = lbfgs_minimize(lambda: fn.reduce_mean(fn.square(w * x + b - y)), [w, b], maxiter=100)
+        >>> bool(result.success), round(float(w.numpy()), 4), round(float(b.numpy()), 4)
+        (True, 2.0, 1.0)
     """
     optimize = _scipy_optimize()
     variables = list(variables)

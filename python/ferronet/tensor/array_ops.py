@@ -414,8 +414,32 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, axis=-1, dtype="float32
     return _wrap(out)
 
 
-stop_gradient = nondiff(lambda a: a)
-identity = primitive("identity", lambda a: a, lambda g, y, a: (g,))
+stop_gradient = nondiff(lambda x: x, name="stop_gradient",
+                        doc="""``x`` as a tensor no tape traces through: its gradient is None.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.array_ops import stop_gradient
+        >>> x = fn.constant(3.0)
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * stop_gradient(x)  # the second factor counts as a constant
+        >>> float(y), float(tape.gradient(y, x))
+        (9.0, 3.0)
+    """)
+identity = primitive("identity", lambda x: x, lambda g, y, a: (g,),
+                     doc="""``x`` itself, as a tensor a tape traces through (gradient 1).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.array_ops import identity
+        >>> x = fn.constant([1.0, 2.0])
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = identity(x) * 2.0
+        >>> y.numpy(), tape.gradient(y, x).numpy()
+        (array([2., 4.], dtype=float32), array([2., 2.], dtype=float32))
+    """)
 
 
 def _pad_fwd(a, paddings, constant_values):

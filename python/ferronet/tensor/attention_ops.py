@@ -63,7 +63,24 @@ def _visible(mask, causal, t, s):
 
 
 def attention_probabilities(q, k, mask=None, bias=None, scale=None, causal=False):
-    """The ``(batch, heads, tokens, kv_tokens)`` softmax weights, in elementary differentiable ops."""
+    """The ``(batch, heads, tokens, kv_tokens)`` softmax weights, in elementary differentiable ops.
+
+    ``q`` is ``(batch, tokens, heads, head_dim)`` and ``k`` ``(batch, kv_tokens,
+    heads, head_dim)``; ``mask``, ``bias``, ``scale`` and ``causal`` as in
+    :func:`dot_product_attention`.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.attention_ops import attention_probabilities
+        >>> q = fn.ones((1, 3, 1, 2))  # equal scores: each query spreads evenly over the keys it sees
+        >>> p = attention_probabilities(q, q, causal=True)
+        >>> p.shape
+        (1, 1, 3, 3)
+        >>> np.round(p.numpy()[0, 0], 4)
+        array([[1.    , 0.    , 0.    ],
+               [0.5   , 0.5   , 0.    ],
+               [0.3333, 0.3333, 0.3333]], dtype=float32)
+    """
     h = q.shape[-1]
     scale = 1.0 / np.sqrt(h) if scale is None else float(scale)
     qt = A.transpose(q, (0, 2, 1, 3))
@@ -93,6 +110,22 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
 
     Shapes as :func:`ferronet.ops.dot_product_attention`; ``mask`` and ``bias``
     are constants (no gradient flows to them).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.attention_ops import dot_product_attention
+        >>> q = fn.ones((1, 3, 1, 2))  # (batch, tokens, heads, head_dim)
+        >>> v = fn.constant(np.arange(6.0, dtype="float32").reshape(1, 3, 1, 2))
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(v)
+        ...     out = dot_product_attention(q, q, v, is_causal=True)  # token i averages values 0..i
+        ...     loss = fn.reduce_sum(out)
+        >>> out.numpy()[0, :, 0]
+        array([[0., 1.],
+               [1., 2.],
+               [2., 3.]], dtype=float32)
+        >>> np.round(tape.gradient(loss, v).numpy()[0, :, 0, 0], 4)  # 1 + 1/2 + 1/3 reach value 0
+        array([1.8333, 0.8333, 0.3333], dtype=float32)
     """
     if attn_logits_soft_cap is not None:
         raise ValueError(f"dot_product_attention: attn_logits_soft_cap is not supported. "

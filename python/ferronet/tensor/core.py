@@ -334,28 +334,42 @@ def _values(args):
     return vals
 
 
-def primitive(name, forward, vjp, fast_vjp=None):
+def primitive(name, forward, vjp, fast_vjp=None, doc=None):
     """Declare a differentiable op (see :class:`Primitive`).
 
     A NumPy ufunc of one or two inputs comes back as a plain function with a
     lean path for tensors outside a tape (one ufunc call, one object); the
-    primitive itself is its ``primitive`` attribute.
+    primitive itself is its ``primitive`` attribute. A public op passes its
+    docstring as ``doc``: it then always comes back as a function (a thin
+    wrapper when there is no lean path) carrying that docstring, named after
+    the module that declares it, so the API reference and doctest see it as a
+    documented function of that module.
 
     Example:
         >>> import ferronet as fn
         >>> from ferronet.tensor.core import primitive
-        >>> cube = primitive("cube", lambda a: a ** 3, lambda g, y, a: (g * 3.0 * a * a,))
+        >>> cube = primitive("cube", lambda a: a ** 3, lambda g, y, a: (g * 3.0 * a * a,),
+        ...                  doc="``x ** 3``.")
         >>> x = fn.constant([1.0, 2.0])
         >>> with fn.GradientTape() as tape:
         ...     tape.watch(x)
         ...     y = cube(x)
         >>> y.numpy(), tape.gradient(y, x).numpy()
         (array([1., 8.], dtype=float32), array([ 3., 12.], dtype=float32))
+        >>> cube.__doc__
+        '``x ** 3``.'
     """
     prim = Primitive(name, forward, vjp, fast_vjp)
-    if not (ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin in (1, 2) and fast_vjp is None):
-        return prim
-    if forward.nin == 1:
+    lean = ARRAY_OUT and isinstance(forward, np.ufunc) and forward.nin in (1, 2) and fast_vjp is None
+    if not lean:
+        if doc is None:
+            return prim
+
+        def op(*args, **params):
+            return prim(*args, **params)
+
+        op.__signature__ = _signature_of(forward)
+    elif forward.nin == 1:
         def op(x):
             if not _STACK and type(x) is Tensor:
                 t = _new(Tensor)
@@ -370,19 +384,55 @@ def primitive(name, forward, vjp, fast_vjp=None):
                 return t
             return prim(x, y)
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = f"NumPy's ``{forward.__name__}`` on tensors, differentiable under a GradientTape."
+    op.__doc__ = doc or f"NumPy's ``{forward.__name__}`` on tensors, differentiable under a GradientTape."
+    op.__module__ = _caller_module()
     op.primitive = prim
     return op
 
 
-def nondiff(forward):
-    """An op with no gradient (argmax, comparisons, casts to integers): a Tensor out, nothing recorded."""
+def nondiff(forward, doc=None, name=None):
+    """An op with no gradient (argmax, comparisons, casts to integers): a Tensor out, nothing recorded.
+
+    ``doc`` is the op's docstring, as for :func:`primitive`; ``name`` its name
+    (by default ``forward``'s).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.core import nondiff
+        >>> is_even = nondiff(lambda a: a % 2 == 0, doc="Whether each element is even.")
+        >>> is_even(fn.constant([1, 2, 4])).numpy()
+        array([False,  True,  True])
+    """
 
     def op(*args, **params):
         return _wrap(forward(*_values(args), **params))
 
-    op.__name__ = getattr(forward, "__name__", "op")
+    op.__name__ = op.__qualname__ = name or getattr(forward, "__name__", "op")
+    op.__signature__ = _signature_of(forward)
+    if doc is not None:
+        op.__doc__ = doc
+        op.__module__ = _caller_module()
     return op
+
+
+def _signature_of(forward):
+    """The signature an op shows: its forward's, or ``(x)`` / ``(x, y)`` for a NumPy ufunc."""
+    import inspect
+
+    if isinstance(forward, np.ufunc):
+        names = ("x", "y")[:forward.nin] if forward.nin <= 2 else [f"x{i}" for i in range(forward.nin)]
+        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    try:
+        return inspect.signature(forward)
+    except (TypeError, ValueError):
+        return None
+
+
+def _caller_module():
+    """The module that declared an op (two frames up), so doctest and autodoc file the op under it."""
+    import sys
+
+    return sys._getframe(2).f_globals.get("__name__", __name__)
 
 
 def _record(prim, out, args, params):

@@ -56,7 +56,20 @@ _depthwise = Primitive("depthwise_conv2d", _dw_fwd, nn_ops._twin(_dw_formula), _
 
 
 def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """Keras ``DepthwiseConv2D`` math on NHWC ``x`` and a ``(kh, kw, channels, depth_multiplier)`` kernel."""
+    """Keras ``DepthwiseConv2D`` math on NHWC ``x`` and a ``(kh, kw, channels, depth_multiplier)`` kernel.
+
+    Each input channel is convolved with its own filters; the output has
+    ``channels * depth_multiplier`` channels.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.image_ops import depthwise_conv2d
+        >>> x = fn.constant(np.arange(18.0, dtype="float32").reshape(1, 3, 3, 2))
+        >>> y = depthwise_conv2d(x, fn.ones((2, 2, 2, 1)))  # 2x2 window sums, channel by channel
+        >>> y.shape, y.numpy()[0, :, :, 0]
+        ((1, 2, 2, 2), array([[16., 24.],
+               [40., 48.]], dtype=float32))
+    """
     return _depthwise(as_tensor(x), kernel, bias, strides=tuple(strides), padding=str(padding).lower(),
                       dilation=tuple(dilation))
 
@@ -93,7 +106,20 @@ _affine_t = Primitive("affine_transform_transpose", _affine_t_fwd, _affine_t_vjp
 
 
 def affine_transform(x, transform, interpolation="bilinear", fill_mode="constant", fill_value=0.0, output_size=None):
-    """``keras.ops.image.affine_transform`` on an NHWC tensor; ``transform`` is ``(8,)`` or ``(batch, 8)``."""
+    """``keras.ops.image.affine_transform`` on an NHWC tensor; ``transform`` is ``(8,)`` or ``(batch, 8)``.
+
+    ``[a0, a1, a2, b0, b1, b2, c0, c1]`` maps each output pixel ``(x, y)`` to
+    the input point ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)`` with
+    ``k = c0 x + c1 y + 1``; points outside the image take ``fill_mode``.
+    Differentiable with respect to ``x``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.image_ops import affine_transform
+        >>> row = fn.constant(np.arange(4.0, dtype="float32").reshape(1, 1, 4, 1))
+        >>> affine_transform(row, [1, 0, 1, 0, 1, 0, 0, 0]).numpy()[0, 0, :, 0]  # shift left by one pixel
+        array([1., 2., 3., 0.], dtype=float32)
+    """
     x = as_tensor(x)
     t = np.ascontiguousarray(np.broadcast_to(np.asarray(transform, np.float64), (x.shape[0], 8)))
     out_hw = tuple(x.shape[1:3]) if output_size is None else tuple(int(s) for s in output_size)
@@ -102,7 +128,18 @@ def affine_transform(x, transform, interpolation="bilinear", fill_mode="constant
 
 
 def resize(x, size, interpolation="bilinear"):
-    """``keras.ops.image.resize`` of an NHWC tensor to ``size = (height, width)`` (half-pixel centers)."""
+    """``keras.ops.image.resize`` of an NHWC tensor to ``size = (height, width)`` (half-pixel centers).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.image_ops import resize
+        >>> x = fn.constant([[[[0.0], [1.0]], [[2.0], [3.0]]]])  # one 2x2 image
+        >>> resize(x, (4, 4)).numpy()[0, :, :, 0]
+        array([[0.  , 0.25, 0.75, 1.  ],
+               [0.5 , 0.75, 1.25, 1.5 ],
+               [1.5 , 1.75, 2.25, 2.5 ],
+               [2.  , 2.25, 2.75, 3.  ]], dtype=float32)
+    """
     x = as_tensor(x)
     size = tuple(int(s) for s in size)
     if size == tuple(x.shape[1:3]):
@@ -134,8 +171,19 @@ _adjust = Primitive("adjust_images", _adjust_fwd, nn_ops._twin(_adjust_formula),
 
 
 def adjust_images(x, factor, delta, center=True, value_range=(0.0, 255.0)):
-    """Per-image ``clip(factor * (x - mean) + mean + delta, *value_range)`` of an NHWC tensor (mean per channel
-    when ``center``, else 0); ``factor`` and ``delta`` have one value per image."""
+    """Per-image ``clip(factor * (x - mean) + mean + delta, *value_range)`` of an NHWC tensor.
+
+    The mean is per image and channel when ``center``, else 0; ``factor``
+    (contrast) and ``delta`` (brightness) have one value per image.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.image_ops import adjust_images
+        >>> x = fn.constant([10.0, 20.0, 30.0, 40.0], shape=(1, 2, 2, 1))  # mean 25
+        >>> adjust_images(x, factor=2.0, delta=5.0).numpy()[0, :, :, 0]
+        array([[ 0., 20.],
+               [40., 60.]], dtype=float32)
+    """
     x = as_tensor(x)
     n = x.shape[0]
     f = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, np.float64), (n,)))

@@ -22,6 +22,7 @@ from .core import Primitive, as_tensor
 
 __all__ = ["rnn_sequence", "FUSED_ACTIVATIONS"]
 
+#: The ``activation`` and ``recurrent_activation`` names :func:`rnn_sequence` runs in its Rust kernels.
 FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 
 
@@ -120,6 +121,15 @@ def rnn_sequence(x, kernel, recurrent_kernel, bias, h0, c0=None, *, cell, activa
 
     Returns:
         A tensor ``(batch, steps, units)`` (LSTM: ``(batch, steps, 2 * units)``, ``h`` then ``c``).
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.tensor.recurrent_ops import rnn_sequence
+        >>> x = fn.ones((1, 3, 1))  # one sequence of three steps, one feature
+        >>> kernel, recurrent = fn.constant([[1.0]]), fn.constant([[0.5]])
+        >>> h = rnn_sequence(x, kernel, recurrent, None, fn.zeros((1, 1)), cell="simple_rnn", activation="linear")
+        >>> h.numpy()[0, :, 0]  # h_t = x_t + 0.5 h_(t-1)
+        array([1.  , 1.5 , 1.75], dtype=float32)
     """
     if mask is not None:
         mask = np.ascontiguousarray(np.asarray(mask), dtype=np.uint8)

@@ -102,7 +102,7 @@ def reduce_mean(x, axis=None, keepdims=False):
     return math_ops.divide(s, np.asarray(n, x.dtype)) if n else math_ops.multiply(s, np.asarray(np.nan, x.dtype))
 
 
-def _extreme(name, fn):
+def _extreme(name, fn, doc):
     def fwd(a, axes, keepdims):
         return fn(a, axis=axes, keepdims=keepdims)
 
@@ -123,13 +123,35 @@ def _extreme(name, fn):
         x = as_tensor(x)
         return prim(x, axes=_axes(axis, x.ndim), keepdims=bool(keepdims))
 
-    op.__name__ = name
-    op.__doc__ = f"{name.split('_')[1].capitalize()} over ``axis``; ties share the gradient equally."
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
     return op
 
 
-reduce_max = _extreme("reduce_max", np.max)
-reduce_min = _extreme("reduce_min", np.min)
+reduce_max = _extreme("reduce_max", np.max,
+                      """Maximum over ``axis`` (all axes by default); ties share the gradient equally.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 5.0], [5.0, 2.0]])
+        >>> fn.reduce_max(x, axis=1).numpy()
+        array([5., 5.], dtype=float32)
+        >>> with fn.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = fn.reduce_max(x)  # two elements tie at 5
+        >>> tape.gradient(y, x).numpy()
+        array([[0. , 0.5],
+               [0.5, 0. ]], dtype=float32)
+    """)
+reduce_min = _extreme("reduce_min", np.min,
+                      """Minimum over ``axis`` (all axes by default); ties share the gradient equally.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 5.0], [4.0, 2.0]])
+        >>> fn.reduce_min(x, axis=0).numpy(), fn.reduce_min(x, axis=1, keepdims=True).shape
+        (array([1., 2.], dtype=float32), (2, 1))
+    """)
 
 
 def _prod_vjp(g, y, a, axes, keepdims):
@@ -288,7 +310,7 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
     return _cumsum(x, axis=_axes(axis, x.ndim)[0], exclusive=bool(exclusive), reverse=bool(reverse))
 
 
-def _arg(fn):
+def _arg(fn, doc):
     def op(x, axis=None, output_type=np.int64):
         a = unwrap(as_tensor(x))
         if axis is None:
@@ -296,13 +318,31 @@ def _arg(fn):
         return _wrap(fn(a, axis=int(unwrap(axis))).astype(np.dtype(getattr(output_type, "as_numpy_dtype",
                                                                               output_type))))
 
-    op.__name__ = fn.__name__
-    op.__doc__ = f"Index of the {fn.__name__[3:]}imum along ``axis`` (default 0, as TensorFlow); no gradient."
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = doc
     return op
 
 
-argmax = _arg(np.argmax)
-argmin = _arg(np.argmin)
+argmax = _arg(np.argmax,
+              """Index of the maximum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 7.0, 3.0], [9.0, 2.0, 4.0]])
+        >>> fn.argmax(x, axis=1).numpy(), fn.argmax(x).numpy()
+        (array([1, 0]), array([1, 0, 1]))
+    """)
+argmin = _arg(np.argmin,
+              """Index of the minimum along ``axis`` (default 0, as TensorFlow), as ``output_type``; no gradient.
+
+    Example:
+        >>> import ferronet as fn
+        >>> x = fn.constant([[1.0, 7.0, 3.0], [9.0, 2.0, 4.0]])
+        >>> fn.argmin(x, axis=1, output_type="int32").numpy()
+        array([0, 1], dtype=int32)
+    """)
+
+
 def _np_axis(axis):
     return tuple(int(unwrap(a)) for a in axis) if isinstance(axis, (list, tuple)) else (
         None if axis is None else int(unwrap(axis)))

@@ -11,7 +11,13 @@ from ..tensor.tape import stop_gradient  # noqa: F401
 
 @symbolic_aware
 def l2_loss(t):
-    """``sum(t ** 2) / 2``."""
+    """``sum(t ** 2) / 2``, the usual weight-decay term.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.nn.l2_loss(fn.constant([[1.0, 2.0], [3.0, 0.0]])).numpy()
+        array(7., dtype=float32)
+    """
     from ..tensor.math_ops import multiply, square
     from ..tensor.reduce_ops import reduce_sum
 
@@ -20,7 +26,14 @@ def l2_loss(t):
 
 @symbolic_aware
 def bias_add(value, bias):
-    """``value + bias``, the bias on the last axis."""
+    """``value + bias``, the bias on the last axis.
+
+    Example:
+        >>> import ferronet as fn
+        >>> fn.nn.bias_add(fn.zeros((2, 3)), fn.constant([1.0, 2.0, 3.0])).numpy()
+        array([[1., 2., 3.],
+               [1., 2., 3.]], dtype=float32)
+    """
     from ..tensor.math_ops import add
 
     return add(value, bias)
@@ -28,7 +41,17 @@ def bias_add(value, bias):
 
 @symbolic_aware
 def conv2d(input, filters, strides, padding, dilations=None, data_format="NHWC"):
-    """``tf.nn.conv2d`` on NHWC input and HWIO filters (``strides``/``dilations`` an int or a list)."""
+    """``tf.nn.conv2d`` on NHWC input and HWIO filters (``strides``/``dilations`` an int or a list).
+
+    Example:
+        >>> import ferronet as fn
+        >>> image = fn.constant(np.arange(16.0).reshape(1, 4, 4, 1))
+        >>> filters = fn.ones((2, 2, 1, 1))  # sums each 2x2 window
+        >>> y = fn.nn.conv2d(image, filters, strides=2, padding="VALID")
+        >>> y.shape, y.numpy()[0, :, :, 0]
+        ((1, 2, 2, 1), array([[10., 18.],
+               [42., 50.]], dtype=float32))
+    """
     if data_format != "NHWC":
         raise ValueError(f"conv2d supports data_format='NHWC'. Received: data_format={data_format!r}")
 
