@@ -147,11 +147,11 @@ def test_several_inputs_and_a_training_flag_fixed_at_the_call(rng):
 def test_functional_plan_step_allocates_nothing_in_steady_state(rng):
     model = _residual_model("float32", n=1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
-    y = rng.integers(0, 3, 64)
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    x = rng.normal(size=(256, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 256)
+    model.fit(x, y, epochs=1, batch_size=128, verbose=0)
     c = model._step_cache()
-    xb, yb = np.ascontiguousarray(x[:32]), y[:32].astype(np.int64)
+    xb, yb = np.ascontiguousarray(x[:128]), y[:128].astype(np.int64)
     model._train_step(c, xb, yb, None, yb)
     tracemalloc.start()
     try:
@@ -161,8 +161,9 @@ def test_functional_plan_step_allocates_nothing_in_steady_state(rng):
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    # One activation buffer is 32 * 8 * 8 * 4 * 4 = 32 KB: the steady state must stay far below that.
-    assert peak < 16_000, peak
+    # One activation buffer is 128 * 8 * 8 * 4 * 4 = 128 KB; the step's Python objects (logs, states) come to
+    # 10-25 KB depending on when the garbage collector runs, so the bound sits between the two.
+    assert peak < 64_000, peak
 
 
 def test_plan_matches_the_tape_step_after_training(rng):
