@@ -35,7 +35,8 @@ def deconv_length(n, k, padding, output_padding, stride, dilation):
 def _forward(x, kernel, bias, out_hw, strides, padding, dilation, precision="float32"):
     x = np.ascontiguousarray(x, dtype=kernel.dtype)
     shape = (x.shape[0],) + tuple(out_hw) + (kernel.shape[2],)
-    dx, _, _ = _ops.conv2d_backward(x, np.zeros(shape, kernel.dtype), kernel, strides=strides, padding=padding,
+    # Only the shape of the convolution input is read (its values would give dw, not asked for).
+    dx, _, _ = _ops.conv2d_backward(x, np.empty(shape, kernel.dtype), kernel, strides=strides, padding=padding,
                                     dilation_rate=dilation, need_dx=True, need_dw=False, need_db=False,
                                     precision=precision)
     if bias is not None:
