@@ -53,8 +53,9 @@ KERAS_LAYER_CLASSES = {
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
-# Keras 3 operation entries that compute a mask (module, class name); see ferronet.formats.calls.
-_MASK_OPS = {("keras.src.ops.numpy", "NotEqual")}
+# Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
+# See ferronet.formats.calls.
+_MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual")}
 
 # Keras arguments ferronet has no use for, with the value that makes them inert.
 _INERT = {
@@ -350,14 +351,11 @@ def _layer_to_keras(layer, where_model):
 
 
 def _attention_to_keras(layer, out):
-    """MultiHeadAttention as Keras writes it: its resolved attention axes, and builds from its three shapes."""
-    config = out["config"]
+    """MultiHeadAttention builds from its query, value and key shapes (Keras' ``build(**shapes_dict)``)."""
     shapes = getattr(layer, "_shapes", None)
     if shapes is None:
         return
     query, value, key = ([None, *s[1:]] for s in shapes)
-    if config.get("attention_axes") is None:
-        config["attention_axes"] = list(range(1, len(query) - 1))
     out["build_config"] = {"shapes_dict": {"query_shape": query, "value_shape": value,
                                            **({"key_shape": key} if key != value else {})}}
 
