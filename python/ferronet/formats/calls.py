@@ -53,7 +53,11 @@ def from_keras3(class_name, node, parse, where, label):
     masks = []
     mask = kwargs.pop("mask", None)
     if mask is not None:
-        masks = [parse(mask, where, label)]
+        try:
+            masks = [parse(mask, where, label)]
+        except FileFormatError:
+            raise FileFormatError(f"ferronet does not rebuild layer calls with argument 'mask' other than a tensor "
+                                  f"({where}). Received: mask={mask!r:.100} in {label}") from None
     out = {}
     for key, value in kwargs.items():
         if key == "training":

@@ -212,7 +212,7 @@ class UnbuiltGraph:
                     for call in self.calls[n] if isinstance(call[0], _Ref)}
         for name, node_calls in self.calls.items():
             for _, _, masks in node_calls:
-                for ref in masks:
+                for ref in _flat(masks):
                     source = self._mask_ops.get(ref[0])
                     if source is None or ref[1:] != (0, 0) or source not in embedded:
                         raise FileFormatError(
