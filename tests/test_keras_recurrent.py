@@ -22,7 +22,7 @@ import pytest
 import ferronet as fn
 from ferronet import layers
 from ferronet.errors import FileFormatError
-from ferronet.formats import keras_config
+from ferronet.formats import keras_config, keras_v3, plan
 
 h5py = pytest.importorskip("h5py")
 
@@ -102,6 +102,221 @@ def test_round_trip_within_ferronet(tmp_path, name):
     fresh.load_weights(tmp_path / "m.weights.h5")
     for a, b in zip(predict(fresh, x), predict(model, x), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ against what Keras 3.15 writes (recorded)
+with open(os.path.join(DATA, "k3_recurrent.json")) as _f:
+    RECORDED = json.load(_f)["models"]
+# Keras arguments ferronet leaves out of its files, with the values it reads them at (the others must match).
+NOT_WRITTEN = {"activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
+               "bias_constraint": None, "use_gate": False, "sliding_window": None, "quantization_config": None,
+               "embeddings_constraint": None, "rms_scaling": False, "beta_regularizer": None,
+               "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None}
+# Merge layers build when the graph calls them: ferronet writes no build_config (Keras 3.0 cannot build Dot from one).
+MERGES = ("Add", "Concatenate")
+# ferronet writes the initializer names every Keras 3 reads (3.0 knows only these); 3.15 writes the short ones.
+LONG_NAMES = {"OrthogonalInitializer": "Orthogonal"}
+# Keras writes the attention axes it resolved; ferronet writes None (the same axes) unless given.
+RESOLVED = {"attention_axes": [1]}
+
+
+def _unnamed(value):
+    """A config with layer names and tensor names taken out (they count per session), tensors kept by shape.
+
+    Call arguments at their defaults are left out too: Keras writes the recurrent layers' ``mask=None`` and
+    ``training=False`` it filled in itself; and so are masks, which ferronet leaves to Keras' own propagation
+    from the Embedding (the live tests check Keras predicts the same).
+    """
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            return {"tensor": value["config"]["shape"], "index": value["config"]["keras_history"][1:]}
+        if "args" in value and "kwargs" in value:
+            value = {"args": value["args"], "kwargs": {k: v for k, v in value["kwargs"].items()
+                                                       if v is not None and (k, v) != ("training", False)
+                                                       and k != "mask"}}
+        return {k: _unnamed(v) for k, v in value.items() if k not in ("name", "shared_object_id")}
+    if isinstance(value, list):
+        return [_unnamed(v) for v in value]
+    return value
+
+
+def assert_same_entry(ours, theirs, where):
+    """Same class, module, build config and calls; the same value for every argument ferronet writes."""
+    for key in ("module", "class_name", "registered_name", "build_config", "inbound_nodes"):
+        if key == "build_config" and ours["class_name"] in MERGES:
+            continue
+        assert _unnamed(ours.get(key)) == _unnamed(theirs.get(key)), (where, key)
+    mine, keras = ours["config"], theirs["config"]
+    for key, value in mine.items():
+        assert key in keras, (where, key)
+        if key == "name":
+            continue
+        if key == "dtype":
+            assert value == keras[key]["config"]["name"], (where, key)
+        elif key in ("layer", "backward_layer"):
+            assert_same_entry(value, keras[key], f"{where}.{key}")
+        elif isinstance(value, dict):  # initializers: Keras' wrapping, the same arguments
+            assert (value["module"], LONG_NAMES.get(value["class_name"], value["class_name"])) == (
+                keras[key]["module"], keras[key]["class_name"]), (where, key)
+            assert value["config"].items() <= keras[key]["config"].items(), (where, key)
+        elif key in RESOLVED and value is None:
+            assert keras[key] == RESOLVED[key], (where, key)
+        else:
+            assert value == keras[key], (where, key)
+    for key in set(keras) - set(mine):
+        assert key in NOT_WRITTEN and keras[key] == NOT_WRITTEN[key], (where, key)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_files_are_written_like_keras(tmp_path, name):
+    """ferronet's file has Keras' HDF5 groups and arrays and Keras' layer entries (configs, builds, calls)."""
+    model, _ = ferronet_model(name)
+    model.save(tmp_path / "m.keras")
+    config, groups = saved(tmp_path / "m.keras")
+    record = RECORDED[name]
+    assert groups == record["groups"]
+    ours = [e for e in config["config"]["layers"] if e["class_name"] != "InputLayer"]
+    theirs = [e for e in record["layers"] if e["class_name"] not in ("InputLayer", "NotEqual")]
+    assert len(ours) == len(theirs)
+    for mine, keras in zip(ours, theirs):
+        assert_same_entry(mine, keras, f"{name}: {keras['class_name']}")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_keras_configs_read_into_the_same_model(tmp_path, name):
+    """Keras' recorded config.json plans to the weight groups Keras wrote, and builds ferronet's model."""
+    record = RECORDED[name]
+    kind = "Sequential" if not any("inbound_nodes" in e for e in record["layers"]) else "Functional"
+    config = {"class_name": kind, "config": {"name": "m", "layers": record["layers"]}}
+    if kind == "Functional":
+        model, _ = ferronet_model(name)
+        written = keras_config.to_keras(model)["config"]
+        config["config"].update(input_layers=_keras_io(record, written, "input_layers"),
+                                output_layers=_keras_io(record, written, "output_layers"))
+    fconfig = keras_config.from_keras(config, "recorded")
+    plans, build = plan.plan_model(fconfig, "recorded")
+    stored = {g for g, shape in record["groups"].items() if shape is not None}
+    planned = {f"{group}/vars/{i}" for p in plans for group, n in p.groups for i in range(n)}
+    assert planned == stored
+    shapes = {f"{group}/vars/{i}": list(w) for p in plans for (group, n), ws in _split(p) for i, (_, w) in
+              enumerate(ws)}
+    assert shapes == {g: record["groups"][g] for g in stored}
+    build()
+
+
+def _split(p):
+    weights = list(p.weights)
+    for group, n in p.groups:
+        yield (group, n), weights[:n]
+        weights = weights[n:]
+
+
+def _keras_io(record, written, key):
+    """Keras' input/output layer references: ferronet's, with the recorded model's input and layer names."""
+    ours = [e["name"] for e in written["layers"]]
+    theirs = [e["name"] for e in record["layers"] if e["class_name"] != "NotEqual"]
+    rename = dict(zip(ours, theirs, strict=True))
+
+    def rec(v):
+        if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str):
+            return [rename[v[0]], v[1], v[2]]
+        return [rec(x) for x in v]
+
+    return rec(written[key])
+
+
+@pytest.mark.parametrize("file_name", ["k3_rnn_masked", "k3_rnn_bidirectional", "k3_rnn_attention"])
+def test_keras_made_files_predict_the_same(tmp_path, file_name):
+    path = os.path.join(DATA, f"{file_name}.keras")
+    with np.load(os.path.join(DATA, f"{file_name}.expected.npz")) as npz:
+        xs = [npz[k] for k in sorted(npz.files) if k.startswith("x")]
+        ys = [npz[k] for k in sorted(npz.files) if k.startswith("y")]
+    x = xs if len(xs) > 1 else xs[0]
+    model = fn.models.load_model(path)
+    for mine, theirs in zip(predict(model, x), ys, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
+    model.save(tmp_path / "back.keras")  # written back: the same groups and arrays as Keras'
+    _, groups = saved(tmp_path / "back.keras")
+    with zipfile.ZipFile(path) as zf:
+        assert groups == _h5_layout(zf.read("model.weights.h5"))
+
+
+# ------------------------------------------------------------------ files ferronet refuses, and why
+def _recorded_graph(name):
+    path = os.path.join(DATA, "k3_rnn_masked.keras" if name == "masked" else "k3_rnn_attention.keras")
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _rewritten(tmp_path, members, edit):
+    config = json.loads(members["config.json"])
+    edit({e["class_name"]: e for e in config["config"]["layers"]})
+    path = tmp_path / "edited.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, payload in members.items():
+            zf.writestr(n, json.dumps(config) if n == "config.json" else payload)
+    return path
+
+
+def _mask_of_other_input(layers_by_class):
+    """The LSTM's mask computed from the embedding's output instead of its input."""
+    layers_by_class["NotEqual"]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "embedding"
+
+
+@pytest.mark.parametrize("name, edit, match", [
+    ("masked", _mask_of_other_input, "called with a mask ferronet cannot rebuild"),
+    ("masked", lambda c: c["NotEqual"]["inbound_nodes"][0]["args"].__setitem__(1, 1),
+     r"only as the mask of an Embedding\(mask_zero=True\)"),
+    ("masked", lambda c: c["Embedding"]["config"].update(mask_zero=False), "called with a mask ferronet cannot"),
+    ("masked", lambda c: c["LSTM"]["config"].update(recurrent_constraint={"class_name": "NonNeg"}),
+     "does not support recurrent_constraint"),
+    ("masked", lambda c: c["LSTM"]["config"].update(recurrent_activation="softplus"), "recurrent_activation"),
+    ("attention", lambda c: c["MultiHeadAttention"]["inbound_nodes"][0]["kwargs"].update(
+        return_attention_scores=True), "argument 'return_attention_scores'"),
+    ("attention", lambda c: c["MultiHeadAttention"]["config"].update(use_gate=True), "does not support use_gate"),
+    ("attention", lambda c: c["MultiHeadAttention"]["config"].update(attention_axes=[2]), "attention_axes"),
+])
+def test_unsupported_files_name_the_problem(tmp_path, name, edit, match):
+    path = _rewritten(tmp_path, _recorded_graph(name), edit)
+    with pytest.raises(FileFormatError, match=match):
+        fn.models.load_model(path)
+
+
+def test_missing_or_misplaced_cell_weights_are_named(tmp_path):
+    members = _recorded_graph("masked")
+    with h5py.File(io.BytesIO(members["model.weights.h5"]), "r") as f:
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as g:
+            for key in f:
+                f.copy(f[key], g, name=key)
+            del g["layers/lstm/vars"]
+            g.move("layers/lstm/cell/vars", "layers/lstm/vars")  # under the layer (Keras 2.x style), not its cell
+    path = tmp_path / "moved.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, payload in members.items():
+            zf.writestr(n, buf.getvalue() if n == "model.weights.h5" else payload)
+    with pytest.raises(FileFormatError, match=r"where Keras 3 does not keep them\): \['layers/lstm'\]"):
+        fn.models.load_model(path)
+    model = fn.models.load_model(os.path.join(DATA, "k3_rnn_masked.keras"))
+    with pytest.raises(FileFormatError, match=r"no group layers/lstm/cell/vars for layer 'lstm"):
+        keras_v3.read_weights(h5py.File(io.BytesIO(buf.getvalue()), "r"), plan.plan_built(model), "moved")
+
+
+def test_gru_reset_before_is_refused_when_read():
+    record = json.loads(json.dumps(RECORDED["gru"]["layers"]))
+    record[-1]["config"]["reset_after"] = False
+    with pytest.raises(FileFormatError, match="reset_after"):
+        plan.plan_model(keras_config.from_keras({"class_name": "Sequential", "config": {"layers": record}},
+                                                "edited"), "edited")
+
+
+def test_bidirectional_names_its_layers_once():
+    """A layer read back from a config is already the forward one: Keras' names, without a second prefix."""
+    layer = layers.Bidirectional(layers.LSTM(2, name="enc"))
+    assert (layer.forward_layer.name, layer.backward_layer.name) == ("forward_enc", "backward_enc")
+    again = layers.Bidirectional.from_config(layer.get_config())
+    assert (again.forward_layer.name, again.backward_layer.name) == ("forward_enc", "backward_enc")
+    assert again.get_config() == layer.get_config()
 
 
 # ------------------------------------------------------------------ live Keras (optional)

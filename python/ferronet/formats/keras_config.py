@@ -336,6 +336,8 @@ def _layer_to_keras(layer, where_model):
         config["layer"] = _layer_to_keras(layer.layer, where_model)
     if class_name in ("SimpleRNN", "LSTM", "GRU"):
         config.setdefault("zero_output_for_mask", False)
+        if class_name == "SimpleRNN" and config.get("seed") is None:  # Keras' SimpleRNN writes no seed
+            config.pop("seed", None)
     if class_name == "Bidirectional":  # Keras writes both directions, as built
         config["layer"] = _layer_to_keras(layer.forward_layer, where_model)
         config["backward_layer"] = _layer_to_keras(layer.backward_layer, where_model)

@@ -176,7 +176,8 @@ def _read_all(f, plans, label):
     """Every planned array, after checking the file holds no arrays for layers outside the plan."""
     extra = sorted(set(_stored_groups(f)) - {g for p in plans for g, n in p.groups if n})
     if extra:
-        raise FileFormatError(f"The weights file holds arrays for layers the model does not have: {extra}. "
+        raise FileFormatError(f"The weights file holds arrays for layers the model does not have (or in groups "
+                              f"where Keras 3 does not keep them): {extra}. "
                               f"Received: {label}")
     return read_weights(f, plans, label)
 
