@@ -241,6 +241,54 @@ def test_keras_made_files_predict_the_same(tmp_path, file_name):
         assert groups == _h5_layout(zf.read("model.weights.h5"))
 
 
+# ------------------------------------------------------------------ Keras 2's legacy dialect
+def _keras2_rnn(units, cls, name, **extra):
+    """A recurrent layer's entry as Keras 2.15 writes it (its ``implementation`` and ``time_major`` too)."""
+    config = {"name": name, "trainable": True, "dtype": "float32", "return_sequences": True, "return_state": False,
+              "go_backwards": False, "stateful": False, "unroll": False, "time_major": False, "units": units,
+              "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+              "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+              "recurrent_initializer": {"class_name": "Orthogonal", "config": {"gain": 1.0, "seed": None}},
+              "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+              "recurrent_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+              "kernel_constraint": None, "recurrent_constraint": None, "bias_constraint": None, "dropout": 0.0,
+              "recurrent_dropout": 0.0, "implementation": 2, **extra}
+    return {"class_name": cls, "config": config}
+
+
+def test_keras2_h5_with_recurrent_layers_loads(tmp_path):
+    """Keras 2's layout: configs with its own keys, weights named ``bidirectional/forward_gru/gru_cell/kernel:0``."""
+    rng = np.random.default_rng(4)
+    model = randomized(fn.Sequential([fn.Input((6, 3)), layers.LSTM(4, return_sequences=True, name="lstm"),
+                                      layers.Bidirectional(layers.GRU(2), merge_mode="sum", name="bidirectional")]),
+                       rng)
+    first = _keras2_rnn(4, "LSTM", "lstm", unit_forget_bias=True, batch_input_shape=[None, 6, 3])
+    gru = _keras2_rnn(2, "GRU", "gru", reset_after=True, return_sequences=False)
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        first, {"class_name": "Bidirectional", "config": {"name": "bidirectional", "trainable": True,
+                                                           "dtype": "float32", "layer": gru, "merge_mode": "sum"}}]}}
+    cell = ("kernel", "recurrent_kernel", "bias")
+    names = {"lstm": [f"lstm/lstm_cell/{w}:0" for w in cell],
+             "bidirectional": [f"bidirectional/{d}_gru/gru_cell/{w}:0" for d in ("forward", "backward") for w in cell]}
+    with h5py.File(tmp_path / "k2.h5", "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"], f.attrs["backend"] = "2.15.0", "tensorflow"
+        weights = f.create_group("model_weights")
+        weights.attrs["layer_names"] = np.array([b"lstm", b"bidirectional"])
+        for layer_name, layer in (("lstm", model.layers[0]), ("bidirectional", model.layers[1])):
+            group = weights.create_group(layer_name)
+            group.attrs["weight_names"] = np.array([n.encode() for n in names[layer_name]])
+            for n, v in zip(names[layer_name], layer.weights, strict=True):
+                group.create_dataset(n, data=v.numpy())
+    x = rng.normal(size=(5, 6, 3)).astype("float32")
+    loaded = fn.models.load_model(tmp_path / "k2.h5")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [w.name for w in loaded.layers[1].forward_layer.weights] == list(cell)
+    fresh = randomized(fn.models.clone_model(model), rng)
+    fresh.load_weights(tmp_path / "k2.h5")
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 # ------------------------------------------------------------------ files ferronet refuses, and why
 def _recorded_graph(name):
     path = os.path.join(DATA, "k3_rnn_masked.keras" if name == "masked" else "k3_rnn_attention.keras")
