@@ -9,8 +9,8 @@ def _seq(k, shape, stack):
     return k.Sequential([k.Input(shape)] + stack)
 
 
-def _graph(k, shapes, body):
-    inputs = [k.Input(s) for s in shapes]
+def _graph(k, shapes, body, names=None):
+    inputs = [k.Input(s, name=n) for s, n in zip(shapes, names or [None] * len(shapes))]
     outputs = body(*inputs)
     return k.Model(inputs if len(inputs) > 1 else inputs[0], outputs)
 
@@ -41,6 +41,8 @@ MODELS = {
         3, 2, output_shape=5, use_bias=False)(q, v, key=key)),
     "mha_causal": lambda k: _graph(k, [(5, 8)], lambda x: k.layers.LayerNormalization()(
         k.layers.Add()([x, k.layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)]))),
+    "mha_masked": lambda k: _graph(k, [(5, 8), (6, 8), (5, 6)], lambda q, v, m: k.layers.MultiHeadAttention(2, 3)(
+        q, v, attention_mask=m), names=["query", "value", "mask"]),
     "attention": lambda k: _graph(k, [(5, 4), (6, 4)], lambda q, v: k.layers.Attention(use_scale=True)([q, v])),
     "attention_causal": lambda k: _graph(k, [(5, 4), (5, 3), (5, 4)], lambda q, v, key: k.layers.Attention()(
         [q, v, key], use_causal_mask=True)),

@@ -36,12 +36,16 @@ MODELS = runpy.run_path(MODELS_FILE)["MODELS"]
 
 
 def inputs_for(model, rng, n=8):
-    """A batch for ``model``: token ids for an Embedding, else normal numbers."""
-    shapes = [tuple(model.input_shape)] if not isinstance(model.input_shape, list) else model.input_shape
+    """A batch for ``model``: token ids for an Embedding, zeros and ones for an input named mask, else normals."""
     embed = any(type(layer).__name__ == "Embedding" for layer in model.layers)
+    inputs = [(model.input_shape, "")] if type(model).__name__ == "Sequential" else [
+        (t.shape, t.name) for t in model.inputs]
     out = []
-    for shape in shapes:
+    for shape, name in inputs:
         size = (n,) + tuple(shape[1:])
+        if name.startswith("mask"):
+            out.append((rng.random(size) < 0.7).astype("float32"))
+            continue
         x = rng.integers(0, 10, size) if embed else rng.normal(size=size)
         if embed:  # trailing padding, so masks matter
             x[:, -2:] = 0

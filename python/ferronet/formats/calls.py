@@ -20,7 +20,6 @@ __all__ = ["from_keras3", "to_keras3", "CALL_FLAGS"]
 
 # Boolean call arguments each layer takes, read and written as they are.
 CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask",), "Attention": ("use_causal_mask",)}
-_MHA_TENSORS = ("key", "attention_mask")
 
 
 def from_keras3(class_name, node, parse, where, label):

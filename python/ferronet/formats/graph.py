@@ -308,7 +308,7 @@ class UnbuiltGraph:
             several = type(obj).__name__ in MULTI_INPUT and isinstance(shapes, list)
             weights, out = plan.plan_layer(obj, list(flat) if several else self._single(name, shapes), self.label)
             outs = out if isinstance(out, list) else [out]
-            specs = [plan.planned(obj, name, path, weights)] if weights else []
+            specs = [plan.layer_plan(obj, name, path, weights)] if weights else []
         if index == 0:
             self._plans[name] = specs
         elif [(p.groups, p.weights) for p in specs] != [(p.groups, p.weights) for p in self._plans[name]]:

@@ -26,7 +26,7 @@ from ..layers.base import _snake_case
 from .layout import RECURRENT, join, layout
 
 __all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths",
-           "paths_for", "plan_layer", "model_layers", "planned"]
+           "paths_for", "plan_layer", "model_layers", "layer_plan"]
 
 # Largest number of scalars a planned model may declare before any array is read (checked against the file too).
 _MAX_PARAMS = 1 << 36
@@ -66,7 +66,7 @@ class Planned:
                        [(f"{prefix}/{g}", n) for g, n in self.groups])
 
 
-def planned(layer, top, path, weights):
+def layer_plan(layer, top, path, weights):
     """The :class:`Planned` of ``layer`` at Keras 3 group ``path``, its weights split into Keras' groups."""
     groups = [(join(path, sub), n) for sub, n in layout(layer, len(weights))]
     return Planned(layer.name, top, path, weights, 0, layer, groups)
@@ -204,7 +204,7 @@ def _walk(layers, shape, prefix, top, plans, label):
                                   f"rebuild it as one functional model. Received: {label}")
         specs, out = plan_layer(layer, shape, label)
         if specs:
-            plans.append(planned(layer, own_top, path, specs))
+            plans.append(layer_plan(layer, own_top, path, specs))
         shape = out
     set_offsets(plans)
     return shape
@@ -362,7 +362,7 @@ def plan_built(model):
                 continue
             weights = [(v.name, tuple(v.shape)) for v in layer.weights]
             if weights:
-                plans.append(planned(layer, own_top, path, weights))
+                plans.append(layer_plan(layer, own_top, path, weights))
 
     walk(model_layers(model), "layers", None)
     return set_offsets(plans)
