@@ -6,7 +6,9 @@ per call of the layer. Keras 3 writes a call as ``{"args": [...], "kwargs":
 {"keras_history": [layer, node, tensor]}}``; Keras 2 as a list of ``[layer,
 node, tensor, kwargs]``, one per input tensor. ``input_layers`` and
 ``output_layers`` hold ``[layer, node, tensor]`` references (one, a list, or a
-dict by name).
+dict by name). Layers whose Keras call differs from ferronet's one input
+structure (``MultiHeadAttention``'s ``query, value, key=...``, masks, call
+flags) are translated by :mod:`ferronet.formats.calls`.
 
 A reference's node index counts the calls of that layer listed in the
 config, except for nested models: Keras 2 numbers a nested model's calls from
