@@ -49,6 +49,15 @@ MODELS = {
     "bidirectional_lstm_state": lambda k: _graph(k, [(6, 3)], lambda x: k.layers.Bidirectional(
         k.layers.LSTM(2, return_state=True), merge_mode="concat")(x)),
 }
+def _seq2seq(k, source, target):
+    """An encoder's final states start the decoder (Keras' sequence-to-sequence example)."""
+    _, h, c = k.layers.LSTM(4, return_state=True)(source)
+    return k.layers.Dense(2)(k.layers.LSTM(4, return_sequences=True)(target, initial_state=[h, c]))
+
+
+MODELS["lstm_initial_state"] = lambda k: _graph(k, [(6, 3), (5, 2)], lambda s, t: _seq2seq(k, s, t))
+MODELS["bidirectional_initial_state"] = lambda k: _graph(k, [(6, 3), (3,), (3,)], lambda x, a, b: (
+    k.layers.Bidirectional(k.layers.GRU(3))(x, initial_state=[a, b])))
 for _cell in ("SimpleRNN", "LSTM", "GRU"):
     for _mode in (None, "concat", "sum", "mul", "ave"):
         MODELS[f"bidirectional_{_cell.lower()}_{_mode}"] = _bidirectional(_cell, _mode)

@@ -9,6 +9,8 @@ They agree for most layers (``args`` holds the one input structure), except:
 - ``mask``: Keras 3 writes the mask a layer received as an argument, computed by an operation entry
   (``NotEqual(x, 0)`` for an ``Embedding(mask_zero=True)``); ferronet propagates masks itself, so such
   a mask is read only when it is that operation on the input of an ``Embedding(mask_zero=True)``.
+- ``initial_state`` of the recurrent layers and ``Bidirectional``: a keyword argument in Keras, joined to
+  ferronet's inputs as ``[sequence, *states]``.
 - Flags a layer takes at call time (``use_causal_mask``) pass through as JSON booleans.
 """
 
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 from ..errors import FileFormatError
 
-__all__ = ["from_keras3", "to_keras3", "CALL_FLAGS"]
+__all__ = ["from_keras3", "to_keras3", "CALL_FLAGS", "STATEFUL_CALLS"]
 
+# Layers taking Keras' initial_state=[...], which ferronet joins to the inputs as [x, *states].
+STATEFUL_CALLS = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # Boolean call arguments each layer takes, read and written as they are.
 CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask",), "Attention": ("use_causal_mask",)}
 
@@ -49,6 +53,10 @@ def from_keras3(class_name, node, parse, where, label):
             raise FileFormatError(f"ferronet rebuilds layer calls with one positional argument (the inputs); "
                                   f"{where} has another call. Received: args={args!r:.200} in {label}")
         structure = parse(args[0], where, label)
+        state = kwargs.pop("initial_state", None) if class_name in STATEFUL_CALLS else None
+        if state is not None:
+            states = parse(state, where, label)
+            structure = [structure] + (states if isinstance(states, list) else [states])
     masks = []
     mask = kwargs.pop("mask", None)
     if mask is not None:
@@ -89,4 +97,6 @@ def to_keras3(layer, inputs, kwargs, tensor):
         if len(inputs) > 3:
             out["attention_mask"] = tensor(inputs[3])
         return {"args": [tensor(query), tensor(value)], "kwargs": out}
+    if class_name in STATEFUL_CALLS and isinstance(inputs, (list, tuple)):
+        return {"args": [tensor(inputs[0])], "kwargs": {**out, "initial_state": [tensor(s) for s in inputs[1:]]}}
     return {"args": [tensor(inputs)], "kwargs": out}

@@ -307,8 +307,12 @@ class UnbuiltGraph:
                                       f"Received: {self.label}")
             outs, specs = [_merge_shape(obj, flat, self.label)], []
         else:
-            several = type(obj).__name__ in MULTI_INPUT and isinstance(shapes, list)
-            weights, out = plan.plan_layer(obj, list(flat) if several else self._single(name, shapes), self.label)
+            kind, several = type(obj).__name__, isinstance(shapes, list)
+            if several and kind in calls.STATEFUL_CALLS:  # [sequence, *initial states]: shaped by the sequence
+                arg = flat[0]
+            else:
+                arg = list(flat) if several and kind in MULTI_INPUT else self._single(name, shapes)
+            weights, out = plan.plan_layer(obj, arg, self.label)
             outs = out if isinstance(out, list) else [out]
             specs = [plan.layer_plan(obj, name, path, weights)] if weights else []
         if index == 0:

@@ -53,6 +53,7 @@ KERAS_LAYER_CLASSES = {
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
+_STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
 # See ferronet.formats.calls.
 _MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual")}
@@ -348,7 +349,11 @@ def _layer_to_keras(layer, where_model):
     elif class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
         shape = layer.input_shape
         several = isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple))
-        out["build_config"] = {"input_shape": [[None, *s[1:]] for s in shape] if several else list(shape)}
+        shapes = [[None, *s[1:]] for s in shape] if several else list(shape)
+        if several and class_name in _STATEFUL:  # called with initial_state: Keras' build(sequences, states)
+            out["build_config"] = {"shapes_dict": {"sequences_shape": shapes[0], "initial_state_shape": shapes[1:]}}
+        else:
+            out["build_config"] = {"input_shape": shapes}
     return out
 
 

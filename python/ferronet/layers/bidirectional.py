@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
 from .base import Layer
-from .recurrent import RNNBase
+from .recurrent import RNNBase, fold_initial_state
 
 __all__ = ["Bidirectional"]
 
@@ -69,6 +69,10 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = self.return_sequences
+
+    def __call__(self, *args, **kwargs):
+        # initial_state: the forward layer's states, then the backward layer's, joined to the inputs.
+        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
 
     @property
     def _tracked_layers(self):
