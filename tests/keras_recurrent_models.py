@@ -49,6 +49,12 @@ MODELS = {
     "bidirectional_lstm_state": lambda k: _graph(k, [(6, 3)], lambda x: k.layers.Bidirectional(
         k.layers.LSTM(2, return_state=True), merge_mode="concat")(x)),
 }
+# Stateful layers need the batch size in the model (8: the tests' batches).
+MODELS["lstm_stateful"] = lambda k: k.Sequential([k.Input((6, 3), batch_size=8), k.layers.LSTM(3, stateful=True)])
+MODELS["bidirectional_stateful"] = lambda k: (lambda x: k.Model(x, k.layers.Bidirectional(
+    k.layers.GRU(2, stateful=True, return_sequences=True))(x)))(k.Input((6, 3), batch_size=8))
+
+
 def _seq2seq(k, source, target):
     """An encoder's final states start the decoder (Keras' sequence-to-sequence example)."""
     _, h, c = k.layers.LSTM(4, return_state=True)(source)

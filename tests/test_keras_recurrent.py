@@ -84,6 +84,10 @@ def ferronet_model(name, seed=0):
 
 
 def predict(model, x):
+    """The model's outputs as a list, stateful layers started from zeros (as in a fresh Keras model)."""
+    for layer in model.layers:
+        if getattr(getattr(layer, "forward_layer", layer), "stateful", False):
+            layer.reset_states()
     return as_list(model.predict(x, verbose=0))
 
 
@@ -116,7 +120,8 @@ NOT_WRITTEN = {"activity_regularizer": None, "kernel_constraint": None, "recurre
                "bias_constraint": None, "use_gate": False, "sliding_window": None, "quantization_config": None,
                "embeddings_constraint": None, "rms_scaling": False, "beta_regularizer": None,
                "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None}
-# Merge layers build when the graph calls them: ferronet writes no build_config (Keras 3.0 cannot build Dot from one).
+# Merge layers build when the graph calls them: ferronet writes no build_config (Keras 3.0 cannot build Dot from one);
+# nor does it for stateful recurrent layers (Keras builds them for the model's fixed batch size, see _stateful).
 MERGES = ("Add", "Concatenate")
 # ferronet writes the initializer names every Keras 3 reads (3.0 knows only these); 3.15 writes the short ones.
 LONG_NAMES = {"OrthogonalInitializer": "Orthogonal"}
@@ -144,10 +149,17 @@ def _unnamed(value):
     return value
 
 
+def _stateful(entry):
+    """Stateful recurrent layers build on their first call, with the model's fixed batch size."""
+    config = entry["config"]
+    return bool(config.get("stateful") or (config.get("layer") or {}).get("config", {}).get("stateful"))
+
+
 def assert_same_entry(ours, theirs, where):
     """Same class, module, build config and calls; the same value for every argument ferronet writes."""
     for key in ("module", "class_name", "registered_name", "build_config", "inbound_nodes"):
-        if key == "build_config" and ours["class_name"] in MERGES:
+        if key == "build_config" and (ours["class_name"] in MERGES or _stateful(ours)):
+            assert "build_config" not in ours, where
             continue
         assert _unnamed(ours.get(key)) == _unnamed(theirs.get(key)), (where, key)
     mine, keras = ours["config"], theirs["config"]

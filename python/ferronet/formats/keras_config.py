@@ -345,8 +345,10 @@ def _layer_to_keras(layer, where_model):
     out = _keras_object("keras.layers", class_name, config)
     if class_name == "MultiHeadAttention":
         _attention_to_keras(layer, out)
-    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).
-    elif class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
+    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list), and so
+    # do stateful recurrent layers (Keras builds them for a fixed batch size, which ferronet's shapes leave out).
+    elif (class_name not in _MERGE_CLASSES and not getattr(getattr(layer, "forward_layer", layer), "stateful", False)
+          and getattr(layer, "input_shape", None) is not None):
         shape = layer.input_shape
         several = isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple))
         shapes = [[None, *s[1:]] for s in shape] if several else list(shape)
