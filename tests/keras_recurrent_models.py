@@ -49,6 +49,9 @@ MODELS = {
     "bidirectional_lstm_state": lambda k: _graph(k, [(6, 3)], lambda x: k.layers.Bidirectional(
         k.layers.LSTM(2, return_state=True), merge_mode="concat")(x)),
 }
+MODELS["bidirectional_backward_layer"] = lambda k: _graph(k, [(6, 3)], lambda x: k.layers.Bidirectional(
+    k.layers.LSTM(2, return_sequences=True), backward_layer=k.layers.GRU(
+        3, go_backwards=True, return_sequences=True, use_bias=False))(x))
 # Stateful layers need the batch size in the model (8: the tests' batches).
 MODELS["lstm_stateful"] = lambda k: k.Sequential([k.Input((6, 3), batch_size=8), k.layers.LSTM(3, stateful=True)])
 MODELS["bidirectional_stateful"] = lambda k: (lambda x: k.Model(x, k.layers.Bidirectional(

@@ -366,6 +366,14 @@ def test_missing_or_misplaced_cell_weights_are_named(tmp_path):
         keras_v3.read_weights(h5py.File(io.BytesIO(buf.getvalue()), "r"), plan.plan_built(model), "moved")
 
 
+def test_calls_a_keras_file_cannot_rebuild_are_refused_when_written(tmp_path):
+    query = fn.Input((5, 8))
+    out, scores = layers.MultiHeadAttention(2, 3)(query, query, return_attention_scores=True)
+    with pytest.raises(FileFormatError, match="call argument 'return_attention_scores'.*model.ferronet"):
+        fn.Model(query, [out, scores]).save(tmp_path / "scores.keras")
+    assert not (tmp_path / "scores.keras").exists()
+
+
 def test_gru_reset_before_is_refused_when_read():
     record = json.loads(json.dumps(RECORDED["gru"]["layers"]))
     record[-1]["config"]["reset_after"] = False

@@ -84,6 +84,11 @@ def from_keras3(class_name, node, parse, where, label):
 def to_keras3(layer, inputs, kwargs, tensor):
     """``{"args", "kwargs"}`` of one ferronet call in Keras 3's form; ``tensor`` writes an input structure."""
     class_name = type(layer).__name__
+    for key, value in kwargs.items():
+        if key != "training" and key not in CALL_FLAGS.get(class_name, ()) and value is not None and value is not False:
+            raise FileFormatError(f"A Keras file cannot hold the call argument {key!r} of layer {layer.name!r} "
+                                  f"({class_name}) as ferronet rebuilds it; save the model in ferronet's own format "
+                                  f"(model.save('model.ferronet')). Received: {key}={value!r:.100}")
     out = {}
     if kwargs.get("training") is not None:
         out["training"] = bool(kwargs["training"])

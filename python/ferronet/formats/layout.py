@@ -36,9 +36,10 @@ def _children(layer, count):
     kind = type(layer).__name__
     if kind in RECURRENT:
         return [("cell", None, count)]
-    if kind == "Bidirectional":
-        half = count // 2
-        return [("forward_layer", layer.forward_layer, half), ("backward_layer", layer.backward_layer, count - half)]
+    if kind == "Bidirectional":  # each direction: kernel, recurrent_kernel and, with use_bias, bias
+        forward = 2 + int(layer.forward_layer.use_bias)
+        return [("forward_layer", layer.forward_layer, forward),
+                ("backward_layer", layer.backward_layer, count - forward)]
     if kind == "TimeDistributed":
         return [("layer", layer.layer, count)]
     if kind == "MultiHeadAttention":
