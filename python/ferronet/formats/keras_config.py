@@ -74,9 +74,9 @@ _INERT_FOR = {
     "Conv2DTranspose": {"groups": 1},  # Keras 2 writes it
 }
 # Arguments Keras writes as tuples (JSON lists) where ferronet may hold a plain int.
-_KERAS_TUPLES = {"MultiHeadAttention": ("output_shape",), "MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
+_KERAS_TUPLES = {"MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
                  "Conv1D": ("kernel_size", "strides", "dilation_rate"), "LayerNormalization": ("axis",),
-                 "Normalization": ("axis",)}
+                 "Normalization": ("axis",), "MultiHeadAttention": ("output_shape",)}
 # Keras arguments that never change the math (implementation hints, or only used when an inert one is set).
 # Keras 2's LSTM/GRU "implementation" picks a kernel for the same math; its MultiHeadAttention writes its build
 # shapes into the config (ferronet reads them from the graph).
@@ -85,11 +85,11 @@ _IGNORED = {"fused", "renorm_momentum", "autocast", "input_dtype", "implementati
 
 _INITIALIZER_NAMES = {"IdentityInitializer": "Identity", "OrthogonalInitializer": "Orthogonal",
                       "normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones", "zero": "Zeros"}
-_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
-                     "moving_mean_initializer", "moving_variance_initializer", "alpha_initializer",
+_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "beta_initializer",
+                     "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "alpha_initializer",
                      "embeddings_initializer")
-_REGULARIZER_KEYS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "beta_regularizer", "gamma_regularizer",
-                     "alpha_regularizer", "embeddings_regularizer")
+_REGULARIZER_KEYS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "beta_regularizer",
+                     "gamma_regularizer", "alpha_regularizer", "embeddings_regularizer")
 
 
 def _where(layer_name, class_name):

@@ -166,7 +166,7 @@ def paths_for(class_names, prefix="layers"):
 
 
 def plan_layer(layer, shape, label):
-    """``(weight specs, output shape)`` of a layer for inputs of ``shape`` (a list for attention), allocating nothing."""
+    """``(weight specs, output shape)`` of a layer for inputs of ``shape`` (a list: attention), allocating nothing."""
     several = isinstance(shape, list)
     if any(d is None for s in (shape if several else [shape]) for d in s[1:]):
         raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
