@@ -374,6 +374,21 @@ def test_calls_a_keras_file_cannot_rebuild_are_refused_when_written(tmp_path):
     assert not (tmp_path / "scores.keras").exists()
 
 
+def test_forged_sizes_and_shapes_are_refused_before_allocating():
+    """Weights are derived from the config before anything is built: a huge LSTM is refused, not allocated."""
+    huge = json.loads(json.dumps(RECORDED["lstm"]["layers"]))
+    huge[-1]["config"]["units"] = 10**6
+    with pytest.raises(FileFormatError, match="declares 4000016000000 weights"):
+        plan.plan_model(keras_config.from_keras({"class_name": "Sequential", "config": {"layers": huge}}, "f"), "f")
+    several = json.loads(json.dumps(RECORDED["lstm"]["layers"]))
+    several[-1]["config"]["return_state"] = True
+    several.append({k: v for k, v in RECORDED["masked_lstm_graph"]["layers"][-1].items()
+                    if k not in ("name", "inbound_nodes")})
+    with pytest.raises(FileFormatError, match="takes one tensor"):
+        plan.plan_model(keras_config.from_keras({"class_name": "Sequential", "config": {"layers": several}}, "f"),
+                        "f")
+
+
 def test_gru_reset_before_is_refused_when_read():
     record = json.loads(json.dumps(RECORDED["gru"]["layers"]))
     record[-1]["config"]["reset_after"] = False

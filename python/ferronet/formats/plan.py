@@ -168,6 +168,8 @@ def paths_for(class_names, prefix="layers"):
 def plan_layer(layer, shape, label):
     """``(weight specs, output shape)`` of a layer for inputs of ``shape`` (a list: attention), allocating nothing."""
     several = isinstance(shape, list)
+    if several and type(layer).__name__ not in ("MultiHeadAttention", "Attention"):
+        raise FileFormatError(f"Layer {layer.name!r} takes one tensor. Received: inputs of shapes {shape} in {label}")
     if any(d is None for s in (shape if several else [shape]) for d in s[1:]):
         raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
                               f"needs a complete input shape. Received: {label}")
