@@ -43,6 +43,10 @@ MODELS = {
         k.layers.Add()([x, k.layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)]))),
     "mha_masked": lambda k: _graph(k, [(5, 8), (6, 8), (5, 6)], lambda q, v, m: k.layers.MultiHeadAttention(2, 3)(
         q, v, attention_mask=m), names=["query", "value", "mask"]),
+    "mha_scores": lambda k: _graph(k, [(5, 8), (6, 4)], lambda q, v: list(k.layers.MultiHeadAttention(2, 3)(
+        q, v, return_attention_scores=True))),
+    "attention_scores": lambda k: _graph(k, [(5, 4), (6, 4)], lambda q, v: list(k.layers.Attention()(
+        [q, v], return_attention_scores=True))),
     "attention": lambda k: _graph(k, [(5, 4), (6, 4)], lambda q, v: k.layers.Attention(use_scale=True)([q, v])),
     "attention_causal": lambda k: _graph(k, [(5, 4), (5, 3), (5, 4)], lambda q, v, key: k.layers.Attention()(
         [q, v, key], use_causal_mask=True)),

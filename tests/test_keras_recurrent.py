@@ -22,7 +22,7 @@ import pytest
 import ferronet as fn
 from ferronet import layers
 from ferronet.errors import FileFormatError
-from ferronet.formats import keras_config, keras_v3, plan
+from ferronet.formats import calls, keras_config, keras_v3, plan
 
 h5py = pytest.importorskip("h5py")
 
@@ -336,7 +336,7 @@ def _mask_of_other_input(layers_by_class):
      "does not support recurrent_constraint"),
     ("masked", lambda c: c["LSTM"]["config"].update(recurrent_activation="softplus"), "recurrent_activation"),
     ("attention", lambda c: c["MultiHeadAttention"]["inbound_nodes"][0]["kwargs"].update(
-        return_attention_scores=True), "argument 'return_attention_scores'"),
+        return_attention_scores="yes"), "argument 'return_attention_scores'"),
     ("attention", lambda c: c["MultiHeadAttention"]["config"].update(use_gate=True), "does not support use_gate"),
     ("attention", lambda c: c["MultiHeadAttention"]["config"].update(attention_axes=[2]), "attention_axes"),
 ])
@@ -366,12 +366,14 @@ def test_missing_or_misplaced_cell_weights_are_named(tmp_path):
         keras_v3.read_weights(h5py.File(io.BytesIO(buf.getvalue()), "r"), plan.plan_built(model), "moved")
 
 
-def test_calls_a_keras_file_cannot_rebuild_are_refused_when_written(tmp_path):
-    query = fn.Input((5, 8))
-    out, scores = layers.MultiHeadAttention(2, 3)(query, query, return_attention_scores=True)
-    with pytest.raises(FileFormatError, match="call argument 'return_attention_scores'.*model.ferronet"):
-        fn.Model(query, [out, scores]).save(tmp_path / "scores.keras")
-    assert not (tmp_path / "scores.keras").exists()
+def test_call_arguments_a_keras_file_cannot_hold_are_refused_when_written():
+    """A recorded call argument outside Keras' form stops the writing (it is never silently dropped)."""
+    with pytest.raises(FileFormatError, match="call argument 'mask'.*model.ferronet"):
+        calls.to_keras3(layers.LSTM(2, name="lstm"), "x", {"training": None, "mask": "m"}, lambda t: t)
+    assert calls.to_keras3(layers.LSTM(2), "x", {"training": True}, lambda t: t) == {
+        "args": ["x"], "kwargs": {"training": True}}
+    assert calls.to_keras3(layers.LSTM(2), ["x", "h", "c"], {}, lambda t: t) == {
+        "args": ["x"], "kwargs": {"initial_state": ["h", "c"]}}
 
 
 def test_forged_sizes_and_shapes_are_refused_before_allocating():

@@ -11,7 +11,8 @@ They agree for most layers (``args`` holds the one input structure), except:
   a mask is read only when it is that operation on the input of an ``Embedding(mask_zero=True)``.
 - ``initial_state`` of the recurrent layers and ``Bidirectional``: a keyword argument in Keras, joined to
   ferronet's inputs as ``[sequence, *states]``.
-- Flags a layer takes at call time (``use_causal_mask``) pass through as JSON booleans.
+- Flags a layer takes at call time (``use_causal_mask``, ``return_attention_scores``) pass through as JSON
+  booleans.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ __all__ = ["from_keras3", "to_keras3", "CALL_FLAGS", "STATEFUL_CALLS"]
 # Layers taking Keras' initial_state=[...], which ferronet joins to the inputs as [x, *states].
 STATEFUL_CALLS = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # Boolean call arguments each layer takes, read and written as they are.
-CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask",), "Attention": ("use_causal_mask",)}
+CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask", "return_attention_scores"),
+              "Attention": ("use_causal_mask", "return_attention_scores")}
 
 
 def from_keras3(class_name, node, parse, where, label):

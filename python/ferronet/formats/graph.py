@@ -314,6 +314,8 @@ class UnbuiltGraph:
                 arg = list(flat) if several and kind in MULTI_INPUT else self._single(name, shapes)
             weights, out = plan.plan_layer(obj, arg, self.label)
             outs = out if isinstance(out, list) else [out]
+            if self.calls[name][index][1].get("return_attention_scores"):
+                outs.append(_scores_shape(obj, flat))
             specs = [plan.layer_plan(obj, name, path, weights)] if weights else []
         if index == 0:
             self._plans[name] = specs
@@ -364,6 +366,14 @@ class UnbuiltGraph:
         inputs = _map(self._inputs, lambda r: tensors[self._resolve(r, io=True)])
         outputs = _map(self._outputs, lambda r: tensors[self._resolve(r, io=True)])
         return Functional(inputs, outputs, name=self.name, trainable=self.trainable)
+
+
+def _scores_shape(layer, shapes):
+    """Shape of the attention scores an attention layer also returns (``return_attention_scores=True``)."""
+    query, key = shapes[0], shapes[2] if len(shapes) > 2 else shapes[1]
+    if type(layer).__name__ == "MultiHeadAttention":
+        return (None, layer.num_heads) + tuple(query[1:-1]) + tuple(key[1:-1])
+    return (None, query[1], key[1])
 
 
 def _flat_shapes(structure):
