@@ -117,7 +117,7 @@ def test_wrong_shape_or_dtype(tmp_path, shape, dtype, match):
 def test_weights_for_layers_the_model_lacks(tmp_path):
     big = fn.Sequential([fn.Input((4,)), layers.Dense(3, activation="relu"), layers.Dense(2), layers.Dense(2)])
     big.save_weights(tmp_path / "big.weights.h5")
-    with pytest.raises(FileFormatError, match=r"layers the model does not have: \['layers/dense_2'\]"):
+    with pytest.raises(FileFormatError, match=r"layers the model does not have .*: \['layers/dense_2'\]"):
         mlp().load_weights(tmp_path / "big.weights.h5")
 
 

@@ -18,7 +18,10 @@ predictions ``y`` for it (``x_0``, ``x_1``, ... and ``y_0``, ... for models
 with several inputs or outputs).
 
 Keras 3 also records ``k3_layer_configs.json``: each layer's config entry, with
-Keras' defaults, and the layout of its weight arrays (``layer_configs``).
+Keras' defaults, and the layout of its weight arrays (``layer_configs``); and
+``k3_recurrent.json``, the config entries and HDF5 groups of the recurrent and
+attention models of ``tests/keras_recurrent_models.py``, with three of them
+saved as ``k3_rnn_*.keras`` (``recurrent``).
 
 Give model names to regenerate only those (``... make_keras_fixtures.py siamese``).
 """
@@ -265,6 +268,63 @@ def _layer_configs(keras):
         json.dump({"keras_version": keras.__version__, "layers": out}, f, indent=1, sort_keys=True)
 
 
+# Recurrent and attention models (tests/keras_recurrent_models.py) saved as Keras files, with their predictions.
+_RECURRENT_FILES = {"k3_rnn_masked": "masked_lstm_graph", "k3_rnn_bidirectional": "bidirectional_lstm_state",
+                    "k3_rnn_attention": "mha_cross"}
+
+
+def _recurrent(keras):
+    """k3_recurrent.json (each model's config.json layers and HDF5 groups and arrays) and _RECURRENT_FILES."""
+    import io
+    import json
+    import runpy
+    import tempfile
+    import zipfile
+
+    import h5py
+
+    models = runpy.run_path(os.path.join(OUT, "..", "..", "keras_recurrent_models.py"))["MODELS"]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, build in sorted(models.items()):
+            keras.utils.set_random_seed(1)
+            model = build(keras)
+            path = os.path.join(tmp, "m.keras")
+            model.save(path)
+            with zipfile.ZipFile(path) as zf:
+                entries = json.loads(zf.read("config.json"))["config"]["layers"]
+                groups = {}
+                with h5py.File(io.BytesIO(zf.read("model.weights.h5")), "r") as f:
+                    f.visititems(lambda key, obj: groups.__setitem__(key, list(obj.shape) if isinstance(
+                        obj, h5py.Dataset) else None) if key.startswith("layers") else None)
+            _drop_ids(entries)
+            out[name] = {"layers": entries, "groups": groups}
+    with open(os.path.join(OUT, "k3_recurrent.json"), "w") as f:
+        json.dump({"keras_version": keras.__version__, "models": out}, f, indent=None, sort_keys=True)
+    for file_name, name in _RECURRENT_FILES.items():
+        keras.utils.set_random_seed(2)
+        model = models[name](keras)
+        rng = np.random.default_rng(3)
+        model.set_weights([rng.normal(scale=0.5, size=w.shape).astype(w.dtype) for w in model.get_weights()])
+        model.save(os.path.join(OUT, f"{file_name}.keras"))
+        xs = [rng.integers(0, 10, (4,) + tuple(t.shape[1:])).astype(np.float32) if name.startswith("masked")
+              else rng.normal(size=(4,) + tuple(t.shape[1:])).astype(np.float32) for t in model.inputs]
+        if name.startswith("masked"):
+            xs[0][:, -2:] = 0
+        _expected(file_name, model, xs if len(xs) > 1 else xs[0])
+
+
+def _drop_ids(value):
+    """Removes Keras' shared_object_id (a memory address) from a config, in place."""
+    if isinstance(value, dict):
+        value.pop("shared_object_id", None)
+        for v in value.values():
+            _drop_ids(v)
+    elif isinstance(value, list):
+        for v in value:
+            _drop_ids(v)
+
+
 def _trained(keras, build, shape, keep_compile):
     """The model after a few training steps; uncompiled (no optimizer state in the file, smaller) unless asked."""
     keras.utils.set_random_seed(1)
@@ -300,6 +360,7 @@ def _trained_graph(keras, build, model):
 
 def _expected(name, model, x):
     y = model.predict(x, verbose=0)
+    y = list(y) if isinstance(y, tuple) else y  # several outputs: a tuple from some Keras versions
     xs = [x[k] for k in sorted(x)] if isinstance(x, dict) else x
     arrays = {"x": xs} if not isinstance(xs, list) else {f"x_{i}": v for i, v in enumerate(xs)}
     arrays.update({"y": y} if not isinstance(y, list) else {f"y_{i}": v for i, v in enumerate(y)})
@@ -334,6 +395,8 @@ def main():
             _expected(f"k2_{name}", model, x)
     if major >= 3 and (not sys.argv[1:] or "layer_configs" in sys.argv[1:]):
         _layer_configs(keras)
+    if major >= 3 and (not sys.argv[1:] or "recurrent" in sys.argv[1:]):
+        _recurrent(keras)
     print(f"Keras {keras.__version__}: wrote {len(models)} models to {os.path.normpath(OUT)}", file=sys.stderr)
 
 

@@ -253,3 +253,17 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="cell must be"):
         fn._core.rnn_forward("rnn", "tanh", "sigmoid", np.ones((1, 2, 3)), np.ones((3, 2)), np.ones((2, 2)),
                              np.zeros((1, 2)))
+
+
+def test_bidirectional_initial_state_keyword_equals_the_states_joined_to_the_inputs():
+    """``initial_state=`` (forward states, then backward) is used eagerly and in graphs, not dropped."""
+    rng = np.random.default_rng(7)
+    layer = layers.Bidirectional(layers.LSTM(2))
+    x = rng.normal(size=(3, 4, 2)).astype("float32")
+    states = [rng.normal(size=(3, 2)).astype("float32") for _ in range(4)]
+    given = layer(x, initial_state=states).numpy()
+    np.testing.assert_array_equal(given, layer([x, *states]).numpy())
+    assert not np.allclose(given, layer(x).numpy())
+    inputs = [fn.Input((4, 2))] + [fn.Input((2,)) for _ in range(4)]
+    model = fn.Model(inputs, layer(inputs[0], initial_state=inputs[1:]))
+    np.testing.assert_allclose(model.predict([x, *states], verbose=0), given, rtol=1e-6, atol=1e-6)

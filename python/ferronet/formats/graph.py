@@ -6,7 +6,9 @@ per call of the layer. Keras 3 writes a call as ``{"args": [...], "kwargs":
 {"keras_history": [layer, node, tensor]}}``; Keras 2 as a list of ``[layer,
 node, tensor, kwargs]``, one per input tensor. ``input_layers`` and
 ``output_layers`` hold ``[layer, node, tensor]`` references (one, a list, or a
-dict by name).
+dict by name). Layers whose Keras call differs from ferronet's one input
+structure (``MultiHeadAttention``'s ``query, value, key=...``, masks, call
+flags) are translated by :mod:`ferronet.formats.calls`.
 
 A reference's node index counts the calls of that layer listed in the
 config, except for nested models: Keras 2 numbers a nested model's calls from
@@ -26,11 +28,15 @@ Keras' graph traversal gives (:func:`keras_layers`), not the order of calls.
 from __future__ import annotations
 
 from ..errors import FileFormatError
-from . import plan
+from . import calls, plan
 
-__all__ = ["UnbuiltGraph", "keras_layers", "MERGE_LAYERS"]
+__all__ = ["UnbuiltGraph", "keras_layers", "MERGE_LAYERS", "MULTI_INPUT", "MASK_OP"]
 
 MERGE_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+# Layers with weights called on a list of tensors.
+MULTI_INPUT = ("MultiHeadAttention", "Attention")
+# ferronet's class name for an operation entry that computes a mask (see ferronet.formats.calls).
+MASK_OP = "__mask__"
 # Assembling runs every layer once on a zero sample (batch 1, or the input's fixed batch size); a config whose
 # tensors would need more scalars than this is forged or not meant for a CPU library.
 _MAX_ACTIVATION = 1 << 28
@@ -81,28 +87,35 @@ def _training(kwargs, where, label):
 
 
 def _calls(entry, where, label):
-    """``[(inputs structure, training), ...]``: one per call of the layer, in the file's order."""
+    """``[(inputs structure, call kwargs, mask references), ...]``: one per call of the layer, in the file's order."""
     nodes = entry.get("inbound_nodes") or []
     if not isinstance(nodes, list):
         raise FileFormatError(f"inbound_nodes of {where} should be a list. Received: {nodes!r:.200} in {label}")
     out = []
     for node in nodes:
         if isinstance(node, dict):  # Keras 3
-            args = node.get("args")
-            if not isinstance(args, list) or len(args) != 1:
-                raise FileFormatError(f"ferronet rebuilds layer calls with one positional argument (the inputs); "
-                                      f"{where} has another call. Received: args={args!r:.200} in {label}")
-            out.append((_call_structure(args[0], where, label), _training(node.get("kwargs") or {}, where, label)))
+            out.append(calls.from_keras3(entry.get("class_name"), node, _call_structure, where, label))
         elif isinstance(node, list) and node:  # Keras 2: one [layer, node, tensor, kwargs] per input
             refs, kwargs = [], {}
             for item in node:
                 if isinstance(item, list) and len(item) == 4:
                     item, kwargs = item[:3], item[3]
                 refs.append(_ref(item, where, label))
-            out.append((refs[0] if len(refs) == 1 else refs, _training(kwargs or {}, where, label)))
+            training = _training(kwargs or {}, where, label)
+            out.append((refs[0] if len(refs) == 1 else refs, {} if training is None else {"training": training}, []))
         else:
             raise FileFormatError(f"A call of {where} is malformed. Received: {node!r:.200} in {label}")
     return out
+
+
+def _mask_source(entry, where, label):
+    """The reference an operation entry computing a mask (``NotEqual(x, 0)``) is applied to."""
+    nodes = entry.get("inbound_nodes")
+    args = nodes[0].get("args") if isinstance(nodes, list) and len(nodes) == 1 and isinstance(nodes[0], dict) else None
+    if not isinstance(args, list) or len(args) != 2 or args[1] != 0 or isinstance(args[1], bool):
+        raise FileFormatError(f"ferronet reads {where} only as the mask of an Embedding(mask_zero=True), "
+                              f"NotEqual(inputs, 0). Received: {nodes!r:.200} in {label}")
+    return _call_structure(args[0], where, label)
 
 
 def _flat(structure):
@@ -182,12 +195,18 @@ class UnbuiltGraph:
         config = entry["config"]
         self.name, self.trainable, self.label = config.get("name"), config.get("trainable", True), label
         entries = config["layers"]
-        self.names = [e.get("name") for e in entries]
-        if any(not isinstance(n, str) for n in self.names) or len(set(self.names)) != len(self.names):
+        names = [e.get("name") for e in entries]
+        if any(not isinstance(n, str) for n in names) or len(set(names)) != len(names):
             raise FileFormatError(f"The layers of functional model {self.name!r} need unique names. Received: "
-                                  f"{self.names!r:.300} in {label}")
+                                  f"{names!r:.300} in {label}")
+        # Operations computing masks are not layers (Keras saves no group for them): kept aside, checked below.
+        self._mask_ops = {e["name"]: _mask_source(e, f"operation {e['name']!r}", label)
+                          for e in entries if e.get("class_name") == MASK_OP}
+        entries = [e for e in entries if e.get("class_name") != MASK_OP]
+        self.names = [e.get("name") for e in entries]
         self.objects = dict(zip(self.names, (plan._objects(e, label, custom_objects) for e in entries)))
         self.calls = {n: _calls(e, f"layer {n!r}", label) for n, e in zip(self.names, entries)}
+        self._check_masks()
         keras3 = any(isinstance(node, dict) for e in entries for node in (e.get("inbound_nodes") or []))
         self._offsets = {n: self._offset(o, keras3) for n, o in self.objects.items()}
         self._inputs = _io_structure(config.get("input_layers"), "input_layers", label)
@@ -199,6 +218,20 @@ class UnbuiltGraph:
         self.plans = []
         for name in self.names:
             self.plans += self._plans.get(name, [])
+
+    def _check_masks(self):
+        """Masks given to calls must be the ones ferronet propagates: NotEqual(x, 0) of an Embedding's input."""
+        embedded = {call[0] for n, o in self.objects.items() if type(o).__name__ == "Embedding" and o.mask_zero
+                    for call in self.calls[n] if isinstance(call[0], _Ref)}
+        for name, node_calls in self.calls.items():
+            for _, _, masks in node_calls:
+                for ref in _flat(masks):
+                    source = self._mask_ops.get(ref[0])
+                    if source is None or ref[1:] != (0, 0) or source not in embedded:
+                        raise FileFormatError(
+                            f"Layer {name!r} is called with a mask ferronet cannot rebuild (it propagates the mask "
+                            f"of an Embedding(mask_zero=True) itself). Received: mask={list(ref)} in "
+                            f"{self.label}")
 
     @staticmethod
     def _offset(obj, keras3):
@@ -240,7 +273,7 @@ class UnbuiltGraph:
             for name in self.names:
                 while name in pending:
                     index = pending[name]
-                    structure, _ = self.calls[name][index]
+                    structure = self.calls[name][index][0]
                     keys = [self._resolve(r) for r in _flat(structure)]
                     if any(key not in self._shapes for key in keys):
                         break
@@ -285,12 +318,19 @@ class UnbuiltGraph:
                                       f"Received: {self.label}")
             outs, specs = [_merge_shape(obj, flat, self.label)], []
         else:
-            weights, out = plan.plan_layer(obj, self._single(name, shapes), self.label)
-            outs = [out]
-            specs = [plan.Planned(name, name, plan.vars_group(obj, path), weights, 0, obj)] if weights else []
+            kind, several = type(obj).__name__, isinstance(shapes, list)
+            if several and kind in calls.STATEFUL_CALLS:  # [sequence, *initial states]: shaped by the sequence
+                arg = flat[0]
+            else:
+                arg = list(flat) if several and kind in MULTI_INPUT else self._single(name, shapes)
+            weights, out = plan.plan_layer(obj, arg, self.label)
+            outs = out if isinstance(out, list) else [out]
+            if self.calls[name][index][1].get("return_attention_scores"):
+                outs.append(_scores_shape(obj, flat))
+            specs = [plan.layer_plan(obj, name, path, weights)] if weights else []
         if index == 0:
             self._plans[name] = specs
-        elif [(p.keras_path, p.weights) for p in specs] != [(p.keras_path, p.weights) for p in self._plans[name]]:
+        elif [(p.groups, p.weights) for p in specs] != [(p.groups, p.weights) for p in self._plans[name]]:
             raise FileFormatError(f"Shared layer {name!r} is called on inputs of another shape than at its first "
                                   f"call. Received: {shapes} in {self.label}")
         return [tuple(o) for o in outs]
@@ -329,14 +369,22 @@ class UnbuiltGraph:
             else:
                 layers[name] = obj
         for name, index in self.order:
-            structure, training = self.calls[name][index]
+            structure, kwargs = self.calls[name][index][:2]
             args = _map(structure, lambda r: tensors[self._resolve(r)])
-            out = layers[name](args) if training is None else layers[name](args, training=training)
+            out = layers[name](args, **kwargs)
             for k, t in enumerate(flatten(out)):
                 tensors[(name, index, k)] = t
         inputs = _map(self._inputs, lambda r: tensors[self._resolve(r, io=True)])
         outputs = _map(self._outputs, lambda r: tensors[self._resolve(r, io=True)])
         return Functional(inputs, outputs, name=self.name, trainable=self.trainable)
+
+
+def _scores_shape(layer, shapes):
+    """Shape of the attention scores an attention layer also returns (``return_attention_scores=True``)."""
+    query, key = shapes[0], shapes[2] if len(shapes) > 2 else shapes[1]
+    if type(layer).__name__ == "MultiHeadAttention":
+        return (None, layer.num_heads) + tuple(query[1:-1]) + tuple(key[1:-1])
+    return (None, query[1], key[1])
 
 
 def _flat_shapes(structure):
@@ -420,8 +468,8 @@ def to_keras(model, layer_entry) -> dict:
 
     layers = keras_layers(model)
     own = {id(n) for n in model._nodes}
-    calls = {id(layer): [n for n in getattr(layer, "_inbound_nodes", []) if id(n) in own] for layer in layers}
-    position = {id(n): i for nodes in calls.values() for i, n in enumerate(nodes)}
+    own_calls = {id(layer): [n for n in getattr(layer, "_inbound_nodes", []) if id(n) in own] for layer in layers}
+    position = {id(n): i for nodes in own_calls.values() for i, n in enumerate(nodes)}
 
     def history(t, io=False):
         layer, i, k = t._keras_history
@@ -448,10 +496,7 @@ def to_keras(model, layer_entry) -> dict:
     for layer in layers:
         entry = layer_entry(layer)
         entry["name"] = layer.name
-        entry["inbound_nodes"] = [
-            {"args": [structure(n.inputs)],
-             "kwargs": {} if n.kwargs.get("training") is None else {"training": bool(n.kwargs["training"])}}
-            for n in calls[id(layer)]]
+        entry["inbound_nodes"] = [calls.to_keras3(layer, n.inputs, n.kwargs, structure) for n in own_calls[id(layer)]]
         entries.append(entry)
     def io_list(s):  # one tensor as a list of one reference: Keras 3.0 reads only lists and dicts here
         return [io(s)] if isinstance(s, KerasTensor) else io(s)

@@ -47,10 +47,16 @@ KERAS_LAYER_CLASSES = {
     "GaussianNoise": "GaussianNoise", "GaussianDropout": "GaussianDropout",
     "ActivityRegularization": "ActivityRegularization", "Rescaling": "Rescaling", "Normalization": "Normalization",
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
-    "TimeDistributed": "TimeDistributed",
+    "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
+    "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
+_ACTIVATION_KEYS = ("activation", "recurrent_activation")
+_STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+# Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
+# See ferronet.formats.calls.
+_MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual")}
 
 # Keras arguments ferronet has no use for, with the value that makes them inert.
 _INERT = {
@@ -58,7 +64,8 @@ _INERT = {
     "gamma_constraint": None, "quantization_config": None, "lora_rank": None, "lora_alpha": None,
     "synchronized": False, "renorm": False, "renorm_clipping": None, "virtual_batch_size": None, "adjustment": None,
     "sparse": False, "ragged": False, "optional": False, "input_tensor": None, "alpha_constraint": None,
-    "embeddings_constraint": None, "input_length": None,
+    "embeddings_constraint": None, "input_length": None, "recurrent_constraint": None, "time_major": False,
+    "use_gate": False, "sliding_window": None,
 }
 # The same, for arguments only some classes lack (ferronet's LayerNormalization has no regularizers).
 _INERT_FOR = {
@@ -69,17 +76,20 @@ _INERT_FOR = {
 # Arguments Keras writes as tuples (JSON lists) where ferronet may hold a plain int.
 _KERAS_TUPLES = {"MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
                  "Conv1D": ("kernel_size", "strides", "dilation_rate"), "LayerNormalization": ("axis",),
-                 "Normalization": ("axis",)}
+                 "Normalization": ("axis",), "MultiHeadAttention": ("output_shape",)}
 # Keras arguments that never change the math (implementation hints, or only used when an inert one is set).
-_IGNORED = {"fused", "renorm_momentum", "autocast", "input_dtype"}
+# Keras 2's LSTM/GRU "implementation" picks a kernel for the same math; its MultiHeadAttention writes its build
+# shapes into the config (ferronet reads them from the graph).
+_IGNORED = {"fused", "renorm_momentum", "autocast", "input_dtype", "implementation", "query_shape", "key_shape",
+            "value_shape"}
 
 _INITIALIZER_NAMES = {"IdentityInitializer": "Identity", "OrthogonalInitializer": "Orthogonal",
                       "normal": "RandomNormal", "uniform": "RandomUniform", "one": "Ones", "zero": "Zeros"}
-_INITIALIZER_KEYS = ("kernel_initializer", "bias_initializer", "beta_initializer", "gamma_initializer",
-                     "moving_mean_initializer", "moving_variance_initializer", "alpha_initializer",
+_INITIALIZER_KEYS = ("kernel_initializer", "recurrent_initializer", "bias_initializer", "beta_initializer",
+                     "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "alpha_initializer",
                      "embeddings_initializer")
-_REGULARIZER_KEYS = ("kernel_regularizer", "bias_regularizer", "beta_regularizer", "gamma_regularizer",
-                     "alpha_regularizer", "embeddings_regularizer")
+_REGULARIZER_KEYS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "beta_regularizer",
+                     "gamma_regularizer", "alpha_regularizer", "embeddings_regularizer")
 
 
 def _where(layer_name, class_name):
@@ -172,6 +182,10 @@ def _translate_layer(entry, label, custom_objects):
     if custom_objects and class_name in custom_objects:
         return {"class_name": class_name, "config": config}
     target = KERAS_LAYER_CLASSES.get(class_name)
+    if (entry.get("module"), class_name) in _MASK_OPS:  # read by ferronet.formats.graph
+        from .graph import MASK_OP
+
+        return {"class_name": MASK_OP, "config": {}}
     if class_name == "Lambda":
         raise FileFormatError(
             f"Layer {config.get('name')!r} is a Keras Lambda, which Keras stores as Python bytecode; ferronet "
@@ -193,8 +207,9 @@ def _translate_layer(entry, label, custom_objects):
             del config[key]
     if "dtype" in config:
         config["dtype"] = _dtype_from_keras(config["dtype"], where)
-    if "activation" in config:
-        config["activation"] = _activation_from_keras(config["activation"], where, custom_objects)
+    for key in _ACTIVATION_KEYS:
+        if key in config:
+            config[key] = _activation_from_keras(config[key], where, custom_objects)
     for key in _INITIALIZER_KEYS:
         if key in config:
             config[key] = _initializer_from_keras(config[key], key, where)
@@ -211,6 +226,10 @@ def _translate_layer(entry, label, custom_objects):
             raise FileFormatError(f"ferronet reads TimeDistributed around a single layer; {where} wraps a model. "
                                   f"Received: layer={config['layer'].get('class_name')!r} in {label}")
         config["layer"] = _translate_layer(config.get("layer"), label, custom_objects)
+    if target == "Bidirectional":
+        for key in ("layer", "backward_layer"):
+            if config.get(key) is not None:
+                config[key] = _translate_layer(config[key], label, custom_objects)
     return {"class_name": target, "config": config}
 
 
@@ -306,8 +325,9 @@ def _layer_to_keras(layer, where_model):
     if class_name == "InputLayer":
         config = {"batch_shape": config["batch_shape"], "dtype": config["dtype"], "sparse": False,
                   "name": config["name"]}
-    if "activation" in config:
-        config["activation"] = _activation_to_keras(config["activation"], where)
+    for key in _ACTIVATION_KEYS:
+        if key in config:
+            config[key] = _activation_to_keras(config[key], where)
     for key in _INITIALIZER_KEYS:
         if isinstance(config.get(key), dict):
             name = _KERAS_INITIALIZER_NAMES.get(config[key]["class_name"], config[key]["class_name"])
@@ -329,11 +349,38 @@ def _layer_to_keras(layer, where_model):
             raise FileFormatError(f"ferronet writes TimeDistributed around a single layer to Keras files; {where} "
                                   f"wraps a model: save it as .ferronet. Received: {type(layer.layer).__name__}")
         config["layer"] = _layer_to_keras(layer.layer, where_model)
+    if class_name in ("SimpleRNN", "LSTM", "GRU"):
+        config.setdefault("zero_output_for_mask", False)
+        if class_name == "SimpleRNN" and config.get("seed") is None:  # Keras' SimpleRNN writes no seed
+            config.pop("seed", None)
+    if class_name == "Bidirectional":  # Keras writes both directions, as built
+        config["layer"] = _layer_to_keras(layer.forward_layer, where_model)
+        config["backward_layer"] = _layer_to_keras(layer.backward_layer, where_model)
     out = _keras_object("keras.layers", class_name, config)
-    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list).
-    if class_name not in _MERGE_CLASSES and getattr(layer, "input_shape", None) is not None:
-        out["build_config"] = {"input_shape": list(layer.input_shape)}
+    if class_name == "MultiHeadAttention":
+        _attention_to_keras(layer, out)
+    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list), and so
+    # do stateful recurrent layers (Keras builds them for a fixed batch size, which ferronet's shapes leave out).
+    elif (class_name not in _MERGE_CLASSES and not getattr(getattr(layer, "forward_layer", layer), "stateful", False)
+          and getattr(layer, "input_shape", None) is not None):
+        shape = layer.input_shape
+        several = isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple))
+        shapes = [[None, *s[1:]] for s in shape] if several else list(shape)
+        if several and class_name in _STATEFUL:  # called with initial_state: Keras' build(sequences, states)
+            out["build_config"] = {"shapes_dict": {"sequences_shape": shapes[0], "initial_state_shape": shapes[1:]}}
+        else:
+            out["build_config"] = {"input_shape": shapes}
     return out
+
+
+def _attention_to_keras(layer, out):
+    """MultiHeadAttention builds from its query, value and key shapes (Keras' ``build(**shapes_dict)``)."""
+    shapes = getattr(layer, "_shapes", None)
+    if shapes is None:
+        return
+    query, value, key = ([None, *s[1:]] for s in shapes)
+    out["build_config"] = {"shapes_dict": {"query_shape": query, "value_shape": value,
+                                           **({"key_shape": key} if key != value else {})}}
 
 
 _KERAS_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")

@@ -9,7 +9,8 @@ A ``.keras`` file is a zip (stored, not compressed) of three members:
   datasets ``"0"``, ``"1"``, ... in creation order (Dense: kernel, bias; BatchNormalization: gamma, beta,
   moving_mean, moving_variance; an adapted Normalization: mean, variance and an int32 count); the groups are
   named after the snake-cased class, numbered per class, and a TimeDistributed layer's arrays are those of
-  its wrapped layer, under ``layers/time_distributed/layer/vars``.
+  its wrapped layer, under ``layers/time_distributed/layer/vars``; a recurrent layer's are its cell's
+  (``layers/lstm/cell/vars``), and so on for the layers :mod:`ferronet.formats.layout` lists.
   A nested model's layers are under its own group (``layers/functional/layers/dense``); a functional
   model's layers are numbered in the order Keras gives its graph (:func:`ferronet.formats.graph.keras_layers`).
 
@@ -26,7 +27,7 @@ import json
 import zipfile
 
 from ..errors import FileFormatError
-from . import hdf5, keras_config, plan
+from . import hdf5, keras_config, layout, plan
 
 __all__ = ["save_model", "save_weights", "load_model", "load_weights", "weights_h5_bytes", "read_weights",
            "compile_from_keras"]
@@ -47,14 +48,20 @@ def _ferronet_version() -> str:
 
 # ------------------------------------------------------------------ writing
 def _layer_groups(model, prefix="layers"):
-    """``[(group path, layer), ...]`` for every layer of ``model`` that is not a model, nested ones included."""
+    """``[(group path, layer name, arrays), ...]`` for every layer of ``model`` (nested models' layers included).
+
+    Each layer gives one entry per Keras 3 group it is saved in (:mod:`ferronet.formats.layout`).
+    """
     out = []
     layers = plan.model_layers(model)
     for layer, path in zip(layers, plan.keras_paths(layers, prefix)):
         if type(layer).__name__ in ("Sequential", "Functional"):
             out += _layer_groups(layer, path + "/layers")
-        else:
-            out.append((plan.vars_group(layer, path), layer))
+            continue
+        weights = list(layer.weights)
+        for sub, n in layout.layout(layer, len(weights)):
+            out.append((layout.join(path, sub), layer.name if not sub else sub.split("/")[-1], weights[:n]))
+            weights = weights[n:]
     return out
 
 
@@ -70,10 +77,10 @@ def weights_h5_bytes(model) -> bytes:
     buf = io.BytesIO()
     with h5.File(buf, "w") as f:
         f.create_group("layers")
-        for path, layer in _layer_groups(model):
-            group = f.create_group(path).create_group("vars")
-            group.attrs["name"] = layer.name
-            for i, v in enumerate(layer.weights):
+        for path, name, weights in _layer_groups(model):
+            group = f.require_group(path).create_group("vars")
+            group.attrs["name"] = name
+            for i, v in enumerate(weights):
                 group.create_dataset(str(i), data=v.numpy())
         f.create_group("vars").attrs["name"] = model.name
     return buf.getvalue()
@@ -166,16 +173,21 @@ def read_weights(f, plans, label) -> list:
     """
     arrays = []
     for p in plans:
-        group = f.get(p.keras_path + "/vars") if p.keras_path in f else None
-        if group is None:
-            raise FileFormatError(f"The weights file has no group {p.keras_path}/vars for layer {p.layer_name!r}. "
-                                  f"Received: {label}")
-        if len(group.keys()) != len(p.weights):
-            raise FileFormatError(f"Layer {p.layer_name!r} has {len(p.weights)} weights. Received: "
-                                  f"{len(group.keys())} arrays in {group.name} of {label}")
-        for i, (name, shape) in enumerate(p.weights):
-            arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}",
-                                            integer=name == "count"))
+        specs = list(p.weights)
+        for path, n in p.groups:
+            here, specs = specs[:n], specs[n:]
+            if not n:
+                continue
+            group = f.get(path + "/vars") if path in f else None
+            if group is None:
+                raise FileFormatError(f"The weights file has no group {path}/vars for layer {p.layer_name!r}. "
+                                      f"Received: {label}")
+            if len(group.keys()) != n:
+                raise FileFormatError(f"Layer {p.layer_name!r} has {n} weights in {path}. Received: "
+                                      f"{len(group.keys())} arrays in {group.name} of {label}")
+            for i, (name, shape) in enumerate(here):
+                arrays.append(hdf5.read_dataset(group, str(i), shape, label, f"{p.layer_name}/{name}",
+                                                integer=name == "count"))
     return arrays
 
 
@@ -194,9 +206,10 @@ def _stored_groups(f):
 
 def _read_all(f, plans, label):
     """Every planned array, after checking the file holds no arrays for layers outside the plan."""
-    extra = sorted(set(_stored_groups(f)) - {p.keras_path for p in plans})
+    extra = sorted(set(_stored_groups(f)) - {g for p in plans for g, n in p.groups if n})
     if extra:
-        raise FileFormatError(f"The weights file holds arrays for layers the model does not have: {extra}. "
+        raise FileFormatError(f"The weights file holds arrays for layers the model does not have (or in groups "
+                              f"where Keras 3 does not keep them): {extra}. "
                               f"Received: {label}")
     return read_weights(f, plans, label)
 

@@ -10,8 +10,10 @@ them, and the model is assembled only once every array is in hand.
 
 Keras 3 names a layer's weights by position under ``layers/<class>[_n]/vars``
 (the snake-cased class name, numbered per class in layer order, never the
-layer's own name) and Keras 2 by ``<layer name>/<weight name>``; a plan holds
-both, and the layer object the arrays go to. Functional models are planned by
+layer's own name), or under the groups of the sub-objects it is made of
+(``layers/lstm/cell/vars``, see :mod:`ferronet.formats.layout`), and Keras 2
+by ``<layer name>/<weight name>``; a plan holds both, and the layer object the
+arrays go to. Functional models are planned by
 :mod:`ferronet.formats.graph`.
 """
 
@@ -21,9 +23,10 @@ import math
 
 from ..errors import FileFormatError
 from ..layers.base import _snake_case
+from .layout import RECURRENT, join, layout
 
 __all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths",
-           "paths_for", "plan_layer", "model_layers", "vars_group"]
+           "paths_for", "plan_layer", "model_layers", "layer_plan"]
 
 # Largest number of scalars a planned model may declare before any array is read (checked against the file too).
 _MAX_PARAMS = 1 << 36
@@ -42,21 +45,31 @@ class Planned:
     Attributes:
         layer_name: the layer's own name.
         top: name of the top-level layer holding it (itself, or the nested model it is in).
-        keras_path: Keras 3 group path (``layers/dense_1`` or ``layers/sequential/layers/dense``).
+        keras_path: Keras 3 group path of the layer (``layers/dense_1`` or ``layers/sequential/layers/dense``).
         weights: ``[(weight name, shape), ...]`` in ferronet's (and Keras') creation order.
         offset: index of its first weight among all weights of ``top``.
         layer: the layer object (unbuilt while planning) that receives the arrays.
+        groups: ``[(group path, number of weights), ...]``: the Keras 3 groups (without ``/vars``) that
+            hold the weights in order (``[("layers/lstm", 0), ("layers/lstm/cell", 3)]``).
     """
 
-    __slots__ = ("layer_name", "top", "keras_path", "weights", "offset", "layer")
+    __slots__ = ("layer_name", "top", "keras_path", "weights", "offset", "layer", "groups")
 
-    def __init__(self, layer_name, top, keras_path, weights, offset, layer=None):
+    def __init__(self, layer_name, top, keras_path, weights, offset, layer=None, groups=None):
         self.layer_name, self.top, self.keras_path, self.weights, self.offset, self.layer = (
             layer_name, top, keras_path, weights, offset, layer)
+        self.groups = [(keras_path, len(weights))] if groups is None else groups
 
     def moved(self, prefix, top):
         """This plan for a model nested at ``prefix`` (its paths gain the prefix, its top becomes ``top``)."""
-        return Planned(self.layer_name, top, f"{prefix}/{self.keras_path}", self.weights, 0, self.layer)
+        return Planned(self.layer_name, top, f"{prefix}/{self.keras_path}", self.weights, 0, self.layer,
+                       [(f"{prefix}/{g}", n) for g, n in self.groups])
+
+
+def layer_plan(layer, top, path, weights):
+    """The :class:`Planned` of ``layer`` at Keras 3 group ``path``, its weights split into Keras' groups."""
+    groups = [(join(path, sub), n) for sub, n in layout(layer, len(weights))]
+    return Planned(layer.name, top, path, weights, 0, layer, groups)
 
 
 def set_offsets(plans):
@@ -106,14 +119,31 @@ def _weight_specs(layer, shape):
         if type(layer.layer).__name__ in ("Sequential", "Functional"):
             return None
         return _weight_specs(layer.layer, (None,) + tuple(shape[2:]))
+    if kind in RECURRENT:
+        width = layer._gates * layer.units
+        specs = [("kernel", (shape[-1], width)), ("recurrent_kernel", (layer.units, width))]
+        return specs + ([("bias", layer._bias_shape())] if layer.use_bias else [])
+    if kind == "Bidirectional":
+        return _weight_specs(layer.forward_layer, shape) + _weight_specs(layer.backward_layer, shape)
+    if kind == "Attention":
+        return [("scale", ())] if layer.use_scale else []
+    if kind == "MultiHeadAttention":
+        return _attention_specs(layer, shape)
     return None
 
 
-def vars_group(layer, path):
-    """The group of ``layer``'s arrays, without ``/vars``: a wrapper's arrays are under its ``layer`` child."""
-    while type(layer).__name__ == "TimeDistributed":
-        layer, path = layer.layer, path + "/layer"
-    return path
+def _attention_specs(layer, shapes):
+    """MultiHeadAttention's weights for ``[query, value(, key)]`` shapes: Keras' four projections."""
+    q, v = shapes[0], shapes[1]
+    k = shapes[2] if len(shapes) > 2 else v
+    if len(q) < 3 or len(v) != len(q) or len(k) != len(q):
+        raise ValueError(f"query, value and key need one rank of at least 3; got {q}, {v}, {k}")
+    layer._check_axes(len(q))
+    n, h, hv, out = layer.num_heads, layer.key_dim, layer.value_dim, layer._output_dim or q[-1]
+    specs = []
+    for part, dim, width in (("query", q[-1], h), ("key", k[-1], h), ("value", v[-1], hv)):
+        specs += [(f"{part}_kernel", (dim, n, width))] + ([(f"{part}_bias", (n, width))] if layer.use_bias else [])
+    return specs + [("output_kernel", (n, hv, out))] + ([("output_bias", (out,))] if layer.use_bias else [])
 
 
 def keras_paths(layers, prefix="layers"):
@@ -136,17 +166,22 @@ def paths_for(class_names, prefix="layers"):
 
 
 def plan_layer(layer, shape, label):
-    """``(weight specs, output shape)`` of a plain layer for inputs of ``shape``, allocating nothing."""
-    if any(d is None for d in shape[1:]):
+    """``(weight specs, output shape)`` of a layer for inputs of ``shape`` (a list: attention), allocating nothing."""
+    several = isinstance(shape, list)
+    if several and type(layer).__name__ not in ("MultiHeadAttention", "Attention"):
+        raise FileFormatError(f"Layer {layer.name!r} takes one tensor. Received: inputs of shapes {shape} in {label}")
+    if any(d is None for s in (shape if several else [shape]) for d in s[1:]):
         raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
                               f"needs a complete input shape. Received: {label}")
     try:
-        layer._check_input_shape(shape)
+        if not several:
+            layer._check_input_shape(shape)
         specs = _weight_specs(layer, shape)
         if specs is None:  # a layer from custom_objects: the caller trusts its code, so build it to see
             layer._build_with(shape)
             specs = [(v.name, tuple(v.shape)) for v in layer.weights]
-        return specs, tuple(layer.compute_output_shape(shape))
+        out = layer.compute_output_shape(shape)  # a list for several outputs (return_state)
+        return specs, [tuple(o) for o in out] if isinstance(out, list) else tuple(out)
     except (ValueError, TypeError) as e:
         raise FileFormatError(f"The model config does not fit together at layer {layer.name!r} ({e}). "
                               f"Received: {label}") from None
@@ -171,7 +206,7 @@ def _walk(layers, shape, prefix, top, plans, label):
                                   f"rebuild it as one functional model. Received: {label}")
         specs, out = plan_layer(layer, shape, label)
         if specs:
-            plans.append(Planned(layer.name, own_top, vars_group(layer, path), specs, 0, layer))
+            plans.append(layer_plan(layer, own_top, path, specs))
         shape = out
     set_offsets(plans)
     return shape
@@ -329,7 +364,7 @@ def plan_built(model):
                 continue
             weights = [(v.name, tuple(v.shape)) for v in layer.weights]
             if weights:
-                plans.append(Planned(layer.name, own_top, vars_group(layer, path), weights, 0, layer))
+                plans.append(layer_plan(layer, own_top, path, weights))
 
     walk(model_layers(model), "layers", None)
     return set_offsets(plans)

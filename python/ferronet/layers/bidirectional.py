@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
 from .base import Layer
-from .recurrent import RNNBase
+from .recurrent import RNNBase, fold_initial_state
 
 __all__ = ["Bidirectional"]
 
@@ -36,7 +36,7 @@ class Bidirectional(Layer):
     supports_masking = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        from . import deserialize, serialize
+        from . import serialize
 
         if not isinstance(layer, RNNBase):
             raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM or GRU layer. Received: layer={layer!r}")
@@ -46,14 +46,13 @@ class Bidirectional(Layer):
             raise ValueError("Bidirectional(weights=...) is not supported: call set_weights() once built. "
                              "Received: weights")
         super().__init__(**kwargs)
-        self._layer_config = serialize(layer)
-        config = dict(self._layer_config["config"], name=f"forward_{layer.name}")
-        self.forward_layer = type(layer).from_config(config)
+        layer_config = serialize(layer)["config"]
+        # A layer read back from a config is already the forward one: no second prefix (as Keras).
+        base = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name
+        self.forward_layer = type(layer).from_config(dict(layer_config, name=f"forward_{base}"))
         if backward_layer is None:
-            config = dict(self._layer_config["config"], name=f"backward_{layer.name}",
-                          go_backwards=not layer.go_backwards)
+            config = dict(layer_config, name=f"backward_{base}", go_backwards=not layer.go_backwards)
             self.backward_layer = type(layer).from_config(config)
-            self._backward_config = None
         else:
             if not isinstance(backward_layer, RNNBase):
                 raise ValueError(f"backward_layer must be a SimpleRNN, LSTM or GRU layer. Received: {backward_layer!r}")
@@ -65,13 +64,15 @@ class Bidirectional(Layer):
                     raise ValueError(f"backward_layer.{attr} must equal layer.{attr}. Received: "
                                      f"{getattr(backward_layer, attr)} and {getattr(layer, attr)}")
             self.backward_layer = backward_layer
-            self._backward_config = serialize(backward_layer)
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         for sub in (self.forward_layer, self.backward_layer):
             sub.zero_output_for_mask = self.return_sequences
-        self._deserialize = deserialize
+
+    def __call__(self, *args, **kwargs):
+        # initial_state: the forward layer's states, then the backward layer's, joined to the inputs.
+        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
 
     @property
     def _tracked_layers(self):
@@ -140,10 +141,11 @@ class Bidirectional(Layer):
         self.backward_layer.reset_states(None if states is None else states[n:])
 
     def get_config(self):
-        config = {**super().get_config(), "layer": self._layer_config, "merge_mode": self.merge_mode}
-        if self._backward_config is not None:
-            config["backward_layer"] = self._backward_config
-        return config
+        """Both directions' configs, as Keras writes them (``from_config`` rebuilds the same two layers)."""
+        from . import serialize
+
+        return {**super().get_config(), "layer": serialize(self.forward_layer), "merge_mode": self.merge_mode,
+                "backward_layer": serialize(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config):

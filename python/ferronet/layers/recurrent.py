@@ -24,7 +24,7 @@ from ..tensor.core import Tensor, unwrap
 from ..tensor.recurrent_ops import FUSED_ACTIVATIONS, rnn_sequence
 from .base import Layer, fmt_shape
 
-__all__ = ["RNNBase"]
+__all__ = ["RNNBase", "fold_initial_state"]
 
 
 def _rate(value, name):
@@ -44,6 +44,21 @@ def _act_name(value, name):
         raise ValueError(f"{name} must be one of {', '.join(FUSED_ACTIVATIONS)} (computed inside the fused "
                          f"recurrent kernel). Received: {name}={value!r}")
     return label
+
+
+def fold_initial_state(args, kwargs):
+    """``args`` with Keras' ``initial_state=`` (popped from ``kwargs``) joined to the inputs, ``[x, *states]``.
+
+    Initial states travel with the inputs (Keras does the same), so that symbolic ones become graph inputs.
+    """
+    state = kwargs.pop("initial_state", None)
+    if state is None:
+        return args
+    states = list(state) if isinstance(state, (list, tuple)) else [state]
+    if args:
+        return ([args[0], *states],) + tuple(args[1:])
+    kwargs["inputs"] = [kwargs["inputs"], *states]
+    return args
 
 
 def _reg(r):
@@ -167,14 +182,7 @@ class RNNBase(Layer):
 
     # -------------------------------------------------------------- call
     def __call__(self, *args, **kwargs):
-        # Initial states travel with the inputs (Keras does the same), so that symbolic ones become graph inputs.
-        state = kwargs.pop("initial_state", None)
-        if state is not None:
-            if args:
-                args = ([args[0], *(state if isinstance(state, (list, tuple)) else [state])],) + args[1:]
-            else:
-                kwargs["inputs"] = [kwargs["inputs"], *(state if isinstance(state, (list, tuple)) else [state])]
-        return super().__call__(*args, **kwargs)
+        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
 
     def _initial_states(self, batch, given, dtype):
         n = self._n_states
