@@ -24,7 +24,7 @@ from ..tensor.core import Tensor, unwrap
 from ..tensor.recurrent_ops import FUSED_ACTIVATIONS, rnn_sequence
 from .base import Layer, fmt_shape
 
-__all__ = ["RNNBase", "fold_initial_state"]
+__all__ = ["RNNBase"]
 
 
 def _rate(value, name):
