@@ -199,3 +199,26 @@ def test_object_arrays_of_numbers_become_the_layer_dtype():
     for bad in (np.array([[1.0, "x"]], dtype=object), np.array([[1.0, None]], dtype=object)):
         with pytest.raises(fn.errors.DTypeError, match=r"object array holding a (str|NoneType) value.*Received"):
             layers.Normalization(mean=[0.0, 0.0], variance=[1.0, 1.0])(bad)
+
+
+def test_a_layer_built_by_hand_keeps_its_weights_at_its_first_call():
+    # Keras' idiom: build, set the weights, then call (the call must not build again with fresh weights).
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    dense = fn.layers.Dense(2)
+    dense.build((None, 4))
+    assert dense.built and dense.input_shape == (None, 4)
+    dense.set_weights([np.ones((4, 2), np.float32), np.array([1.0, -1.0], np.float32)])
+    np.testing.assert_array_equal(np.asarray(dense(x)), x.sum(1, keepdims=True) + [[1.0, -1.0]])
+
+    class Scale(fn.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    layer = Scale()
+    layer.build((None, 4))
+    layer.w.assign(np.full(4, 2.0, np.float32))
+    np.testing.assert_array_equal(np.asarray(layer(x)), 2 * x)
+    assert len(layer.weights) == 1

@@ -17,6 +17,7 @@ the caller's feet.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -272,6 +273,11 @@ class Layer:
     # -------------------------------------------------------------- building
     def build(self, input_shape) -> None:
         """Create the weights for inputs of ``input_shape`` (batch dimension None)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
 
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape`` (batch dimension None); identity by default."""
@@ -567,6 +573,26 @@ class Layer:
         state = self.__dict__.copy()
         state["_direct"] = None
         return state
+
+
+def _marks_built(build):
+    """``build`` that leaves the layer built, as Keras' does: a layer built by hand (``layer.build(shape)``, then
+    ``set_weights``) is not built again, with fresh weights, at its first call."""
+    if getattr(build, "_marks_built", False):
+        return build
+
+    @functools.wraps(build)
+    def wrapper(self, input_shape, *args, **kwargs):
+        result = build(self, input_shape, *args, **kwargs)
+        if not self.built and self.input_shape is None:
+            shape = tuple(input_shape) if isinstance(input_shape, (list, tuple)) else input_shape
+            single = isinstance(shape, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in shape)
+            self.input_shape = (None,) + tuple(shape[1:]) if single and shape else input_shape
+        self.built = True
+        return result
+
+    wrapper._marks_built = True
+    return wrapper
 
 
 def _has_kernels(cls) -> bool:

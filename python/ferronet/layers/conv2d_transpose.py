@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from .. import ops as _ops
+from ..ops.conv import deconv_length
 from ..errors import ShapeError
 from ..tensor.core import Primitive
 from ._conv_utils import data_format_arg, int_pair, padding_arg
@@ -21,27 +23,10 @@ from .base import Layer, fmt_shape
 __all__ = ["Conv2DTranspose"]
 
 
-def deconv_length(n, k, padding, output_padding, stride, dilation):
-    """Keras' output length of a transposed convolution along one axis."""
-    if n is None:
-        return None
-    k = k + (k - 1) * (dilation - 1)
-    if output_padding is None:
-        return n * stride + max(k - stride, 0) if padding == "valid" else n * stride
-    pad = k // 2 if padding == "same" else 0
-    return (n - 1) * stride + k - 2 * pad + output_padding
-
-
 def _forward(x, kernel, bias, out_hw, strides, padding, dilation, precision="float32"):
     x = np.ascontiguousarray(x, dtype=kernel.dtype)
-    shape = (x.shape[0],) + tuple(out_hw) + (kernel.shape[2],)
-    # Only the shape of the convolution input is read (its values would give dw, not asked for).
-    dx, _, _ = _ops.conv2d_backward(x, np.empty(shape, kernel.dtype), kernel, strides=strides, padding=padding,
-                                    dilation_rate=dilation, need_dx=True, need_dw=False, need_db=False,
-                                    precision=precision)
-    if bias is not None:
-        dx += bias
-    return dx
+    return _core.conv2d_transpose(x, kernel, bias, tuple(out_hw), tuple(strides), padding, tuple(dilation),
+                                  None, precision)
 
 
 def _fast(g, y, x, kernel, bias, out_hw, strides, padding, dilation, precision="float32", needs=None):
@@ -54,7 +39,7 @@ def _fast(g, y, x, kernel, bias, out_hw, strides, padding, dilation, precision="
         _, dw, _ = _ops.conv2d_backward(np.ascontiguousarray(x, dtype=kernel.dtype), g, kernel, strides=strides,
                                         padding=padding, dilation_rate=dilation, need_dx=False, need_dw=True,
                                         need_db=False, precision=precision)
-    db = g.reshape(-1, g.shape[-1]).sum(axis=0) if need_b and bias is not None else None
+    db = _ops.sum_rows(g.reshape(-1, g.shape[-1])) if need_b and bias is not None else None
     return dx, dw, db
 
 

@@ -142,8 +142,89 @@ fn conv2d_backward<'py>(
     by_dtype!(floats("dy", dy)?, dy => backward_t(py, dy, x, w, strides, padding, dilation, outs, need, precision))
 }
 
+#[allow(clippy::too_many_arguments)]
+fn transpose_t<'py, T: ConvFloat + Element>(
+    py: Python<'py>,
+    x: Bound<'py, PyArrayDyn<T>>,
+    w: &Bound<'py, PyAny>,
+    b: Option<&Bound<'py, PyAny>>,
+    size: Pair,
+    strides: Pair,
+    padding: &str,
+    dilation: Pair,
+    out: Option<&Bound<'py, PyAny>>,
+    precision_name: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    const OP: &str = "conv2d_transpose";
+    let p = precision::<T>(py, OP, "x", precision_name)?;
+    let w = same::<T>("kernel", "x", w)?;
+    let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
+    let (xs, ks) = (x.shape(), w.shape());
+    if xs.len() != 4 || ks.len() != 4 || xs[3] != ks[3] {
+        return Err(crate::errors::shape_error(
+            py,
+            format!("{OP}: expected an NHWC x and a kernel (kh, kw, out_channels, in_channels) with x's channels last. Received: x.shape={xs:?}, kernel.shape={ks:?}"),
+        ));
+    }
+    let pad = Padding::parse(OP, padding).map_err(|e| to_py(py, e))?;
+    let g = Conv2d::new(&[xs[0], size.0, size.1, ks[2]], ks, strides, pad, dilation).map_err(|e| to_py(py, e))?;
+    if g.output_shape()[1..3] != xs[1..3] {
+        return Err(crate::errors::shape_error(
+            py,
+            format!(
+                "{OP}: an output of {}x{} gives a {}x{} input with these strides and padding. Received: x.shape={xs:?}",
+                size.0,
+                size.1,
+                g.output_shape()[1],
+                g.output_shape()[2]
+            ),
+        ));
+    }
+    let y = contiguous_output::<T>(py, out, &g.input_shape(), "x")?;
+    let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
+    let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
+    match &vb {
+        Some(vb) => disjoint(py, OP, &[("out", &vy)], &[&vx, &vw, vb])?,
+        None => disjoint(py, OP, &[("out", &vy)], &[&vx, &vw])?,
+    }
+    guarded(py, || unsafe {
+        let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
+        g.transpose(
+            vx.as_slice().unwrap_or(&[]),
+            vw.as_slice().unwrap_or(&[]),
+            bias,
+            vy.as_mut_slice().unwrap_or(&mut []),
+            p,
+        )
+    })?;
+    Ok(y.into_any())
+}
+
+/// conv2d_transpose(x, w, b, size, strides, padding, dilation, out, precision): the
+/// transposed convolution of NHWC x with a (kh, kw, out_channels, in_channels)
+/// kernel, as the input gradient of the convolution whose input is `size`
+/// (height, width) large; the products in `precision`.
+#[pyfunction]
+#[pyo3(signature = (x, w, b, size, strides, padding, dilation, out=None, precision="float32"))]
+#[allow(clippy::too_many_arguments)]
+fn conv2d_transpose<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    b: Option<&Bound<'py, PyAny>>,
+    size: Pair,
+    strides: Pair,
+    padding: &str,
+    dilation: Pair,
+    out: Option<&Bound<'py, PyAny>>,
+    precision: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    by_dtype!(floats("x", x)?, x => transpose_t(py, x, w, b, size, strides, padding, dilation, out, precision))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(conv2d_transpose, m)?)?;
     Ok(())
 }

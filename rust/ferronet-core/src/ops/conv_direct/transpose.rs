@@ -12,12 +12,80 @@
 
 use super::tiles::ConvTiles;
 use super::ConvFloat;
-use crate::gemm::{pack_b_panel, MatPtr};
+use crate::error::{shape_err, Result};
+use crate::gemm::{pack_b_panel, MatPtr, Precision};
 use crate::ops::conv2d::Conv2d;
+use crate::ops::conv2d_bf16;
 use crate::parallel::{self, SendPtr};
+use crate::shape::fmt_shape;
 use crate::shape::Window;
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
+
+const OP: &str = "conv2d_transpose";
+
+impl Conv2d {
+    /// A transposed convolution (Keras' `Conv2DTranspose`): `y = conv2d_input_grad(x, w) + bias`, with `x`
+    /// shaped like this convolution's output, `y` like its input and `w` its `(KH, KW, C, F)` kernel; the
+    /// products in `precision`.
+    pub fn transpose<T: ConvFloat>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        y: &mut [T],
+        precision: Precision,
+    ) -> Result<()> {
+        precision.check::<T>(OP)?;
+        let shapes: [(&str, usize, &[usize]); 3] = [
+            ("x", x.len(), &self.output_shape()),
+            ("kernel", w.len(), &self.kernel_shape()),
+            ("out", y.len(), &self.input_shape()),
+        ];
+        for (what, got, want) in shapes {
+            if got != want.iter().product::<usize>() {
+                return shape_err(OP, format!("{what} must have shape {}. Received: {got} elements", fmt_shape(want)));
+            }
+        }
+        if let Some(b) = bias {
+            if b.len() != self.channels {
+                return shape_err(
+                    OP,
+                    format!("bias must have shape ({},). Received: {} elements", self.channels, b.len()),
+                );
+            }
+        }
+        if y.is_empty() {
+            return Ok(());
+        }
+        if self.filters == 0 || x.is_empty() {
+            // Nothing reaches y but the bias.
+            fill_bias(y, bias, self.channels);
+            return Ok(());
+        }
+        if precision == Precision::Float32 && usable(self) {
+            input_grad(self, x, w, bias, y);
+            return Ok(());
+        }
+        match precision {
+            Precision::Bfloat16 => conv2d_bf16::backward(self, x, &[], w, Some(&mut *y), None),
+            _ => self.backward_in(x, &[], w, Some(&mut *y), None, None, Precision::Float32)?,
+        }
+        if let Some(b) = bias {
+            for px in y.chunks_exact_mut(self.channels) {
+                px.iter_mut().zip(b).for_each(|(v, &bv)| *v += bv);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn fill_bias<T: ConvFloat>(y: &mut [T], bias: Option<&[T]>, c: usize) {
+    match bias {
+        Some(b) => y.chunks_exact_mut(c).for_each(|px| px.copy_from_slice(b)),
+        None => y.fill(T::ZERO),
+    }
+}
 
 /// Whether [`input_grad`] takes this geometry: strided, undilated, a phase's
 /// kernel panel in L2, and the padded output gradient not much larger than
@@ -27,7 +95,10 @@ pub(crate) fn usable(g: &Conv2d) -> bool {
     let (hp, wp) = (Axis::new(&g.h).padded, Axis::new(&g.w).padded);
     let plain = g.h.dilation == 1 && g.w.dilation == 1;
     let taps = g.h.size.div_ceil(g.h.stride) * g.w.size.div_ceil(g.w.stride) * g.filters;
-    strided && plain && taps <= super::MAX_WIDE_K && hp.checked_mul(wp).is_some_and(|p| p <= 4 * g.h.input * g.w.input + (1 << 16))
+    strided
+        && plain
+        && taps <= super::MAX_WIDE_K
+        && hp.checked_mul(wp).is_some_and(|p| p <= 4 * g.h.input * g.w.input + (1 << 16))
 }
 
 /// One axis of the phase decomposition.
@@ -81,7 +152,8 @@ impl Axis {
 pub(crate) fn input_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], w: &[T], bias: Option<&[T]>, dx: &mut [T]) {
     let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
     let (c, f) = (g.channels, g.filters);
-    let (nr, mr, fwd) = if c <= tiles.nr1 { (tiles.nr1, tiles.mr1, tiles.fwd1) } else { (tiles.nr, tiles.mr, tiles.fwd) };
+    let (nr, mr, fwd) =
+        if c <= tiles.nr1 { (tiles.nr1, tiles.mr1, tiles.fwd1) } else { (tiles.nr, tiles.mr, tiles.fwd) };
     let panels = c.div_ceil(nr);
     let (ay, ax) = (Axis::new(&g.h), Axis::new(&g.w));
     let (sy, sx) = (ay.stride, ax.stride);
@@ -93,7 +165,10 @@ pub(crate) fn input_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], w: &[T], bias: Opti
     for &(ry, rx) in &phases {
         let (ty, tx) = (ay.taps(ry), ax.taps(rx));
         let o: Vec<isize> = (0..ty)
-            .flat_map(|a| (0..tx).flat_map(move |b| (0..f).map(move |k| (((ty - 1 - a) * ax.padded + tx - 1 - b) * f + k) as isize)))
+            .flat_map(|a| {
+                (0..tx)
+                    .flat_map(move |b| (0..f).map(move |k| (((ty - 1 - a) * ax.padded + tx - 1 - b) * f + k) as isize))
+            })
             .collect();
         starts.push(starts.last().unwrap() + panels * nr * o.len());
         offs.push(o);
@@ -147,11 +222,7 @@ pub(crate) fn input_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], w: &[T], bias: Opti
                     if k == 0 {
                         // No tap reaches these pixels (a stride larger than the kernel).
                         for px in (first..ax.input).step_by(sx) {
-                            let o = &mut out[px * c..(px + 1) * c];
-                            match bias {
-                                Some(b) => o.copy_from_slice(b),
-                                None => o.fill(T::ZERO),
-                            }
+                            fill_bias(&mut out[px * c..(px + 1) * c], bias, c);
                         }
                         continue;
                     }
@@ -228,8 +299,9 @@ mod tests {
                             let (Some(iy), Some(ix)) = (g.h.source(oy, i), g.w.source(ox, j)) else { continue };
                             for ch in 0..c {
                                 for fi in 0..f {
-                                    dx[((b * g.h.input + iy) * g.w.input + ix) * c + ch] +=
-                                        dy[((b * oh + oy) * ow + ox) * f + fi] * w[((i * g.w.size + j) * c + ch) * f + fi];
+                                    dx[((b * g.h.input + iy) * g.w.input + ix) * c + ch] += dy
+                                        [((b * oh + oy) * ow + ox) * f + fi]
+                                        * w[((i * g.w.size + j) * c + ch) * f + fi];
                                 }
                             }
                         }
@@ -264,6 +336,24 @@ mod tests {
             assert!(dx.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12), "case {i}");
             input_grad(&g, &dy, &w, Some(&bias), &mut dx);
             assert!(dx.iter().zip(&want).enumerate().all(|(j, (a, b))| (a - b - bias[j % xs[3]]).abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn transpose_adds_the_bias_on_every_path_and_checks_shapes() {
+        // The phase path, a dilated kernel (the GEMM path) and a unit stride (the adjoint direct path).
+        for (i, (st, dil)) in [((2, 2), (1, 1)), ((2, 1), (2, 1)), ((1, 1), (1, 1))].into_iter().enumerate() {
+            let (xs, ks) = ([2, 11, 9, 6], [3, 3, 6, 5]);
+            let g = Conv2d::new(&xs, &ks, st, Padding::Same, dil).unwrap();
+            let w = data(ks.iter().product(), 40 + i as u64);
+            let x = data(g.output_shape().iter().product(), 50 + i as u64);
+            let bias = data(6, 60);
+            let want = scatter(&g, &x, &w);
+            let mut y = vec![f64::NAN; want.len()];
+            g.transpose(&x, &w, Some(&bias), &mut y, Precision::Float32).unwrap();
+            assert!(y.iter().zip(&want).enumerate().all(|(j, (a, b))| (a - b - bias[j % 6]).abs() < 1e-12), "{i}");
+            assert!(g.transpose(&x[1..], &w, None, &mut y, Precision::Float32).is_err());
+            assert!(g.transpose(&x, &w, Some(&bias[1..]), &mut y, Precision::Float32).is_err());
         }
     }
 }
