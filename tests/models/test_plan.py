@@ -97,6 +97,34 @@ def test_residual_network_gradients_match_the_tape(rng):
         np.testing.assert_allclose(grads[path], g, rtol=1e-8, atol=1e-10, err_msg=path)
 
 
+def test_decoder_with_transposed_convolutions_runs_as_kernels(rng):
+    inp = fn.Input((6, 6, 2), **F64)
+    h = layers.Conv2D(3, 3, padding="same", activation="relu", **F64)(inp)
+    h = layers.MaxPooling2D(**F64)(h)
+    h = layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", **F64)(h)
+    h = layers.Conv2DTranspose(3, 2, strides=1, padding="valid", output_padding=None, **F64)(h)
+    out = layers.Conv2D(1, 3, padding="same", activation="sigmoid", **F64)(layers.Cropping2D(((1, 0), (0, 1)),
+                                                                                            **F64)(h))
+    model = fn.Model(inp, out)
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss="binary_crossentropy")
+    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.Conv2DTranspose)] == [KERNEL] * 2
+    x = rng.normal(size=(3, 6, 6, 2))
+    y = rng.random((3, 6, 6, 1))
+    grads = _plan_grads(model, x, y)
+    for path, g in _tape_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    v = model.layers[3].kernel  # the strided transposed convolution: central differences of the loss
+    w = v.value
+    for i in [(0, 0, 0, 0), (1, 2, 3, 1), (2, 1, 2, 2)]:
+        old = w[i]
+        w[i] = old + 1e-6
+        up = model.evaluate(x, y, batch_size=3, verbose=0)
+        w[i] = old - 1e-6
+        down = model.evaluate(x, y, batch_size=3, verbose=0)
+        w[i] = old
+        np.testing.assert_allclose(grads[v.path][i], (up - down) / 2e-6, rtol=1e-5, atol=1e-8)
+
+
 def test_relu_read_twice_is_not_fused_into_the_pool(rng):
     inp = fn.Input((6, 6, 2), **F64)
     h = layers.Conv2D(3, 3, activation="relu", **F64)(inp)

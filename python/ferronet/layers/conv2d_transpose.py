@@ -109,6 +109,30 @@ class Conv2DTranspose(Layer):
                               precision=self._precision)
         return self._activation_tensor(y)
 
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        shape = (inputs.shape[0],) + self._out_hw(inputs.shape[1], inputs.shape[2]) + (self.filters,)
+        z = _ops.conv_transpose(inputs, self.kernel.value, self.strides, self.padding, self.output_padding,
+                                dilation_rate=self.dilation_rate, bias=self.bias.value if self.use_bias else None,
+                                out=state.buf("z", shape), precision=self._precision)
+        return self._forward_activation(state, z)
+
+    def _backward(self, state, dy, need_dx):
+        # The transposed convolution's input gradient is the convolution itself; its kernel gradient is the
+        # convolution's, with input and output swapped.
+        dz = self._backward_activation(state, dy)
+        x, kernel = state.x, self.kernel.value
+        args = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
+                    precision=self._precision)
+        if state.train:
+            _ops.conv2d_backward(x, dz, kernel, need_dx=False, need_dw=True, need_db=False,
+                                 dw_out=state.grad(self.kernel), **args)
+            if self.use_bias:
+                _ops.sum_rows(dz.reshape(-1, dz.shape[-1]), out=state.grad(self.bias))
+        if not need_dx:
+            return None
+        return _ops.conv2d(dz, kernel, None, out=state.buf("dx", x.shape), **args)
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
