@@ -25,7 +25,7 @@ pub(crate) const MAX_K: usize = 32;
 /// Most taps per output the wide direct forward takes (a 3x3 kernel on 128 channels).
 pub(crate) const MAX_WIDE_K: usize = 1152;
 /// Output values per forward task.
-const FWD_TASK: usize = 1 << 14;
+pub(crate) const FWD_TASK: usize = 1 << 14;
 /// Most partial sums of the weight gradient, and fewest output pixels in one.
 const WGRAD_PARTS: usize = 16;
 const WGRAD_MIN_PIXELS: usize = 2048;

@@ -252,8 +252,12 @@ pub(crate) fn input_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], w: &[T], bias: Opti
                     }
                 }
             };
+            // Tasks of whole rows, about FWD_TASK outputs each: one row is too little work to be
+            // worth a task's share of the team's counters.
+            let per_task = (super::FWD_TASK / (ax.input * c).max(1)).max(1);
+            let task = |t: usize| (t * per_task..((t + 1) * per_task).min(rows)).for_each(row);
             if parallel::worth_parallel(g.m() * g.k() * f, 1 << 18) {
-                parallel::for_each(rows, row);
+                parallel::for_each(rows.div_ceil(per_task), task);
             } else {
                 (0..rows).for_each(row);
             }
