@@ -312,7 +312,15 @@ def write_synthetic_auto_mpg(path, n, rng):
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_basic_regression_predict_fuel_efficiency(workdir):
+@pytest.fixture
+def restore_printoptions():
+    """The tutorial sets NumPy's print options for the whole process, as TensorFlow's does; put them back."""
+    saved = np.get_printoptions()
+    yield
+    np.set_printoptions(**saved)
+
+
+def test_basic_regression_predict_fuel_efficiency(restore_printoptions, workdir):
     pd = pytest.importorskip("pandas")
     write_synthetic_auto_mpg(workdir / "auto-mpg.data", 398, np.random.default_rng(2))
     url = str(workdir / "auto-mpg.data")

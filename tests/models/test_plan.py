@@ -296,3 +296,34 @@ def test_a_user_layer_with_its_own_backward_called_twice_takes_the_tape():
     once = fn.Model(inp, layers.Dense(1)(Double()(inp)))
     shared = fn.Model(inp, layers.Dense(1)(twice(twice(inp))))
     assert once._plan() is not None and shared._plan() is None
+
+
+@pytest.mark.parametrize("padding,strides,dilation", [("causal", 1, 2), ("same", 2, 1), ("valid", 1, 1)])
+def test_conv1d_runs_as_a_kernel_node(rng, padding, strides, dilation):
+    inp = fn.Input((12, 3), **F64)
+    h = layers.Conv1D(4, 3, padding=padding, strides=strides, dilation_rate=dilation, activation="tanh", **F64)(inp)
+    h = layers.Conv1D(2, 2, padding="causal", **F64)(h)
+    out = layers.Dense(1, activation="sigmoid", **F64)(layers.GlobalAveragePooling1D(**F64)(h))
+    model = fn.Model(inp, out)
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss="binary_crossentropy")
+    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.Conv1D)] == [KERNEL] * 2
+    x, y = rng.normal(size=(4, 12, 3)), rng.integers(0, 2, (4, 1)).astype(np.float64)
+    grads = _plan_grads(model, x, y)
+    for path, g in _tape_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x)), rtol=1e-12)
+
+
+def test_depthwise_conv2d_runs_as_a_kernel_node(rng):
+    inp = fn.Input((7, 7, 3), **F64)
+    h = layers.Conv2D(4, 1, **F64)(inp)
+    h = layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu", **F64)(h)
+    h = layers.DepthwiseConv2D(2, strides=2, use_bias=False, **F64)(h)
+    out = layers.Dense(3, activation="softmax", **F64)(layers.GlobalAveragePooling2D(**F64)(h))
+    model = fn.Model(inp, out)
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.DepthwiseConv2D)] == [KERNEL] * 2
+    x, y = rng.normal(size=(3, 7, 7, 3)), rng.integers(0, 3, 3)
+    grads = _plan_grads(model, x, y)
+    for path, g in _tape_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..errors import ShapeError
 from ..tensor import array_ops as A
 from ..tensor import fused_layers, nn_ops
@@ -103,6 +104,45 @@ class Conv1D(Layer):
                                     precision=self._precision)
         y = A.squeeze(y, 1)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
+
+    def _forward(self, state, inputs, training):
+        # A 1-D convolution is a 2-D one of height 1; "causal" pads the past with zeros first.
+        n, steps, c = inputs.shape
+        lead = (self.kernel_size - 1) * self.dilation_rate if self.padding == "causal" else 0
+        x = inputs
+        if lead:
+            x = state.buf("padded", (n, steps + lead, c))
+            x[:, :lead] = 0
+            x[:, lead:] = inputs
+        state.x, state.lead = x, lead
+        out = _out_len(x.shape[1], self.kernel_size, self.strides, self.dilation_rate, self._padding2d())
+        z = ops.conv2d(x[:, None], self.kernel.value[None], self.bias.value if self.use_bias else None,
+                       (1, self.strides), self._padding2d(), (1, self.dilation_rate),
+                       out=state.buf("z", (n, 1, out, self.filters)), precision=self._precision)
+        return self._forward_activation(state, z[:, 0])
+
+    def _backward(self, state, dy, need_dx):
+        dz = np.ascontiguousarray(self._backward_activation(state, dy))
+        x, train = state.x, state.train
+        ops.conv2d_backward(
+            dz[:, None], x[:, None], self.kernel.value[None], (1, self.strides), self._padding2d(),
+            (1, self.dilation_rate), need_dx=need_dx, need_dw=train, need_db=train and self.use_bias,
+            dx_out=state.buf("dx", (x.shape[0], 1) + x.shape[1:]) if need_dx else None,
+            dw_out=state.grad(self.kernel)[None] if train else None,
+            db_out=state.grad(self.bias) if train and self.use_bias else None,
+            precision=self._precision,
+        )
+        if not need_dx:
+            return None
+        dx = state.buf("dx", (x.shape[0], 1) + x.shape[1:])[:, 0]
+        if not state.lead:
+            return dx
+        out = state.buf("dx_steps", (x.shape[0], x.shape[1] - state.lead, x.shape[2]))
+        out[...] = dx[:, state.lead:]  # the padded past gets no gradient
+        return out
+
+    def _padding2d(self):
+        return "valid" if self.padding == "causal" else self.padding
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": [self.kernel_size],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops as _ops
 from ..errors import ShapeError
 from ._conv_utils import data_format_arg, int_pair, out_length, padding_arg
 from .base import Layer, fmt_shape
@@ -115,6 +116,26 @@ class DepthwiseConv2D(Layer):
         y = image_ops.depthwise_conv2d(x, self.kernel, self.bias if self.use_bias else None, self.strides,
                                        self.padding, self.dilation_rate)
         return self._activation_tensor(y)
+
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        shape = (inputs.shape[0],) + tuple(self.compute_output_shape(inputs.shape)[1:])
+        z = _ops.depthwise_conv2d(inputs, self.kernel.value, self.strides, self.padding,
+                                  dilation_rate=self.dilation_rate, bias=self.bias.value if self.use_bias else None,
+                                  out=state.buf("z", shape))
+        return self._forward_activation(state, z)
+
+    def _backward(self, state, dy, need_dx):
+        dz = self._backward_activation(state, dy)
+        train = state.train
+        dx, dk, db = _ops.depthwise_conv2d_backward(dz, state.x, self.kernel.value, self.strides, self.padding,
+                                                     self.dilation_rate, need_dx=need_dx, need_dw=train,
+                                                     need_db=train and self.use_bias)
+        if train:
+            state.grad(self.kernel)[...] = dk
+            if self.use_bias:
+                state.grad(self.bias)[...] = db
+        return dx
 
     def get_config(self):
         cfg = self._kernel_args_config()
