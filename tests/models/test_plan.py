@@ -327,3 +327,26 @@ def test_depthwise_conv2d_runs_as_a_kernel_node(rng):
     grads = _plan_grads(model, x, y)
     for path, g in _tape_grads(model, x, y).items():
         np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+
+
+def test_several_outputs_predict_through_the_plan(rng, monkeypatch):
+    a, b = fn.Input((5,), name="a"), fn.Input((3,), name="b")
+    h = layers.Dense(8, activation="relu")(layers.Concatenate()([a, b]))
+    cls = layers.Dense(4, activation="softmax", name="cls")(h)
+    flag = layers.Dense(1, activation="sigmoid", name="flag")(h)
+    reg = layers.Dense(2, name="reg")(h)
+    model = fn.Model([a, b], [cls, flag, reg])
+    model.compile("adam", ["sparse_categorical_crossentropy", "binary_crossentropy", "mse"])
+    xa, xb = rng.normal(size=(37, 5)).astype(np.float32), rng.normal(size=(37, 3)).astype(np.float32)
+    ys = [rng.integers(0, 4, 37), rng.integers(0, 2, (37, 1)).astype(np.float32), rng.normal(size=(37, 2))]
+    model.fit([xa, xb], ys, epochs=1, batch_size=8, verbose=0)  # fuses softmax and sigmoid with their losses
+    want = [np.asarray(t) for t in model([xa, xb])]
+
+    from ferronet.models import steps
+
+    monkeypatch.setattr(steps, "predict_array", lambda *a, **k: pytest.fail("predict went through the tape"))
+    got = model.predict({"a": xa, "b": xb}, batch_size=8, verbose=0)
+    assert [g.shape for g in got] == [(37, 4), (37, 1), (37, 2)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[0].sum(axis=1), 1.0, rtol=1e-5)  # softmax applied outside the fused node

@@ -212,10 +212,9 @@ class PlanStep:
     def _plan_predict(self, plan, xs, training=False):
         """The model's outputs for one batch through the plan (arrays that may be the plan's buffers)."""
         outs = plan.forward(xs, training)
-        if plan.act is not None:
-            z = outs[0]
-            outs = [plan.act.forward(z, plan.output_node.state.buf("y", z.shape))]
-        return outs
+        # Outputs whose node yields logits for a fused loss get their activation here.
+        return [z if act is None else act.forward(z, nd.state.buf("y", z.shape))
+                for z, act, nd in zip(outs, plan.acts, plan.output_nodes)]
 
     def _keep_buffers_for(self, batch_size) -> None:
         """Mark ``batch_size`` as the batch whose buffers the plan keeps (see ``CallState.buf``)."""

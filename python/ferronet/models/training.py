@@ -428,24 +428,36 @@ class Trainer(PlanStep, MetricLogs):
     # ----------------------------------------------------------------- predict
     def _predict_array(self, x, batch_size, cbs=None):
         plan = self._plan()
-        if plan is None or len(plan.outs) != 1 or tape_steps.custom(self, "predict_step") or \
-                not isinstance(x, np.ndarray):
+        columns = isinstance(x, multi_io.Columns)
+        shapes = self._plan_output_shapes(plan) if plan is not None else None
+        if shapes is None or tape_steps.custom(self, "predict_step") or not (columns or isinstance(x, np.ndarray)):
             return tape_steps.predict_array(self, x, batch_size, cbs)
         n = len(x)
-        out_shape = self._model_output_shape()
         dtype = self._model_dtype()
-        result = np.empty((n,) + tuple(out_shape[1:]), dtype)
-        fx = data_module.Feeder(x, dtype)
+        results = [np.empty((n,) + shape, dtype) for shape in shapes]
+        feeders = [data_module.Feeder(a, dtype) for a in (x.as_list() if columns else [x])]
         steps = -(-n // batch_size)
         for step in range(steps):
             start = step * batch_size
             stop = min(n, start + batch_size)
             if cbs is not None:
                 cbs.on_predict_batch_begin(step)
-            result[start:stop] = self._plan_predict(plan, [fx.batch(start, stop)])[0]
+            for r, out in zip(results, self._plan_predict(plan, [f.batch(start, stop) for f in feeders])):
+                r[start:stop] = out
             if cbs is not None:
-                cbs.on_predict_batch_end(step, {"outputs": result[start:stop]})
-        return result
+                batch = [r[start:stop] for r in results]
+                cbs.on_predict_batch_end(step, {"outputs": batch if len(batch) > 1 else batch[0]})
+        return results if len(results) > 1 else results[0]
+
+    def _plan_output_shapes(self, plan):
+        """Each output's shape without the batch axis, or None when one is not fixed (the tape predicts)."""
+        if len(plan.outs) == 1:
+            shapes = [tuple(self._model_output_shape()[1:])]
+        else:
+            shapes = [tuple(t.shape[1:]) for t in getattr(self, "outputs", None) or ()]
+            if len(shapes) != len(plan.outs):
+                return None
+        return shapes if all(d is not None for s in shapes for d in s) else None
 
     @one_at_a_time
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
