@@ -350,3 +350,17 @@ def test_several_outputs_predict_through_the_plan(rng, monkeypatch):
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[0].sum(axis=1), 1.0, rtol=1e-5)  # softmax applied outside the fused node
+
+
+def test_separable_conv2d_runs_as_a_kernel_node(rng):
+    inp = fn.Input((8, 8, 3), **F64)
+    h = layers.SeparableConv2D(4, 3, padding="same", depth_multiplier=2, activation="relu", **F64)(inp)
+    h = layers.SeparableConv2D(5, 3, strides=2, use_bias=False, **F64)(h)
+    out = layers.Dense(3, activation="softmax", **F64)(layers.GlobalAveragePooling2D(**F64)(h))
+    model = fn.Model(inp, out)
+    model.compile(optimizer=fn.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.SeparableConv2D)] == [KERNEL] * 2
+    x, y = rng.normal(size=(3, 8, 8, 3)), rng.integers(0, 3, 3)
+    grads = _plan_grads(model, x, y)
+    for path, g in _tape_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops as _ops
 from .base import Layer
 from .depthwise_conv2d import depthwise_args, depthwise_output_shape, known_channels, no_constraint
 
@@ -95,6 +96,30 @@ class SeparableConv2D(Layer):
         y = fused_layers.conv2d_act(d, self.pointwise_kernel, self.bias if self.use_bias else None,
                                     activation=fused)
         return y if fused is not None or self._act is None else self._activation_tensor(y)
+
+    def _forward(self, state, inputs, training):
+        state.x = inputs
+        shape = (inputs.shape[0],) + tuple(self.compute_output_shape(inputs.shape)[1:-1])
+        d = state.d = _ops.depthwise_conv2d(inputs, self.depthwise_kernel.value, self.strides, self.padding,
+                                            dilation_rate=self.dilation_rate,
+                                            out=state.buf("d", shape + (self.pointwise_kernel.shape[2],)))
+        z = _ops.conv2d(d, self.pointwise_kernel.value, self.bias.value if self.use_bias else None,
+                        out=state.buf("z", shape + (self.filters,)))
+        return self._forward_activation(state, z)
+
+    def _backward(self, state, dy, need_dx):
+        dz = self._backward_activation(state, dy)
+        train, d = state.train, state.d
+        _ops.conv2d_backward(dz, d, self.pointwise_kernel.value, need_dw=train, need_db=train and self.use_bias,
+                             dx_out=state.buf("dd", d.shape),
+                             dw_out=state.grad(self.pointwise_kernel) if train else None,
+                             db_out=state.grad(self.bias) if train and self.use_bias else None)
+        dx, dk, _ = _ops.depthwise_conv2d_backward(state.buf("dd", d.shape), state.x, self.depthwise_kernel.value,
+                                                    self.strides, self.padding, self.dilation_rate,
+                                                    need_dx=need_dx, need_dw=train, need_db=False)
+        if train:
+            state.grad(self.depthwise_kernel)[...] = dk
+        return dx
 
     def get_config(self):
         from .. import initializers, regularizers
