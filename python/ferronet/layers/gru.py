@@ -50,7 +50,7 @@ class GRU(RNNBase):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True, reset_after=True,
                  **kwargs):
-        if not isinstance(reset_after, (bool, int)):
+        if reset_after not in (True, False):
             raise ValueError(f"reset_after must be True or False. Received: reset_after={reset_after!r}")
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
                          **kwargs)

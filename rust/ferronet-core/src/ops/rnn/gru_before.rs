@@ -16,7 +16,7 @@
 
 use super::backward::{column_sums, input_grads, prev_states};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
-use super::{part, part_mut, project_inputs, rows, Grads, Inputs, Rnn, Saved, Weights};
+use super::{part, part_mut, project_inputs, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
@@ -87,7 +87,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
         let (rec_p, prev, hr) = (SendPtr(rec.as_mut_ptr()), SendPtr(prev as *mut T), SendPtr(hr as *mut T));
         rows(isa, nb, 2 * u, |b| unsafe {
             let row = b * nt + s;
-            let h_prev = &part(prev.get(), b, prev_rs)[..u];
+            let h_prev = row_at(prev.get(), b, prev_rs, u);
             let g = part_mut(gates, row, gu);
             let a = part_mut(aux, row, u);
             if inp.mask.is_some_and(|m| m[row] == 0) {
@@ -97,7 +97,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
                 a.fill(T::ZERO);
                 return;
             }
-            let h_rec = &part(hr.get(), b, hr_rs)[..u];
+            let h_rec = row_at(hr.get(), b, hr_rs, u);
             let rec = part_mut(rec_p, b, 2 * u);
             let r = RowFwd {
                 pass: Pass::Gates,
@@ -122,7 +122,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
             if inp.mask.is_some_and(|m| m[row] == 0) {
                 return;
             }
-            let h_prev = &part(prev.get(), b, prev_rs)[..u];
+            let h_prev = row_at(prev.get(), b, prev_rs, u);
             let r = RowFwd {
                 pass: Pass::Candidate,
                 gates: part_mut(gates, row, gu),

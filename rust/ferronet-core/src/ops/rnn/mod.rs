@@ -278,6 +278,13 @@ pub(super) unsafe fn part<'a, T>(p: *const T, i: usize, n: usize) -> &'a [T] {
     std::slice::from_raw_parts(p.add(i * n), n)
 }
 
+/// `n` values of row `i` of a raw matrix whose rows are `rs` apart (the slice
+/// stays inside the row, also for the last row of a strided view).
+#[inline(always)]
+pub(super) unsafe fn row_at<'a, T>(p: *const T, i: usize, rs: usize, n: usize) -> &'a [T] {
+    std::slice::from_raw_parts(p.add(i * rs), n)
+}
+
 #[inline(always)]
 pub(super) unsafe fn part_mut<'a, T>(p: SendPtr<T>, i: usize, n: usize) -> &'a mut [T] {
     std::slice::from_raw_parts_mut(p.get().add(i * n), n)
@@ -379,14 +386,13 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
         rows(isa, nb, gu, |b| unsafe {
             let row = b * nt + s;
             let prev = prev.get() as *const T;
-            let h_prev = part(prev, b, prev_rs);
-            let h_prev = &h_prev[..u];
+            let h_prev = row_at(prev, b, prev_rs, u);
             let c_prev = if cell != Cell::Lstm {
                 &zeros[..]
             } else if s == 0 {
                 part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
             } else {
-                &part(prev, b, prev_rs)[u..2 * u]
+                &row_at(prev, b, prev_rs, 2 * u)[u..]
             };
             let st = part_mut(states, row, su);
             let g = part_mut(gates, row, gu);
