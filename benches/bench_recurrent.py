@@ -63,3 +63,16 @@ def test_recurrent_forward_backward(benchmark, threads, case):
         benchmark.extra_info["vs_torch"] = round(times["torch"] / times["ferronet"], 3)
     benchmark.extra_info["ms"] = round(times["ferronet"] * 1e3, 2)
     benchmark(fns["ferronet"])
+
+
+def test_gru_reset_before_against_reset_after(benchmark, threads):
+    """GRU(reset_after=False) runs a second GEMM per step (``(r*h)·U_h``) and one more per step backward.
+
+    ``vs_reset_after`` = time of Keras' default GRU / time of the reset-before GRU, interleaved.
+    """
+    fns = {"reset_before": _ferronet_step(lambda units, **kw: layers.GRU(units, reset_after=False, **kw)),
+           "reset_after": _ferronet_step(layers.GRU)}
+    times = _bench.interleaved(fns)
+    benchmark.extra_info["vs_reset_after"] = round(times["reset_after"] / times["reset_before"], 3)
+    benchmark.extra_info["ms"] = round(times["reset_before"] * 1e3, 2)
+    benchmark(fns["reset_before"])

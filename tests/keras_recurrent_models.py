@@ -29,6 +29,9 @@ MODELS = {
     "lstm_state": lambda k: _graph(k, [(6, 3)], lambda x: k.layers.LSTM(
         3, return_sequences=True, return_state=True)(x)),
     "gru_state": lambda k: _graph(k, [(6, 3)], lambda x: k.layers.GRU(3, return_state=True, use_bias=False)(x)),
+    "gru_reset_before": lambda k: _seq(k, (7,), [
+        k.layers.Embedding(10, 3, mask_zero=True), k.layers.GRU(3, reset_after=False, return_sequences=True),
+        k.layers.GRU(2, reset_after=False, go_backwards=True)]),
     "masked_lstm": lambda k: _seq(k, (7,), [k.layers.Embedding(10, 3, mask_zero=True), k.layers.LSTM(4)]),
     "masked_lstm_graph": lambda k: _graph(k, [(7,)], lambda x: k.layers.Dense(2)(
         k.layers.LSTM(4)(k.layers.Embedding(10, 3, mask_zero=True)(x)))),

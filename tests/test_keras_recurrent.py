@@ -391,12 +391,23 @@ def test_forged_sizes_and_shapes_are_refused_before_allocating():
                         "f")
 
 
-def test_gru_reset_before_is_refused_when_read():
-    record = json.loads(json.dumps(RECORDED["gru"]["layers"]))
-    record[-1]["config"]["reset_after"] = False
-    with pytest.raises(FileFormatError, match="reset_after"):
-        plan.plan_model(keras_config.from_keras({"class_name": "Sequential", "config": {"layers": record}},
-                                                "edited"), "edited")
+def test_gru_reset_before_round_trips(tmp_path):
+    """GRU(reset_after=False) reads from Keras' config with its (3*units,) bias and saves back the same."""
+    record = RECORDED["gru_reset_before"]
+    assert record["groups"]["layers/gru/cell/vars/2"] == [9]
+    fconfig = keras_config.from_keras({"class_name": "Sequential", "config": {"layers": record["layers"]}}, "f")
+    plans, build = plan.plan_model(fconfig, "f")
+    model = build()
+    grus = [layer for layer in model.layers if isinstance(layer, layers.GRU)]
+    assert [g.reset_after for g in grus] == [False, False]
+    assert [g.bias.shape for g in grus] == [(9,), (6,)]
+    randomized(model, np.random.default_rng(4))
+    model.save(tmp_path / "m.keras")
+    loaded = fn.models.load_model(tmp_path / "m.keras")
+    assert [layer.get_config()["reset_after"] for layer in loaded.layers if isinstance(layer, layers.GRU)] == [
+        False, False]
+    x = inputs_for(model, np.random.default_rng(5))
+    np.testing.assert_array_equal(predict(loaded, x)[0], predict(model, x)[0])
 
 
 def test_bidirectional_names_its_layers_once():

@@ -1,4 +1,8 @@
-"""NumPy implementations of Keras' documented SimpleRNN, LSTM and GRU equations (the tests' oracle)."""
+"""NumPy implementations of Keras' documented SimpleRNN, LSTM and GRU equations (the tests' oracle).
+
+``cell`` is "simple_rnn", "lstm", "gru" (Keras' ``reset_after=True``, bias ``(2, 3u)``) or "gru_reset_before"
+(``reset_after=False``, bias ``(3u,)``).
+"""
 
 import numpy as np
 
@@ -26,6 +30,13 @@ def run(cell, x, kernel, recurrent, bias, h0=None, c0=None, mask=None, go_backwa
             i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
             cn = ract(f) * c + ract(i) * act(g)
             hn = ract(o) * act(cn)
+        elif cell == "gru_reset_before":
+            xz = xs @ kernel + (0 if bias is None else bias)
+            zg = ract(xz[:, :u] + h @ recurrent[:, :u])
+            rg = ract(xz[:, u:2 * u] + h @ recurrent[:, u:2 * u])
+            hh = act(xz[:, 2 * u:] + (rg * h) @ recurrent[:, 2 * u:])
+            hn = zg * h + (1 - zg) * hh
+            cn = c
         else:
             bi, br = (0, 0) if bias is None else (bias[0], bias[1])
             xz = xs @ kernel + bi

@@ -1,5 +1,7 @@
 """SimpleRNN, LSTM, GRU: Keras' equations and layouts, gradients through time, states, configs, threads, errors."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,9 @@ from ferronet.tensor.nn_ops import _twin
 
 from .rnn_reference import run
 
-CELLS = [("simple_rnn", layers.SimpleRNN, 1), ("lstm", layers.LSTM, 4), ("gru", layers.GRU, 3)]
+GRUResetBefore = partial(layers.GRU, reset_after=False)
+CELLS = [("simple_rnn", layers.SimpleRNN, 1), ("lstm", layers.LSTM, 4), ("gru", layers.GRU, 3),
+         ("gru_reset_before", GRUResetBefore, 3)]
 
 
 def _weights(rng, cell, gates, f, u):
@@ -168,7 +172,7 @@ def test_second_derivative_runs_through_the_twin():
     assert h.shape == x.shape and np.all(np.isfinite(h.numpy()))
 
 
-@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN, GRUResetBefore])
 def test_stateful_carries_states_across_batches(cls):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(2, 6, 3)).astype(np.float32)
@@ -192,11 +196,14 @@ def test_dropout_only_in_training_and_recurrent_dropout_changes_training_output(
     assert not np.allclose(layer(x, training=True).numpy(), a)
 
 
-@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU, GRUResetBefore])
 def test_config_round_trip_and_save_load(tmp_path, cls):
     layer = cls(3, return_sequences=True, go_backwards=True, dropout=0.1, recurrent_dropout=0.2, seed=3)
     config = layer.get_config()
-    assert cls.from_config(config).get_config() == config
+    again = type(layer).from_config(config)
+    assert again.get_config() == config
+    if isinstance(layer, layers.GRU):
+        assert again.reset_after == layer.reset_after and again._bias_shape() == layer._bias_shape()
     inputs = fn.Input((5, 2))
     h = layers.Masking(0.0)(inputs)
     h = layers.Bidirectional(layer, merge_mode="sum")(h)
@@ -210,9 +217,10 @@ def test_config_round_trip_and_save_load(tmp_path, cls):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_results_do_not_depend_on_the_thread_count():
+@pytest.mark.parametrize("cls", [layers.LSTM, GRUResetBefore])
+def test_results_do_not_depend_on_the_thread_count(cls):
     x = np.random.default_rng(8).normal(size=(33, 7, 5)).astype(np.float32)
-    layer = layers.LSTM(40, return_sequences=True)
+    layer = cls(40, return_sequences=True, recurrent_dropout=0.3, seed=2)
     layer.build((None, 7, 5))
     before = fn._core.get_num_threads()
     outs = []
@@ -220,7 +228,8 @@ def test_results_do_not_depend_on_the_thread_count():
         fn._core.set_num_threads(n)
         with GradientTape() as tape:
             tape.watch(layer.weights[0])
-            y = layer(x, mask=_mask(33, 7))
+            layer._rng = np.random.default_rng(9)  # the same recurrent dropout draw for every thread count
+            y = layer(x, mask=_mask(33, 7), training=True)
             loss = fn.tensor.reduce_ops.reduce_sum(fn.tensor.math_ops.multiply(y, y))
         outs.append([y.numpy()] + [g.numpy() for g in tape.gradient(loss, layer.weights)])
     fn._core.set_num_threads(before)
@@ -236,8 +245,8 @@ def test_bad_inputs_raise_clear_errors():
         layers.LSTM(2, activation="gelu")
     with pytest.raises(ValueError, match="dropout must be a float"):
         layers.GRU(2, dropout=1.5)
-    with pytest.raises(ValueError, match="reset_after=True"):
-        layers.GRU(2, reset_after=False)
+    with pytest.raises(ValueError, match="reset_after must be True or False"):
+        layers.GRU(2, reset_after="no")
     with pytest.raises(fn.errors.ShapeError, match="ndim=3"):
         layers.SimpleRNN(2)(np.ones((2, 3)))
     layer = layers.LSTM(2)

@@ -1,6 +1,6 @@
 """``RNNBase``: what ``SimpleRNN``, ``LSTM`` and ``GRU`` share (Keras' ``RNN`` layer arguments and call).
 
-A subclass names its cell (``_cell``: ``"simple_rnn"``, ``"lstm"``, ``"gru"``),
+A subclass names its cell (``_cell``: ``"simple_rnn"``, ``"lstm"``, ``"gru"``, ``"gru_reset_before"``),
 its number of gate blocks and its bias; the whole sequence then runs as one
 fused primitive (:func:`ferronet.tensor.recurrent_ops.rnn_sequence`).
 

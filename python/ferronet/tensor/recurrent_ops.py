@@ -2,7 +2,8 @@
 
 ``rnn_sequence`` runs a SimpleRNN, LSTM or GRU cell over every step in the
 Rust core (``_core.rnn_forward``: one GEMM for the input projection of all
-steps, then per step the recurrent GEMM and the fused gate non-linearities)
+steps, then per step the recurrent GEMM and the fused gate non-linearities;
+the reset-before GRU runs a second per-step GEMM, ``(r * h)·U_h``)
 and returns the state after each step, ``(batch, steps, units)`` (LSTM:
 ``2 * units``, ``h`` then ``c``). Its fast VJP is backpropagation through time
 in Rust (``_core.rnn_backward``), from the gates and states the forward pass
@@ -74,7 +75,7 @@ def _formula(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_act
 
     for s in range(x.shape[1]):
         hd = h if scale is None else M.multiply(h, scale)
-        rec = A.matmul(hd, recurrent)
+        rec = None if cell == "gru_reset_before" else A.matmul(hd, recurrent)
         xs = xw[:, s]
         if cell == "simple_rnn":
             h_new, c_new = act(M.add(xs, rec)), None
@@ -83,6 +84,11 @@ def _formula(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_act
             i, f, g, o = ract(block(z, 0)), ract(block(z, 1)), act(block(z, 2)), ract(block(z, 3))
             c_new = M.add(M.multiply(f, c), M.multiply(i, g))
             h_new = M.multiply(o, act(c_new))
+        elif cell == "gru_reset_before":  # r gates the state before the candidate's product
+            zr = M.add(xs[:, :2 * units], A.matmul(hd, recurrent[:, :2 * units]))
+            zg, rg = ract(block(zr, 0)), ract(block(zr, 1))
+            hh = act(M.add(block(xs, 2), A.matmul(M.multiply(rg, hd), recurrent[:, 2 * units:])))
+            h_new, c_new = M.add(M.multiply(zg, h), M.multiply(M.subtract(1.0, zg), hh)), None
         else:
             if rec_bias is not None:
                 rec = M.add(rec, rec_bias)
@@ -112,8 +118,10 @@ def rnn_sequence(x, kernel, recurrent_kernel, bias, h0, c0=None, *, cell, activa
         x: ``(batch, steps, features)``.
         kernel: ``(features, G * units)``; recurrent_kernel: ``(units, G * units)``.
         bias: ``(G * units,)``, for GRU ``(2, 3 * units)`` (input and recurrent bias), or None.
+            The reset-before GRU takes ``(3 * units,)``.
         h0, c0: initial states ``(batch, units)`` (``c0`` for LSTM only).
-        cell: ``"simple_rnn"``, ``"lstm"`` or ``"gru"``.
+        cell: ``"simple_rnn"``, ``"lstm"``, ``"gru"`` (Keras' ``reset_after=True``) or
+            ``"gru_reset_before"`` (``reset_after=False``).
         activation, recurrent_activation: one of :data:`FUSED_ACTIVATIONS`.
         mask: optional boolean ``(batch, steps)``; a False step keeps the state unchanged.
         recurrent_scale: optional ``(batch, units)`` factors on ``h`` before the recurrent

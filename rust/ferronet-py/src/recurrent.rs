@@ -187,8 +187,9 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
 
 /// Runs a recurrent layer over whole sequences: returns (states, gates, aux),
 /// states `(batch, steps, units)` (LSTM: `2·units`, h then c) after each step,
-/// and what `rnn_backward` needs. `cell` is 'simple_rnn', 'lstm' or 'gru'
-/// (reset gate after the recurrent product); mask is uint8 `(batch, steps)`;
+/// and what `rnn_backward` needs. `cell` is 'simple_rnn', 'lstm', 'gru'
+/// (reset gate after the recurrent product, bias `(2, 3·units)`) or
+/// 'gru_reset_before' (before it, bias `(3·units,)`); mask is uint8 `(batch, steps)`;
 /// recurrent_scale multiplies h before the recurrent product.
 #[pyfunction]
 #[pyo3(signature = (cell, activation, recurrent_activation, x, kernel, recurrent_kernel, h0, bias=None, c0=None, mask=None, recurrent_scale=None))]

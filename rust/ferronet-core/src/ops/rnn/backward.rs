@@ -1,7 +1,7 @@
 //! Backpropagation through time (see the module documentation of [`super`]).
 
-use super::cells::{backward_on, RowBwd};
-use super::{part, part_mut, rows, Cell, Grads, Inputs, Rnn, Saved, Weights};
+use super::cells::{backward_on, Pass, RowBwd};
+use super::{gru_before, part, part_mut, rows, Cell, Grads, Inputs, Rnn, Saved, Weights};
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
@@ -61,7 +61,10 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, features: nf, units: u } = *rnn;
+    if rnn.cell == Cell::GruResetBefore {
+        return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
+    }
+    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
     let gru = cell == Cell::Gru;
     let mut dg_in = vec![T::ZERO; nb * nt * gu];
@@ -113,10 +116,12 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
             let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
             let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
             let r = RowBwd {
+                pass: Pass::Gates,
                 gates: part(gates, row, gu),
                 aux: aux_row,
                 h: &st[..u],
                 h_prev,
+                h_rec: h_prev,
                 c_prev,
                 dh: dh_b,
                 dc: dc_b,
@@ -140,52 +145,14 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
         }
     }
     // Weight and input gradients: three GEMMs over all batch·steps rows.
-    let rows_all = nb * nt;
-    unsafe {
-        gemm::gemm(
-            rows_all,
-            nf,
-            gu,
-            MatPtr { ptr: dg_in.as_ptr(), rs: gu as isize, cs: 1 },
-            MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize },
-            grads.dx.as_mut_ptr(),
-            nf as isize,
-            1,
-            false,
-        );
-        gemm::gemm(
-            nf,
-            gu,
-            rows_all,
-            MatPtr { ptr: inp.x.as_ptr(), rs: 1, cs: nf as isize },
-            MatPtr { ptr: dg_in.as_ptr(), rs: gu as isize, cs: 1 },
-            grads.dkernel.as_mut_ptr(),
-            gu as isize,
-            1,
-            false,
-        );
-    }
-    let mut h_prev = vec![T::ZERO; rows_all * u];
-    for bi in 0..nb {
-        for s in 0..nt {
-            let dst = &mut h_prev[(bi * nt + s) * u..(bi * nt + s + 1) * u];
-            let src = if s == 0 {
-                &inp.h0[bi * u..(bi + 1) * u]
-            } else {
-                unsafe { &part(states.get() as *const T, bi * nt + s - 1, su)[..u] }
-            };
-            match inp.recurrent_scale {
-                Some(k) => dst.iter_mut().zip(src).zip(&k[bi * u..(bi + 1) * u]).for_each(|((d, &v), &k)| *d = v * k),
-                None => dst.copy_from_slice(src),
-            }
-        }
-    }
+    input_grads(rnn, w.kernel, inp.x, &dg_in, grads.dx, grads.dkernel);
+    let h_prev = prev_states(rnn, &inp, saved.states);
     let dgr = if gru { &dg_rec } else { &dg_in };
     unsafe {
         gemm::gemm(
             u,
             gu,
-            rows_all,
+            nb * nt,
             MatPtr { ptr: h_prev.as_ptr(), rs: 1, cs: u as isize },
             MatPtr { ptr: dgr.as_ptr(), rs: gu as isize, cs: 1 },
             grads.drecurrent.as_mut_ptr(),
@@ -202,8 +169,60 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     }
 }
 
+/// `dx = dG·Wᵀ` and `dkernel = Xᵀ·dG` over all `batch·steps` rows, from the
+/// gradients `dg` of the input-side pre-activations.
+pub(super) fn input_grads<T: GemmFloat>(rnn: &Rnn, kernel: &[T], x: &[T], dg: &[T], dx: &mut [T], dk: &mut [T]) {
+    let (rows_all, nf, gu) = (rnn.batch * rnn.steps, rnn.features, rnn.gu());
+    unsafe {
+        gemm::gemm(
+            rows_all,
+            nf,
+            gu,
+            MatPtr { ptr: dg.as_ptr(), rs: gu as isize, cs: 1 },
+            MatPtr { ptr: kernel.as_ptr(), rs: 1, cs: gu as isize },
+            dx.as_mut_ptr(),
+            nf as isize,
+            1,
+            false,
+        );
+        gemm::gemm(
+            nf,
+            gu,
+            rows_all,
+            MatPtr { ptr: x.as_ptr(), rs: 1, cs: nf as isize },
+            MatPtr { ptr: dg.as_ptr(), rs: gu as isize, cs: 1 },
+            dk.as_mut_ptr(),
+            gu as isize,
+            1,
+            false,
+        );
+    }
+}
+
+/// `(batch·steps, units)`: the `h` each step started from, as the recurrent
+/// product saw it (times the recurrent dropout factors).
+pub(super) fn prev_states<T: GemmFloat>(rnn: &Rnn, inp: &Inputs<'_, T>, states: &[T]) -> Vec<T> {
+    let (nb, nt, u, su) = (rnn.batch, rnn.steps, rnn.units, rnn.su());
+    let mut h_prev = vec![T::ZERO; nb * nt * u];
+    for bi in 0..nb {
+        for s in 0..nt {
+            let dst = &mut h_prev[(bi * nt + s) * u..(bi * nt + s + 1) * u];
+            let src = if s == 0 {
+                &inp.h0[bi * u..(bi + 1) * u]
+            } else {
+                &states[(bi * nt + s - 1) * su..(bi * nt + s - 1) * su + u]
+            };
+            match inp.recurrent_scale {
+                Some(k) => dst.iter_mut().zip(src).zip(&k[bi * u..(bi + 1) * u]).for_each(|((d, &v), &k)| *d = v * k),
+                None => dst.copy_from_slice(src),
+            }
+        }
+    }
+    h_prev
+}
+
 /// `out[j] = Σ_i a[i, j]`, rows summed in order (columns spread over threads).
-fn column_sums<T: GemmFloat>(a: &[T], n: usize, out: &mut [T]) {
+pub(super) fn column_sums<T: GemmFloat>(a: &[T], n: usize, out: &mut [T]) {
     const CHUNK: usize = 64;
     let rows = a.len() / n;
     let o = SendPtr(out.as_mut_ptr());

@@ -70,23 +70,38 @@ fn add2<T: VFloat>(dst: &mut [T], a: &[T], b: Option<&[T]>) {
     }
 }
 
+/// Which of the two element-wise passes of a reset-before GRU step a row
+/// runs: the gates `z, r` (and `r⊙h`) before the product `(r⊙h)·R_h`, or the
+/// candidate and new state after it. Other cells run `Gates` only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pass {
+    Gates,
+    Candidate,
+}
+
 /// One row's forward inputs and outputs (slices of `units`-wide blocks).
 pub(super) struct RowFwd<'a, T> {
+    pub pass: Pass,
     /// The input projection `x·W` of this step (`G·units`), overwritten with
     /// the activated gates.
     pub gates: &'a mut [T],
-    /// The recurrent product `h·R` (`G·units`); GRU overwrites it.
+    /// The recurrent product `h·R` (`G·units`); GRU overwrites it. Reset-before
+    /// GRU: `h·R_zr` (`2·units`) in the gates pass, `(r⊙h)·R_h` in the other.
     pub rec: &'a mut [T],
     /// Input bias (`G·units`) and, for GRU with `reset_after`, recurrent bias.
     pub bias: Option<&'a [T]>,
     pub rec_bias: Option<&'a [T]>,
     pub h_prev: &'a [T],
+    /// Reset-before GRU: `h_prev` as the recurrent product sees it (after
+    /// recurrent dropout).
+    pub h_rec: &'a [T],
     pub c_prev: &'a [T],
     /// The new state: `h` (and `c` for LSTM).
     pub h: &'a mut [T],
     pub c: &'a mut [T],
     /// LSTM: `activation(c)`; GRU: the recurrent part of the candidate
-    /// (`h·R_h + b_h`, needed by the reset gate's gradient).
+    /// (`h·R_h + b_h`, needed by the reset gate's gradient); reset-before GRU:
+    /// `r⊙h_rec`, the left factor of the second product.
     pub aux: &'a mut [T],
 }
 
@@ -138,15 +153,39 @@ fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, 
                 r.h[j] = zg[j] * r.h_prev[j] + (T::ONE - zg[j]) * hh[j];
             }
         }
+        Cell::GruResetBefore => {
+            let (zr, hh) = r.gates.split_at_mut(2 * u);
+            match r.pass {
+                Pass::Gates => {
+                    add2(zr, &r.rec[..2 * u], r.bias.map(|b| &b[..2 * u]));
+                    apply::<M, T>(ract, zr);
+                    let rg = &zr[u..];
+                    for j in 0..u {
+                        r.aux[j] = rg[j] * r.h_rec[j];
+                    }
+                }
+                Pass::Candidate => {
+                    add2(hh, &r.rec[..u], r.bias.map(|b| &b[2 * u..]));
+                    apply::<M, T>(act, hh);
+                    let zg = &zr[..u];
+                    for j in 0..u {
+                        r.h[j] = zg[j] * r.h_prev[j] + (T::ONE - zg[j]) * hh[j];
+                    }
+                }
+            }
+        }
     }
 }
 
 /// One row's backward inputs and outputs.
 pub(super) struct RowBwd<'a, T> {
+    pub pass: Pass,
     pub gates: &'a [T],
     pub aux: &'a [T],
     pub h: &'a [T],
     pub h_prev: &'a [T],
+    /// Reset-before GRU: `h_prev` after recurrent dropout.
+    pub h_rec: &'a [T],
     pub c_prev: &'a [T],
     /// In: dL/dh of this step (state and output); out: the part of dL/dh_prev
     /// that does not go through the recurrent product.
@@ -157,6 +196,8 @@ pub(super) struct RowBwd<'a, T> {
     /// (LSTM reads `activation(c)` from `aux`.)
     pub dg_in: &'a mut [T],
     /// Out (GRU only): gradients on the recurrent side (`h·R + b_rec`).
+    /// Reset-before GRU, candidate pass: in dL/d(r⊙h_rec), out its part
+    /// `dL/d(r⊙h_rec) ⊙ r` of dL/dh_rec.
     pub dg_rec: &'a mut [T],
 }
 
@@ -211,6 +252,27 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
                 r.dh[j] = dh * zg;
             }
         }
+        Cell::GruResetBefore => match r.pass {
+            // dL/dh -> dz, dĥ (whose input and recurrent sides are the same) and dh·z.
+            Pass::Gates => {
+                for j in 0..u {
+                    let (zg, hh) = (r.gates[j], r.gates[2 * u + j]);
+                    let dh = r.dh[j];
+                    r.dg_in[j] = dh * (r.h_prev[j] - hh) * ract.slope(zg);
+                    r.dg_in[2 * u + j] = dh * (T::ONE - zg) * act.slope(hh);
+                    r.dh[j] = dh * zg;
+                }
+            }
+            // dL/d(r⊙h_rec) = dĥ·R_hᵀ -> dr and the part through r⊙h_rec.
+            Pass::Candidate => {
+                for j in 0..u {
+                    let rg = r.gates[u + j];
+                    let d = r.dg_rec[j];
+                    r.dg_in[u + j] = d * r.h_rec[j] * ract.slope(rg);
+                    r.dg_rec[j] = d * rg;
+                }
+            }
+        },
     }
 }
 

@@ -14,6 +14,11 @@
 //! work: `dW = Xᵀ·dG`, `dR = H_prevᵀ·dG` and `dX = dG·Wᵀ` are three GEMMs over
 //! all steps at once, and the bias gradient is a column sum in row order.
 //!
+//! The reset-before GRU (Keras' `reset_after=False`) needs `r` before its
+//! candidate's recurrent product, so its step runs two GEMMs ([`gru_before`]):
+//! `h·R_zr` for the gates `z, r`, then `(r⊙h)·R_h` for the candidate, each
+//! followed by its element-wise pass; it saves `r⊙h` for the weight gradient.
+//!
 //! Steps whose mask is 0 carry the state through unchanged and pass its
 //! gradient back unchanged. Sequences run in the order given (the caller
 //! reverses them for `go_backwards`). Work is split over batch rows and the
@@ -22,6 +27,7 @@
 
 mod backward;
 mod cells;
+mod gru_before;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +38,7 @@ use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
 pub use backward::rnn_backward;
-use cells::{forward_on, RowFwd};
+use cells::{forward_on, Pass, RowFwd};
 
 const OP_F: &str = "rnn_forward";
 
@@ -46,16 +52,23 @@ pub enum Cell {
     /// Gates `z, r, h` with the reset gate applied after the recurrent
     /// product (Keras' `reset_after=True`), bias `(2, 3·units)`.
     Gru,
+    /// Gates `z, r, h` with the reset gate applied to `h` before its
+    /// product (Keras' `reset_after=False`), bias `(3·units,)`.
+    GruResetBefore,
 }
 
 impl Cell {
-    /// `"simple_rnn"`, `"lstm"` or `"gru"`.
+    /// `"simple_rnn"`, `"lstm"`, `"gru"` or `"gru_reset_before"`.
     pub fn parse(name: &str) -> Result<Cell> {
         match name {
             "simple_rnn" => Ok(Cell::Simple),
             "lstm" => Ok(Cell::Lstm),
             "gru" => Ok(Cell::Gru),
-            _ => value_err(OP_F, format!("cell must be 'simple_rnn', 'lstm' or 'gru'. Received: cell='{name}'")),
+            "gru_reset_before" => Ok(Cell::GruResetBefore),
+            _ => value_err(
+                OP_F,
+                format!("cell must be 'simple_rnn', 'lstm', 'gru' or 'gru_reset_before'. Received: cell='{name}'"),
+            ),
         }
     }
 
@@ -64,7 +77,7 @@ impl Cell {
         match self {
             Cell::Simple => 1,
             Cell::Lstm => 4,
-            Cell::Gru => 3,
+            Cell::Gru | Cell::GruResetBefore => 3,
         }
     }
 
@@ -116,7 +129,8 @@ pub struct Rnn {
 }
 
 /// The layer's weights in Keras' layouts: `kernel (features, G·units)`,
-/// `recurrent (units, G·units)`, `bias (G·units)` or, for GRU, `(2, 3·units)`.
+/// `recurrent (units, G·units)`, `bias (G·units)` or, for GRU with the reset
+/// gate after the product, `(2, 3·units)`.
 #[derive(Clone, Copy)]
 pub struct Weights<'a, T> {
     pub kernel: &'a [T],
@@ -146,7 +160,7 @@ pub struct Saved<'a, T> {
     /// `(batch, steps, G·units)`: the activated gates.
     pub gates: &'a mut [T],
     /// `(batch, steps, units)`: LSTM `activation(c)`, GRU the recurrent part
-    /// of the candidate. Empty for SimpleRNN.
+    /// of the candidate, reset-before GRU `r⊙h`. Empty for SimpleRNN.
     pub aux: &'a mut [T],
 }
 
@@ -264,9 +278,35 @@ pub(super) unsafe fn part<'a, T>(p: *const T, i: usize, n: usize) -> &'a [T] {
     std::slice::from_raw_parts(p.add(i * n), n)
 }
 
+/// `n` values of row `i` of a raw matrix whose rows are `rs` apart (the slice
+/// stays inside the row, also for the last row of a strided view).
+#[inline(always)]
+pub(super) unsafe fn row_at<'a, T>(p: *const T, i: usize, rs: usize, n: usize) -> &'a [T] {
+    std::slice::from_raw_parts(p.add(i * rs), n)
+}
+
 #[inline(always)]
 pub(super) unsafe fn part_mut<'a, T>(p: SendPtr<T>, i: usize, n: usize) -> &'a mut [T] {
     std::slice::from_raw_parts_mut(p.get().add(i * n), n)
+}
+
+/// The input projection of every step, `gates = x·W`: one GEMM over
+/// `batch·steps` rows.
+pub(super) fn project_inputs<T: GemmFloat>(rnn: &Rnn, kernel: &[T], x: &[T], gates: &mut [T]) {
+    let (rows, gu, nf) = (rnn.batch * rnn.steps, rnn.gu(), rnn.features);
+    unsafe {
+        gemm::gemm(
+            rows,
+            gu,
+            nf,
+            MatPtr { ptr: x.as_ptr(), rs: nf as isize, cs: 1 },
+            MatPtr { ptr: kernel.as_ptr(), rs: gu as isize, cs: 1 },
+            gates.as_mut_ptr(),
+            gu as isize,
+            1,
+            false,
+        );
+    }
 }
 
 /// Forward pass over all steps; fills `saved`.
@@ -294,26 +334,16 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
     inp: Inputs<'_, T>,
     saved: Saved<'_, T>,
 ) {
-    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, features: nf, units: u } = *rnn;
+    if rnn.cell == Cell::GruResetBefore {
+        return gru_before::forward::<M, T>(isa, rnn, w, inp, saved);
+    }
+    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
     let (bias, rec_bias) = match (cell, w.bias) {
         (Cell::Gru, Some(b)) => (Some(&b[..gu]), Some(&b[gu..])),
         (_, b) => (b, None),
     };
-    // Input projection of every step: one GEMM over batch·steps rows.
-    unsafe {
-        gemm::gemm(
-            nb * nt,
-            gu,
-            nf,
-            MatPtr { ptr: inp.x.as_ptr(), rs: nf as isize, cs: 1 },
-            MatPtr { ptr: w.kernel.as_ptr(), rs: gu as isize, cs: 1 },
-            saved.gates.as_mut_ptr(),
-            gu as isize,
-            1,
-            false,
-        );
-    }
+    project_inputs(rnn, w.kernel, inp.x, saved.gates);
     let mut rec = vec![T::ZERO; nb * gu];
     let mut dropped = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
     let (states, gates, aux) =
@@ -356,14 +386,13 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
         rows(isa, nb, gu, |b| unsafe {
             let row = b * nt + s;
             let prev = prev.get() as *const T;
-            let h_prev = part(prev, b, prev_rs);
-            let h_prev = &h_prev[..u];
+            let h_prev = row_at(prev, b, prev_rs, u);
             let c_prev = if cell != Cell::Lstm {
                 &zeros[..]
             } else if s == 0 {
                 part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
             } else {
-                &part(prev, b, prev_rs)[u..2 * u]
+                &row_at(prev, b, prev_rs, 2 * u)[u..]
             };
             let st = part_mut(states, row, su);
             let g = part_mut(gates, row, gu);
@@ -382,7 +411,19 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
             let (h, c) = st.split_at_mut(u);
             let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
             let rec = part_mut(rec_p, b, gu);
-            let r = RowFwd { gates: g, rec, bias, rec_bias, h_prev, c_prev, h, c, aux: aux_row };
+            let r = RowFwd {
+                pass: Pass::Gates,
+                gates: g,
+                rec,
+                bias,
+                rec_bias,
+                h_prev,
+                h_rec: h_prev,
+                c_prev,
+                h,
+                c,
+                aux: aux_row,
+            };
             forward_on::<M, T>(isa, cell, act, ract, u, r);
         });
     }

@@ -44,6 +44,13 @@ fn reference(rnn: &Rnn, w: &Weights<'_, f64>, inp: &Inputs<'_, f64>) -> Vec<f64>
                             let hh = f(act, xw(2 * u + j) + r * (hr(2 * u + j) + rb(2 * u + j)));
                             nh[j] = z * h[j] + (1.0 - z) * hh;
                         }
+                        Cell::GruResetBefore => {
+                            let z = f(ract, xw(j) + hr(j));
+                            let r = |i: usize| f(ract, xw(u + i) + hr(u + i));
+                            let rh = (0..u).map(|i| r(i) * hd[i] * w.recurrent[i * gu + 2 * u + j]).sum::<f64>();
+                            let hh = f(act, xw(2 * u + j) + rh);
+                            nh[j] = z * h[j] + (1.0 - z) * hh;
+                        }
                     }
                 }
                 h = nh;
@@ -119,7 +126,7 @@ impl Case {
 
 use crate::float::Float;
 
-const CELLS: [Cell; 3] = [Cell::Simple, Cell::Lstm, Cell::Gru];
+const CELLS: [Cell; 4] = [Cell::Simple, Cell::Lstm, Cell::Gru, Cell::GruResetBefore];
 
 #[test]
 fn forward_matches_reference() {
@@ -269,4 +276,16 @@ fn rejects_bad_arguments() {
     let e = rnn_forward(&c.rnn, w, Inputs { c0: None, ..inp }, Saved { states: &mut st, gates: &mut g, aux: &mut a });
     assert!(e.unwrap_err().to_string().contains("c0"));
     assert!(Cell::parse("rnn").is_err() && Act::parse("activation", "gelu").is_err());
+    // the reset-before GRU's bias is (3·units,), not (2, 3·units)
+    let c = case(Cell::GruResetBefore, Act::Tanh, 2, 3, 2, 2);
+    let (w, inp) = c.parts(false, false);
+    let (mut st, mut g, mut a) = c.buffers::<f64>();
+    let long = vec![0.0; 12];
+    let e = rnn_forward(
+        &c.rnn,
+        Weights { bias: Some(&long), ..w },
+        inp,
+        Saved { states: &mut st, gates: &mut g, aux: &mut a },
+    );
+    assert!(e.unwrap_err().to_string().contains("bias must have shape (6,)"));
 }
