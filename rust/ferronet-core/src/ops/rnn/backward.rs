@@ -1,7 +1,7 @@
 //! Backpropagation through time (see the module documentation of [`super`]).
 
 use super::cells::{backward_on, Pass, RowBwd};
-use super::{gru_before, part, part_mut, rows, Cell, Grads, Inputs, Rnn, Saved, Weights};
+use super::{gru_before, part, part_mut, rows, step_product, Cell, Grads, Inputs, Rnn, Saved, Weights};
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
@@ -82,68 +82,73 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     }
     let (pin, prec) =
         (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
-    for s in (0..nt).rev() {
-        // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
-        let zeros = &zeros;
-        rows(isa, nb, gu, |b| unsafe {
-            let (states, gates, aux) = (states.get() as *const T, gates.get() as *const T, aux.get() as *const T);
-            let row = b * nt + s;
-            let dh_b = part_mut(dh, b, u);
-            let ds = part(d_states.as_ptr(), row, su);
-            for j in 0..u {
-                dh_b[j] += ds[j];
-            }
-            let dc_b = match dc {
-                Some(dc) => {
-                    let d = part_mut(dc, b, u);
-                    for j in 0..u {
-                        d[j] += ds[u + j];
-                    }
-                    d
+    let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
+    let steps = |rt_packed: &gemm::PackedB<T>| {
+        for s in (0..nt).rev() {
+            // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
+            let zeros = &zeros;
+            rows(isa, nb, gu, |b| unsafe {
+                let (states, gates, aux) = (states.get() as *const T, gates.get() as *const T, aux.get() as *const T);
+                let row = b * nt + s;
+                let dh_b = part_mut(dh, b, u);
+                let ds = part(d_states.as_ptr(), row, su);
+                for j in 0..u {
+                    dh_b[j] += ds[j];
                 }
-                None => &mut [],
-            };
-            if inp.mask.is_some_and(|m| m[row] == 0) {
-                return; // a skipped step passes its state gradient through
-            }
-            let (h_prev, c_prev) = if s == 0 {
-                (part(inp.h0.as_ptr(), b, u), inp.c0.map_or(&zeros[..], |c| part(c.as_ptr(), b, u)))
-            } else {
-                let p = part(states, row - 1, su);
-                (&p[..u], if cell == Cell::Lstm { &p[u..] } else { &zeros[..] })
-            };
-            let st = part(states, row, su);
-            let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
-            let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
-            let r = RowBwd {
-                pass: Pass::Gates,
-                gates: part(gates, row, gu),
-                aux: aux_row,
-                h: &st[..u],
-                h_prev,
-                h_rec: h_prev,
-                c_prev,
-                dh: dh_b,
-                dc: dc_b,
-                dg_in: part_mut(pin, row, gu),
-                dg_rec: dg_rec_row,
-            };
-            backward_on::<M, T>(isa, cell, act, ract, u, r);
-        });
-        // Stage 2: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
-        let a = MatPtr { ptr: unsafe { prec.get().add(s * gu) } as *const T, rs: (nt * gu) as isize, cs: 1 };
-        let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
-        match inp.recurrent_scale {
-            None => unsafe { gemm::gemm(nb, u, gu, a, rt, dh.get(), u as isize, 1, true) },
-            Some(scale) => {
-                unsafe { gemm::gemm(nb, u, gu, a, rt, tmp.as_mut_ptr(), u as isize, 1, false) };
-                let d = unsafe { std::slice::from_raw_parts_mut(dh.get(), nb * u) };
-                for ((d, &t), &k) in d.iter_mut().zip(&tmp).zip(scale) {
-                    *d += t * k;
+                let dc_b = match dc {
+                    Some(dc) => {
+                        let d = part_mut(dc, b, u);
+                        for j in 0..u {
+                            d[j] += ds[u + j];
+                        }
+                        d
+                    }
+                    None => &mut [],
+                };
+                if inp.mask.is_some_and(|m| m[row] == 0) {
+                    return; // a skipped step passes its state gradient through
+                }
+                let (h_prev, c_prev) = if s == 0 {
+                    (part(inp.h0.as_ptr(), b, u), inp.c0.map_or(&zeros[..], |c| part(c.as_ptr(), b, u)))
+                } else {
+                    let p = part(states, row - 1, su);
+                    (&p[..u], if cell == Cell::Lstm { &p[u..] } else { &zeros[..] })
+                };
+                let st = part(states, row, su);
+                let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
+                let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
+                let r = RowBwd {
+                    pass: Pass::Gates,
+                    gates: part(gates, row, gu),
+                    aux: aux_row,
+                    h: &st[..u],
+                    h_prev,
+                    h_rec: h_prev,
+                    c_prev,
+                    dh: dh_b,
+                    dc: dc_b,
+                    dg_in: part_mut(pin, row, gu),
+                    dg_rec: dg_rec_row,
+                };
+                backward_on::<M, T>(isa, cell, act, ract, u, r);
+            });
+            // Stage 2: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
+            let a = MatPtr { ptr: unsafe { prec.get().add(s * gu) } as *const T, rs: (nt * gu) as isize, cs: 1 };
+            // SAFETY (of both products): `a` has nb rows of G·units values, dh and tmp nb rows of units.
+            match inp.recurrent_scale {
+                None => unsafe { step_product(nb, a, rt_packed, dh.get(), u, true) },
+                Some(scale) => {
+                    unsafe { step_product(nb, a, rt_packed, tmp.as_mut_ptr(), u, false) };
+                    let d = unsafe { std::slice::from_raw_parts_mut(dh.get(), nb * u) };
+                    for ((d, &t), &k) in d.iter_mut().zip(&tmp).zip(scale) {
+                        *d += t * k;
+                    }
                 }
             }
         }
-    }
+    };
+    // SAFETY: Rᵀ is G·units × units, as checked.
+    unsafe { gemm::with_packed_b(gu, u, rt, steps) };
     // Weight and input gradients: three GEMMs over all batch·steps rows.
     input_grads(rnn, w.kernel, inp.x, &dg_in, grads.dx, grads.dkernel);
     let h_prev = prev_states(rnn, &inp, saved.states);

@@ -349,82 +349,106 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
     let (states, gates, aux) =
         (SendPtr(saved.states.as_mut_ptr()), SendPtr(saved.gates.as_mut_ptr()), SendPtr(saved.aux.as_mut_ptr()));
     let zeros = vec![T::ZERO; u];
-    for s in 0..nt {
-        // h_prev (and c_prev): the initial state, or row (b, s-1) of `states`.
-        let (prev, prev_rs) = if s == 0 {
-            (inp.h0.as_ptr(), u)
-        } else {
-            (unsafe { states.get().add((s - 1) * su) } as *const T, nt * su)
-        };
-        let mut a = MatPtr { ptr: prev, rs: prev_rs as isize, cs: 1 };
-        if let Some(scale) = inp.recurrent_scale {
-            for b in 0..nb {
-                for j in 0..u {
-                    dropped[b * u + j] = unsafe { *prev.add(b * prev_rs + j) } * scale[b * u + j];
-                }
-            }
-            a = MatPtr { ptr: dropped.as_ptr(), rs: u as isize, cs: 1 };
-        }
-        // LOOP over steps, stage 1: the recurrent product of the whole batch.
-        unsafe {
-            gemm::gemm(
-                nb,
-                gu,
-                u,
-                a,
-                MatPtr { ptr: w.recurrent.as_ptr(), rs: gu as isize, cs: 1 },
-                rec.as_mut_ptr(),
-                gu as isize,
-                1,
-                false,
-            );
-        }
-        // Stage 2: gates and new state, one row at a time.
-        let rec_p = SendPtr(rec.as_mut_ptr());
-        let zeros = &zeros;
-        let prev = SendPtr(prev as *mut T);
-        rows(isa, nb, gu, |b| unsafe {
-            let row = b * nt + s;
-            let prev = prev.get() as *const T;
-            let h_prev = row_at(prev, b, prev_rs, u);
-            let c_prev = if cell != Cell::Lstm {
-                &zeros[..]
-            } else if s == 0 {
-                part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
+    let r_mat = MatPtr { ptr: w.recurrent.as_ptr(), rs: gu as isize, cs: 1 };
+    let steps = |r_packed: &gemm::PackedB<T>| {
+        for s in 0..nt {
+            // h_prev (and c_prev): the initial state, or row (b, s-1) of `states`.
+            let (prev, prev_rs) = if s == 0 {
+                (inp.h0.as_ptr(), u)
             } else {
-                &row_at(prev, b, prev_rs, 2 * u)[u..]
+                (unsafe { states.get().add((s - 1) * su) } as *const T, nt * su)
             };
-            let st = part_mut(states, row, su);
-            let g = part_mut(gates, row, gu);
-            if inp.mask.is_some_and(|m| m[row] == 0) {
-                // A skipped step: the state goes through unchanged.
-                st[..u].copy_from_slice(h_prev);
-                if cell == Cell::Lstm {
-                    st[u..].copy_from_slice(c_prev);
+            let mut a = MatPtr { ptr: prev, rs: prev_rs as isize, cs: 1 };
+            if let Some(scale) = inp.recurrent_scale {
+                for b in 0..nb {
+                    for j in 0..u {
+                        dropped[b * u + j] = unsafe { *prev.add(b * prev_rs + j) } * scale[b * u + j];
+                    }
                 }
-                g.fill(T::ZERO);
-                if cell != Cell::Simple {
-                    part_mut(aux, row, u).fill(T::ZERO);
-                }
-                return;
+                a = MatPtr { ptr: dropped.as_ptr(), rs: u as isize, cs: 1 };
             }
-            let (h, c) = st.split_at_mut(u);
-            let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
-            let rec = part_mut(rec_p, b, gu);
-            let r = RowFwd {
-                pass: Pass::Gates,
-                gates: g,
-                rec,
-                bias,
-                rec_bias,
-                h_prev,
-                h_rec: h_prev,
-                c_prev,
-                h,
-                c,
-                aux: aux_row,
-            };
-            forward_on::<M, T>(isa, cell, act, ract, u, r);
-        });
+            // LOOP over steps, stage 1: the recurrent product of the whole batch, R packed once.
+            // SAFETY: `a` has nb rows of `units` values and `rec` nb rows of G·units.
+            unsafe { step_product(nb, a, r_packed, rec.as_mut_ptr(), gu, false) };
+            // Stage 2: gates and new state, one row at a time.
+            let rec_p = SendPtr(rec.as_mut_ptr());
+            let zeros = &zeros;
+            let prev = SendPtr(prev as *mut T);
+            rows(isa, nb, gu, |b| unsafe {
+                let row = b * nt + s;
+                let prev = prev.get() as *const T;
+                let h_prev = row_at(prev, b, prev_rs, u);
+                let c_prev = if cell != Cell::Lstm {
+                    &zeros[..]
+                } else if s == 0 {
+                    part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
+                } else {
+                    &row_at(prev, b, prev_rs, 2 * u)[u..]
+                };
+                let st = part_mut(states, row, su);
+                let g = part_mut(gates, row, gu);
+                if inp.mask.is_some_and(|m| m[row] == 0) {
+                    // A skipped step: the state goes through unchanged.
+                    st[..u].copy_from_slice(h_prev);
+                    if cell == Cell::Lstm {
+                        st[u..].copy_from_slice(c_prev);
+                    }
+                    g.fill(T::ZERO);
+                    if cell != Cell::Simple {
+                        part_mut(aux, row, u).fill(T::ZERO);
+                    }
+                    return;
+                }
+                let (h, c) = st.split_at_mut(u);
+                let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
+                let rec = part_mut(rec_p, b, gu);
+                let r = RowFwd {
+                    pass: Pass::Gates,
+                    gates: g,
+                    rec,
+                    bias,
+                    rec_bias,
+                    h_prev,
+                    h_rec: h_prev,
+                    c_prev,
+                    h,
+                    c,
+                    aux: aux_row,
+                };
+                forward_on::<M, T>(isa, cell, act, ract, u, r);
+            });
+        }
+    };
+    // SAFETY: R is units × G·units, as checked.
+    unsafe { gemm::with_packed_b(u, gu, r_mat, steps) }
+}
+
+/// `C (+)= A·B` for the `nb` batch rows of one step against a B packed once
+/// for all steps (packing the recurrent kernel on every step cost about a
+/// third of the step), the rows split over the team. Each element's sum is
+/// the same whatever the split, so results do not depend on the thread count.
+///
+/// # Safety
+/// `a` has `nb` valid rows of `b.k()` values; `c` has `nb` rows of `b.n()`, `rsc` apart.
+pub(crate) unsafe fn step_product<T: GemmFloat>(
+    nb: usize,
+    a: MatPtr<T>,
+    b: &gemm::PackedB<T>,
+    c: *mut T,
+    rsc: usize,
+    accumulate: bool,
+) {
+    let work = nb * b.n() * b.k();
+    let threads = if crate::parallel::worth_parallel(work, 1 << 17) { crate::parallel::num_threads() } else { 1 };
+    let per = nb.div_ceil(threads).next_multiple_of(8);
+    if threads == 1 || per >= nb {
+        return gemm::gemm_packed(nb, a, b, c, rsc as isize, 1, accumulate);
     }
+    let (ap, cp, (ars, acs)) = (SendPtr(a.ptr as *mut T), SendPtr(c), (a.rs, a.cs));
+    crate::parallel::for_each(nb.div_ceil(per), |i| {
+        let (r0, m) = (i * per, per.min(nb - i * per));
+        // SAFETY: block i owns rows r0..r0+m of C.
+        let a = MatPtr { ptr: ap.get().offset(r0 as isize * ars) as *const T, rs: ars, cs: acs };
+        gemm::gemm_packed(m, a, b, cp.get().add(r0 * rsc), rsc as isize, 1, accumulate);
+    });
 }
