@@ -27,6 +27,17 @@ def _tape_grads(model, x, y):
     return {v.path: np.asarray(g) for v, g in zip(variables, tape.gradient(loss, variables))}
 
 
+def _assert_plan_matches_tape(model, x, y, kernels=None, rtol=1e-9, atol=1e-11):
+    """The plan's gradients equal the tape's; ``kernels`` (a layer class) must all run as kernel nodes."""
+    if kernels is not None:
+        kinds = [n.kind for n in model._plan().nodes if isinstance(n.layer, kernels)]
+        assert kinds and all(k == KERNEL for k in kinds), kinds
+    grads = _plan_grads(model, x, y)
+    for path, g in _tape_grads(model, x, y).items():
+        np.testing.assert_allclose(grads[path], g, rtol=rtol, atol=atol, err_msg=path)
+    return grads
+
+
 def _graph_model():
     inp = fn.Input((6,), **F64)
     shared = layers.Dense(6, activation="tanh", **F64)
@@ -107,12 +118,9 @@ def test_decoder_with_transposed_convolutions_runs_as_kernels(rng):
                                                                                             **F64)(h))
     model = fn.Model(inp, out)
     model.compile(optimizer=fn.optimizers.SGD(0.0), loss="binary_crossentropy")
-    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.Conv2DTranspose)] == [KERNEL] * 2
     x = rng.normal(size=(3, 6, 6, 2))
     y = rng.random((3, 6, 6, 1))
-    grads = _plan_grads(model, x, y)
-    for path, g in _tape_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    grads = _assert_plan_matches_tape(model, x, y, layers.Conv2DTranspose)
     v = model.layers[3].kernel  # the strided transposed convolution: central differences of the loss
     w = v.value
     for i in [(0, 0, 0, 0), (1, 2, 3, 1), (2, 1, 2, 2)]:
@@ -306,11 +314,8 @@ def test_conv1d_runs_as_a_kernel_node(rng, padding, strides, dilation):
     out = layers.Dense(1, activation="sigmoid", **F64)(layers.GlobalAveragePooling1D(**F64)(h))
     model = fn.Model(inp, out)
     model.compile(optimizer=fn.optimizers.SGD(0.0), loss="binary_crossentropy")
-    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.Conv1D)] == [KERNEL] * 2
     x, y = rng.normal(size=(4, 12, 3)), rng.integers(0, 2, (4, 1)).astype(np.float64)
-    grads = _plan_grads(model, x, y)
-    for path, g in _tape_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    _assert_plan_matches_tape(model, x, y, layers.Conv1D)
     np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x)), rtol=1e-12)
 
 
@@ -322,11 +327,7 @@ def test_depthwise_conv2d_runs_as_a_kernel_node(rng):
     out = layers.Dense(3, activation="softmax", **F64)(layers.GlobalAveragePooling2D(**F64)(h))
     model = fn.Model(inp, out)
     model.compile(optimizer=fn.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
-    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.DepthwiseConv2D)] == [KERNEL] * 2
-    x, y = rng.normal(size=(3, 7, 7, 3)), rng.integers(0, 3, 3)
-    grads = _plan_grads(model, x, y)
-    for path, g in _tape_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    _assert_plan_matches_tape(model, rng.normal(size=(3, 7, 7, 3)), rng.integers(0, 3, 3), layers.DepthwiseConv2D)
 
 
 def test_several_outputs_predict_through_the_plan(rng, monkeypatch):
@@ -359,8 +360,4 @@ def test_separable_conv2d_runs_as_a_kernel_node(rng):
     out = layers.Dense(3, activation="softmax", **F64)(layers.GlobalAveragePooling2D(**F64)(h))
     model = fn.Model(inp, out)
     model.compile(optimizer=fn.optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
-    assert [n.kind for n in model._plan().nodes if isinstance(n.layer, layers.SeparableConv2D)] == [KERNEL] * 2
-    x, y = rng.normal(size=(3, 8, 8, 3)), rng.integers(0, 3, 3)
-    grads = _plan_grads(model, x, y)
-    for path, g in _tape_grads(model, x, y).items():
-        np.testing.assert_allclose(grads[path], g, rtol=1e-9, atol=1e-11, err_msg=path)
+    _assert_plan_matches_tape(model, rng.normal(size=(3, 8, 8, 3)), rng.integers(0, 3, 3), layers.SeparableConv2D)
