@@ -1,10 +1,8 @@
 //! conv2d and its gradients.
 
 use crate::activation::named;
-use crate::convert::{
-    by_dtype, contiguous, contiguous_output, disjoint, floats, precision, same, three_gradients, Grads,
-};
-use crate::errors::{guarded, to_py};
+use crate::convert::{by_dtype, contiguous, floats, kernel_output, precision, same, three_gradients, Grads};
+use crate::errors::to_py;
 use ferronet_core::ops::conv2d::{Conv2d, ConvFloat};
 use ferronet_core::shape::Padding;
 use numpy::{Element, PyArrayDyn, PyUntypedArrayMethods};
@@ -42,25 +40,9 @@ fn forward_t<'py, T: ConvFloat + Element>(
     let w = same::<T>("kernel", "x", w)?;
     let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
     let g = geometry(py, &x, &w, strides, padding, dilation)?;
-    let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
-    let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
-    let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
-    match &vb {
-        Some(vb) => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw, vb])?,
-        None => disjoint(py, "conv2d", &[("out", &vy)], &[&vx, &vw])?,
-    }
-    guarded(py, || unsafe {
-        let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
-        g.forward(
-            vx.as_slice().unwrap_or(&[]),
-            vw.as_slice().unwrap_or(&[]),
-            bias,
-            act,
-            vy.as_mut_slice().unwrap_or(&mut []),
-            p,
-        )
-    })?;
-    Ok(y.into_any())
+    kernel_output(py, "conv2d", &x, &w, b.as_ref(), &g.output_shape(), out, |x, w, bias, y| {
+        g.forward(x, w, bias, act, y, p)
+    })
 }
 
 /// conv2d(x, w, b, strides, padding, dilation, out, activation, precision) for
@@ -180,24 +162,7 @@ fn transpose_t<'py, T: ConvFloat + Element>(
             ),
         ));
     }
-    let y = contiguous_output::<T>(py, out, &g.input_shape(), "x")?;
-    let (vx, vw, vy) = (contiguous("x", &x)?, contiguous("kernel", &w)?, contiguous("out", &y)?);
-    let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
-    match &vb {
-        Some(vb) => disjoint(py, OP, &[("out", &vy)], &[&vx, &vw, vb])?,
-        None => disjoint(py, OP, &[("out", &vy)], &[&vx, &vw])?,
-    }
-    guarded(py, || unsafe {
-        let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
-        g.transpose(
-            vx.as_slice().unwrap_or(&[]),
-            vw.as_slice().unwrap_or(&[]),
-            bias,
-            vy.as_mut_slice().unwrap_or(&mut []),
-            p,
-        )
-    })?;
-    Ok(y.into_any())
+    kernel_output(py, OP, &x, &w, b.as_ref(), &g.input_shape(), out, |x, w, bias, y| g.transpose(x, w, bias, y, p))
 }
 
 /// conv2d_transpose(x, w, b, size, strides, padding, dilation, out, precision): the

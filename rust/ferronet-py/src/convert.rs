@@ -252,6 +252,35 @@ pub fn inplace<'py, T: Element>(
 }
 
 /// ShapeError unless the two views have the same shape.
+/// The common tail of a kernel writing one output from `x`, a kernel `w` and
+/// an optional bias `b` (the convolutions): the output is `out` (checked) or a
+/// new array of `shape`, it must not share memory with the inputs, and
+/// `kernel` runs on their slices with the GIL released.
+#[allow(clippy::too_many_arguments)]
+pub fn kernel_output<'py, T: Element>(
+    py: Python<'py>,
+    op: &str,
+    x: &Bound<'py, PyArrayDyn<T>>,
+    w: &Bound<'py, PyArrayDyn<T>>,
+    b: Option<&Bound<'py, PyArrayDyn<T>>>,
+    shape: &[usize],
+    out: Option<&Bound<'py, PyAny>>,
+    kernel: impl FnOnce(&[T], &[T], Option<&[T]>, &mut [T]) -> ferronet_core::Result<()> + Send,
+) -> PyResult<Bound<'py, PyAny>> {
+    let y = contiguous_output::<T>(py, out, shape, "x")?;
+    let (vx, vw, vy) = (contiguous("x", x)?, contiguous("kernel", w)?, contiguous("out", &y)?);
+    let vb = b.map(|b| contiguous("bias", b)).transpose()?;
+    match &vb {
+        Some(vb) => disjoint(py, op, &[("out", &vy)], &[&vx, &vw, vb])?,
+        None => disjoint(py, op, &[("out", &vy)], &[&vx, &vw])?,
+    }
+    crate::errors::guarded(py, || unsafe {
+        let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
+        kernel(vx.as_slice().unwrap_or(&[]), vw.as_slice().unwrap_or(&[]), bias, vy.as_mut_slice().unwrap_or(&mut []))
+    })?;
+    Ok(y.into_any())
+}
+
 pub fn same_shape<T>(py: Python<'_>, op: &str, a: (&str, &Strided<T>), b: (&str, &Strided<T>)) -> PyResult<()> {
     if a.1.shape != b.1.shape {
         return Err(shape_error(

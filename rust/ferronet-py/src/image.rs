@@ -1,7 +1,9 @@
 //! Depthwise convolution, projective image transforms and per-image contrast/brightness,
 //! with their gradients (NHWC).
 
-use crate::convert::{by_dtype, contiguous, contiguous_output, disjoint, floats, same, three_gradients, Grads};
+use crate::convert::{
+    by_dtype, contiguous, contiguous_output, disjoint, floats, kernel_output, same, three_gradients, Grads,
+};
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::affine::{Affine, FillMode, Interpolation};
 use ferronet_core::ops::color::Adjust;
@@ -39,23 +41,9 @@ fn forward_t<'py, T: DwFloat + Element>(
     let k = same::<T>("kernel", "x", k)?;
     let b = b.map(|b| same::<T>("bias", "x", b)).transpose()?;
     let g = geometry(py, x.shape(), k.shape(), strides, padding, dilation)?;
-    let y = contiguous_output::<T>(py, out, &g.output_shape(), "x")?;
-    let (vx, vk, vy) = (contiguous("x", &x)?, contiguous("kernel", &k)?, contiguous("out", &y)?);
-    let vb = b.as_ref().map(|b| contiguous("bias", b)).transpose()?;
-    match &vb {
-        Some(vb) => disjoint(py, "depthwise_conv2d", &[("out", &vy)], &[&vx, &vk, vb])?,
-        None => disjoint(py, "depthwise_conv2d", &[("out", &vy)], &[&vx, &vk])?,
-    }
-    guarded(py, || unsafe {
-        let bias = vb.as_ref().map(|v| v.as_slice().unwrap_or(&[]));
-        g.forward(
-            vx.as_slice().unwrap_or(&[]),
-            vk.as_slice().unwrap_or(&[]),
-            bias,
-            vy.as_mut_slice().unwrap_or(&mut []),
-        )
-    })?;
-    Ok(y.into_any())
+    kernel_output(py, "depthwise_conv2d", &x, &k, b.as_ref(), &g.output_shape(), out, |x, k, bias, y| {
+        g.forward(x, k, bias, y)
+    })
 }
 
 /// depthwise_conv2d(x, kernel, bias, strides, padding, dilation, out) for NHWC x
