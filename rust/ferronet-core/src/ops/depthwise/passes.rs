@@ -143,6 +143,75 @@ fn border(inner: (usize, usize), n: usize) -> impl Iterator<Item = usize> {
     (0..inner.0).chain(inner.1..n)
 }
 
+/// The gather tiles of one row (the forward pass, the unit-stride input
+/// gradient) on whole vectors of channels `[0, cv)`: interior pixels by
+/// [`cover`], border pixels one at a time through their own taps.
+struct RowGather<'a, T> {
+    t: &'a DwTiles<T>,
+    cv: usize,
+    cw: usize,
+    src: &'a [T],
+    k: &'a [T],
+    bias: Option<&'a [T]>,
+}
+
+impl<T: Float> RowGather<'_, T> {
+    fn init(&self, c0: usize) -> *const T {
+        self.bias.map_or(std::ptr::null(), |b| b[c0..].as_ptr())
+    }
+
+    /// Pixels `[inner.0, inner.1)` of `out`: pixel `p`'s window starts `first(p)`
+    /// elements into `src`, `ps` elements from the next one's, and reads the taps.
+    ///
+    /// # Safety
+    /// Every tap of every interior pixel, and `W` lanes from each channel
+    /// vector, lie inside `src`; `out` holds the row's pixels.
+    unsafe fn interior(
+        &self,
+        inner: (usize, usize),
+        ps: usize,
+        first: impl Fn(usize) -> usize,
+        (a_offs, k_offs): (&[isize], &[isize]),
+        out: &mut [T],
+    ) {
+        for c0 in (0..self.cv).step_by(self.t.w) {
+            cover(self.t, inner.0, inner.1, |gather, p0| {
+                gather(
+                    a_offs.len(),
+                    self.src.as_ptr().add(first(p0) + c0),
+                    ps as isize,
+                    a_offs.as_ptr(),
+                    self.k.as_ptr().add(c0),
+                    k_offs.as_ptr(),
+                    self.init(c0),
+                    out.as_mut_ptr().add(p0 * self.cw + c0),
+                    self.cw,
+                )
+            });
+        }
+    }
+
+    /// Pixel `px` of `out` through its taps, offsets from the start of `src`.
+    ///
+    /// # Safety
+    /// As for [`RowGather::interior`], for this pixel's taps.
+    unsafe fn pixel(&self, px: usize, (a_offs, k_offs): (&[isize], &[isize]), out: &mut [T]) {
+        for c0 in (0..self.cv).step_by(self.t.w) {
+            (self.t.gather1)(
+                a_offs.len(),
+                self.src.as_ptr().add(c0),
+                0,
+                a_offs.as_ptr(),
+                self.k.as_ptr().add(c0),
+                k_offs.as_ptr(),
+                self.init(c0),
+                out.as_mut_ptr().add(px * self.cw + c0),
+                self.cw,
+            )
+        }
+    }
+}
+
 /// Pixels `lo..hi`: channel `ci` copied to `ci·dm .. ci·dm + dm`.
 pub(super) struct Widen<'a, T> {
     pub c: usize,
@@ -188,48 +257,15 @@ impl<T: Float> Body for Forward<'_, T> {
         for (r, yrow) in (lo..hi).zip(y.chunks_exact_mut(ow * cw)) {
             let (b, oy) = (r / oh, r % oh);
             if let (Some(t), true) = (&self.tiles, cv > 0) {
-                let init = |c0: usize| self.bias.map_or(std::ptr::null(), |b| b[c0..].as_ptr());
+                let tiles = RowGather { t, cv, cw, src: self.x, k: self.k, bias: self.bias };
                 input_taps(g, b, oy, &mut a_offs, &mut k_offs);
-                let ps = (g.w.stride * cw) as isize;
-                for c0 in (0..cv).step_by(t.w) {
-                    cover(t, inner.0, inner.1, |gather, p0| {
-                        let first = (p0 * g.w.stride - g.w.pad_before) * cw + c0;
-                        // SAFETY: a tile's pixels lie in [inner.0, inner.1): they read x inside
-                        // their rows and write pixels of this row, W lanes from c0 < cv.
-                        unsafe {
-                            gather(
-                                a_offs.len(),
-                                self.x.as_ptr().add(first),
-                                ps,
-                                a_offs.as_ptr(),
-                                self.k.as_ptr().add(c0),
-                                k_offs.as_ptr(),
-                                init(c0),
-                                yrow.as_mut_ptr().add(p0 * cw + c0),
-                                cw,
-                            )
-                        }
-                    });
-                }
+                let first = |p0: usize| (p0 * g.w.stride - g.w.pad_before) * cw;
+                // SAFETY: interior pixels' windows lie inside their input rows; border
+                // pixels get only their valid taps; yrow holds the row's ow pixels.
+                unsafe { tiles.interior(inner, g.w.stride * cw, first, (&a_offs, &k_offs), yrow) };
                 for ox in border(inner, ow) {
                     pixel_taps(g, b, oy, ox, &mut a_offs, &mut k_offs);
-                    for c0 in (0..cv).step_by(t.w) {
-                        // SAFETY: the offsets are this pixel's taps inside x; it writes
-                        // W lanes from c0 < cv of pixel ox of this row.
-                        unsafe {
-                            (t.gather1)(
-                                a_offs.len(),
-                                self.x.as_ptr().add(c0),
-                                0,
-                                a_offs.as_ptr(),
-                                self.k.as_ptr().add(c0),
-                                k_offs.as_ptr(),
-                                init(c0),
-                                yrow.as_mut_ptr().add(ox * cw + c0),
-                                cw,
-                            )
-                        }
-                    }
+                    unsafe { tiles.pixel(ox, (&a_offs, &k_offs), yrow) };
                 }
             }
             if cv < cw {
@@ -303,6 +339,7 @@ impl<T: Float> Body for InputGrad<'_, T> {
             let (b, iy) = (r / ih, r % ih);
             let acc: &mut [T] = if dm == 1 { dxrow } else { &mut wide };
             if let (Some(t), true) = (&tiles, cv > 0) {
+                let tiles = RowGather { t, cv, cw, src: self.dy, k: self.k, bias: None };
                 let span = (kw - 1) * g.w.dilation;
                 a_offs.clear();
                 k_offs.clear();
@@ -313,26 +350,10 @@ impl<T: Float> Body for InputGrad<'_, T> {
                         k_offs.push(((i * kw + j) * cw) as isize);
                     }
                 }
-                for c0 in (0..cv).step_by(t.w) {
-                    cover(t, inner.0, inner.1, |gather, p0| {
-                        let first = (p0 + g.w.pad_before - span) * cw + c0;
-                        // SAFETY: a tile's inputs lie in [inner.0, inner.1): they read dy inside
-                        // their rows and write pixels of the accumulator row, W lanes from c0.
-                        unsafe {
-                            gather(
-                                a_offs.len(),
-                                self.dy.as_ptr().add(first),
-                                cw as isize,
-                                a_offs.as_ptr(),
-                                self.k.as_ptr().add(c0),
-                                k_offs.as_ptr(),
-                                std::ptr::null(),
-                                acc.as_mut_ptr().add(p0 * cw + c0),
-                                cw,
-                            )
-                        }
-                    });
-                }
+                let first = |p0: usize| (p0 + g.w.pad_before - span) * cw;
+                // SAFETY: interior inputs' windows lie inside their dy rows; border inputs get
+                // only the outputs they reach; acc holds the row's iw pixels.
+                unsafe { tiles.interior(inner, cw, first, (&a_offs, &k_offs), acc) };
                 for ix in border(inner, iw) {
                     a_offs.clear();
                     k_offs.clear();
@@ -345,23 +366,7 @@ impl<T: Float> Body for InputGrad<'_, T> {
                             }
                         }
                     }
-                    for c0 in (0..cv).step_by(t.w) {
-                        // SAFETY: the offsets are this input's taps inside dy; it writes
-                        // W lanes from c0 < cv of pixel ix of the accumulator row.
-                        unsafe {
-                            (t.gather1)(
-                                a_offs.len(),
-                                self.dy.as_ptr().add(c0),
-                                0,
-                                a_offs.as_ptr(),
-                                self.k.as_ptr().add(c0),
-                                k_offs.as_ptr(),
-                                std::ptr::null(),
-                                acc.as_mut_ptr().add(ix * cw + c0),
-                                cw,
-                            )
-                        }
-                    }
+                    unsafe { tiles.pixel(ix, (&a_offs, &k_offs), acc) };
                 }
             }
             if cv < cw {
