@@ -22,3 +22,24 @@ def run_child(script, python, *args):
         return None if "ModuleNotFoundError" in proc.stderr else {
             "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def best_of_rounds(script, pythons, rounds=2, key=None):
+    """Run each case of ``pythons`` (name -> interpreter) in its own process, alternated (A B A B), ``rounds`` times.
+
+    Returns name -> its best result: the run with the smallest ``key`` entry, or, without ``key``, the smallest
+    value of each entry over the runs; what :func:`run_child` gave (None or an error) when no run succeeded.
+    """
+    best = {}
+    for _ in range(rounds):
+        for name, python in pythons.items():
+            res, mine = run_child(script, python, name), best.get(name)
+            if res is None or "error" in res:
+                best.setdefault(name, res)
+            elif not mine or "error" in mine:
+                best[name] = res
+            elif key is not None:
+                best[name] = res if res[key] < mine[key] else mine
+            else:
+                best[name] = {k: min(v, mine.get(k, v)) for k, v in res.items()}
+    return best

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from _child import run_child
+from _child import best_of_rounds
 
 THREADS = int(os.environ.get("LAYERS_BENCH_THREADS", "2"))
 N = int(os.environ.get("LAYERS_BENCH_N", "4096"))
@@ -167,25 +167,12 @@ def run_torch():
 RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
-def _child(name, python):
-    return run_child(__file__, python, name)
-
-
 def main(argv):
     if argv[:1] == ["--child"]:
         print(json.dumps(RUNNERS[argv[1]]()))
         return
     peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    best = {}
-    for _ in range(2):
-        for name in RUNNERS:
-            res = _child(name, sys.executable if name == "ferronet" else peer)
-            if res is None or "error" in res:
-                best.setdefault(name, res)
-                continue
-            mine = best.get(name) or {}
-            best[name] = {k: min(v, mine.get(k, v)) if isinstance(mine, dict) and "error" not in mine else v
-                          for k, v in res.items()}
+    best = best_of_rounds(__file__, {name: sys.executable if name == "ferronet" else peer for name in RUNNERS})
     ours, theirs = best.get("ferronet") or {}, best.get("pytorch")
     print(f"Layers forward + backward and a denoising-autoencoder epoch ({N} samples, batch {BATCH}), "
           f"{THREADS} threads, best of two interleaved rounds")

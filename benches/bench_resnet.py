@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from _child import run_child
+from _child import best_of_rounds
 
 N = int(os.environ.get("RESNET_BENCH_N", "10000"))
 BATCH = 64
@@ -103,23 +103,13 @@ def _timed(fn):
 RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
-def _child(name, python):
-    return run_child(__file__, python, name)
-
-
 def main(argv):
     if argv[:1] == ["--child"]:
         print(json.dumps(RUNNERS[argv[1]]()))
         return
     peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    best = {}
-    for _ in range(2):
-        for name in RUNNERS:
-            res = _child(name, sys.executable if name == "ferronet" else peer)
-            if res is None or "error" in res:
-                best.setdefault(name, res)
-            elif not best.get(name) or "error" in best[name] or res["seconds"] < best[name]["seconds"]:
-                best[name] = res
+    pythons = {name: sys.executable if name == "ferronet" else peer for name in RUNNERS}
+    best = best_of_rounds(__file__, pythons, key="seconds")
     print(f"Residual network, {N} samples, batch {BATCH}, {THREADS} threads (best of two interleaved rounds)")
     print("| framework | epoch s | vs ferronet | faults/step |")
     print("|---|---|---|---|")
