@@ -281,6 +281,19 @@ pub fn kernel_output<'py, T: Element>(
     Ok(y.into_any())
 }
 
+/// A read-only array's values as an owned vector (the kernel runs without the GIL).
+pub fn owned<T: Element + Copy>(py: Python<'_>, a: &numpy::PyReadonlyArrayDyn<'_, T>) -> PyResult<Vec<T>> {
+    Ok(a.as_slice().map_err(|e| argument_error(py, e.to_string()))?.to_vec())
+}
+
+/// A shape error unless the output gradient `dy` has `want` (`what` names it).
+pub fn dy_shape(py: Python<'_>, op: &str, what: &str, want: &[usize], got: &[usize]) -> PyResult<()> {
+    if got == want {
+        return Ok(());
+    }
+    Err(shape_error(py, format!("{op}: dy must have {what} {want:?}. Received: dy.shape={got:?}")))
+}
+
 pub fn same_shape<T>(py: Python<'_>, op: &str, a: (&str, &Strided<T>), b: (&str, &Strided<T>)) -> PyResult<()> {
     if a.1.shape != b.1.shape {
         return Err(shape_error(

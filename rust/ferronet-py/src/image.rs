@@ -2,7 +2,8 @@
 //! with their gradients (NHWC).
 
 use crate::convert::{
-    by_dtype, contiguous, contiguous_output, disjoint, floats, kernel_output, same, three_gradients, Grads,
+    by_dtype, contiguous, contiguous_output, disjoint, dy_shape, floats, kernel_output, owned, same, three_gradients,
+    Grads,
 };
 use crate::errors::{guarded, to_py};
 use ferronet_core::ops::affine::{Affine, FillMode, Interpolation};
@@ -79,16 +80,7 @@ fn backward_t<'py, T: DwFloat + Element>(
     let x = same::<T>("x", "dy", x)?;
     let k = same::<T>("kernel", "dy", k)?;
     let g = geometry(py, x.shape(), k.shape(), strides, padding, dilation)?;
-    if dy.shape() != g.output_shape() {
-        return Err(crate::errors::shape_error(
-            py,
-            format!(
-                "{OP}: dy must have the output's shape {:?}. Received: dy.shape={:?}",
-                g.output_shape(),
-                dy.shape()
-            ),
-        ));
-    }
+    dy_shape(py, OP, "the output's shape", &g.output_shape(), dy.shape())?;
     let [n, h, w, c] = g.input_shape();
     let shapes: [Vec<usize>; 3] = [vec![n, h, w, c], g.kernel_shape().to_vec(), vec![c * g.multiplier]];
     let (vdy, vx, vk) = (contiguous("dy", &dy)?, contiguous("x", &x)?, contiguous("kernel", &k)?);
@@ -152,7 +144,7 @@ fn affine_t<'py, T: Float + Element>(
     let y = contiguous_output::<T>(py, out, &g.output_shape(), "images")?;
     let (vx, vy) = (contiguous("images", &x)?, contiguous("out", &y)?);
     disjoint(py, "affine_transform", &[("out", &vy)], &[&vx])?;
-    let t = transforms.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
+    let t = owned(py, &transforms)?;
     guarded(py, || unsafe {
         g.forward(vx.as_slice().unwrap_or(&[]), &t, T::from_f64(fill_value), vy.as_mut_slice().unwrap_or(&mut []))
     })?;
@@ -195,19 +187,10 @@ fn affine_backward_t<'py, T: Float + Element>(
         }
     };
     let g = affine(py, &x_shape, &transforms, out_size, interpolation, fill_mode)?;
-    if dy.shape() != g.output_shape() {
-        return Err(crate::errors::shape_error(
-            py,
-            format!(
-                "affine_transform_backward: dy must have shape {:?}. Received: dy.shape={:?}",
-                g.output_shape(),
-                dy.shape()
-            ),
-        ));
-    }
+    dy_shape(py, "affine_transform_backward", "shape", &g.output_shape(), dy.shape())?;
     let dx = contiguous_output::<T>(py, None, &x_shape, "dy")?;
     let (vdy, vdx) = (contiguous("dy", &dy)?, contiguous("out", &dx)?);
-    let t = transforms.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
+    let t = owned(py, &transforms)?;
     guarded(py, || unsafe { g.backward(vdy.as_slice().unwrap_or(&[]), &t, vdx.as_mut_slice().unwrap_or(&mut [])) })?;
     Ok(dx.into_any())
 }
@@ -244,8 +227,8 @@ fn adjust_t<'py, T: Float + Element>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let op = if dy.is_some() { "adjust_images_backward" } else { "adjust_images" };
     let shape = shape4(py, op, "images", x.shape())?;
-    let factor = factor.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
-    let delta = delta.as_slice().map_err(|e| crate::errors::argument_error(py, e.to_string()))?.to_vec();
+    let factor = owned(py, &factor)?;
+    let delta = owned(py, &delta)?;
     let a = Adjust { shape, factor: &factor, delta: &delta, center, lo: value_range.0, hi: value_range.1 };
     let y = contiguous_output::<T>(py, None, &shape, "images")?;
     let (vx, vy) = (contiguous("images", &x)?, contiguous("out", &y)?);
@@ -255,16 +238,7 @@ fn adjust_t<'py, T: Float + Element>(
         }
         Some(dy) => {
             let dy = same::<T>("dy", "images", dy)?;
-            if dy.shape() != x.shape() {
-                return Err(crate::errors::shape_error(
-                    py,
-                    format!(
-                        "{op}: dy must have the images' shape {:?}. Received: dy.shape={:?}",
-                        x.shape(),
-                        dy.shape()
-                    ),
-                ));
-            }
+            dy_shape(py, op, "the images' shape", x.shape(), dy.shape())?;
             let vdy = contiguous("dy", &dy)?;
             guarded(py, || unsafe {
                 a.backward(
