@@ -115,7 +115,7 @@ class Conv1D(Layer):
             x[:, :lead] = 0
             x[:, lead:] = inputs
         state.x, state.lead = x, lead
-        out = _out_len(x.shape[1], self.kernel_size, self.strides, self.dilation_rate, self._padding2d())
+        out = self.compute_output_shape(inputs.shape)[1]
         z = ops.conv2d(x[:, None], self.kernel.value[None], self.bias.value if self.use_bias else None,
                        (1, self.strides), self._padding2d(), (1, self.dilation_rate),
                        out=state.buf("z", (n, 1, out, self.filters)), precision=self._precision)
