@@ -164,6 +164,9 @@ NARROW_CASES = [
     ((1, 12, 12, 8), (3, 3, 8, 5), 1, "same", 2),
     ((2, 7, 7, 40), (3, 3, 40, 16), 1, "same", 1),
     ((2, 7, 7, 16), (3, 3, 16, 40), 1, "valid", 1),
+    # Rows of 28 and 11 output pixels: the shorter narrow tiles (14 pixels, whole; 12, ragged).
+    ((1, 5, 28, 16), (3, 3, 16, 16), 1, "same", 1),
+    ((2, 4, 13, 8), (3, 3, 8, 16), 1, "valid", 1),
     # Rows that fill the pixel tiles: the wide direct forward (ragged last filter panel), and its adjoint for dx.
     ((2, 8, 16, 12), (3, 3, 12, 40), 1, "same", 1),
     ((1, 6, 24, 20), (3, 3, 20, 24), 1, "same", 1),

@@ -7,7 +7,8 @@
 use crate::gemm::{GemmFloat, Precision};
 use crate::ops::activation::Activation;
 use crate::ops::conv2d::Conv2d;
-use crate::parallel::{self, SendPtr};
+use crate::ops::sweep::{sweep, Body};
+use crate::parallel::SendPtr;
 use crate::simd;
 use crate::workspace::{with_scratch, Slot};
 
@@ -20,26 +21,39 @@ fn gemm_precision() -> Precision {
     }
 }
 
-/// Call `f` with `x` rounded to bfloat16 values in this thread's buffer `slot`.
+/// `out[i] = round_bf16(x[i])` over a block of indices.
+struct Round<T> {
+    x: *const T,
+    out: SendPtr<T>,
+}
+
+// SAFETY: blocks read `x` and write disjoint ranges of `out`.
+unsafe impl<T> Sync for Round<T> {}
+
+impl<T: GemmFloat> Body for Round<T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        // SAFETY: `lo..hi` is inside both buffers, and only this block writes it.
+        let (src, dst) = unsafe {
+            (
+                std::slice::from_raw_parts(self.x.add(lo), hi - lo),
+                std::slice::from_raw_parts_mut(self.out.get().add(lo), hi - lo),
+            )
+        };
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v.round_bf16();
+        }
+    }
+}
+
+/// Call `f` with `x` rounded to bfloat16 values in this thread's buffer
+/// `slot` (the rounding runs vectorised for the active SIMD path).
 fn rounded<T: GemmFloat, R>(slot: Slot, x: &[T], f: impl FnOnce(&[T]) -> R) -> R {
-    const CHUNK: usize = 1 << 15;
+    const BLOCK: usize = 1 << 14;
     with_scratch(slot, |s| {
         let r = s.slice::<T>(x.len());
-        let out = SendPtr(r.as_mut_ptr());
-        let chunk = |c: usize| {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(x.len()));
-            // SAFETY: chunks write disjoint ranges of r.
-            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(lo), hi - lo) };
-            for (d, &v) in dst.iter_mut().zip(&x[lo..hi]) {
-                *d = v.round_bf16();
-            }
-        };
-        let chunks = x.len().div_ceil(CHUNK);
-        if parallel::worth_parallel(x.len(), 1 << 16) {
-            parallel::for_each(chunks, chunk);
-        } else {
-            (0..chunks).for_each(chunk);
-        }
+        let body = Round { x: x.as_ptr(), out: SendPtr(r.as_mut_ptr()) };
+        sweep(simd::active(), x.len(), BLOCK, 2, &body);
         f(r)
     })
 }

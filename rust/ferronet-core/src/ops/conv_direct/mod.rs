@@ -123,10 +123,10 @@ pub(crate) fn forward<T: ConvFloat>(
 ) {
     let tiles: ConvTiles<T> = T::conv_tiles(simd::active());
     let (k, f) = (g.k(), g.filters);
-    let (nr, mr, fwd) =
-        if f <= tiles.nr1 { (tiles.nr1, tiles.mr1, tiles.fwd1) } else { (tiles.nr, tiles.mr, tiles.fwd) };
-    let panels = f.div_ceil(nr);
     let [_, oh_n, ow_n, _] = g.output_shape();
+    let (nr, (mr, fwd)) =
+        if f <= tiles.nr1 { (tiles.nr1, tiles.narrow_fwd(ow_n)) } else { (tiles.nr, (tiles.mr, tiles.fwd)) };
+    let panels = f.div_ceil(nr);
     let y_ptr = SendPtr(y.as_mut_ptr());
     with_layout(g, x, |lay| {
         with_scratch(Slot::PackB, |s| {

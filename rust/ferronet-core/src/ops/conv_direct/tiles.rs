@@ -40,6 +40,24 @@ pub struct ConvTiles<T> {
     pub fwd1: ConvFwdFn<T>,
     /// The weight-gradient tile of `mr1` taps by one vector of filters.
     pub wgrad1: ConvWgradFn<T>,
+    /// Narrow forward tiles fewer pixels wide than `mr1` (`(pixels, tile)`),
+    /// for output rows that `mr1`-pixel tiles would cover with a ragged end.
+    pub fwd1_short: [(usize, ConvFwdFn<T>); 2],
+}
+
+impl<T> ConvTiles<T> {
+    /// The narrow forward tile for output rows `ow` pixels wide: the widest
+    /// whose tiles cover the row with the fewest pixels computed in vain.
+    pub fn narrow_fwd(&self, ow: usize) -> (usize, ConvFwdFn<T>) {
+        let waste = |mr: usize| ow.next_multiple_of(mr) - ow;
+        let mut best = (self.mr1, self.fwd1);
+        for &(mr, f) in &self.fwd1_short {
+            if waste(mr) < waste(best.0) {
+                best = (mr, f);
+            }
+        }
+        best
+    }
 }
 
 /// Element types with direct-convolution tiles (and GEMM kernels for the
@@ -64,8 +82,6 @@ unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize
     m: usize,
     n: usize,
 ) {
-    // Rows past m re-read the last pixel (always valid); their sums are dropped.
-    let rows: [*const T; MR] = std::array::from_fn(|i| a.offset(i.min(m - 1) as isize * rs));
     let mut acc = [[V::zero(); NV]; MR];
     if !bias.is_null() {
         for j in 0..NV {
@@ -75,6 +91,29 @@ unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize
             }
         }
     }
+    if m == MR {
+        // A full tile: its pixels are `rs` apart, so each tap's values are
+        // addressed from one base pointer and multiples of `rs` (MR pointers
+        // would not fit in the general registers, and reloading them from
+        // the stack doubles the loads per multiply-add).
+        for s in 0..k {
+            let p = a.offset(*offs.add(s));
+            let mut bv = [V::zero(); NV];
+            for j in 0..NV {
+                bv[j] = V::load(b.add(j * V::W));
+            }
+            for i in 0..MR {
+                let av = V::splat(*p.offset(i as isize * rs));
+                for j in 0..NV {
+                    acc[i][j] = av.mul_add(bv[j], acc[i][j]);
+                }
+            }
+            b = b.add(NV * V::W);
+        }
+        return store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
+    }
+    // Rows past m re-read the last pixel (always valid); their sums are dropped.
+    let rows: [*const T; MR] = std::array::from_fn(|i| a.offset(i.min(m - 1) as isize * rs));
     for s in 0..k {
         let off = *offs.add(s);
         let mut bv = [V::zero(); NV];
@@ -176,6 +215,28 @@ macro_rules! narrow_fns {
     };
 }
 
+#[cfg(target_arch = "x86_64")]
+macro_rules! short_fwd_fn {
+    ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $fwd(
+            k: usize,
+            a: *const $t,
+            rs: isize,
+            offs: *const isize,
+            b: *const $t,
+            bias: *const $t,
+            c: *mut $t,
+            rsc: isize,
+            m: usize,
+            n: usize,
+        ) {
+            conv_fwd_tile::<$t, $v, $mr, 1>(k, a, rs, offs, b, bias, c, rsc, m, n)
+        }
+    };
+}
+
 conv_fns!(scalar_fwd_f32, scalar_wgrad_f32, f32, Scalar<f32>, 4, 8);
 conv_fns!(scalar_fwd_f64, scalar_wgrad_f64, f64, Scalar<f64>, 4, 8);
 
@@ -193,6 +254,9 @@ mod x86 {
     narrow_fns!(avx2_fwd1_f64, avx2_wgrad1_f64, f64, F64x4, 12, "avx2,fma");
     narrow_fns!(avx512_fwd1_f32, avx512_wgrad1_f32, f32, F32x16, 16, "avx512f");
     narrow_fns!(avx512_fwd1_f64, avx512_wgrad1_f64, f64, F64x8, 16, "avx512f");
+    // Shorter pixel tiles, for rows of 14 or 28 pixels (12: 12, 24 or 36).
+    short_fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, "avx512f");
+    short_fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, "avx512f");
 
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
@@ -205,6 +269,7 @@ mod x86 {
                 nr1: 16,
                 fwd1: avx512_fwd1_f32,
                 wgrad1: avx512_wgrad1_f32,
+                fwd1_short: [(14, avx512_fwd1_14_f32), (12, avx512_fwd1_12_f32)],
             }),
             Isa::Avx2 => Some(ConvTiles {
                 mr: 6,
@@ -214,6 +279,7 @@ mod x86 {
                 mr1: 12,
                 nr1: 8,
                 fwd1: avx2_fwd1_f32,
+                fwd1_short: [(12, avx2_fwd1_f32); 2],
                 wgrad1: avx2_wgrad1_f32,
             }),
             _ => None,
@@ -230,6 +296,7 @@ mod x86 {
                 mr1: 16,
                 nr1: 8,
                 fwd1: avx512_fwd1_f64,
+                fwd1_short: [(16, avx512_fwd1_f64); 2],
                 wgrad1: avx512_wgrad1_f64,
             }),
             Isa::Avx2 => Some(ConvTiles {
@@ -240,6 +307,7 @@ mod x86 {
                 mr1: 12,
                 nr1: 4,
                 fwd1: avx2_fwd1_f64,
+                fwd1_short: [(12, avx2_fwd1_f64); 2],
                 wgrad1: avx2_wgrad1_f64,
             }),
             _ => None,
@@ -262,6 +330,7 @@ impl ConvFloat for f32 {
             mr1: 4,
             nr1: 8,
             fwd1: scalar_fwd_f32,
+            fwd1_short: [(4, scalar_fwd_f32); 2],
             wgrad1: scalar_wgrad_f32,
         }
     }
@@ -282,6 +351,7 @@ impl ConvFloat for f64 {
             mr1: 4,
             nr1: 8,
             fwd1: scalar_fwd_f64,
+            fwd1_short: [(4, scalar_fwd_f64); 2],
             wgrad1: scalar_wgrad_f64,
         }
     }
