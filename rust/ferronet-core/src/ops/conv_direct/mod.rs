@@ -99,14 +99,31 @@ fn with_layout<T: ConvFloat, R>(g: &Conv2d, x: &[T], f: impl FnOnce(&Layout<'_, 
     }
     with_scratch(Slot::Partial, |s| {
         let xp = s.slice::<T>(g.batch * hp * wp * c);
-        xp.fill(T::ZERO);
-        let row = g.w.input * c;
-        for n in 0..g.batch {
-            for h in 0..g.h.input {
+        let (row, image) = (g.w.input * c, hp * wp * c);
+        let (top, left) = (g.h.pad_before, g.w.pad_before * c);
+        let out = SendPtr(xp.as_mut_ptr());
+        // One image at a time, in parallel: only the border is cleared, and
+        // each padded row is its left border, the input row, its right border.
+        let copy = |n: usize| {
+            // SAFETY: image n owns its `image` values of the buffer.
+            let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(n * image), image) };
+            let (head, rest) = dst.split_at_mut(top * wp * c);
+            head.fill(T::ZERO);
+            let (body, tail) = rest.split_at_mut(g.h.input * wp * c);
+            tail.fill(T::ZERO);
+            for (h, prow) in body.chunks_exact_mut(wp * c).enumerate() {
+                let (l, r) = prow.split_at_mut(left);
+                l.fill(T::ZERO);
+                let (mid, r) = r.split_at_mut(row);
                 let src = (n * g.h.input + h) * row;
-                let dst = ((n * hp + h + g.h.pad_before) * wp + g.w.pad_before) * c;
-                xp[dst..dst + row].copy_from_slice(&x[src..src + row]);
+                mid.copy_from_slice(&x[src..src + row]);
+                r.fill(T::ZERO);
             }
+        };
+        if parallel::worth_parallel(xp.len(), 1 << 16) {
+            parallel::for_each(g.batch, copy);
+        } else {
+            (0..g.batch).for_each(copy);
         }
         f(&Layout { x: xp, hp, wp, offs })
     })
