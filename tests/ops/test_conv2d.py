@@ -167,6 +167,9 @@ NARROW_CASES = [
     # Rows of 28 and 11 output pixels: the shorter narrow tiles (14 pixels, whole; 12, ragged).
     ((1, 5, 28, 16), (3, 3, 16, 16), 1, "same", 1),
     ((2, 4, 13, 8), (3, 3, 8, 16), 1, "valid", 1),
+    # Whole tiles of a 3-wide unit-stride kernel on 16 or 32 channels: the input-stationary tiles (16 and 8 filters).
+    ((2, 3, 24, 32), (3, 3, 32, 16), 1, "same", 1),
+    ((1, 4, 16, 16), (3, 3, 16, 8), 1, "same", 1),
     # Rows that fill the pixel tiles: the wide direct forward (ragged last filter panel), and its adjoint for dx.
     ((2, 8, 16, 12), (3, 3, 12, 40), 1, "same", 1),
     ((1, 6, 24, 20), (3, 3, 20, 24), 1, "same", 1),

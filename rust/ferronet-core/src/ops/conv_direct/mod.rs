@@ -144,8 +144,15 @@ pub(crate) fn forward<T: ConvFloat>(
     let (nr, (mr, fwd)) =
         if f <= tiles.nr1 { (tiles.nr1, tiles.narrow_fwd(ow_n)) } else { (tiles.nr, (tiles.mr, tiles.fwd)) };
     let panels = f.div_ceil(nr);
+    // Full narrow tiles of a unit-stride 3-wide kernel run input-stationary where the ISA has such a tile.
+    let rows = if f <= tiles.nr1 && g.w.size == 3 && g.w.stride == 1 && g.w.dilation == 1 {
+        (tiles.rows1)(mr, g.channels)
+    } else {
+        None
+    };
     let y_ptr = SendPtr(y.as_mut_ptr());
     with_layout(g, x, |lay| {
+        let row_offs: Vec<isize> = (0..g.h.size).map(|r| lay.offs[r * g.w.size * g.channels]).collect();
         with_scratch(Slot::PackB, |s| {
             // The kernel as zero-padded nr-wide panels, then the bias padded likewise.
             let buf = s.slice::<T>(panels * nr * (k + 1));
@@ -169,6 +176,22 @@ pub(crate) fn forward<T: ConvFloat>(
                     for q in 0..panels {
                         let cols = nr.min(f - q * nr);
                         for ow0 in (0..ow_n).step_by(mr) {
+                            if let (Some(tile), true) = (rows, ow0 + mr <= ow_n) {
+                                // SAFETY: as below; the tile is full and reads the same taps.
+                                unsafe {
+                                    tile(
+                                        g.h.size,
+                                        lay.x.as_ptr().add(lay.corner(g, n, oh, ow0)),
+                                        row_offs.as_ptr(),
+                                        wp.as_ptr(),
+                                        if bias.is_some() { bp.as_ptr() } else { std::ptr::null() },
+                                        y_ptr.get().add(out + ow0 * f),
+                                        f as isize,
+                                        cols,
+                                    )
+                                };
+                                continue;
+                            }
                             // SAFETY: every tap of these pixels lies inside the laid-out input,
                             // and the tile writes only output row r.
                             unsafe {

@@ -25,6 +25,17 @@ pub type ConvFwdFn<T> =
 pub type ConvWgradFn<T> =
     unsafe fn(usize, usize, *const T, isize, isize, *const isize, *const T, usize, *mut T, isize, usize);
 
+/// `conv_rows(kh, a, row_offs, b, bias, c, rsc, n)`: a full narrow forward tile of
+/// `MR` consecutive output pixels of a unit-stride, undilated convolution with
+/// a kernel 3 wide on `CH` channels, input-stationary: each input value is
+/// broadcast once and multiplied into the (up to) three output pixels it
+/// reaches, so a load feeds about three multiply-adds instead of one. `a` is
+/// the first pixel's window corner, `row_offs` the offsets of the `kh` kernel
+/// rows from it, B the packed `(kh, 3, CH) × NR` kernel; the tile writes
+/// `MR` rows of C, `rsc` apart.
+#[doc(hidden)]
+pub type ConvRowsFn<T> = unsafe fn(usize, *const T, *const isize, *const T, *const T, *mut T, isize, usize);
+
 /// One ISA's tiles: `mr` rows (pixels or taps) by `nr` columns (filters), and
 /// a narrow forward tile of `mr1` pixels by `nr1` (one vector of) filters for
 /// layers with few filters, where the wide tile would compute padding.
@@ -43,6 +54,14 @@ pub struct ConvTiles<T> {
     /// Narrow forward tiles fewer pixels wide than `mr1` (`(pixels, tile)`),
     /// for output rows that `mr1`-pixel tiles would cover with a ragged end.
     pub fwd1_short: [(usize, ConvFwdFn<T>); 2],
+    /// The input-stationary tile ([`ConvRowsFn`]) for `(pixels, channels)`,
+    /// where this ISA has one.
+    pub rows1: fn(usize, usize) -> Option<ConvRowsFn<T>>,
+}
+
+/// For ISAs without input-stationary tiles.
+fn no_rows<T>(_: usize, _: usize) -> Option<ConvRowsFn<T>> {
+    None
 }
 
 impl<T> ConvTiles<T> {
@@ -95,20 +114,13 @@ unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize
         // A full tile: its pixels are `rs` apart, so each tap's values are
         // addressed from one base pointer and multiples of `rs` (MR pointers
         // would not fit in the general registers, and reloading them from
-        // the stack doubles the loads per multiply-add).
-        for s in 0..k {
-            let p = a.offset(*offs.add(s));
-            let mut bv = [V::zero(); NV];
-            for j in 0..NV {
-                bv[j] = V::load(b.add(j * V::W));
-            }
-            for i in 0..MR {
-                let av = V::splat(*p.offset(i as isize * rs));
-                for j in 0..NV {
-                    acc[i][j] = av.mul_add(bv[j], acc[i][j]);
-                }
-            }
-            b = b.add(NV * V::W);
+        // the stack doubles the loads per multiply-add). The common pixel
+        // strides (16 or 32 channels, unit stride) are constants, so every
+        // address is the base plus a displacement.
+        match rs {
+            16 => fwd_full::<T, V, MR, NV, 16>(k, a, 16, offs, b, &mut acc),
+            32 => fwd_full::<T, V, MR, NV, 32>(k, a, 32, offs, b, &mut acc),
+            _ => fwd_full::<T, V, MR, NV, 0>(k, a, rs, offs, b, &mut acc),
         }
         return store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
     }
@@ -131,6 +143,76 @@ unsafe fn conv_fwd_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize
     store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, n, false);
 }
 
+/// The taps of a full forward tile, its pixels `rs` apart (`RS` when not 0).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn fwd_full<T: Float, V: Vector<T>, const MR: usize, const NV: usize, const RS: isize>(
+    k: usize,
+    a: *const T,
+    rs: isize,
+    offs: *const isize,
+    mut b: *const T,
+    acc: &mut [[V; NV]; MR],
+) {
+    let rs = if RS != 0 { RS } else { rs };
+    for s in 0..k {
+        let p = a.offset(*offs.add(s));
+        let mut bv = [V::zero(); NV];
+        for j in 0..NV {
+            bv[j] = V::load(b.add(j * V::W));
+        }
+        for i in 0..MR {
+            let av = V::splat(*p.offset(i as isize * rs));
+            for j in 0..NV {
+                acc[i][j] = av.mul_add(bv[j], acc[i][j]);
+            }
+        }
+        b = b.add(NV * V::W);
+    }
+}
+
+/// The input-stationary forward tile (see [`ConvRowsFn`]).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn conv_rows_tile<T: Float, V: Vector<T>, const MR: usize, const CH: usize>(
+    kh: usize,
+    a: *const T,
+    row_offs: *const isize,
+    b: *const T,
+    bias: *const T,
+    c: *mut T,
+    rsc: isize,
+    n: usize,
+) {
+    const KW: usize = 3;
+    let mut acc = [[if bias.is_null() { V::zero() } else { V::load(bias) }; 1]; MR];
+    for r in 0..kh {
+        let row = a.offset(*row_offs.add(r));
+        let wr = b.add(r * KW * CH * V::W);
+        for ch in 0..CH {
+            let w: [V; KW] = std::array::from_fn(|t| V::load(wr.add((t * CH + ch) * V::W)));
+            let x = row.add(ch);
+            // Input pixel q is tap t of output pixel q - t. Written out for
+            // every q so each accumulator index is a constant (a loop over q
+            // would leave the accumulators in memory).
+            macro_rules! pixels {
+                ($($q:literal)*) => {$(
+                    if $q < MR + KW - 1 {
+                        let xv = V::splat(*x.add($q * CH));
+                        for t in 0..KW {
+                            if $q >= t && $q - t < MR {
+                                acc[$q - t][0] = xv.mul_add(w[t], acc[$q - t][0]);
+                            }
+                        }
+                    }
+                )*};
+            }
+            pixels!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17);
+        }
+    }
+    store_tile::<T, V, MR, 1>(&acc, c, rsc, 1, MR, n, false);
+}
+
 /// The direct weight-gradient tile (see [`ConvWgradFn`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
@@ -150,6 +232,30 @@ unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usi
     // Taps past m repeat the last one; their sums are dropped.
     let taps: [isize; MR] = std::array::from_fn(|i| *offs.add(i.min(m - 1)));
     let mut acc = [[V::zero(); NV]; MR];
+    if m == MR && (1..MR).all(|i| taps[i] == taps[0] + i as isize) {
+        // The tile's taps are consecutive channels of one kernel position:
+        // each pixel's values are one run from one base (MR tap offsets
+        // would not fit in the general registers).
+        for u in 0..rows {
+            let mut p = a.offset(u as isize * a_rs + taps[0]);
+            let mut q = b.add(u * cols * b_rs);
+            for _ in 0..cols {
+                let mut bv = [V::zero(); NV];
+                for j in 0..NV {
+                    bv[j] = V::load(q.add(j * V::W));
+                }
+                for i in 0..MR {
+                    let av = V::splat(*p.add(i));
+                    for j in 0..NV {
+                        acc[i][j] = av.mul_add(bv[j], acc[i][j]);
+                    }
+                }
+                p = p.offset(a_cs);
+                q = q.add(b_rs);
+            }
+        }
+        return store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
+    }
     for u in 0..rows {
         let mut p = a.offset(u as isize * a_rs);
         let mut q = b.add(u * cols * b_rs);
@@ -216,6 +322,26 @@ macro_rules! narrow_fns {
 }
 
 #[cfg(target_arch = "x86_64")]
+macro_rules! rows_fn {
+    ($name:ident, $t:ty, $v:ty, $mr:expr, $ch:expr, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            kh: usize,
+            a: *const $t,
+            row_offs: *const isize,
+            b: *const $t,
+            bias: *const $t,
+            c: *mut $t,
+            rsc: isize,
+            n: usize,
+        ) {
+            conv_rows_tile::<$t, $v, $mr, $ch>(kh, a, row_offs, b, bias, c, rsc, n)
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
 macro_rules! short_fwd_fn {
     ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
         #[target_feature(enable = $feat)]
@@ -257,6 +383,24 @@ mod x86 {
     // Shorter pixel tiles, for rows of 14 or 28 pixels (12: 12, 24 or 36).
     short_fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, "avx512f");
     short_fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, "avx512f");
+    rows_fn!(avx512_rows_16_16_f32, f32, F32x16, 16, 16, "avx512f");
+    rows_fn!(avx512_rows_14_16_f32, f32, F32x16, 14, 16, "avx512f");
+    rows_fn!(avx512_rows_12_16_f32, f32, F32x16, 12, 16, "avx512f");
+    rows_fn!(avx512_rows_16_32_f32, f32, F32x16, 16, 32, "avx512f");
+    rows_fn!(avx512_rows_14_32_f32, f32, F32x16, 14, 32, "avx512f");
+    rows_fn!(avx512_rows_12_32_f32, f32, F32x16, 12, 32, "avx512f");
+
+    fn avx512_rows_f32(mr: usize, ch: usize) -> Option<ConvRowsFn<f32>> {
+        Some(match (mr, ch) {
+            (16, 16) => avx512_rows_16_16_f32,
+            (14, 16) => avx512_rows_14_16_f32,
+            (12, 16) => avx512_rows_12_16_f32,
+            (16, 32) => avx512_rows_16_32_f32,
+            (14, 32) => avx512_rows_14_32_f32,
+            (12, 32) => avx512_rows_12_32_f32,
+            _ => return None,
+        })
+    }
 
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
@@ -270,6 +414,7 @@ mod x86 {
                 fwd1: avx512_fwd1_f32,
                 wgrad1: avx512_wgrad1_f32,
                 fwd1_short: [(14, avx512_fwd1_14_f32), (12, avx512_fwd1_12_f32)],
+                rows1: avx512_rows_f32,
             }),
             Isa::Avx2 => Some(ConvTiles {
                 mr: 6,
@@ -280,6 +425,7 @@ mod x86 {
                 nr1: 8,
                 fwd1: avx2_fwd1_f32,
                 fwd1_short: [(12, avx2_fwd1_f32); 2],
+                rows1: no_rows,
                 wgrad1: avx2_wgrad1_f32,
             }),
             _ => None,
@@ -297,6 +443,7 @@ mod x86 {
                 nr1: 8,
                 fwd1: avx512_fwd1_f64,
                 fwd1_short: [(16, avx512_fwd1_f64); 2],
+                rows1: no_rows,
                 wgrad1: avx512_wgrad1_f64,
             }),
             Isa::Avx2 => Some(ConvTiles {
@@ -308,6 +455,7 @@ mod x86 {
                 nr1: 4,
                 fwd1: avx2_fwd1_f64,
                 fwd1_short: [(12, avx2_fwd1_f64); 2],
+                rows1: no_rows,
                 wgrad1: avx2_wgrad1_f64,
             }),
             _ => None,
@@ -331,6 +479,7 @@ impl ConvFloat for f32 {
             nr1: 8,
             fwd1: scalar_fwd_f32,
             fwd1_short: [(4, scalar_fwd_f32); 2],
+            rows1: no_rows,
             wgrad1: scalar_wgrad_f32,
         }
     }
@@ -352,6 +501,7 @@ impl ConvFloat for f64 {
             nr1: 8,
             fwd1: scalar_fwd_f64,
             fwd1_short: [(4, scalar_fwd_f64); 2],
+            rows1: no_rows,
             wgrad1: scalar_wgrad_f64,
         }
     }
