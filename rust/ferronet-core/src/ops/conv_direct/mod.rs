@@ -152,7 +152,10 @@ pub(crate) fn forward<T: ConvFloat>(
     };
     let y_ptr = SendPtr(y.as_mut_ptr());
     with_layout(g, x, |lay| {
-        let row_offs: Vec<isize> = (0..g.h.size).map(|r| lay.offs[r * g.w.size * g.channels]).collect();
+        let row_offs: Vec<isize> = match rows {
+            Some(_) => (0..g.h.size).map(|r| lay.offs[r * g.w.size * g.channels]).collect(),
+            None => Vec::new(),
+        };
         with_scratch(Slot::PackB, |s| {
             // The kernel as zero-padded nr-wide panels, then the bias padded likewise.
             let buf = s.slice::<T>(panels * nr * (k + 1));
