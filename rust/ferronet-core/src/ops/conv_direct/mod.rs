@@ -11,7 +11,7 @@ mod tiles;
 pub(crate) mod transpose;
 
 pub use tiles::ConvFloat;
-use tiles::ConvTiles;
+use tiles::{ConvTiles, WGRAD_ROWS_CB};
 
 use crate::gemm::{pack_b_panel, MatPtr};
 use crate::ops::activation::{self, Activation};
@@ -250,6 +250,13 @@ pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
         (tiles.nr, tiles.mr, tiles.wgrad)
     };
     let [_, oh_n, ow_n, _] = g.output_shape();
+    // One vector of filters, a unit-stride 3-wide kernel: the input-stationary tile, where the ISA has one.
+    let rows_tile = tiles.wgrad_rows1.filter(|_| {
+        f == tiles.nr1
+            && (g.w.size, g.w.stride, g.w.dilation) == (3, 1, 1)
+            && g.channels.is_multiple_of(WGRAD_ROWS_CB)
+            && ow_n >= 2
+    });
     let total = g.batch * oh_n;
     let parts = (g.m() / WGRAD_MIN_PIXELS).clamp(1, WGRAD_PARTS).min(total.max(1));
     let per_part = total.div_ceil(parts);
@@ -270,24 +277,50 @@ pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
                     let (n, oh0) = (r / oh_n, r % oh_n);
                     let rows = (oh_n - oh0).min(hi - r);
                     let dy_run = &dy[r * ow_n * f..(r + rows) * ow_n * f];
-                    for t0 in (0..k).step_by(mr) {
-                        for q in 0..f / nr {
-                            // SAFETY: taps of these pixels lie inside the laid-out input; the tile
-                            // adds into rows t0.. of this part's dW.
-                            unsafe {
-                                wgrad(
-                                    rows,
-                                    ow_n,
-                                    lay.x.as_ptr().add(lay.corner(g, n, oh0, 0)),
-                                    (g.h.stride * lay.wp * g.channels) as isize,
-                                    (g.w.stride * g.channels) as isize,
-                                    lay.offs.as_ptr().add(t0),
-                                    dy_run.as_ptr().add(q * nr),
-                                    f,
-                                    dw_p.as_mut_ptr().add(t0 * f + q * nr),
-                                    f as isize,
-                                    mr.min(k - t0),
-                                );
+                    let corner = lay.x.as_ptr().wrapping_add(lay.corner(g, n, oh0, 0));
+                    let a_rs = (g.h.stride * lay.wp * g.channels) as isize;
+                    if let Some(tile) = rows_tile {
+                        let c = g.channels;
+                        for kh in 0..g.h.size {
+                            for c0 in (0..c).step_by(WGRAD_ROWS_CB) {
+                                // SAFETY: the taps of kernel row kh lie inside the laid-out input; the tile
+                                // adds into the rows (kh, 0..3, c0..c0+CB) of this part's dW.
+                                unsafe {
+                                    tile(
+                                        rows,
+                                        ow_n,
+                                        corner.offset(lay.offs[kh * 3 * c]).add(c0),
+                                        a_rs,
+                                        c,
+                                        dy_run.as_ptr(),
+                                        f,
+                                        dw_p.as_mut_ptr().add((kh * 3 * c + c0) * f),
+                                        f,
+                                        c,
+                                    )
+                                };
+                            }
+                        }
+                    } else {
+                        for t0 in (0..k).step_by(mr) {
+                            for q in 0..f / nr {
+                                // SAFETY: taps of these pixels lie inside the laid-out input; the tile
+                                // adds into rows t0.. of this part's dW.
+                                unsafe {
+                                    wgrad(
+                                        rows,
+                                        ow_n,
+                                        corner,
+                                        a_rs,
+                                        (g.w.stride * g.channels) as isize,
+                                        lay.offs.as_ptr().add(t0),
+                                        dy_run.as_ptr().add(q * nr),
+                                        f,
+                                        dw_p.as_mut_ptr().add(t0 * f + q * nr),
+                                        f as isize,
+                                        mr.min(k - t0),
+                                    );
+                                }
                             }
                         }
                     }

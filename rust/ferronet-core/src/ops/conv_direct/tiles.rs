@@ -36,6 +36,19 @@ pub type ConvWgradFn<T> =
 #[doc(hidden)]
 pub type ConvRowsFn<T> = unsafe fn(usize, *const T, *const isize, *const T, *const T, *mut T, isize, usize);
 
+/// `wgrad_rows(rows, cols, a, a_rs, a_cs, b, b_rs, c, rsc)`: the weight
+/// gradient of one kernel row of a unit-stride, undilated, 3-wide kernel, for
+/// `CB` consecutive channels and one vector of filters, input-stationary:
+/// `C[(t·CH + i)·rsc + ..NR] += Σ_{u,p} a[u·a_rs + (p + t)·a_cs + i] · b[(u·cols + p)·b_rs + ..NR]`
+/// for kernel columns `t < 3` and channels `i < CB`, summed over `rows × cols`
+/// output pixels in order (`cols ≥ 2`). Each input value is broadcast once and
+/// multiplied by the output gradients of the (up to three) pixels it reaches.
+#[doc(hidden)]
+pub type ConvWgradRowsFn<T> = unsafe fn(usize, usize, *const T, isize, usize, *const T, usize, *mut T, usize, usize);
+
+/// Channels per input-stationary weight-gradient tile.
+pub const WGRAD_ROWS_CB: usize = 8;
+
 /// One ISA's tiles: `mr` rows (pixels or taps) by `nr` columns (filters), and
 /// a narrow forward tile of `mr1` pixels by `nr1` (one vector of) filters for
 /// layers with few filters, where the wide tile would compute padding.
@@ -57,6 +70,9 @@ pub struct ConvTiles<T> {
     /// The input-stationary tile ([`ConvRowsFn`]) for `(pixels, channels)`,
     /// where this ISA has one.
     pub rows1: fn(usize, usize) -> Option<ConvRowsFn<T>>,
+    /// The input-stationary weight-gradient tile ([`ConvWgradRowsFn`]), one
+    /// vector of filters by [`WGRAD_ROWS_CB`] channels, where this ISA has one.
+    pub wgrad_rows1: Option<ConvWgradRowsFn<T>>,
 }
 
 /// For ISAs without input-stationary tiles.
@@ -213,6 +229,67 @@ unsafe fn conv_rows_tile<T: Float, V: Vector<T>, const MR: usize, const CH: usiz
     store_tile::<T, V, MR, 1>(&acc, c, rsc, 1, MR, n, false);
 }
 
+/// The input-stationary weight-gradient tile (see [`ConvWgradRowsFn`]); `ch`
+/// is the distance between kernel columns in C, in rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn conv_wgrad_rows_tile<T: Float, V: Vector<T>, const CB: usize>(
+    rows: usize,
+    cols: usize,
+    a: *const T,
+    a_rs: isize,
+    a_cs: usize,
+    b: *const T,
+    b_rs: usize,
+    c: *mut T,
+    rsc: usize,
+    ch: usize,
+) {
+    const KW: usize = 3;
+    // Input pixel q meets the output gradients d[t] = dy[q - t] of the pixels
+    // it is tap t of; only real pixels take part (at a row's ends, fewer
+    // than three), so no input value is ever multiplied by a stand-in zero.
+    #[inline(always)]
+    unsafe fn step<T: Float, V: Vector<T>, const CB: usize, const LO: usize, const HI: usize>(
+        x: *const T,
+        d: [V; 3],
+        acc: &mut [[V; CB]; 3],
+    ) {
+        for i in 0..CB {
+            let xv = V::splat(*x.add(i));
+            for t in LO..HI {
+                acc[t][i] = xv.mul_add(d[t], acc[t][i]);
+            }
+        }
+    }
+    let mut acc = [[V::zero(); CB]; KW];
+    let z = V::zero();
+    for u in 0..rows {
+        let x = a.offset(u as isize * a_rs);
+        let dy = b.add(u * cols * b_rs);
+        let at = |q: usize| V::load(dy.add(q * b_rs));
+        let (mut d1, mut d2) = (at(0), z);
+        step::<T, V, CB, 0, 1>(x, [d1, z, z], &mut acc);
+        for q in 1..cols {
+            let d0 = at(q);
+            if q == 1 {
+                step::<T, V, CB, 0, 2>(x.add(a_cs), [d0, d1, z], &mut acc);
+            } else {
+                step::<T, V, CB, 0, 3>(x.add(q * a_cs), [d0, d1, d2], &mut acc);
+            }
+            (d2, d1) = (d1, d0);
+        }
+        step::<T, V, CB, 1, 3>(x.add(cols * a_cs), [z, d1, d2], &mut acc);
+        step::<T, V, CB, 2, 3>(x.add((cols + 1) * a_cs), [z, z, d1], &mut acc);
+    }
+    for t in 0..KW {
+        for i in 0..CB {
+            let p = c.add((t * ch + i) * rsc);
+            acc[t][i].add(V::load(p)).store(p);
+        }
+    }
+}
+
 /// The direct weight-gradient tile (see [`ConvWgradFn`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
@@ -342,6 +419,28 @@ macro_rules! rows_fn {
 }
 
 #[cfg(target_arch = "x86_64")]
+macro_rules! wgrad_rows_fn {
+    ($name:ident, $t:ty, $v:ty, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            rows: usize,
+            cols: usize,
+            a: *const $t,
+            a_rs: isize,
+            a_cs: usize,
+            b: *const $t,
+            b_rs: usize,
+            c: *mut $t,
+            rsc: usize,
+            ch: usize,
+        ) {
+            conv_wgrad_rows_tile::<$t, $v, WGRAD_ROWS_CB>(rows, cols, a, a_rs, a_cs, b, b_rs, c, rsc, ch)
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
 macro_rules! short_fwd_fn {
     ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
         #[target_feature(enable = $feat)]
@@ -383,6 +482,7 @@ mod x86 {
     // Shorter pixel tiles, for rows of 14 or 28 pixels (12: 12, 24 or 36).
     short_fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, "avx512f");
     short_fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, "avx512f");
+    wgrad_rows_fn!(avx512_wgrad_rows_f32, f32, F32x16, "avx512f");
     rows_fn!(avx512_rows_16_16_f32, f32, F32x16, 16, 16, "avx512f");
     rows_fn!(avx512_rows_14_16_f32, f32, F32x16, 14, 16, "avx512f");
     rows_fn!(avx512_rows_12_16_f32, f32, F32x16, 12, 16, "avx512f");
@@ -415,6 +515,7 @@ mod x86 {
                 wgrad1: avx512_wgrad1_f32,
                 fwd1_short: [(14, avx512_fwd1_14_f32), (12, avx512_fwd1_12_f32)],
                 rows1: avx512_rows_f32,
+                wgrad_rows1: Some(avx512_wgrad_rows_f32),
             }),
             Isa::Avx2 => Some(ConvTiles {
                 mr: 6,
@@ -426,6 +527,7 @@ mod x86 {
                 fwd1: avx2_fwd1_f32,
                 fwd1_short: [(12, avx2_fwd1_f32); 2],
                 rows1: no_rows,
+                wgrad_rows1: None,
                 wgrad1: avx2_wgrad1_f32,
             }),
             _ => None,
@@ -444,6 +546,7 @@ mod x86 {
                 fwd1: avx512_fwd1_f64,
                 fwd1_short: [(16, avx512_fwd1_f64); 2],
                 rows1: no_rows,
+                wgrad_rows1: None,
                 wgrad1: avx512_wgrad1_f64,
             }),
             Isa::Avx2 => Some(ConvTiles {
@@ -456,6 +559,7 @@ mod x86 {
                 fwd1: avx2_fwd1_f64,
                 fwd1_short: [(12, avx2_fwd1_f64); 2],
                 rows1: no_rows,
+                wgrad_rows1: None,
                 wgrad1: avx2_wgrad1_f64,
             }),
             _ => None,
@@ -480,6 +584,7 @@ impl ConvFloat for f32 {
             fwd1: scalar_fwd_f32,
             fwd1_short: [(4, scalar_fwd_f32); 2],
             rows1: no_rows,
+            wgrad_rows1: None,
             wgrad1: scalar_wgrad_f32,
         }
     }
@@ -502,6 +607,7 @@ impl ConvFloat for f64 {
             fwd1: scalar_fwd_f64,
             fwd1_short: [(4, scalar_fwd_f64); 2],
             rows1: no_rows,
+            wgrad_rows1: None,
             wgrad1: scalar_wgrad_f64,
         }
     }
