@@ -7,11 +7,13 @@
 //! others whose image rows fill the pixel tiles (see [`forward_usable`]); the
 //! input gradient of a unit-stride convolution is such a forward pass too.
 
+mod rows;
 mod tiles;
 pub(crate) mod transpose;
 
+use rows::WGRAD_ROWS_CB;
 pub use tiles::ConvFloat;
-use tiles::{ConvTiles, WGRAD_ROWS_CB};
+use tiles::ConvTiles;
 
 use crate::gemm::{pack_b_panel, MatPtr};
 use crate::ops::activation::{self, Activation};
