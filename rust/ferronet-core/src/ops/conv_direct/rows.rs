@@ -35,7 +35,7 @@ pub const WGRAD_ROWS_CB: usize = 8;
 
 /// The input-stationary forward tile (see [`ConvRowsFn`]).
 #[inline(always)]
-#[allow(clippy::needless_range_loop)]
+#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 unsafe fn conv_rows_tile<T: Float, V: Vector<T>, const MR: usize, const CH: usize>(
     kh: usize,
     a: *const T,
