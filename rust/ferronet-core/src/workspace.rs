@@ -53,10 +53,15 @@ pub(crate) enum Slot {
     RoundA = 4,
     RoundB = 5,
     RoundC = 6,
+    /// A recurrent layer's gate gradients over all steps, input and recurrent side.
+    SeqA = 7,
+    SeqB = 8,
+    /// The states each step of a recurrent layer started from.
+    SeqC = 9,
 }
 
 thread_local! {
-    static SLOTS: [Cell<Scratch>; 7] = Default::default();
+    static SLOTS: [Cell<Scratch>; 10] = Default::default();
 }
 
 /// Borrow this thread's buffer `slot` for the duration of `f`.

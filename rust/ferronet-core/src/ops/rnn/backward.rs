@@ -5,8 +5,9 @@ use super::{gru_before, part, part_mut, rows, step_product, Cell, Grads, Inputs,
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
-use crate::parallel::{self, SendPtr};
+use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
+use crate::workspace::{with_scratch, Slot};
 
 const OP_B: &str = "rnn_backward";
 
@@ -64,11 +65,39 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     if rnn.cell == Cell::GruResetBefore {
         return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
     }
+    let Rnn { cell, batch: nb, steps: nt, units: u, .. } = *rnn;
+    let gu = rnn.gu();
+    let gru = cell == Cell::Gru;
+    // The gate gradients of every step (input side, and recurrent side for GRU), and the states each
+    // step started from, in buffers kept from call to call.
+    with_scratch(Slot::SeqA, |a| {
+        with_scratch(Slot::SeqB, |r| {
+            with_scratch(Slot::SeqC, |c| {
+                let dg_in = a.slice::<T>(nb * nt * gu);
+                let dg_rec = r.slice::<T>(if gru { nb * nt * gu } else { 0 });
+                let h_prev = c.slice::<T>(nb * nt * u);
+                through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_prev)
+            })
+        })
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
+    isa: Isa,
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+    d_states: &[T],
+    grads: Grads<'_, T>,
+    dg_in: &mut [T],
+    dg_rec: &mut [T],
+    h_prev: &mut [T],
+) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
     let gru = cell == Cell::Gru;
-    let mut dg_in = vec![T::ZERO; nb * nt * gu];
-    let mut dg_rec = vec![T::ZERO; if gru { nb * nt * gu } else { 0 }];
     let (dh, dc) = (SendPtr(grads.dh0.as_mut_ptr()), grads.dc0.map(|d| SendPtr(d.as_mut_ptr())));
     let mut tmp = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
     let zeros = vec![T::ZERO; u];
@@ -106,7 +135,12 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
                     None => &mut [],
                 };
                 if inp.mask.is_some_and(|m| m[row] == 0) {
-                    return; // a skipped step passes its state gradient through
+                    // A skipped step passes its state gradient through, and its gates have none.
+                    part_mut(pin, row, gu).fill(T::ZERO);
+                    if gru {
+                        part_mut(prec, row, gu).fill(T::ZERO);
+                    }
+                    return;
                 }
                 let (h_prev, c_prev) = if s == 0 {
                     (part(inp.h0.as_ptr(), b, u), inp.c0.map_or(&zeros[..], |c| part(c.as_ptr(), b, u)))
@@ -150,9 +184,9 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     // SAFETY: Rᵀ is G·units × units, as checked.
     unsafe { gemm::with_packed_b(gu, u, rt, steps) };
     // Weight and input gradients: three GEMMs over all batch·steps rows.
-    input_grads(rnn, w.kernel, inp.x, &dg_in, grads.dx, grads.dkernel);
-    let h_prev = prev_states(rnn, &inp, saved.states);
-    let dgr = if gru { &dg_rec } else { &dg_in };
+    input_grads(rnn, w.kernel, inp.x, dg_in, grads.dx, grads.dkernel);
+    prev_states(rnn, &inp, saved.states, h_prev);
+    let dgr: &[T] = if gru { dg_rec } else { dg_in };
     unsafe {
         gemm::gemm(
             u,
@@ -167,9 +201,9 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
         );
     }
     if let Some(db) = grads.dbias {
-        column_sums(&dg_in, gu, &mut db[..gu]);
+        column_sums(dg_in, gu, &mut db[..gu]);
         if gru {
-            column_sums(&dg_rec, gu, &mut db[gu..]);
+            column_sums(dg_rec, gu, &mut db[gu..]);
         }
     }
 }
@@ -204,11 +238,10 @@ pub(super) fn input_grads<T: GemmFloat>(rnn: &Rnn, kernel: &[T], x: &[T], dg: &[
     }
 }
 
-/// `(batch·steps, units)`: the `h` each step started from, as the recurrent
-/// product saw it (times the recurrent dropout factors).
-pub(super) fn prev_states<T: GemmFloat>(rnn: &Rnn, inp: &Inputs<'_, T>, states: &[T]) -> Vec<T> {
+/// `(batch·steps, units)` into `h_prev`: the `h` each step started from, as
+/// the recurrent product saw it (times the recurrent dropout factors).
+pub(super) fn prev_states<T: GemmFloat>(rnn: &Rnn, inp: &Inputs<'_, T>, states: &[T], h_prev: &mut [T]) {
     let (nb, nt, u, su) = (rnn.batch, rnn.steps, rnn.units, rnn.su());
-    let mut h_prev = vec![T::ZERO; nb * nt * u];
     for bi in 0..nb {
         for s in 0..nt {
             let dst = &mut h_prev[(bi * nt + s) * u..(bi * nt + s + 1) * u];
@@ -223,27 +256,11 @@ pub(super) fn prev_states<T: GemmFloat>(rnn: &Rnn, inp: &Inputs<'_, T>, states: 
             }
         }
     }
-    h_prev
 }
 
-/// `out[j] = Σ_i a[i, j]`, rows summed in order (columns spread over threads).
+/// `out[j] = Σ_i a[i, j]` (the bias gradients), in a fixed order whatever
+/// the thread count (see [`crate::ops::reduce::sum_rows`]).
 pub(super) fn column_sums<T: GemmFloat>(a: &[T], n: usize, out: &mut [T]) {
-    const CHUNK: usize = 64;
     let rows = a.len() / n;
-    let o = SendPtr(out.as_mut_ptr());
-    let run = |c: usize| {
-        let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-        let dst = unsafe { std::slice::from_raw_parts_mut(o.get().add(lo), hi - lo) };
-        dst.fill(T::ZERO);
-        for i in 0..rows {
-            for (d, &v) in dst.iter_mut().zip(&a[i * n + lo..i * n + hi]) {
-                *d += v;
-            }
-        }
-    };
-    if parallel::worth_parallel(a.len(), 1 << 16) {
-        parallel::for_each(n.div_ceil(CHUNK), run);
-    } else {
-        (0..n.div_ceil(CHUNK)).for_each(run);
-    }
+    crate::ops::reduce::sum_rows(a, rows, n, out).expect("the gate gradients are rows × n");
 }

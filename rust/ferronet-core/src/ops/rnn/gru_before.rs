@@ -21,6 +21,7 @@ use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::Isa;
+use crate::workspace::{with_scratch, Slot};
 
 /// `c = a·R[:, cols]` for a `(batch, units)` left factor with row stride `rs`.
 ///
@@ -150,10 +151,33 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
+    let Rnn { batch: nb, steps: nt, units: u, .. } = *rnn;
+    let gu = 3 * u;
+    // Gate gradients of every step and the states each started from, in buffers kept from call to call.
+    with_scratch(Slot::SeqA, |a| {
+        with_scratch(Slot::SeqC, |c| {
+            let dg = a.slice::<T>(nb * nt * gu);
+            let h_rec = c.slice::<T>(nb * nt * u);
+            prev_states(rnn, &inp, saved.states, h_rec);
+            through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
+        })
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
+    isa: Isa,
+    rnn: &Rnn,
+    w: Weights<'_, T>,
+    inp: Inputs<'_, T>,
+    saved: Saved<'_, T>,
+    d_states: &[T],
+    grads: Grads<'_, T>,
+    dg: &mut [T],
+    h_rec: &[T],
+) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let gu = 3 * u;
-    let mut dg = vec![T::ZERO; nb * nt * gu];
-    let h_rec = prev_states(rnn, &inp, saved.states);
     let mut d_rh = vec![T::ZERO; nb * u];
     grads.dh0.fill(T::ZERO);
     let dh = SendPtr(grads.dh0.as_mut_ptr());
@@ -170,7 +194,9 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
                 *d += g;
             }
             if skipped(row) {
-                return; // a skipped step passes its state gradient through
+                // A skipped step passes its state gradient through, and its gates have none.
+                part_mut(pdg, row, gu).fill(T::ZERO);
+                return;
             }
             let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states.get(), row - 1, u) };
             let r = RowBwd {
@@ -221,7 +247,7 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
         }
     }
     // Weight and input gradients over all batch·steps rows.
-    input_grads(rnn, w.kernel, inp.x, &dg, grads.dx, grads.dkernel);
+    input_grads(rnn, w.kernel, inp.x, dg, grads.dx, grads.dkernel);
     let rows_all = nb * nt;
     let dr = grads.drecurrent.as_mut_ptr();
     let gemm_t = |a: *const T, b: *const T, n: usize, c: *mut T| unsafe {
@@ -240,6 +266,6 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     gemm_t(h_rec.as_ptr(), dg.as_ptr(), 2 * u, dr);
     gemm_t(saved.aux.as_ptr(), unsafe { dg.as_ptr().add(2 * u) }, u, unsafe { dr.add(2 * u) });
     if let Some(db) = grads.dbias {
-        column_sums(&dg, gu, db);
+        column_sums(dg, gu, db);
     }
 }
