@@ -1,8 +1,10 @@
-"""Decoder, sequence and depthwise layers against PyTorch eager, and the cost of image augmentation in ``fit``.
+"""Convolution, decoder, sequence and depthwise layers against PyTorch eager, and the cost of augmentation in ``fit``.
 
 Forward + backward (input and weight gradients) of single layers at the shapes
-of a 28x28 convolutional autoencoder's decoder and of a small time-series
-model, then one epoch of a convolutional denoising autoencoder on synthetic
+of a residual block on 16 channels, of the three convolutions of the
+performance guide (a first layer on one channel, the tutorial CNN's second
+layer, a 64-channel 'same' layer), of a 28x28 convolutional autoencoder's
+decoder and of a small time-series model, then one epoch of a convolutional denoising autoencoder on synthetic
 MNIST-shaped data, and that epoch again with a ``RandomFlip`` +
 ``RandomTranslation`` front end (ferronet only: the augmentation's share).
 Each framework runs in its own process, interleaved A B A B, best of two
@@ -30,6 +32,10 @@ BATCH = 64
 
 # name -> (layer kind, input shape, arguments)
 CASES = {
+    "Conv2D 28x28x16 -> 16, 3x3 same": ("conv", (64, 28, 28, 16), dict(filters=16, kernel_size=3, padding="same")),
+    "Conv2D 28x28x1 -> 32, 3x3": ("conv", (64, 28, 28, 1), dict(filters=32, kernel_size=3, padding="valid")),
+    "Conv2D 13x13x32 -> 64, 3x3": ("conv", (64, 13, 13, 32), dict(filters=64, kernel_size=3, padding="valid")),
+    "Conv2D 32x32x64 -> 64, 3x3 same": ("conv", (32, 32, 32, 64), dict(filters=64, kernel_size=3, padding="same")),
     "Conv2DTranspose 7x7x32 -> 14x14x32": ("convT", (64, 7, 7, 32), dict(filters=32, kernel_size=3)),
     "Conv2DTranspose 14x14x32 -> 28x28x32": ("convT", (64, 14, 14, 32), dict(filters=32, kernel_size=3)),
     "Conv1D 500 steps x 64 -> 64, k=3": ("conv1d", (32, 500, 64), dict(filters=64, kernel_size=3)),
@@ -60,7 +66,8 @@ def ferronet_layer(kind, shape, args):
     from ferronet import layers
 
     x = fn.constant(np.random.default_rng(1).standard_normal(shape, dtype=np.float32))
-    layer = {"convT": lambda: layers.Conv2DTranspose(strides=2, padding="same", **args),
+    layer = {"conv": lambda: layers.Conv2D(**args),
+             "convT": lambda: layers.Conv2DTranspose(strides=2, padding="same", **args),
              "conv1d": lambda: layers.Conv1D(**args),
              "depthwise": lambda: layers.DepthwiseConv2D(padding="same", **args)}[kind]()
     probe = np.random.default_rng(2).standard_normal(layer(x).shape, dtype=np.float32)
@@ -129,8 +136,9 @@ def run_torch():
         else:
             x = x.permute(0, 3, 1, 2).contiguous(memory_format=cl)
             c = shape[-1]
-            layer = (nn.ConvTranspose2d(c, args["filters"], 3, stride=2, padding=1, output_padding=1)
-                     if kind == "convT" else nn.Conv2d(c, c, 3, padding=1, groups=c)).to(memory_format=cl)
+            layer = {"conv": lambda: nn.Conv2d(c, args["filters"], 3, padding=1 if args["padding"] == "same" else 0),
+                     "convT": lambda: nn.ConvTranspose2d(c, args["filters"], 3, stride=2, padding=1, output_padding=1),
+                     "depthwise": lambda: nn.Conv2d(c, c, 3, padding=1, groups=c)}[kind]().to(memory_format=cl)
         x.requires_grad_(True)
         probe = torch.randn_like(layer(x))
 

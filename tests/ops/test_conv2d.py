@@ -170,6 +170,11 @@ NARROW_CASES = [
     # Whole tiles of a 3-wide unit-stride kernel on 16 or 32 channels: the input-stationary tiles (16 and 8 filters).
     ((2, 3, 24, 32), (3, 3, 32, 16), 1, "same", 1),
     ((1, 4, 16, 16), (3, 3, 16, 8), 1, "same", 1),
+    # Rows of 30 pixels: a last tile overlapping the one before it (narrow 16-pixel tiles, wide 8-pixel ones);
+    # rows of 28: the 7-pixel wide tile.
+    ((1, 4, 30, 16), (3, 3, 16, 16), 1, "same", 1),
+    ((1, 3, 30, 8), (3, 3, 8, 40), 1, "same", 1),
+    ((1, 3, 28, 8), (3, 3, 8, 40), 1, "same", 1),
     # Rows that fill the pixel tiles: the wide direct forward (ragged last filter panel), and its adjoint for dx.
     ((2, 8, 16, 12), (3, 3, 12, 40), 1, "same", 1),
     ((1, 6, 24, 20), (3, 3, 20, 24), 1, "same", 1),

@@ -45,6 +45,8 @@ pub struct ConvTiles<T> {
     /// Narrow forward tiles fewer pixels wide than `mr1` (`(pixels, tile)`),
     /// for output rows that `mr1`-pixel tiles would cover with a ragged end.
     pub fwd1_short: [(usize, ConvFwdFn<T>); 2],
+    /// Wide forward tiles of other pixel counts than `mr` (`(pixels, tile)`).
+    pub fwd_short: [(usize, ConvFwdFn<T>); 2],
     /// The input-stationary tile ([`ConvRowsFn`]) for `(pixels, channels)`,
     /// where this ISA has one.
     pub rows1: fn(usize, usize) -> Option<ConvRowsFn<T>>,
@@ -62,15 +64,26 @@ impl<T> ConvTiles<T> {
     /// The narrow forward tile for output rows `ow` pixels wide: the widest
     /// whose tiles cover the row with the fewest pixels computed in vain.
     pub fn narrow_fwd(&self, ow: usize) -> (usize, ConvFwdFn<T>) {
-        let waste = |mr: usize| ow.next_multiple_of(mr) - ow;
-        let mut best = (self.mr1, self.fwd1);
-        for &(mr, f) in &self.fwd1_short {
-            if waste(mr) < waste(best.0) {
-                best = (mr, f);
-            }
-        }
-        best
+        fewest_wasted(ow, (self.mr1, self.fwd1), &self.fwd1_short)
     }
+
+    /// The wide forward tile for output rows `ow` pixels wide, chosen alike.
+    pub fn wide_fwd(&self, ow: usize) -> (usize, ConvFwdFn<T>) {
+        fewest_wasted(ow, (self.mr, self.fwd), &self.fwd_short)
+    }
+}
+
+/// Of a default tile and others, the one whose tiles cover `ow` pixels with
+/// the fewest computed in vain (the first of equals).
+fn fewest_wasted<F: Copy>(ow: usize, default: (usize, F), others: &[(usize, F)]) -> (usize, F) {
+    let waste = |mr: usize| ow.next_multiple_of(mr) - ow;
+    let mut best = default;
+    for &(mr, f) in others {
+        if waste(mr) < waste(best.0) {
+            best = (mr, f);
+        }
+    }
+    best
 }
 
 /// Element types with direct-convolution tiles (and GEMM kernels for the
@@ -274,6 +287,28 @@ macro_rules! narrow_fns {
 }
 
 #[cfg(target_arch = "x86_64")]
+macro_rules! wide_fwd_fn {
+    ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $fwd(
+            k: usize,
+            a: *const $t,
+            rs: isize,
+            offs: *const isize,
+            b: *const $t,
+            bias: *const $t,
+            c: *mut $t,
+            rsc: isize,
+            m: usize,
+            n: usize,
+        ) {
+            conv_fwd_tile::<$t, $v, $mr, 2>(k, a, rs, offs, b, bias, c, rsc, m, n)
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
 macro_rules! short_fwd_fn {
     ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
         #[target_feature(enable = $feat)]
@@ -315,6 +350,8 @@ mod x86 {
     // Shorter pixel tiles, for rows of 14 or 28 pixels (12: 12, 24 or 36).
     short_fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, "avx512f");
     short_fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, "avx512f");
+    // A wide tile of 7 pixels beside 8, for rows of 7, 14 or 28 pixels.
+    wide_fwd_fn!(avx512_fwd_7_f32, f32, F32x16, 7, "avx512f");
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
             Isa::Avx512 => Some(ConvTiles {
@@ -327,6 +364,7 @@ mod x86 {
                 fwd1: avx512_fwd1_f32,
                 wgrad1: avx512_wgrad1_f32,
                 fwd1_short: [(14, avx512_fwd1_14_f32), (12, avx512_fwd1_12_f32)],
+                fwd_short: [(7, avx512_fwd_7_f32); 2],
                 rows1: crate::ops::conv_direct::rows::x86::avx512_rows_f32,
                 wgrad_rows1: Some(crate::ops::conv_direct::rows::x86::avx512_wgrad_rows_f32),
             }),
@@ -334,6 +372,7 @@ mod x86 {
                 mr: 6,
                 nr: 16,
                 fwd: avx2_fwd_f32,
+                fwd_short: [(6, avx2_fwd_f32); 2],
                 wgrad: avx2_wgrad_f32,
                 mr1: 12,
                 nr1: 8,
@@ -353,6 +392,7 @@ mod x86 {
                 mr: 8,
                 nr: 16,
                 fwd: avx512_fwd_f64,
+                fwd_short: [(8, avx512_fwd_f64); 2],
                 wgrad: avx512_wgrad_f64,
                 mr1: 16,
                 nr1: 8,
@@ -366,6 +406,7 @@ mod x86 {
                 mr: 6,
                 nr: 8,
                 fwd: avx2_fwd_f64,
+                fwd_short: [(6, avx2_fwd_f64); 2],
                 wgrad: avx2_wgrad_f64,
                 mr1: 12,
                 nr1: 4,
@@ -391,6 +432,7 @@ impl ConvFloat for f32 {
             mr: 4,
             nr: 8,
             fwd: scalar_fwd_f32,
+            fwd_short: [(4, scalar_fwd_f32); 2],
             wgrad: scalar_wgrad_f32,
             mr1: 4,
             nr1: 8,
@@ -414,6 +456,7 @@ impl ConvFloat for f64 {
             mr: 4,
             nr: 8,
             fwd: scalar_fwd_f64,
+            fwd_short: [(4, scalar_fwd_f64); 2],
             wgrad: scalar_wgrad_f64,
             mr1: 4,
             nr1: 8,
