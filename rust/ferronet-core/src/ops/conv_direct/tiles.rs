@@ -201,26 +201,28 @@ unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usi
         // The tile's taps are consecutive channels of one kernel position:
         // each pixel's values are one run from one base (MR tap offsets
         // would not fit in the general registers).
-        for u in 0..rows {
-            let mut p = a.offset(u as isize * a_rs + taps[0]);
-            let mut q = b.add(u * cols * b_rs);
-            for _ in 0..cols {
-                let mut bv = [V::zero(); NV];
-                for j in 0..NV {
-                    bv[j] = V::load(q.add(j * V::W));
-                }
-                for i in 0..MR {
-                    let av = V::splat(*p.add(i));
-                    for j in 0..NV {
-                        acc[i][j] = av.mul_add(bv[j], acc[i][j]);
-                    }
-                }
-                p = p.offset(a_cs);
-                q = q.add(b_rs);
-            }
-        }
-        return store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
+        wgrad_sums(&mut acc, rows, cols, a.offset(taps[0]), a_rs, a_cs, b, b_rs, |i| i as isize);
+    } else {
+        wgrad_sums(&mut acc, rows, cols, a, a_rs, a_cs, b, b_rs, |i| taps[i]);
     }
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
+}
+
+/// The weight-gradient tile's sums over `rows × cols` pixels, tap `i` read
+/// at `tap(i)` from each pixel.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn wgrad_sums<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
+    acc: &mut [[V; NV]; MR],
+    rows: usize,
+    cols: usize,
+    a: *const T,
+    a_rs: isize,
+    a_cs: isize,
+    b: *const T,
+    b_rs: usize,
+    tap: impl Fn(usize) -> isize,
+) {
     for u in 0..rows {
         let mut p = a.offset(u as isize * a_rs);
         let mut q = b.add(u * cols * b_rs);
@@ -230,7 +232,7 @@ unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usi
                 bv[j] = V::load(q.add(j * V::W));
             }
             for i in 0..MR {
-                let av = V::splat(*p.offset(taps[i]));
+                let av = V::splat(*p.offset(tap(i)));
                 for j in 0..NV {
                     acc[i][j] = av.mul_add(bv[j], acc[i][j]);
                 }
@@ -239,7 +241,6 @@ unsafe fn conv_wgrad_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usi
             q = q.add(b_rs);
         }
     }
-    store_tile::<T, V, MR, NV>(&acc, c, rsc, 1, m, NV * V::W, true);
 }
 
 macro_rules! conv_fns {
@@ -287,8 +288,8 @@ macro_rules! narrow_fns {
 }
 
 #[cfg(target_arch = "x86_64")]
-macro_rules! wide_fwd_fn {
-    ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
+macro_rules! fwd_fn {
+    ($fwd:ident, $t:ty, $v:ty, $mr:expr, $nv:expr, $feat:literal) => {
         #[target_feature(enable = $feat)]
         #[allow(clippy::too_many_arguments)]
         unsafe fn $fwd(
@@ -303,29 +304,7 @@ macro_rules! wide_fwd_fn {
             m: usize,
             n: usize,
         ) {
-            conv_fwd_tile::<$t, $v, $mr, 2>(k, a, rs, offs, b, bias, c, rsc, m, n)
-        }
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-macro_rules! short_fwd_fn {
-    ($fwd:ident, $t:ty, $v:ty, $mr:expr, $feat:literal) => {
-        #[target_feature(enable = $feat)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $fwd(
-            k: usize,
-            a: *const $t,
-            rs: isize,
-            offs: *const isize,
-            b: *const $t,
-            bias: *const $t,
-            c: *mut $t,
-            rsc: isize,
-            m: usize,
-            n: usize,
-        ) {
-            conv_fwd_tile::<$t, $v, $mr, 1>(k, a, rs, offs, b, bias, c, rsc, m, n)
+            conv_fwd_tile::<$t, $v, $mr, $nv>(k, a, rs, offs, b, bias, c, rsc, m, n)
         }
     };
 }
@@ -348,10 +327,10 @@ mod x86 {
     narrow_fns!(avx512_fwd1_f32, avx512_wgrad1_f32, f32, F32x16, 16, "avx512f");
     narrow_fns!(avx512_fwd1_f64, avx512_wgrad1_f64, f64, F64x8, 16, "avx512f");
     // Shorter pixel tiles, for rows of 14 or 28 pixels (12: 12, 24 or 36).
-    short_fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, "avx512f");
-    short_fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, "avx512f");
+    fwd_fn!(avx512_fwd1_14_f32, f32, F32x16, 14, 1, "avx512f");
+    fwd_fn!(avx512_fwd1_12_f32, f32, F32x16, 12, 1, "avx512f");
     // A wide tile of 7 pixels beside 8, for rows of 7, 14 or 28 pixels.
-    wide_fwd_fn!(avx512_fwd_7_f32, f32, F32x16, 7, "avx512f");
+    fwd_fn!(avx512_fwd_7_f32, f32, F32x16, 7, 2, "avx512f");
     pub(super) fn tiles_f32(isa: Isa) -> Option<ConvTiles<f32>> {
         match isa {
             Isa::Avx512 => Some(ConvTiles {

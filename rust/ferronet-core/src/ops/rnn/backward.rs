@@ -65,18 +65,26 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     if rnn.cell == Cell::GruResetBefore {
         return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
     }
-    let Rnn { cell, batch: nb, steps: nt, units: u, .. } = *rnn;
-    let gu = rnn.gu();
-    let gru = cell == Cell::Gru;
-    // The gate gradients of every step (input side, and recurrent side for GRU), and the states each
-    // step started from, in buffers kept from call to call.
+    let gru = rnn.cell == Cell::Gru;
+    with_sequence_buffers(rnn, gru, |dg_in, dg_rec, h_prev| {
+        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_prev)
+    })
+}
+
+/// Calls `f` with buffers, kept from call to call, for the gate gradients of
+/// every step (`(batch, steps, G·units)`; on the recurrent side too when
+/// `recurrent_side`, else empty) and the states each step started from
+/// (`(batch, steps, units)`). Their contents are unspecified.
+pub(super) fn with_sequence_buffers<T: Copy, R>(
+    rnn: &Rnn,
+    recurrent_side: bool,
+    f: impl FnOnce(&mut [T], &mut [T], &mut [T]) -> R,
+) -> R {
+    let (rows, gu, u) = (rnn.batch * rnn.steps, rnn.gu(), rnn.units);
     with_scratch(Slot::SeqA, |a| {
         with_scratch(Slot::SeqB, |r| {
             with_scratch(Slot::SeqC, |c| {
-                let dg_in = a.slice::<T>(nb * nt * gu);
-                let dg_rec = r.slice::<T>(if gru { nb * nt * gu } else { 0 });
-                let h_prev = c.slice::<T>(nb * nt * u);
-                through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_prev)
+                f(a.slice(rows * gu), r.slice(if recurrent_side { rows * gu } else { 0 }), c.slice(rows * u))
             })
         })
     })
