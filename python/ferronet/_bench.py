@@ -266,6 +266,7 @@ CONV_CASES = [
     ("conv2d fwd+bwd 64x28x28x1 -> 32 (3x3)", (64, 28, 28, 1), (3, 3, 1, 32), "valid", False),
     ("conv2d fwd+bwd 64x13x13x32 -> 64 (3x3)", (64, 13, 13, 32), (3, 3, 32, 64), "valid", True),
     ("conv2d fwd+bwd 32x32x32x64 -> 64 (3x3 same)", (32, 32, 32, 64), (3, 3, 64, 64), "same", True),
+    ("conv2d fwd+bwd 64x28x28x16 -> 16 (3x3 same)", (64, 28, 28, 16), (3, 3, 16, 16), "same", True),
 ]
 
 
@@ -305,8 +306,8 @@ def bench_conv(threads: int, quick: bool = False, rows: Optional[List[Row]] = No
 
             fns["torch"] = tor
         flops = 2 * int(np.prod(y.shape)) * ks[0] * ks[1] * ks[2] * (3 if need_dx else 2)
-        rows.append(_row(name, flops, interleaved(fns), threads))
-        if need_dx:  # the GEMM-bound shapes, also with bfloat16 products
+        rows.append(_row(name, flops, interleaved(fns), threads, peak_factor=1.0))
+        if need_dx and ks[2] >= 32:  # the GEMM-bound shapes, also with bfloat16 products
 
             def fer_bf16():
                 ops.conv2d(x, w, b, padding=pad, out=y, precision="bfloat16")
