@@ -53,10 +53,11 @@ pub(crate) enum Slot {
     RoundA = 4,
     RoundB = 5,
     RoundC = 6,
-    /// A recurrent layer's gate gradients over all steps, input and recurrent side.
+    /// A recurrent layer's gate gradients (of one step, or of every step for
+    /// the reset-before GRU), input and recurrent side.
     SeqA = 7,
     SeqB = 8,
-    /// The states each step of a recurrent layer started from.
+    /// The states a recurrent layer's step (or every step) started from.
     SeqC = 9,
 }
 

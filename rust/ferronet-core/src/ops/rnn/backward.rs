@@ -65,26 +65,16 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     if rnn.cell == Cell::GruResetBefore {
         return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
     }
+    // One step's gate gradients (input side, and recurrent side for GRU) and, with recurrent dropout,
+    // the states it started from as its product saw them, in buffers kept from call to call.
+    let (nb, gu, u) = (rnn.batch, rnn.gu(), rnn.units);
     let gru = rnn.cell == Cell::Gru;
-    with_sequence_buffers(rnn, gru, |dg_in, dg_rec, h_prev| {
-        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_prev)
-    })
-}
-
-/// Calls `f` with buffers, kept from call to call, for the gate gradients of
-/// every step (`(batch, steps, G·units)`; on the recurrent side too when
-/// `recurrent_side`, else empty) and the states each step started from
-/// (`(batch, steps, units)`). Their contents are unspecified.
-pub(super) fn with_sequence_buffers<T: Copy, R>(
-    rnn: &Rnn,
-    recurrent_side: bool,
-    f: impl FnOnce(&mut [T], &mut [T], &mut [T]) -> R,
-) -> R {
-    let (rows, gu, u) = (rnn.batch * rnn.steps, rnn.gu(), rnn.units);
     with_scratch(Slot::SeqA, |a| {
         with_scratch(Slot::SeqB, |r| {
             with_scratch(Slot::SeqC, |c| {
-                f(a.slice(rows * gu), r.slice(if recurrent_side { rows * gu } else { 0 }), c.slice(rows * u))
+                let (dg_in, dg_rec) = (a.slice::<T>(nb * gu), r.slice::<T>(if gru { nb * gu } else { 0 }));
+                let h_rec = c.slice::<T>(if inp.recurrent_scale.is_some() { nb * u } else { 0 });
+                through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_rec)
             })
         })
     })
@@ -101,7 +91,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     grads: Grads<'_, T>,
     dg_in: &mut [T],
     dg_rec: &mut [T],
-    h_prev: &mut [T],
+    h_rec: &mut [T],
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
@@ -120,6 +110,13 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let (pin, prec) =
         (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
     let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
+    let grads_p = GradPtrs {
+        dx: grads.dx.as_mut_ptr(),
+        dkernel: grads.dkernel.as_mut_ptr(),
+        drecurrent: grads.drecurrent.as_mut_ptr(),
+        dbias: grads.dbias.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()),
+    };
+    let h_rec_p = h_rec.as_mut_ptr();
     let steps = |rt_packed: &gemm::PackedB<T>| {
         for s in (0..nt).rev() {
             // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
@@ -144,9 +141,9 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
                 };
                 if inp.mask.is_some_and(|m| m[row] == 0) {
                     // A skipped step passes its state gradient through, and its gates have none.
-                    part_mut(pin, row, gu).fill(T::ZERO);
+                    part_mut(pin, b, gu).fill(T::ZERO);
                     if gru {
-                        part_mut(prec, row, gu).fill(T::ZERO);
+                        part_mut(prec, b, gu).fill(T::ZERO);
                     }
                     return;
                 }
@@ -158,7 +155,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
                 };
                 let st = part(states, row, su);
                 let aux_row = if cell != Cell::Simple { part(aux, row, u) } else { &zeros[..] };
-                let dg_rec_row: &mut [T] = if gru { part_mut(prec, row, gu) } else { &mut [] };
+                let dg_rec_row: &mut [T] = if gru { part_mut(prec, b, gu) } else { &mut [] };
                 let r = RowBwd {
                     pass: Pass::Gates,
                     gates: part(gates, row, gu),
@@ -169,13 +166,16 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
                     c_prev,
                     dh: dh_b,
                     dc: dc_b,
-                    dg_in: part_mut(pin, row, gu),
+                    dg_in: part_mut(pin, b, gu),
                     dg_rec: dg_rec_row,
                 };
                 backward_on::<M, T>(isa, cell, act, ract, u, r);
             });
-            // Stage 2: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
-            let a = MatPtr { ptr: unsafe { prec.get().add(s * gu) } as *const T, rs: (nt * gu) as isize, cs: 1 };
+            // Stage 2: the weight and input gradients of step s, while its gate gradients are in cache.
+            // SAFETY: the step buffers hold nb rows of G·units; x, dx, states and the gradients are as checked.
+            unsafe { step_grads(rnn, &w, &inp, saved.states, grads_p, s, s + 1 == nt, pin.get(), prec.get(), h_rec_p) };
+            // Stage 3: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
+            let a = MatPtr { ptr: prec.get() as *const T, rs: gu as isize, cs: 1 };
             // SAFETY (of both products): `a` has nb rows of G·units values, dh and tmp nb rows of units.
             match inp.recurrent_scale {
                 None => unsafe { step_product(nb, a, rt_packed, dh.get(), u, true) },
@@ -191,27 +191,82 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     };
     // SAFETY: Rᵀ is G·units × units, as checked.
     unsafe { gemm::with_packed_b(gu, u, rt, steps) };
-    // Weight and input gradients: three GEMMs over all batch·steps rows.
-    input_grads(rnn, w.kernel, inp.x, dg_in, grads.dx, grads.dkernel);
-    prev_states(rnn, &inp, saved.states, h_prev);
-    let dgr: &[T] = if gru { dg_rec } else { dg_in };
-    unsafe {
-        gemm::gemm(
-            u,
-            gu,
-            nb * nt,
-            MatPtr { ptr: h_prev.as_ptr(), rs: 1, cs: u as isize },
-            MatPtr { ptr: dgr.as_ptr(), rs: gu as isize, cs: 1 },
-            grads.drecurrent.as_mut_ptr(),
-            gu as isize,
-            1,
-            false,
-        );
+}
+
+/// The gradients [`through_time`] writes step by step.
+#[derive(Clone, Copy)]
+struct GradPtrs<T> {
+    dx: *mut T,
+    dkernel: *mut T,
+    drecurrent: *mut T,
+    /// Null without a bias.
+    dbias: *mut T,
+}
+
+/// Step `s`'s share of the weight and input gradients, from its gate
+/// gradients `dg_in` (and `dg_rec` for GRU; the same buffer otherwise), `nb`
+/// rows each: `dx[:, s] = dG·Wᵀ`, `dkernel += x[:, s]ᵀ·dG`, `drecurrent +=
+/// h_prevᵀ·dG_rec` and the bias gradients' column sums (overwritten instead
+/// of added to at the `first` step visited).
+///
+/// # Safety
+/// The pointers address the checked buffers of `rnn`; `h_rec` holds `nb·units`
+/// values when there is recurrent dropout.
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_grads<T: GemmFloat>(
+    rnn: &Rnn,
+    w: &Weights<'_, T>,
+    inp: &Inputs<'_, T>,
+    states: &[T],
+    g: GradPtrs<T>,
+    s: usize,
+    first: bool,
+    dg_in: *const T,
+    dg_rec: *const T,
+    h_rec: *mut T,
+) {
+    let (nb, nt, nf, u, gu, su) = (rnn.batch, rnn.steps, rnn.features, rnn.units, rnn.gu(), rnn.su());
+    let dgi = MatPtr { ptr: dg_in, rs: gu as isize, cs: 1 };
+    // dx rows (b, s), nt·nf apart.
+    gemm::gemm(
+        nb,
+        nf,
+        gu,
+        dgi,
+        MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize },
+        g.dx.add(s * nf),
+        (nt * nf) as isize,
+        1,
+        false,
+    );
+    // x[:, s]ᵀ: element (feature i, batch b) at x[(b·nt + s)·nf + i].
+    let xt = MatPtr { ptr: inp.x.as_ptr().add(s * nf), rs: 1, cs: (nt * nf) as isize };
+    gemm::gemm(nf, gu, nb, xt, dgi, g.dkernel, gu as isize, 1, !first);
+    // h_prev as the recurrent product saw it: the initial state or the previous step's h (times the
+    // recurrent dropout factors).
+    let (mut hp, mut hrs) = if s == 0 { (inp.h0.as_ptr(), u) } else { (states.as_ptr().add((s - 1) * su), nt * su) };
+    if let Some(k) = inp.recurrent_scale {
+        for b in 0..nb {
+            for j in 0..u {
+                *h_rec.add(b * u + j) = *hp.add(b * hrs + j) * k[b * u + j];
+            }
+        }
+        (hp, hrs) = (h_rec as *const T, u);
     }
-    if let Some(db) = grads.dbias {
-        column_sums(dg_in, gu, &mut db[..gu]);
-        if gru {
-            column_sums(dg_rec, gu, &mut db[gu..]);
+    let ht = MatPtr { ptr: hp, rs: 1, cs: hrs as isize };
+    gemm::gemm(u, gu, nb, ht, MatPtr { ptr: dg_rec, rs: gu as isize, cs: 1 }, g.drecurrent, gu as isize, 1, !first);
+    if !g.dbias.is_null() {
+        let sides: &[*const T] = if rnn.cell == Cell::Gru { &[dg_in, dg_rec] } else { &[dg_in] };
+        for (side, &dg) in sides.iter().enumerate() {
+            let db = std::slice::from_raw_parts_mut(g.dbias.add(side * gu), gu);
+            if first {
+                db.fill(T::ZERO);
+            }
+            for b in 0..nb {
+                for (d, &v) in db.iter_mut().zip(std::slice::from_raw_parts(dg.add(b * gu), gu)) {
+                    *d += v;
+                }
+            }
         }
     }
 }

@@ -14,13 +14,14 @@
 //! recurrent dropout, `h` above is the dropped state in both products and the
 //! undropped one in `z⊙h`, as in the other cells.
 
-use super::backward::{column_sums, input_grads, prev_states, with_sequence_buffers};
+use super::backward::{column_sums, input_grads, prev_states};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
 use super::{part, part_mut, project_inputs, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::Isa;
+use crate::workspace::{with_scratch, Slot};
 
 /// `c = a·R[:, cols]` for a `(batch, units)` left factor with row stride `rs`.
 ///
@@ -150,9 +151,15 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    with_sequence_buffers(rnn, false, |dg, _, h_rec| {
-        prev_states(rnn, &inp, saved.states, h_rec);
-        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
+    // The gate gradients of every step and the states each started from, in buffers kept from call
+    // to call (this cell's weight gradient takes two products per step, so they are summed at the end).
+    let rows = rnn.batch * rnn.steps;
+    with_scratch(Slot::SeqA, |a| {
+        with_scratch(Slot::SeqC, |c| {
+            let (dg, h_rec) = (a.slice::<T>(rows * rnn.gu()), c.slice::<T>(rows * rnn.units));
+            prev_states(rnn, &inp, saved.states, h_rec);
+            through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
+        })
     })
 }
 
