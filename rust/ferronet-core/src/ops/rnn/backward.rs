@@ -96,6 +96,8 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
     let gru = cell == Cell::Gru;
+    let mut grads = grads;
+    let grads_p = GradPtrs::new(&mut grads);
     let (dh, dc) = (SendPtr(grads.dh0.as_mut_ptr()), grads.dc0.map(|d| SendPtr(d.as_mut_ptr())));
     let mut tmp = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
     let zeros = vec![T::ZERO; u];
@@ -110,12 +112,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let (pin, prec) =
         (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
     let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
-    let grads_p = GradPtrs {
-        dx: grads.dx.as_mut_ptr(),
-        dkernel: grads.dkernel.as_mut_ptr(),
-        drecurrent: grads.drecurrent.as_mut_ptr(),
-        dbias: grads.dbias.map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()),
-    };
+
     let h_rec_p = h_rec.as_mut_ptr();
     let steps = |rt_packed: &gemm::PackedB<T>| {
         for s in (0..nt).rev() {
@@ -173,7 +170,10 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
             });
             // Stage 2: the weight and input gradients of step s, while its gate gradients are in cache.
             // SAFETY: the step buffers hold nb rows of G·units; x, dx, states and the gradients are as checked.
-            unsafe { step_grads(rnn, &w, &inp, saved.states, grads_p, s, s + 1 == nt, pin.get(), prec.get(), h_rec_p) };
+            unsafe {
+                let h_prev = step_h_prev(rnn, &inp, saved.states, s, h_rec_p);
+                step_grads(rnn, &w, &inp, saved.aux, grads_p, s, s + 1 == nt, pin.get(), prec.get(), h_prev)
+            };
             // Stage 3: dL/dh_prev += dG_rec(step s) · Rᵀ (zero rows for skipped steps add nothing).
             let a = MatPtr { ptr: prec.get() as *const T, rs: gu as isize, cs: 1 };
             // SAFETY (of both products): `a` has nb rows of G·units values, dh and tmp nb rows of units.
@@ -193,39 +193,79 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     unsafe { gemm::with_packed_b(gu, u, rt, steps) };
 }
 
-/// The gradients [`through_time`] writes step by step.
+/// The gradients the backward passes write step by step.
 #[derive(Clone, Copy)]
-struct GradPtrs<T> {
-    dx: *mut T,
-    dkernel: *mut T,
-    drecurrent: *mut T,
+pub(super) struct GradPtrs<T> {
+    pub dx: *mut T,
+    pub dkernel: *mut T,
+    pub drecurrent: *mut T,
     /// Null without a bias.
-    dbias: *mut T,
+    pub dbias: *mut T,
+}
+
+impl<T> GradPtrs<T> {
+    pub(super) fn new(g: &mut Grads<'_, T>) -> Self {
+        GradPtrs {
+            dx: g.dx.as_mut_ptr(),
+            dkernel: g.dkernel.as_mut_ptr(),
+            drecurrent: g.drecurrent.as_mut_ptr(),
+            dbias: g.dbias.as_mut().map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()),
+        }
+    }
+}
+
+/// The `h` step `s` started from as its recurrent product saw it, `nb` rows
+/// of `units`: the initial state or the previous step's `h`, read in place,
+/// or (with recurrent dropout) times the dropout factors, written to `buf`.
+///
+/// # Safety
+/// `buf` holds `nb·units` values when there is recurrent dropout.
+pub(super) unsafe fn step_h_prev<T: GemmFloat>(
+    rnn: &Rnn,
+    inp: &Inputs<'_, T>,
+    states: &[T],
+    s: usize,
+    buf: *mut T,
+) -> MatPtr<T> {
+    let (nb, nt, u, su) = (rnn.batch, rnn.steps, rnn.units, rnn.su());
+    let (hp, rs) = if s == 0 { (inp.h0.as_ptr(), u) } else { (states.as_ptr().add((s - 1) * su), nt * su) };
+    match inp.recurrent_scale {
+        None => MatPtr { ptr: hp, rs: rs as isize, cs: 1 },
+        Some(k) => {
+            for b in 0..nb {
+                for j in 0..u {
+                    *buf.add(b * u + j) = *hp.add(b * rs + j) * k[b * u + j];
+                }
+            }
+            MatPtr { ptr: buf as *const T, rs: u as isize, cs: 1 }
+        }
+    }
 }
 
 /// Step `s`'s share of the weight and input gradients, from its gate
 /// gradients `dg_in` (and `dg_rec` for GRU; the same buffer otherwise), `nb`
-/// rows each: `dx[:, s] = dG·Wᵀ`, `dkernel += x[:, s]ᵀ·dG`, `drecurrent +=
-/// h_prevᵀ·dG_rec` and the bias gradients' column sums (overwritten instead
-/// of added to at the `first` step visited).
+/// rows each, and `h_prev` ([`step_h_prev`]): `dx[:, s] = dG·Wᵀ`, `dkernel
+/// += x[:, s]ᵀ·dG`, `drecurrent += h_prevᵀ·dG_rec` (for the reset-before GRU
+/// `(r⊙h)ᵀ·dG` in the candidate's columns, `r⊙h` from `aux`) and the bias
+/// gradients' column sums, overwritten instead of added to at the `first`
+/// step visited.
 ///
 /// # Safety
-/// The pointers address the checked buffers of `rnn`; `h_rec` holds `nb·units`
-/// values when there is recurrent dropout.
+/// The pointers address the checked buffers of `rnn`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn step_grads<T: GemmFloat>(
+pub(super) unsafe fn step_grads<T: GemmFloat>(
     rnn: &Rnn,
     w: &Weights<'_, T>,
     inp: &Inputs<'_, T>,
-    states: &[T],
+    aux: &[T],
     g: GradPtrs<T>,
     s: usize,
     first: bool,
     dg_in: *const T,
     dg_rec: *const T,
-    h_rec: *mut T,
+    h_prev: MatPtr<T>,
 ) {
-    let (nb, nt, nf, u, gu, su) = (rnn.batch, rnn.steps, rnn.features, rnn.units, rnn.gu(), rnn.su());
+    let (nb, nt, nf, u, gu) = (rnn.batch, rnn.steps, rnn.features, rnn.units, rnn.gu());
     let dgi = MatPtr { ptr: dg_in, rs: gu as isize, cs: 1 };
     // dx rows (b, s), nt·nf apart.
     gemm::gemm(
@@ -242,19 +282,16 @@ unsafe fn step_grads<T: GemmFloat>(
     // x[:, s]ᵀ: element (feature i, batch b) at x[(b·nt + s)·nf + i].
     let xt = MatPtr { ptr: inp.x.as_ptr().add(s * nf), rs: 1, cs: (nt * nf) as isize };
     gemm::gemm(nf, gu, nb, xt, dgi, g.dkernel, gu as isize, 1, !first);
-    // h_prev as the recurrent product saw it: the initial state or the previous step's h (times the
-    // recurrent dropout factors).
-    let (mut hp, mut hrs) = if s == 0 { (inp.h0.as_ptr(), u) } else { (states.as_ptr().add((s - 1) * su), nt * su) };
-    if let Some(k) = inp.recurrent_scale {
-        for b in 0..nb {
-            for j in 0..u {
-                *h_rec.add(b * u + j) = *hp.add(b * hrs + j) * k[b * u + j];
-            }
-        }
-        (hp, hrs) = (h_rec as *const T, u);
+    let dgr = MatPtr { ptr: dg_rec, rs: gu as isize, cs: 1 };
+    if rnn.cell == Cell::GruResetBefore {
+        // z, r columns from h_prev; the candidate's from r⊙h (rows (b, s) of aux, nt·units apart).
+        gemm::gemm(u, 2 * u, nb, h_prev.t(), dgr, g.drecurrent, gu as isize, 1, !first);
+        let rh = MatPtr { ptr: aux.as_ptr().add(s * u), rs: 1, cs: (nt * u) as isize };
+        let dgh = MatPtr { ptr: dg_rec.add(2 * u), ..dgr };
+        gemm::gemm(u, u, nb, rh, dgh, g.drecurrent.add(2 * u), gu as isize, 1, !first);
+    } else {
+        gemm::gemm(u, gu, nb, h_prev.t(), dgr, g.drecurrent, gu as isize, 1, !first);
     }
-    let ht = MatPtr { ptr: hp, rs: 1, cs: hrs as isize };
-    gemm::gemm(u, gu, nb, ht, MatPtr { ptr: dg_rec, rs: gu as isize, cs: 1 }, g.drecurrent, gu as isize, 1, !first);
     if !g.dbias.is_null() {
         let sides: &[*const T] = if rnn.cell == Cell::Gru { &[dg_in, dg_rec] } else { &[dg_in] };
         for (side, &dg) in sides.iter().enumerate() {
@@ -269,61 +306,4 @@ unsafe fn step_grads<T: GemmFloat>(
             }
         }
     }
-}
-
-/// `dx = dG·Wᵀ` and `dkernel = Xᵀ·dG` over all `batch·steps` rows, from the
-/// gradients `dg` of the input-side pre-activations.
-pub(super) fn input_grads<T: GemmFloat>(rnn: &Rnn, kernel: &[T], x: &[T], dg: &[T], dx: &mut [T], dk: &mut [T]) {
-    let (rows_all, nf, gu) = (rnn.batch * rnn.steps, rnn.features, rnn.gu());
-    unsafe {
-        gemm::gemm(
-            rows_all,
-            nf,
-            gu,
-            MatPtr { ptr: dg.as_ptr(), rs: gu as isize, cs: 1 },
-            MatPtr { ptr: kernel.as_ptr(), rs: 1, cs: gu as isize },
-            dx.as_mut_ptr(),
-            nf as isize,
-            1,
-            false,
-        );
-        gemm::gemm(
-            nf,
-            gu,
-            rows_all,
-            MatPtr { ptr: x.as_ptr(), rs: 1, cs: nf as isize },
-            MatPtr { ptr: dg.as_ptr(), rs: gu as isize, cs: 1 },
-            dk.as_mut_ptr(),
-            gu as isize,
-            1,
-            false,
-        );
-    }
-}
-
-/// `(batch·steps, units)` into `h_prev`: the `h` each step started from, as
-/// the recurrent product saw it (times the recurrent dropout factors).
-pub(super) fn prev_states<T: GemmFloat>(rnn: &Rnn, inp: &Inputs<'_, T>, states: &[T], h_prev: &mut [T]) {
-    let (nb, nt, u, su) = (rnn.batch, rnn.steps, rnn.units, rnn.su());
-    for bi in 0..nb {
-        for s in 0..nt {
-            let dst = &mut h_prev[(bi * nt + s) * u..(bi * nt + s + 1) * u];
-            let src = if s == 0 {
-                &inp.h0[bi * u..(bi + 1) * u]
-            } else {
-                &states[(bi * nt + s - 1) * su..(bi * nt + s - 1) * su + u]
-            };
-            match inp.recurrent_scale {
-                Some(k) => dst.iter_mut().zip(src).zip(&k[bi * u..(bi + 1) * u]).for_each(|((d, &v), &k)| *d = v * k),
-                None => dst.copy_from_slice(src),
-            }
-        }
-    }
-}
-
-/// `out[j] = Σ_i a[i, j]` (the bias gradients), in a fixed order whatever
-/// the thread count (see [`crate::ops::reduce::sum_rows`]).
-pub(super) fn column_sums<T: GemmFloat>(a: &[T], n: usize, out: &mut [T]) {
-    let rows = a.len() / n;
-    crate::ops::reduce::sum_rows(a, rows, n, out).expect("the gate gradients are rows × n");
 }

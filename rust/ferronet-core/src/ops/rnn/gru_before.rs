@@ -14,7 +14,7 @@
 //! recurrent dropout, `h` above is the dropped state in both products and the
 //! undropped one in `z⊙h`, as in the other cells.
 
-use super::backward::{column_sums, input_grads, prev_states};
+use super::backward::{step_grads, step_h_prev, GradPtrs};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
 use super::{part, part_mut, project_inputs, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
@@ -151,13 +151,11 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    // The gate gradients of every step and the states each started from, in buffers kept from call
-    // to call (this cell's weight gradient takes two products per step, so they are summed at the end).
-    let rows = rnn.batch * rnn.steps;
+    // One step's gate gradients and the state it started from (as its product saw it), in buffers
+    // kept from call to call.
     with_scratch(Slot::SeqA, |a| {
         with_scratch(Slot::SeqC, |c| {
-            let (dg, h_rec) = (a.slice::<T>(rows * rnn.gu()), c.slice::<T>(rows * rnn.units));
-            prev_states(rnn, &inp, saved.states, h_rec);
+            let (dg, h_rec) = (a.slice::<T>(rnn.batch * rnn.gu()), c.slice::<T>(rnn.batch * rnn.units));
             through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
         })
     })
@@ -173,11 +171,13 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
     dg: &mut [T],
-    h_rec: &[T],
+    h_rec: &mut [T],
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let gu = 3 * u;
     let mut d_rh = vec![T::ZERO; nb * u];
+    let mut grads = grads;
+    let grads_p = GradPtrs::new(&mut grads);
     grads.dh0.fill(T::ZERO);
     let dh = SendPtr(grads.dh0.as_mut_ptr());
     let (states, gates) = (saved.states.as_ptr(), saved.gates.as_ptr());
@@ -185,6 +185,8 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let skipped = |row: usize| inp.mask.is_some_and(|m| m[row] == 0);
     for s in (0..nt).rev() {
         let (states, gates) = (SendPtr(states as *mut T), SendPtr(gates as *mut T));
+        // SAFETY: h_rec holds nb rows of units.
+        let h_prev = unsafe { step_h_prev(rnn, &inp, saved.states, s, h_rec.as_mut_ptr()) };
         // Stage 1: dL/dh of step s -> dz, dĥ and dh·z.
         rows(isa, nb, u, |b| unsafe {
             let row = b * nt + s;
@@ -194,7 +196,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
             }
             if skipped(row) {
                 // A skipped step passes its state gradient through, and its gates have none.
-                part_mut(pdg, row, gu).fill(T::ZERO);
+                part_mut(pdg, b, gu).fill(T::ZERO);
                 return;
             }
             let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states.get(), row - 1, u) };
@@ -208,15 +210,13 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
                 c_prev: &[],
                 dh: dh_b,
                 dc: &mut [],
-                dg_in: part_mut(pdg, row, gu),
+                dg_in: part_mut(pdg, b, gu),
                 dg_rec: &mut [],
             };
             backward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 2: dL/d(r⊙h) = dĥ·R_hᵀ, then dr and the part of dL/dh_rec through r⊙h.
-        unsafe {
-            times_rt(nb, u, pdg.get().add(s * gu + 2 * u), nt * gu, w.recurrent, 2 * u, u, d_rh.as_mut_ptr(), false)
-        };
+        unsafe { times_rt(nb, u, pdg.get().add(2 * u), gu, w.recurrent, 2 * u, u, d_rh.as_mut_ptr(), false) };
         rows(isa, nb, u, |b| unsafe {
             let row = b * nt + s;
             if skipped(row) {
@@ -228,43 +228,24 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
                 aux: &[],
                 h: &[],
                 h_prev: &[],
-                h_rec: part(h_rec.as_ptr(), row, u),
+                h_rec: std::slice::from_raw_parts(h_prev.at(b, 0), u),
                 c_prev: &[],
                 dh: &mut [],
                 dc: &mut [],
-                dg_in: part_mut(pdg, row, gu),
+                dg_in: part_mut(pdg, b, gu),
                 dg_rec: part_mut(pd_rh, b, u),
             };
             backward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 3: dL/dh_rec += [dz, dr]·R_zrᵀ; dL/dh_prev += dL/dh_rec (times the dropout factors).
-        unsafe { times_rt(nb, u, pdg.get().add(s * gu), nt * gu, w.recurrent, 0, 2 * u, d_rh.as_mut_ptr(), true) };
+        unsafe { times_rt(nb, u, pdg.get(), gu, w.recurrent, 0, 2 * u, d_rh.as_mut_ptr(), true) };
+        // The step's weight and input gradients, while its gate gradients are in cache.
+        // SAFETY: dg holds nb rows of G·units; the gradients are as checked.
+        unsafe { step_grads(rnn, &w, &inp, saved.aux, grads_p, s, s + 1 == nt, pdg.get(), pdg.get(), h_prev) };
         let d = unsafe { std::slice::from_raw_parts_mut(dh.get(), nb * u) };
         match inp.recurrent_scale {
             Some(k) => d.iter_mut().zip(&d_rh).zip(k).for_each(|((d, &g), &k)| *d += g * k),
             None => d.iter_mut().zip(&d_rh).for_each(|(d, &g)| *d += g),
         }
-    }
-    // Weight and input gradients over all batch·steps rows.
-    input_grads(rnn, w.kernel, inp.x, dg, grads.dx, grads.dkernel);
-    let rows_all = nb * nt;
-    let dr = grads.drecurrent.as_mut_ptr();
-    let gemm_t = |a: *const T, b: *const T, n: usize, c: *mut T| unsafe {
-        gemm::gemm(
-            u,
-            n,
-            rows_all,
-            MatPtr { ptr: a, rs: 1, cs: u as isize },
-            MatPtr { ptr: b, rs: gu as isize, cs: 1 },
-            c,
-            gu as isize,
-            1,
-            false,
-        )
-    };
-    gemm_t(h_rec.as_ptr(), dg.as_ptr(), 2 * u, dr);
-    gemm_t(saved.aux.as_ptr(), unsafe { dg.as_ptr().add(2 * u) }, u, unsafe { dr.add(2 * u) });
-    if let Some(db) = grads.dbias {
-        column_sums(dg, gu, db);
     }
 }
