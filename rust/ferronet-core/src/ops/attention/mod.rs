@@ -256,16 +256,21 @@ fn tile_dot_rows<M: MulAdd, T: VFloat, const R: usize>(
     j0: usize,
     s: &mut [[T; KT]; R],
 ) {
-    *s = [[T::ZERO; KT]; R];
+    // NOTE: the sums live in a local array, written to `s` once: accumulating in `s` itself made
+    // every step store all R·KT sums (the bounds checks' panic paths must see them), which
+    // bounded the loop by stores instead of multiply-adds.
+    let mut acc = [[T::ZERO; KT]; R];
+    let rows: [&[T]; R] = std::array::from_fn(|r| &xs[r * n..(r + 1) * n]);
     for c in 0..n {
         let col: &[T; KT] = arr(mt, c * ld + j0);
         for r in 0..R {
-            let xc = xs[r * n + c];
+            let xc = rows[r][c];
             for j in 0..KT {
-                s[r][j] = M::ma(xc, col[j], s[r][j]);
+                acc[r][j] = M::ma(xc, col[j], acc[r][j]);
             }
         }
     }
+    *s = acc;
 }
 
 /// `acc[u·d + c] += Σ_j w[u][j] · rows[(j0 + j)·d + c]` for `R` weight tiles and `R`
