@@ -48,6 +48,11 @@ impl<T: ConvFloat> Layout<'_, T> {
     fn corner(&self, g: &Conv2d, n: usize, oh: usize, ow: usize) -> usize {
         ((n * self.hp + oh * g.h.stride) * self.wp + ow * g.w.stride) * g.channels
     }
+
+    /// Offset of kernel row `kh`'s first tap from the window corner.
+    fn row_offset(&self, g: &Conv2d, kh: usize) -> isize {
+        self.offs[kh * g.w.size * g.channels]
+    }
 }
 
 /// Padded rows and columns of the layout the direct kernels read.
@@ -150,15 +155,11 @@ pub(crate) fn forward<T: ConvFloat>(
         if f <= tiles.nr1 { (tiles.nr1, tiles.narrow_fwd(ow_n)) } else { (tiles.nr, tiles.wide_fwd(ow_n)) };
     let panels = f.div_ceil(nr);
     // Full narrow tiles of a unit-stride 3-wide kernel run input-stationary where the ISA has such a tile.
-    let rows = if f <= tiles.nr1 && g.w.size == 3 && g.w.stride == 1 && g.w.dilation == 1 {
-        (tiles.rows1)(mr, g.channels)
-    } else {
-        None
-    };
+    let rows = if f <= tiles.nr1 && rows::fits(g) { (tiles.rows1)(mr, g.channels) } else { None };
     let y_ptr = SendPtr(y.as_mut_ptr());
     with_layout(g, x, |lay| {
         let row_offs: Vec<isize> = match rows {
-            Some(_) => (0..g.h.size).map(|r| lay.offs[r * g.w.size * g.channels]).collect(),
+            Some(_) => (0..g.h.size).map(|kh| lay.row_offset(g, kh)).collect(),
             None => Vec::new(),
         };
         with_scratch(Slot::PackB, |s| {
@@ -188,7 +189,8 @@ pub(crate) fn forward<T: ConvFloat>(
                             // it computed (tiles write without reading, and a pixel's sum does not
                             // depend on where its tile starts), so every tile is whole.
                             let ow0 = if ow0 + mr > ow_n && ow_n >= mr { ow_n - mr } else { ow0 };
-                            if let (Some(tile), true) = (rows, ow0 + mr <= ow_n) {
+                            let m = mr.min(ow_n - ow0);
+                            if let (Some(tile), true) = (rows, m == mr) {
                                 // SAFETY: as below; the tile is full and reads the same taps.
                                 unsafe {
                                     tile(
@@ -216,7 +218,7 @@ pub(crate) fn forward<T: ConvFloat>(
                                     if bias.is_some() { bp.as_ptr().add(q * nr) } else { std::ptr::null() },
                                     y_ptr.get().add(out + ow0 * f + q * nr),
                                     f as isize,
-                                    mr.min(ow_n - ow0),
+                                    m,
                                     cols,
                                 );
                             }
@@ -260,12 +262,9 @@ pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
     };
     let [_, oh_n, ow_n, _] = g.output_shape();
     // One vector of filters, a unit-stride 3-wide kernel: the input-stationary tile, where the ISA has one.
-    let rows_tile = tiles.wgrad_rows1.filter(|_| {
-        f == tiles.nr1
-            && (g.w.size, g.w.stride, g.w.dilation) == (3, 1, 1)
-            && g.channels.is_multiple_of(WGRAD_ROWS_CB)
-            && ow_n >= 2
-    });
+    let rows_tile = tiles
+        .wgrad_rows1
+        .filter(|_| f == tiles.nr1 && rows::fits(g) && g.channels.is_multiple_of(WGRAD_ROWS_CB) && ow_n >= 2);
     let total = g.batch * oh_n;
     let parts = (g.m() / WGRAD_MIN_PIXELS).clamp(1, WGRAD_PARTS).min(total.max(1));
     let per_part = total.div_ceil(parts);
@@ -298,7 +297,7 @@ pub(crate) fn weight_grad<T: ConvFloat>(g: &Conv2d, dy: &[T], x: &[T], dw: &mut 
                                     tile(
                                         rows,
                                         ow_n,
-                                        corner.offset(lay.offs[kh * 3 * c]).add(c0),
+                                        corner.offset(lay.row_offset(g, kh)).add(c0),
                                         a_rs,
                                         c,
                                         dy_run.as_ptr(),

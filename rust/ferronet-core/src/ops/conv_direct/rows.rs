@@ -7,7 +7,14 @@
 
 use crate::float::Float;
 use crate::gemm::store_tile;
+use crate::ops::conv2d::Conv2d;
 use crate::simd::Vector;
+
+/// Whether the input-stationary tiles take this geometry's kernel columns:
+/// 3 wide, unit stride, no dilation.
+pub(super) fn fits(g: &Conv2d) -> bool {
+    (g.w.size, g.w.stride, g.w.dilation) == (3, 1, 1)
+}
 
 /// `conv_rows(kh, a, row_offs, b, bias, c, rsc, n)`: a full narrow forward tile of
 /// `MR` consecutive output pixels of a unit-stride, undilated convolution with
