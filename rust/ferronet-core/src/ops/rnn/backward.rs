@@ -65,18 +65,25 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     if rnn.cell == Cell::GruResetBefore {
         return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
     }
-    // One step's gate gradients (input side, and recurrent side for GRU) and, with recurrent dropout,
-    // the states it started from as its product saw them, in buffers kept from call to call.
+    with_step_buffers(rnn, &inp, |dg_in, dg_rec, h_rec| {
+        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_rec)
+    })
+}
+
+/// Calls `f` with one step's buffers, kept from call to call: the gate
+/// gradients (`batch × G·units`; on the recurrent side too for GRU, else
+/// empty) and, with recurrent dropout, the state the step started from as its
+/// product saw it (`batch × units`, else empty; see [`step_h_prev`]).
+pub(super) fn with_step_buffers<T: Copy, R>(
+    rnn: &Rnn,
+    inp: &Inputs<'_, T>,
+    f: impl FnOnce(&mut [T], &mut [T], &mut [T]) -> R,
+) -> R {
     let (nb, gu, u) = (rnn.batch, rnn.gu(), rnn.units);
-    let gru = rnn.cell == Cell::Gru;
+    let rec = if rnn.cell == Cell::Gru { nb * gu } else { 0 };
+    let h = if inp.recurrent_scale.is_some() { nb * u } else { 0 };
     with_scratch(Slot::SeqA, |a| {
-        with_scratch(Slot::SeqB, |r| {
-            with_scratch(Slot::SeqC, |c| {
-                let (dg_in, dg_rec) = (a.slice::<T>(nb * gu), r.slice::<T>(if gru { nb * gu } else { 0 }));
-                let h_rec = c.slice::<T>(if inp.recurrent_scale.is_some() { nb * u } else { 0 });
-                through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg_in, dg_rec, h_rec)
-            })
-        })
+        with_scratch(Slot::SeqB, |r| with_scratch(Slot::SeqC, |c| f(a.slice(nb * gu), r.slice(rec), c.slice(h))))
     })
 }
 
@@ -88,7 +95,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     inp: Inputs<'_, T>,
     saved: Saved<'_, T>,
     d_states: &[T],
-    grads: Grads<'_, T>,
+    mut grads: Grads<'_, T>,
     dg_in: &mut [T],
     dg_rec: &mut [T],
     h_rec: &mut [T],
@@ -96,7 +103,6 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su) = (rnn.gu(), rnn.su());
     let gru = cell == Cell::Gru;
-    let mut grads = grads;
     let grads_p = GradPtrs::new(&mut grads);
     let (dh, dc) = (SendPtr(grads.dh0.as_mut_ptr()), grads.dc0.map(|d| SendPtr(d.as_mut_ptr())));
     let mut tmp = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
@@ -112,7 +118,6 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     let (pin, prec) =
         (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
     let rt = MatPtr { ptr: w.recurrent.as_ptr(), rs: 1, cs: gu as isize };
-
     let h_rec_p = h_rec.as_mut_ptr();
     let steps = |rt_packed: &gemm::PackedB<T>| {
         for s in (0..nt).rev() {

@@ -14,14 +14,13 @@
 //! recurrent dropout, `h` above is the dropped state in both products and the
 //! undropped one in `z⊙h`, as in the other cells.
 
-use super::backward::{step_grads, step_h_prev, GradPtrs};
+use super::backward::{step_grads, step_h_prev, with_step_buffers, GradPtrs};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
 use super::{part, part_mut, project_inputs, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::Isa;
-use crate::workspace::{with_scratch, Slot};
 
 /// `c = a·R[:, cols]` for a `(batch, units)` left factor with row stride `rs`.
 ///
@@ -151,13 +150,8 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    // One step's gate gradients and the state it started from (as its product saw it), in buffers
-    // kept from call to call.
-    with_scratch(Slot::SeqA, |a| {
-        with_scratch(Slot::SeqC, |c| {
-            let (dg, h_rec) = (a.slice::<T>(rnn.batch * rnn.gu()), c.slice::<T>(rnn.batch * rnn.units));
-            through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
-        })
+    with_step_buffers(rnn, &inp, |dg, _, h_rec| {
+        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
     })
 }
 
@@ -169,14 +163,13 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     inp: Inputs<'_, T>,
     saved: Saved<'_, T>,
     d_states: &[T],
-    grads: Grads<'_, T>,
+    mut grads: Grads<'_, T>,
     dg: &mut [T],
     h_rec: &mut [T],
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let gu = 3 * u;
     let mut d_rh = vec![T::ZERO; nb * u];
-    let mut grads = grads;
     let grads_p = GradPtrs::new(&mut grads);
     grads.dh0.fill(T::ZERO);
     let dh = SendPtr(grads.dh0.as_mut_ptr());
