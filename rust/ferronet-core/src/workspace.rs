@@ -53,16 +53,18 @@ pub(crate) enum Slot {
     RoundA = 4,
     RoundB = 5,
     RoundC = 6,
-    /// A recurrent layer's gate gradients (of one step, or of every step for
-    /// the reset-before GRU), input and recurrent side.
+    /// A recurrent layer's step buffers: its stacked weights or one step's
+    /// gate gradients (A), the stacked weights and their gradient (B), one
+    /// step's left factor `[x_s | h]` and its gradient (C).
     SeqA = 7,
     SeqB = 8,
-    /// The states a recurrent layer's step (or every step) started from.
     SeqC = 9,
+    /// A second packed right-hand factor held beside [`Slot::PackB`].
+    PackB2 = 10,
 }
 
 thread_local! {
-    static SLOTS: [Cell<Scratch>; 10] = Default::default();
+    static SLOTS: [Cell<Scratch>; 11] = Default::default();
 }
 
 /// Borrow this thread's buffer `slot` for the duration of `f`.

@@ -175,8 +175,8 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
     let r = o.rnn;
     let (b, t, u) = (r.batch, r.steps, r.units);
     let states = empty::<T>(py, &[b, t, r.cell.state_blocks() * u])?;
-    let gates = empty::<T>(py, &[b, t, r.cell.gates() * u])?;
-    let aux = empty::<T>(py, &[b, if r.cell == Cell::Simple { 0 } else { t }, u])?;
+    let gates = empty::<T>(py, &[t, b, r.cell.gates() * u])?;
+    let aux = empty::<T>(py, &[if r.cell == Cell::Simple { 0 } else { t }, b, u])?;
     unsafe {
         let (w, inp) = parts(&o);
         let (st, g, a) = (states.as_slice_mut()?, gates.as_slice_mut()?, aux.as_slice_mut()?);
@@ -187,7 +187,9 @@ fn forward_t<'py, T: GemmFloat + VFloat + Element>(
 
 /// Runs a recurrent layer over whole sequences: returns (states, gates, aux),
 /// states `(batch, steps, units)` (LSTM: `2·units`, h then c) after each step,
-/// and what `rnn_backward` needs. `cell` is 'simple_rnn', 'lstm', 'gru'
+/// and what `rnn_backward` needs: the activated gates `(steps, batch,
+/// G·units)` and aux `(steps, batch, units)` (empty for SimpleRNN), laid out
+/// step by step for the backward pass's reads. `cell` is 'simple_rnn', 'lstm', 'gru'
 /// (reset gate after the recurrent product, bias `(2, 3·units)`) or
 /// 'gru_reset_before' (before it, bias `(3·units,)`); mask is uint8 `(batch, steps)`;
 /// recurrent_scale multiplies h before the recurrent product.
@@ -243,8 +245,8 @@ fn backward_t<'py, T: GemmFloat + VFloat + Element>(
     let (su, gu) = (r.cell.state_blocks() * u, r.cell.gates() * u);
     // The saved buffers are read only, but copies are made if they are not C-contiguous.
     let states = operand::<T>(py, OP, "states", saved[0], &[b, t, su])?;
-    let gates = operand::<T>(py, OP, "gates", saved[1], &[b, t, gu])?;
-    let aux = operand::<T>(py, OP, "aux", saved[2], &[b, if r.cell == Cell::Simple { 0 } else { t }, u])?;
+    let gates = operand::<T>(py, OP, "gates", saved[1], &[t, b, gu])?;
+    let aux = operand::<T>(py, OP, "aux", saved[2], &[if r.cell == Cell::Simple { 0 } else { t }, b, u])?;
     let ds = operand::<T>(py, OP, "d_states", d_states, &[b, t, su])?;
     let dx = empty::<T>(py, &[b, t, f])?;
     let dk = empty::<T>(py, &[f, gu])?;

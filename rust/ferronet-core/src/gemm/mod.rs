@@ -364,9 +364,24 @@ impl<T: GemmFloat> PackedB<'_, T> {
 /// # Safety
 /// Every element of B must be valid for reads.
 pub unsafe fn with_packed_b<T: GemmFloat, R>(k: usize, n: usize, b: MatPtr<T>, f: impl FnOnce(&PackedB<T>) -> R) -> R {
+    with_packed_b_in(Slot::PackB, k, n, b, f)
+}
+
+/// [`with_packed_b`] into the packing buffer `slot` (a second B held at the
+/// same time takes [`Slot::PackB2`]).
+///
+/// # Safety
+/// As [`with_packed_b`].
+pub(crate) unsafe fn with_packed_b_in<T: GemmFloat, R>(
+    slot: Slot,
+    k: usize,
+    n: usize,
+    b: MatPtr<T>,
+    f: impl FnOnce(&PackedB<T>) -> R,
+) -> R {
     let spec = T::spec(simd::active());
     let (nr, kc_max, nc_max) = (spec.nr, spec.kc, spec.nc);
-    with_scratch(Slot::PackB, |scratch| {
+    with_scratch(slot, |scratch| {
         let total = k * n.next_multiple_of(nr).max(nr);
         let buf = scratch.slice::<T>(total);
         let base = SendPtr(buf.as_mut_ptr());

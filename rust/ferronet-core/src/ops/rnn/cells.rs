@@ -61,12 +61,15 @@ fn apply<M: MulAdd, T: VFloat>(act: Act, s: &mut [T]) {
     }
 }
 
-/// `dst[j] += a[j] + b[j]` (b optional).
+/// `dst[j] += a[j] + b[j]`, either term absent: `a` (the recurrent product)
+/// is empty when the step product already summed it into `dst`.
 #[inline(always)]
 fn add2<T: VFloat>(dst: &mut [T], a: &[T], b: Option<&[T]>) {
-    match b {
-        Some(b) => dst.iter_mut().zip(a).zip(b).for_each(|((d, &x), &y)| *d += x + y),
-        None => dst.iter_mut().zip(a).for_each(|(d, &x)| *d += x),
+    match (a.is_empty(), b) {
+        (true, None) => {}
+        (true, Some(b)) => dst.iter_mut().zip(b).for_each(|(d, &y)| *d += y),
+        (false, Some(b)) => dst.iter_mut().zip(a).zip(b).for_each(|((d, &x), &y)| *d += x + y),
+        (false, None) => dst.iter_mut().zip(a).for_each(|(d, &x)| *d += x),
     }
 }
 
@@ -105,6 +108,32 @@ pub(super) struct RowFwd<'a, T> {
     pub aux: &'a mut [T],
 }
 
+/// A GRU's new state `h = z⊙h_prev + (1−z)⊙ĥ`.
+#[inline(always)]
+fn blend<T: VFloat>(h: &mut [T], z: &[T], h_prev: &[T], hh: &[T]) {
+    for (((h, &z), &hp), &hh) in h.iter_mut().zip(z).zip(h_prev).zip(hh) {
+        *h = z * hp + (T::ONE - z) * hh;
+    }
+}
+
+/// An LSTM row's gates and new state from its pre-activations, in one pass:
+/// every value of a column is computed in registers and written once.
+#[inline(always)]
+fn lstm_state<M: MulAdd, T: VFloat>(act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
+    let (i, rest) = r.gates.split_at_mut(u);
+    let (f, rest) = rest.split_at_mut(u);
+    let (g, o) = rest.split_at_mut(u);
+    let gates = i.iter_mut().zip(f.iter_mut()).zip(g.iter_mut().zip(o.iter_mut()));
+    let state = r.c.iter_mut().zip(&r.c_prev[..u]).zip(r.aux.iter_mut().zip(r.h.iter_mut()));
+    for (((i, f), (g, o)), ((c, &cp), (t, h))) in gates.zip(state) {
+        let (iv, fv, gv, ov) = (ract.f::<M, T>(*i), ract.f::<M, T>(*f), act.f::<M, T>(*g), ract.f::<M, T>(*o));
+        (*i, *f, *g, *o) = (iv, fv, gv, ov);
+        *c = fv * cp + iv * gv;
+        *t = act.f::<M, T>(*c);
+        *h = ov * *t;
+    }
+}
+
 /// The forward step of one row: one vectorised pass per stage.
 #[inline(always)]
 fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowFwd<'_, T>) {
@@ -116,19 +145,10 @@ fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, 
         }
         Cell::Lstm => {
             add2(r.gates, r.rec, r.bias);
-            let (ifg, o) = r.gates.split_at_mut(3 * u);
-            let (i_f, g) = ifg.split_at_mut(2 * u);
-            apply::<M, T>(ract, i_f);
-            apply::<M, T>(act, g);
-            apply::<M, T>(ract, o);
-            let (i, f) = i_f.split_at(u);
-            for j in 0..u {
-                r.c[j] = f[j] * r.c_prev[j] + i[j] * g[j];
-            }
-            r.aux.copy_from_slice(r.c);
-            apply::<M, T>(act, r.aux);
-            for j in 0..u {
-                r.h[j] = o[j] * r.aux[j];
+            // NOTE: as in the backward pass, Keras' default pair gets a copy with the activations as constants.
+            match (act, ract) {
+                (Act::Tanh, Act::Sigmoid) => lstm_state::<M, T>(Act::Tanh, Act::Sigmoid, u, r),
+                _ => lstm_state::<M, T>(act, ract, u, r),
             }
         }
         Cell::Gru => {
@@ -142,16 +162,12 @@ fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, 
             add2(zr, &r.rec[..2 * u], None);
             apply::<M, T>(ract, zr);
             let rh = &r.rec[2 * u..];
-            let rg = &zr[u..];
-            for j in 0..u {
-                hh[j] += rg[j] * rh[j];
+            for ((d, &rg), &rh) in hh.iter_mut().zip(&zr[u..]).zip(rh) {
+                *d += rg * rh;
             }
             apply::<M, T>(act, hh);
             r.aux.copy_from_slice(rh);
-            let zg = &zr[..u];
-            for j in 0..u {
-                r.h[j] = zg[j] * r.h_prev[j] + (T::ONE - zg[j]) * hh[j];
-            }
+            blend(r.h, &zr[..u], r.h_prev, hh);
         }
         Cell::GruResetBefore => {
             let (zr, hh) = r.gates.split_at_mut(2 * u);
@@ -159,18 +175,14 @@ fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, 
                 Pass::Gates => {
                     add2(zr, &r.rec[..2 * u], r.bias.map(|b| &b[..2 * u]));
                     apply::<M, T>(ract, zr);
-                    let rg = &zr[u..];
-                    for j in 0..u {
-                        r.aux[j] = rg[j] * r.h_rec[j];
+                    for ((a, &rg), &h) in r.aux.iter_mut().zip(&zr[u..]).zip(r.h_rec) {
+                        *a = rg * h;
                     }
                 }
                 Pass::Candidate => {
                     add2(hh, &r.rec[..u], r.bias.map(|b| &b[2 * u..]));
                     apply::<M, T>(act, hh);
-                    let zg = &zr[..u];
-                    for j in 0..u {
-                        r.h[j] = zg[j] * r.h_prev[j] + (T::ONE - zg[j]) * hh[j];
-                    }
+                    blend(r.h, &zr[..u], r.h_prev, hh);
                 }
             }
         }
@@ -187,10 +199,13 @@ pub(super) struct RowBwd<'a, T> {
     /// Reset-before GRU: `h_prev` after recurrent dropout.
     pub h_rec: &'a [T],
     pub c_prev: &'a [T],
-    /// In: dL/dh of this step (state and output); out: the part of dL/dh_prev
-    /// that does not go through the recurrent product.
+    /// dL/d(this step's states) from the layer's output (`S·units`), added
+    /// to `dh` (and `dc`) first.
+    pub d_out: &'a [T],
+    /// In: dL/dh of this step through the next one; out: the part of
+    /// dL/dh_prev that does not go through the recurrent product.
     pub dh: &'a mut [T],
-    /// LSTM: in dL/dc of this step, out dL/dc_prev.
+    /// LSTM: in dL/dc of this step through the next one, out dL/dc_prev.
     pub dc: &'a mut [T],
     /// Out: gradients of the pre-activations on the input side (`x·W + b`).
     /// (LSTM reads `activation(c)` from `aux`.)
@@ -218,7 +233,7 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
     match cell {
         Cell::Simple => {
             for j in 0..u {
-                r.dg_in[j] = r.dh[j] * act.slope(r.h[j]);
+                r.dg_in[j] = (r.dh[j] + r.d_out[j]) * act.slope(r.h[j]);
                 r.dh[j] = T::ZERO;
             }
         }
@@ -226,8 +241,8 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
             for j in 0..u {
                 let (i, f, g, o) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j], r.gates[3 * u + j]);
                 let tc = r.aux[j];
-                let dh = r.dh[j];
-                let dct = r.dc[j] + dh * o * act.slope(tc);
+                let dh = r.dh[j] + r.d_out[j];
+                let dct = r.dc[j] + r.d_out[u + j] + dh * o * act.slope(tc);
                 r.dg_in[j] = dct * g * ract.slope(i);
                 r.dg_in[u + j] = dct * r.c_prev[j] * ract.slope(f);
                 r.dg_in[2 * u + j] = dct * i * act.slope(g);
@@ -239,7 +254,7 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
         Cell::Gru => {
             for j in 0..u {
                 let (zg, rg, hh) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j]);
-                let dh = r.dh[j];
+                let dh = r.dh[j] + r.d_out[j];
                 let dz = dh * (r.h_prev[j] - hh) * ract.slope(zg);
                 let dhh = dh * (T::ONE - zg) * act.slope(hh);
                 let dr = dhh * r.aux[j] * ract.slope(rg);
@@ -257,7 +272,7 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
             Pass::Gates => {
                 for j in 0..u {
                     let (zg, hh) = (r.gates[j], r.gates[2 * u + j]);
-                    let dh = r.dh[j];
+                    let dh = r.dh[j] + r.d_out[j];
                     r.dg_in[j] = dh * (r.h_prev[j] - hh) * ract.slope(zg);
                     r.dg_in[2 * u + j] = dh * (T::ONE - zg) * act.slope(hh);
                     r.dh[j] = dh * zg;

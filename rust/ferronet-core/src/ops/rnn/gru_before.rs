@@ -14,9 +14,9 @@
 //! recurrent dropout, `h` above is the dropped state in both products and the
 //! undropped one in `z⊙h`, as in the other cells.
 
-use super::backward::{step_grads, step_h_prev, with_step_buffers, GradPtrs};
+use super::backward::{bias_sums, scatter_back, step_grads, with_step_buffers, GradPtrs, StepBuffers};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
-use super::{part, part_mut, project_inputs, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
+use super::{gather_step, part, part_mut, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
@@ -63,8 +63,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
     saved: Saved<'_, T>,
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
-    let gu = 3 * u;
-    project_inputs(rnn, w.kernel, inp.x, saved.gates);
+    let (gu, nf) = (3 * u, rnn.features);
     let mut rec = vec![T::ZERO; nb * 2 * u];
     let mut cand = vec![T::ZERO; nb * u];
     let mut dropped = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
@@ -82,14 +81,19 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
             }
             (hr, hr_rs) = (dropped.as_ptr(), u);
         }
-        // Stage 1: h·R_zr for the whole batch, then z, r and r⊙h per row.
-        unsafe { times_r(nb, u, hr, hr_rs, w.recurrent, 0, 2 * u, rec.as_mut_ptr()) };
+        // Stage 1: x_s·W and h·R_zr for the whole batch, then z, r and r⊙h per row.
+        unsafe {
+            let x_s = MatPtr { ptr: inp.x.as_ptr().add(s * nf), rs: (nt * nf) as isize, cs: 1 };
+            let wk = MatPtr { ptr: w.kernel.as_ptr(), rs: gu as isize, cs: 1 };
+            gemm::gemm(nb, gu, nf, x_s, wk, gates.get().add(s * nb * gu), gu as isize, 1, false);
+            times_r(nb, u, hr, hr_rs, w.recurrent, 0, 2 * u, rec.as_mut_ptr());
+        }
         let (rec_p, prev, hr) = (SendPtr(rec.as_mut_ptr()), SendPtr(prev as *mut T), SendPtr(hr as *mut T));
         rows(isa, nb, 2 * u, |b| unsafe {
-            let row = b * nt + s;
+            let (row, srow) = (b * nt + s, s * nb + b);
             let h_prev = row_at(prev.get(), b, prev_rs, u);
-            let g = part_mut(gates, row, gu);
-            let a = part_mut(aux, row, u);
+            let g = part_mut(gates, srow, gu);
+            let a = part_mut(aux, srow, u);
             if inp.mask.is_some_and(|m| m[row] == 0) {
                 // A skipped step: the state goes through unchanged.
                 part_mut(states, row, u).copy_from_slice(h_prev);
@@ -115,7 +119,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
             forward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 2: (r⊙h)·R_h (skipped rows have r⊙h = 0), then ĥ and the new state per row.
-        unsafe { times_r(nb, u, aux.get().add(s * u), nt * u, w.recurrent, 2 * u, u, cand.as_mut_ptr()) };
+        unsafe { times_r(nb, u, aux.get().add(s * nb * u), u, w.recurrent, 2 * u, u, cand.as_mut_ptr()) };
         let cand_p = SendPtr(cand.as_mut_ptr());
         rows(isa, nb, u, |b| unsafe {
             let row = b * nt + s;
@@ -125,7 +129,7 @@ pub(super) fn forward<M: MulAdd, T: GemmFloat + VFloat>(
             let h_prev = row_at(prev.get(), b, prev_rs, u);
             let r = RowFwd {
                 pass: Pass::Candidate,
-                gates: part_mut(gates, row, gu),
+                gates: part_mut(gates, s * nb + b, gu),
                 rec: part_mut(cand_p, b, u),
                 bias: w.bias,
                 rec_bias: None,
@@ -150,9 +154,7 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    with_step_buffers(rnn, &inp, |dg, _, h_rec| {
-        through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, dg, h_rec)
-    })
+    with_step_buffers(rnn, |bufs| through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, bufs))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -164,12 +166,11 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     saved: Saved<'_, T>,
     d_states: &[T],
     mut grads: Grads<'_, T>,
-    dg: &mut [T],
-    h_rec: &mut [T],
+    bufs: StepBuffers<'_, T>,
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let gu = 3 * u;
-    let mut d_rh = vec![T::ZERO; nb * u];
+    let StepBuffers { dg_in: dg, left: h_rec, d_left: d_rh, .. } = bufs;
     let grads_p = GradPtrs::new(&mut grads);
     grads.dh0.fill(T::ZERO);
     let dh = SendPtr(grads.dh0.as_mut_ptr());
@@ -179,28 +180,29 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
     for s in (0..nt).rev() {
         let (states, gates) = (SendPtr(states as *mut T), SendPtr(gates as *mut T));
         // SAFETY: h_rec holds nb rows of units.
-        let h_prev = unsafe { step_h_prev(rnn, &inp, saved.states, s, h_rec.as_mut_ptr()) };
+        unsafe { gather_step(rnn, &inp, states.get(), s, 0..nb, false, h_rec) };
+        let h_rec_p = SendPtr(h_rec.as_mut_ptr());
         // Stage 1: dL/dh of step s -> dz, dĥ and dh·z.
         rows(isa, nb, u, |b| unsafe {
             let row = b * nt + s;
             let dh_b = part_mut(dh, b, u);
-            for (d, &g) in dh_b.iter_mut().zip(part(d_states.as_ptr(), row, u)) {
-                *d += g;
-            }
+            let d_out = part(d_states.as_ptr(), row, u);
             if skipped(row) {
                 // A skipped step passes its state gradient through, and its gates have none.
+                dh_b.iter_mut().zip(d_out).for_each(|(d, &g)| *d += g);
                 part_mut(pdg, b, gu).fill(T::ZERO);
                 return;
             }
             let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states.get(), row - 1, u) };
             let r = RowBwd {
                 pass: Pass::Gates,
-                gates: part(gates.get(), row, gu),
+                gates: part(gates.get(), s * nb + b, gu),
                 aux: &[],
                 h: &[],
                 h_prev,
                 h_rec: &[],
                 c_prev: &[],
+                d_out,
                 dh: dh_b,
                 dc: &mut [],
                 dg_in: part_mut(pdg, b, gu),
@@ -209,7 +211,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
             backward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 2: dL/d(r⊙h) = dĥ·R_hᵀ, then dr and the part of dL/dh_rec through r⊙h.
-        unsafe { times_rt(nb, u, pdg.get().add(2 * u), gu, w.recurrent, 2 * u, u, d_rh.as_mut_ptr(), false) };
+        unsafe { times_rt(nb, u, pdg.get().add(2 * u), gu, w.recurrent, 2 * u, u, pd_rh.get(), false) };
         rows(isa, nb, u, |b| unsafe {
             let row = b * nt + s;
             if skipped(row) {
@@ -217,12 +219,13 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
             }
             let r = RowBwd {
                 pass: Pass::Candidate,
-                gates: part(gates.get(), row, gu),
+                gates: part(gates.get(), s * nb + b, gu),
                 aux: &[],
                 h: &[],
                 h_prev: &[],
-                h_rec: std::slice::from_raw_parts(h_prev.at(b, 0), u),
+                h_rec: part(h_rec_p.get(), b, u),
                 c_prev: &[],
+                d_out: &[],
                 dh: &mut [],
                 dc: &mut [],
                 dg_in: part_mut(pdg, b, gu),
@@ -231,14 +234,15 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
             backward_on::<M, T>(isa, cell, act, ract, u, r);
         });
         // Stage 3: dL/dh_rec += [dz, dr]·R_zrᵀ; dL/dh_prev += dL/dh_rec (times the dropout factors).
-        unsafe { times_rt(nb, u, pdg.get(), gu, w.recurrent, 0, 2 * u, d_rh.as_mut_ptr(), true) };
+        unsafe { times_rt(nb, u, pdg.get(), gu, w.recurrent, 0, 2 * u, pd_rh.get(), true) };
         // The step's weight and input gradients, while its gate gradients are in cache.
         // SAFETY: dg holds nb rows of G·units; the gradients are as checked.
-        unsafe { step_grads(rnn, &w, &inp, saved.aux, grads_p, s, s + 1 == nt, pdg.get(), pdg.get(), h_prev) };
-        let d = unsafe { std::slice::from_raw_parts_mut(dh.get(), nb * u) };
-        match inp.recurrent_scale {
-            Some(k) => d.iter_mut().zip(&d_rh).zip(k).for_each(|((d, &g), &k)| *d += g * k),
-            None => d.iter_mut().zip(&d_rh).for_each(|(d, &g)| *d += g),
+        unsafe {
+            let first = s + 1 == nt;
+            let h_prev_t = MatPtr { ptr: h_rec_p.get() as *const T, rs: 1, cs: u as isize };
+            step_grads(rnn, &w, &inp, saved.aux.as_ptr(), grads_p, s, first, pdg.get(), pdg.get(), h_prev_t);
+            bias_sums(rnn, grads_p, first, pdg.get(), pdg.get());
+            scatter_back(rnn, &inp, s, d_rh, None, dh.get());
         }
     }
 }

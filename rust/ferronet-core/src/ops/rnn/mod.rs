@@ -1,21 +1,26 @@
 //! Recurrent layers (SimpleRNN, LSTM, GRU) over whole sequences, forward and
 //! backpropagation through time.
 //!
-//! Forward: the input projection of every step, `X·W` for all `batch·steps`
-//! rows, is one GEMM; then each step runs one GEMM for the recurrent product
-//! `h·R` followed by one element-wise pass per batch row ([`cells`]) that
-//! adds the biases, applies the gate non-linearities and writes the new
-//! state. Saved for backward: the states (`h`, and `c` for LSTM), the
-//! activated gates and, for GRU, the recurrent part of the candidate.
+//! Forward: each step runs one GEMM, `[x_s | h]·[W; R]` (the input and
+//! recurrent products summed in one product, `W` and `R` stacked and packed
+//! once for all steps), straight into the step's block of the saved gates,
+//! followed by one element-wise pass per batch row ([`cells`]) that adds the
+//! bias, applies the gate non-linearities and writes the new state. A batch
+//! row's steps depend only on its own earlier steps, so each thread runs the
+//! whole sequence for its block of rows, with no wait between steps. GRU
+//! keeps `x_s·W` and `h·R` apart (its candidate takes `r ⊙ (h·R_h)`): two
+//! products per step. Saved for backward: the states (`h`, and `c` for LSTM),
+//! the activated gates and, for GRU, the recurrent part of the candidate,
+//! the last two step-major so a step's rows are one contiguous block (read
+//! back row by row from batch-major buffers, they came from memory at the
+//! latency of a cache miss per row).
 //!
 //! Backward walks the steps in reverse: one element-wise pass per row turns
-//! dL/dh (and dL/dc) into the step's gate gradients, and one GEMM sends them
-//! through `R` to the previous state. While those gate gradients (one step's,
-//! `batch × G·units`) are in cache, the step adds its share of the weight
-//! gradients, `dW += x_sᵀ·dG`, `dR += h_prevᵀ·dG`, the bias column sums, and
-//! writes `dx_s = dG·Wᵀ`: no array of every step's gate gradients is stored
-//! and read back (that was 13 MB, read three times, for a 128-unit LSTM over
-//! 100 steps of 64 sequences).
+//! dL/dh (and dL/dc) into the step's gate gradients `dG`; then, while those
+//! (one step's, `batch × G·units`) are in cache, `d[W; R] += [x_s | h]ᵀ·dG`
+//! and `[dx_s | dh_prev] = dG·[W; R]ᵀ` (GRU: the same products with its two
+//! sides apart) and the bias column sums. No array of every step's gate
+//! gradients is stored and read back.
 //!
 //! The reset-before GRU (Keras' `reset_after=False`) needs `r` before its
 //! candidate's recurrent product, so its step runs two GEMMs ([`gru_before`]):
@@ -40,6 +45,8 @@ use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
+use crate::workspace::{with_scratch, Slot};
+use std::ops::Range;
 pub use backward::rnn_backward;
 use cells::{forward_on, Pass, RowFwd};
 
@@ -160,9 +167,10 @@ pub struct Inputs<'a, T> {
 pub struct Saved<'a, T> {
     /// `(batch, steps, S·units)`: `h` after each step, then `c` for LSTM.
     pub states: &'a mut [T],
-    /// `(batch, steps, G·units)`: the activated gates.
+    /// `(steps, batch, G·units)`: the activated gates, step-major so that
+    /// each step's rows are one block for the backward pass's reads.
     pub gates: &'a mut [T],
-    /// `(batch, steps, units)`: LSTM `activation(c)`, GRU the recurrent part
+    /// `(steps, batch, units)`: LSTM `activation(c)`, GRU the recurrent part
     /// of the candidate, reset-before GRU `r⊙h`. Empty for SimpleRNN.
     pub aux: &'a mut [T],
 }
@@ -293,22 +301,45 @@ pub(super) unsafe fn part_mut<'a, T>(p: SendPtr<T>, i: usize, n: usize) -> &'a m
     std::slice::from_raw_parts_mut(p.get().add(i * n), n)
 }
 
-/// The input projection of every step, `gates = x·W`: one GEMM over
-/// `batch·steps` rows.
-pub(super) fn project_inputs<T: GemmFloat>(rnn: &Rnn, kernel: &[T], x: &[T], gates: &mut [T]) {
-    let (rows, gu, nf) = (rnn.batch * rnn.steps, rnn.gu(), rnn.features);
-    unsafe {
-        gemm::gemm(
-            rows,
-            gu,
-            nf,
-            MatPtr { ptr: x.as_ptr(), rs: nf as isize, cs: 1 },
-            MatPtr { ptr: kernel.as_ptr(), rs: gu as isize, cs: 1 },
-            gates.as_mut_ptr(),
-            gu as isize,
-            1,
-            false,
-        );
+/// `[W; R]`, `(features + units) × G·units`: the right factor of the fused
+/// step product `[x_s | h]·[W; R]` of the cells whose input and recurrent
+/// sums are one sum (all but the GRUs).
+pub(super) fn stack_weights<T: Copy>(w: &Weights<'_, T>, out: &mut [T]) {
+    let (k, r) = out.split_at_mut(w.kernel.len());
+    k.copy_from_slice(w.kernel);
+    r.copy_from_slice(w.recurrent);
+}
+
+/// Batch rows `rows` of step `s`'s left factor, written to `out`: `[x_s |
+/// h_prev]` with `with_x`, else `h_prev` alone, where `h_prev` is the state
+/// the step starts from as its recurrent product sees it (times the
+/// recurrent dropout factors when there are any).
+///
+/// # Safety
+/// `states` is the forward pass's `(batch, steps, S·units)` buffer, written
+/// up to step `s - 1` for these rows; `out` holds `rows.len()` rows of
+/// `features + units` (`with_x`) or `units` values.
+pub(super) unsafe fn gather_step<T: Copy + std::ops::Mul<Output = T>>(
+    rnn: &Rnn,
+    inp: &Inputs<'_, T>,
+    states: *const T,
+    s: usize,
+    rows: Range<usize>,
+    with_x: bool,
+    out: &mut [T],
+) {
+    let (nt, nf, u, su) = (rnn.steps, rnn.features, rnn.units, rnn.su());
+    let width = if with_x { nf + u } else { u };
+    for (o, b) in out.chunks_exact_mut(width).zip(rows) {
+        let (ox, oh) = o.split_at_mut(width - u);
+        if with_x {
+            ox.copy_from_slice(part(inp.x.as_ptr(), b * nt + s, nf));
+        }
+        let h = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { row_at(states, b * nt + s - 1, su, u) };
+        match inp.recurrent_scale {
+            None => oh.copy_from_slice(h),
+            Some(k) => oh.iter_mut().zip(h).zip(&k[b * u..(b + 1) * u]).for_each(|((o, &h), &k)| *o = h * k),
+        }
     }
 }
 
@@ -330,6 +361,23 @@ pub fn rnn_forward<T: GemmFloat + VFloat>(
     Ok(())
 }
 
+/// The step products' right factors, packed once for all steps: `[W; R]`
+/// for the cells with one sum, `W` and `R` apart for GRU (its candidate
+/// takes `r ⊙ (h·R_h)`).
+#[derive(Clone, Copy)]
+enum Factors<'a, T> {
+    Stacked(&'a gemm::PackedB<'a, T>),
+    Split(&'a gemm::PackedB<'a, T>, &'a gemm::PackedB<'a, T>),
+}
+
+/// The forward pass's output buffers.
+#[derive(Clone, Copy)]
+struct Out<T> {
+    states: SendPtr<T>,
+    gates: SendPtr<T>,
+    aux: SendPtr<T>,
+}
+
 fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
     isa: Isa,
     rnn: &Rnn,
@@ -340,71 +388,106 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
     if rnn.cell == Cell::GruResetBefore {
         return gru_before::forward::<M, T>(isa, rnn, w, inp, saved);
     }
-    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
-    let (gu, su) = (rnn.gu(), rnn.su());
+    let (nf, u, gu) = (rnn.features, rnn.units, rnn.gu());
+    let out = Out {
+        states: SendPtr(saved.states.as_mut_ptr()),
+        gates: SendPtr(saved.gates.as_mut_ptr()),
+        aux: SendPtr(saved.aux.as_mut_ptr()),
+    };
+    let run = |f: Factors<'_, T>| by_rows(rnn, |rows| unsafe { steps_on_rows::<M, T>(isa, rnn, &w, &inp, out, f, rows) });
+    // SAFETY (of the packings): W is features × G·units and R units × G·units, as checked.
+    if rnn.cell == Cell::Gru {
+        let wk = MatPtr { ptr: w.kernel.as_ptr(), rs: gu as isize, cs: 1 };
+        let rk = MatPtr { ptr: w.recurrent.as_ptr(), rs: gu as isize, cs: 1 };
+        unsafe {
+            gemm::with_packed_b(nf, gu, wk, |wp| {
+                gemm::with_packed_b_in(Slot::PackB2, u, gu, rk, |rp| run(Factors::Split(wp, rp)))
+            })
+        }
+    } else {
+        with_scratch(Slot::SeqA, |buf| {
+            let wr = buf.slice::<T>((nf + u) * gu);
+            stack_weights(&w, wr);
+            let m = MatPtr { ptr: wr.as_ptr(), rs: gu as isize, cs: 1 };
+            unsafe { gemm::with_packed_b(nf + u, gu, m, |p| run(Factors::Stacked(p))) }
+        })
+    }
+}
+
+/// Runs `f(rows)` over the batch in blocks of rows, one per thread. A batch
+/// row's steps depend only on its own earlier steps, so the threads run the
+/// whole sequence without waiting for each other at every step. Blocks are
+/// multiples of 8 rows, and a row's sums do not depend on its block.
+fn by_rows(rnn: &Rnn, f: impl Fn(Range<usize>) + Sync) {
+    let nb = rnn.batch;
+    let work = nb * rnn.steps * rnn.gu() * (rnn.features + rnn.units);
+    let threads = if crate::parallel::worth_parallel(work, 1 << 21) { crate::parallel::num_threads() } else { 1 };
+    let per = nb.div_ceil(threads).next_multiple_of(8);
+    crate::parallel::for_each(nb.div_ceil(per), |i| f(i * per..nb.min((i + 1) * per)));
+}
+
+/// Every step of the batch rows `rows`: the step product into the step's
+/// gates, then the cells, one row at a time.
+///
+/// # Safety
+/// `out` addresses the checked saved buffers of `rnn`; no other thread
+/// touches these rows.
+#[allow(clippy::too_many_arguments)]
+unsafe fn steps_on_rows<M: MulAdd, T: GemmFloat + VFloat>(
+    isa: Isa,
+    rnn: &Rnn,
+    w: &Weights<'_, T>,
+    inp: &Inputs<'_, T>,
+    out: Out<T>,
+    f: Factors<'_, T>,
+    rows: Range<usize>,
+) {
+    let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, features: nf, units: u } = *rnn;
+    let (gu, su, m, r0) = (rnn.gu(), rnn.su(), rows.len(), rows.start);
+    let fused = matches!(f, Factors::Stacked(_));
+    let width = if fused { nf + u } else { u };
     let (bias, rec_bias) = match (cell, w.bias) {
         (Cell::Gru, Some(b)) => (Some(&b[..gu]), Some(&b[gu..])),
         (_, b) => (b, None),
     };
-    project_inputs(rnn, w.kernel, inp.x, saved.gates);
-    let mut rec = vec![T::ZERO; nb * gu];
-    let mut dropped = vec![T::ZERO; if inp.recurrent_scale.is_some() { nb * u } else { 0 }];
-    let (states, gates, aux) =
-        (SendPtr(saved.states.as_mut_ptr()), SendPtr(saved.gates.as_mut_ptr()), SendPtr(saved.aux.as_mut_ptr()));
-    let zeros = vec![T::ZERO; u];
-    let r_mat = MatPtr { ptr: w.recurrent.as_ptr(), rs: gu as isize, cs: 1 };
-    let steps = |r_packed: &gemm::PackedB<T>| {
+    with_scratch(Slot::SeqC, |buf| {
+        let (left, rec) = buf.slice::<T>(m * (width + if fused { 0 } else { gu })).split_at_mut(m * width);
+        let a = MatPtr { ptr: left.as_ptr(), rs: width as isize, cs: 1 };
         for s in 0..nt {
-            // h_prev (and c_prev): the initial state, or row (b, s-1) of `states`.
-            let (prev, prev_rs) = if s == 0 {
-                (inp.h0.as_ptr(), u)
-            } else {
-                (unsafe { states.get().add((s - 1) * su) } as *const T, nt * su)
-            };
-            let mut a = MatPtr { ptr: prev, rs: prev_rs as isize, cs: 1 };
-            if let Some(scale) = inp.recurrent_scale {
-                for b in 0..nb {
-                    for j in 0..u {
-                        dropped[b * u + j] = unsafe { *prev.add(b * prev_rs + j) } * scale[b * u + j];
-                    }
+            // Stage 1: the step product of these rows, into the step's gates (and `rec` for GRU).
+            gather_step(rnn, inp, out.states.get(), s, rows.clone(), fused, left);
+            let g_s = out.gates.get().add((s * nb + r0) * gu);
+            match f {
+                Factors::Stacked(p) => gemm::gemm_packed(m, a, p, g_s, gu as isize, 1, false),
+                Factors::Split(wp, rp) => {
+                    let x_s = MatPtr { ptr: inp.x.as_ptr().add((r0 * nt + s) * nf), rs: (nt * nf) as isize, cs: 1 };
+                    gemm::gemm_packed(m, x_s, wp, g_s, gu as isize, 1, false);
+                    gemm::gemm_packed(m, a, rp, rec.as_mut_ptr(), gu as isize, 1, false);
                 }
-                a = MatPtr { ptr: dropped.as_ptr(), rs: u as isize, cs: 1 };
             }
-            // LOOP over steps, stage 1: the recurrent product of the whole batch, R packed once.
-            // SAFETY: `a` has nb rows of `units` values and `rec` nb rows of G·units.
-            unsafe { step_product(nb, a, r_packed, rec.as_mut_ptr(), gu, false) };
             // Stage 2: gates and new state, one row at a time.
-            let rec_p = SendPtr(rec.as_mut_ptr());
-            let zeros = &zeros;
-            let prev = SendPtr(prev as *mut T);
-            rows(isa, nb, gu, |b| unsafe {
-                let row = b * nt + s;
-                let prev = prev.get() as *const T;
-                let h_prev = row_at(prev, b, prev_rs, u);
-                let c_prev = if cell != Cell::Lstm {
-                    &zeros[..]
-                } else if s == 0 {
-                    part(inp.c0.unwrap_or(&[]).as_ptr(), b, u)
-                } else {
-                    &row_at(prev, b, prev_rs, 2 * u)[u..]
+            for (i, b) in rows.clone().enumerate() {
+                let (row, srow) = (b * nt + s, s * nb + b);
+                let prev = if s == 0 { None } else { Some(part(out.states.get(), row - 1, su)) };
+                let h_prev = prev.map_or_else(|| part(inp.h0.as_ptr(), b, u), |p| &p[..u]);
+                let c_prev = match (cell, prev) {
+                    (Cell::Lstm, Some(p)) => &p[u..],
+                    (Cell::Lstm, None) => part(inp.c0.unwrap_or(&[]).as_ptr(), b, u),
+                    _ => &[],
                 };
-                let st = part_mut(states, row, su);
-                let g = part_mut(gates, row, gu);
+                let st = part_mut(out.states, row, su);
+                let g = part_mut(out.gates, srow, gu);
+                let aux = if cell != Cell::Simple { part_mut(out.aux, srow, u) } else { &mut [] };
                 if inp.mask.is_some_and(|m| m[row] == 0) {
                     // A skipped step: the state goes through unchanged.
                     st[..u].copy_from_slice(h_prev);
-                    if cell == Cell::Lstm {
-                        st[u..].copy_from_slice(c_prev);
-                    }
+                    st[u..].copy_from_slice(c_prev);
                     g.fill(T::ZERO);
-                    if cell != Cell::Simple {
-                        part_mut(aux, row, u).fill(T::ZERO);
-                    }
-                    return;
+                    aux.fill(T::ZERO);
+                    continue;
                 }
                 let (h, c) = st.split_at_mut(u);
-                let aux_row = if cell != Cell::Simple { part_mut(aux, row, u) } else { &mut [] };
-                let rec = part_mut(rec_p, b, gu);
+                let rec = if fused { &mut [][..] } else { &mut rec[i * gu..(i + 1) * gu] };
                 let r = RowFwd {
                     pass: Pass::Gates,
                     gates: g,
@@ -416,14 +499,12 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
                     c_prev,
                     h,
                     c,
-                    aux: aux_row,
+                    aux,
                 };
                 forward_on::<M, T>(isa, cell, act, ract, u, r);
-            });
+            }
         }
-    };
-    // SAFETY: R is units × G·units, as checked.
-    unsafe { gemm::with_packed_b(u, gu, r_mat, steps) }
+    })
 }
 
 /// `C (+)= A·B` for the `nb` batch rows of one step against a B packed once
