@@ -137,7 +137,8 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
         }
     }
     let StepBuffers { dg_in, dg_rec, left, d_left, wr, dwr } = bufs;
-    let (pin, prec) = (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
+    let (pin, prec) =
+        (SendPtr(dg_in.as_mut_ptr()), SendPtr(if gru { dg_rec.as_mut_ptr() } else { dg_in.as_mut_ptr() }));
     // The right factor of the products that send the gate gradients back: [W; R]ᵀ, or Rᵀ for GRU.
     let back = if fused {
         stack_weights(&w, wr);
@@ -323,7 +324,13 @@ pub(super) unsafe fn step_grads<T: GemmFloat>(
 ///
 /// # Safety
 /// As [`step_grads`].
-pub(super) unsafe fn bias_sums<T: GemmFloat>(rnn: &Rnn, g: GradPtrs<T>, first: bool, dg_in: *const T, dg_rec: *const T) {
+pub(super) unsafe fn bias_sums<T: GemmFloat>(
+    rnn: &Rnn,
+    g: GradPtrs<T>,
+    first: bool,
+    dg_in: *const T,
+    dg_rec: *const T,
+) {
     if g.dbias.is_null() {
         return;
     }

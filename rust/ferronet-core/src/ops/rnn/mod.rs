@@ -46,9 +46,9 @@ use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
 use crate::workspace::{with_scratch, Slot};
-use std::ops::Range;
 pub use backward::rnn_backward;
 use cells::{forward_on, Pass, RowFwd};
+use std::ops::Range;
 
 const OP_F: &str = "rnn_forward";
 
@@ -394,7 +394,8 @@ fn forward_with<M: MulAdd, T: GemmFloat + VFloat>(
         gates: SendPtr(saved.gates.as_mut_ptr()),
         aux: SendPtr(saved.aux.as_mut_ptr()),
     };
-    let run = |f: Factors<'_, T>| by_rows(rnn, |rows| unsafe { steps_on_rows::<M, T>(isa, rnn, &w, &inp, out, f, rows) });
+    let run =
+        |f: Factors<'_, T>| by_rows(rnn, |rows| unsafe { steps_on_rows::<M, T>(isa, rnn, &w, &inp, out, f, rows) });
     // SAFETY (of the packings): W is features × G·units and R units × G·units, as checked.
     if rnn.cell == Cell::Gru {
         let wk = MatPtr { ptr: w.kernel.as_ptr(), rs: gu as isize, cs: 1 };
