@@ -189,6 +189,23 @@ fn forward_row<M: MulAdd, T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, 
     }
 }
 
+/// The first `N` `u`-wide blocks of `s`, each exactly `u` long: loops
+/// indexing them by `j < u` carry no bounds checks and vectorise.
+#[inline(always)]
+fn blocks<T, const N: usize>(s: &[T], u: usize) -> [&[T]; N] {
+    std::array::from_fn(|k| &s[k * u..(k + 1) * u])
+}
+
+/// [`blocks`] of a mutable slice.
+#[inline(always)]
+fn blocks_mut<T, const N: usize>(mut s: &mut [T], u: usize) -> [&mut [T]; N] {
+    std::array::from_fn(|_| {
+        let (block, rest) = std::mem::take(&mut s).split_at_mut(u);
+        s = rest;
+        block
+    })
+}
+
 /// One row's backward inputs and outputs.
 pub(super) struct RowBwd<'a, T> {
     pub pass: Pass,
@@ -238,33 +255,34 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
             }
         }
         Cell::Lstm => {
+            let [i, f, g, o] = blocks::<T, 4>(r.gates, u);
+            let [di, df, dg, d_o] = blocks_mut::<T, 4>(r.dg_in, u);
+            let [dh_out, dc_out] = blocks::<T, 2>(r.d_out, u);
+            let (tc, c_prev, dh, dc) = (&r.aux[..u], &r.c_prev[..u], &mut r.dh[..u], &mut r.dc[..u]);
             for j in 0..u {
-                let (i, f, g, o) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j], r.gates[3 * u + j]);
-                let tc = r.aux[j];
-                let dh = r.dh[j] + r.d_out[j];
-                let dct = r.dc[j] + r.d_out[u + j] + dh * o * act.slope(tc);
-                r.dg_in[j] = dct * g * ract.slope(i);
-                r.dg_in[u + j] = dct * r.c_prev[j] * ract.slope(f);
-                r.dg_in[2 * u + j] = dct * i * act.slope(g);
-                r.dg_in[3 * u + j] = dh * tc * ract.slope(o);
-                r.dc[j] = dct * f;
-                r.dh[j] = T::ZERO;
+                let dhj = dh[j] + dh_out[j];
+                let dct = dc[j] + dc_out[j] + dhj * o[j] * act.slope(tc[j]);
+                di[j] = dct * g[j] * ract.slope(i[j]);
+                df[j] = dct * c_prev[j] * ract.slope(f[j]);
+                dg[j] = dct * i[j] * act.slope(g[j]);
+                d_o[j] = dhj * tc[j] * ract.slope(o[j]);
+                dc[j] = dct * f[j];
+                dh[j] = T::ZERO;
             }
         }
         Cell::Gru => {
+            let [zg, rg, hh] = blocks::<T, 3>(r.gates, u);
+            let [dz_in, dr_in, dhh_in] = blocks_mut::<T, 3>(r.dg_in, u);
+            let [dz_rec, dr_rec, dhh_rec] = blocks_mut::<T, 3>(r.dg_rec, u);
+            let (h_prev, rh, d_out, dh) = (&r.h_prev[..u], &r.aux[..u], &r.d_out[..u], &mut r.dh[..u]);
             for j in 0..u {
-                let (zg, rg, hh) = (r.gates[j], r.gates[u + j], r.gates[2 * u + j]);
-                let dh = r.dh[j] + r.d_out[j];
-                let dz = dh * (r.h_prev[j] - hh) * ract.slope(zg);
-                let dhh = dh * (T::ONE - zg) * act.slope(hh);
-                let dr = dhh * r.aux[j] * ract.slope(rg);
-                r.dg_in[j] = dz;
-                r.dg_in[u + j] = dr;
-                r.dg_in[2 * u + j] = dhh;
-                r.dg_rec[j] = dz;
-                r.dg_rec[u + j] = dr;
-                r.dg_rec[2 * u + j] = dhh * rg;
-                r.dh[j] = dh * zg;
+                let dhj = dh[j] + d_out[j];
+                let dz = dhj * (h_prev[j] - hh[j]) * ract.slope(zg[j]);
+                let dhh = dhj * (T::ONE - zg[j]) * act.slope(hh[j]);
+                let dr = dhh * rh[j] * ract.slope(rg[j]);
+                (dz_in[j], dr_in[j], dhh_in[j]) = (dz, dr, dhh);
+                (dz_rec[j], dr_rec[j], dhh_rec[j]) = (dz, dr, dhh * rg[j]);
+                dh[j] = dhj * zg[j];
             }
         }
         Cell::GruResetBefore => match r.pass {

@@ -14,13 +14,14 @@
 //! recurrent dropout, `h` above is the dropped state in both products and the
 //! undropped one in `z⊙h`, as in the other cells.
 
-use super::backward::{bias_sums, scatter_back, step_grads, with_step_buffers, GradPtrs, StepBuffers};
+use super::backward::{bias_sums, scatter_back, step_grads, GradPtrs};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
 use super::{gather_step, part, part_mut, row_at, rows, Grads, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::Isa;
+use crate::workspace::{with_scratch, Slot};
 
 /// `c = a·R[:, cols]` for a `(batch, units)` left factor with row stride `rs`.
 ///
@@ -154,7 +155,23 @@ pub(super) fn backward<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     grads: Grads<'_, T>,
 ) {
-    with_step_buffers(rnn, |bufs| through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, bufs))
+    let (nb, u) = (rnn.batch, rnn.units);
+    with_scratch(Slot::SeqA, |a| {
+        with_scratch(Slot::SeqC, |c| {
+            let (h_rec, d_rh) = c.slice(2 * nb * u).split_at_mut(nb * u);
+            let bufs = StepBuffers { dg: a.slice(nb * 3 * u), h_rec, d_rh };
+            through_time::<M, T>(isa, rnn, w, inp, saved, d_states, grads, bufs)
+        })
+    })
+}
+
+/// One step's buffers, kept from call to call (per-thread scratch): the
+/// gate gradients (`batch × 3·units`), the state the step started from as
+/// its products saw it ([`gather_step`]) and its gradient (`batch × units`).
+struct StepBuffers<'a, T> {
+    dg: &'a mut [T],
+    h_rec: &'a mut [T],
+    d_rh: &'a mut [T],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,7 +187,7 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let gu = 3 * u;
-    let StepBuffers { dg_in: dg, left: h_rec, d_left: d_rh, .. } = bufs;
+    let StepBuffers { dg, h_rec, d_rh } = bufs;
     let grads_p = GradPtrs::new(&mut grads);
     grads.dh0.fill(T::ZERO);
     let dh = SendPtr(grads.dh0.as_mut_ptr());
@@ -240,9 +257,10 @@ fn through_time<M: MulAdd, T: GemmFloat + VFloat>(
         unsafe {
             let first = s + 1 == nt;
             let h_prev_t = MatPtr { ptr: h_rec_p.get() as *const T, rs: 1, cs: u as isize };
-            step_grads(rnn, &w, &inp, saved.aux.as_ptr(), grads_p, s, first, pdg.get(), pdg.get(), h_prev_t);
-            bias_sums(rnn, grads_p, first, pdg.get(), pdg.get());
-            scatter_back(rnn, &inp, s, d_rh, None, dh.get());
+            let (p, all) = (pdg.get(), 0..nb);
+            step_grads(rnn, &w, &inp, saved.aux.as_ptr(), grads_p, all.clone(), s, first, p, p, h_prev_t);
+            bias_sums(rnn, grads_p, nb, first, p, p);
+            scatter_back(rnn, &inp, s, all, d_rh, None, dh.get());
         }
     }
 }

@@ -167,7 +167,21 @@ fn forward_matches_reference() {
 fn backward_matches_central_differences() {
     // tanh is Keras' default pair (its own specialised copy); relu takes the general path
     for (cell, act) in CELLS.into_iter().flat_map(|c| [(c, Act::Tanh), (c, Act::Relu)]) {
-        let c = case(cell, act, 2, 4, 3, 3);
+        check_gradients(&case(cell, act, 2, 4, 3, 3));
+    }
+}
+
+/// A batch of several row blocks: each block's share of the weight gradients, summed.
+#[test]
+fn backward_over_several_row_blocks_matches_central_differences() {
+    for cell in CELLS {
+        check_gradients(&case(cell, Act::Tanh, 70, 2, 2, 2));
+    }
+}
+
+fn check_gradients(c: &Case) {
+    let cell = c.rnn.cell;
+    {
         for (masked, scaled) in [(false, false), (true, true)] {
             let (w, inp) = c.parts(masked, scaled);
             let (st, mut g, mut a) = c.forward(w, inp);
