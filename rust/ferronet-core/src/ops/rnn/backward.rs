@@ -2,7 +2,8 @@
 
 use super::cells::{backward_on, Pass, RowBwd};
 use super::{
-    gather_step, gru_before, part, part_mut, stack_weights, step_product, Cell, Grads, Inputs, Rnn, Saved, Weights,
+    gather_step, gru_before, part, part_mut, prefetch, stack_weights, step_product, Cell, Grads, Inputs, Rnn, Saved,
+    Weights,
 };
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
@@ -187,6 +188,13 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                 // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
                 for (i, b) in rows.clone().enumerate() {
                     let (row, srow) = (b * nt + s, s * nb + b);
+                    if s > 0 {
+                        // What this row reads at the next step visited.
+                        prefetch(gates.add((srow - nb) * gu), gu);
+                        prefetch(aux.add((srow - nb) * u), if cell != Cell::Simple { u } else { 0 });
+                        prefetch(d_states.as_ptr().add((row - 1) * su), su);
+                        prefetch(states.add((row - 1) * su).wrapping_sub(su), su);
+                    }
                     let (dh_b, d_out) = (part_mut(out.dh, b, u), part(d_states.as_ptr(), row, su));
                     let dc_b = out.dc.map_or(&mut [][..], |dc| part_mut(dc, b, u));
                     let dg_in = std::slice::from_raw_parts_mut(pin.add(i * gu), gu);
