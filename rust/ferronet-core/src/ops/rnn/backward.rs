@@ -98,8 +98,9 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
         };
         let parts = SendPtr(partials.as_mut_ptr());
         // SAFETY: the packed factor is G·units × width; block k owns its rows and its partial sums.
+        // (It takes the second packing buffer: the weight-gradient GEMMs inside pack theirs in the first.)
         unsafe {
-            gemm::with_packed_b(gu, width, back, |back| {
+            gemm::with_packed_b_in(Slot::PackB2, gu, width, back, |back| {
                 crate::parallel::for_each(blocks, |k| {
                     let rows = k * ROW_BLOCK..nb.min((k + 1) * ROW_BLOCK);
                     let part = parts.get().add(k * (wlen + bias_len));
