@@ -3,12 +3,27 @@
 Shapes: batch 64, 100 steps, 32 features, 128 units, float32. ferronet runs the
 Keras layer on a GradientTape (the path ``fit`` takes), torch its module in
 eager mode with ``set_flush_denormal(True)``; both compute the gradients of
-the input and of every weight. ``vs_torch`` = torch time / ferronet time,
-measured interleaved in one process.
+the input and of every weight.
+
+    python benches/bench_recurrent.py [--peer-python /path/to/venv/bin/python]
+        each framework in its own process, alternated A B A B, best of three
+        rounds (RECURRENT_BENCH_THREADS threads, default 2)
+    pytest benches/bench_recurrent.py
+        pytest-benchmark; ``vs_torch`` = torch time / ferronet time, measured
+        interleaved in one process (PyTorch importable)
 """
 
+import json
+import os
+import sys
+import time
+
 import numpy as np
-import pytest
+
+try:
+    import pytest
+except ModuleNotFoundError:  # a peer's interpreter running one --child case
+    pytest = None
 
 import ferronet as fn
 from ferronet import _bench, layers
@@ -51,7 +66,66 @@ def _torch_step(name):
     return step
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+THREADS = int(os.environ.get("RECURRENT_BENCH_THREADS", "2"))
+
+
+def _best_seconds(step, seconds=2.5):
+    for _ in range(3):
+        step()
+    best, end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run_ferronet():
+    fn.set_num_threads(THREADS)
+    out = {name.upper(): _best_seconds(_ferronet_step(cls)) for name, cls in CASES}
+    out["GRU reset_after=False"] = _best_seconds(_ferronet_step(lambda units, **kw: layers.GRU(
+        units, reset_after=False, **kw)))
+    return out
+
+
+def run_torch():
+    torch = _bench._load_torch()
+    if torch is None:
+        raise ModuleNotFoundError("torch")
+    torch.set_num_threads(THREADS)
+    return {name.upper(): _best_seconds(_torch_step(name)) for name, _ in CASES}
+
+
+RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
+
+
+def main(argv):
+    from _child import best_of_rounds
+
+    if argv[:1] == ["--child"]:
+        print(json.dumps(RUNNERS[argv[1]]()))
+        return
+    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
+    best = best_of_rounds(__file__, {name: sys.executable if name == "ferronet" else peer for name in RUNNERS},
+                          rounds=3)
+    ours, theirs = best.get("ferronet") or {}, best.get("pytorch")
+    print(f"Recurrent layers forward + backward, batch {BATCH}, {STEPS} steps, {FEATURES} features, {UNITS} units, "
+          f"{THREADS} threads, load {os.getloadavg()[0]:.2f} (best of three interleaved rounds)")
+    print("| layer | ferronet ms | PyTorch ms | PyTorch / ferronet |")
+    print("|---|---|---|---|")
+    for case, t in ours.items():
+        if not isinstance(theirs, dict) or "error" in theirs or case not in theirs:
+            peer_cell = "not installed" if theirs is None else ("failed" if "error" in (theirs or {}) else "-")
+            print(f"| {case} | {t * 1e3:.2f} | {peer_cell} | |")
+        else:
+            print(f"| {case} | {t * 1e3:.2f} | {theirs[case] * 1e3:.2f} | {theirs[case] / t:.2f}x |")
+
+
+# (the peer's interpreter of a --child run has no pytest)
+_parametrize = pytest.mark.parametrize if pytest is not None else (lambda *a, **k: (lambda f: f))
+
+
+@_parametrize("case", CASES, ids=lambda c: c[0])
 def test_recurrent_forward_backward(benchmark, threads, case):
     name, cls = case
     fns = {"ferronet": _ferronet_step(cls)}
@@ -76,3 +150,7 @@ def test_gru_reset_before_against_reset_after(benchmark, threads):
     benchmark.extra_info["vs_reset_after"] = round(times["reset_after"] / times["reset_before"], 3)
     benchmark.extra_info["ms"] = round(times["reset_before"] * 1e3, 2)
     benchmark(fns["reset_before"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
