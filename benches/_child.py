@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 
 
 def run_child(script, python, *args):
@@ -42,4 +44,48 @@ def best_of_rounds(script, pythons, rounds=2, key=None):
                 best[name] = res if res[key] < mine[key] else mine
             else:
                 best[name] = {k: min(v, mine.get(k, v)) for k, v in res.items()}
+    return best
+
+
+def peer_main(script, argv, runners, rounds=2, key=None):
+    """The command line of a benchmark whose ``runners`` (name -> function returning a JSON-able result) each run
+    in their own process.
+
+    With ``--child NAME``, prints runner NAME's result and returns None. Otherwise runs every runner, ferronet in
+    this interpreter and the others in ``--peer-python``'s (default: this one), alternated, and returns
+    :func:`best_of_rounds`' result.
+    """
+    if argv[:1] == ["--child"]:
+        print(json.dumps(runners[argv[1]]()))
+        return None
+    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
+    pythons = {name: sys.executable if name == "ferronet" else peer for name in runners}
+    return best_of_rounds(script, pythons, rounds=rounds, key=key)
+
+
+def peer_rows(ours, theirs):
+    """Markdown rows ``| case | ferronet ms | PyTorch ms | PyTorch / ferronet |``.
+
+    ``ours`` maps each case to seconds; ``theirs`` is the peer's result: the same mapping, None (not installed) or
+    an error.
+    """
+    rows = []
+    for case, t in ours.items():
+        if not isinstance(theirs, dict) or "error" in theirs or case not in theirs:
+            peer_cell = "not installed" if theirs is None else ("failed" if "error" in (theirs or {}) else "-")
+            rows.append(f"| {case} | {t * 1e3:.2f} | {peer_cell} | |")
+        else:
+            rows.append(f"| {case} | {t * 1e3:.2f} | {theirs[case] * 1e3:.2f} | {theirs[case] / t:.2f}x |")
+    return rows
+
+
+def best_seconds(step, seconds=2.0, warmup=3):
+    """The fastest of as many calls of ``step()`` as fit in ``seconds``, after ``warmup`` calls."""
+    for _ in range(warmup):
+        step()
+    best, end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
     return best

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
-from _child import run_child
+from _child import best_seconds, run_child
 
 BATCH, TOKENS, WIDTH, HEADS = 32, 128, 64, 4
 THREADS = int(os.environ.get("ATTENTION_BENCH_THREADS", "2"))
@@ -71,15 +70,8 @@ def torch_step(causal=False):
     return step
 
 
-def _best_ms(step, seconds=2.0):
-    for _ in range(3):
-        step()
-    best, t_end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < t_end:
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+def _best_ms(step):
+    return best_seconds(step) * 1e3
 
 
 def _child_run(name, causal):

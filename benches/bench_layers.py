@@ -17,14 +17,13 @@ flushed, fused Adam). A missing peer is reported as not installed.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-from _child import best_of_rounds
+from _child import peer_main, peer_rows
 
 THREADS = int(os.environ.get("LAYERS_BENCH_THREADS", "2"))
 N = int(os.environ.get("LAYERS_BENCH_N", "4096"))
@@ -176,22 +175,15 @@ RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
 def main(argv):
-    if argv[:1] == ["--child"]:
-        print(json.dumps(RUNNERS[argv[1]]()))
+    best = peer_main(__file__, argv, RUNNERS)
+    if best is None:
         return
-    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    best = best_of_rounds(__file__, {name: sys.executable if name == "ferronet" else peer for name in RUNNERS})
-    ours, theirs = best.get("ferronet") or {}, best.get("pytorch")
+    ours = best.get("ferronet") or {}
     print(f"Layers forward + backward and a denoising-autoencoder epoch ({N} samples, batch {BATCH}), "
           f"{THREADS} threads, best of two interleaved rounds")
     print("| case | ferronet ms | PyTorch ms | PyTorch / ferronet |")
     print("|---|---|---|---|")
-    for case, t in ours.items():
-        if not isinstance(theirs, dict) or "error" in theirs or case not in theirs:
-            peer_cell = "not installed" if theirs is None else ("failed" if "error" in (theirs or {}) else "-")
-            print(f"| {case} | {t * 1e3:.2f} | {peer_cell} | |")
-        else:
-            print(f"| {case} | {t * 1e3:.2f} | {theirs[case] * 1e3:.2f} | {theirs[case] / t:.2f}x |")
+    print("\n".join(peer_rows(ours, best.get("pytorch"))))
     if "same + RandomFlip + RandomTranslation" in ours:
         extra = ours["same + RandomFlip + RandomTranslation"] / ours["denoising autoencoder epoch"] - 1
         print(f"augmentation cost: {extra * 100:+.1f}% of the epoch")

@@ -13,10 +13,8 @@ the input and of every weight.
         interleaved in one process (PyTorch importable)
 """
 
-import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -29,6 +27,8 @@ import ferronet as fn
 from ferronet import _bench, layers
 from ferronet.tensor import GradientTape
 from ferronet.tensor import reduce_ops as R
+
+from _child import best_seconds, peer_main, peer_rows
 
 BATCH, STEPS, FEATURES, UNITS = 64, 100, 32, 128
 CASES = [("lstm", layers.LSTM), ("gru", layers.GRU)]
@@ -69,21 +69,10 @@ def _torch_step(name):
 THREADS = int(os.environ.get("RECURRENT_BENCH_THREADS", "2"))
 
 
-def _best_seconds(step, seconds=2.5):
-    for _ in range(3):
-        step()
-    best, end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def run_ferronet():
     fn.set_num_threads(THREADS)
-    out = {name.upper(): _best_seconds(_ferronet_step(cls)) for name, cls in CASES}
-    out["GRU reset_after=False"] = _best_seconds(_ferronet_step(lambda units, **kw: layers.GRU(
+    out = {name.upper(): best_seconds(_ferronet_step(cls)) for name, cls in CASES}
+    out["GRU reset_after=False"] = best_seconds(_ferronet_step(lambda units, **kw: layers.GRU(
         units, reset_after=False, **kw)))
     return out
 
@@ -93,32 +82,21 @@ def run_torch():
     if torch is None:
         raise ModuleNotFoundError("torch")
     torch.set_num_threads(THREADS)
-    return {name.upper(): _best_seconds(_torch_step(name)) for name, _ in CASES}
+    return {name.upper(): best_seconds(_torch_step(name)) for name, _ in CASES}
 
 
 RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
 def main(argv):
-    from _child import best_of_rounds
-
-    if argv[:1] == ["--child"]:
-        print(json.dumps(RUNNERS[argv[1]]()))
+    best = peer_main(__file__, argv, RUNNERS, rounds=3)
+    if best is None:
         return
-    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    best = best_of_rounds(__file__, {name: sys.executable if name == "ferronet" else peer for name in RUNNERS},
-                          rounds=3)
-    ours, theirs = best.get("ferronet") or {}, best.get("pytorch")
     print(f"Recurrent layers forward + backward, batch {BATCH}, {STEPS} steps, {FEATURES} features, {UNITS} units, "
           f"{THREADS} threads, load {os.getloadavg()[0]:.2f} (best of three interleaved rounds)")
     print("| layer | ferronet ms | PyTorch ms | PyTorch / ferronet |")
     print("|---|---|---|---|")
-    for case, t in ours.items():
-        if not isinstance(theirs, dict) or "error" in theirs or case not in theirs:
-            peer_cell = "not installed" if theirs is None else ("failed" if "error" in (theirs or {}) else "-")
-            print(f"| {case} | {t * 1e3:.2f} | {peer_cell} | |")
-        else:
-            print(f"| {case} | {t * 1e3:.2f} | {theirs[case] * 1e3:.2f} | {theirs[case] / t:.2f}x |")
+    print("\n".join(peer_rows(best.get("ferronet") or {}, best.get("pytorch"))))
 
 
 # (the peer's interpreter of a --child run has no pytest)

@@ -13,7 +13,6 @@ fastest eager configuration (fused Adam, denormals flushed, channels_last).
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import sys
@@ -21,7 +20,7 @@ import time
 
 import numpy as np
 
-from _child import best_of_rounds
+from _child import peer_main
 
 N = int(os.environ.get("RESNET_BENCH_N", "10000"))
 BATCH = 64
@@ -104,12 +103,9 @@ RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
 def main(argv):
-    if argv[:1] == ["--child"]:
-        print(json.dumps(RUNNERS[argv[1]]()))
+    best = peer_main(__file__, argv, RUNNERS, key="seconds")
+    if best is None:
         return
-    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    pythons = {name: sys.executable if name == "ferronet" else peer for name in RUNNERS}
-    best = best_of_rounds(__file__, pythons, key="seconds")
     print(f"Residual network, {N} samples, batch {BATCH}, {THREADS} threads (best of two interleaved rounds)")
     print("| framework | epoch s | vs ferronet | faults/step |")
     print("|---|---|---|---|")
