@@ -1,9 +1,9 @@
 """Recurrent layers over whole sequences as one differentiable primitive.
 
 ``rnn_sequence`` runs a SimpleRNN, LSTM or GRU cell over every step in the
-Rust core (``_core.rnn_forward``: one GEMM for the input projection of all
-steps, then per step the recurrent GEMM and the fused gate non-linearities;
-the reset-before GRU runs a second per-step GEMM, ``(r * h)·U_h``)
+Rust core (``_core.rnn_forward``: per step one GEMM, ``[x_s | h]·[W; R]``,
+then the fused gate non-linearities; GRU keeps ``x_s·W`` and ``h·R`` apart,
+and the reset-before GRU runs a second per-step GEMM, ``(r * h)·U_h``)
 and returns the state after each step, ``(batch, steps, units)`` (LSTM:
 ``2 * units``, ``h`` then ``c``). Its fast VJP is backpropagation through time
 in Rust (``_core.rnn_backward``), from the gates and states the forward pass
