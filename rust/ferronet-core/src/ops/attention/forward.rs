@@ -1,8 +1,10 @@
 //! The forward pass: per (batch, head, query block), keys visited tile by
 //! tile with an online softmax.
 
-use super::{check, gather, gather_t, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_max, tile_sum};
-use super::{Attention, Logits, KT};
+use super::{
+    check, gather, gather_t, halve, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_max, tile_sum,
+};
+use super::{Attention, Logits, KT, ROW_KEYS};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{self, has_fma, Fused, MulAdd, Plain, VFloat};
@@ -52,6 +54,9 @@ impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
         // (the last group repeats its last row and drops the copies).
         let (mut qs, mut acc) = (vec![T::ZERO; R * d.dk], vec![T::ZERO; R * d.dv]);
         let (mut s, mut p) = ([[T::ZERO; KT]; R], [[T::ZERO; KT]; R]);
+        let whole = upto.div_ceil(KT) * KT <= ROW_KEYS;
+        // Whole rows: row r's scores at scores[r·len ..], len = the visible keys padded to tiles.
+        let mut scores = vec![T::ZERO; if whole { upto.div_ceil(KT) * KT * R } else { 0 }];
         for g0 in (i0..i1).step_by(R) {
             let rows: [usize; R] = std::array::from_fn(|r| (g0 + r).min(i1 - 1));
             for (r, &i) in rows.iter().enumerate() {
@@ -63,7 +68,10 @@ impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
             acc.iter_mut().for_each(|x| *x = T::ZERO);
             let (mut m, mut l) = ([T::NEG_INFINITY; R], [T::ZERO; R]);
             let kend: [usize; R] = rows.map(|i| key_end(a.causal, i, d.tk));
-            for j0 in (0..kend[R - 1]).step_by(KT) {
+            if whole {
+                self.whole_rows(b, h, &rows, &kend, &qs, &kt, &vr, &mut scores, &mut acc, &mut m, &mut l);
+            }
+            for j0 in (0..if whole { 0 } else { kend[R - 1] }).step_by(KT) {
                 tile_dot_rows::<M, T, R>(&qs, d.dk, &kt, tp, j0, &mut s);
                 for r in 0..R {
                     self.logits.apply(&mut s[r], b, h, rows[r], j0, kend[r]);
@@ -105,6 +113,70 @@ impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
                     *lse = T::from_f64(f64::INFINITY);
                 }
             }
+        }
+    }
+}
+
+impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
+    /// The softmax-weighted values of `R` query rows whose visible keys all fit in `scores`:
+    /// every score first, then per row one maximum `m`, the exponentials and their sum `l`,
+    /// then the products with the values into `acc` (`m` stays -inf for a row that sees no key).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn whole_rows(
+        &self,
+        b: usize,
+        h: usize,
+        rows: &[usize; R],
+        kend: &[usize; R],
+        qs: &[T],
+        kt: &[T],
+        vr: &[T],
+        scores: &mut [T],
+        acc: &mut [T],
+        m: &mut [T; R],
+        l: &mut [T; R],
+    ) {
+        let (d, tp) = (self.a.dims, self.a.dims.tk_padded());
+        let tiles = kend[R - 1].div_ceil(KT);
+        let len = scores.len() / R;
+        let mut s = [[T::ZERO; KT]; R];
+        for t in 0..tiles {
+            tile_dot_rows::<M, T, R>(qs, d.dk, kt, tp, t * KT, &mut s);
+            for r in 0..R {
+                self.logits.apply(&mut s[r], b, h, rows[r], t * KT, kend[r]);
+                scores[r * len + t * KT..][..KT].copy_from_slice(&s[r]);
+            }
+        }
+        // Each row in flat passes over all its keys (loops long enough to keep their constants in registers).
+        for r in 0..R {
+            let row = &mut scores[r * len..][..tiles * KT];
+            let mut mx = [T::NEG_INFINITY; 16];
+            for c in row.chunks_exact(16) {
+                for g in 0..16 {
+                    mx[g] = if c[g] > mx[g] { c[g] } else { mx[g] };
+                }
+            }
+            m[r] = halve(&mut mx, |a, b| if b > a { b } else { a });
+            if m[r] == T::NEG_INFINITY {
+                row.fill(T::ZERO);
+                continue;
+            }
+            let mr = m[r];
+            row.iter_mut().for_each(|x| *x = vmath::exp::<M, T>(*x - mr));
+            let mut sum = [T::ZERO; 16];
+            for c in row.chunks_exact(16) {
+                for g in 0..16 {
+                    sum[g] += c[g];
+                }
+            }
+            l[r] = halve(&mut sum, |a, b| a + b);
+        }
+        for t in 0..tiles {
+            for r in 0..R {
+                s[r].copy_from_slice(&scores[r * len + t * KT..][..KT]);
+            }
+            rows_times_rows::<M, T, R>(acc, &s, vr, t * KT);
         }
     }
 }

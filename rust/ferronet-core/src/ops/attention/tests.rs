@@ -89,6 +89,8 @@ fn matches_reference_with_masks_bias_and_causal_on_every_path() {
         Dims { batch: 2, heads: 3, tq: 5, tk: 7, dk: 4, dv: 3 },
         Dims { batch: 1, heads: 2, tq: 70, tk: 130, dk: 16, dv: 16 },
         Dims { batch: 2, heads: 1, tq: 33, tk: 33, dk: 5, dv: 9 },
+        // more keys than a group of rows keeps whole: the online softmax, tile by tile
+        Dims { batch: 1, heads: 2, tq: 6, tk: 1100, dk: 4, dv: 3 },
     ];
     for d in cases {
         let (q, k, v) = (data(d.q_len(), 1), data(d.k_len(), 2), data(d.v_len(), 3));
