@@ -71,9 +71,6 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
     d_states: &[T],
     mut grads: Grads<'_, T>,
 ) {
-    if rnn.cell == Cell::GruResetBefore {
-        return gru_before::backward::<M, T>(isa, rnn, w, inp, saved, d_states, grads);
-    }
     let (nb, nf, u, gu) = (rnn.batch, rnn.features, rnn.units, rnn.gu());
     let fused = one_sum(rnn);
     let (width, wr_len) = if fused { (nf + u, (nf + u) * gu) } else { (u, 0) };
@@ -98,22 +95,29 @@ fn backward_with<M: MulAdd, T: GemmFloat + VFloat>(
         };
         let parts = SendPtr(partials.as_mut_ptr());
         // SAFETY: the packed factor is G·units × width; block k owns its rows and its partial sums.
-        // (It takes the second packing buffer: the weight-gradient GEMMs inside pack theirs in the first.)
-        unsafe {
-            gemm::with_packed_b_in(Slot::PackB2, gu, width, back, |back| {
-                crate::parallel::for_each(blocks, |k| {
-                    let rows = k * ROW_BLOCK..nb.min((k + 1) * ROW_BLOCK);
-                    let part = parts.get().add(k * (wlen + bias_len));
-                    let g = GradPtrs {
-                        dx: out.dx.get(),
-                        dkernel: part,
-                        drecurrent: part.add(nf * gu),
-                        dbias: if bias_len > 0 { part.add(wlen) } else { std::ptr::null_mut() },
-                    };
-                    block_steps::<M, T>(isa, rnn, &w, &inp, d_states, out, back, g, rows)
-                })
+        let run = |back: Option<&gemm::PackedB<T>>| {
+            crate::parallel::for_each(blocks, |k| unsafe {
+                let rows = k * ROW_BLOCK..nb.min((k + 1) * ROW_BLOCK);
+                let part = parts.get().add(k * (wlen + bias_len));
+                let g = GradPtrs {
+                    dx: out.dx.get(),
+                    dkernel: part,
+                    drecurrent: part.add(nf * gu),
+                    dbias: if bias_len > 0 { part.add(wlen) } else { std::ptr::null_mut() },
+                };
+                match back {
+                    Some(back) => block_steps::<M, T>(isa, rnn, &w, &inp, d_states, out, back, g, rows),
+                    None => gru_before::block_steps::<M, T>(isa, rnn, &w, &inp, d_states, out, g, rows),
+                }
             })
         };
+        if rnn.cell == Cell::GruResetBefore {
+            // (its products take slices of R, packed by each GEMM)
+            run(None)
+        } else {
+            // The second packing buffer: the weight-gradient GEMMs inside pack theirs in the first.
+            unsafe { gemm::with_packed_b_in(Slot::PackB2, gu, width, back, |back| run(Some(back))) }
+        }
         // The blocks' shares, summed in block order.
         let mut targets = vec![&mut *grads.dkernel, &mut *grads.drecurrent];
         targets.extend(grads.dbias.as_deref_mut());
@@ -139,13 +143,13 @@ pub(super) fn one_sum(rnn: &Rnn) -> bool {
 
 /// The saved buffers and the per-row gradients, shared by the blocks.
 #[derive(Clone, Copy)]
-struct Back<T> {
-    states: SendPtr<T>,
-    gates: SendPtr<T>,
-    aux: SendPtr<T>,
-    dx: SendPtr<T>,
-    dh: SendPtr<T>,
-    dc: Option<SendPtr<T>>,
+pub(super) struct Back<T> {
+    pub states: SendPtr<T>,
+    pub gates: SendPtr<T>,
+    pub aux: SendPtr<T>,
+    pub dx: SendPtr<T>,
+    pub dh: SendPtr<T>,
+    pub dc: Option<SendPtr<T>>,
 }
 
 /// Backpropagation through every step for the batch rows `rows`, their
@@ -259,17 +263,6 @@ pub(super) struct GradPtrs<T> {
     pub drecurrent: *mut T,
     /// Null without a bias.
     pub dbias: *mut T,
-}
-
-impl<T> GradPtrs<T> {
-    pub(super) fn new(g: &mut Grads<'_, T>) -> Self {
-        GradPtrs {
-            dx: g.dx.as_mut_ptr(),
-            dkernel: g.dkernel.as_mut_ptr(),
-            drecurrent: g.drecurrent.as_mut_ptr(),
-            dbias: g.dbias.as_mut().map_or(std::ptr::null_mut(), |d| d.as_mut_ptr()),
-        }
-    }
 }
 
 /// Hands step `s`'s left-factor gradient `d_left` (`rows × width`) back:

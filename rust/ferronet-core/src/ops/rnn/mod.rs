@@ -41,7 +41,6 @@ mod tests;
 
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
-use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
@@ -264,23 +263,6 @@ impl Rnn {
         }
         Ok(())
     }
-}
-
-/// Runs `f(row)` for every batch row with the code generated for the active
-/// SIMD path, in parallel when the step is large enough.
-struct Rows<F>(F);
-
-impl<F: Fn(usize) + Sync> Body for Rows<F> {
-    #[inline(always)]
-    fn run(&self, lo: usize, hi: usize) {
-        for b in lo..hi {
-            (self.0)(b)
-        }
-    }
-}
-
-pub(super) fn rows<F: Fn(usize) + Sync>(isa: Isa, n: usize, cost: usize, f: F) {
-    sweep(isa, n, 1, cost, &Rows(f));
 }
 
 /// Asks for the cache lines of `n` values from `p` to be brought into L2.
