@@ -52,15 +52,20 @@ def peer_main(script, argv, runners, rounds=2, key=None):
     in their own process.
 
     With ``--child NAME``, prints runner NAME's result and returns None. Otherwise runs every runner, ferronet in
-    this interpreter and the others in ``--peer-python``'s (default: this one), alternated, and returns
-    :func:`best_of_rounds`' result.
+    this interpreter and each other one in ``--NAME-python``'s, else ``--peer-python``'s (default: this one),
+    alternated, and returns :func:`best_of_rounds`' result.
     """
     if argv[:1] == ["--child"]:
         print(json.dumps(runners[argv[1]]()))
         return None
-    peer = argv[argv.index("--peer-python") + 1] if "--peer-python" in argv else sys.executable
-    pythons = {name: sys.executable if name == "ferronet" else peer for name in runners}
-    return best_of_rounds(script, pythons, rounds=rounds, key=key)
+
+    def python(name):
+        for flag in (f"--{name}-python", "--peer-python"):
+            if name != "ferronet" and flag in argv:
+                return argv[argv.index(flag) + 1]
+        return sys.executable
+
+    return best_of_rounds(script, {name: python(name) for name in runners}, rounds=rounds, key=key)
 
 
 def peer_rows(ours, theirs):

@@ -6,8 +6,10 @@ eager mode with ``set_flush_denormal(True)``; both compute the gradients of
 the input and of every weight.
 
     python benches/bench_recurrent.py [--peer-python /path/to/venv/bin/python]
+                                      [--keras-python /path/to/keras/venv/bin/python]
         each framework in its own process, alternated A B A B, best of three
-        rounds (RECURRENT_BENCH_THREADS threads, default 2)
+        rounds (RECURRENT_BENCH_THREADS threads, default 2); with --keras-python
+        also Keras 3 on JAX, the layer's gradient jit-compiled
     pytest benches/bench_recurrent.py
         pytest-benchmark; ``vs_torch`` = torch time / ferronet time, measured
         interleaved in one process (PyTorch importable)
@@ -85,11 +87,39 @@ def run_torch():
     return {name.upper(): best_seconds(_torch_step(name)) for name, _ in CASES}
 
 
+def run_keras():
+    """Keras 3 on JAX: the layer's stateless call under one jit-compiled ``jax.grad`` (its trainer's path)."""
+    if THREADS == 1:
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import jax
+    import jax.numpy as jnp
+    import keras
+
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((BATCH, STEPS, FEATURES)).astype(np.float32))
+    out = {}
+    for name in ("lstm", "gru"):
+        layer = (keras.layers.LSTM if name == "lstm" else keras.layers.GRU)(UNITS, return_sequences=True)
+        layer.build((BATCH, STEPS, FEATURES))
+        weights = [v.value for v in layer.trainable_variables]
+        fixed = [v.value for v in layer.non_trainable_variables]
+
+        def loss(weights, x, layer=layer, fixed=fixed):
+            y, _ = layer.stateless_call(weights, fixed, x)
+            return jnp.sum(y)
+
+        grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        out[name.upper()] = best_seconds(lambda grad=grad, weights=weights: jax.block_until_ready(grad(weights, x)))
+    return out
+
+
 RUNNERS = {"ferronet": run_ferronet, "pytorch": run_torch}
 
 
 def main(argv):
-    best = peer_main(__file__, argv, RUNNERS, rounds=3)
+    runners = {**RUNNERS, "keras": run_keras} if "--keras-python" in argv or argv[:2] == ["--child", "keras"] \
+        else RUNNERS
+    best = peer_main(__file__, argv, runners, rounds=3)
     if best is None:
         return
     print(f"Recurrent layers forward + backward, batch {BATCH}, {STEPS} steps, {FEATURES} features, {UNITS} units, "
@@ -97,6 +127,11 @@ def main(argv):
     print("| layer | ferronet ms | PyTorch ms | PyTorch / ferronet |")
     print("|---|---|---|---|")
     print("\n".join(peer_rows(best.get("ferronet") or {}, best.get("pytorch"))))
+    if "keras" in runners:
+        print("| layer | ferronet ms | Keras 3 (JAX, jit) ms | Keras / ferronet |")
+        print("|---|---|---|---|")
+        print("\n".join(peer_rows({k: v for k, v in (best.get("ferronet") or {}).items() if k in ("LSTM", "GRU")},
+                                   best.get("keras"))))
 
 
 # (the peer's interpreter of a --child run has no pytest)
