@@ -2,8 +2,8 @@
 
 use super::cells::{backward_on, Pass, RowBwd};
 use super::{
-    gather_step, gru_before, part, part_mut, prefetch, stack_weights, step_product, Cell, Grads, Inputs, Rnn, Saved,
-    Weights,
+    gather_step, gru_before, part, part_mut, prefetch, stack_weights, state_before, step_product, Cell, Grads, Inputs,
+    Rnn, Saved, Weights,
 };
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
@@ -212,13 +212,7 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                         dg_rec.fill(T::ZERO);
                         continue;
                     }
-                    let prev = if s == 0 { None } else { Some(part(states, row - 1, su)) };
-                    let h_prev = prev.map_or_else(|| part(inp.h0.as_ptr(), b, u), |p| &p[..u]);
-                    let c_prev = match (out.dc, prev) {
-                        (None, _) => &[][..],
-                        (Some(_), Some(p)) => &p[u..],
-                        (Some(_), None) => part(inp.c0.unwrap_or(&[]).as_ptr(), b, u),
-                    };
+                    let (h_prev, c_prev) = state_before(rnn, inp, states, b, s);
                     let r = RowBwd {
                         pass: Pass::Gates,
                         gates: part(gates, srow, gu),

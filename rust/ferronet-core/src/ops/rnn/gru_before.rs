@@ -18,7 +18,7 @@
 
 use super::backward::{bias_sums, scatter_back, step_grads, Back, GradPtrs};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
-use super::{by_rows, gather_step, part, part_mut, Inputs, Rnn, Saved, Weights};
+use super::{by_rows, gather_step, part, part_mut, state_before, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
 use crate::ops::vmath::{MulAdd, VFloat};
 use crate::parallel::SendPtr;
@@ -99,7 +99,7 @@ unsafe fn forward_rows<M: MulAdd, T: GemmFloat + VFloat>(
             times_r(m, u, h_rec.as_ptr(), u, w.recurrent, 0, 2 * u, rec.as_mut_ptr());
             for (i, b) in rows.clone().enumerate() {
                 let (row, srow) = (b * nt + s, s * nb + b);
-                let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states.get(), row - 1, u) };
+                let h_prev = state_before(rnn, inp, states.get(), b, s).0;
                 let g = part_mut(gates, srow, gu);
                 let a = part_mut(aux, srow, u);
                 if inp.mask.is_some_and(|m| m[row] == 0) {
@@ -131,7 +131,7 @@ unsafe fn forward_rows<M: MulAdd, T: GemmFloat + VFloat>(
                 if inp.mask.is_some_and(|m| m[row] == 0) {
                     continue;
                 }
-                let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states.get(), row - 1, u) };
+                let h_prev = state_before(rnn, inp, states.get(), b, s).0;
                 let r = RowFwd {
                     pass: Pass::Candidate,
                     gates: part_mut(gates, s * nb + b, gu),
@@ -191,7 +191,7 @@ pub(super) unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                         dg_row.fill(T::ZERO);
                         continue;
                     }
-                    let h_prev = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { part(states, row - 1, u) };
+                    let h_prev = state_before(rnn, inp, states, b, s).0;
                     let r = RowBwd {
                         pass: Pass::Gates,
                         gates: part(gates, s * nb + b, gu),

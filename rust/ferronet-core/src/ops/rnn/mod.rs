@@ -254,7 +254,7 @@ impl Rnn {
             return shape_err(
                 op,
                 format!(
-                    "saved buffers must hold states ({b}, {t}, {}), gates ({b}, {t}, {}) and aux {}. Received: {states}, {gates} and {aux} elements",
+                    "saved buffers must hold states ({b}, {t}, {}), gates ({t}, {b}, {}) and aux {}. Received: {states}, {gates} and {aux} elements",
                     self.su(),
                     self.gu(),
                     self.aux_len()
@@ -289,11 +289,26 @@ pub(super) unsafe fn part<'a, T>(p: *const T, i: usize, n: usize) -> &'a [T] {
     std::slice::from_raw_parts(p.add(i * n), n)
 }
 
-/// `n` values of row `i` of a raw matrix whose rows are `rs` apart (the slice
-/// stays inside the row, also for the last row of a strided view).
+/// The state batch row `b` starts step `s` from, `(h, c)` (`c` empty but for
+/// LSTM): the initial state at the first step, else row `(b, s − 1)` of
+/// `states`.
+///
+/// # Safety
+/// `states` is the `(batch, steps, S·units)` buffer, written up to step
+/// `s − 1` for row `b`.
 #[inline(always)]
-pub(super) unsafe fn row_at<'a, T>(p: *const T, i: usize, rs: usize, n: usize) -> &'a [T] {
-    std::slice::from_raw_parts(p.add(i * rs), n)
+pub(super) unsafe fn state_before<'a, T>(
+    rnn: &Rnn,
+    inp: &Inputs<'a, T>,
+    states: *const T,
+    b: usize,
+    s: usize,
+) -> (&'a [T], &'a [T]) {
+    let (u, su) = (rnn.units, rnn.su());
+    if s > 0 {
+        return part(states, b * rnn.steps + s - 1, su).split_at(u);
+    }
+    (part(inp.h0.as_ptr(), b, u), inp.c0.map_or(&[][..], |c| part(c.as_ptr(), b, u)))
 }
 
 #[inline(always)]
@@ -328,14 +343,14 @@ pub(super) unsafe fn gather_step<T: Copy + std::ops::Mul<Output = T>>(
     with_x: bool,
     out: &mut [T],
 ) {
-    let (nt, nf, u, su) = (rnn.steps, rnn.features, rnn.units, rnn.su());
+    let (nt, nf, u) = (rnn.steps, rnn.features, rnn.units);
     let width = if with_x { nf + u } else { u };
     for (o, b) in out.chunks_exact_mut(width).zip(rows) {
         let (ox, oh) = o.split_at_mut(width - u);
         if with_x {
             ox.copy_from_slice(part(inp.x.as_ptr(), b * nt + s, nf));
         }
-        let h = if s == 0 { part(inp.h0.as_ptr(), b, u) } else { row_at(states, b * nt + s - 1, su, u) };
+        let h = state_before(rnn, inp, states, b, s).0;
         match inp.recurrent_scale {
             None => oh.copy_from_slice(h),
             Some(k) => oh.iter_mut().zip(h).zip(&k[b * u..(b + 1) * u]).for_each(|((o, &h), &k)| *o = h * k),
@@ -469,13 +484,7 @@ unsafe fn steps_on_rows<M: MulAdd, T: GemmFloat + VFloat>(
             // Stage 2: gates and new state, one row at a time.
             for (i, b) in rows.clone().enumerate() {
                 let (row, srow) = (b * nt + s, s * nb + b);
-                let prev = if s == 0 { None } else { Some(part(out.states.get(), row - 1, su)) };
-                let h_prev = prev.map_or_else(|| part(inp.h0.as_ptr(), b, u), |p| &p[..u]);
-                let c_prev = match (cell, prev) {
-                    (Cell::Lstm, Some(p)) => &p[u..],
-                    (Cell::Lstm, None) => part(inp.c0.unwrap_or(&[]).as_ptr(), b, u),
-                    _ => &[],
-                };
+                let (h_prev, c_prev) = state_before(rnn, inp, out.states.get(), b, s);
                 let st = part_mut(out.states, row, su);
                 let g = part_mut(out.gates, srow, gu);
                 let aux = if cell != Cell::Simple { part_mut(out.aux, srow, u) } else { &mut [] };
