@@ -18,7 +18,7 @@ use crate::float::Float;
 use crate::simd::Isa;
 
 /// The per-type constants and bit tricks the polynomial kernels need.
-pub trait VFloat: Float {
+pub trait VFloat: Float + crate::simd::Registers {
     /// log2(e).
     const LOG2E: Self;
     /// ln 2 split Cody–Waite style: `LN2_HI` has enough trailing zero bits

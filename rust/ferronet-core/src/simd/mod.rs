@@ -157,6 +157,29 @@ pub trait Vector<T>: Copy {
     unsafe fn add(self, b: Self) -> Self;
 }
 
+/// The registers each x86 path holds a float type in, for kernels generic
+/// over the element type that pick their [`Vector`] by path.
+pub trait Registers: crate::float::Float {
+    #[cfg(target_arch = "x86_64")]
+    type Avx512: Vector<Self>;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2: Vector<Self>;
+}
+
+impl Registers for f32 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx512 = avx512::F32x16;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2 = avx2::F32x8;
+}
+
+impl Registers for f64 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx512 = avx512::F64x8;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2 = avx2::F64x4;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

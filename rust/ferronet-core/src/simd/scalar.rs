@@ -36,3 +36,38 @@ impl<T: Float> Vector<T> for Scalar<T> {
         Scalar(self.0 + b.0)
     }
 }
+
+/// Eight lanes in plain Rust, for kernels whose blocks need several lanes
+/// on every path: LLVM turns its loops into the baseline's vectors (SSE2,
+/// NEON).
+#[derive(Clone, Copy)]
+pub struct Lanes8<T>(pub [T; 8]);
+
+impl<T: Float> Vector<T> for Lanes8<T> {
+    const W: usize = 8;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Lanes8([T::ZERO; 8])
+    }
+    #[inline(always)]
+    unsafe fn splat(v: T) -> Self {
+        Lanes8([v; 8])
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const T) -> Self {
+        Lanes8(std::ptr::read_unaligned(p as *const [T; 8]))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut T) {
+        std::ptr::write_unaligned(p as *mut [T; 8], self.0)
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        // Plain multiply-add, as `Scalar`.
+        Lanes8(std::array::from_fn(|i| self.0[i] * b.0[i] + c.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Lanes8(std::array::from_fn(|i| self.0[i] + b.0[i]))
+    }
+}

@@ -1,22 +1,21 @@
-//! The backward pass: per (batch, head), scores recomputed tile by tile from
-//! the forward's log-sum-exp.
+//! The backward pass: per (batch, head), blocks of `W` query rows in the
+//! lanes of a register, scores recomputed tile by tile from the forward's
+//! log-sum-exp.
 //!
 //! With `P = softmax(S)`, `dP = dO·Vᵀ` and `Δ_i = dO_i·O_i`, the logit
 //! gradient is `dS = P ∘ (dP - Δ)`; then `dQ = scale·dS·K`, `dK = dSᵀ·(scale·Q)`
 //! and `dV = Pᵀ·dO`. A unit owns a whole (batch, head): `dK` and `dV` sum over
 //! every query row, and one owner keeps that sum in one order.
 
-use super::{check, gather, gather_t, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_outer_rows};
-use super::{Attention, Logits, KT};
+use super::lanes::{axpy_cols, dots, outer, Rows};
+use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::Result;
 use crate::ops::sweep::{sweep, Body};
-use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
+use crate::ops::vmath::{self, has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::Isa;
+use crate::simd::scalar::Lanes8;
+use crate::simd::{Isa, Vector};
 use std::marker::PhantomData;
-
-/// Query rows computed together.
-const R: usize = 4;
 
 /// The backward's read-only inputs besides the forward's operands.
 #[derive(Clone, Copy)]
@@ -26,122 +25,121 @@ struct Saved<'a, T> {
     dout: &'a [T],
 }
 
-struct Backward<'a, T, M> {
+struct Backward<'a, T, M, V, const W: usize> {
     a: Attention<'a, T>,
     logits: Logits<'a, T>,
     saved: Saved<'a, T>,
     dq: SendPtr<T>,
     dk: SendPtr<T>,
     dv: SendPtr<T>,
-    ma: PhantomData<M>,
+    ma: PhantomData<(M, fn() -> V)>,
 }
 
-impl<T: VFloat, M: MulAdd> Body for Backward<'_, T, M> {
+/// Per-thread buffers of one block of `W` query rows (tiles of `W` lanes).
+struct Scratch<T> {
+    /// Scaled queries, transposed (`dk × W`) and as `W` rows of `dk`.
+    qt: Vec<T>,
+    qr: Vec<T>,
+    /// Output gradients, transposed (`dv × W`) and as `W` rows of `dv`.
+    gt: Vec<T>,
+    gr: Vec<T>,
+    /// dQᵀ sums, `dk × W`.
+    dqt: Vec<T>,
+    /// One tile of probabilities and one of logit gradients, `KT × W` each.
+    p: Vec<T>,
+    ds: Vec<T>,
+}
+
+impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Backward<'_, T, M, V, W> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
+        let (d, w) = (self.a.dims, W);
+        let tile = KT.min(d.tk) * w;
+        let mut sc = Scratch {
+            qt: vec![T::ZERO; d.dk * w],
+            qr: vec![T::ZERO; w * d.dk],
+            gt: vec![T::ZERO; d.dv * w],
+            gr: vec![T::ZERO; w * d.dv],
+            dqt: vec![T::ZERO; d.dk * w],
+            p: vec![T::ZERO; tile],
+            ds: vec![T::ZERO; tile],
+        };
         for u in lo..hi {
-            self.unit(u);
+            for r0 in (0..d.tq).step_by(w) {
+                self.block(u / d.heads, u % d.heads, r0, (d.tq - r0).min(w), &mut sc);
+            }
         }
     }
 }
 
-impl<T: VFloat, M: MulAdd> Backward<'_, T, M> {
+impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Backward<'_, T, M, V, W> {
+    /// Query rows `r0 .. r0 + nl` of head `h` in batch `b`: their `dq`, and their share of
+    /// the head's `dk` and `dv`. Lanes past `nl` repeat the last query with a zero output
+    /// gradient and count as rows that saw no key, so they add nothing.
     #[inline(always)]
-    fn unit(&self, u: usize) {
-        let (a, sv) = (&self.a, &self.saved);
+    fn block(&self, b: usize, h: usize, r0: usize, nl: usize, sc: &mut Scratch<T>) {
+        let (a, sv, w) = (&self.a, &self.saved, W);
         let d = a.dims;
-        let (b, h) = (u / d.heads, u % d.heads);
-        let tp = d.tk_padded();
         let inf = T::from_f64(f64::INFINITY);
-        let kt = gather_t(a.k, b, h, d.tk, d.heads, d.dk, tp, d.tk);
-        let kr = gather(a.k, b, h, d.tk, d.heads, d.dk, tp, d.tk);
-        let vt = gather_t(a.v, b, h, d.tk, d.heads, d.dv, tp, d.tk);
-        // dKᵀ and dVᵀ of this head, token columns.
-        let (mut dkt, mut dvt) = (vec![T::ZERO; d.dk * tp], vec![T::ZERO; d.dv * tp]);
-        // STAGE: R query rows at a time share every load of the key and value tiles and
-        // every read-modify-write of dKᵀ and dVᵀ (the last group repeats its last row with
-        // a zero output gradient, so the copies add nothing).
-        let (mut qs, mut go, mut dq) = (vec![T::ZERO; R * d.dk], vec![T::ZERO; R * d.dv], vec![T::ZERO; R * d.dk]);
-        let (mut s, mut p, mut dp) = ([[T::ZERO; KT]; R], [[T::ZERO; KT]; R], [[T::ZERO; KT]; R]);
-        let uniform = T::ONE / T::from_usize(d.tk);
-        for g0 in (0..d.tq).step_by(R) {
-            let rows: [usize; R] = std::array::from_fn(|r| (g0 + r).min(d.tq - 1));
-            let mut lse = [T::ZERO; R];
-            let mut delta = [T::ZERO; R];
-            let mut kmax = 0;
-            for (r, &i) in rows.iter().enumerate() {
-                let row = (b * d.tq + i) * d.heads + h;
-                for (o, &x) in qs[r * d.dk..][..d.dk].iter_mut().zip(&a.q[row * d.dk..][..d.dk]) {
-                    *o = x * a.scale;
-                }
-                let real = g0 + r < d.tq;
-                let g = &mut go[r * d.dv..][..d.dv];
-                g.copy_from_slice(&sv.dout[row * d.dv..][..d.dv]);
-                if !real {
-                    g.iter_mut().for_each(|x| *x = T::ZERO);
-                }
-                delta[r] = dot(g, &sv.out[row * d.dv..][..d.dv]);
-                lse[r] = sv.lse[(b * d.heads + h) * d.tq + i];
-                // A row that saw no key had the mean of all values.
-                kmax = kmax.max(if lse[r] == inf { d.tk } else { key_end(a.causal, i, d.tk) });
+        let (kbase, vbase) = ((b * d.tk * d.heads + h) * d.dk, (b * d.tk * d.heads + h) * d.dv);
+        let kv = Rows { data: &a.k[kbase..], rs: d.heads * d.dk };
+        let vv = Rows { data: &a.v[vbase..], rs: d.heads * d.dv };
+        let (mut lse, mut delta) = ([inf; W], [T::ZERO; W]);
+        for l in 0..w {
+            let i = r0 + l.min(nl - 1);
+            let row = (b * d.tq + i) * d.heads + h;
+            for (c, &x) in a.q[row * d.dk..][..d.dk].iter().enumerate() {
+                sc.qt[c * w + l] = x * a.scale;
+                sc.qr[l * d.dk + c] = x * a.scale;
             }
-            dq.iter_mut().for_each(|x| *x = T::ZERO);
-            for j0 in (0..kmax).step_by(KT) {
-                // STAGE: P of this tile, from the recomputed logits.
-                tile_dot_rows::<M, T, R>(&qs, d.dk, &kt, tp, j0, &mut s);
-                // STAGE: dS = P ∘ (dO·Vᵀ - Δ).
-                tile_dot_rows::<M, T, R>(&go, d.dv, &vt, tp, j0, &mut dp);
-                for r in 0..R {
-                    if lse[r] == inf {
-                        for (j, (pj, dj)) in p[r].iter_mut().zip(dp[r].iter_mut()).enumerate() {
-                            *pj = if j0 + j < d.tk { uniform } else { T::ZERO };
-                            *dj = T::ZERO;
-                        }
-                        continue;
-                    }
-                    self.logits.apply(&mut s[r], b, h, rows[r], j0, key_end(a.causal, rows[r], d.tk));
-                    tile_exp::<M, T>(&s[r], lse[r], &mut p[r]);
-                    for j in 0..KT {
-                        dp[r][j] = p[r][j] * (dp[r][j] - delta[r]);
-                    }
-                }
-                rows_times_rows::<M, T, R>(&mut dq, &dp, &kr, j0);
-                tile_outer_rows::<M, T, R>(&qs, d.dk, &dp, &mut dkt, tp, j0);
-                tile_outer_rows::<M, T, R>(&go, d.dv, &p, &mut dvt, tp, j0);
+            let (g, o) = (&sv.dout[row * d.dv..][..d.dv], &sv.out[row * d.dv..][..d.dv]);
+            for c in 0..d.dv {
+                let gc = if l < nl { g[c] } else { T::ZERO };
+                sc.gt[c * w + l] = gc;
+                sc.gr[l * d.dv + c] = gc;
+                delta[l] += gc * o[c];
             }
-            for (r, &i) in rows.iter().enumerate().take(d.tq - g0) {
-                let row = (b * d.tq + i) * d.heads + h;
-                // SAFETY: row `row` of dq belongs to this unit's (b, h).
-                let out = unsafe { std::slice::from_raw_parts_mut(self.dq.get().add(row * d.dk), d.dk) };
-                for (o, &x) in out.iter_mut().zip(&dq[r * d.dk..][..d.dk]) {
-                    *o = x * a.scale;
-                }
+            if l < nl {
+                lse[l] = sv.lse[(b * d.heads + h) * d.tq + i];
             }
         }
-        // STAGE: dKᵀ, dVᵀ back to the (batch, tokens, heads, dim) layout.
-        for j in 0..d.tk {
-            let row = (b * d.tk + j) * d.heads + h;
-            // SAFETY: key rows of head h in batch b belong to this unit.
-            let (gk, gv) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(self.dk.get().add(row * d.dk), d.dk),
-                    std::slice::from_raw_parts_mut(self.dv.get().add(row * d.dv), d.dv),
-                )
-            };
-            for (c, o) in gk.iter_mut().enumerate() {
-                *o = dkt[c * tp + j];
+        // A row that saw no key had the mean of all values: P = 1/tk on every key, dS = 0.
+        let nokey: [bool; W] = std::array::from_fn(|l| lse[l] == inf);
+        let lse0: [T; W] = std::array::from_fn(|l| if nokey[l] { T::ZERO } else { lse[l] });
+        let uniform = T::ONE / T::from_usize(d.tk);
+        let kmax = if nokey.iter().any(|&n| n) { d.tk } else { key_end(a.causal, r0 + nl - 1, d.tk) };
+        sc.dqt.fill(T::ZERO);
+        for t0 in (0..kmax).step_by(KT) {
+            let n = KT.min(kmax - t0) * w;
+            let (p, ds) = (&mut sc.p[..n], &mut sc.ds[..n]);
+            // STAGE: P of this tile, from the recomputed logits; dS = P ∘ (dO·Vᵀ - Δ).
+            dots::<T, V>(&sc.qt, kv, t0, p);
+            self.logits.apply_lanes(p, w, b, h, r0, nl, t0, a.causal);
+            dots::<T, V>(&sc.gt, vv, t0, ds);
+            for (pj, dj) in p.as_chunks_mut::<W>().0.iter_mut().zip(ds.as_chunks_mut::<W>().0) {
+                for l in 0..W {
+                    let e = vmath::exp::<M, T>(pj[l] - lse0[l]);
+                    pj[l] = if nokey[l] { uniform } else { e };
+                    dj[l] = if nokey[l] { T::ZERO } else { pj[l] * (dj[l] - delta[l]) };
+                }
             }
-            for (c, o) in gv.iter_mut().enumerate() {
-                *o = dvt[c * tp + j];
+            // STAGE: dQᵀ += dSᵀ·K; dK += dS·(scale·Q); dV += P·dO.
+            axpy_cols::<T, V>(ds, kv, t0, &mut sc.dqt);
+            // SAFETY: key rows of head h in batch b belong to this unit.
+            unsafe {
+                outer::<T, V>(ds, &sc.qr, d.dk, self.dk.get().add(kbase), d.heads * d.dk, t0);
+                outer::<T, V>(p, &sc.gr, d.dv, self.dv.get().add(vbase), d.heads * d.dv, t0);
+            }
+        }
+        for l in 0..nl {
+            let row = (b * d.tq + r0 + l) * d.heads + h;
+            // SAFETY: row `row` of dq belongs to this unit's (b, h).
+            let out = unsafe { std::slice::from_raw_parts_mut(self.dq.get().add(row * d.dk), d.dk) };
+            for (o, x) in out.iter_mut().zip(sc.dqt.as_chunks::<W>().0) {
+                *o = x[l] * a.scale;
             }
         }
     }
-}
-
-/// Σ a·b in index order.
-#[inline(always)]
-fn dot<T: VFloat>(a: &[T], b: &[T]) -> T {
-    a.iter().zip(b).fold(T::ZERO, |s, (&x, &y)| s + x * y)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -174,12 +172,24 @@ pub(super) fn backward_on<T: VFloat>(
     let saved = Saved { out, lse, dout };
     let (dq, dk, dv) = (SendPtr(dq.as_mut_ptr()), SendPtr(dk.as_mut_ptr()), SendPtr(dv.as_mut_ptr()));
     let cost = d.tq * d.tk * (3 * d.dk + 2 * d.dv);
-    if has_fma(isa) {
-        let body = Backward { a: *a, logits, saved, dq, dk, dv, ma: PhantomData::<Fused> };
-        sweep(isa, d.batch * d.heads, 1, cost, &body);
-    } else {
-        let body = Backward { a: *a, logits, saved, dq, dk, dv, ma: PhantomData::<Plain> };
-        sweep(isa, d.batch * d.heads, 1, cost, &body);
+    macro_rules! go {
+        ($m:ty, $v:ty, $w:literal) => {{
+            assert_eq!(<$v as Vector<T>>::W, $w, "attention: register width");
+            let body = Backward::<T, $m, $v, $w> { a: *a, logits, saved, dq, dk, dv, ma: PhantomData };
+            sweep(isa, d.batch * d.heads, 1, cost, &body)
+        }};
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if <T::Avx512 as Vector<T>>::W == 16 => go!(Fused, T::Avx512, 16),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => go!(Fused, T::Avx512, 8),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if <T::Avx2 as Vector<T>>::W == 8 => go!(Fused, T::Avx2, 8),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => go!(Fused, T::Avx2, 4),
+        _ if has_fma(isa) => go!(Fused, Lanes8<T>, 8),
+        _ => go!(Plain, Lanes8<T>, 8),
     }
     Ok(())
 }

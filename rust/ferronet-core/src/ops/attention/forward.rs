@@ -1,182 +1,128 @@
-//! The forward pass: per (batch, head, query block), keys visited tile by
-//! tile with an online softmax.
+//! The forward pass: per (batch, head, query block), blocks of `W` query rows
+//! in the lanes of a register, keys visited in tiles of [`KT`] with an online
+//! softmax (one tile covers every key of most rows, and then nothing is
+//! rescaled).
 
-use super::{
-    check, gather, gather_t, halve, isa, key_end, rows_times_rows, tile_dot_rows, tile_exp, tile_max, tile_sum,
-};
-use super::{Attention, Logits, KT, ROW_KEYS};
+use super::lanes::{axpy_cols, dots, Rows};
+use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{self, has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::Isa;
+use crate::simd::scalar::Lanes8;
+use crate::simd::{Isa, Vector};
 use std::marker::PhantomData;
 
 /// Fewest query rows per forward unit.
 const QB_MIN: usize = 32;
-/// Query rows computed together.
-const R: usize = 4;
 
-struct Forward<'a, T, M> {
+struct Forward<'a, T, M, V, const W: usize> {
     a: Attention<'a, T>,
     logits: Logits<'a, T>,
     out: SendPtr<T>,
     lse: SendPtr<T>,
     blocks: usize,
-    /// Query rows per unit.
+    /// Query rows per unit (a multiple of `W`).
     qb: usize,
-    ma: PhantomData<M>,
+    ma: PhantomData<(M, fn() -> V)>,
 }
 
-impl<T: VFloat, M: MulAdd> Body for Forward<'_, T, M> {
+impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Forward<'_, T, M, V, W> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
+        let d = self.a.dims;
+        // Per thread: the transposed queries, the output sums and one tile of scores.
+        let (mut qt, mut ot) = (vec![T::ZERO; d.dk * W], vec![T::ZERO; d.dv * W]);
+        let mut st = vec![T::ZERO; KT.min(d.tk) * W];
         for u in lo..hi {
-            self.unit(u);
-        }
-    }
-}
-
-impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
-    #[inline(always)]
-    fn unit(&self, u: usize) {
-        let a = &self.a;
-        let d = a.dims;
-        let (bh, blk) = (u / self.blocks, u % self.blocks);
-        let (b, h) = (bh / d.heads, bh % d.heads);
-        let (i0, i1) = (blk * self.qb, ((blk + 1) * self.qb).min(d.tq));
-        let tp = d.tk_padded();
-        // Keys this block can see at most.
-        let upto = key_end(a.causal, i1 - 1, d.tk);
-        let kt = gather_t(a.k, b, h, d.tk, d.heads, d.dk, tp, upto);
-        let vr = gather(a.v, b, h, d.tk, d.heads, d.dv, tp, upto);
-        // STAGE: R query rows at a time share every load of the key and value tiles
-        // (the last group repeats its last row and drops the copies).
-        let (mut qs, mut acc) = (vec![T::ZERO; R * d.dk], vec![T::ZERO; R * d.dv]);
-        let (mut s, mut p) = ([[T::ZERO; KT]; R], [[T::ZERO; KT]; R]);
-        let whole = upto.div_ceil(KT) * KT <= ROW_KEYS;
-        // Whole rows: row r's scores at scores[r·len ..], len = the visible keys padded to tiles.
-        let mut scores = vec![T::ZERO; if whole { upto.div_ceil(KT) * KT * R } else { 0 }];
-        for g0 in (i0..i1).step_by(R) {
-            let rows: [usize; R] = std::array::from_fn(|r| (g0 + r).min(i1 - 1));
-            for (r, &i) in rows.iter().enumerate() {
-                let qrow = &a.q[((b * d.tq + i) * d.heads + h) * d.dk..][..d.dk];
-                for (o, &x) in qs[r * d.dk..][..d.dk].iter_mut().zip(qrow) {
-                    *o = x * a.scale;
-                }
-            }
-            acc.iter_mut().for_each(|x| *x = T::ZERO);
-            let (mut m, mut l) = ([T::NEG_INFINITY; R], [T::ZERO; R]);
-            let kend: [usize; R] = rows.map(|i| key_end(a.causal, i, d.tk));
-            if whole {
-                self.whole_rows(b, h, &rows, &kend, &qs, &kt, &vr, &mut scores, &mut acc, &mut m, &mut l);
-            }
-            for j0 in (0..if whole { 0 } else { kend[R - 1] }).step_by(KT) {
-                tile_dot_rows::<M, T, R>(&qs, d.dk, &kt, tp, j0, &mut s);
-                for r in 0..R {
-                    self.logits.apply(&mut s[r], b, h, rows[r], j0, kend[r]);
-                    let mt = tile_max(&s[r]);
-                    if mt == T::NEG_INFINITY {
-                        p[r] = [T::ZERO; KT];
-                        continue;
-                    }
-                    // Rescale what was accumulated under the old maximum.
-                    let m_new = if mt > m[r] { mt } else { m[r] };
-                    if m_new != m[r] {
-                        let alpha = vmath::exp::<M, T>(m[r] - m_new);
-                        l[r] *= alpha;
-                        acc[r * d.dv..][..d.dv].iter_mut().for_each(|x| *x *= alpha);
-                        m[r] = m_new;
-                    }
-                    tile_exp::<M, T>(&s[r], m[r], &mut p[r]);
-                    l[r] += tile_sum(&p[r]);
-                }
-                rows_times_rows::<M, T, R>(&mut acc, &p, &vr, j0);
-            }
-            for (r, &i) in rows.iter().enumerate().take(i1 - g0) {
-                let at = (b * d.tq + i) * d.heads + h;
-                // SAFETY: query rows i0..i1 of head h in batch b belong to this unit.
-                let (out, lse) = unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(self.out.get().add(at * d.dv), d.dv),
-                        &mut *self.lse.get().add((b * d.heads + h) * d.tq + i),
-                    )
-                };
-                if l[r] > T::ZERO {
-                    let inv = T::ONE / l[r];
-                    for (o, &x) in out.iter_mut().zip(&acc[r * d.dv..][..d.dv]) {
-                        *o = x * inv;
-                    }
-                    *lse = m[r] + l[r].ln();
-                } else {
-                    uniform(a, b, h, out);
-                    *lse = T::from_f64(f64::INFINITY);
-                }
+            let (bh, blk) = (u / self.blocks, u % self.blocks);
+            let (i0, i1) = (blk * self.qb, ((blk + 1) * self.qb).min(d.tq));
+            for r0 in (i0..i1).step_by(W) {
+                self.block(bh / d.heads, bh % d.heads, r0, (i1 - r0).min(W), &mut qt, &mut ot, &mut st);
             }
         }
     }
 }
 
-impl<T: VFloat, M: MulAdd> Forward<'_, T, M> {
-    /// The softmax-weighted values of `R` query rows whose visible keys all fit in `scores`:
-    /// every score first, then per row one maximum `m`, the exponentials and their sum `l`,
-    /// then the products with the values into `acc` (`m` stays -inf for a row that sees no key).
+impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W> {
+    /// Query rows `r0 .. r0 + nl` of head `h` in batch `b` (lanes past `nl` repeat the last row).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn whole_rows(
-        &self,
-        b: usize,
-        h: usize,
-        rows: &[usize; R],
-        kend: &[usize; R],
-        qs: &[T],
-        kt: &[T],
-        vr: &[T],
-        scores: &mut [T],
-        acc: &mut [T],
-        m: &mut [T; R],
-        l: &mut [T; R],
-    ) {
-        let (d, tp) = (self.a.dims, self.a.dims.tk_padded());
-        let tiles = kend[R - 1].div_ceil(KT);
-        let len = scores.len() / R;
-        let mut s = [[T::ZERO; KT]; R];
-        for t in 0..tiles {
-            tile_dot_rows::<M, T, R>(qs, d.dk, kt, tp, t * KT, &mut s);
-            for r in 0..R {
-                self.logits.apply(&mut s[r], b, h, rows[r], t * KT, kend[r]);
-                scores[r * len + t * KT..][..KT].copy_from_slice(&s[r]);
+    fn block(&self, b: usize, h: usize, r0: usize, nl: usize, qt: &mut [T], ot: &mut [T], st: &mut [T]) {
+        let (a, w) = (&self.a, W);
+        let d = a.dims;
+        let kv = Rows { data: &a.k[(b * d.tk * d.heads + h) * d.dk..], rs: d.heads * d.dk };
+        let vv = Rows { data: &a.v[(b * d.tk * d.heads + h) * d.dv..], rs: d.heads * d.dv };
+        for l in 0..w {
+            let i = r0 + l.min(nl - 1);
+            for (c, &x) in a.q[((b * d.tq + i) * d.heads + h) * d.dk..][..d.dk].iter().enumerate() {
+                qt[c * w + l] = x * a.scale;
             }
         }
-        // Each row in flat passes over all its keys (loops long enough to keep their constants in registers).
-        for r in 0..R {
-            let row = &mut scores[r * len..][..tiles * KT];
-            let mut mx = [T::NEG_INFINITY; 16];
-            for c in row.chunks_exact(16) {
-                for g in 0..16 {
-                    mx[g] = if c[g] > mx[g] { c[g] } else { mx[g] };
+        ot.fill(T::ZERO);
+        let (mut m, mut sum) = ([T::NEG_INFINITY; W], [T::ZERO; W]);
+        let kend = key_end(a.causal, r0 + nl - 1, d.tk);
+        for t0 in (0..kend).step_by(KT) {
+            let st = &mut st[..KT.min(kend - t0) * w];
+            dots::<T, V>(qt, kv, t0, st);
+            self.logits.apply_lanes(st, w, b, h, r0, nl, t0, a.causal);
+            let mut mt = m;
+            for s in st.as_chunks::<W>().0 {
+                for l in 0..W {
+                    mt[l] = if s[l] > mt[l] { s[l] } else { mt[l] };
                 }
             }
-            m[r] = halve(&mut mx, |a, b| if b > a { b } else { a });
-            if m[r] == T::NEG_INFINITY {
-                row.fill(T::ZERO);
-                continue;
-            }
-            let mr = m[r];
-            row.iter_mut().for_each(|x| *x = vmath::exp::<M, T>(*x - mr));
-            let mut sum = [T::ZERO; 16];
-            for c in row.chunks_exact(16) {
-                for g in 0..16 {
-                    sum[g] += c[g];
+            if t0 > 0 {
+                // Rescale what was accumulated under the old maximum (nothing yet where it is -inf).
+                let alpha: [T; W] = std::array::from_fn(|l| {
+                    if m[l] == T::NEG_INFINITY {
+                        T::ZERO
+                    } else {
+                        vmath::exp::<M, T>(m[l] - mt[l])
+                    }
+                });
+                if alpha.iter().any(|&x| x != T::ONE) {
+                    for o in ot.as_chunks_mut::<W>().0 {
+                        for l in 0..W {
+                            o[l] = o[l] * alpha[l];
+                        }
+                    }
+                    for l in 0..W {
+                        sum[l] = sum[l] * alpha[l];
+                    }
                 }
             }
-            l[r] = halve(&mut sum, |a, b| a + b);
+            m = mt;
+            // A lane that has seen no key yet subtracts 0: its exponentials are all 0.
+            let ms: [T; W] = std::array::from_fn(|l| if m[l] == T::NEG_INFINITY { T::ZERO } else { m[l] });
+            for s in st.as_chunks_mut::<W>().0 {
+                for l in 0..W {
+                    s[l] = vmath::exp::<M, T>(s[l] - ms[l]);
+                    sum[l] += s[l];
+                }
+            }
+            axpy_cols::<T, V>(st, vv, t0, ot);
         }
-        for t in 0..tiles {
-            for r in 0..R {
-                s[r].copy_from_slice(&scores[r * len + t * KT..][..KT]);
+        for l in 0..nl {
+            let i = r0 + l;
+            let at = (b * d.tq + i) * d.heads + h;
+            // SAFETY: query rows of head h in batch b from this unit's block belong to it.
+            let (out, lse) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(self.out.get().add(at * d.dv), d.dv),
+                    &mut *self.lse.get().add((b * d.heads + h) * d.tq + i),
+                )
+            };
+            if sum[l] > T::ZERO {
+                let inv = T::ONE / sum[l];
+                for (o, x) in out.iter_mut().zip(ot.as_chunks::<W>().0) {
+                    *o = x[l] * inv;
+                }
+                *lse = m[l] + sum[l].ln();
+            } else {
+                uniform(a, b, h, out);
+                *lse = T::from_f64(f64::INFINITY);
             }
-            rows_times_rows::<M, T, R>(acc, &s, vr, t * KT);
         }
     }
 }
@@ -204,22 +150,41 @@ pub(super) fn forward_on<T: VFloat>(isa: Isa, a: &Attention<'_, T>, out: &mut [T
     if d.out_len() == 0 && d.lse_len() == 0 {
         return Ok(());
     }
-    // Each unit gathers its head's keys and values: as few units as keep every thread busy
-    // (rows are computed alike in any block, so the split never changes a result).
-    let want = 4 * crate::parallel::num_threads();
-    let qb = (d.tq * d.batch * d.heads).div_ceil(want).max(QB_MIN).min(d.tq.max(1)).next_multiple_of(R);
-    let blocks = d.tq.div_ceil(qb);
-    let units = d.batch * d.heads * blocks;
     let (out, lse) = (SendPtr(out.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
-    let cost = qb.min(d.tq) * d.tk * (d.dk + d.dv);
-    if has_fma(isa) {
-        let body = Forward { a: *a, logits, out, lse, blocks, qb, ma: PhantomData::<Fused> };
-        sweep(isa, units, 1, cost, &body);
-    } else {
-        let body = Forward { a: *a, logits, out, lse, blocks, qb, ma: PhantomData::<Plain> };
-        sweep(isa, units, 1, cost, &body);
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if <T::Avx512 as Vector<T>>::W == 16 => run::<T, Fused, T::Avx512, 16>(isa, a, logits, out, lse),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => run::<T, Fused, T::Avx512, 8>(isa, a, logits, out, lse),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if <T::Avx2 as Vector<T>>::W == 8 => run::<T, Fused, T::Avx2, 8>(isa, a, logits, out, lse),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => run::<T, Fused, T::Avx2, 4>(isa, a, logits, out, lse),
+        _ if has_fma(isa) => run::<T, Fused, Lanes8<T>, 8>(isa, a, logits, out, lse),
+        _ => run::<T, Plain, Lanes8<T>, 8>(isa, a, logits, out, lse),
     }
     Ok(())
+}
+
+/// The forward on registers `V` of `W` lanes (`W == V::W`).
+fn run<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize>(
+    isa: Isa,
+    a: &Attention<'_, T>,
+    logits: Logits<'_, T>,
+    out: SendPtr<T>,
+    lse: SendPtr<T>,
+) {
+    assert_eq!(V::W, W, "attention: register width");
+    let d = a.dims;
+    // As few units as keep every thread busy (rows are computed alike in any block,
+    // so the split never changes a result).
+    let want = 4 * crate::parallel::num_threads();
+    let qb = (d.tq * d.batch * d.heads).div_ceil(want).max(QB_MIN).min(d.tq.max(1)).next_multiple_of(W);
+    let blocks = d.tq.div_ceil(qb);
+    let units = d.batch * d.heads * blocks;
+    let cost = qb.min(d.tq) * d.tk * (d.dk + d.dv);
+    let body = Forward::<T, M, V, W> { a: *a, logits, out, lse, blocks, qb, ma: PhantomData };
+    sweep(isa, units, 1, cost, &body);
 }
 
 /// Attention forward: writes `out` `(batch, tq, heads, dv)` and each query

@@ -11,45 +11,40 @@
 //! no part in the softmax; a query row with no key left attends uniformly to
 //! all keys (what an additive -1e9 mask gives in `float32`).
 //!
-//! The forward keeps a group of query rows' scores whole up to [`ROW_KEYS`]
-//! keys (one maximum, exponential pass and sum per row); beyond that the
-//! softmax is computed online (flash-attention style): keys are visited in
-//! tiles of [`KT`], a running maximum and sum rescale the accumulated output,
-//! and only one tile of scores per thread exists. The forward
-//! returns each row's log-sum-exp; the backward recomputes the scores from it
-//! tile by tile, so nothing of size `queries × keys` is stored.
+//! Both passes work on blocks of query rows held in the lanes of a vector
+//! (see [`lanes`]): a key's scores for the whole block are one vector, so
+//! the softmax runs down the keys with no cross-lane reduction. Keys are
+//! visited in tiles of [`KT`]; the forward keeps a running maximum and sum
+//! per row (flash-attention style, rescaling only when a later tile raises
+//! the maximum) and returns each row's log-sum-exp; the backward recomputes
+//! the scores from it tile by tile, so nothing of size `queries × keys` is
+//! stored.
 //!
-//! Inner products are written as plain loops over fixed-size tiles, compiled
-//! for the active SIMD path by [`crate::ops::sweep`]. Work is split into
-//! (batch, head, query block) units in the forward (blocks as long as keep every thread busy) and (batch, head) units in
-//! the backward, each done by one thread in one fixed order, so results are
-//! bitwise identical for any thread count.
+//! The products are plain loops over fixed-size arrays, compiled for the
+//! active SIMD path by [`crate::ops::sweep`]. Work is split into (batch,
+//! head, query block) units in the forward (blocks as long as keep every
+//! thread busy) and (batch, head) units in the backward, each done by one
+//! thread in one fixed order, so results are bitwise identical for any
+//! thread count.
 
 mod backward;
 mod forward;
+mod lanes;
 #[cfg(test)]
 mod tests;
 
 use crate::error::{shape_err, value_err, Result};
-use crate::ops::sweep::{arr, arr_mut, Lanes};
-use crate::ops::vmath::{self, MulAdd, VFloat};
+use crate::ops::vmath::VFloat;
 use crate::shape::fmt_shape;
 use crate::simd;
 
 pub use backward::attention_backward;
 pub use forward::attention_forward;
 
-/// Keys per tile: one tile of scores lives in registers.
-pub(crate) const KT: usize = 64;
-
-/// Most keys whose scores a group of query rows keeps whole in the forward
-/// pass (`R × ROW_KEYS` values, 16 KiB in `f32`). Up to this many keys each
-/// row takes one maximum, one pass of exponentials and one sum, with no
-/// rescaling, over the whole row (loops long enough to keep their constants
-/// in registers); longer rows run the online softmax tile by tile. (The
-/// backward pass, which needs no rescaling, was measured slower this way:
-/// 6.9-7.3 ms against 6.3-6.7 for the 4-head layer's kernel on one thread.)
-const ROW_KEYS: usize = 1024;
+/// Keys per tile: each block of query rows keeps one tile of scores (and in
+/// the backward pass one of their gradients), `KT × L` values, in L1. Rows
+/// with more keys run the online softmax tile by tile.
+pub(crate) const KT: usize = 128;
 
 /// Sizes of one attention call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,10 +76,6 @@ impl Dims {
     }
     fn lse_len(&self) -> usize {
         self.batch * self.heads * self.tq
-    }
-    /// Keys padded to whole tiles.
-    fn tk_padded(&self) -> usize {
-        self.tk.div_ceil(KT) * KT
     }
 }
 
@@ -158,30 +149,41 @@ pub struct Attention<'a, T> {
 struct Logits<'a, T> {
     mask: Option<Strides<'a, bool>>,
     bias: Option<Strides<'a, T>>,
-    tk: usize,
 }
 
 impl<T: VFloat> Logits<'_, T> {
-    /// Masks out keys beyond `kend` or hidden by the mask, adds the bias:
-    /// `s[j]` is key `j0 + j` of row `(b, h, i)`.
+    /// Turns the raw products of a tile into logits for the `w` query rows `r0 + l`
+    /// (`st[j·w + l]` is key `t0 + j` of row `r0 + l`; lanes from `nl` on are padding):
+    /// adds the bias, sets keys hidden by the mask or, under `causal`, past the row to -inf.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn apply(&self, s: &mut [T; KT], b: usize, h: usize, i: usize, j0: usize, kend: usize) {
+    fn apply_lanes(&self, st: &mut [T], w: usize, b: usize, h: usize, r0: usize, nl: usize, t0: usize, causal: bool) {
         if let Some(bias) = &self.bias {
-            let (r, sj) = (bias.row(b, h, i), bias.st[3]);
-            for (j, x) in s.iter_mut().enumerate().take(kend.min(self.tk).saturating_sub(j0)) {
-                *x += bias.data[r + (j0 + j) * sj];
-            }
-        }
-        if let Some(mask) = &self.mask {
-            let (r, sj) = (mask.row(b, h, i), mask.st[3]);
-            for (j, x) in s.iter_mut().enumerate().take(kend.min(self.tk).saturating_sub(j0)) {
-                if !mask.data[r + (j0 + j) * sj] {
-                    *x = T::NEG_INFINITY;
+            for l in 0..nl {
+                let r = bias.row(b, h, r0 + l);
+                for (j, s) in st.chunks_exact_mut(w).enumerate() {
+                    s[l] += bias.data[r + (t0 + j) * bias.st[3]];
                 }
             }
         }
-        if kend < j0 + KT {
-            s[kend.saturating_sub(j0)..].iter_mut().for_each(|x| *x = T::NEG_INFINITY);
+        if let Some(mask) = &self.mask {
+            for l in 0..nl {
+                let r = mask.row(b, h, r0 + l);
+                for (j, s) in st.chunks_exact_mut(w).enumerate() {
+                    if !mask.data[r + (t0 + j) * mask.st[3]] {
+                        s[l] = T::NEG_INFINITY;
+                    }
+                }
+            }
+        }
+        if causal {
+            // Key t0 + j is past row r0 + l when l < t0 + j - r0.
+            for (j, s) in st.chunks_exact_mut(w).enumerate().skip((r0 + 1).saturating_sub(t0)) {
+                let past = t0 + j - r0;
+                for (l, x) in s.iter_mut().enumerate() {
+                    *x = if l < past { T::NEG_INFINITY } else { *x };
+                }
+            }
         }
     }
 }
@@ -211,7 +213,7 @@ fn check<'a, T: VFloat>(
     }
     let mask = a.mask.as_ref().map(|m| Strides::new(op, "mask", m, d)).transpose()?;
     let bias = a.bias.as_ref().map(|b| Strides::new(op, "bias", b, d)).transpose()?;
-    Ok(Logits { mask, bias, tk: d.tk })
+    Ok(Logits { mask, bias })
 }
 
 /// The last key (exclusive) query `i` may see.
@@ -222,176 +224,6 @@ fn key_end(causal: bool, i: usize, tk: usize) -> usize {
     } else {
         tk
     }
-}
-
-/// Copies head `h` of batch `b` of a `(batch, t, heads, d)` array as a
-/// `(d, tp)` matrix (token columns, zero past `t`).
-fn gather_t<T: VFloat>(
-    x: &[T],
-    b: usize,
-    h: usize,
-    t: usize,
-    heads: usize,
-    d: usize,
-    tp: usize,
-    upto: usize,
-) -> Vec<T> {
-    let mut out = vec![T::ZERO; d * tp];
-    for j in 0..upto.min(t) {
-        let row = &x[((b * t + j) * heads + h) * d..][..d];
-        for (c, &val) in row.iter().enumerate() {
-            out[c * tp + j] = val;
-        }
-    }
-    out
-}
-
-/// Copies head `h` of batch `b` as `(tp, d)` rows (zero past `t`).
-fn gather<T: VFloat>(x: &[T], b: usize, h: usize, t: usize, heads: usize, d: usize, tp: usize, upto: usize) -> Vec<T> {
-    let mut out = vec![T::ZERO; tp * d];
-    for j in 0..upto.min(t) {
-        out[j * d..][..d].copy_from_slice(&x[((b * t + j) * heads + h) * d..][..d]);
-    }
-    out
-}
-
-/// `s[r][j] = Σ_c xs[r·n + c] · mt[c·ld + j0 + j]` for `R` vectors (`xs`, `n` long each):
-/// one tile of their products with the columns of a transposed matrix. Each column is
-/// loaded once for the `R` rows, which are independent chains of multiply-adds.
-#[inline(always)]
-fn tile_dot_rows<M: MulAdd, T: VFloat, const R: usize>(
-    xs: &[T],
-    n: usize,
-    mt: &[T],
-    ld: usize,
-    j0: usize,
-    s: &mut [[T; KT]; R],
-) {
-    // NOTE: the sums live in a local array, written to `s` once: accumulating in `s` itself made
-    // every step store all R·KT sums (the bounds checks' panic paths must see them), which
-    // bounded the loop by stores instead of multiply-adds.
-    let mut acc = [[T::ZERO; KT]; R];
-    let rows: [&[T]; R] = std::array::from_fn(|r| &xs[r * n..(r + 1) * n]);
-    for c in 0..n {
-        let col: &[T; KT] = arr(mt, c * ld + j0);
-        for r in 0..R {
-            let xc = rows[r][c];
-            for j in 0..KT {
-                acc[r][j] = M::ma(xc, col[j], acc[r][j]);
-            }
-        }
-    }
-    *s = acc;
-}
-
-/// `acc[u·d + c] += Σ_j w[u][j] · rows[(j0 + j)·d + c]` for `R` weight tiles and `R`
-/// accumulators (`acc` holds them one after the other): each row of the tile is loaded once
-/// for the `R` accumulators, which are independent chains of multiply-adds.
-struct RowsTimesR<'a, T, M, const R: usize> {
-    acc: &'a mut [T],
-    w: &'a [[T; KT]; R],
-    rows: &'a [T],
-    j0: usize,
-    ma: std::marker::PhantomData<M>,
-}
-
-impl<T: VFloat, M: MulAdd, const R: usize> Lanes for RowsTimesR<'_, T, M, R> {
-    fn len(&self) -> usize {
-        self.acc.len() / R
-    }
-    #[inline(always)]
-    fn group<const G: usize>(&mut self, i: usize) {
-        let d = self.acc.len() / R;
-        let mut a = [[T::ZERO; G]; R];
-        for j in 0..KT {
-            let r: &[T; G] = arr(self.rows, (self.j0 + j) * d + i);
-            for (u, au) in a.iter_mut().enumerate() {
-                let wj = self.w[u][j];
-                for g in 0..G {
-                    au[g] = M::ma(wj, r[g], au[g]);
-                }
-            }
-        }
-        for (u, au) in a.iter().enumerate() {
-            let acc: &mut [T; G] = arr_mut(self.acc, u * d + i);
-            for g in 0..G {
-                acc[g] += au[g];
-            }
-        }
-    }
-}
-
-#[inline(always)]
-fn rows_times_rows<M: MulAdd, T: VFloat, const R: usize>(acc: &mut [T], w: &[[T; KT]; R], rows: &[T], j0: usize) {
-    crate::ops::sweep::lanes(RowsTimesR { acc, w, rows, j0, ma: std::marker::PhantomData::<M> });
-}
-
-/// `mt[c·ld + j0 + j] += Σ_r xs[r·n + c] · w[r][j]`: `R` rank-1 updates of one tile of a
-/// transposed matrix, each column read and written once.
-#[inline(always)]
-fn tile_outer_rows<M: MulAdd, T: VFloat, const R: usize>(
-    xs: &[T],
-    n: usize,
-    w: &[[T; KT]; R],
-    mt: &mut [T],
-    ld: usize,
-    j0: usize,
-) {
-    for c in 0..n {
-        let col: &mut [T; KT] = arr_mut(mt, c * ld + j0);
-        let mut v = *col;
-        for r in 0..R {
-            let xc = xs[r * n + c];
-            for j in 0..KT {
-                v[j] = M::ma(xc, w[r][j], v[j]);
-            }
-        }
-        *col = v;
-    }
-}
-
-/// `exp(s[j] - m)` for every key of a tile (0 for masked keys).
-#[inline(always)]
-fn tile_exp<M: MulAdd, T: VFloat>(s: &[T; KT], m: T, p: &mut [T; KT]) {
-    for j in 0..KT {
-        p[j] = vmath::exp::<M, T>(s[j] - m);
-    }
-}
-
-/// Σ of a tile in one fixed order: 16 interleaved partial sums, then halved pairwise.
-#[inline(always)]
-fn tile_sum<T: VFloat>(p: &[T; KT]) -> T {
-    let mut acc = [T::ZERO; 16];
-    for c in p.chunks_exact(16) {
-        for g in 0..16 {
-            acc[g] += c[g];
-        }
-    }
-    halve(&mut acc, |a, b| a + b)
-}
-
-/// `acc[0]` after folding the upper half of `acc` onto the lower one until one lane is left:
-/// a tree of depth 4 rather than a chain of 15 dependent operations.
-#[inline(always)]
-fn halve<T: VFloat>(acc: &mut [T; 16], f: impl Fn(T, T) -> T) -> T {
-    for w in [8, 4, 2, 1] {
-        for g in 0..w {
-            acc[g] = f(acc[g], acc[g + w]);
-        }
-    }
-    acc[0]
-}
-
-/// max of a tile (NaN ignored), 16 lanes at a time so that it vectorises.
-#[inline(always)]
-fn tile_max<T: VFloat>(s: &[T; KT]) -> T {
-    let mut acc = [T::NEG_INFINITY; 16];
-    for c in s.chunks_exact(16) {
-        for g in 0..16 {
-            acc[g] = if c[g] > acc[g] { c[g] } else { acc[g] };
-        }
-    }
-    halve(&mut acc, |a, b| if b > a { b } else { a })
 }
 
 /// The path kernels run on (the active one).
