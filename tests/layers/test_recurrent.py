@@ -134,8 +134,11 @@ def _scalar_masked(layer, x, states, mask):
     return sum(float(np.sum(o.numpy() * np.cos(np.arange(o.numpy().size).reshape(o.shape)))) for o in outs)
 
 
+@pytest.mark.parametrize("h_only", [False, True])
 @pytest.mark.parametrize("cell,cls,gates", CELLS)
-def test_fast_backward_equals_the_differentiable_twin(cell, cls, gates):
+def test_fast_backward_equals_the_differentiable_twin(cell, cls, gates, h_only):
+    if h_only and cell != "lstm":
+        pytest.skip("h_only is an LSTM option")
     rng = np.random.default_rng(3)
     b, t, f, u = 3, 5, 2, 4
     x = rng.normal(size=(b, t, f))
@@ -145,8 +148,9 @@ def test_fast_backward_equals_the_differentiable_twin(cell, cls, gates):
     mask = _mask(b, t).astype(np.uint8)
     scale = (rng.random((b, u)) > 0.3) / 0.7
     params = dict(cell=cell, activation="tanh", recurrent_activation="sigmoid", mask=mask, scale=scale,
-                  saved=recurrent_ops._Saved())
+                  saved=recurrent_ops._Saved(), h_only=h_only)
     y = recurrent_ops._forward(x, kernel, recurrent, bias, h0, c0, **params)
+    assert y.shape == (b, t, u * (2 if cell == "lstm" and not h_only else 1))
     g = rng.normal(size=y.shape)
     fast = recurrent_ops._fast(g, y, x, kernel, recurrent, bias, h0, c0, **params)
     twin = _twin(recurrent_ops._formula)(Tensor(g), Tensor(y), *[None if a is None else Tensor(a) for a in

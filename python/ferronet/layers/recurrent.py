@@ -229,11 +229,14 @@ class RNNBase(Layer):
         if self.go_backwards:
             x = A.reverse(x, [1])
             m = None if m is None else m[:, ::-1]
+        # An LSTM whose c is not wanted returns h alone (its gradient then has no c part to fill with zeros).
+        both = self._n_states == 2 and (self.return_state or self.stateful)
         seq = rnn_sequence(x, self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None, states[0],
                            states[1] if self._n_states == 2 else None, cell=self._cell, activation=self.activation,
-                           recurrent_activation=self.recurrent_activation, mask=m, recurrent_scale=scale)
-        h_seq = seq[:, :, :units] if self._n_states == 2 else seq
-        finals = [seq[:, -1, :units]] + ([seq[:, -1, units:]] if self._n_states == 2 else [])
+                           recurrent_activation=self.recurrent_activation, mask=m, recurrent_scale=scale,
+                           h_only=not both)
+        h_seq = seq[:, :, :units] if both else seq
+        finals = [seq[:, -1, :units]] + ([seq[:, -1, units:]] if both else [])
         if self.stateful:
             self._states = [np.array(unwrap(s), copy=True) for s in finals]
         if self.return_sequences:

@@ -40,16 +40,19 @@ class _Saved:
         self.arrays = None
 
 
-def _forward(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved):
+def _forward(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved,
+             h_only):
     dt = kernel.dtype
     states, gates, aux = _core.rnn_forward(cell, activation, recurrent_activation, _c(x, dt), _c(kernel, dt),
                                            _c(recurrent, dt), _c(h0, dt), _c(bias, dt), _c(c0, dt), mask,
                                            _c(scale, dt))
     saved.arrays = (states, gates, aux)
-    return states
+    return states[:, :, :recurrent.shape[0]] if h_only else states
 
 
-def _fast(g, y, x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved):
+def _fast(g, y, x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved,
+          h_only):
+    # With h_only (an LSTM's h sequence alone), g is dL/dh and the kernel takes it as it is.
     dt = kernel.dtype
     states, gates, aux = saved.arrays
     return _core.rnn_backward(cell, activation, recurrent_activation, _c(x, dt), _c(kernel, dt), _c(recurrent, dt),
@@ -61,7 +64,8 @@ def _act(name):
     return (lambda v: v) if name == "linear" else nn_ops.activation(name)
 
 
-def _formula(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved):
+def _formula(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_activation, mask, scale, saved,
+             h_only):
     """The same recurrence in elementary differentiable ops (Keras' equations, step by step)."""
     act, ract = _act(activation), _act(recurrent_activation)
     units = recurrent.shape[0]
@@ -104,14 +108,14 @@ def _formula(x, kernel, recurrent, bias, h0, c0, cell, activation, recurrent_act
         hs.append(h)
         cs.append(c)
     states = A.stack(hs, axis=1)
-    return states if cell != "lstm" else A.concat([states, A.stack(cs, axis=1)], axis=-1)
+    return states if cell != "lstm" or h_only else A.concat([states, A.stack(cs, axis=1)], axis=-1)
 
 
 _rnn = Primitive("rnn_sequence", _forward, nn_ops._twin(_formula), _fast)
 
 
 def rnn_sequence(x, kernel, recurrent_kernel, bias, h0, c0=None, *, cell, activation="tanh",
-                 recurrent_activation="sigmoid", mask=None, recurrent_scale=None):
+                 recurrent_activation="sigmoid", mask=None, recurrent_scale=None, h_only=False):
     """States after every step of a recurrent cell run over ``x`` (see the module docstring).
 
     Args:
@@ -126,9 +130,12 @@ def rnn_sequence(x, kernel, recurrent_kernel, bias, h0, c0=None, *, cell, activa
         mask: optional boolean ``(batch, steps)``; a False step keeps the state unchanged.
         recurrent_scale: optional ``(batch, units)`` factors on ``h`` before the recurrent
             product (recurrent dropout).
+        h_only: LSTM: return ``h`` alone, so the gradient that comes back has no ``c`` part to fill
+            with zeros.
 
     Returns:
-        A tensor ``(batch, steps, units)`` (LSTM: ``(batch, steps, 2 * units)``, ``h`` then ``c``).
+        A tensor ``(batch, steps, units)`` (LSTM: ``(batch, steps, 2 * units)``, ``h`` then ``c``,
+        unless ``h_only``).
 
     Example:
         >>> import ferronet as fn
@@ -145,4 +152,4 @@ def rnn_sequence(x, kernel, recurrent_kernel, bias, h0, c0=None, *, cell, activa
         recurrent_scale = np.asarray(recurrent_scale)
     return _rnn(as_tensor(x), kernel, recurrent_kernel, bias, as_tensor(h0), None if c0 is None else as_tensor(c0),
                 cell=cell, activation=activation, recurrent_activation=recurrent_activation, mask=mask,
-                scale=recurrent_scale, saved=_Saved())
+                scale=recurrent_scale, saved=_Saved(), h_only=bool(h_only) and cell == "lstm")

@@ -247,7 +247,9 @@ fn backward_t<'py, T: GemmFloat + VFloat + Element>(
     let states = operand::<T>(py, OP, "states", saved[0], &[b, t, su])?;
     let gates = operand::<T>(py, OP, "gates", saved[1], &[t, b, gu])?;
     let aux = operand::<T>(py, OP, "aux", saved[2], &[if r.cell == Cell::Simple { 0 } else { t }, b, u])?;
-    let ds = operand::<T>(py, OP, "d_states", d_states, &[b, t, su])?;
+    // An LSTM's output gradient may be dL/dh alone, (batch, steps, units).
+    let h_only = r.cell == Cell::Lstm && same::<T>("d_states", "x", d_states)?.shape() == [b, t, u];
+    let ds = operand::<T>(py, OP, "d_states", d_states, &[b, t, if h_only { u } else { su }])?;
     let dx = empty::<T>(py, &[b, t, f])?;
     let dk = empty::<T>(py, &[f, gu])?;
     let dr = empty::<T>(py, &[u, gu])?;
@@ -281,7 +283,8 @@ fn backward_t<'py, T: GemmFloat + VFloat + Element>(
 }
 
 /// Backpropagation through time of `rnn_forward` (same arguments, then its
-/// three saved arrays and the states' gradient): returns
+/// three saved arrays and the states' gradient, for an LSTM either both
+/// states' `(batch, steps, 2·units)` or h's alone, `(batch, steps, units)`): returns
 /// (dx, dkernel, drecurrent_kernel, dbias or None, dh0, dc0 or None).
 #[pyfunction]
 #[pyo3(signature = (cell, activation, recurrent_activation, x, kernel, recurrent_kernel, h0, bias, c0, mask, recurrent_scale, states, gates, aux, d_states))]

@@ -15,7 +15,8 @@ use std::ops::Range;
 
 const OP_B: &str = "rnn_backward";
 
-/// Backpropagation through time. `d_states` is dL/d`states` (same layout);
+/// Backpropagation through time. `d_states` is dL/d`states` (same layout),
+/// or for an LSTM dL/dh alone, `(batch, steps, units)` (c's part zero);
 /// `saved` is what [`rnn_forward`] wrote for the same inputs.
 pub fn rnn_backward<T: GemmFloat + VFloat>(
     rnn: &Rnn,
@@ -29,7 +30,7 @@ pub fn rnn_backward<T: GemmFloat + VFloat>(
     rnn.check_saved(OP_B, saved.states.len(), saved.gates.len(), saved.aux.len())?;
     let (b, t, f, u, gu) = (rnn.batch, rnn.steps, rnn.features, rnn.units, rnn.gu());
     let sizes = [
-        ("d_states", d_states.len(), b * t * rnn.su()),
+        ("d_states", d_states.len(), b * t * d_width(rnn, d_states.len())),
         ("dx", grads.dx.len(), b * t * f),
         ("dkernel", grads.dkernel.len(), f * gu),
         ("drecurrent", grads.drecurrent.len(), u * gu),
@@ -55,6 +56,16 @@ pub fn rnn_backward<T: GemmFloat + VFloat>(
         backward_with::<Plain, T>(isa, rnn, w, inp, saved, d_states, grads);
     }
     Ok(())
+}
+
+/// Values per (batch, step) row of an output gradient of `len` elements:
+/// the states' width, or `units` when an LSTM's gradient is dL/dh alone.
+fn d_width(rnn: &Rnn, len: usize) -> usize {
+    if rnn.cell == Cell::Lstm && len == rnn.batch * rnn.steps * rnn.units {
+        rnn.units
+    } else {
+        rnn.su()
+    }
 }
 
 /// Batch rows per block of the backward pass. The blocks are fixed by the
@@ -176,6 +187,7 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
 ) {
     let Rnn { cell, activation: act, recurrent_activation: ract, batch: nb, steps: nt, units: u, .. } = *rnn;
     let (gu, su, m, r0) = (rnn.gu(), rnn.su(), rows.len(), rows.start);
+    let dw = d_width(rnn, d_states.len());
     let (gru, fused) = (cell == Cell::Gru, one_sum(rnn));
     let width = back.n();
     let (states, gates, aux) = (out.states.get() as *const T, out.gates.get() as *const T, out.aux.get() as *const T);
@@ -197,17 +209,17 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                         // What this row reads at the next step visited.
                         prefetch(gates.add((srow - nb) * gu), gu);
                         prefetch(aux.add((srow - nb) * u), if cell != Cell::Simple { u } else { 0 });
-                        prefetch(d_states.as_ptr().add((row - 1) * su), su);
+                        prefetch(d_states.as_ptr().add((row - 1) * dw), dw);
                         prefetch(states.add((row - 1) * su).wrapping_sub(su), su);
                     }
-                    let (dh_b, d_out) = (part_mut(out.dh, b, u), part(d_states.as_ptr(), row, su));
+                    let (dh_b, d_out) = (part_mut(out.dh, b, u), part(d_states.as_ptr(), row, dw));
                     let dc_b = out.dc.map_or(&mut [][..], |dc| part_mut(dc, b, u));
                     let dg_in = std::slice::from_raw_parts_mut(pin.add(i * gu), gu);
                     let dg_rec = if gru { std::slice::from_raw_parts_mut(prec.add(i * gu), gu) } else { &mut [] };
                     if inp.mask.is_some_and(|m| m[row] == 0) {
                         // A skipped step passes its state gradient through, and its gates have none.
                         dh_b.iter_mut().zip(d_out).for_each(|(d, &g)| *d += g);
-                        dc_b.iter_mut().zip(&d_out[u..]).for_each(|(d, &g)| *d += g);
+                        dc_b.iter_mut().zip(d_out.get(u..).unwrap_or(&[])).for_each(|(d, &g)| *d += g);
                         dg_in.fill(T::ZERO);
                         dg_rec.fill(T::ZERO);
                         continue;

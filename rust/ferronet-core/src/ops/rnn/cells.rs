@@ -216,8 +216,8 @@ pub(super) struct RowBwd<'a, T> {
     /// Reset-before GRU: `h_prev` after recurrent dropout.
     pub h_rec: &'a [T],
     pub c_prev: &'a [T],
-    /// dL/d(this step's states) from the layer's output (`S·units`), added
-    /// to `dh` (and `dc`) first.
+    /// dL/d(this step's states) from the layer's output (`S·units`, or for an
+    /// LSTM `units`: h only, c's part zero), added to `dh` (and `dc`) first.
     pub d_out: &'a [T],
     /// In: dL/dh of this step through the next one; out: the part of
     /// dL/dh_prev that does not go through the recurrent product.
@@ -254,22 +254,8 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
                 r.dh[j] = T::ZERO;
             }
         }
-        Cell::Lstm => {
-            let [i, f, g, o] = blocks::<T, 4>(r.gates, u);
-            let [di, df, dg, d_o] = blocks_mut::<T, 4>(r.dg_in, u);
-            let [dh_out, dc_out] = blocks::<T, 2>(r.d_out, u);
-            let (tc, c_prev, dh, dc) = (&r.aux[..u], &r.c_prev[..u], &mut r.dh[..u], &mut r.dc[..u]);
-            for j in 0..u {
-                let dhj = dh[j] + dh_out[j];
-                let dct = dc[j] + dc_out[j] + dhj * o[j] * act.slope(tc[j]);
-                di[j] = dct * g[j] * ract.slope(i[j]);
-                df[j] = dct * c_prev[j] * ract.slope(f[j]);
-                dg[j] = dct * i[j] * act.slope(g[j]);
-                d_o[j] = dhj * tc[j] * ract.slope(o[j]);
-                dc[j] = dct * f[j];
-                dh[j] = T::ZERO;
-            }
-        }
+        Cell::Lstm if r.d_out.len() == u => lstm_cells::<T, false>(act, ract, u, r),
+        Cell::Lstm => lstm_cells::<T, true>(act, ract, u, r),
         Cell::Gru => {
             let [zg, rg, hh] = blocks::<T, 3>(r.gates, u);
             let [dz_in, dr_in, dhh_in] = blocks_mut::<T, 3>(r.dg_in, u);
@@ -306,6 +292,28 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
                 }
             }
         },
+    }
+}
+
+/// The LSTM's backward cells; `DC`: the output gradient has c's part too.
+#[inline(always)]
+fn lstm_cells<T: VFloat, const DC: bool>(act: Act, ract: Act, u: usize, r: RowBwd<'_, T>) {
+    let [i, f, g, o] = blocks::<T, 4>(r.gates, u);
+    let [di, df, dg, d_o] = blocks_mut::<T, 4>(r.dg_in, u);
+    let dh_out = &r.d_out[..u];
+    // (without c's part, an unread stand-in)
+    let dc_out = if DC { &r.d_out[u..2 * u] } else { dh_out };
+    let (tc, c_prev, dh, dc) = (&r.aux[..u], &r.c_prev[..u], &mut r.dh[..u], &mut r.dc[..u]);
+    for j in 0..u {
+        let dhj = dh[j] + dh_out[j];
+        let dcj = if DC { dc[j] + dc_out[j] } else { dc[j] };
+        let dct = dcj + dhj * o[j] * act.slope(tc[j]);
+        di[j] = dct * g[j] * ract.slope(i[j]);
+        df[j] = dct * c_prev[j] * ract.slope(f[j]);
+        dg[j] = dct * i[j] * act.slope(g[j]);
+        d_o[j] = dhj * tc[j] * ract.slope(o[j]);
+        dc[j] = dct * f[j];
+        dh[j] = T::ZERO;
     }
 }
 
