@@ -38,6 +38,10 @@ pub struct Spec<T> {
     /// instead of packing it.
     pub lanes: usize,
     pub narrow: [NarrowFn<T>; 2],
+    /// Products with more columns than `narrow[1]` takes, up to four
+    /// registers: [`WIDE_MR`] rows of A read in place (where the ISA has the
+    /// registers for it).
+    pub wide: Option<WideFn<T>>,
 }
 
 /// `narrow(k, a, b, c, rsc, csc, m, n, accumulate)`: C[..m, ..n] (+)= A·B for
@@ -47,6 +51,15 @@ pub type NarrowFn<T> = unsafe fn(usize, MatPtr<T>, *const T, *mut T, isize, isiz
 
 /// Rows per call of a narrow kernel.
 pub const NARROW_MR: usize = 8;
+
+/// `wide(k, a, b, ldb, c, rsc, csc, m, n, accumulate)`: C[..m, ..n] (+)= A·B
+/// for an unpacked A (`m ≤ WIDE_MR` rows) and a B of four registers' width
+/// whose row `p` starts at `b + p·ldb` (packed, or a row-major B in place).
+#[doc(hidden)]
+pub type WideFn<T> = unsafe fn(usize, MatPtr<T>, *const T, usize, *mut T, isize, isize, usize, usize, bool);
+
+/// Rows per call of a wide kernel: 6 × 4 registers of sums, 4 of B and one of A.
+pub const WIDE_MR: usize = 6;
 
 /// The generic micro-kernel: `MR` rows by `NV` vectors of `V::W` lanes.
 #[inline(always)]
@@ -104,14 +117,16 @@ unsafe fn tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize, const P
     store_tile::<T, V, MR, NV>(&acc, c, rsc, csc, m, n, accumulate);
 }
 
-/// The narrow micro-kernel: up to `NARROW_MR` rows of an unpacked A times a
-/// packed sliver of B `NV` registers wide, summed over the whole of k in order.
+/// The narrow micro-kernel: up to `MR` rows of an unpacked A times a sliver
+/// of B `NV` registers wide (row `p` at `b + p·ldb`), summed over the whole
+/// of k in order.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn narrow_tile<T: Float, V: Vector<T>, const NV: usize>(
+unsafe fn narrow_tile<T: Float, V: Vector<T>, const MR: usize, const NV: usize>(
     k: usize,
     a: MatPtr<T>,
     mut b: *const T,
+    ldb: usize,
     c: *mut T,
     rsc: isize,
     csc: isize,
@@ -120,23 +135,23 @@ unsafe fn narrow_tile<T: Float, V: Vector<T>, const NV: usize>(
     accumulate: bool,
 ) {
     // Rows past m re-read the last row (always valid); their sums are dropped.
-    let rows: [*const T; NARROW_MR] = std::array::from_fn(|i| a.at(i.min(m - 1), 0));
-    let mut acc = [[V::zero(); NV]; NARROW_MR];
+    let rows: [*const T; MR] = std::array::from_fn(|i| a.at(i.min(m - 1), 0));
+    let mut acc = [[V::zero(); NV]; MR];
     for p in 0..k {
         let mut bv = [V::zero(); NV];
         for j in 0..NV {
             bv[j] = V::load(b.add(j * V::W));
         }
         let off = p as isize * a.cs;
-        for i in 0..NARROW_MR {
+        for i in 0..MR {
             let av = V::splat(*rows[i].offset(off));
             for j in 0..NV {
                 acc[i][j] = av.mul_add(bv[j], acc[i][j]);
             }
         }
-        b = b.add(NV * V::W);
+        b = b.add(ldb);
     }
-    store_tile::<T, V, NARROW_MR, NV>(&acc, c, rsc, csc, m, n, accumulate);
+    store_tile::<T, V, MR, NV>(&acc, c, rsc, csc, m, n, accumulate);
 }
 
 /// Writes (or adds) a finished `MR × NV·W` register tile into C's first `m`
@@ -222,7 +237,20 @@ macro_rules! narrow_fn {
             k: usize, a: MatPtr<$t>, b: *const $t, c: *mut $t,
             rsc: isize, csc: isize, m: usize, n: usize, accumulate: bool,
         ) {
-            narrow_tile::<$t, $v, $nv>(k, a, b, c, rsc, csc, m, n, accumulate)
+            narrow_tile::<$t, $v, NARROW_MR, $nv>(k, a, b, $nv * <$v as Vector<$t>>::W, c, rsc, csc, m, n, accumulate)
+        }
+    };
+}
+
+macro_rules! wide_fn {
+    ($name:ident, $t:ty, $v:ty $(, $feat:literal)?) => {
+        $(#[target_feature(enable = $feat)])?
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            k: usize, a: MatPtr<$t>, b: *const $t, ldb: usize, c: *mut $t,
+            rsc: isize, csc: isize, m: usize, n: usize, accumulate: bool,
+        ) {
+            narrow_tile::<$t, $v, WIDE_MR, 4>(k, a, b, ldb, c, rsc, csc, m, n, accumulate)
         }
     };
 }
@@ -250,6 +278,8 @@ mod x86 {
     narrow_fn!(avx512_narrow2_f32, f32, F32x16, 2, "avx512f");
     narrow_fn!(avx512_narrow_f64, f64, F64x8, 1, "avx512f");
     narrow_fn!(avx512_narrow2_f64, f64, F64x8, 2, "avx512f");
+    wide_fn!(avx512_wide_f32, f32, F32x16, "avx512f");
+    wide_fn!(avx512_wide_f64, f64, F64x8, "avx512f");
 
     pub(crate) fn spec_f32(isa: Isa) -> Option<Spec<f32>> {
         match isa {
@@ -263,6 +293,7 @@ mod x86 {
                 kernel_packing: avx512_packing_f32,
                 lanes: 16,
                 narrow: [avx512_narrow_f32, avx512_narrow2_f32],
+                wide: Some(avx512_wide_f32),
             }),
             Isa::Avx2 => Some(Spec {
                 mr: 6,
@@ -274,6 +305,7 @@ mod x86 {
                 kernel_packing: avx2_packing_f32,
                 lanes: 8,
                 narrow: [avx2_narrow_f32, avx2_narrow2_f32],
+                wide: None,
             }),
             _ => None,
         }
@@ -291,6 +323,7 @@ mod x86 {
                 kernel_packing: avx512_packing_f64,
                 lanes: 8,
                 narrow: [avx512_narrow_f64, avx512_narrow2_f64],
+                wide: Some(avx512_wide_f64),
             }),
             Isa::Avx2 => Some(Spec {
                 mr: 6,
@@ -302,6 +335,7 @@ mod x86 {
                 kernel_packing: avx2_packing_f64,
                 lanes: 4,
                 narrow: [avx2_narrow_f64, avx2_narrow2_f64],
+                wide: None,
             }),
             _ => None,
         }
@@ -370,6 +404,7 @@ impl GemmFloat for f32 {
             kernel_packing: scalar_packing_f32,
             lanes: 1,
             narrow: [scalar_narrow_f32, scalar_narrow2_f32],
+            wide: None,
         }
     }
 }
@@ -395,6 +430,7 @@ impl GemmFloat for f64 {
             kernel_packing: scalar_packing_f64,
             lanes: 1,
             narrow: [scalar_narrow_f64, scalar_narrow2_f64],
+            wide: None,
         }
     }
 }

@@ -1,9 +1,9 @@
-//! The two shapes that pack differently from the blocked loops: narrow
-//! products (at most two registers wide, A read in place) and short-A
-//! products (A packed once, B packed a panel at a time while its row tiles
-//! meet it).
+//! The shapes that pack differently from the blocked loops: narrow and wide
+//! products (at most two or four registers wide, A read in place) and
+//! short-A products (A packed once, B packed a panel at a time while its row
+//! tiles meet it).
 
-use super::kernel::{Spec, NARROW_MR};
+use super::kernel::{Spec, WideFn, NARROW_MR, WIDE_MR};
 use super::{pack, GemmFloat, MatPtr};
 use crate::parallel::{self, SendPtr};
 use crate::workspace::{with_scratch, Slot};
@@ -53,6 +53,68 @@ pub(super) unsafe fn narrow<T: GemmFloat>(
             (0..tiles).for_each(rows);
         }
     })
+}
+
+/// Rows of B per slice in [`wide`] (32 KiB of `f32` at four registers' width).
+const WIDE_KC: usize = 128;
+
+/// Products with at most four registers of columns, on `kernel`: A read in
+/// place [`WIDE_MR`] rows at a time, rows split over threads. B is read in
+/// place when it is row-major and exactly four registers wide (a weight
+/// gradient's output gradient, `x·W` with 64 units), else packed once into
+/// one zero-padded sliver. No operand is copied in full, which is what such
+/// products cost most when k or m is short.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn wide<T: GemmFloat>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatPtr<T>,
+    b: MatPtr<T>,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+    accumulate: bool,
+    threads: usize,
+    kernel: WideFn<T>,
+    lanes: usize,
+) {
+    let width = 4 * lanes;
+    let c_ptr = SendPtr(c);
+    let tiles = m.div_ceil(WIDE_MR);
+    // One group of row tiles per thread; a group meets B a slice of WIDE_KC rows at a
+    // time, which stays in L1 while each of its tiles reads it.
+    let groups = tiles.min(threads.max(1));
+    let per = tiles.div_ceil(groups);
+    let run = |bp: *const T, ldb: usize| {
+        let bp = SendPtr(bp as *mut T);
+        let group = |g: usize| {
+            for pc in (0..k).step_by(WIDE_KC) {
+                let kc = WIDE_KC.min(k - pc);
+                for t in g * per..((g + 1) * per).min(tiles) {
+                    let i0 = t * WIDE_MR;
+                    let at = MatPtr { ptr: a.at(i0, pc), ..a };
+                    let c_tile = c_ptr.get().offset(i0 as isize * rsc);
+                    let rows = WIDE_MR.min(m - i0);
+                    kernel(kc, at, bp.get().add(pc * ldb), ldb, c_tile, rsc, csc, rows, n, accumulate || pc > 0);
+                }
+            }
+        };
+        if groups > 1 {
+            parallel::for_each(groups, group);
+        } else {
+            group(0);
+        }
+    };
+    if n == width && b.cs == 1 && b.rs > 0 {
+        run(b.ptr, b.rs as usize);
+    } else {
+        with_scratch(Slot::PackB, |scratch| {
+            let bp = scratch.slice::<T>(k * width);
+            pack::pack_b_panel(bp.as_mut_ptr(), b, 0, k, 0, n, width, 0);
+            run(bp.as_ptr(), width);
+        })
+    }
 }
 
 /// Products with a short A (a dense layer at batch ≤ 256): A is packed once,
