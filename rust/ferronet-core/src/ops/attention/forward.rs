@@ -84,11 +84,11 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W>
                 if alpha.iter().any(|&x| x != T::ONE) {
                     for o in ot.as_chunks_mut::<W>().0 {
                         for l in 0..W {
-                            o[l] = o[l] * alpha[l];
+                            o[l] *= alpha[l];
                         }
                     }
                     for l in 0..W {
-                        sum[l] = sum[l] * alpha[l];
+                        sum[l] *= alpha[l];
                     }
                 }
             }
@@ -137,7 +137,7 @@ fn uniform<T: VFloat>(a: &Attention<'_, T>, b: usize, h: usize, out: &mut [T]) {
         }
     }
     let inv = T::ONE / T::from_usize(d.tk.max(1));
-    out.iter_mut().for_each(|x| *x = *x * inv);
+    out.iter_mut().for_each(|x| *x *= inv);
 }
 
 pub(super) fn forward_on<T: VFloat>(isa: Isa, a: &Attention<'_, T>, out: &mut [T], lse: &mut [T]) -> Result<()> {
