@@ -303,3 +303,28 @@ fn rejects_bad_arguments() {
     );
     assert!(e.unwrap_err().to_string().contains("bias must have shape (6,)"));
 }
+
+#[test]
+fn lstm_h_only_gradient_equals_full_gradient_with_zero_c_part() {
+    let c = case(Cell::Lstm, Act::Tanh, 5, 6, 3, 4);
+    let (nb, nt, u) = (c.rnn.batch, c.rnn.steps, c.rnn.units);
+    let (w, inp) = c.parts(true, true);
+    let (st, g, a) = c.forward(w, inp);
+    let dh = uniform(nb * nt * u, 11);
+    // The same gradient written out in full: h's part, then zeros for c.
+    let full: Vec<f64> =
+        (0..nb * nt * 2 * u).map(|i| if i % (2 * u) < u { dh[i / (2 * u) * u + i % (2 * u)] } else { 0.0 }).collect();
+    let run = |d: &[f64]| {
+        let (mut st, mut g, mut a) = (st.clone(), g.clone(), a.clone());
+        let mut out =
+            [c.x.len(), c.kernel.len(), c.recurrent.len(), c.bias.len(), nb * u, nb * u].map(|n| vec![0.0; n]);
+        let [dx, dk, dr, db, dh0, dc0] = &mut out;
+        let grads = Grads { dx, dkernel: dk, drecurrent: dr, dbias: Some(db), dh0, dc0: Some(dc0) };
+        rnn_backward(&c.rnn, w, inp, Saved { states: &mut st, gates: &mut g, aux: &mut a }, d, grads).unwrap();
+        out
+    };
+    let (h_only, both) = (run(&dh), run(&full));
+    for (x, y) in h_only.iter().zip(&both) {
+        assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+}
