@@ -242,6 +242,7 @@ macro_rules! narrow_fn {
     };
 }
 
+#[cfg(target_arch = "x86_64")]
 macro_rules! wide_fn {
     ($name:ident, $t:ty, $v:ty $(, $feat:literal)?) => {
         $(#[target_feature(enable = $feat)])?

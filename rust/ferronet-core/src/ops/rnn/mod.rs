@@ -279,7 +279,7 @@ pub(super) fn prefetch<T>(p: *const T, n: usize) {
             std::arch::x86_64::_mm_prefetch((p as *const i8).wrapping_add(off), std::arch::x86_64::_MM_HINT_T1)
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = off;
+        let _ = (p, off);
     }
 }
 
