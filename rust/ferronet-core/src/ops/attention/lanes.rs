@@ -18,7 +18,7 @@ use crate::float::Float;
 use crate::simd::Vector;
 
 /// Independent sums kept in registers together.
-const G: usize = 16;
+const G: usize = 8;
 
 /// A read-only matrix whose row `j` starts at `data[j·rs]`.
 #[derive(Clone, Copy)]
