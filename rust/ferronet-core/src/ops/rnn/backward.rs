@@ -68,6 +68,11 @@ fn d_width(rnn: &Rnn, len: usize) -> usize {
     }
 }
 
+/// Steps whose weight gradient the one-product cells add in one product:
+/// its k is this many times the block's rows, and the gradient (160 × 512
+/// values for the benchmark's LSTM) is read and written a quarter as often.
+const WGRAD_STEPS: usize = 4;
+
 /// Batch rows per block of the backward pass. The blocks are fixed by the
 /// batch size alone, so each block's share of the weight gradients, and their
 /// sum in block order, come out the same for any thread count.
@@ -167,8 +172,9 @@ pub(super) struct Back<T> {
 /// share of the weight gradients written to `g` (`g.dx` and `dh0`, `dc0` are
 /// the layer's, of which these rows are theirs). Per step: the cells turn
 /// dL/dh (and dL/dc) into the gate gradients `dG`; then, while those are in
-/// cache, `d[W; R] (+)= [x_s | h]ᵀ·dG` and `[dx_s | dh_prev] = dG·[W; R]ᵀ`
-/// (GRU: the same with its two sides apart), and the bias column sums.
+/// cache, `[dx_s | dh_prev] = dG·[W; R]ᵀ` and the bias column sums, and every
+/// [`WGRAD_STEPS`] steps `d[W; R] (+)= [x | h]ᵀ·dG` over those steps (GRU: the
+/// weight gradients step by step, with its two sides apart).
 ///
 /// # Safety
 /// The pointers address the checked buffers of `rnn`; no other thread
@@ -195,13 +201,18 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
     if let Some(dc) = out.dc {
         std::ptr::write_bytes(dc.get().add(r0 * u), 0, m * u);
     }
+    // The one-product cells keep WGRAD_STEPS steps of gate gradients and left factors, one
+    // slot each, and add their weight gradient in one product with k = slots · rows.
+    let slots = if fused { WGRAD_STEPS } else { 1 };
     with_scratch(Slot::SeqA, |a| {
         with_scratch(Slot::SeqC, |c| {
-            let dg = a.slice::<T>(m * gu * if gru { 2 } else { 1 });
-            let pin = dg.as_mut_ptr();
-            let prec = if gru { pin.add(m * gu) } else { pin };
-            let (left, d_left) = c.slice::<T>(2 * m * width).split_at_mut(m * width);
+            let dg_all = a.slice::<T>(slots * m * gu * if gru { 2 } else { 1 });
+            let (lefts, d_left) = c.slice::<T>((slots + 1) * m * width).split_at_mut(slots * m * width);
             for s in (0..nt).rev() {
+                let slot = (nt - 1 - s) % slots;
+                let pin = dg_all.as_mut_ptr().add(slot * m * gu);
+                let prec = if gru { pin.add(m * gu) } else { pin };
+                let left = &mut lefts[slot * m * width..(slot + 1) * m * width];
                 // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
                 for (i, b) in rows.clone().enumerate() {
                     let (row, srow) = (b * nt + s, s * nb + b);
@@ -247,7 +258,13 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                 let dg = MatPtr { ptr: pin as *const T, rs: gu as isize, cs: 1 };
                 let lt = MatPtr { ptr: left.as_ptr(), rs: 1, cs: width as isize };
                 if fused {
-                    gemm::gemm(width, gu, m, lt, dg, g.dkernel, gu as isize, 1, !first);
+                    if slot + 1 == slots || s == 0 {
+                        // d[W; R] (+)= [x | h]ᵀ·dG over the filled slots (the first flush overwrites).
+                        let k = (slot + 1) * m;
+                        let lt_all = MatPtr { ptr: lefts.as_ptr(), rs: 1, cs: width as isize };
+                        let dg_k = MatPtr { ptr: dg_all.as_ptr(), rs: gu as isize, cs: 1 };
+                        gemm::gemm(width, gu, k, lt_all, dg_k, g.dkernel, gu as isize, 1, nt - 1 - s >= slots);
+                    }
                     step_product(m, dg, back, d_left.as_mut_ptr(), width, false);
                 } else {
                     step_grads(rnn, w, inp, aux, g, rows.clone(), s, first, pin, prec, lt);
