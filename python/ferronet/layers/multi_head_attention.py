@@ -176,10 +176,9 @@ class MultiHeadAttention(Layer):
         """``x (batch, ..., dim)`` through the ``part`` projection, as ``(batch, tokens, heads, width)``."""
         kernel = getattr(self, f"{part}_kernel")
         dim, n, width = kernel.shape
-        bias = getattr(self, f"{part}_bias")
-        y = nn_ops.dense(A.reshape(x, (x.shape[0], tokens, dim)), A.reshape(kernel, (dim, n * width)),
-                         None if bias is None else A.reshape(bias, (n * width,)))
-        return A.reshape(y, (x.shape[0], tokens, n, width))
+        if x.ndim != 3:  # several token axes: flattened into one
+            x = A.reshape(x, (x.shape[0], tokens, dim))
+        return nn_ops.dense(x, kernel, getattr(self, f"{part}_bias"))
 
     def _mask(self, mask, q, k, tq, tk):
         """The attention mask as a boolean ``(batch | 1, 1, tq, tk)`` array (token axes flattened)."""
@@ -217,12 +216,12 @@ class MultiHeadAttention(Layer):
         else:
             o = attention_ops.dot_product_attention(qh, kh, vh, mask=mask, scale=scale,
                                                     is_causal=bool(use_causal_mask))
-        n, hv, out = self.output_kernel.shape
-        y = nn_ops.dense(A.reshape(o, (q[0], tq, n * hv)), A.reshape(self.output_kernel, (n * hv, out)),
-                         self.output_bias)
-        y = A.reshape(y, q[:-1] + (out,))
+        out = self.output_kernel.shape[-1]
+        y = nn_ops.dense(o, self.output_kernel, self.output_bias, axes=2)
+        if len(q) != 3:
+            y = A.reshape(y, q[:-1] + (out,))
         if return_attention_scores:
-            return y, A.reshape(scores, (q[0], n) + q[1:-1] + k[1:-1])
+            return y, A.reshape(scores, (q[0], self.num_heads) + q[1:-1] + k[1:-1])
         return y
 
     def get_config(self):

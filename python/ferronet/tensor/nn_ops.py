@@ -10,6 +10,8 @@ tape (see :func:`.activation_ops._twin`); tests check both against each other.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ops as _ops
@@ -34,38 +36,59 @@ __all__ = [
 
 
 # ------------------------------------------------------------------- dense
-def _dense_formula(x, kernel, bias):
-    y = A.matmul(x, kernel)
+def _dense_formula(x, kernel, bias, axes=1):
+    if axes == 1 and kernel.ndim == 2:
+        y = A.matmul(x, kernel)
+    else:
+        inner, lead = math.prod(kernel.shape[:axes]), tuple(x.shape[:x.ndim - axes])
+        y = A.matmul(A.reshape(x, lead + (inner,)), A.reshape(kernel, (inner, -1)))
+        y = A.reshape(y, lead + tuple(kernel.shape[axes:]))
     return y if bias is None else M.add(y, bias)
 
 
-def _dense_fwd(x, kernel, bias):
+def _dense_fwd(x, kernel, bias, axes=1):
     x = _contig(x, dtype=kernel.dtype)
-    if x.ndim == 2:
+    if axes == 1 and kernel.ndim == 2 and x.ndim == 2:
         return _ops.linear(x, kernel, bias)
-    return _ops.linear(x.reshape(-1, x.shape[-1]), kernel, bias).reshape(x.shape[:-1] + (kernel.shape[1],))
+    inner = math.prod(kernel.shape[:axes])
+    y = _ops.linear(x.reshape(-1, inner), kernel.reshape(inner, -1), None if bias is None else bias.reshape(-1))
+    return y.reshape(x.shape[:x.ndim - axes] + kernel.shape[axes:])
 
 
-def _dense_fast(g, y, x, kernel, bias):
-    x2 = _contig(x, dtype=kernel.dtype).reshape(-1, kernel.shape[0])
-    g2 = _contig(g).reshape(-1, kernel.shape[1])
-    dx, dw, db = _ops.linear_backward(g2, x2, kernel, need_db=bias is not None)
-    return dx.reshape(np.shape(x)), dw, db
+def _dense_fast(g, y, x, kernel, bias, axes=1):
+    inner = math.prod(kernel.shape[:axes])
+    x2 = _contig(x, dtype=kernel.dtype).reshape(-1, inner)
+    g2 = _contig(g).reshape(x2.shape[0], -1)
+    dx, dw, db = _ops.linear_backward(g2, x2, kernel.reshape(inner, -1), need_db=bias is not None)
+    return dx.reshape(np.shape(x)), dw.reshape(kernel.shape), None if db is None else db.reshape(np.shape(bias))
 
 
 _dense = Primitive("dense", _dense_fwd, _twin(_dense_formula), _dense_fast)
 
 
-def dense(x, kernel, bias=None):
+def dense(x, kernel, bias=None, axes=1):
     """``x @ kernel + bias`` on the last axis, by the Rust GEMM (one fused kernel).
+
+    With ``axes=k`` the last ``k`` axes of ``x`` contract with the first ``k`` of ``kernel``
+    (``np.tensordot(x, kernel, k)``), and ``bias`` has the kernel's remaining shape: a
+    multi-head projection ``(batch, tokens, dim) · (dim, heads, width)`` or its output
+    ``(batch, tokens, heads, width) · (heads, width, dim)`` is one op, no reshapes on the tape.
 
     Example:
         >>> import ferronet as fn
         >>> from ferronet.tensor.nn_ops import dense
         >>> dense(fn.constant([[1.0, 2.0]]), fn.ones((2, 3)), fn.constant([0.5, 0.0, -0.5])).numpy()
         array([[3.5, 3. , 2.5]], dtype=float32)
+        >>> dense(fn.ones((2, 5, 4)), fn.ones((4, 3, 2)), axes=1).shape  # (batch, tokens, heads, width)
+        (2, 5, 3, 2)
     """
-    return _dense(as_tensor(x), kernel, bias)
+    x = as_tensor(x)
+    if axes != 1:
+        xs, ks = tuple(x.shape), tuple(kernel.shape)
+        if not 1 <= axes <= len(ks) or len(xs) < axes or xs[len(xs) - axes:] != ks[:axes]:
+            raise ShapeError(f"dense: the last {axes} axes of x must match the first {axes} of the kernel. "
+                             f"Received: x.shape={xs}, kernel.shape={ks}, axes={axes}")
+    return _dense(x, kernel, bias, axes=int(axes))
 
 
 # -------------------------------------------------------------- convolution
