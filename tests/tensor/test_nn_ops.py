@@ -132,6 +132,24 @@ def test_dense(xshape, bias):
     check_second(lambda xx: N.tanh(N.dense(xx, fn.constant(w), None if b is None else fn.constant(b))), x)
 
 
+@pytest.mark.parametrize("xshape,kshape,axes", [((2, 5, 4), (4, 3, 2), 1), ((2, 5, 3, 2), (3, 2, 4), 2)])
+def test_dense_over_several_axes(xshape, kshape, axes):
+    # A multi-head projection and its output projection: np.tensordot, bias of the kernel's remaining shape.
+    x, w, b = RNG.standard_normal(xshape), RNG.standard_normal(kshape), RNG.standard_normal(kshape[axes:])
+
+    def f(xx, ww, bb):
+        return N.dense(xx, ww, bb, axes=axes)
+
+    out = f(*[fn.constant(a) for a in (x, w, b)])
+    np.testing.assert_allclose(out.numpy(), np.tensordot(x, w, axes) + b, rtol=1e-12, atol=1e-12)
+    check_grad(f, x, w, b)
+    fast, twin, _ = _fast_and_twin_grads(f, (x, w, b), RNG.standard_normal(out.shape))
+    for a, b_ in zip(fast, twin):
+        np.testing.assert_allclose(b_.numpy(), a.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(fn.errors.ShapeError, match="the last 2 axes of x must match the first 2 of the kernel"):
+        N.dense(x, RNG.standard_normal((7,) + kshape), axes=2)
+
+
 def test_dense_with_variables_and_noncontiguous_kernel():
     x = RNG.standard_normal((5, 4)).astype(np.float32)
     wt = RNG.standard_normal((3, 4)).astype(np.float32)
