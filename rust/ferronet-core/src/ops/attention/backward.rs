@@ -11,9 +11,8 @@ use super::lanes::{axpy_cols, dots, outer, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::Result;
 use crate::ops::sweep::{sweep, Body};
-use crate::ops::vmath::{self, has_fma, Fused, MulAdd, Plain, VFloat};
+use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::scalar::Lanes8;
 use crate::simd::{Isa, Vector};
 use std::marker::PhantomData;
 
@@ -179,18 +178,7 @@ pub(super) fn backward_on<T: VFloat>(
             sweep(isa, d.batch * d.heads, 1, cost, &body)
         }};
     }
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if <T::Avx512 as Vector<T>>::W == 16 => go!(Fused, T::Avx512, 16),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => go!(Fused, T::Avx512, 8),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if <T::Avx2 as Vector<T>>::W == 8 => go!(Fused, T::Avx2, 8),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => go!(Fused, T::Avx2, 4),
-        _ if has_fma(isa) => go!(Fused, Lanes8<T>, 8),
-        _ => go!(Plain, Lanes8<T>, 8),
-    }
+    on_registers!(isa, T, go);
     Ok(())
 }
 

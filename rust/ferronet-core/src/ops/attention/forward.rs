@@ -7,9 +7,8 @@ use super::lanes::{axpy_cols, dots, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
-use crate::ops::vmath::{self, has_fma, Fused, MulAdd, Plain, VFloat};
+use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::scalar::Lanes8;
 use crate::simd::{Isa, Vector};
 use std::marker::PhantomData;
 
@@ -151,18 +150,12 @@ pub(super) fn forward_on<T: VFloat>(isa: Isa, a: &Attention<'_, T>, out: &mut [T
         return Ok(());
     }
     let (out, lse) = (SendPtr(out.as_mut_ptr()), SendPtr(lse.as_mut_ptr()));
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if <T::Avx512 as Vector<T>>::W == 16 => run::<T, Fused, T::Avx512, 16>(isa, a, logits, out, lse),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => run::<T, Fused, T::Avx512, 8>(isa, a, logits, out, lse),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 if <T::Avx2 as Vector<T>>::W == 8 => run::<T, Fused, T::Avx2, 8>(isa, a, logits, out, lse),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => run::<T, Fused, T::Avx2, 4>(isa, a, logits, out, lse),
-        _ if has_fma(isa) => run::<T, Fused, Lanes8<T>, 8>(isa, a, logits, out, lse),
-        _ => run::<T, Plain, Lanes8<T>, 8>(isa, a, logits, out, lse),
+    macro_rules! go {
+        ($m:ty, $v:ty, $w:literal) => {
+            run::<T, $m, $v, $w>(isa, a, logits, out, lse)
+        };
     }
+    on_registers!(isa, T, go);
     Ok(())
 }
 

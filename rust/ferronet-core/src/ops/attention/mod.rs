@@ -27,6 +27,32 @@
 //! thread in one fixed order, so results are bitwise identical for any
 //! thread count.
 
+/// Calls `$go!(M, V, W)` with the multiply-add rule `M`, the register type `V` of `$t` on
+/// `$isa` and its lanes `W`: the one place both passes choose their registers (16 `f32`
+/// lanes on AVX-512, 8 for `f64` there and for `f32` on AVX2, the portable 8 elsewhere).
+macro_rules! on_registers {
+    ($isa:expr, $t:ty, $go:ident) => {{
+        use crate::ops::vmath::{Fused, Plain};
+        use crate::simd::scalar::Lanes8;
+        #[cfg(target_arch = "x86_64")]
+        use crate::simd::{Isa, Registers, Vector};
+        match $isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if <<$t as Registers>::Avx512 as Vector<$t>>::W == 16 => {
+                $go!(Fused, <$t as Registers>::Avx512, 16)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => $go!(Fused, <$t as Registers>::Avx512, 8),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 if <<$t as Registers>::Avx2 as Vector<$t>>::W == 8 => $go!(Fused, <$t as Registers>::Avx2, 8),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => $go!(Fused, <$t as Registers>::Avx2, 4),
+            isa if crate::ops::vmath::has_fma(isa) => $go!(Fused, Lanes8<$t>, 8),
+            _ => $go!(Plain, Lanes8<$t>, 8),
+        }
+    }};
+}
+
 mod backward;
 mod forward;
 mod lanes;
