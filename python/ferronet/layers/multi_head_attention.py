@@ -175,9 +175,8 @@ class MultiHeadAttention(Layer):
     def _project(self, x, part, tokens):
         """``x (batch, ..., dim)`` through the ``part`` projection, as ``(batch, tokens, heads, width)``."""
         kernel = getattr(self, f"{part}_kernel")
-        dim, n, width = kernel.shape
         if x.ndim != 3:  # several token axes: flattened into one
-            x = A.reshape(x, (x.shape[0], tokens, dim))
+            x = A.reshape(x, (x.shape[0], tokens, kernel.shape[0]))
         return nn_ops.dense(x, kernel, getattr(self, f"{part}_bias"))
 
     def _mask(self, mask, q, k, tq, tk):

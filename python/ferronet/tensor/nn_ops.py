@@ -48,8 +48,6 @@ def _dense_formula(x, kernel, bias, axes=1):
 
 def _dense_fwd(x, kernel, bias, axes=1):
     x = _contig(x, dtype=kernel.dtype)
-    if axes == 1 and kernel.ndim == 2 and x.ndim == 2:
-        return _ops.linear(x, kernel, bias)
     inner = math.prod(kernel.shape[:axes])
     y = _ops.linear(x.reshape(-1, inner), kernel.reshape(inner, -1), None if bias is None else bias.reshape(-1))
     return y.reshape(x.shape[:x.ndim - axes] + kernel.shape[axes:])
