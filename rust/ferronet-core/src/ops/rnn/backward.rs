@@ -172,9 +172,9 @@ pub(super) struct Back<T> {
 /// share of the weight gradients written to `g` (`g.dx` and `dh0`, `dc0` are
 /// the layer's, of which these rows are theirs). Per step: the cells turn
 /// dL/dh (and dL/dc) into the gate gradients `dG`; then, while those are in
-/// cache, `[dx_s | dh_prev] = dG·[W; R]ᵀ` and the bias column sums, and every
-/// [`WGRAD_STEPS`] steps `d[W; R] (+)= [x | h]ᵀ·dG` over those steps (GRU: the
-/// weight gradients step by step, with its two sides apart).
+/// cache, `[dx_s | dh_prev] = dG·[W; R]ᵀ` (GRU: `dh_prev = dG_rec·Rᵀ`) and the
+/// bias column sums, and every [`WGRAD_STEPS`] steps the weight gradients of
+/// those steps ([`slot_grads`]).
 ///
 /// # Safety
 /// The pointers address the checked buffers of `rnn`; no other thread
@@ -195,24 +195,28 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
     let (gu, su, m, r0) = (rnn.gu(), rnn.su(), rows.len(), rows.start);
     let dw = d_width(rnn, d_states.len());
     let (gru, fused) = (cell == Cell::Gru, one_sum(rnn));
-    let width = back.n();
+    // d_left's width (the columns of the step product), and the left factors' [x | h].
+    let (width, lw) = (back.n(), rnn.features + u);
     let (states, gates, aux) = (out.states.get() as *const T, out.gates.get() as *const T, out.aux.get() as *const T);
     std::ptr::write_bytes(out.dh.get().add(r0 * u), 0, m * u);
     if let Some(dc) = out.dc {
         std::ptr::write_bytes(dc.get().add(r0 * u), 0, m * u);
     }
-    // The one-product cells keep WGRAD_STEPS steps of gate gradients and left factors, one
-    // slot each, and add their weight gradient in one product with k = slots · rows.
-    let slots = if fused { WGRAD_STEPS } else { 1 };
+    // WGRAD_STEPS steps of gate gradients (GRU: the input sides, then the recurrent sides)
+    // and left factors, one slot each; their weight gradients come in one product with
+    // k = slots · rows (and the GRU's dx, through a buffer of rows in slot order).
+    let slots = WGRAD_STEPS;
+    let dx_len = if gru { slots * m * rnn.features } else { 0 };
     with_scratch(Slot::SeqA, |a| {
         with_scratch(Slot::SeqC, |c| {
             let dg_all = a.slice::<T>(slots * m * gu * if gru { 2 } else { 1 });
-            let (lefts, d_left) = c.slice::<T>((slots + 1) * m * width).split_at_mut(slots * m * width);
+            let (lefts, rest) = c.slice::<T>(slots * m * lw + m * width + dx_len).split_at_mut(slots * m * lw);
+            let (d_left, dx_rows) = rest.split_at_mut(m * width);
             for s in (0..nt).rev() {
                 let slot = (nt - 1 - s) % slots;
                 let pin = dg_all.as_mut_ptr().add(slot * m * gu);
-                let prec = if gru { pin.add(m * gu) } else { pin };
-                let left = &mut lefts[slot * m * width..(slot + 1) * m * width];
+                let prec = if gru { pin.add(slots * m * gu) } else { pin };
+                let left = &mut lefts[slot * m * lw..(slot + 1) * m * lw];
                 // Stage 1: dL/dh, dL/dc of step s -> gate gradients and the direct part of dL/dh_prev.
                 for (i, b) in rows.clone().enumerate() {
                     let (row, srow) = (b * nt + s, s * nb + b);
@@ -252,30 +256,67 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                     };
                     backward_on::<M, T>(isa, cell, act, ract, u, r);
                 }
-                // Stage 2: the weight and input gradients of step s, and dL/dh_prev through the product.
-                gather_step(rnn, inp, states, s, rows.clone(), fused, left);
-                let first = s + 1 == nt;
-                let dg = MatPtr { ptr: pin as *const T, rs: gu as isize, cs: 1 };
-                let lt = MatPtr { ptr: left.as_ptr(), rs: 1, cs: width as isize };
-                if fused {
-                    if slot + 1 == slots || s == 0 {
-                        // d[W; R] (+)= [x | h]ᵀ·dG over the filled slots (the first flush overwrites).
-                        let k = (slot + 1) * m;
-                        let lt_all = MatPtr { ptr: lefts.as_ptr(), rs: 1, cs: width as isize };
-                        let dg_k = MatPtr { ptr: dg_all.as_ptr(), rs: gu as isize, cs: 1 };
-                        gemm::gemm(width, gu, k, lt_all, dg_k, g.dkernel, gu as isize, 1, nt - 1 - s >= slots);
-                    }
-                    step_product(m, dg, back, d_left.as_mut_ptr(), width, false);
-                } else {
-                    step_grads(rnn, w, inp, aux, g, rows.clone(), s, first, pin, prec, lt);
-                    let dgr = MatPtr { ptr: prec as *const T, ..dg };
-                    step_product(m, dgr, back, d_left.as_mut_ptr(), width, false);
+                // Stage 2: the weight and input gradients, and dL/dh_prev through the product.
+                gather_step(rnn, inp, states, s, rows.clone(), true, left);
+                if slot + 1 == slots || s == 0 {
+                    let filled =
+                        Filled { first: s, slots: slot + 1, rows: rows.clone(), accumulate: nt - 1 - s >= slots };
+                    slot_grads(rnn, w, g, filled, lefts, dg_all, dx_rows);
                 }
-                bias_sums(rnn, g, m, first, pin, prec);
+                let dgr = MatPtr { ptr: prec as *const T, rs: gu as isize, cs: 1 };
+                step_product(m, dgr, back, d_left.as_mut_ptr(), width, false);
+                bias_sums(rnn, g, m, s + 1 == nt, pin, prec);
                 scatter_back(rnn, inp, s, rows.clone(), d_left, fused.then_some(g.dx), out.dh.get());
             }
         })
     })
+}
+
+/// The slots a weight-gradient product covers: slot `j < slots` holds step
+/// `first + slots - 1 - j` of the batch rows `rows`.
+struct Filled {
+    first: usize,
+    slots: usize,
+    rows: Range<usize>,
+    /// Add to the weight gradients (false at the first product, which overwrites).
+    accumulate: bool,
+}
+
+/// The weight gradients of the filled slots: `d[W; R] (+)= [x | h]ᵀ·dG`; for
+/// GRU `dW (+)= xᵀ·dG_in`, `dR (+)= hᵀ·dG_rec` and the slots' `dx = dG_in·Wᵀ`
+/// (into `dx_rows`, then each row to its (batch, step) place).
+///
+/// # Safety
+/// As [`block_steps`]; `lefts` and `dg_all` hold the slots as `block_steps` lays them out.
+unsafe fn slot_grads<T: GemmFloat>(
+    rnn: &Rnn,
+    w: &Weights<'_, T>,
+    g: GradPtrs<T>,
+    f: Filled,
+    lefts: &[T],
+    dg_all: &[T],
+    dx_rows: &mut [T],
+) {
+    let (nt, nf, u, gu, m) = (rnn.steps, rnn.features, rnn.units, rnn.gu(), f.rows.len());
+    let (lw, k) = (nf + u, f.slots * m);
+    let lt = MatPtr { ptr: lefts.as_ptr(), rs: 1, cs: lw as isize };
+    let dgi = MatPtr { ptr: dg_all.as_ptr(), rs: gu as isize, cs: 1 };
+    if one_sum(rnn) {
+        // dkernel and drecurrent are one (features + units) × G·units block.
+        return gemm::gemm(lw, gu, k, lt, dgi, g.dkernel, gu as isize, 1, f.accumulate);
+    }
+    let dgr = MatPtr { ptr: dg_all.as_ptr().add(dg_all.len() / 2), ..dgi };
+    gemm::gemm(nf, gu, k, lt, dgi, g.dkernel, gu as isize, 1, f.accumulate);
+    let ht = MatPtr { ptr: lefts.as_ptr().add(nf), ..lt };
+    gemm::gemm(u, gu, k, ht, dgr, g.drecurrent, gu as isize, 1, f.accumulate);
+    let wt = MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize };
+    gemm::gemm(k, nf, gu, dgi, wt, dx_rows.as_mut_ptr(), nf as isize, 1, false);
+    for (j, rows) in dx_rows[..k * nf].chunks_exact(m * nf).enumerate() {
+        let s = f.first + f.slots - 1 - j;
+        for (b, d) in f.rows.clone().zip(rows.chunks_exact(nf)) {
+            std::ptr::copy_nonoverlapping(d.as_ptr(), g.dx.add((b * nt + s) * nf), nf);
+        }
+    }
 }
 
 /// The gradients the backward passes write step by step.
@@ -318,65 +359,12 @@ pub(super) unsafe fn scatter_back<T: VFloat>(
     }
 }
 
-/// Step `s`'s share of the weight and input gradients of the GRUs for the
-/// batch rows `rows`, from their gate gradients `dg_in` and `dg_rec` and the state the
-/// step started from as its product saw it, `h_prevᵀ`: `dx[:, s] = dG·Wᵀ`,
-/// `dkernel += x[:, s]ᵀ·dG`, `drecurrent += h_prevᵀ·dG_rec` (for the
-/// reset-before GRU `(r⊙h)ᵀ·dG` in the candidate's columns, `r⊙h` from
-/// `aux`), overwritten instead of added to at the `first` step visited.
-///
-/// # Safety
-/// The pointers address the checked buffers of `rnn`.
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn step_grads<T: GemmFloat>(
-    rnn: &Rnn,
-    w: &Weights<'_, T>,
-    inp: &Inputs<'_, T>,
-    aux: *const T,
-    g: GradPtrs<T>,
-    rows: Range<usize>,
-    s: usize,
-    first: bool,
-    dg_in: *const T,
-    dg_rec: *const T,
-    h_prev_t: MatPtr<T>,
-) {
-    let (nt, nf, u, gu) = (rnn.steps, rnn.features, rnn.units, rnn.gu());
-    let (nb, r0) = (rows.len(), rows.start);
-    let dgi = MatPtr { ptr: dg_in, rs: gu as isize, cs: 1 };
-    // dx rows (b, s), nt·nf apart.
-    gemm::gemm(
-        nb,
-        nf,
-        gu,
-        dgi,
-        MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize },
-        g.dx.add((r0 * nt + s) * nf),
-        (nt * nf) as isize,
-        1,
-        false,
-    );
-    // x[:, s]ᵀ: element (feature i, batch b) at x[(b·nt + s)·nf + i].
-    let xt = MatPtr { ptr: inp.x.as_ptr().add((r0 * nt + s) * nf), rs: 1, cs: (nt * nf) as isize };
-    gemm::gemm(nf, gu, nb, xt, dgi, g.dkernel, gu as isize, 1, !first);
-    let dgr = MatPtr { ptr: dg_rec, rs: gu as isize, cs: 1 };
-    if rnn.cell == Cell::GruResetBefore {
-        // z, r columns from h_prev; the candidate's from r⊙h (step s's rows of aux, units apart).
-        gemm::gemm(u, 2 * u, nb, h_prev_t, dgr, g.drecurrent, gu as isize, 1, !first);
-        let rh = MatPtr { ptr: aux.add((s * rnn.batch + r0) * u), rs: 1, cs: u as isize };
-        let dgh = MatPtr { ptr: dg_rec.add(2 * u), ..dgr };
-        gemm::gemm(u, u, nb, rh, dgh, g.drecurrent.add(2 * u), gu as isize, 1, !first);
-    } else {
-        gemm::gemm(u, gu, nb, h_prev_t, dgr, g.drecurrent, gu as isize, 1, !first);
-    }
-}
-
 /// Adds a step's gate gradients (`nb` rows of `dg_in`, and of `dg_rec` for
 /// the GRU's recurrent bias) to the bias gradient, overwriting it at the
 /// `first` step visited.
 ///
 /// # Safety
-/// As [`step_grads`].
+/// The pointers address the checked buffers of `rnn`.
 pub(super) unsafe fn bias_sums<T: GemmFloat>(
     rnn: &Rnn,
     g: GradPtrs<T>,

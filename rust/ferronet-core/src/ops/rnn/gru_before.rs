@@ -16,7 +16,7 @@
 //! state in both products and the undropped one in `z⊙h`, as in the other
 //! cells.
 
-use super::backward::{bias_sums, scatter_back, step_grads, Back, GradPtrs};
+use super::backward::{bias_sums, scatter_back, Back, GradPtrs};
 use super::cells::{backward_on, forward_on, Pass, RowBwd, RowFwd};
 use super::{by_rows, gather_step, part, part_mut, state_before, Inputs, Rnn, Saved, Weights};
 use crate::gemm::{self, GemmFloat, MatPtr};
@@ -235,10 +235,57 @@ pub(super) unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                 // The step's weight and input gradients, while its gate gradients are in cache.
                 let first = s + 1 == nt;
                 let (p, h_prev_t) = (dg.as_ptr(), MatPtr { ptr: h_rec.as_ptr(), rs: 1, cs: u as isize });
-                step_grads(rnn, w, inp, aux, g, rows.clone(), s, first, p, p, h_prev_t);
+                step_grads(rnn, w, inp, aux, g, rows.clone(), s, first, p, h_prev_t);
                 bias_sums(rnn, g, m, first, p, p);
                 scatter_back(rnn, inp, s, rows.clone(), d_rh, None, out.dh.get());
             }
         })
     })
+}
+
+/// Step `s`'s share of the weight and input gradients for the batch rows
+/// `rows`, from their gate gradients `dg` and the state the step started
+/// from as its product saw it, `h_prevᵀ`: `dx[:, s] = dG·Wᵀ`, `dkernel +=
+/// x[:, s]ᵀ·dG`, and `drecurrent += h_prevᵀ·dG` in the z and r columns and
+/// `(r⊙h)ᵀ·dG` in the candidate's (`r⊙h` from `aux`), overwritten instead of
+/// added to at the `first` step visited.
+///
+/// # Safety
+/// The pointers address the checked buffers of `rnn`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_grads<T: GemmFloat>(
+    rnn: &Rnn,
+    w: &Weights<'_, T>,
+    inp: &Inputs<'_, T>,
+    aux: *const T,
+    g: GradPtrs<T>,
+    rows: Range<usize>,
+    s: usize,
+    first: bool,
+    dg: *const T,
+    h_prev_t: MatPtr<T>,
+) {
+    let (nt, nf, u, gu) = (rnn.steps, rnn.features, rnn.units, rnn.gu());
+    let (nb, r0) = (rows.len(), rows.start);
+    let dgi = MatPtr { ptr: dg, rs: gu as isize, cs: 1 };
+    // dx rows (b, s), nt·nf apart.
+    gemm::gemm(
+        nb,
+        nf,
+        gu,
+        dgi,
+        MatPtr { ptr: w.kernel.as_ptr(), rs: 1, cs: gu as isize },
+        g.dx.add((r0 * nt + s) * nf),
+        (nt * nf) as isize,
+        1,
+        false,
+    );
+    // x[:, s]ᵀ: element (feature i, batch b) at x[(b·nt + s)·nf + i].
+    let xt = MatPtr { ptr: inp.x.as_ptr().add((r0 * nt + s) * nf), rs: 1, cs: (nt * nf) as isize };
+    gemm::gemm(nf, gu, nb, xt, dgi, g.dkernel, gu as isize, 1, !first);
+    // z, r columns from h_prev; the candidate's from r⊙h (step s's rows of aux, units apart).
+    gemm::gemm(u, 2 * u, nb, h_prev_t, dgi, g.drecurrent, gu as isize, 1, !first);
+    let rh = MatPtr { ptr: aux.add((s * rnn.batch + r0) * u), rs: 1, cs: u as isize };
+    let dgh = MatPtr { ptr: dg.add(2 * u), ..dgi };
+    gemm::gemm(u, u, nb, rh, dgh, g.drecurrent.add(2 * u), gu as isize, 1, !first);
 }
