@@ -7,6 +7,7 @@ use super::{
 };
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
+use crate::ops::sweep::{arr, arr_mut, sweep, Body};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
@@ -265,7 +266,7 @@ unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                 }
                 let dgr = MatPtr { ptr: prec as *const T, rs: gu as isize, cs: 1 };
                 step_product(m, dgr, back, d_left.as_mut_ptr(), width, false);
-                bias_sums(rnn, g, m, s + 1 == nt, pin, prec);
+                bias_sums(isa, rnn, g, m, s + 1 == nt, pin, prec);
                 scatter_back(rnn, inp, s, rows.clone(), d_left, fused.then_some(g.dx), out.dh.get());
             }
         })
@@ -361,11 +362,12 @@ pub(super) unsafe fn scatter_back<T: VFloat>(
 
 /// Adds a step's gate gradients (`nb` rows of `dg_in`, and of `dg_rec` for
 /// the GRU's recurrent bias) to the bias gradient, overwriting it at the
-/// `first` step visited.
+/// `first` step visited; rows are added in order, on the active SIMD path.
 ///
 /// # Safety
 /// The pointers address the checked buffers of `rnn`.
 pub(super) unsafe fn bias_sums<T: GemmFloat>(
+    isa: Isa,
     rnn: &Rnn,
     g: GradPtrs<T>,
     nb: usize,
@@ -379,14 +381,53 @@ pub(super) unsafe fn bias_sums<T: GemmFloat>(
     let gu = rnn.gu();
     let sides: &[*const T] = if rnn.cell == Cell::Gru { &[dg_in, dg_rec] } else { &[dg_in] };
     for (side, &dg) in sides.iter().enumerate() {
-        let db = std::slice::from_raw_parts_mut(g.dbias.add(side * gu), gu);
-        if first {
-            db.fill(T::ZERO);
+        let body =
+            ColumnSums { dg: SendPtr(dg as *mut T), rows: nb, cols: gu, db: SendPtr(g.dbias.add(side * gu)), first };
+        sweep(isa, gu, gu, 0, &body);
+    }
+}
+
+/// `db (+)= Σ_rows dg` over the columns a sweep hands it, each column's sum
+/// kept in a register across the rows.
+struct ColumnSums<T> {
+    dg: SendPtr<T>,
+    rows: usize,
+    cols: usize,
+    db: SendPtr<T>,
+    first: bool,
+}
+
+impl<T: GemmFloat> Body for ColumnSums<T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        let mut c = lo;
+        while c + 16 <= hi {
+            self.columns::<16>(c);
+            c += 16;
         }
-        for b in 0..nb {
-            for (d, &v) in db.iter_mut().zip(std::slice::from_raw_parts(dg.add(b * gu), gu)) {
-                *d += v;
+        while c < hi {
+            self.columns::<1>(c);
+            c += 1;
+        }
+    }
+}
+
+impl<T: GemmFloat> ColumnSums<T> {
+    #[inline(always)]
+    fn columns<const G: usize>(&self, c: usize) {
+        // SAFETY: `bias_sums`' caller vouches for `rows × cols` gradients and `cols` sums.
+        let (dg, db) = unsafe {
+            (
+                std::slice::from_raw_parts(self.dg.get() as *const T, self.rows * self.cols),
+                std::slice::from_raw_parts_mut(self.db.get(), self.cols),
+            )
+        };
+        let mut acc = if self.first { [T::ZERO; G] } else { *arr::<T, G>(db, c) };
+        for row in dg.chunks_exact(self.cols) {
+            for (a, &v) in acc.iter_mut().zip(arr::<T, G>(row, c)) {
+                *a += v;
             }
         }
+        *arr_mut::<T, G>(db, c) = acc;
     }
 }

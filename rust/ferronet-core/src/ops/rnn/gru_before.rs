@@ -236,7 +236,7 @@ pub(super) unsafe fn block_steps<M: MulAdd, T: GemmFloat + VFloat>(
                 let first = s + 1 == nt;
                 let (p, h_prev_t) = (dg.as_ptr(), MatPtr { ptr: h_rec.as_ptr(), rs: 1, cs: u as isize });
                 step_grads(rnn, w, inp, aux, g, rows.clone(), s, first, p, h_prev_t);
-                bias_sums(rnn, g, m, first, p, p);
+                bias_sums(isa, rnn, g, m, first, p, p);
                 scatter_back(rnn, inp, s, rows.clone(), d_rh, None, out.dh.get());
             }
         })
