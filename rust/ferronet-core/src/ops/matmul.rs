@@ -3,6 +3,7 @@
 
 use crate::error::{shape_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr, Precision};
+use crate::ops::sweep::{sweep, Body};
 use crate::parallel::{self, SendPtr};
 use crate::shape::{fmt_shape, Strided};
 
@@ -161,6 +162,33 @@ pub unsafe fn matmul<T: GemmFloat>(
     Ok(())
 }
 
+/// Rows of `out` set to the bias.
+struct BiasRows<'a, T> {
+    bias: &'a [T],
+    out: SendPtr<T>,
+    rs: isize,
+    cs: isize,
+}
+
+impl<T: GemmFloat> Body for BiasRows<'_, T> {
+    #[inline(always)]
+    fn run(&self, lo: usize, hi: usize) {
+        for i in lo..hi {
+            // SAFETY: `linear` checked `out` holds these rows; each row belongs to one block.
+            unsafe {
+                let row = self.out.get().offset(i as isize * self.rs);
+                if self.cs == 1 {
+                    std::slice::from_raw_parts_mut(row, self.bias.len()).copy_from_slice(self.bias);
+                    continue;
+                }
+                for (j, &bj) in self.bias.iter().enumerate() {
+                    *row.offset(j as isize * self.cs) = bj;
+                }
+            }
+        }
+    }
+}
+
 /// `out = x·w (+ bias)`: `x` is `rows × in`, `w` is `in × units`, `out` is
 /// `rows × units`, bias (if any) has `units` elements; the product in
 /// `precision` (the bias is added in the operands' type).
@@ -200,18 +228,10 @@ pub unsafe fn linear<T: GemmFloat>(
                 format!("bias has {} elements, expected {units} (kernel.shape={})", b.len(), fmt_shape(&w.shape)),
             );
         }
-        for i in 0..rows {
-            let row = out.ptr.offset(i as isize * out.strides[0]);
-            if out.strides[1] == 1 {
-                // Unit-stride rows: one vectorised copy each (the strided loop stayed scalar and
-                // cost 30 % of a 4,096 × 64 × 64 layer).
-                std::slice::from_raw_parts_mut(row, units).copy_from_slice(b);
-                continue;
-            }
-            for (j, &bj) in b.iter().enumerate() {
-                *row.offset(j as isize * out.strides[1]) = bj;
-            }
-        }
+        // The rows start as the bias (spread over threads: one serial pass over a
+        // 4,096 × 64 output cost as much as a third of the two-thread product).
+        let fill = BiasRows { bias: b, out: SendPtr(out.ptr), rs: out.strides[0], cs: out.strides[1] };
+        sweep(crate::simd::active(), rows, 64, units, &fill);
     }
     let xm = MatPtr { ptr: x.ptr as *const T, rs: x.strides[0], cs: x.strides[1] };
     let wm = MatPtr { ptr: w.ptr as *const T, rs: w.strides[0], cs: w.strides[1] };
@@ -229,20 +249,6 @@ pub unsafe fn linear<T: GemmFloat>(
         bias.is_some(),
     );
     Ok(())
-}
-
-/// Column sums of a row-major `rows × cols` matrix into `out` (cols),
-/// accumulated row by row so the order never changes.
-pub fn sum_rows<T: crate::Float>(x: &[T], cols: usize, out: &mut [T]) {
-    out.fill(T::ZERO);
-    if cols == 0 {
-        return;
-    }
-    for row in x.chunks_exact(cols) {
-        for (o, &v) in out.iter_mut().zip(row) {
-            *o += v;
-        }
-    }
 }
 
 /// Gradients of `y = x·w + b` for `x` (rows × in) and `w` (in × units):
@@ -305,7 +311,7 @@ pub unsafe fn linear_backward<T: GemmFloat>(
             return shape_err(OP, format!("db must have {units} elements. Received: {}", db.len()));
         }
         match dy.as_slice() {
-            Some(s) => sum_rows(s, units, db),
+            Some(s) => crate::ops::reduce::sum_rows(s, rows, units, db)?,
             None => {
                 db.fill(T::ZERO);
                 for i in 0..rows {

@@ -23,15 +23,21 @@ const BLOCK: usize = 1 << 14;
 pub(crate) trait RowTerm<T>: Sync {
     /// `acc[k·cols + c] += term_k(r, c)` for every column `c` and sum `k`.
     fn add_row(&self, r: usize, acc: &mut [T]);
+
+    /// [`RowTerm::add_row`] for the rows `r0..r1` in order.
+    #[inline(always)]
+    fn add_rows(&self, r0: usize, r1: usize, acc: &mut [T]) {
+        for r in r0..r1 {
+            self.add_row(r, acc);
+        }
+    }
 }
 
 /// Rows `r0..r1` summed in order into `acc` (overwritten).
 #[inline(always)]
 fn block_sum<T: Float, R: RowTerm<T>>(term: &R, r0: usize, r1: usize, acc: &mut [T]) {
     acc.fill(T::ZERO);
-    for r in r0..r1 {
-        term.add_row(r, acc);
-    }
+    term.add_rows(r0, r1, acc);
 }
 
 /// Adds `nb` partial rows of `width` pairwise (neighbours first) into `parts[..width]`.
@@ -124,6 +130,39 @@ impl<T: Float> RowTerm<T> for Plain<'_, T> {
     #[inline(always)]
     fn add_row(&self, r: usize, acc: &mut [T]) {
         lanes(AddRow { acc, x: &self.x[r * self.cols..(r + 1) * self.cols] });
+    }
+
+    /// Columns a few registers at a time, each group's sums kept in registers
+    /// down the rows (row by row, as `add_row` would: the same bits).
+    #[inline(always)]
+    fn add_rows(&self, r0: usize, r1: usize, acc: &mut [T]) {
+        let mut c = 0;
+        while c + 64 <= self.cols {
+            self.columns::<64>(r0, r1, c, acc);
+            c += 64;
+        }
+        while c + 16 <= self.cols {
+            self.columns::<16>(r0, r1, c, acc);
+            c += 16;
+        }
+        while c < self.cols {
+            self.columns::<1>(r0, r1, c, acc);
+            c += 1;
+        }
+    }
+}
+
+impl<T: Float> Plain<'_, T> {
+    #[inline(always)]
+    fn columns<const G: usize>(&self, r0: usize, r1: usize, c: usize, acc: &mut [T]) {
+        let mut a = *arr::<T, G>(acc, c);
+        for r in r0..r1 {
+            let x = arr::<T, G>(&self.x[r * self.cols..(r + 1) * self.cols], c);
+            for k in 0..G {
+                a[k] += x[k];
+            }
+        }
+        *arr_mut(acc, c) = a;
     }
 }
 
