@@ -34,6 +34,14 @@ impl Vector<f32> for F32x8 {
     unsafe fn add(self, b: Self) -> Self {
         F32x8(_mm256_add_ps(self.0, b.0))
     }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        F32x8(_mm256_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const f32, idx: *const i32) -> Self {
+        F32x8(_mm256_i32gather_ps::<4>(base, _mm256_loadu_si256(idx as *const _)))
+    }
 }
 
 impl Vector<f64> for F64x4 {
@@ -61,5 +69,13 @@ impl Vector<f64> for F64x4 {
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
         F64x4(_mm256_add_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        F64x4(_mm256_mul_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const f64, idx: *const i32) -> Self {
+        F64x4(_mm256_i32gather_pd::<8>(base, _mm_loadu_si128(idx as *const _)))
     }
 }

@@ -34,6 +34,14 @@ impl Vector<f32> for F32x16 {
     unsafe fn add(self, b: Self) -> Self {
         F32x16(_mm512_add_ps(self.0, b.0))
     }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        F32x16(_mm512_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const f32, idx: *const i32) -> Self {
+        F32x16(_mm512_i32gather_ps::<4>(_mm512_loadu_si512(idx as *const _), base))
+    }
 }
 
 impl Vector<f64> for F64x8 {
@@ -61,5 +69,13 @@ impl Vector<f64> for F64x8 {
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
         F64x8(_mm512_add_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        F64x8(_mm512_mul_pd(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const f64, idx: *const i32) -> Self {
+        F64x8(_mm512_i32gather_pd::<8>(_mm256_loadu_si256(idx as *const _), base))
     }
 }

@@ -155,6 +155,9 @@ pub trait Vector<T>: Copy {
     /// `self * b + c`, fused where the ISA has FMA.
     unsafe fn mul_add(self, b: Self, c: Self) -> Self;
     unsafe fn add(self, b: Self) -> Self;
+    unsafe fn mul(self, b: Self) -> Self;
+    /// Lane `l` = `*base.offset(idx[l])` for the `W` offsets at `idx` (a gather).
+    unsafe fn gather(base: *const T, idx: *const i32) -> Self;
 }
 
 /// The registers each x86 path holds a float type in, for kernels generic

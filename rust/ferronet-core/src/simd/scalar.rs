@@ -35,6 +35,14 @@ impl<T: Float> Vector<T> for Scalar<T> {
     unsafe fn add(self, b: Self) -> Self {
         Scalar(self.0 + b.0)
     }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Scalar(self.0 * b.0)
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const T, idx: *const i32) -> Self {
+        Scalar(*base.offset(*idx as isize))
+    }
 }
 
 /// Eight lanes in plain Rust, for kernels whose blocks need several lanes
@@ -69,5 +77,13 @@ impl<T: Float> Vector<T> for Lanes8<T> {
     #[inline(always)]
     unsafe fn add(self, b: Self) -> Self {
         Lanes8(std::array::from_fn(|i| self.0[i] + b.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Lanes8(std::array::from_fn(|i| self.0[i] * b.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const T, idx: *const i32) -> Self {
+        Lanes8(std::array::from_fn(|i| *base.offset(*idx.add(i) as isize)))
     }
 }

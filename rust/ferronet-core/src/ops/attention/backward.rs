@@ -7,7 +7,7 @@
 //! and `dV = Pᵀ·dO`. A unit owns a whole (batch, head): `dK` and `dV` sum over
 //! every query row, and one owner keeps that sum in one order.
 
-use super::lanes::{axpy_cols, dots, outer, Rows};
+use super::lanes::{axpy_cols, dot_rows, dots, lane_row, outer, transpose_rows, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::Result;
 use crate::ops::sweep::{sweep, Body};
@@ -83,23 +83,26 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Backward<'_, T, M, V, W
         let (kbase, vbase) = ((b * d.tk * d.heads + h) * d.dk, (b * d.tk * d.heads + h) * d.dv);
         let kv = Rows { data: &a.k[kbase..], rs: d.heads * d.dk };
         let vv = Rows { data: &a.v[vbase..], rs: d.heads * d.dv };
-        let (mut lse, mut delta) = ([inf; W], [T::ZERO; W]);
+        // The block's rows (lanes past nl repeat the last), as offsets from its first row.
+        let first = (b * d.tq + r0) * d.heads + h;
+        let (rq, rv) = (d.heads * d.dk, d.heads * d.dv);
+        let iq: [i32; W] = std::array::from_fn(|l| (l.min(nl - 1) * rq) as i32);
+        let iv: [i32; W] = std::array::from_fn(|l| (l.min(nl - 1) * rv) as i32);
+        let keep: [T; W] = std::array::from_fn(|l| if l < nl { T::ONE } else { T::ZERO });
+        let (q, g, o) = (&a.q[first * d.dk..], &sv.dout[first * d.dv..], &sv.out[first * d.dv..]);
+        transpose_rows::<T, V>(q, &iq, &[a.scale; W], &mut sc.qt);
+        transpose_rows::<T, V>(g, &iv, &keep, &mut sc.gt);
+        let mut delta = [T::ZERO; W];
+        dot_rows::<T, V>(&sc.gt, o, &iv, &mut delta);
+        let mut lse = [inf; W];
         for l in 0..w {
-            let i = r0 + l.min(nl - 1);
-            let row = (b * d.tq + i) * d.heads + h;
-            for (c, &x) in a.q[row * d.dk..][..d.dk].iter().enumerate() {
-                sc.qt[c * w + l] = x * a.scale;
-                sc.qr[l * d.dk + c] = x * a.scale;
-            }
-            let (g, o) = (&sv.dout[row * d.dv..][..d.dv], &sv.out[row * d.dv..][..d.dv]);
-            for c in 0..d.dv {
-                let gc = if l < nl { g[c] } else { T::ZERO };
-                sc.gt[c * w + l] = gc;
-                sc.gr[l * d.dv + c] = gc;
-                delta[l] += gc * o[c];
-            }
+            let (qr, gr) = (&mut sc.qr[l * d.dk..][..d.dk], &mut sc.gr[l * d.dv..][..d.dv]);
+            qr.iter_mut().zip(&q[iq[l] as usize..]).for_each(|(y, &x)| *y = x * a.scale);
             if l < nl {
-                lse[l] = sv.lse[(b * d.heads + h) * d.tq + i];
+                gr.copy_from_slice(&g[iv[l] as usize..][..d.dv]);
+                lse[l] = sv.lse[(b * d.heads + h) * d.tq + r0 + l];
+            } else {
+                gr.fill(T::ZERO);
             }
         }
         // A row that saw no key had the mean of all values: P = 1/tk on every key, dS = 0.
@@ -134,9 +137,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Backward<'_, T, M, V, W
             let row = (b * d.tq + r0 + l) * d.heads + h;
             // SAFETY: row `row` of dq belongs to this unit's (b, h).
             let out = unsafe { std::slice::from_raw_parts_mut(self.dq.get().add(row * d.dk), d.dk) };
-            for (o, x) in out.iter_mut().zip(sc.dqt.as_chunks::<W>().0) {
-                *o = x[l] * a.scale;
-            }
+            lane_row::<T, V>(&sc.dqt, l, a.scale, out);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! softmax (one tile covers every key of most rows, and then nothing is
 //! rescaled).
 
-use super::lanes::{axpy_cols, dots, Rows};
+use super::lanes::{axpy_cols, dots, lane_row, transpose_rows, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
@@ -52,12 +52,9 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W>
         let d = a.dims;
         let kv = Rows { data: &a.k[(b * d.tk * d.heads + h) * d.dk..], rs: d.heads * d.dk };
         let vv = Rows { data: &a.v[(b * d.tk * d.heads + h) * d.dv..], rs: d.heads * d.dv };
-        for l in 0..w {
-            let i = r0 + l.min(nl - 1);
-            for (c, &x) in a.q[((b * d.tq + i) * d.heads + h) * d.dk..][..d.dk].iter().enumerate() {
-                qt[c * w + l] = x * a.scale;
-            }
-        }
+        // The block's scaled queries, transposed (lanes past nl repeat the last row).
+        let iq: [i32; W] = std::array::from_fn(|l| (l.min(nl - 1) * d.heads * d.dk) as i32);
+        transpose_rows::<T, V>(&a.q[((b * d.tq + r0) * d.heads + h) * d.dk..], &iq, &[a.scale; W], qt);
         ot.fill(T::ZERO);
         let (mut m, mut sum) = ([T::NEG_INFINITY; W], [T::ZERO; W]);
         let kend = key_end(a.causal, r0 + nl - 1, d.tk);
@@ -113,10 +110,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W>
                 )
             };
             if sum[l] > T::ZERO {
-                let inv = T::ONE / sum[l];
-                for (o, x) in out.iter_mut().zip(ot.as_chunks::<W>().0) {
-                    *o = x[l] * inv;
-                }
+                lane_row::<T, V>(ot, l, T::ONE / sum[l], out);
                 *lse = m[l] + sum[l].ln();
             } else {
                 uniform(a, b, h, out);

@@ -12,6 +12,9 @@
 //! - [`axpy_cols`]: `acc[c][l] += Σ_j w[j][l]·y(j0+j, c)` (`P·V`, `dS·K`);
 //! - [`outer`]: `z(j0+j, c) += Σ_l w[j][l]·x[l][c]` (`dSᵀ·Q`, `Pᵀ·dO`).
 //!
+//! [`transpose_rows`] and [`dot_rows`] bring a block's rows into lanes, [`lane_row`] one
+//! back out.
+//!
 //! Sums run in index order, so a result never depends on how work is split.
 
 use crate::float::Float;
@@ -73,6 +76,61 @@ unsafe fn dots_group<T: Float, V: Vector<T>, const N: usize>(
     }
     for (g, a) in acc.iter().enumerate() {
         a.store(op.add(g * V::W));
+    }
+}
+
+/// `xt[c·W + l] = x[idx[l] + c] · k[l]` for every `c < xt.len() / W`: the rows of
+/// `x` at offsets `idx`, transposed (one register per column, lanes = rows) and scaled
+/// lane by lane, a gather per register.
+#[inline(always)]
+pub(super) fn transpose_rows<T: Float, V: Vector<T>>(x: &[T], idx: &[i32], k: &[T], xt: &mut [T]) {
+    let n = xt.len() / V::W;
+    assert!(idx.len() == V::W && k.len() == V::W, "attention: one offset and factor per lane");
+    assert!(idx.iter().all(|&i| i >= 0 && i as usize + n <= x.len()), "attention rows out of range");
+    // SAFETY: checked above; xt holds n registers.
+    unsafe {
+        let kv = V::load(k.as_ptr());
+        for c in 0..n {
+            V::gather(x.as_ptr().add(c), idx.as_ptr()).mul(kv).store(xt.as_mut_ptr().add(c * V::W));
+        }
+    }
+}
+
+/// `row[c] = xt[c·W + l] · k` for every `c < row.len()`: lane `l` of a transposed
+/// tile back as a row, a gather per register of it.
+#[inline(always)]
+pub(super) fn lane_row<T: Float, V: Vector<T>>(xt: &[T], l: usize, k: T, row: &mut [T]) {
+    let n = row.len();
+    assert!(l < V::W && xt.len() >= n * V::W, "attention rows out of range");
+    let cols: [i32; 64] = std::array::from_fn(|j| (j * V::W) as i32);
+    // SAFETY: checked above; each gather reads lane l of W consecutive registers.
+    unsafe {
+        let kv = V::splat(k);
+        let mut c = 0;
+        while c + V::W <= n {
+            V::gather(xt.as_ptr().add(c * V::W + l), cols.as_ptr()).mul(kv).store(row.as_mut_ptr().add(c));
+            c += V::W;
+        }
+        for c in c..n {
+            row[c] = xt[c * V::W + l] * k;
+        }
+    }
+}
+
+/// `out[l] = Σ_c xt[c·W + l] · y[idx[l] + c]` over the columns of `xt` (row by row
+/// dot products of a transposed tile with the rows of `y` at offsets `idx`).
+#[inline(always)]
+pub(super) fn dot_rows<T: Float, V: Vector<T>>(xt: &[T], y: &[T], idx: &[i32], out: &mut [T]) {
+    let n = xt.len() / V::W;
+    assert!(idx.len() == V::W && out.len() == V::W, "attention: one offset per lane");
+    assert!(idx.iter().all(|&i| i >= 0 && i as usize + n <= y.len()), "attention rows out of range");
+    // SAFETY: checked above.
+    unsafe {
+        let mut acc = V::zero();
+        for c in 0..n {
+            acc = V::load(xt.as_ptr().add(c * V::W)).mul_add(V::gather(y.as_ptr().add(c), idx.as_ptr()), acc);
+        }
+        acc.store(out.as_mut_ptr());
     }
 }
 

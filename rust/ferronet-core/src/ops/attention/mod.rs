@@ -234,6 +234,16 @@ fn check<'a, T: VFloat>(
             );
         }
     }
+    // A block's rows are gathered through i32 offsets, up to 15 rows of heads × dim apart.
+    if d.heads.saturating_mul(d.dk.max(d.dv)).saturating_mul(16) > i32::MAX as usize {
+        return shape_err(
+            op,
+            format!(
+                "heads × key_dim and heads × value_dim must be below 2^27. Received: heads={}, key_dim={}, value_dim={}",
+                d.heads, d.dk, d.dv
+            ),
+        );
+    }
     if !a.scale.to_f64().is_finite() {
         return value_err(op, format!("scale must be finite. Received: scale={:?}", a.scale));
     }
