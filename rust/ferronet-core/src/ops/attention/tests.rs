@@ -178,4 +178,9 @@ fn rejects_bad_sizes_and_masks() {
     a.mask = None;
     a.scale = f32::NAN;
     assert!(attention_forward(&a, &mut out, &mut lse).is_err());
+    // Rows gathered through i32 offsets: heads × dim past 2^27 is refused (no batch: no data).
+    let huge = Dims { batch: 0, heads: 1 << 24, tq: 1, tk: 1, dk: 16, dv: 8 };
+    let a = Attention { q: &[], k: &[], v: &[], dims: huge, scale: 1.0f32, causal: false, mask: None, bias: None };
+    let e = attention_forward(&a, &mut [], &mut []).unwrap_err().to_string();
+    assert!(e.contains("below 2^27") && e.contains("heads=16777216, key_dim=16"), "{e}");
 }
