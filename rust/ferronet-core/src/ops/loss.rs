@@ -144,7 +144,7 @@ impl<T: VFloat, M: MulAdd> Body for SoftmaxXent<'_, T, M> {
                 Labels::Sparse(y) => {
                     let y = y[r] as usize;
                     for (g, &z) in g.iter_mut().zip(z) {
-                        *g = vmath::exp::<M, T>(z - m);
+                        *g = vmath::exp_nonpos::<M, T>(z - m);
                     }
                     let s = row_sum(g);
                     let f = coef / s;

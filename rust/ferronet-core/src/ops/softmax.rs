@@ -114,7 +114,7 @@ pub(crate) fn row_dot<T: Float>(a: &[T], b: &[T]) -> T {
 #[inline(always)]
 pub(crate) fn exp_shifted<M: MulAdd, T: VFloat>(x: &[T], m: T, out: &mut [T]) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = vmath::exp::<M, T>(v - m);
+        *o = vmath::exp_nonpos::<M, T>(v - m);
     }
 }
 
@@ -170,7 +170,7 @@ fn row<M: MulAdd, T: VFloat>(kind: Kind, a: &[T], b: &[T], out: &mut [T]) {
             // dx = dy - exp(y)·Σ dy
             let s = row_sum(a);
             for ((o, &dy), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = dy - vmath::exp::<M, T>(y) * s;
+                *o = dy - vmath::exp_nonpos::<M, T>(y) * s;
             }
         }
     }
@@ -218,7 +218,7 @@ unsafe fn cols<M: MulAdd, T: VFloat>(
             }
             for j in 0..len {
                 for ((s, o), (&v, &m)) in acc.iter_mut().zip(out_at(j)).zip(at(a, j).iter().zip(mx.iter())) {
-                    let e = vmath::exp::<M, T>(v - m);
+                    let e = vmath::exp_nonpos::<M, T>(v - m);
                     *o = e;
                     *s += e.to_f64();
                 }
@@ -262,7 +262,7 @@ unsafe fn cols<M: MulAdd, T: VFloat>(
             round(tot, acc, |s| s);
             for j in 0..len {
                 for ((o, &s), (&dy, &y)) in out_at(j).iter_mut().zip(tot.iter()).zip(at(a, j).iter().zip(at(b, j))) {
-                    *o = dy - vmath::exp::<M, T>(y) * s;
+                    *o = dy - vmath::exp_nonpos::<M, T>(y) * s;
                 }
             }
         }

@@ -120,7 +120,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Backward<'_, T, M, V, W
             dots::<T, V>(&sc.gt, vv, t0, ds);
             for (pj, dj) in p.as_chunks_mut::<W>().0.iter_mut().zip(ds.as_chunks_mut::<W>().0) {
                 for l in 0..W {
-                    let e = vmath::exp::<M, T>(pj[l] - lse0[l]);
+                    let e = vmath::exp_nonpos::<M, T>(pj[l] - lse0[l]);
                     pj[l] = if nokey[l] { uniform } else { e };
                     dj[l] = if nokey[l] { T::ZERO } else { pj[l] * (dj[l] - delta[l]) };
                 }

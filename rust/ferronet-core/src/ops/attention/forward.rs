@@ -74,7 +74,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W>
                     if m[l] == T::NEG_INFINITY {
                         T::ZERO
                     } else {
-                        vmath::exp::<M, T>(m[l] - mt[l])
+                        vmath::exp_nonpos::<M, T>(m[l] - mt[l])
                     }
                 });
                 if alpha.iter().any(|&x| x != T::ONE) {
@@ -93,7 +93,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W>
             let ms: [T; W] = std::array::from_fn(|l| if m[l] == T::NEG_INFINITY { T::ZERO } else { m[l] });
             for s in st.as_chunks_mut::<W>().0 {
                 for l in 0..W {
-                    s[l] = vmath::exp::<M, T>(s[l] - ms[l]);
+                    s[l] = vmath::exp_nonpos::<M, T>(s[l] - ms[l]);
                     sum[l] += s[l];
                 }
             }
