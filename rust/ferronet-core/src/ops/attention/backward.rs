@@ -7,13 +7,13 @@
 //! and `dV = Pᵀ·dO`. A unit owns a whole (batch, head): `dK` and `dV` sum over
 //! every query row, and one owner keeps that sum in one order.
 
-use super::lanes::{axpy_cols, dot_rows, dots, lane_row, outer, transpose_rows, Rows};
+use super::lanes::{axpy_cols, dot_rows, dots, lane_row, outer, transpose_rows, Block, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::Result;
 use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::{Isa, Vector};
+use crate::simd::Isa;
 use std::marker::PhantomData;
 
 /// The backward's read-only inputs besides the forward's operands.
@@ -49,7 +49,7 @@ struct Scratch<T> {
     ds: Vec<T>,
 }
 
-impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Backward<'_, T, M, V, W> {
+impl<T: VFloat, M: MulAdd, V: Block<T>, const W: usize> Body for Backward<'_, T, M, V, W> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
         let (d, w) = (self.a.dims, W);
@@ -71,7 +71,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Backward<'_, T
     }
 }
 
-impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Backward<'_, T, M, V, W> {
+impl<T: VFloat, M: MulAdd, V: Block<T>, const W: usize> Backward<'_, T, M, V, W> {
     /// Query rows `r0 .. r0 + nl` of head `h` in batch `b`: their `dq`, and their share of
     /// the head's `dk` and `dv`. Lanes past `nl` repeat the last query with a zero output
     /// gradient and count as rows that saw no key, so they add nothing.
@@ -174,7 +174,7 @@ pub(super) fn backward_on<T: VFloat>(
     let cost = d.tq * d.tk * (3 * d.dk + 2 * d.dv);
     macro_rules! go {
         ($m:ty, $v:ty, $w:literal) => {{
-            assert_eq!(<$v as Vector<T>>::W, $w, "attention: register width");
+            assert_eq!(<$v as crate::simd::Vector<T>>::W, $w, "attention: register width");
             let body = Backward::<T, $m, $v, $w> { a: *a, logits, saved, dq, dk, dv, ma: PhantomData };
             sweep(isa, d.batch * d.heads, 1, cost, &body)
         }};

@@ -3,13 +3,13 @@
 //! softmax (one tile covers every key of most rows, and then nothing is
 //! rescaled).
 
-use super::lanes::{axpy_cols, dots, lane_row, transpose_rows, Rows};
+use super::lanes::{axpy_cols, dots, lane_row, transpose_rows, Block, Rows};
 use super::{check, isa, key_end, Attention, Logits, KT};
 use crate::error::{shape_err, Result};
 use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::parallel::SendPtr;
-use crate::simd::{Isa, Vector};
+use crate::simd::Isa;
 use std::marker::PhantomData;
 
 /// Fewest query rows per forward unit.
@@ -26,7 +26,7 @@ struct Forward<'a, T, M, V, const W: usize> {
     ma: PhantomData<(M, fn() -> V)>,
 }
 
-impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Forward<'_, T, M, V, W> {
+impl<T: VFloat, M: MulAdd, V: Block<T>, const W: usize> Body for Forward<'_, T, M, V, W> {
     #[inline(always)]
     fn run(&self, lo: usize, hi: usize) {
         let d = self.a.dims;
@@ -43,7 +43,7 @@ impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Body for Forward<'_, T,
     }
 }
 
-impl<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize> Forward<'_, T, M, V, W> {
+impl<T: VFloat, M: MulAdd, V: Block<T>, const W: usize> Forward<'_, T, M, V, W> {
     /// Query rows `r0 .. r0 + nl` of head `h` in batch `b` (lanes past `nl` repeat the last row).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
@@ -154,7 +154,7 @@ pub(super) fn forward_on<T: VFloat>(isa: Isa, a: &Attention<'_, T>, out: &mut [T
 }
 
 /// The forward on registers `V` of `W` lanes (`W == V::W`).
-fn run<T: VFloat, M: MulAdd, V: Vector<T>, const W: usize>(
+fn run<T: VFloat, M: MulAdd, V: Block<T>, const W: usize>(
     isa: Isa,
     a: &Attention<'_, T>,
     logits: Logits<'_, T>,

@@ -1,5 +1,5 @@
 //! The products of attention with a block of query rows in the lanes of one
-//! SIMD register `V` (`W = V::W` rows: 16 `f32` on AVX-512).
+//! SIMD block `V` (`W = V::W` rows: two registers, 32 `f32`, on AVX-512; see [`Regs`]).
 //!
 //! With query rows in lanes, the scores of one key for the whole block are
 //! one register: the softmax's maximum, exponentials and sum run down the
@@ -22,6 +22,60 @@ use crate::simd::Vector;
 
 /// Independent sums kept in registers together.
 const G: usize = 8;
+
+/// A block's registers: `W` query rows in lanes ([`Vector::W`]), and `Col`, the
+/// register the row-wise products ([`outer`], [`lane_row`]) run along a row with.
+pub(super) trait Block<T>: Vector<T> {
+    type Col: Vector<T>;
+}
+
+/// `N` registers as one of `N` times the lanes: a block of 32 query rows per
+/// AVX-512 `f32` block (`N = 2`), so each broadcast operand of [`dots`] and
+/// [`axpy_cols`] feeds two multiply-adds; `N = 1` elsewhere.
+#[derive(Clone, Copy)]
+pub(super) struct Regs<V, const N: usize>([V; N]);
+
+impl<T: Float, V: Vector<T>, const N: usize> Vector<T> for Regs<V, N> {
+    const W: usize = N * V::W;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        Regs([V::zero(); N])
+    }
+    #[inline(always)]
+    unsafe fn splat(v: T) -> Self {
+        Regs([V::splat(v); N])
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const T) -> Self {
+        Regs(std::array::from_fn(|i| V::load(p.add(i * V::W))))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut T) {
+        for (i, r) in self.0.iter().enumerate() {
+            r.store(p.add(i * V::W));
+        }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, b: Self, c: Self) -> Self {
+        Regs(std::array::from_fn(|i| self.0[i].mul_add(b.0[i], c.0[i])))
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Regs(std::array::from_fn(|i| self.0[i].add(b.0[i])))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Regs(std::array::from_fn(|i| self.0[i].mul(b.0[i])))
+    }
+    #[inline(always)]
+    unsafe fn gather(base: *const T, idx: *const i32) -> Self {
+        Regs(std::array::from_fn(|i| V::gather(base, idx.add(i * V::W))))
+    }
+}
+
+impl<T: Float, V: Vector<T>, const N: usize> Block<T> for Regs<V, N> {
+    type Col = V;
+}
 
 /// A read-only matrix whose row `j` starts at `data[j·rs]`.
 #[derive(Clone, Copy)]
@@ -99,17 +153,17 @@ pub(super) fn transpose_rows<T: Float, V: Vector<T>>(x: &[T], idx: &[i32], k: &[
 /// `row[c] = xt[c·W + l] · k` for every `c < row.len()`: lane `l` of a transposed
 /// tile back as a row, a gather per register of it.
 #[inline(always)]
-pub(super) fn lane_row<T: Float, V: Vector<T>>(xt: &[T], l: usize, k: T, row: &mut [T]) {
-    let n = row.len();
+pub(super) fn lane_row<T: Float, V: Block<T>>(xt: &[T], l: usize, k: T, row: &mut [T]) {
+    let (n, cw) = (row.len(), V::Col::W);
     assert!(l < V::W && xt.len() >= n * V::W, "attention rows out of range");
     let cols: [i32; 64] = std::array::from_fn(|j| (j * V::W) as i32);
-    // SAFETY: checked above; each gather reads lane l of W consecutive registers.
+    // SAFETY: checked above; each gather reads lane l of Col::W consecutive registers.
     unsafe {
-        let kv = V::splat(k);
+        let kv = V::Col::splat(k);
         let mut c = 0;
-        while c + V::W <= n {
-            V::gather(xt.as_ptr().add(c * V::W + l), cols.as_ptr()).mul(kv).store(row.as_mut_ptr().add(c));
-            c += V::W;
+        while c + cw <= n {
+            V::Col::gather(xt.as_ptr().add(c * V::W + l), cols.as_ptr()).mul(kv).store(row.as_mut_ptr().add(c));
+            c += cw;
         }
         for c in c..n {
             row[c] = xt[c * V::W + l] * k;
@@ -182,22 +236,22 @@ unsafe fn axpy_group<T: Float, V: Vector<T>, const N: usize>(
 /// `z` addresses rows `j0 .. j0 + w.len() / W` of `n` elements, `zs` apart, that no
 /// other thread touches during the call.
 #[inline(always)]
-pub(super) unsafe fn outer<T: Float, V: Vector<T>>(w: &[T], x: &[T], n: usize, z: *mut T, zs: usize, j0: usize) {
-    let keys = w.len() / V::W;
+pub(super) unsafe fn outer<T: Float, V: Block<T>>(w: &[T], x: &[T], n: usize, z: *mut T, zs: usize, j0: usize) {
+    let (keys, cw) = (w.len() / V::W, V::Col::W);
     assert!(x.len() >= V::W * n, "attention rows out of range");
     let (wp, xp, zp) = (w.as_ptr(), x.as_ptr(), z.add(j0 * zs));
     let mut c = 0;
-    while c + V::W <= n {
+    while c + cw <= n {
         let mut j = 0;
         while j + G <= keys {
-            outer_group::<T, V, G>(wp.add(j * V::W), xp.add(c), n, zp.add(j * zs + c), zs);
+            outer_group::<T, V::Col, G>(wp.add(j * V::W), V::W, xp.add(c), n, zp.add(j * zs + c), zs);
             j += G;
         }
         while j < keys {
-            outer_group::<T, V, 1>(wp.add(j * V::W), xp.add(c), n, zp.add(j * zs + c), zs);
+            outer_group::<T, V::Col, 1>(wp.add(j * V::W), V::W, xp.add(c), n, zp.add(j * zs + c), zs);
             j += 1;
         }
-        c += V::W;
+        c += cw;
     }
     // Columns past the last whole register.
     for c in c..n {
@@ -213,18 +267,19 @@ pub(super) unsafe fn outer<T: Float, V: Vector<T>>(w: &[T], x: &[T], n: usize, z
 }
 
 #[inline(always)]
-unsafe fn outer_group<T: Float, V: Vector<T>, const N: usize>(
+unsafe fn outer_group<T: Float, C: Vector<T>, const N: usize>(
     wp: *const T,
+    rows: usize,
     xp: *const T,
     n: usize,
     zp: *mut T,
     zs: usize,
 ) {
-    let mut a: [V; N] = std::array::from_fn(|g| V::load(zp.add(g * zs)));
-    for l in 0..V::W {
-        let xv = V::load(xp.add(l * n));
+    let mut a: [C; N] = std::array::from_fn(|g| C::load(zp.add(g * zs)));
+    for l in 0..rows {
+        let xv = C::load(xp.add(l * n));
         for (g, s) in a.iter_mut().enumerate() {
-            *s = V::splat(*wp.add(g * V::W + l)).mul_add(xv, *s);
+            *s = C::splat(*wp.add(g * rows + l)).mul_add(xv, *s);
         }
     }
     for (g, s) in a.iter().enumerate() {

@@ -27,9 +27,10 @@
 //! thread in one fixed order, so results are bitwise identical for any
 //! thread count.
 
-/// Calls `$go!(M, V, W)` with the multiply-add rule `M`, the register type `V` of `$t` on
-/// `$isa` and its lanes `W`: the one place both passes choose their registers (16 `f32`
-/// lanes on AVX-512, 8 for `f64` there and for `f32` on AVX2, the portable 8 elsewhere).
+/// Calls `$go!(M, V, W)` with the multiply-add rule `M`, the block `V` of registers of `$t`
+/// on `$isa` and its lanes `W`: the one place both passes choose their registers (two
+/// AVX-512 registers of `f32`, 32 lanes; one register of 8 for `f64` there and for `f32`
+/// on AVX2; the portable 8 elsewhere).
 macro_rules! on_registers {
     ($isa:expr, $t:ty, $go:ident) => {{
         use crate::ops::vmath::{Fused, Plain};
@@ -39,16 +40,16 @@ macro_rules! on_registers {
         match $isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if <<$t as Registers>::Avx512 as Vector<$t>>::W == 16 => {
-                $go!(Fused, <$t as Registers>::Avx512, 16)
+                $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx512, 2>, 32)
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => $go!(Fused, <$t as Registers>::Avx512, 8),
+            Isa::Avx512 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx512, 1>, 8),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 if <<$t as Registers>::Avx2 as Vector<$t>>::W == 8 => $go!(Fused, <$t as Registers>::Avx2, 8),
+            Isa::Avx2 if <<$t as Registers>::Avx2 as Vector<$t>>::W == 8 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx2, 1>, 8),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => $go!(Fused, <$t as Registers>::Avx2, 4),
-            isa if crate::ops::vmath::has_fma(isa) => $go!(Fused, Lanes8<$t>, 8),
-            _ => $go!(Plain, Lanes8<$t>, 8),
+            Isa::Avx2 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx2, 1>, 4),
+            isa if crate::ops::vmath::has_fma(isa) => $go!(Fused, super::lanes::Regs<Lanes8<$t>, 1>, 8),
+            _ => $go!(Plain, super::lanes::Regs<Lanes8<$t>, 1>, 8),
         }
     }};
 }
