@@ -7,7 +7,7 @@ use super::{
 };
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
-use crate::ops::sweep::{arr, arr_mut, sweep, Body};
+use crate::ops::sweep::{arr, arr_mut, lanes, sweep, Body, Lanes};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
@@ -398,17 +398,20 @@ struct ColumnSums<T> {
 }
 
 impl<T: GemmFloat> Body for ColumnSums<T> {
+    /// (One call covers every column: `bias_sums` sweeps them as one block.)
     #[inline(always)]
-    fn run(&self, lo: usize, hi: usize) {
-        let mut c = lo;
-        while c + 16 <= hi {
-            self.columns::<16>(c);
-            c += 16;
-        }
-        while c < hi {
-            self.columns::<1>(c);
-            c += 1;
-        }
+    fn run(&self, _lo: usize, _hi: usize) {
+        lanes(self)
+    }
+}
+
+impl<T: GemmFloat> Lanes for &ColumnSums<T> {
+    fn len(&self) -> usize {
+        self.cols
+    }
+    #[inline(always)]
+    fn group<const G: usize>(&mut self, c: usize) {
+        self.columns::<G>(c)
     }
 }
 
