@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn sum_rows_matches_reference_on_every_path_and_thread_count() {
         let threads = parallel::num_threads();
-        for (rows, cols) in [(0, 3), (1, 5), (63, 7), (65, 1), (1000, 33), (20_000, 10)] {
+        for (rows, cols) in [(0, 3), (1, 5), (63, 7), (65, 1), (1000, 33), (300, 150), (20_000, 10)] {
             let x = data(rows * cols, 3);
             let want: Vec<f64> = (0..cols).map(|c| (0..rows).map(|r| x[r * cols + c]).sum()).collect();
             let mut first: Option<Vec<f64>> = None;
