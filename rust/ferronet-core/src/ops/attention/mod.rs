@@ -29,8 +29,8 @@
 
 /// Calls `$go!(M, V, W)` with the multiply-add rule `M`, the block `V` of registers of `$t`
 /// on `$isa` and its lanes `W`: the one place both passes choose their registers (two
-/// AVX-512 registers of `f32`, 32 lanes; one register of 8 for `f64` there and for `f32`
-/// on AVX2; the portable 8 elsewhere).
+/// AVX-512 registers: 32 `f32` or 16 `f64` lanes; one register on AVX2, where two would
+/// spill its 16 registers; the portable 8 elsewhere).
 macro_rules! on_registers {
     ($isa:expr, $t:ty, $go:ident) => {{
         use crate::ops::vmath::{Fused, Plain};
@@ -43,7 +43,7 @@ macro_rules! on_registers {
                 $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx512, 2>, 32)
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx512, 1>, 8),
+            Isa::Avx512 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx512, 2>, 16),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 if <<$t as Registers>::Avx2 as Vector<$t>>::W == 8 => $go!(Fused, super::lanes::Regs<<$t as Registers>::Avx2, 1>, 8),
             #[cfg(target_arch = "x86_64")]
