@@ -292,3 +292,11 @@ def test_linear_backward(rng, dtype):
         assert_grad(db, loss, b)
     none_dx, _, _ = ops.linear_backward(dy, x, w, need_dx=False)
     assert none_dx is None
+    # dx_accumulate adds dy·wᵀ to dx_out inside the product.
+    prev = rng.standard_normal((9, 7)).astype(dtype)
+    want = prev + dy @ w.T
+    got, _, _ = ops.linear_backward(dy.astype(dtype), x.astype(dtype), w.astype(dtype), dx_out=prev, dx_accumulate=True)
+    assert got is prev
+    np.testing.assert_allclose(prev, want, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="dx_accumulate adds to dx_out"):
+        ops.linear_backward(dy, x, w, dx_accumulate=True)

@@ -150,6 +150,34 @@ def test_dense_over_several_axes(xshape, kshape, axes):
         N.dense(x, RNG.standard_normal((7,) + kshape), axes=2)
 
 
+def _fan_out(x, w1, w2):
+    # x feeds four dense products (two through x + x, whose rule hands the same gradient to both
+    # sides): the tape adds the later dense gradients into the earlier ones inside the product.
+    q, k = N.dense(x, w1), N.dense(x, w1 * 2.0)
+    u = x + x
+    v, r = N.dense(u, w2), N.dense(u, w2 * 0.5)
+    return fn.concat([fn.reshape(q * k, (2, 3, -1)), v * r, u * x], axis=-1)
+
+
+def test_fan_out_gradients_summed_inside_the_dense_products():
+    x, w1, w2 = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((4, 2, 3)), RNG.standard_normal((4, 5))
+    check_grad(_fan_out, x, w1, w2)
+    out = _fan_out(*[fn.constant(a) for a in (x, w1, w2)])
+    fast, twin, _ = _fast_and_twin_grads(_fan_out, (x, w1, w2), RNG.standard_normal(out.shape))
+    for a, b in zip(fast, twin):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+    # The caller's output gradient is never written into, though two dense rules receive it.
+    xt, wt = fn.constant(x), fn.constant(RNG.standard_normal((4, 5)))
+    dy = RNG.standard_normal((2, 3, 5))
+    seed = dy.copy()
+    with GradientTape() as tape:
+        tape.watch(xt)
+        y = N.dense(xt, wt) + N.dense(xt, wt * 3.0)
+    (gx,) = tape.gradient(y, [xt], output_gradients=seed)
+    np.testing.assert_array_equal(seed, dy)
+    np.testing.assert_allclose(gx.numpy(), 4.0 * dy @ wt.numpy().T, rtol=1e-12)
+
+
 def test_dense_with_variables_and_noncontiguous_kernel():
     x = RNG.standard_normal((5, 4)).astype(np.float32)
     wt = RNG.standard_normal((3, 4)).astype(np.float32)

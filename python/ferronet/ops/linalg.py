@@ -117,6 +117,7 @@ def linear_backward(
     dw_out: Optional[np.ndarray] = None,
     db_out: Optional[np.ndarray] = None,
     precision: str = "float32",
+    dx_accumulate: bool = False,
 ):
     """Gradients of :func:`linear`: ``dx = dy @ w.T``, ``dw = x.T @ dy``, ``db = dy.sum(0)``.
 
@@ -130,6 +131,8 @@ def linear_backward(
         precision: ``"float32"`` or ``"bfloat16"`` (float32 operands only):
             ``dx`` and ``dw`` from bfloat16-rounded operands with float32
             sums (see :func:`matmul`); ``db`` always sums float32 ``dy``.
+        dx_accumulate: add ``dy @ w.T`` to what ``dx_out`` holds, inside the product
+            (a gradient summed over several uses of ``x`` without a separate pass).
 
     Returns:
         ``(dx, dw, db)``; skipped gradients are None.
@@ -143,4 +146,4 @@ def linear_backward(
     """
     _precision("linear_backward", precision, dy=dy, x=x, kernel=w)
     dy, x, w = _common("linear_backward", dy=dy, x=x, kernel=w)
-    return _core.linear_backward(dy, x, w, need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision)
+    return _core.linear_backward(dy, x, w, need_dx, need_dw, need_db, dx_out, dw_out, db_out, precision, dx_accumulate)

@@ -53,12 +53,22 @@ def _dense_fwd(x, kernel, bias, axes=1):
     return y.reshape(x.shape[:x.ndim - axes] + kernel.shape[axes:])
 
 
-def _dense_fast(g, y, x, kernel, bias, axes=1):
+def _dense_fast(g, y, x, kernel, bias, axes=1, acc=None):
     inner = math.prod(kernel.shape[:axes])
     x2 = _contig(x, dtype=kernel.dtype).reshape(-1, inner)
     g2 = _contig(g).reshape(x2.shape[0], -1)
-    dx, dw, db = _ops.linear_backward(g2, x2, kernel.reshape(inner, -1), need_db=bias is not None)
-    return dx.reshape(np.shape(x)), dw.reshape(kernel.shape), None if db is None else db.reshape(np.shape(bias))
+    # acc: the gradient x already has from its other uses, owned by the tape; dx is added to
+    # it inside the product (see tape._backprop).
+    use_acc = acc is not None and acc.dtype == x2.dtype and acc.flags.c_contiguous and acc.size == x2.size
+    dx, dw, db = _ops.linear_backward(g2, x2, kernel.reshape(inner, -1), need_db=bias is not None,
+                                      dx_out=acc.reshape(x2.shape) if use_acc else None, dx_accumulate=use_acc)
+    dx = acc if use_acc else dx.reshape(np.shape(x))
+    return dx, dw.reshape(kernel.shape), None if db is None else db.reshape(np.shape(bias))
+
+
+# The tape may hand the first argument's gradient so far in as `acc`; every gradient returned is a new array.
+_dense_fast.takes_acc = True
+_dense_fast.fresh = True
 
 
 _dense = Primitive("dense", _dense_fwd, _twin(_dense_formula), _dense_fast)

@@ -338,27 +338,51 @@ def _backprop(nodes, tracked, targets, seeds, sources):
         k = id(t)
         grads[k] = grads[k] + g if k in grads else g
     fast = not core.recording()
+    # Gradient buffers only the tape holds (new arrays from a fast rule marked `fresh`, or the tape's
+    # own sums), by id: a rule marked `takes_acc` may add its first argument's gradient into one
+    # (`acc`) instead of returning a new array to be summed. A buffer leaves the set once the node
+    # that produced its tensor is visited: rules may return views of the gradient they are given.
+    owned = {}
     for prim, out, args, params in reversed(live):
         g = grads.get(id(out))
         if g is None:
             continue
+        owned.pop(id(g._v), None)
+        acc = None
         if fast and prim.fast_vjp is not None:
-            if getattr(prim.fast_vjp, "takes_needs", False):  # skip gradients nothing asks for (a first layer's dx)
+            rule = prim.fast_vjp
+            if getattr(rule, "takes_needs", False):  # skip gradients nothing asks for (a first layer's dx)
                 params = dict(params, needs=tuple(isinstance(a, Tensor) and id(a) in relevant for a in args))
-            gs = prim.fast_vjp(g._v, out._v, *[a._v if isinstance(a, Tensor) else a for a in args], **params)
+            if getattr(rule, "takes_acc", False) and args and isinstance(args[0], Tensor):
+                prev = grads.get(id(args[0]))
+                acc = None if prev is None else owned.get(id(prev._v))
+                if acc is not None:
+                    params = dict(params, acc=acc)
+            gs = rule(g._v, out._v, *[a._v if isinstance(a, Tensor) else a for a in args], **params)
             gs = [None if x is None else _wrap(x) for x in gs]
+            fresh = getattr(rule, "fresh", False)
         else:
             gs = prim.vjp(g, out, *args, **params)
-        for a, ga in zip(args, gs):
+            fresh = False
+        for i, (a, ga) in enumerate(zip(args, gs)):
             if ga is None or not isinstance(a, Tensor) or id(a) not in relevant:
                 continue
             k = id(a)
+            if i == 0 and acc is not None and ga._v is acc:
+                continue  # already added into the gradient so far, inside the rule
             if ga.shape != a.shape:
                 raise _shape_error(prim, a, ga)
             if ga._v.dtype != a._v.dtype:  # a gradient has its input's dtype (float32 stays float32)
                 ga = math_ops.cast(ga, a._v.dtype)
             prev = grads.get(k)
-            grads[k] = ga if prev is None else math_ops.add(prev, ga)
+            if prev is not None:
+                owned.pop(id(prev._v), None)
+                ga, fresh_sum = math_ops.add(prev, ga), True
+            else:
+                fresh_sum = fresh
+            grads[k] = ga
+            if fast and fresh_sum:
+                owned[id(ga._v)] = ga._v
     return [grads.get(id(s)) for s in sources]
 
 

@@ -106,8 +106,14 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     need: [bool; 3],
     outs: [Option<&Bound<'py, PyAny>>; 3],
     precision_name: &str,
+    dx_accumulate: bool,
 ) -> PyResult<Grads<'py>> {
     let p = precision::<T>(py, "linear_backward", "dy", precision_name)?;
+    if dx_accumulate && (outs[0].is_none() || !need[0]) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "linear_backward: dx_accumulate adds to dx_out, so it needs need_dx=True and a dx_out array. Received: no dx_out",
+        ));
+    }
     let x = same::<T>("x", "dy", x)?;
     let w = same::<T>("kernel", "dy", w)?;
     let (vdy, vx, vw) = (view("dy", &dy)?, view("x", &x)?, view("kernel", &w)?);
@@ -125,15 +131,15 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     disjoint(py, "linear_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
-        kernels::linear_backward(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p)
+        kernels::linear_backward_acc(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p, dx_accumulate)
     })?;
     Ok((dx.map(|a| a.into_any()), dw.map(|a| a.into_any()), db.map(|a| a.into_any())))
 }
 
 /// Gradients (dx, dw, db) of linear for 2-D x and dy; unneeded ones are None;
-/// the products in `precision`.
+/// the products in `precision`; with `dx_accumulate`, dx is added to `dx_out`.
 #[pyfunction]
-#[pyo3(signature = (dy, x, w, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None, precision="float32"))]
+#[pyo3(signature = (dy, x, w, need_dx=true, need_dw=true, need_db=true, dx_out=None, dw_out=None, db_out=None, precision="float32", dx_accumulate=false))]
 #[allow(clippy::too_many_arguments)]
 fn linear_backward<'py>(
     py: Python<'py>,
@@ -147,10 +153,11 @@ fn linear_backward<'py>(
     dw_out: Option<&Bound<'py, PyAny>>,
     db_out: Option<&Bound<'py, PyAny>>,
     precision: &str,
+    dx_accumulate: bool,
 ) -> PyResult<Grads<'py>> {
     let need = [need_dx, need_dw, need_db];
     let outs = [dx_out, dw_out, db_out];
-    by_dtype!(floats("dy", dy)?, dy => linear_backward_t(py, dy, x, w, need, outs, precision))
+    by_dtype!(floats("dy", dy)?, dy => linear_backward_t(py, dy, x, w, need, outs, precision, dx_accumulate))
 }
 
 type Pair<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyAny>>);

@@ -266,6 +266,26 @@ pub unsafe fn linear_backward<T: GemmFloat>(
     db: Option<&mut [T]>,
     precision: Precision,
 ) -> Result<()> {
+    linear_backward_acc(dy, x, w, dx, dw, db, precision, false)
+}
+
+/// [`linear_backward`], adding `dy·wᵀ` to what `dx` holds when `dx_accumulate`
+/// (a gradient summed over several uses of `x` inside the product, with no
+/// separate pass).
+///
+/// # Safety
+/// As [`linear_backward`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn linear_backward_acc<T: GemmFloat>(
+    dy: &Strided<T>,
+    x: &Strided<T>,
+    w: &Strided<T>,
+    dx: Option<&Strided<T>>,
+    dw: Option<&Strided<T>>,
+    db: Option<&mut [T]>,
+    precision: Precision,
+    dx_accumulate: bool,
+) -> Result<()> {
     const OP: &str = "linear_backward";
     precision.check::<T>(OP)?;
     let ok = dy.shape.len() == 2
@@ -294,7 +314,19 @@ pub unsafe fn linear_backward<T: GemmFloat>(
             );
         }
         let wt = MatPtr { ptr: w.ptr as *const T, rs: w.strides[1], cs: w.strides[0] };
-        gemm::gemm_in(precision, false, rows, inner, units, dym, wt, dx.ptr, dx.strides[0], dx.strides[1], false);
+        gemm::gemm_in(
+            precision,
+            false,
+            rows,
+            inner,
+            units,
+            dym,
+            wt,
+            dx.ptr,
+            dx.strides[0],
+            dx.strides[1],
+            dx_accumulate,
+        );
     }
     if let Some(dw) = dw {
         if dw.shape != w.shape {
