@@ -131,7 +131,7 @@ fn linear_backward_t<'py, T: GemmFloat + Element>(
     disjoint(py, "linear_backward", &written, &[&vdy, &vx, &vw])?;
     guarded(py, || unsafe {
         let db = vdb.as_ref().map(|v| v.as_mut_slice().unwrap_or(&mut []));
-        kernels::linear_backward_acc(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p, dx_accumulate)
+        kernels::linear_backward(&vdy, &vx, &vw, vdx.as_ref(), vdw.as_ref(), db, p, dx_accumulate)
     })?;
     Ok((dx.map(|a| a.into_any()), dw.map(|a| a.into_any()), db.map(|a| a.into_any())))
 }

@@ -253,30 +253,13 @@ pub unsafe fn linear<T: GemmFloat>(
 
 /// Gradients of `y = x·w + b` for `x` (rows × in) and `w` (in × units):
 /// `dx = dy·wᵀ`, `dw = xᵀ·dy` (both products in `precision`), `db = Σ_rows dy`;
-/// each only when asked for.
+/// each only when asked for. With `dx_accumulate`, `dy·wᵀ` is added to what
+/// `dx` holds (a gradient summed over several uses of `x` inside the product).
 ///
 /// # Safety
 /// The views must address valid memory and the outputs must not overlap the inputs.
-pub unsafe fn linear_backward<T: GemmFloat>(
-    dy: &Strided<T>,
-    x: &Strided<T>,
-    w: &Strided<T>,
-    dx: Option<&Strided<T>>,
-    dw: Option<&Strided<T>>,
-    db: Option<&mut [T]>,
-    precision: Precision,
-) -> Result<()> {
-    linear_backward_acc(dy, x, w, dx, dw, db, precision, false)
-}
-
-/// [`linear_backward`], adding `dy·wᵀ` to what `dx` holds when `dx_accumulate`
-/// (a gradient summed over several uses of `x` inside the product, with no
-/// separate pass).
-///
-/// # Safety
-/// As [`linear_backward`].
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn linear_backward_acc<T: GemmFloat>(
+pub unsafe fn linear_backward<T: GemmFloat>(
     dy: &Strided<T>,
     x: &Strided<T>,
     w: &Strided<T>,
@@ -399,7 +382,7 @@ pub unsafe fn linear_backward_adam<T: GemmFloat>(
             ),
         );
     }
-    linear_backward(dy, x, w, dx, None, db, Precision::Float32)?;
+    linear_backward(dy, x, w, dx, None, db, Precision::Float32, false)?;
     let (rows, inner, units) = (x.shape[0], x.shape[1], w.shape[1]);
     let dym = MatPtr { ptr: dy.ptr as *const T, rs: dy.strides[0], cs: dy.strides[1] };
     let xt = MatPtr { ptr: x.ptr as *const T, rs: x.strides[1], cs: x.strides[0] };
@@ -452,6 +435,7 @@ mod tests {
                     Some(&view(&g, inner, units)),
                     None,
                     Precision::Float32,
+                    false,
                 )
                 .unwrap();
             }
@@ -468,6 +452,7 @@ mod tests {
                     None,
                     None,
                     Precision::Float32,
+                    false,
                 )
                 .unwrap();
                 linear_backward_adam(

@@ -155,8 +155,8 @@ pub(super) fn transpose_rows<T: Float, V: Vector<T>>(x: &[T], idx: &[i32], k: &[
 #[inline(always)]
 pub(super) fn lane_row<T: Float, V: Block<T>>(xt: &[T], l: usize, k: T, row: &mut [T]) {
     let (n, cw) = (row.len(), V::Col::W);
-    assert!(l < V::W && xt.len() >= n * V::W, "attention rows out of range");
-    let cols: [i32; 64] = std::array::from_fn(|j| (j * V::W) as i32);
+    assert!(l < V::W && xt.len() >= n * V::W && cw <= 16, "attention rows out of range");
+    let cols: [i32; 16] = std::array::from_fn(|j| (j * V::W) as i32);
     // SAFETY: checked above; each gather reads lane l of Col::W consecutive registers.
     unsafe {
         let kv = V::Col::splat(k);

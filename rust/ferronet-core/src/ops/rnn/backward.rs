@@ -7,7 +7,8 @@ use super::{
 };
 use crate::error::{shape_err, value_err, Result};
 use crate::gemm::{self, GemmFloat, MatPtr};
-use crate::ops::sweep::{arr, arr_mut, lanes, sweep, Body, Lanes};
+use crate::ops::reduce::{self, RowTerm};
+use crate::ops::sweep::{sweep, Body};
 use crate::ops::vmath::{has_fma, Fused, MulAdd, Plain, VFloat};
 use crate::parallel::SendPtr;
 use crate::simd::{self, Isa};
@@ -381,56 +382,29 @@ pub(super) unsafe fn bias_sums<T: GemmFloat>(
     let gu = rnn.gu();
     let sides: &[*const T] = if rnn.cell == Cell::Gru { &[dg_in, dg_rec] } else { &[dg_in] };
     for (side, &dg) in sides.iter().enumerate() {
-        let body =
-            ColumnSums { dg: SendPtr(dg as *mut T), rows: nb, cols: gu, db: SendPtr(g.dbias.add(side * gu)), first };
-        sweep(isa, gu, gu, 0, &body);
+        let rows = reduce::Plain { x: std::slice::from_raw_parts(dg, nb * gu), cols: gu };
+        let body = BiasSums { rows, n: nb, db: SendPtr(g.dbias.add(side * gu)), first };
+        sweep(isa, 1, 1, 0, &body);
     }
 }
 
-/// `db (+)= Σ_rows dg` over the columns a sweep hands it, each column's sum
-/// kept in a register across the rows.
-struct ColumnSums<T> {
-    dg: SendPtr<T>,
-    rows: usize,
-    cols: usize,
+/// `db (+)= Σ_rows dg` on the sweep's SIMD path, each column group's sums in
+/// registers down the rows ([`reduce::Plain`] rows).
+struct BiasSums<'a, T> {
+    rows: reduce::Plain<'a, T>,
+    n: usize,
     db: SendPtr<T>,
     first: bool,
 }
 
-impl<T: GemmFloat> Body for ColumnSums<T> {
-    /// (One call covers every column: `bias_sums` sweeps them as one block.)
+impl<T: GemmFloat> Body for BiasSums<'_, T> {
     #[inline(always)]
     fn run(&self, _lo: usize, _hi: usize) {
-        lanes(self)
-    }
-}
-
-impl<T: GemmFloat> Lanes for &ColumnSums<T> {
-    fn len(&self) -> usize {
-        self.cols
-    }
-    #[inline(always)]
-    fn group<const G: usize>(&mut self, c: usize) {
-        self.columns::<G>(c)
-    }
-}
-
-impl<T: GemmFloat> ColumnSums<T> {
-    #[inline(always)]
-    fn columns<const G: usize>(&self, c: usize) {
-        // SAFETY: `bias_sums`' caller vouches for `rows × cols` gradients and `cols` sums.
-        let (dg, db) = unsafe {
-            (
-                std::slice::from_raw_parts(self.dg.get() as *const T, self.rows * self.cols),
-                std::slice::from_raw_parts_mut(self.db.get(), self.cols),
-            )
-        };
-        let mut acc = if self.first { [T::ZERO; G] } else { *arr::<T, G>(db, c) };
-        for row in dg.chunks_exact(self.cols) {
-            for (a, &v) in acc.iter_mut().zip(arr::<T, G>(row, c)) {
-                *a += v;
-            }
+        // SAFETY: `bias_sums`' caller vouches for `cols` sums at `db`, which only this call writes.
+        let db = unsafe { std::slice::from_raw_parts_mut(self.db.get(), self.rows.cols) };
+        if self.first {
+            db.fill(T::ZERO);
         }
-        *arr_mut::<T, G>(db, c) = acc;
+        self.rows.add_rows(0, self.n, db);
     }
 }
