@@ -16,7 +16,7 @@ mod skinny;
 
 pub use bf16::{gemm_bf16, gemm_bf16_serial};
 pub use kernel::GemmFloat;
-pub(crate) use kernel::{store_tile, Spec};
+pub(crate) use kernel::{store_tile, Spec, NARROW_MR};
 pub use pack::MatPtr;
 pub(crate) use pack::{pack_a, pack_b_panel};
 
@@ -434,12 +434,39 @@ pub unsafe fn gemm_packed<T: GemmFloat>(
     if k == 0 {
         return gemm_small(m, n, 0, a, a, c, rsc, csc, accumulate);
     }
+    // A block of A that fits one mc block is read in place by the narrow kernel,
+    // whose two registers are one packed panel of B: packing it would cost more
+    // than it saves (a recurrent step's product). The sums run in the same order
+    // as the packed kernel's, so the result is the same.
+    let in_place = m <= spec.mc && 2 * spec.lanes == spec.nr;
     for jc in (0..n).step_by(spec.nc) {
         let nc = spec.nc.min(n - jc);
         let panels = nc.div_ceil(spec.nr);
         for pc in (0..k).step_by(spec.kc) {
             let kc = spec.kc.min(k - pc);
             let bp = b.block(jc, pc);
+            if in_place {
+                for q in 0..panels {
+                    let jr = q * spec.nr;
+                    for ir in (0..m).step_by(NARROW_MR) {
+                        let at = MatPtr { ptr: a.at(ir, pc), ..a };
+                        let c_tile = c.offset(ir as isize * rsc + (jc + jr) as isize * csc);
+                        let (rows, cols) = (NARROW_MR.min(m - ir), spec.nr.min(nc - jr));
+                        (spec.narrow[1])(
+                            kc,
+                            at,
+                            bp.add(q * kc * spec.nr),
+                            c_tile,
+                            rsc,
+                            csc,
+                            rows,
+                            cols,
+                            accumulate || pc > 0,
+                        );
+                    }
+                }
+                continue;
+            }
             for ic in (0..m).step_by(spec.mc) {
                 let mc = spec.mc.min(m - ic);
                 with_scratch(Slot::PackA, |scratch_a| {
