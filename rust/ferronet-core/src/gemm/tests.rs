@@ -139,20 +139,24 @@ fn wide_result_is_independent_of_thread_count() {
     }
 }
 
+/// Both paths of `gemm_packed` (A read in place up to one mc block of rows, packed
+/// beyond), overwriting and accumulating, give the blocked product's bits.
 #[test]
 fn prepacked_b_matches_blocked_bit_for_bit() {
-    for &(m, n, k) in &[(37usize, 70usize, 600usize), (130, 2100, 40), (5, 3, 9)] {
+    let cases = [(37usize, 70usize, 600usize), (64, 512, 160), (96, 40, 33), (130, 2100, 40), (5, 3, 9)];
+    for (&(m, n, k), accumulate) in cases.iter().flat_map(|c| [(c, false), (c, true)]) {
         let mut seed = 5;
         let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed) as f32).collect();
         let b: Vec<f32> = (0..k * n).map(|_| lcg(&mut seed) as f32).collect();
+        let c0: Vec<f32> = (0..m * n).map(|_| lcg(&mut seed) as f32).collect();
         let av = MatPtr { ptr: a.as_ptr(), rs: k as isize, cs: 1 };
         let bv = MatPtr { ptr: b.as_ptr(), rs: n as isize, cs: 1 };
         let spec = f32::spec(simd::active());
-        let mut want = vec![0f32; m * n];
-        unsafe { blocked(m, n, k, av, bv, want.as_mut_ptr(), n as isize, 1, false, 1, spec) };
-        let mut got = vec![1f32; m * n];
-        unsafe { with_packed_b(k, n, bv, |p| gemm_packed(m, av, p, got.as_mut_ptr(), n as isize, 1, false)) };
-        assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{n}x{k}");
+        let mut want = c0.clone();
+        unsafe { blocked(m, n, k, av, bv, want.as_mut_ptr(), n as isize, 1, accumulate, 1, spec) };
+        let mut got = c0.clone();
+        unsafe { with_packed_b(k, n, bv, |p| gemm_packed(m, av, p, got.as_mut_ptr(), n as isize, 1, accumulate)) };
+        assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{n}x{k} accumulate {accumulate}");
     }
 }
 

@@ -171,6 +171,8 @@ fn backward_matches_central_differences() {
     for (cell, act) in CELLS.into_iter().flat_map(|c| [(c, Act::Tanh), (c, Act::Relu)]) {
         check_gradients(&case(cell, act, 2, 6, 3, 5));
     }
+    // 20 units: the LSTM's backward cells take one 16-column chunk and a tail of four.
+    check_gradients(&case(Cell::Lstm, Act::Tanh, 2, 3, 2, 20));
 }
 
 /// A batch of several row blocks: each block's share of the weight gradients, summed.
