@@ -9,6 +9,7 @@
 #![allow(clippy::needless_range_loop)] // the gate blocks are indexed in step with each other
 
 use super::{Act, Cell};
+use crate::ops::sweep::{arr, arr_mut};
 use crate::ops::vmath::{self, MulAdd, VFloat};
 use crate::simd::Isa;
 
@@ -298,10 +299,10 @@ fn backward_cells<T: VFloat>(cell: Cell, act: Act, ract: Act, u: usize, r: RowBw
 /// Columns per chunk of the LSTM backward: 64 bytes of `f32`, one AVX-512 register.
 const CHUNK: usize = 16;
 
-/// `CHUNK` columns of `s` from `j`.
+/// `CHUNK` columns of `s` from `j`, copied.
 #[inline(always)]
 fn at<T: Copy>(s: &[T], j: usize) -> [T; CHUNK] {
-    *s[j..j + CHUNK].as_array().expect("a whole chunk")
+    *arr::<T, CHUNK>(s, j)
 }
 
 /// The LSTM's backward cells; `DC`: the output gradient has c's part too.
@@ -340,11 +341,11 @@ fn lstm_cells<T: VFloat, const DC: bool>(act: Act, ract: Act, u: usize, r: RowBw
             (vi[l], vf[l], vg[l], vo[l], vc[l]) =
                 cell(dh_in[l] + dh_o[l], dcj, [iv[l], fv[l], gv[l], ov[l], t[l], cp[l]]);
         }
-        di[j..j + CHUNK].copy_from_slice(&vi);
-        df[j..j + CHUNK].copy_from_slice(&vf);
-        dg[j..j + CHUNK].copy_from_slice(&vg);
-        d_o[j..j + CHUNK].copy_from_slice(&vo);
-        dc[j..j + CHUNK].copy_from_slice(&vc);
+        *arr_mut::<T, CHUNK>(di, j) = vi;
+        *arr_mut::<T, CHUNK>(df, j) = vf;
+        *arr_mut::<T, CHUNK>(dg, j) = vg;
+        *arr_mut::<T, CHUNK>(d_o, j) = vo;
+        *arr_mut::<T, CHUNK>(dc, j) = vc;
     }
     for j in whole..u {
         let dcj = if DC { dc[j] + dc_out[j] } else { dc[j] };
