@@ -281,16 +281,26 @@ fn reduce<M: MulAdd, T: VFloat>(a: T, b: T) -> (i32, T) {
 /// (1 + p)·2^n, with 2^n in two halves so that the scale stays a normal
 /// number when the result overflows or is subnormal.
 #[inline(always)]
-fn scale<T: VFloat>(n: i32, p: T) -> T {
+fn scale<M: MulAdd, T: VFloat>(n: i32, p: T) -> T {
     let half = n >> 1;
-    (T::ONE + p) * T::pow2(half) * T::pow2(n - half)
+    // (p·2^h + 2^h is (1 + p)·2^h rounded once, exactly as (1 + p) then scaled.)
+    let s = T::pow2(half);
+    M::ma(p, s, s) * T::pow2(n - half)
 }
 
 /// e^x for every x (±inf and NaN included, subnormal results too).
 #[inline(always)]
 pub fn exp<M: MulAdd, T: VFloat>(x: T) -> T {
-    let (n, p) = reduce::<M, T>(clamp(x, T::EXP_MIN, T::EXP_MAX), T::ZERO);
-    scale(n, p)
+    let (n, p) = reduce::<M, T>(clamp(x, T::EXP_MIN, T::EXP_MAX), -T::ZERO);
+    scale::<M, T>(n, p)
+}
+
+/// e^x for x ≤ 0 (or NaN), as [`exp`] (the same bits) without its upper
+/// clamp: the exponentials of `-|x|` in the logistic functions.
+#[inline(always)]
+fn exp_le0<M: MulAdd, T: VFloat>(x: T) -> T {
+    let (n, p) = reduce::<M, T>(if x < T::EXP_MIN { T::EXP_MIN } else { x }, -T::ZERO);
+    scale::<M, T>(n, p)
 }
 
 /// e^x for x ≤ 0, the exponentials of a softmax (logits less their maximum):
@@ -337,7 +347,7 @@ pub fn normal_cdf_pdf<M: MulAdd, T: VFloat>(x: T) -> (T, T) {
     // cost |u|²·eps of relative accuracy in the tail.
     let uh = u.split_high();
     let (n, p) = reduce::<M, T>(-(uh * uh) * half, -(u - uh) * (u + uh) * half);
-    let e = scale(n, p);
+    let e = scale::<M, T>(n, p);
     let t = (u - T::PHI_K) / (u + T::PHI_K);
     let tail = e * chebyshev::<M, T>(M::ma(t, T::PHI_A, T::PHI_B), T::PHI_CHEB) / (u + T::ONE);
     let cdf = if x < T::ZERO { tail } else { T::ONE - tail };
@@ -348,7 +358,13 @@ pub fn normal_cdf_pdf<M: MulAdd, T: VFloat>(x: T) -> (T, T) {
 /// result near 0 where `exp(x) - 1` would cancel.
 #[inline(always)]
 pub fn expm1_nonpos<M: MulAdd, T: VFloat>(x: T) -> T {
-    let (n, p) = reduce::<M, T>(clamp(x, T::EXPM1_MIN, T::ZERO), T::ZERO);
+    expm1_le0::<M, T>(if x > T::ZERO { T::ZERO } else { x })
+}
+
+/// [`expm1_nonpos`] for x ≤ 0 (or NaN) only.
+#[inline(always)]
+fn expm1_le0<M: MulAdd, T: VFloat>(x: T) -> T {
+    let (n, p) = reduce::<M, T>(if x < T::EXPM1_MIN { T::EXPM1_MIN } else { x }, -T::ZERO);
     let s = T::pow2(n);
     M::ma(s, p, s - T::ONE)
 }
@@ -397,7 +413,7 @@ pub fn ln<M: MulAdd, T: VFloat>(x: T) -> T {
 /// The logistic function 1/(1 + e^-x), accurate in both tails.
 #[inline(always)]
 pub fn sigmoid<M: MulAdd, T: VFloat>(x: T) -> T {
-    let e = exp::<M, T>(-x.abs());
+    let e = exp_le0::<M, T>(-x.abs());
     let num = if x >= T::ZERO { T::ONE } else { e };
     num / (T::ONE + e)
 }
@@ -405,7 +421,7 @@ pub fn sigmoid<M: MulAdd, T: VFloat>(x: T) -> T {
 /// (σ(x), σ(x)·(1 - σ(x))), the second without the cancellation of `1 - σ`.
 #[inline(always)]
 pub fn sigmoid_and_slope<M: MulAdd, T: VFloat>(x: T) -> (T, T) {
-    let e = exp::<M, T>(-x.abs());
+    let e = exp_le0::<M, T>(-x.abs());
     let d = T::ONE + e;
     let num = if x >= T::ZERO { T::ONE } else { e };
     (num / d, e / (d * d))
@@ -415,7 +431,7 @@ pub fn sigmoid_and_slope<M: MulAdd, T: VFloat>(x: T) -> (T, T) {
 #[inline(always)]
 pub fn tanh<M: MulAdd, T: VFloat>(x: T) -> T {
     let a = x.abs();
-    let em = expm1_nonpos::<M, T>(-(a + a));
+    let em = expm1_le0::<M, T>(-(a + a));
     (-em / (T::from_f64(2.0) + em)).copysign(x)
 }
 
@@ -423,7 +439,7 @@ pub fn tanh<M: MulAdd, T: VFloat>(x: T) -> T {
 #[inline(always)]
 pub fn softplus<M: MulAdd, T: VFloat>(x: T) -> T {
     let pos = if x > T::ZERO { x } else { T::ZERO };
-    pos + log1p_unit::<M, T>(exp::<M, T>(-x.abs()))
+    pos + log1p_unit::<M, T>(exp_le0::<M, T>(-x.abs()))
 }
 
 #[cfg(test)]

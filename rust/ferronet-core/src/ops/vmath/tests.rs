@@ -72,6 +72,40 @@ fn exp_body<M: MulAdd>() {
 }
 both_policies!(exp_within_two_ulp, exp_body);
 
+/// The exponentials as first written: 2^n applied as `(1 + p)·2^h·2^(n−h)`,
+/// the reduction's second term an explicit `+ 0`, both clamps.
+fn exp_as_written<M: MulAdd, T: VFloat>(x: T) -> T {
+    let (n, p) = reduce::<M, T>(clamp(x, T::EXP_MIN, T::EXP_MAX), T::ZERO);
+    let half = n >> 1;
+    (T::ONE + p) * T::pow2(half) * T::pow2(n - half)
+}
+
+fn expm1_as_written<M: MulAdd, T: VFloat>(x: T) -> T {
+    let (n, p) = reduce::<M, T>(clamp(x, T::EXPM1_MIN, T::ZERO), T::ZERO);
+    let s = T::pow2(n);
+    M::ma(s, p, s - T::ONE)
+}
+
+fn same_bits_body<M: MulAdd>() {
+    let mut xs = grid(-800.0, 800.0, 400_000);
+    xs.extend(grid(-1.0, 1.0, 100_000));
+    xs.extend([f64::NAN, 1e-40, -1e-40, -87.3, -103.9, 88.7, -745.5, 709.7]);
+    for &x in &xs {
+        let x32 = x as f32;
+        let same32 = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let same64 = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        assert!(same32(exp::<M, f32>(x32), exp_as_written::<M, f32>(x32)), "exp::<f32>({x32:e})");
+        assert!(same64(exp::<M, f64>(x), exp_as_written::<M, f64>(x)), "exp::<f64>({x:e})");
+        assert!(same32(expm1_nonpos::<M, f32>(x32), expm1_as_written::<M, f32>(x32)), "expm1::<f32>({x32:e})");
+        assert!(same64(expm1_nonpos::<M, f64>(x), expm1_as_written::<M, f64>(x)), "expm1::<f64>({x:e})");
+        if !(x > 0.0) {
+            assert!(same32(exp_le0::<M, f32>(x32), exp::<M, f32>(x32)), "exp_le0::<f32>({x32:e})");
+            assert!(same64(exp_le0::<M, f64>(x), exp::<M, f64>(x)), "exp_le0::<f64>({x:e})");
+        }
+    }
+}
+both_policies!(exponentials_keep_their_bits, same_bits_body);
+
 fn exp_nonpos_body<M: MulAdd>() {
     let mut xs = grid(-87.0, 0.0, 200_000);
     xs.retain(|&x| x <= 0.0);
