@@ -65,6 +65,10 @@ def test_mask_passes_through_masking_layers_and_stops_at_others():
     assert any("does not support masking" in str(w.message) for w in caught)
     pooled = layers.GlobalAveragePooling1D()(layers.Masking()(x))
     np.testing.assert_allclose(pooled.numpy()[1], x[1, :3].mean(axis=0), rtol=1e-6)
+    # channels_first: the mask is over the steps, the last axis
+    xt, mask = np.ascontiguousarray(x.transpose(0, 2, 1)), np.any(x != 0, axis=-1)
+    first = layers.GlobalAveragePooling1D(data_format="channels_first")(xt, mask=mask)
+    np.testing.assert_allclose(first.numpy(), pooled.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])

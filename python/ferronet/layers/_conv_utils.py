@@ -27,11 +27,13 @@ def padding_arg(padding):
     return padding.lower()
 
 
-def data_format_arg(data_format):
+def data_format_arg(data_format, rank=2):
+    """``"channels_last"``, the one layout of the convolution and pooling layers over ``rank`` spatial axes."""
     if data_format not in (None, "channels_last"):
+        layout, perm = ("(batch, steps, channels)", "(0, 2, 1)") if rank == 1 else ("NHWC", "(0, 2, 3, 1)")
         raise ValueError(
-            "ferronet works on channels_last (NHWC) images only; transpose channels_first data with "
-            f"x.transpose(0, 2, 3, 1). Received: data_format={data_format!r}"
+            f"ferronet works on channels_last {layout} data only; transpose channels_first data with "
+            f"x.transpose{perm}. Received: data_format={data_format!r}"
         )
     return "channels_last"
 

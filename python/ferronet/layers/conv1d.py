@@ -16,6 +16,7 @@ from ..errors import ShapeError
 from ..tensor import array_ops as A
 from ..tensor import fused_layers, nn_ops
 from ..tensor import reduce_ops as R
+from ._conv_utils import data_format_arg
 from .base import Layer, fmt_shape
 
 __all__ = ["Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
@@ -72,7 +73,7 @@ class Conv1D(Layer):
         if self.strides > 1 and self.dilation_rate > 1:
             raise ValueError("strides > 1 not supported in conjunction with dilation_rate > 1. Received: "
                              f"strides={strides}, dilation_rate={dilation_rate}")
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format_arg(data_format, rank=1)
         self._init_kernel_args(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                bias_regularizer)
 
@@ -159,7 +160,7 @@ class _Pooling1D(Layer):
         self.pool_size = _int(pool_size, "pool_size")
         self.strides = self.pool_size if strides is None else _int(strides, "strides")
         self.padding = _padding(padding, allow_causal=False)
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format_arg(data_format, rank=1)
 
     def compute_output_shape(self, s):
         steps = _out_len(s[1], self.pool_size, self.strides, 1, self.padding)
@@ -206,19 +207,33 @@ class AveragePooling1D(_Pooling1D):
 
 
 class _GlobalPooling1D(Layer):
+    """Reduces the steps axis: 1 of ``(batch, steps, channels)``, or 2 of ``(batch, channels, steps)`` with
+    ``data_format="channels_first"`` (which Keras programs also use to reduce over the features of
+    ``(batch, steps, features)`` data)."""
+
     _ndim = 3
     _reduce = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError("data_format must be 'channels_last' or 'channels_first'. "
+                             f"Received: data_format={data_format!r}")
         self.data_format = data_format or "channels_last"
         self.keepdims = bool(keepdims)
 
+    @property
+    def _axis(self):
+        return 2 if self.data_format == "channels_first" else 1
+
     def compute_output_shape(self, s):
-        return (s[0], 1, s[2]) if self.keepdims else (s[0], s[2])
+        s = tuple(s)
+        if self.keepdims:
+            return s[:self._axis] + (1,) + s[self._axis + 1:]
+        return s[:self._axis] + s[self._axis + 1:]
 
     def _tensor_call(self, x, training, **kwargs):
-        return getattr(R, self._reduce)(x, axis=1, keepdims=self.keepdims)
+        return getattr(R, self._reduce)(x, axis=self._axis, keepdims=self.keepdims)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
@@ -226,6 +241,8 @@ class _GlobalPooling1D(Layer):
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """Mean over the steps: ``(batch, steps, c) -> (batch, c)``; with a mask, over the unmasked steps only.
+
+    ``data_format="channels_first"`` takes ``(batch, c, steps)`` and reduces the last axis.
 
     Example:
         >>> import numpy as np, ferronet as fn
@@ -248,14 +265,17 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         from ..tensor import math_ops as M
         from ..tensor.core import unwrap
 
-        m = np.asarray(unwrap(mask), dtype=x.dtype)[:, :, None]
-        total = R.reduce_sum(M.multiply(x, m), axis=1, keepdims=self.keepdims)
-        count = m.sum(axis=1, keepdims=self.keepdims)
+        m = np.asarray(unwrap(mask), dtype=x.dtype)
+        m = m[:, None, :] if self._axis == 2 else m[:, :, None]  # the mask is (batch, steps)
+        total = R.reduce_sum(M.multiply(x, m), axis=self._axis, keepdims=self.keepdims)
+        count = m.sum(axis=self._axis, keepdims=self.keepdims)
         return M.divide(total, np.maximum(count, 1.0))
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
     """Maximum over the steps: ``(batch, steps, c) -> (batch, c)``.
+
+    ``data_format="channels_first"`` takes ``(batch, c, steps)`` and reduces the last axis.
 
     Example:
         >>> import numpy as np, ferronet as fn

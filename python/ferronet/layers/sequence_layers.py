@@ -7,6 +7,7 @@ import numpy as np
 from .. import initializers, regularizers
 from ..errors import ShapeError
 from ..tensor import array_ops as A
+from ._conv_utils import data_format_arg
 from .base import Layer, fmt_shape
 from .dropout import Dropout
 
@@ -171,7 +172,7 @@ class SpatialDropout2D(Dropout):
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         kwargs.pop("noise_shape", None)
         super().__init__(rate, noise_shape=(None, 1, 1, None), seed=seed, **kwargs)
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format_arg(data_format)
 
     def _check_input_shape(self, input_shape):
         if len(input_shape) != 4:
