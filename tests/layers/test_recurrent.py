@@ -251,6 +251,16 @@ def test_bad_inputs_raise_clear_errors():
         layers.GRU(2, dropout=1.5)
     with pytest.raises(ValueError, match="reset_after must be True or False"):
         layers.GRU(2, reset_after="no")
+    for cls in (layers.LSTM, layers.GRU):
+        with pytest.raises(ValueError, match=r"use_cudnn must be 'auto', True or False. Received: use_cudnn=1"):
+            cls(2, use_cudnn=1)
+        x = np.random.default_rng(0).normal(size=(2, 3, 2)).astype("float32")
+        auto, cpu = cls(2, use_cudnn="auto"), cls(2, use_cudnn=True)  # same kernel whatever it says
+        auto(x)
+        cpu(x)
+        cpu.set_weights(auto.get_weights())
+        np.testing.assert_array_equal(cpu(x).numpy(), auto(x).numpy())
+        assert cpu.use_cudnn is True and "use_cudnn" not in cpu.get_config()  # Keras does not save it
     with pytest.raises(fn.errors.ShapeError, match="ndim=3"):
         layers.SimpleRNN(2)(np.ones((2, 3)))
     layer = layers.LSTM(2)

@@ -17,11 +17,12 @@ from ..layers import Input
 from ..models import Model, Sequential
 from . import backend
 from . import ops, random  # Keras 3's op and random namespaces
+from . import preprocessing  # tf.keras.preprocessing.sequence
 
 __all__ = [
     "activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics",
     "mixed_precision", "models",
-    "ops", "optimizers", "random", "regularizers", "utils", "Input", "Model", "Sequential",
+    "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "Input", "Model", "Sequential",
 ]
 
 for _name in ("activations", "callbacks", "datasets", "initializers", "layers", "losses", "metrics",

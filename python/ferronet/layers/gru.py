@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .recurrent import RNNBase
+from .recurrent import RNNBase, use_cudnn_arg
 
 __all__ = ["GRU"]
 
@@ -34,7 +34,7 @@ class GRU(RNNBase):
             or to ``h`` before it (False).
         **kwargs: ``activation``, ``recurrent_activation``, ``use_bias``, the initializers and regularizers,
             ``dropout``, ``recurrent_dropout``, ``seed``, ``return_sequences``, ``return_state``,
-            ``go_backwards``, ``stateful``: as for :class:`~ferronet.layers.LSTM`.
+            ``go_backwards``, ``stateful``, ``use_cudnn``: as for :class:`~ferronet.layers.LSTM`.
 
     Example:
         >>> import numpy as np, ferronet as fn
@@ -49,12 +49,14 @@ class GRU(RNNBase):
     _gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True, reset_after=True,
-                 **kwargs):
+                 use_cudnn="auto", **kwargs):
+        use_cudnn = use_cudnn_arg(use_cudnn)
         if reset_after not in (True, False):
             raise ValueError(f"reset_after must be True or False. Received: reset_after={reset_after!r}")
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
                          **kwargs)
         self.reset_after = bool(reset_after)
+        self.use_cudnn = use_cudnn  # ferronet runs its fused CPU kernels whatever it says
 
     @property
     def _cell(self):

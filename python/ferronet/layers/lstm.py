@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .recurrent import RNNBase
+from .recurrent import RNNBase, use_cudnn_arg
 
 __all__ = ["LSTM"]
 
@@ -39,6 +39,8 @@ class LSTM(RNNBase):
         go_backwards: process the sequence in reverse (and return the reversed sequence).
         stateful: carry the final states of a batch into the next call of the same batch size (a batch of
             another size starts from zeros); ``reset_states()`` zeroes them.
+        use_cudnn: ``"auto"``, True or False, accepted so that programs written for a GPU run; the
+            fused CPU kernel runs whatever it says (so does ``unroll``).
         **kwargs: base layer arguments.
 
     Call arguments: ``inputs``, ``mask`` (boolean ``(batch, steps)``), ``training``,
@@ -56,11 +58,13 @@ class LSTM(RNNBase):
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, **kwargs):
+                 unit_forget_bias=True, use_cudnn="auto", **kwargs):
+        use_cudnn = use_cudnn_arg(use_cudnn)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, use_bias=use_bias,
                          kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.use_cudnn = use_cudnn  # ferronet runs its fused CPU kernels whatever it says
 
     def _bias_initializer(self):
         if not self.unit_forget_bias:

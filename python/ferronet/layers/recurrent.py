@@ -27,6 +27,14 @@ from .base import Layer, fmt_shape
 __all__ = ["RNNBase"]
 
 
+def use_cudnn_arg(value):
+    """Keras' ``use_cudnn`` of LSTM and GRU, checked and kept: ferronet always runs its fused CPU kernels,
+    whatever it says (there is no cuDNN here, and the results are the same)."""
+    if not (value is True or value is False or isinstance(value, str) and value == "auto"):
+        raise ValueError(f"use_cudnn must be 'auto', True or False. Received: use_cudnn={value!r}")
+    return value
+
+
 def _rate(value, name):
     try:
         r = float(value)

@@ -1,9 +1,11 @@
-"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``Progbar``, ``PyDataset``."""
+"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``pad_sequences``, ``Progbar``,
+``PyDataset``."""
 
 from .dataset import PyDataset, Sequence
 from .random import set_random_seed
+from .sequences import pad_sequences
 
-__all__ = ["set_random_seed", "to_categorical", "Progbar", "PyDataset", "Sequence"]
+__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "Progbar", "PyDataset", "Sequence"]
 
 
 def __getattr__(name):
