@@ -1,11 +1,13 @@
-"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``pad_sequences``, ``Progbar``,
-``PyDataset``."""
+"""Utilities with Keras' names: ``set_random_seed``, ``to_categorical``, ``pad_sequences``,
+``timeseries_dataset_from_array``, ``Progbar``, ``PyDataset``."""
 
 from .dataset import PyDataset, Sequence
 from .random import set_random_seed
 from .sequences import pad_sequences
+from .timeseries import TimeseriesDataset, timeseries_dataset_from_array
 
-__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "Progbar", "PyDataset", "Sequence"]
+__all__ = ["set_random_seed", "to_categorical", "pad_sequences", "timeseries_dataset_from_array", "TimeseriesDataset",
+           "Progbar", "PyDataset", "Sequence"]
 
 
 def __getattr__(name):
