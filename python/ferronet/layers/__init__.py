@@ -51,6 +51,8 @@ from .simple_rnn import SimpleRNN
 from .lstm import LSTM
 from .gru import GRU
 from .bidirectional import Bidirectional
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from .rnn_layer import RNN, StackedRNNCells
 from .variable import Variable
 
 __all__ = [
@@ -65,7 +67,8 @@ __all__ = [
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
     "SpatialDropout1D", "SpatialDropout2D", "Normalization", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "CenterCrop", "RandomFlip",
     "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "MultiHeadAttention", "Attention",
-    "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+    "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell",
+    "StackedRNNCells",
     "serialize", "deserialize", "get",
 ]
 
@@ -78,7 +81,7 @@ _CLASSES = {c.__name__: c for c in (
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,
     SeparableConv2D, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast,
     RandomBrightness, MultiHeadAttention, Attention, Masking, SimpleRNN, LSTM, GRU,
-    Bidirectional,
+    Bidirectional, RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,
                 GlobalMaxPool2D=GlobalMaxPooling2D, MaxPool1D=MaxPooling1D, AvgPool1D=AveragePooling1D,

@@ -38,7 +38,7 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         from . import serialize
 
-        if not isinstance(layer, RNNBase):
+        if not isinstance(layer, RNNBase) or hasattr(layer, "reset_dropout_mask"):  # (a cell is one step)
             raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM or GRU layer. Received: layer={layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}. Received: merge_mode={merge_mode!r}")
