@@ -126,6 +126,32 @@ def test_graph_errors_name_the_problem():
         fn.Model([a, a], out)
 
 
+def test_unknown_sizes_stay_unknown_and_take_any_size(capsys):
+    """Input((None, c)) sequences and (None, None, c) images: Keras' shapes, any size at run time."""
+    seq = fn.Input((None, 3))
+    conv = layers.Conv1D(4, 3)(seq)  # needs 3 steps: a stand-in of one step would fail
+    assert conv.shape == (None, None, 4)
+    assert layers.LSTM(2)(conv).shape == (None, 2)
+    assert layers.GlobalMaxPooling1D()(conv).shape == (None, 4)
+    model = fn.Model(seq, layers.Dense(1)(layers.GlobalAveragePooling1D()(conv)))
+    for steps in (3, 7, 50):
+        assert model.predict(np.ones((2, steps, 3)), verbose=0).shape == (2, 1)
+    image = fn.Input((None, None, 1))
+    x = layers.Conv2D(4, 3, padding="same")(image)
+    up = layers.UpSampling2D()(layers.MaxPooling2D()(x))
+    merged = layers.Concatenate()([x, up])  # a U-Net's skip connection: stand-ins must survive the round trip
+    unet = fn.Model(image, layers.Conv2D(1, 1)(merged))
+    assert unet.output_shape == (None, None, None, 1)
+    assert unet.predict(np.zeros((1, 16, 24, 1)), verbose=0).shape == (1, 16, 24, 1)
+    unet.summary()
+    assert "(None, None, None, 8)" in capsys.readouterr().out  # the graph's shapes, not the last call's
+    tokens = fn.Input((None,), dtype="int32")
+    assert layers.Embedding(10, 4)(tokens).shape == (None, None, 4)
+    assert layers.Dense(2)(fn.Input((5, 3))).shape == (None, 5, 2)  # known sizes stay known
+    with pytest.raises(fn.ShapeError, match=r"cannot take its symbolic inputs of shapes \[\(None, None\)\]"):
+        layers.Dense(2)(layers.Flatten()(fn.Input((None, 3))))
+
+
 class _TwoLayer(fn.Model):
     def __init__(self):
         super().__init__()

@@ -144,9 +144,26 @@ def pack_like(structure, leaves):
     return build(structure)
 
 
-def _dummy(t: KerasTensor):
-    shape = tuple(1 if d is None else d for d in t.shape)
+# Stand-ins for unknown sizes when a layer runs on placeholder inputs to find its output shapes: large enough
+# for valid convolutions and pooling, powers of two so that pooling and upsampling round trips line up (U-Nets),
+# and two of them, so that an output size that follows an unknown input size is known to be unknown.
+_PROBES = (32, 64)
+
+
+def _dummy(t: KerasTensor, probe=_PROBES[0]):
+    shape = tuple(1 if d is None and i == 0 else probe if d is None else d for i, d in enumerate(t.shape))
     return Tensor(np.zeros(shape, t.dtype))
+
+
+def _unknown_sizes_built(layer, leaves):
+    """A layer built by the stand-in run on one input takes any size where its symbolic input has none."""
+    built = layer.__dict__.get("input_shape")
+    if len(leaves) == 1 and isinstance(built, tuple) and len(built) == len(leaves[0].shape):
+        layer.input_shape = tuple(None if s is None else b for b, s in zip(built, leaves[0].shape))
+
+
+def _leaf_shapes(out):
+    return [tuple(np.shape(unwrap(o) if isinstance(o, Tensor) else o)) for o in flatten(out)]
 
 
 def call_symbolic(layer, inputs, kwargs):
@@ -158,9 +175,15 @@ def call_symbolic(layer, inputs, kwargs):
                 f'Layer "{layer.name}" was called on a mix of symbolic inputs (from ferronet.Input) and data. '
                 f"Received: {type(t).__name__} among its inputs; wrap constants with layers or give them as inputs")
     training = kwargs.pop("training", None)
-    dummy = pack_like(inputs, [_dummy(t) for t in leaves])
+    unknown = any(d is None for t in leaves for d in t.shape[1:])
     try:
-        out = layer(dummy, training=False if training is None else training, **kwargs)
+        out = layer(pack_like(inputs, [_dummy(t) for t in leaves]), training=False if training is None else training,
+                    **kwargs)
+        if unknown:
+            _unknown_sizes_built(layer, leaves)
+        # Which output sizes follow the unknown input sizes: run again with the other stand-in.
+        again = _leaf_shapes(layer(pack_like(inputs, [_dummy(t, _PROBES[1]) for t in leaves]), training=False
+                                   if training is None else training, **kwargs)) if unknown else None
     except ShapeError as e:
         raise ShapeError(f'Layer "{layer.name}" ({type(layer).__name__}) cannot take its symbolic inputs of '
                          f"shapes {[t.shape for t in leaves]}: {e}") from None
@@ -172,6 +195,8 @@ def call_symbolic(layer, inputs, kwargs):
     for k, o in enumerate(out_leaves):
         o = unwrap(o) if isinstance(o, Tensor) else np.asarray(o)
         shape = (batch,) + tuple(o.shape[1:]) if o.ndim else ()
+        if again is not None and o.ndim and len(again[k]) == o.ndim:
+            shape = (batch,) + tuple(None if d != e else d for d, e in zip(o.shape[1:], again[k][1:]))
         name = layer.name if len(out_leaves) == 1 else f"{layer.name}_{k}"
         sym.append(KerasTensor(shape, o.dtype, name, (layer, index, k)))
     nodes.append(Node(layer, inputs, sym, dict(kwargs, training=training)))

@@ -35,6 +35,10 @@ def _rows(model, expand_nested, depth=0):
     for layer in model.layers:
         built = layer.built
         shape = layer.output_shape
+        for node in getattr(model, "_nodes", ()):
+            if node.layer is layer:  # the graph's symbolic shapes (unknown sizes stay None), not the last call's
+                shape = node.outputs[0].shape if len(node.outputs) == 1 else [t.shape for t in node.outputs]
+                break
         if isinstance(shape, list):
             shape = ", ".join(fmt_shape(s) for s in shape)
         else:
