@@ -280,3 +280,34 @@ def test_errors_name_the_problem():
         rnn(np.ones((2, 3, 4)), initial_state=[np.zeros((2, 2))] * 2)
     with pytest.raises(ValueError, match="Bidirectional wraps"):
         layers.Bidirectional(layers.LSTMCell(3))
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_bidirectional_over_rnn_equals_it_over_the_layer(merge_mode):
+    x = _x((3, 5, 4), seed=15)
+    mask = np.ones((3, 5), bool)
+    mask[0, 3:] = False
+    over_cell = layers.Bidirectional(layers.RNN(layers.GRUCell(3, **F64), return_sequences=True, **F64),
+                                     merge_mode=merge_mode, **F64)
+    over_layer = layers.Bidirectional(layers.GRU(3, return_sequences=True, **F64), merge_mode=merge_mode, **F64)
+    over_cell(x)
+    over_layer(x)
+    assert over_cell.forward_layer.cell is not over_cell.backward_layer.cell
+    weights = [w + 0.1 * np.random.default_rng(16).normal(size=w.shape) for w in over_cell.get_weights()]
+    over_cell.set_weights(weights)
+    over_layer.set_weights(weights)
+    a, b = over_cell(x, mask=mask), over_layer(x, mask=mask)
+    for p, q in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    custom = layers.Bidirectional(layers.RNN(MinimalRNNCell(2, **F64), **F64), **F64)
+    assert custom(x).shape == (3, 4) and len(custom.weights) == 4
+
+
+def test_rnn_over_a_cell_of_your_own_reloads_with_custom_objects(tmp_path):
+    model = fn.Sequential([fn.Input((5, 2)), layers.RNN(MinimalRNNCell(3)), layers.Dense(1)])
+    x = _x((4, 5, 2), seed=17).astype(np.float32)
+    model.save(tmp_path / "m.ferronet")
+    with pytest.raises(ValueError, match="Unknown layer class 'MinimalRNNCell'"):
+        fn.models.load_model(tmp_path / "m.ferronet")
+    again = fn.models.load_model(tmp_path / "m.ferronet", custom_objects={"MinimalRNNCell": MinimalRNNCell})
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

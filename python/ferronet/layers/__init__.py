@@ -127,7 +127,7 @@ def deserialize(config, custom_objects=None):
         raise ValueError(
             f"Unknown layer class {name!r}: pass it in custom_objects={{'{name}': {name}}}. Received: class_name={name!r}"
         )
-    if cls is sequential.Sequential:
+    if cls is sequential.Sequential or cls in (RNN, StackedRNNCells):  # (their configs hold layers)
         return cls.from_config(config.get("config", {}), custom_objects=custom_objects)
     return cls.from_config(_resolve(config.get("config", {}), custom_objects))
 

@@ -12,6 +12,17 @@ __all__ = ["Bidirectional"]
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
 
+def _cell_copy(layer):
+    """For an ``RNN``, a new cell like its own (its class and config: a cell of your own needs no registering)."""
+    cell = getattr(layer, "cell", None)
+    if cell is None or not hasattr(layer, "_state_sizes"):
+        return {}
+    if hasattr(cell, "cells"):  # StackedRNNCells
+        copies = [type(c).from_config(c.get_config()) for c in cell.cells]
+        return {"cell": type(cell)(copies, **{k: v for k, v in cell.get_config().items() if k != "cells"})}
+    return {"cell": type(cell).from_config(cell.get_config())}
+
+
 class Bidirectional(Layer):
     """Runs ``layer`` forwards and a copy of it (or ``backward_layer``) backwards, then merges the two outputs.
 
@@ -20,7 +31,7 @@ class Bidirectional(Layer):
     zeros. Weights: the forward layer's, then the backward layer's.
 
     Args:
-        layer: a ``SimpleRNN``, ``LSTM`` or ``GRU``.
+        layer: a ``SimpleRNN``, ``LSTM``, ``GRU`` or ``RNN`` (each direction gets its own copy of the cell).
         merge_mode: ``"concat"`` (default), ``"sum"``, ``"mul"``, ``"ave"`` or None (a list of both outputs).
         backward_layer: optional recurrent layer for the backward direction (``go_backwards`` must be the
             opposite of ``layer``'s, and ``return_sequences``/``return_state`` equal).
@@ -38,8 +49,11 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         from . import serialize
 
-        if not isinstance(layer, RNNBase) or hasattr(layer, "reset_dropout_mask"):  # (a cell is one step)
-            raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM or GRU layer. Received: layer={layer!r}")
+        from .rnn_layer import RNN
+
+        recurrent = (RNNBase, RNN)
+        if not isinstance(layer, recurrent) or hasattr(layer, "reset_dropout_mask"):  # (a cell is one step)
+            raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM, GRU or RNN layer. Received: layer={layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}. Received: merge_mode={merge_mode!r}")
         if weights is not None:
@@ -49,13 +63,15 @@ class Bidirectional(Layer):
         layer_config = serialize(layer)["config"]
         # A layer read back from a config is already the forward one: no second prefix (as Keras).
         base = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name
-        self.forward_layer = type(layer).from_config(dict(layer_config, name=f"forward_{base}"))
+        self.forward_layer = type(layer).from_config(dict(layer_config, name=f"forward_{base}", **_cell_copy(layer)))
         if backward_layer is None:
-            config = dict(layer_config, name=f"backward_{base}", go_backwards=not layer.go_backwards)
+            config = dict(layer_config, name=f"backward_{base}", go_backwards=not layer.go_backwards,
+                          **_cell_copy(layer))
             self.backward_layer = type(layer).from_config(config)
         else:
-            if not isinstance(backward_layer, RNNBase):
-                raise ValueError(f"backward_layer must be a SimpleRNN, LSTM or GRU layer. Received: {backward_layer!r}")
+            if not isinstance(backward_layer, recurrent) or hasattr(backward_layer, "reset_dropout_mask"):
+                raise ValueError("backward_layer must be a SimpleRNN, LSTM, GRU or RNN layer. Received: "
+                                 f"{backward_layer!r}")
             if backward_layer.go_backwards == layer.go_backwards:
                 raise ValueError("backward_layer.go_backwards must be the opposite of layer.go_backwards. Received: "
                                  f"both {layer.go_backwards}")

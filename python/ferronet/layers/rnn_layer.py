@@ -112,11 +112,11 @@ class StackedRNNCells(Layer):
         return {**super().get_config(), "cells": [serialize(c) for c in self.cells]}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from . import deserialize
 
         config = dict(config)
-        cells = [deserialize(c) for c in config.pop("cells")]
+        cells = [c if isinstance(c, Layer) else deserialize(c, custom_objects) for c in config.pop("cells")]
         return cls(cells, **config)
 
 
@@ -176,6 +176,10 @@ class RNN(Layer):
     @property
     def _state_sizes(self):
         return _sizes(self.cell)
+
+    @property
+    def _n_states(self):
+        return len(self._state_sizes)
 
     @property
     def _output_size(self):
@@ -306,8 +310,9 @@ class RNN(Layer):
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from . import deserialize
 
         config = dict(config)
-        return cls(deserialize(config.pop("cell")), **config)
+        cell = config.pop("cell")
+        return cls(cell if isinstance(cell, Layer) else deserialize(cell, custom_objects), **config)
