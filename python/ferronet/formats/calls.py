@@ -25,7 +25,8 @@ __all__ = ["from_keras3", "to_keras3", "CALL_FLAGS", "STATEFUL_CALLS"]
 STATEFUL_CALLS = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
 # Boolean call arguments each layer takes, read and written as they are.
 CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask", "return_attention_scores"),
-              "Attention": ("use_causal_mask", "return_attention_scores")}
+              "Attention": ("use_causal_mask", "return_attention_scores"),
+              "AdditiveAttention": ("use_causal_mask", "return_attention_scores")}
 
 
 def from_keras3(class_name, node, parse, where, label):

@@ -34,7 +34,7 @@ __all__ = ["UnbuiltGraph", "keras_layers", "MERGE_LAYERS", "MULTI_INPUT", "MASK_
 
 MERGE_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 # Layers with weights called on a list of tensors.
-MULTI_INPUT = ("MultiHeadAttention", "Attention")
+MULTI_INPUT = ("MultiHeadAttention", "Attention", "AdditiveAttention")
 # ferronet's class name for an operation entry that computes a mask (see ferronet.formats.calls).
 MASK_OP = "__mask__"
 # Assembling runs every layer once on a zero sample (batch 1, or the input's fixed batch size); a config whose

@@ -49,6 +49,7 @@ KERAS_LAYER_CLASSES = {
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
     "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
     "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
+    "AdditiveAttention": "AdditiveAttention",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")

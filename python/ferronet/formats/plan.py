@@ -127,6 +127,8 @@ def _weight_specs(layer, shape):
         return _weight_specs(layer.forward_layer, shape) + _weight_specs(layer.backward_layer, shape)
     if kind == "Attention":
         return [("scale", ())] if layer.use_scale else []
+    if kind == "AdditiveAttention":
+        return [("scale", (shape[0][-1],))] if layer.use_scale else []
     if kind == "MultiHeadAttention":
         return _attention_specs(layer, shape)
     return None
@@ -168,7 +170,7 @@ def paths_for(class_names, prefix="layers"):
 def plan_layer(layer, shape, label):
     """``(weight specs, output shape)`` of a layer for inputs of ``shape`` (a list: attention), allocating nothing."""
     several = isinstance(shape, list)
-    if several and type(layer).__name__ not in ("MultiHeadAttention", "Attention"):
+    if several and type(layer).__name__ not in ("MultiHeadAttention", "Attention", "AdditiveAttention"):
         raise FileFormatError(f"Layer {layer.name!r} takes one tensor. Received: inputs of shapes {shape} in {label}")
     if any(d is None for s in (shape if several else [shape]) for d in s[1:]):
         raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "

@@ -34,7 +34,7 @@ from .sequence_layers import Embedding, SpatialDropout1D, SpatialDropout2D, Time
 from .reshaping import (
     Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
 )
-from .attention import Attention
+from .attention import AdditiveAttention, Attention
 from .multi_head_attention import MultiHeadAttention
 from .merge import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
@@ -67,6 +67,7 @@ __all__ = [
     "ZeroPadding2D", "Cropping1D", "Cropping2D", "Permute", "RepeatVector", "Embedding", "TimeDistributed",
     "SpatialDropout1D", "SpatialDropout2D", "Normalization", "DepthwiseConv2D", "SeparableConv2D", "Resizing", "CenterCrop", "RandomFlip",
     "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness", "MultiHeadAttention", "Attention",
+    "AdditiveAttention",
     "Masking", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN", "SimpleRNNCell", "LSTMCell", "GRUCell",
     "StackedRNNCells",
     "serialize", "deserialize", "get",
@@ -80,7 +81,7 @@ _CLASSES = {c.__name__: c for c in (
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,
     SeparableConv2D, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast,
-    RandomBrightness, MultiHeadAttention, Attention, Masking, SimpleRNN, LSTM, GRU,
+    RandomBrightness, MultiHeadAttention, Attention, AdditiveAttention, Masking, SimpleRNN, LSTM, GRU,
     Bidirectional, RNN, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
 )}
 _CLASSES.update(MaxPool2D=MaxPooling2D, AvgPool2D=AveragePooling2D, GlobalAvgPool2D=GlobalAveragePooling2D,

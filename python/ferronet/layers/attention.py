@@ -1,4 +1,5 @@
-"""``Attention``: Keras 3's dot-product (Luong-style) attention layer, on the fused attention kernel."""
+"""``Attention``: Keras 3's dot-product (Luong-style) attention layer, on the fused attention kernel;
+``AdditiveAttention``: Bahdanau-style attention, ``Σ scale · tanh(query + key)`` scores."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import numpy as np
 from ..errors import ArgumentError, ShapeError
 from ..tensor import array_ops as A
 from ..tensor import attention_ops
+from ..tensor import activation_ops as F
 from ..tensor import math_ops as M
+from ..tensor import reduce_ops as R
 from ..tensor.core import unwrap
 from .base import Layer, fmt_shape
 from .dropout import Dropout
 
-__all__ = ["Attention"]
+__all__ = ["Attention", "AdditiveAttention"]
 
 
 class Attention(Layer):
@@ -113,3 +116,77 @@ class Attention(Layer):
     def _set_state(self, state):
         if self._dropout_layer is not None and state:
             self._dropout_layer._set_state(state)
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau-style) attention: scores ``Σ_d scale_d · tanh(query_id + key_jd)``, then as
+    :class:`Attention`: masked keys get ``-1e9`` before the softmax over them, dropout on the weights, and
+    ``weights · value``.
+
+    Args:
+        use_scale: learn the ``(dim,)`` ``scale`` (Glorot-uniform initialized); without it the sum is plain.
+        dropout: dropout rate on the attention weights (training only).
+        **kwargs: base layer arguments (and ``seed``).
+
+    The call takes :class:`Attention`'s arguments. The scores are formed for every (query, key) pair and
+    feature, ``(batch, Tq, Tv, dim)`` values, so long sequences cost memory.
+
+    Example:
+        >>> import numpy as np, ferronet as fn
+        >>> q, v = np.ones((2, 3, 4), np.float32), np.ones((2, 5, 6), np.float32)
+        >>> k = np.zeros((2, 5, 4), np.float32)
+        >>> out, weights = fn.layers.AdditiveAttention()([q, v, k], return_attention_scores=True)
+        >>> out.shape, weights.shape, bool(np.allclose(weights.numpy(), 0.2))  # equal keys, equal weights
+        ((2, 3, 6), (2, 3, 5), True)
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, input_shape):
+        super_scale = self.use_scale
+        self.use_scale = False  # Attention's scalar scale: not this layer's
+        try:
+            super().build(input_shape)
+        finally:
+            self.use_scale = super_scale
+        if self.use_scale:
+            self.scale = self.add_weight((input_shape[0][-1],), "glorot_uniform", name="scale")
+
+    def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
+        if kwargs:
+            raise TypeError(f'Layer "{self.name}" (AdditiveAttention) got unexpected arguments. Received: '
+                            f"{sorted(kwargs)}")
+        q, v = x[0], x[1]
+        k = x[2] if len(x) > 2 else v
+        if q.ndim != 3 or v.ndim != 3 or k.ndim != 3 or q.shape[-1] != k.shape[-1] or k.shape[:2] != v.shape[:2] \
+                or q.shape[0] != v.shape[0]:
+            raise ShapeError(f'Layer "{self.name}" (AdditiveAttention) needs query (batch, Tq, dim), value (batch, '
+                             f"Tv, dim_v) and key (batch, Tv, dim). Received: query {fmt_shape(q.shape)}, value "
+                             f"{fmt_shape(v.shape)}, key {fmt_shape(k.shape)}")
+        q_mask, v_mask = (list(mask) + [None, None])[:2] if mask is not None else (None, None)
+        t = F.tanh(M.add(A.expand_dims(q, 2), A.expand_dims(k, 1)))
+        scores = R.reduce_sum(t if self.scale is None else M.multiply(t, self.scale), axis=-1)
+        keep = None
+        if v_mask is not None:
+            keep = np.asarray(unwrap(v_mask)).astype(bool).reshape(v.shape[0], 1, v.shape[1])
+        if use_causal_mask:
+            tq, tv = q.shape[1], v.shape[1]
+            causal = np.tril(np.ones((tq, tv), bool))[None]  # value j is hidden from query i when j > i
+            keep = causal if keep is None else keep & causal
+        if keep is not None:
+            scores = M.where(keep, scores, M.subtract(scores, 1.0e9))
+        weights = F.softmax(scores, axis=-1)
+        used = self._dropout_layer._tensor_call(weights, True) if self._dropout_layer is not None and training \
+            else weights
+        out = A.matmul(used, v)
+        if q_mask is not None:
+            qm = np.asarray(unwrap(q_mask)).astype(unwrap(out).dtype).reshape(q.shape[0], q.shape[1], 1)
+            out = M.multiply(out, qm)
+        return (out, weights) if return_attention_scores else out
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("score_mode", None)
+        return config
