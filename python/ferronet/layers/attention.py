@@ -73,17 +73,23 @@ class Attention(Layer):
             return mask[0] if mask else None
         return None
 
-    def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
+    def _unpack(self, x, mask, kwargs):
+        """``(query, value, key, query_mask, value_mask)`` of a call, checked."""
+        name = type(self).__name__
         if kwargs:
-            raise TypeError(f'Layer "{self.name}" (Attention) got unexpected arguments. Received: {sorted(kwargs)}')
+            raise TypeError(f'Layer "{self.name}" ({name}) got unexpected arguments. Received: {sorted(kwargs)}')
         q, v = x[0], x[1]
         k = x[2] if len(x) > 2 else v
         if q.ndim != 3 or v.ndim != 3 or k.ndim != 3 or q.shape[-1] != k.shape[-1] or k.shape[:2] != v.shape[:2] \
                 or q.shape[0] != v.shape[0]:
-            raise ShapeError(f'Layer "{self.name}" (Attention) needs query (batch, Tq, dim), value (batch, Tv, '
+            raise ShapeError(f'Layer "{self.name}" ({name}) needs query (batch, Tq, dim), value (batch, Tv, '
                              f"dim_v) and key (batch, Tv, dim). Received: query {fmt_shape(q.shape)}, value "
                              f"{fmt_shape(v.shape)}, key {fmt_shape(k.shape)}")
         q_mask, v_mask = (list(mask) + [None, None])[:2] if mask is not None else (None, None)
+        return q, v, k, q_mask, v_mask
+
+    def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
+        q, v, k, q_mask, v_mask = self._unpack(x, mask, kwargs)
         keys = None
         if v_mask is not None:
             keys = np.asarray(unwrap(v_mask)).astype(bool).reshape(v.shape[0], 1, 1, v.shape[1])
@@ -155,17 +161,7 @@ class AdditiveAttention(Attention):
             self.scale = self.add_weight((input_shape[0][-1],), "glorot_uniform", name="scale")
 
     def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
-        if kwargs:
-            raise TypeError(f'Layer "{self.name}" (AdditiveAttention) got unexpected arguments. Received: '
-                            f"{sorted(kwargs)}")
-        q, v = x[0], x[1]
-        k = x[2] if len(x) > 2 else v
-        if q.ndim != 3 or v.ndim != 3 or k.ndim != 3 or q.shape[-1] != k.shape[-1] or k.shape[:2] != v.shape[:2] \
-                or q.shape[0] != v.shape[0]:
-            raise ShapeError(f'Layer "{self.name}" (AdditiveAttention) needs query (batch, Tq, dim), value (batch, '
-                             f"Tv, dim_v) and key (batch, Tv, dim). Received: query {fmt_shape(q.shape)}, value "
-                             f"{fmt_shape(v.shape)}, key {fmt_shape(k.shape)}")
-        q_mask, v_mask = (list(mask) + [None, None])[:2] if mask is not None else (None, None)
+        q, v, k, q_mask, v_mask = self._unpack(x, mask, kwargs)
         t = F.tanh(M.add(A.expand_dims(q, 2), A.expand_dims(k, 1)))
         scores = R.reduce_sum(t if self.scale is None else M.multiply(t, self.scale), axis=-1)
         keep = None

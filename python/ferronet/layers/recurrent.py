@@ -24,7 +24,7 @@ from ..tensor.core import Tensor, unwrap
 from ..tensor.recurrent_ops import FUSED_ACTIVATIONS, rnn_sequence
 from .base import Layer, fmt_shape
 
-__all__ = ["RNNBase"]
+__all__ = ["RNNBase", "SequenceLayer"]
 
 
 def use_cudnn_arg(value):
@@ -73,7 +73,71 @@ def _reg(r):
     return None if r is None else regularizers.serialize(r)
 
 
-class RNNBase(Layer):
+class SequenceLayer(Layer):
+    """What every recurrent layer over a sequence shares (``RNNBase`` and ``RNN``): the mask it passes on,
+    ``initial_state=`` joined to the inputs, and a stateful layer's ``states`` and ``reset_states``. A subclass
+    has ``_n_states``, ``return_sequences``, ``return_state``, ``stateful`` and ``_states``.
+
+    Example:
+        >>> import ferronet as fn
+        >>> from ferronet.layers.recurrent import SequenceLayer
+        >>> issubclass(fn.layers.LSTM, SequenceLayer), issubclass(fn.layers.RNN, SequenceLayer)
+        (True, True)
+    """
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self._n_states if self.return_state else out
+
+    # -------------------------------------------------------------- call
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
+
+    def reset_states(self, states=None):
+        """Reset a stateful layer's states to zeros (or to ``states``, a list of ``(batch, units)`` arrays)."""
+        if not self.stateful:
+            raise AttributeError(f'Layer "{self.name}" is not stateful: create it with stateful=True. Received: '
+                                 "reset_states() on a layer with stateful=False")
+        if states is None:
+            self._states = None if self._states is None else [np.zeros_like(s) for s in self._states]
+            return
+        states = states if isinstance(states, (list, tuple)) else [states]
+        if len(states) != self._n_states:
+            raise ValueError(f'Layer "{self.name}" has {self._n_states} state(s). Received: {len(states)}')
+        self._states = [np.array(unwrap(s), dtype=self._np_dtype, copy=True) for s in states]
+
+    reset_state = reset_states
+
+    def _features(self, input_shape):
+        """``(the sequence's shape, its feature size)`` of a build's shape (a list: ``[x, *states]``)."""
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
+        if input_shape[-1] is None:
+            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) needs a known feature dimension. '
+                             f"Received: input shape {fmt_shape(input_shape)}")
+        return input_shape, input_shape[-1]
+
+    def _split_inputs(self, x, mask):
+        """``(sequence, given initial states, the sequence's mask)`` of a call's inputs ``[x, *states]`` or ``x``."""
+        given = []
+        if isinstance(x, (list, tuple)):
+            x, given = x[0], list(x[1:])
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]
+        if x.ndim != 3:
+            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) takes (batch, steps, features). '
+                             f"Received: input shape {fmt_shape(tuple(x.shape))}")
+        return x, given, mask
+
+    @property
+    def states(self):
+        """The stateful layer's current states (None before the first call)."""
+        return None if self._states is None else [Tensor(s.copy()) for s in self._states]
+
+
+class RNNBase(SequenceLayer):
     """Base of the recurrent layers (see the module docstring); not used directly.
 
     Example:
@@ -149,12 +213,7 @@ class RNNBase(Layer):
         return self.bias_initializer
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):
-            input_shape = input_shape[0]
-        features = input_shape[-1]
-        if features is None:
-            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) needs a known feature dimension. '
-                             f"Received: input shape {fmt_shape(input_shape)}")
+        input_shape, features = self._features(input_shape)
         width = self._gates * self.units
         self.kernel = self.add_weight((features, width), self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       name="kernel")
@@ -182,16 +241,6 @@ class RNNBase(Layer):
             return [out] + [(batch, self.units)] * self._n_states
         return out
 
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        out = mask if self.return_sequences else None
-        return [out] + [None] * self._n_states if self.return_state else out
-
-    # -------------------------------------------------------------- call
-    def __call__(self, *args, **kwargs):
-        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
-
     def _initial_states(self, batch, given, dtype):
         n = self._n_states
         if given:
@@ -212,14 +261,7 @@ class RNNBase(Layer):
         return [Tensor(np.zeros((batch, self.units), dtype)) for _ in range(n)]
 
     def _tensor_call(self, x, training, mask=None, **kwargs):
-        given = []
-        if isinstance(x, (list, tuple)):
-            x, given = x[0], list(x[1:])
-            if isinstance(mask, (list, tuple)):
-                mask = mask[0]
-        if x.ndim != 3:
-            raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) takes (batch, steps, features). '
-                             f"Received: input shape {fmt_shape(tuple(x.shape))}")
+        x, given, mask = self._split_inputs(x, mask)
         batch, units = x.shape[0], self.units
         dt = self._np_dtype
         states = self._initial_states(batch, given, dt)
@@ -254,26 +296,6 @@ class RNNBase(Layer):
         else:
             out = finals[0]
         return [out] + finals if self.return_state else out
-
-    def reset_states(self, states=None):
-        """Reset a stateful layer's states to zeros (or to ``states``, a list of ``(batch, units)`` arrays)."""
-        if not self.stateful:
-            raise AttributeError(f'Layer "{self.name}" is not stateful: create it with stateful=True. Received: '
-                                 "reset_states() on a layer with stateful=False")
-        if states is None:
-            self._states = None if self._states is None else [np.zeros_like(s) for s in self._states]
-            return
-        states = states if isinstance(states, (list, tuple)) else [states]
-        if len(states) != self._n_states:
-            raise ValueError(f'Layer "{self.name}" has {self._n_states} state(s). Received: {len(states)}')
-        self._states = [np.array(unwrap(s), dtype=self._np_dtype, copy=True) for s in states]
-
-    reset_state = reset_states
-
-    @property
-    def states(self):
-        """The stateful layer's current states (None before the first call)."""
-        return None if self._states is None else [Tensor(s.copy()) for s in self._states]
 
     # ------------------------------------------------------------ config
     def get_config(self):

@@ -20,8 +20,8 @@ from ..errors import ShapeError
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
 from ..tensor.core import Tensor, unwrap
-from .base import Layer, fmt_shape
-from .recurrent import RNNBase, fold_initial_state
+from .base import Layer
+from .recurrent import RNNBase, SequenceLayer
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, _Cell
 
 __all__ = ["RNN", "StackedRNNCells"]
@@ -120,7 +120,7 @@ class StackedRNNCells(Layer):
         return cls(cells, **config)
 
 
-class RNN(Layer):
+class RNN(SequenceLayer):
     """A recurrent layer from a cell (see the module docstring).
 
     Args:
@@ -186,12 +186,7 @@ class RNN(Layer):
         return int(getattr(self.cell, "output_size", self._state_sizes[0]))
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):
-            input_shape = input_shape[0]
-        features = input_shape[-1]
-        if features is None:
-            raise ShapeError(f'Layer "{self.name}" (RNN) needs a known feature dimension. Received: input shape '
-                             f"{fmt_shape(input_shape)}")
+        input_shape, features = self._features(input_shape)
         if not self.cell.built:
             self.cell.build((None, features))
             self.cell.built = True
@@ -204,15 +199,6 @@ class RNN(Layer):
         batch, steps, size = input_shape[0], input_shape[1], self._output_size
         out = (batch, steps, size) if self.return_sequences else (batch, size)
         return [out] + [(batch, s) for s in self._state_sizes] if self.return_state else out
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        out = mask if self.return_sequences else None
-        return [out] + [None] * len(self._state_sizes) if self.return_state else out
-
-    def __call__(self, *args, **kwargs):
-        return super().__call__(*fold_initial_state(args, kwargs), **kwargs)
 
     def _initial_states(self, batch, given, dtype):
         sizes = self._state_sizes
@@ -230,14 +216,7 @@ class RNN(Layer):
         return [Tensor(np.zeros((batch, n), dtype)) for n in sizes]
 
     def _tensor_call(self, x, training, mask=None, **kwargs):
-        given = []
-        if isinstance(x, (list, tuple)):
-            x, given = x[0], list(x[1:])
-            if isinstance(mask, (list, tuple)):
-                mask = mask[0]
-        if x.ndim != 3:
-            raise ShapeError(f'Layer "{self.name}" (RNN) takes (batch, steps, features). Received: input shape '
-                             f"{fmt_shape(tuple(x.shape))}")
+        x, given, mask = self._split_inputs(x, mask)
         if type(self.cell) in _FUSED:
             return self._fused_call(x, given, training, mask)
         batch, steps = x.shape[0], x.shape[1]
@@ -281,26 +260,6 @@ class RNN(Layer):
             for key in _SEQUENCE_ARGS:
                 setattr(cell, key, False)
             cell._states = None
-
-    def reset_states(self, states=None):
-        """Reset a stateful layer's states to zeros (or to ``states``)."""
-        if not self.stateful:
-            raise AttributeError(f'Layer "{self.name}" is not stateful: create it with stateful=True. Received: '
-                                 "reset_states() on a layer with stateful=False")
-        if states is None:
-            self._states = None if self._states is None else [np.zeros_like(s) for s in self._states]
-            return
-        states = states if isinstance(states, (list, tuple)) else [states]
-        if len(states) != len(self._state_sizes):
-            raise ValueError(f'Layer "{self.name}" has {len(self._state_sizes)} state(s). Received: {len(states)}')
-        self._states = [np.array(unwrap(s), dtype=self._np_dtype, copy=True) for s in states]
-
-    reset_state = reset_states
-
-    @property
-    def states(self):
-        """The stateful layer's current states (None before the first call)."""
-        return None if self._states is None else [Tensor(s.copy()) for s in self._states]
 
     def get_config(self):
         from . import serialize
