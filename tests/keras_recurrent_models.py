@@ -77,3 +77,12 @@ MODELS["bidirectional_initial_state"] = lambda k: _graph(k, [(6, 3), (3,), (3,)]
 for _cell in ("SimpleRNN", "LSTM", "GRU"):
     for _mode in (None, "concat", "sum", "mul", "ave"):
         MODELS[f"bidirectional_{_cell.lower()}_{_mode}"] = _bidirectional(_cell, _mode)
+# RNN over each built-in cell: stacked, with states, masked, and started from given states.
+MODELS["rnn_cells"] = lambda k: _seq(k, (6, 3), [k.layers.RNN(k.layers.LSTMCell(4), return_sequences=True),
+                                                 k.layers.RNN(k.layers.GRUCell(2, reset_after=False))])
+MODELS["rnn_cell_state"] = lambda k: _graph(k, [(6, 3)], lambda x: k.layers.RNN(
+    k.layers.SimpleRNNCell(3), return_state=True, go_backwards=True)(x))
+MODELS["masked_rnn_cell"] = lambda k: _seq(k, (7,), [k.layers.Embedding(10, 3, mask_zero=True),
+                                                     k.layers.RNN(k.layers.GRUCell(3))])
+MODELS["rnn_initial_state"] = lambda k: _graph(k, [(6, 3), (4,), (4,)], lambda x, a, b: k.layers.RNN(
+    k.layers.LSTMCell(4))(x, initial_state=[a, b]))

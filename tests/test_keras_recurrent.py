@@ -169,7 +169,7 @@ def assert_same_entry(ours, theirs, where):
             continue
         if key == "dtype":
             assert value == keras[key]["config"]["name"], (where, key)
-        elif key in ("layer", "backward_layer"):
+        elif key in ("layer", "backward_layer", "cell"):
             assert_same_entry(value, keras[key], f"{where}.{key}")
         elif isinstance(value, dict):  # initializers: Keras' wrapping, the same arguments
             assert (value["module"], LONG_NAMES.get(value["class_name"], value["class_name"])) == (

@@ -22,7 +22,7 @@ from ..errors import FileFormatError
 __all__ = ["from_keras3", "to_keras3", "CALL_FLAGS", "STATEFUL_CALLS"]
 
 # Layers taking Keras' initial_state=[...], which ferronet joins to the inputs as [x, *states].
-STATEFUL_CALLS = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+STATEFUL_CALLS = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN")
 # Boolean call arguments each layer takes, read and written as they are.
 CALL_FLAGS = {"MultiHeadAttention": ("use_causal_mask", "return_attention_scores"),
               "Attention": ("use_causal_mask", "return_attention_scores"),

@@ -49,12 +49,14 @@ KERAS_LAYER_CLASSES = {
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
     "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
     "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
-    "AdditiveAttention": "AdditiveAttention",
+    "AdditiveAttention": "AdditiveAttention", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
+    "GRUCell": "GRUCell",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
-_STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+_STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN")
+_CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
 # Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
 # See ferronet.formats.calls.
 _MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual")}
@@ -227,6 +229,13 @@ def _translate_layer(entry, label, custom_objects):
             raise FileFormatError(f"ferronet reads TimeDistributed around a single layer; {where} wraps a model. "
                                   f"Received: layer={config['layer'].get('class_name')!r} in {label}")
         config["layer"] = _translate_layer(config.get("layer"), label, custom_objects)
+    if target == "RNN":
+        cell = config.get("cell")
+        if not isinstance(cell, dict) or cell.get("class_name") not in _CELLS:
+            found = cell.get("class_name") if isinstance(cell, dict) else type(cell).__name__
+            raise FileFormatError(f"ferronet reads RNN around one SimpleRNNCell, LSTMCell or GRUCell; {where} runs "
+                                  f"{found!r}. Received: cell={found!r} in {label}")
+        config["cell"] = _translate_layer(cell, label, custom_objects)
     if target == "Bidirectional":
         for key in ("layer", "backward_layer"):
             if config.get(key) is not None:
@@ -354,6 +363,14 @@ def _layer_to_keras(layer, where_model):
         config.setdefault("zero_output_for_mask", False)
         if class_name == "SimpleRNN" and config.get("seed") is None:  # Keras' SimpleRNN writes no seed
             config.pop("seed", None)
+    if class_name in _CELLS:  # Keras' cells: no sequence-layer keys
+        config.pop("activity_regularizer", None)
+    if class_name == "RNN":
+        if type(layer.cell).__name__ not in _CELLS:
+            raise FileFormatError(f"ferronet writes RNN around one SimpleRNNCell, LSTMCell or GRUCell to Keras files; "
+                                  f"{where} runs a {type(layer.cell).__name__}: save it as .ferronet. Received: "
+                                  f"{type(layer.cell).__name__}")
+        config["cell"] = _layer_to_keras(layer.cell, where_model)
     if class_name == "Bidirectional":  # Keras writes both directions, as built
         config["layer"] = _layer_to_keras(layer.forward_layer, where_model)
         config["backward_layer"] = _layer_to_keras(layer.backward_layer, where_model)

@@ -8,7 +8,7 @@ objects that own them:
 ==================  ===========================================================================
 layer               groups, in the order of ferronet's (and Keras') weights
 ==================  ===========================================================================
-SimpleRNN/LSTM/GRU  ``cell`` (kernel, recurrent_kernel, bias)
+SimpleRNN/LSTM/GRU  ``cell`` (kernel, recurrent_kernel, bias); RNN the same, its cell being a built-in one
 Bidirectional       ``forward_layer/...`` then ``backward_layer/...`` (each a recurrent layer's)
 TimeDistributed     ``layer/...`` (the wrapped layer's own layout)
 MultiHeadAttention  ``query_dense``, ``key_dense``, ``value_dense``, ``output_dense`` (kernel, bias
@@ -25,16 +25,17 @@ sub-object takes; wrappers nest through it, so ``Bidirectional(LSTM)`` and
 
 from __future__ import annotations
 
-__all__ = ["layout", "join", "RECURRENT"]
+__all__ = ["layout", "join", "RECURRENT", "RNN_CELLS"]
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+RNN_CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
 _MHA_PARTS = ("query", "key", "value", "output")
 
 
 def _children(layer, count):
     """``[(child group, the ferronet layer it mirrors or None, its number of weights)]``; [] for a plain layer."""
     kind = type(layer).__name__
-    if kind in RECURRENT:
+    if kind in RECURRENT or kind == "RNN":  # (an RNN's own cell: one of RNN_CELLS)
         return [("cell", None, count)]
     if kind == "Bidirectional":  # each direction: kernel, recurrent_kernel and, with use_bias, bias
         forward = 2 + int(layer.forward_layer.use_bias)

@@ -23,7 +23,7 @@ import math
 
 from ..errors import FileFormatError
 from ..layers.base import _snake_case
-from .layout import RECURRENT, join, layout
+from .layout import RECURRENT, RNN_CELLS, join, layout
 
 __all__ = ["Planned", "plan_model", "plan_built", "assemble", "assign_all", "flat_weights", "keras_paths",
            "paths_for", "plan_layer", "model_layers", "layer_plan"]
@@ -119,7 +119,9 @@ def _weight_specs(layer, shape):
         if type(layer.layer).__name__ in ("Sequential", "Functional"):
             return None
         return _weight_specs(layer.layer, (None,) + tuple(shape[2:]))
-    if kind in RECURRENT:
+    if kind == "RNN":
+        return _weight_specs(layer.cell, shape)
+    if kind in RECURRENT or kind in RNN_CELLS:
         width = layer._gates * layer.units
         specs = [("kernel", (shape[-1], width)), ("recurrent_kernel", (layer.units, width))]
         return specs + ([("bias", layer._bias_shape())] if layer.use_bias else [])
