@@ -86,3 +86,8 @@ MODELS["masked_rnn_cell"] = lambda k: _seq(k, (7,), [k.layers.Embedding(10, 3, m
                                                      k.layers.RNN(k.layers.GRUCell(3))])
 MODELS["rnn_initial_state"] = lambda k: _graph(k, [(6, 3), (4,), (4,)], lambda x, a, b: k.layers.RNN(
     k.layers.LSTMCell(4))(x, initial_state=[a, b]))
+# Sequences of any length (Input((None, features))), one masked by a Masking layer.
+MODELS["masking_any_length"] = lambda k: _seq(k, (None, 3), [
+    k.layers.Masking(), k.layers.LSTM(4, return_sequences=True), k.layers.GRU(2)])
+MODELS["conv_any_length"] = lambda k: _graph(k, [(None, 3)], lambda x: k.layers.Dense(1)(k.layers.GRU(4)(
+    k.layers.Conv1D(4, 3, padding="same")(x))))

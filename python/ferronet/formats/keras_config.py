@@ -49,7 +49,7 @@ KERAS_LAYER_CLASSES = {
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
     "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
     "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
-    "AdditiveAttention": "AdditiveAttention", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
+    "AdditiveAttention": "AdditiveAttention", "Masking": "Masking", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
     "GRUCell": "GRUCell",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
@@ -377,9 +377,11 @@ def _layer_to_keras(layer, where_model):
     out = _keras_object("keras.layers", class_name, config)
     if class_name == "MultiHeadAttention":
         _attention_to_keras(layer, out)
-    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list), and so
-    # do stateful recurrent layers (Keras builds them for a fixed batch size, which ferronet's shapes leave out).
-    elif (class_name not in _MERGE_CLASSES and not getattr(getattr(layer, "forward_layer", layer), "stateful", False)
+    # Merge layers build when the graph calls them (Keras 3.0's Dot cannot build from a JSON shape list), Masking
+    # is built when made (Keras writes no build for it), and stateful recurrent layers build on their first call
+    # (Keras builds them for a fixed batch size, which ferronet's shapes leave out).
+    elif (class_name not in _MERGE_CLASSES + ("Masking",)
+          and not getattr(getattr(layer, "forward_layer", layer), "stateful", False)
           and getattr(layer, "input_shape", None) is not None):
         shape = layer.input_shape
         several = isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple))

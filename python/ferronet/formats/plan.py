@@ -174,9 +174,11 @@ def plan_layer(layer, shape, label):
     several = isinstance(shape, list)
     if several and type(layer).__name__ not in ("MultiHeadAttention", "Attention", "AdditiveAttention"):
         raise FileFormatError(f"Layer {layer.name!r} takes one tensor. Received: inputs of shapes {shape} in {label}")
-    if any(d is None for s in (shape if several else [shape]) for d in s[1:]):
-        raise FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}: the model config "
-                              f"needs a complete input shape. Received: {label}")
+    # Unknown sizes (sequences of any length, images of any size) are fine where the weights do not depend on them.
+    unknown = FileFormatError(f"Layer {layer.name!r} gets inputs of unknown shape {shape}, and its weights or output "
+                              f"depend on the unknown sizes: the model config needs a complete input shape. "
+                              f"Received: {label}")
+    open_sizes = any(d is None for s in (shape if several else [shape]) for d in s[1:])
     try:
         if not several:
             layer._check_input_shape(shape)
@@ -185,10 +187,14 @@ def plan_layer(layer, shape, label):
             layer._build_with(shape)
             specs = [(v.name, tuple(v.shape)) for v in layer.weights]
         out = layer.compute_output_shape(shape)  # a list for several outputs (return_state)
-        return specs, [tuple(o) for o in out] if isinstance(out, list) else tuple(out)
     except (ValueError, TypeError) as e:
+        if open_sizes:
+            raise unknown from None
         raise FileFormatError(f"The model config does not fit together at layer {layer.name!r} ({e}). "
                               f"Received: {label}") from None
+    if open_sizes and any(not isinstance(d, int) for _, s in specs for d in s):
+        raise unknown
+    return specs, [tuple(o) for o in out] if isinstance(out, list) else tuple(out)
 
 
 def _walk(layers, shape, prefix, top, plans, label):
