@@ -91,3 +91,5 @@ MODELS["masking_any_length"] = lambda k: _seq(k, (None, 3), [
     k.layers.Masking(), k.layers.LSTM(4, return_sequences=True), k.layers.GRU(2)])
 MODELS["conv_any_length"] = lambda k: _graph(k, [(None, 3)], lambda x: k.layers.Dense(1)(k.layers.GRU(4)(
     k.layers.Conv1D(4, 3, padding="same")(x))))
+MODELS["masking_graph"] = lambda k: _graph(k, [(None, 3)], lambda x: k.layers.Dense(2)(k.layers.GRU(4)(
+    k.layers.Masking()(k.layers.Dense(3)(x)))))

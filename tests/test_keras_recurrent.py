@@ -193,7 +193,7 @@ def test_files_are_written_like_keras(tmp_path, name):
     record = RECORDED[name]
     assert groups == record["groups"]
     ours = [e for e in config["config"]["layers"] if e["class_name"] != "InputLayer"]
-    theirs = [e for e in record["layers"] if e["class_name"] not in ("InputLayer", "NotEqual")]
+    theirs = [e for e in record["layers"] if e["class_name"] not in ("InputLayer", "NotEqual", "Any")]
     assert len(ours) == len(theirs)
     for mine, keras in zip(ours, theirs):
         assert_same_entry(mine, keras, f"{name}: {keras['class_name']}")
@@ -231,7 +231,7 @@ def _split(p):
 def _keras_io(record, written, key):
     """Keras' input/output layer references: ferronet's, with the recorded model's input and layer names."""
     ours = [e["name"] for e in written["layers"]]
-    theirs = [e["name"] for e in record["layers"] if e["class_name"] != "NotEqual"]
+    theirs = [e["name"] for e in record["layers"] if e["class_name"] not in ("NotEqual", "Any")]
     rename = dict(zip(ours, theirs, strict=True))
 
     def rec(v):
@@ -331,6 +331,8 @@ def _mask_of_other_input(layers_by_class):
 @pytest.mark.parametrize("name, edit, match", [
     ("masked", _mask_of_other_input, "called with a mask ferronet cannot rebuild"),
     ("masked", lambda c: c["NotEqual"]["inbound_nodes"][0]["args"].__setitem__(1, 1),
+     "called with a mask ferronet cannot rebuild"),
+    ("masked", lambda c: c["NotEqual"]["inbound_nodes"][0]["args"].__setitem__(1, "zero"),
      r"only as the mask of an Embedding\(mask_zero=True\)"),
     ("masked", lambda c: c["Embedding"]["config"].update(mask_zero=False), "called with a mask ferronet cannot"),
     ("masked", lambda c: c["LSTM"]["config"].update(recurrent_constraint={"class_name": "NonNeg"}),
@@ -499,3 +501,20 @@ def test_live_ferronet_loads_keras_files(live_keras, name):
         loaded = fn.models.load_model(d / f"{name}.theirs.{suffix}")
         for theirs, mine in zip(expected, predict(loaded, x), strict=True):
             np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6, err_msg=suffix)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda ops: ops["Any"]["config"].update(axis=1), r"only as the mask of a Masking layer"),
+    (lambda ops: ops["NotEqual"]["inbound_nodes"][0]["args"].__setitem__(1, 0.25), "mask ferronet cannot rebuild"),
+])
+def test_masking_masks_keras_writes_as_operations_are_checked(edit, match):
+    """Keras writes a Masking layer's mask as Any(NotEqual(x, mask_value), axis=-1): read only when it is that."""
+    record = json.loads(json.dumps(RECORDED["masking_graph"]))
+    edit({e["class_name"]: e for e in record["layers"]})
+    model, _ = ferronet_model("masking_graph")
+    written = keras_config.to_keras(model)["config"]
+    config = {"class_name": "Functional", "config": {
+        "name": "m", "layers": record["layers"], "input_layers": _keras_io(record, written, "input_layers"),
+        "output_layers": _keras_io(record, written, "output_layers")}}
+    with pytest.raises(FileFormatError, match=match):
+        plan.plan_model(keras_config.from_keras(config, "edited"), "edited")

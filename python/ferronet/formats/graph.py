@@ -109,13 +109,23 @@ def _calls(entry, where, label):
 
 
 def _mask_source(entry, where, label):
-    """The reference an operation entry computing a mask (``NotEqual(x, 0)``) is applied to."""
+    """``(operation, the reference it is applied to, its value)`` of an operation entry computing a mask:
+    ``NotEqual(x, value)`` (an Embedding's ``x != 0``, or a Masking layer's comparison), or ``Any(y, axis=-1)``
+    of such a comparison (a Masking layer's mask)."""
     nodes = entry.get("inbound_nodes")
     args = nodes[0].get("args") if isinstance(nodes, list) and len(nodes) == 1 and isinstance(nodes[0], dict) else None
-    if not isinstance(args, list) or len(args) != 2 or args[1] != 0 or isinstance(args[1], bool):
+    op = (entry.get("config") or {}).get("op", "NotEqual")
+    if op == "Any":
+        config = entry["config"]
+        if not isinstance(args, list) or len(args) != 1 or config.get("axis") != -1 or config.get("keepdims"):
+            raise FileFormatError(f"ferronet reads {where} only as the mask of a Masking layer, "
+                                  f"Any(NotEqual(inputs, mask_value), axis=-1). Received: {nodes!r:.200} in {label}")
+        return op, _call_structure(args[0], where, label), None
+    if not isinstance(args, list) or len(args) != 2 or isinstance(args[1], bool) or \
+            not isinstance(args[1], (int, float)):
         raise FileFormatError(f"ferronet reads {where} only as the mask of an Embedding(mask_zero=True), "
-                              f"NotEqual(inputs, 0). Received: {nodes!r:.200} in {label}")
-    return _call_structure(args[0], where, label)
+                              f"NotEqual(inputs, 0), or within a Masking layer's. Received: {nodes!r:.200} in {label}")
+    return op, _call_structure(args[0], where, label), float(args[1])
 
 
 def _flat(structure):
@@ -220,17 +230,32 @@ class UnbuiltGraph:
             self.plans += self._plans.get(name, [])
 
     def _check_masks(self):
-        """Masks given to calls must be the ones ferronet propagates: NotEqual(x, 0) of an Embedding's input."""
-        embedded = {call[0] for n, o in self.objects.items() if type(o).__name__ == "Embedding" and o.mask_zero
+        """Masks given to calls must be the ones ferronet propagates: ``NotEqual(x, 0)`` of an Embedding's input,
+        or ``Any(NotEqual(x, mask_value), axis=-1)`` of a Masking layer's."""
+        def sources(kind, test):
+            return {call[0] for n, o in self.objects.items() if type(o).__name__ == kind and test(o)
                     for call in self.calls[n] if isinstance(call[0], _Ref)}
+
+        embedded = {(ref, 0.0) for ref in sources("Embedding", lambda o: o.mask_zero)}
+        masked = {(call[0], float(o.mask_value)) for n, o in self.objects.items() if type(o).__name__ == "Masking"
+                  for call in self.calls[n] if isinstance(call[0], _Ref)}
+
+        def rebuilt(ref):
+            op = self._mask_ops.get(ref[0])
+            if op is None or ref[1:] != (0, 0):
+                return False
+            if op[0] == "NotEqual":
+                return (op[1], op[2]) in embedded
+            inner = self._mask_ops.get(op[1][0]) if isinstance(op[1], _Ref) and op[1][1:] == (0, 0) else None
+            return inner is not None and inner[0] == "NotEqual" and (inner[1], inner[2]) in masked
+
         for name, node_calls in self.calls.items():
             for _, _, masks in node_calls:
                 for ref in _flat(masks):
-                    source = self._mask_ops.get(ref[0])
-                    if source is None or ref[1:] != (0, 0) or source not in embedded:
+                    if not rebuilt(ref):
                         raise FileFormatError(
-                            f"Layer {name!r} is called with a mask ferronet cannot rebuild (it propagates the mask "
-                            f"of an Embedding(mask_zero=True) itself). Received: mask={list(ref)} in "
+                            f"Layer {name!r} is called with a mask ferronet cannot rebuild (it propagates the masks "
+                            f"of Embedding(mask_zero=True) and Masking layers itself). Received: mask={list(ref)} in "
                             f"{self.label}")
 
     @staticmethod

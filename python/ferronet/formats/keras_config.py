@@ -59,7 +59,7 @@ _STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN")
 _CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
 # Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
 # See ferronet.formats.calls.
-_MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual")}
+_MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual"), ("keras.src.ops.numpy", "Any"), (None, "Any")}
 
 # Keras arguments ferronet has no use for, with the value that makes them inert.
 _INERT = {
@@ -188,7 +188,8 @@ def _translate_layer(entry, label, custom_objects):
     if (entry.get("module"), class_name) in _MASK_OPS:  # read by ferronet.formats.graph
         from .graph import MASK_OP
 
-        return {"class_name": MASK_OP, "config": {}}
+        return {"class_name": MASK_OP, "config": {"op": class_name, "axis": config.get("axis"),
+                                                  "keepdims": config.get("keepdims")}}
     if class_name == "Lambda":
         raise FileFormatError(
             f"Layer {config.get('name')!r} is a Keras Lambda, which Keras stores as Python bytecode; ferronet "
