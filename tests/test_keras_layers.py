@@ -138,7 +138,9 @@ def functional_model(dtype="float32"):
     shared = layers.TimeDistributed(layers.Dense(4, activation="elu", **d), **d)
     a = layers.LayerNormalization(**d)(shared(layers.Conv1D(3, 3, padding="same", **d)(inputs)))
     b = shared(layers.UpSampling1D(2, **d)(layers.MaxPooling1D(2, **d)(inputs)))
-    attended = layers.AdditiveAttention(**d)([a, b], use_causal_mask=True)
+    attended = layers.Conv1DTranspose(2, 3, strides=2, padding="same", **d)(
+        layers.AdditiveAttention(**d)([a, b], use_causal_mask=True))
+    attended = layers.Cropping1D((0, 8), **d)(attended)  # (16 steps back to 8)
     merged = layers.Concatenate(**d)([layers.PReLU(**d)(a), layers.ReLU(max_value=2.0, **d)(b), attended])
     outputs = layers.Dense(3, activation="softmax", **d)(layers.GlobalAveragePooling1D(**d)(merged))
     return fn.Model(inputs, outputs)

@@ -36,6 +36,9 @@ CASES = [
     (lambda: layers.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=1), (1, 3, 3, 2)),
     (lambda: layers.Conv2DTranspose(2, 3, dilation_rate=2, padding="same"), (1, 4, 4, 1)),
     (lambda: layers.AveragePooling1D(3, strides=2, padding="same"), (2, 7, 3)),
+    (lambda: layers.Conv1DTranspose(3, 3, strides=2, padding="same", activation="tanh"), (2, 5, 2)),
+    (lambda: layers.Conv1DTranspose(2, 3, strides=3, output_padding=1, use_bias=False), (2, 4, 3)),
+    (lambda: layers.Conv1DTranspose(2, 2, dilation_rate=2, padding="same"), (1, 5, 2)),
     (lambda: layers.GlobalAveragePooling1D(), (2, 5, 3)),
     (lambda: layers.GlobalMaxPooling1D(keepdims=True), (2, 5, 3)),
     (lambda: layers.GlobalAveragePooling1D(data_format="channels_first"), (2, 5, 3)),
@@ -206,3 +209,23 @@ def test_spatial_dropout_drops_whole_channels_and_round_trips():
     assert clone.rate == 0.5 and "noise_shape" not in layer.get_config()
     s = np.asarray(layers.SpatialDropout1D(0.5, seed=1)(np.ones((2, 6, 4), np.float32), training=True))
     assert np.all(s.std(axis=1) == 0)
+
+
+def test_a_convolutional_autoencoder_over_time_series_learns_to_reconstruct():
+    """Conv1D down, Conv1DTranspose up: the anomaly-detection autoencoder of time-series windows."""
+    fn.utils.set_random_seed(0)
+    t = np.arange(288 + 600)
+    series = np.sin(2 * np.pi * t / 48)[:, None].astype(np.float32)
+    windows = np.stack([series[i:i + 288] for i in range(0, 600, 4)])
+    model = fn.Sequential([
+        fn.Input((288, 1)),
+        layers.Conv1D(16, 7, padding="same", strides=2, activation="relu"),
+        layers.Conv1D(8, 7, padding="same", strides=2, activation="relu"),
+        layers.Conv1DTranspose(8, 7, padding="same", strides=2, activation="relu"),
+        layers.Conv1DTranspose(16, 7, padding="same", strides=2, activation="relu"),
+        layers.Conv1DTranspose(1, 7, padding="same"),
+    ])
+    assert model.output_shape == (None, 288, 1)
+    model.compile(optimizer=fn.optimizers.Adam(0.003), loss="mse")
+    history = model.fit(windows, windows, epochs=10, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]

@@ -49,7 +49,7 @@ KERAS_LAYER_CLASSES = {
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
     "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
     "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
-    "AdditiveAttention": "AdditiveAttention", "Masking": "Masking", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
+    "AdditiveAttention": "AdditiveAttention", "Masking": "Masking", "Conv1DTranspose": "Conv1DTranspose", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
     "GRUCell": "GRUCell",
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
@@ -79,6 +79,7 @@ _INERT_FOR = {
 # Arguments Keras writes as tuples (JSON lists) where ferronet may hold a plain int.
 _KERAS_TUPLES = {"MaxPooling1D": ("pool_size", "strides"), "AveragePooling1D": ("pool_size", "strides"),
                  "Conv1D": ("kernel_size", "strides", "dilation_rate"), "LayerNormalization": ("axis",),
+                 "Conv1DTranspose": ("kernel_size", "strides", "dilation_rate", "output_padding"),
                  "Normalization": ("axis",), "MultiHeadAttention": ("output_shape",)}
 # Keras arguments that never change the math (implementation hints, or only used when an inert one is set).
 # Keras 2's LSTM/GRU "implementation" picks a kernel for the same math; its MultiHeadAttention writes its build

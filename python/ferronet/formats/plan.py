@@ -96,8 +96,8 @@ def _weight_specs(layer, shape):
         c = (shape[-1],)
         return ([("gamma", c)] if layer.scale else []) + ([("beta", c)] if layer.center else []) + [
             ("moving_mean", c), ("moving_variance", c)]
-    if kind in ("Conv1D", "Conv2DTranspose"):
-        k = (layer.kernel_size,) if kind == "Conv1D" else tuple(layer.kernel_size)
+    if kind in ("Conv1D", "Conv2DTranspose", "Conv1DTranspose"):
+        k = (layer.kernel_size,) if kind == "Conv1D" else tuple(layer.kernel_size[kind == "Conv1DTranspose":])
         io = (shape[-1], layer.filters) if kind == "Conv1D" else (layer.filters, shape[-1])
         return [("kernel", k + io)] + ([("bias", (layer.filters,))] if layer.use_bias else [])
     if kind == "PReLU":

@@ -16,6 +16,7 @@ from .flatten import Flatten
 from .input_layer import Input, InputLayer
 from .advanced_activations import ELU, PReLU, ReLU
 from .conv2d_transpose import Conv2DTranspose
+from .conv1d_transpose import Conv1DTranspose
 from .depthwise_conv2d import DepthwiseConv2D
 from .separable_conv2d import SeparableConv2D
 from .image_preprocessing import CenterCrop, Resizing
@@ -61,6 +62,7 @@ __all__ = [
     "Flatten", "Reshape", "Dropout", "Activation", "LeakyReLU", "Softmax", "BatchNormalization", "Lambda",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "add", "subtract",
     "multiply", "average", "maximum", "minimum", "concatenate", "dot", "ReLU", "ELU", "PReLU", "Conv1D", "Conv2DTranspose",
+    "Conv1DTranspose",
     "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPool1D", "AvgPool1D",
     "GlobalAvgPool1D", "GlobalMaxPool1D", "LayerNormalization", "UnitNormalization", "GaussianNoise",
     "GaussianDropout", "ActivityRegularization", "Rescaling", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
@@ -76,7 +78,7 @@ __all__ = [
 _CLASSES = {c.__name__: c for c in (
     InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
     Reshape, Dropout, Activation, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum,
-    Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
+    Minimum, Concatenate, Dot, ReLU, ELU, PReLU, Conv1D, Conv2DTranspose, Conv1DTranspose, MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling1D, LayerNormalization, UnitNormalization, GaussianNoise, GaussianDropout, ActivityRegularization,
     Rescaling, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D, Cropping1D, Cropping2D, Permute,
     RepeatVector, Embedding, TimeDistributed, SpatialDropout1D, SpatialDropout2D, Normalization, DepthwiseConv2D,

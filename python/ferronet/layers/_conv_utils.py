@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 
-def int_pair(value, name):
-    """An int or a pair of ints as a tuple of two positive ints (ValueError otherwise)."""
+def int_pair(value, name, minimum=1):
+    """An int or a pair of ints as a tuple of two ints of at least ``minimum`` (ValueError otherwise)."""
     original = value
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value), int(value))
     try:
         pair = tuple(int(v) for v in value)
-        ok = len(pair) == 2 and all(p > 0 for p in pair) and all(
+        ok = len(pair) == 2 and all(p >= minimum for p in pair) and all(
             not isinstance(v, bool) and float(v) == int(v) for v in value)
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"{name} must be a positive int or a tuple of 2 positive ints. Received: {name}={original!r}")
+        kind = "positive" if minimum == 1 else "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{name} must be a {kind} int or a tuple of 2 {kind} ints. Received: {name}={original!r}")
     return pair
 
 

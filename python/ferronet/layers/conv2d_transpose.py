@@ -78,7 +78,7 @@ class Conv2DTranspose(Layer):
         self.kernel_size = int_pair(kernel_size, "kernel_size")
         self.strides = int_pair(strides, "strides")
         self.padding = padding_arg(padding)
-        self.output_padding = None if output_padding is None else int_pair(output_padding, "output_padding")
+        self.output_padding = None if output_padding is None else int_pair(output_padding, "output_padding", minimum=0)
         if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"output_padding must be smaller than the strides. Received: "
                              f"output_padding={output_padding}, strides={strides}")
