@@ -232,13 +232,13 @@ class UnbuiltGraph:
     def _check_masks(self):
         """Masks given to calls must be the ones ferronet propagates: ``NotEqual(x, 0)`` of an Embedding's input,
         or ``Any(NotEqual(x, mask_value), axis=-1)`` of a Masking layer's."""
-        def sources(kind, test):
-            return {call[0] for n, o in self.objects.items() if type(o).__name__ == kind and test(o)
-                    for call in self.calls[n] if isinstance(call[0], _Ref)}
+        def inputs_of(kind):
+            """``(layer, the reference it is called on)`` of each call of a ``kind`` layer."""
+            return [(o, call[0]) for n, o in self.objects.items() if type(o).__name__ == kind
+                    for call in self.calls[n] if isinstance(call[0], _Ref)]
 
-        embedded = {(ref, 0.0) for ref in sources("Embedding", lambda o: o.mask_zero)}
-        masked = {(call[0], float(o.mask_value)) for n, o in self.objects.items() if type(o).__name__ == "Masking"
-                  for call in self.calls[n] if isinstance(call[0], _Ref)}
+        embedded = {(ref, 0.0) for o, ref in inputs_of("Embedding") if o.mask_zero}
+        masked = {(ref, float(o.mask_value)) for o, ref in inputs_of("Masking")}
 
         def rebuilt(ref):
             op = self._mask_ops.get(ref[0])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from .. import activations, initializers, regularizers
 from ..errors import FileFormatError
+from .layout import RNN_CELLS
 
 __all__ = ["from_keras", "to_keras", "compile_to_keras", "KERAS_LAYER_CLASSES"]
 
@@ -49,14 +50,13 @@ KERAS_LAYER_CLASSES = {
     "Embedding": "Embedding", "SpatialDropout1D": "SpatialDropout1D", "SpatialDropout2D": "SpatialDropout2D",
     "TimeDistributed": "TimeDistributed", "SimpleRNN": "SimpleRNN", "LSTM": "LSTM", "GRU": "GRU",
     "Bidirectional": "Bidirectional", "MultiHeadAttention": "MultiHeadAttention", "Attention": "Attention",
-    "AdditiveAttention": "AdditiveAttention", "Masking": "Masking", "Conv1DTranspose": "Conv1DTranspose", "RNN": "RNN", "SimpleRNNCell": "SimpleRNNCell", "LSTMCell": "LSTMCell",
-    "GRUCell": "GRUCell",
+    "AdditiveAttention": "AdditiveAttention", "Masking": "Masking", "Conv1DTranspose": "Conv1DTranspose",
+    "RNN": "RNN", **{cell: cell for cell in RNN_CELLS},
 }
 _MODEL_CLASSES = {"Sequential": "Sequential", "Functional": "Functional", "Model": "Functional"}
 _MERGE_CLASSES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot")
 _ACTIVATION_KEYS = ("activation", "recurrent_activation")
 _STATEFUL = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "RNN")
-_CELLS = ("SimpleRNNCell", "LSTMCell", "GRUCell")
 # Keras 3 operation entries that compute a mask, (module, class name); its legacy .h5 writes no module.
 # See ferronet.formats.calls.
 _MASK_OPS = {("keras.src.ops.numpy", "NotEqual"), (None, "NotEqual"), ("keras.src.ops.numpy", "Any"), (None, "Any")}
@@ -233,7 +233,7 @@ def _translate_layer(entry, label, custom_objects):
         config["layer"] = _translate_layer(config.get("layer"), label, custom_objects)
     if target == "RNN":
         cell = config.get("cell")
-        if not isinstance(cell, dict) or cell.get("class_name") not in _CELLS:
+        if not isinstance(cell, dict) or cell.get("class_name") not in RNN_CELLS:
             found = cell.get("class_name") if isinstance(cell, dict) else type(cell).__name__
             raise FileFormatError(f"ferronet reads RNN around one SimpleRNNCell, LSTMCell or GRUCell; {where} runs "
                                   f"{found!r}. Received: cell={found!r} in {label}")
@@ -365,10 +365,10 @@ def _layer_to_keras(layer, where_model):
         config.setdefault("zero_output_for_mask", False)
         if class_name == "SimpleRNN" and config.get("seed") is None:  # Keras' SimpleRNN writes no seed
             config.pop("seed", None)
-    if class_name in _CELLS:  # Keras' cells: no sequence-layer keys
+    if class_name in RNN_CELLS:  # Keras' cells: no sequence-layer keys
         config.pop("activity_regularizer", None)
     if class_name == "RNN":
-        if type(layer.cell).__name__ not in _CELLS:
+        if type(layer.cell).__name__ not in RNN_CELLS:
             raise FileFormatError(f"ferronet writes RNN around one SimpleRNNCell, LSTMCell or GRUCell to Keras files; "
                                   f"{where} runs a {type(layer.cell).__name__}: save it as .ferronet. Received: "
                                   f"{type(layer.cell).__name__}")

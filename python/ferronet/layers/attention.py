@@ -62,7 +62,21 @@ class Attention(Layer):
             raise ValueError(f'Layer "{self.name}" (Attention) takes [query, value] or [query, value, key]. '
                              f"Received: input_shape={input_shape}")
         if self.use_scale:
-            self.scale = self.add_weight((), "ones", name="scale")
+            self.scale = self.add_weight(self._scale_shape(shapes), self._scale_initializer, name="scale")
+
+    # The learned scale: one scalar on the scores (AdditiveAttention: one per feature of the query).
+    _scale_initializer = "ones"
+
+    def _scale_shape(self, shapes):
+        return ()
+
+    @staticmethod
+    def _mask_queries(out, q_mask):
+        """``out`` with the masked queries' rows zero (as Keras)."""
+        if q_mask is None:
+            return out
+        qm = np.asarray(unwrap(q_mask)).astype(unwrap(out).dtype).reshape(out.shape[0], out.shape[1], 1)
+        return M.multiply(out, qm)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
@@ -105,9 +119,7 @@ class Attention(Layer):
         else:
             out = A.squeeze(attention_ops.dot_product_attention(q4, k4, v4, mask=keys, scale=1.0,
                                                                  is_causal=causal), 2)
-        if q_mask is not None:
-            qm = np.asarray(unwrap(q_mask)).astype(unwrap(out).dtype).reshape(q.shape[0], q.shape[1], 1)
-            out = M.multiply(out, qm)
+        out = self._mask_queries(out, q_mask)
         if return_attention_scores:
             return out, A.squeeze(p, 1)
         return out
@@ -150,15 +162,10 @@ class AdditiveAttention(Attention):
         kwargs.pop("score_mode", None)
         super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
 
-    def build(self, input_shape):
-        super_scale = self.use_scale
-        self.use_scale = False  # Attention's scalar scale: not this layer's
-        try:
-            super().build(input_shape)
-        finally:
-            self.use_scale = super_scale
-        if self.use_scale:
-            self.scale = self.add_weight((input_shape[0][-1],), "glorot_uniform", name="scale")
+    _scale_initializer = "glorot_uniform"
+
+    def _scale_shape(self, shapes):
+        return (shapes[0][-1],)
 
     def _tensor_call(self, x, training, mask=None, return_attention_scores=False, use_causal_mask=False, **kwargs):
         q, v, k, q_mask, v_mask = self._unpack(x, mask, kwargs)
@@ -177,9 +184,7 @@ class AdditiveAttention(Attention):
         used = self._dropout_layer._tensor_call(weights, True) if self._dropout_layer is not None and training \
             else weights
         out = A.matmul(used, v)
-        if q_mask is not None:
-            qm = np.asarray(unwrap(q_mask)).astype(unwrap(out).dtype).reshape(q.shape[0], q.shape[1], 1)
-            out = M.multiply(out, qm)
+        out = self._mask_queries(out, q_mask)
         return (out, weights) if return_attention_scores else out
 
     def get_config(self):

@@ -5,19 +5,28 @@ from __future__ import annotations
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
 from .base import Layer
-from .recurrent import RNNBase, fold_initial_state
+from .recurrent import SequenceLayer, fold_initial_state
 
 __all__ = ["Bidirectional"]
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
 
+def _is_sequence_layer(layer):
+    """A layer over a whole sequence (a cell, one step, is not one)."""
+    from .rnn_cells import _Cell
+
+    return isinstance(layer, SequenceLayer) and not isinstance(layer, _Cell)
+
+
 def _cell_copy(layer):
     """For an ``RNN``, a new cell like its own (its class and config: a cell of your own needs no registering)."""
-    cell = getattr(layer, "cell", None)
-    if cell is None or not hasattr(layer, "_state_sizes"):
+    from .rnn_layer import RNN, StackedRNNCells
+
+    if not isinstance(layer, RNN):
         return {}
-    if hasattr(cell, "cells"):  # StackedRNNCells
+    cell = layer.cell
+    if isinstance(cell, StackedRNNCells):
         copies = [type(c).from_config(c.get_config()) for c in cell.cells]
         return {"cell": type(cell)(copies, **{k: v for k, v in cell.get_config().items() if k != "cells"})}
     return {"cell": type(cell).from_config(cell.get_config())}
@@ -49,10 +58,7 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         from . import serialize
 
-        from .rnn_layer import RNN
-
-        recurrent = (RNNBase, RNN)
-        if not isinstance(layer, recurrent) or hasattr(layer, "reset_dropout_mask"):  # (a cell is one step)
+        if not _is_sequence_layer(layer):
             raise ValueError(f"Bidirectional wraps a SimpleRNN, LSTM, GRU or RNN layer. Received: layer={layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}. Received: merge_mode={merge_mode!r}")
@@ -69,7 +75,7 @@ class Bidirectional(Layer):
                           **_cell_copy(layer))
             self.backward_layer = type(layer).from_config(config)
         else:
-            if not isinstance(backward_layer, recurrent) or hasattr(backward_layer, "reset_dropout_mask"):
+            if not _is_sequence_layer(backward_layer):
                 raise ValueError("backward_layer must be a SimpleRNN, LSTM, GRU or RNN layer. Received: "
                                  f"{backward_layer!r}")
             if backward_layer.go_backwards == layer.go_backwards:

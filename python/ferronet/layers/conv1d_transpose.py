@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops as _ops
 from ..tensor import array_ops as A
 from ._conv_utils import data_format_arg
-from .conv2d_transpose import Conv2DTranspose, Conv2DTransposeOp
+from .conv2d_transpose import Conv2DTranspose
 
 __all__ = ["Conv1DTranspose"]
 
@@ -53,34 +52,22 @@ class Conv1DTranspose(Conv2DTranspose):
     def compute_output_shape(self, s):
         return (s[0], self._out_hw(1, s[1])[1], self.filters)
 
+    def _hwio_tensor(self):
+        return A.reshape(self.kernel, (1,) + tuple(self.kernel.shape))
+
+    def _hwio(self, kernel):
+        return kernel[None]
+
+    # A sequence is an image of height 1 to the 2-D layer's math.
     def _tensor_call(self, x, training, **kwargs):
-        kernel = A.reshape(self.kernel, (1,) + tuple(self.kernel.shape))
-        y = Conv2DTransposeOp(A.expand_dims(x, 1), kernel, self.bias if self.use_bias else None,
-                              out_hw=self._out_hw(1, x.shape[1]), strides=self.strides, padding=self.padding,
-                              dilation=self.dilation_rate, precision=self._precision)
-        return self._activation_tensor(A.squeeze(y, 1))
+        return A.squeeze(super()._tensor_call(A.expand_dims(x, 1), training), 1)
 
     def _forward(self, state, inputs, training):
-        state.x = inputs[:, None]
-        shape = (inputs.shape[0], 1, self._out_hw(1, inputs.shape[1])[1], self.filters)
-        z = _ops.conv_transpose(state.x, self.kernel.value[None], self.strides, self.padding, self.output_padding,
-                                dilation_rate=self.dilation_rate, bias=self.bias.value if self.use_bias else None,
-                                out=state.buf("z", shape), precision=self._precision)
-        return self._forward_activation(state, z[:, 0])
+        return super()._forward(state, inputs[:, None], training)[:, 0]
 
     def _backward(self, state, dy, need_dx):
-        dz = np.ascontiguousarray(self._backward_activation(state, dy))[:, None]
-        x, kernel = state.x, self.kernel.value[None]
-        args = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
-                    precision=self._precision)
-        if state.train:
-            _ops.conv2d_backward(x, dz, kernel, need_dx=False, need_dw=True, need_db=False,
-                                 dw_out=state.grad(self.kernel)[None], **args)
-            if self.use_bias:
-                _ops.sum_rows(dz.reshape(-1, dz.shape[-1]), out=state.grad(self.bias))
-        if not need_dx:
-            return None
-        return _ops.conv2d(dz, kernel, None, out=state.buf("dx", x.shape), **args)[:, 0]
+        dx = super()._backward(state, np.ascontiguousarray(dy)[:, None], need_dx)
+        return None if dx is None else dx[:, 0]
 
     def get_config(self):
         config = super().get_config()

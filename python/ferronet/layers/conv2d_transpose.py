@@ -102,9 +102,16 @@ class Conv2DTranspose(Layer):
     def compute_output_shape(self, s):
         return (s[0],) + self._out_hw(s[1], s[2]) + (self.filters,)
 
+    # The kernel as the convolution's HWIO array (Conv1DTranspose keeps Keras' 1-D layout, without the height).
+    def _hwio_tensor(self):
+        return self.kernel
+
+    def _hwio(self, kernel):
+        return kernel
+
     def _tensor_call(self, x, training, **kwargs):
         out_hw = self._out_hw(x.shape[1], x.shape[2])
-        y = Conv2DTransposeOp(x, self.kernel, self.bias if self.use_bias else None, out_hw=out_hw,
+        y = Conv2DTransposeOp(x, self._hwio_tensor(), self.bias if self.use_bias else None, out_hw=out_hw,
                               strides=self.strides, padding=self.padding, dilation=self.dilation_rate,
                               precision=self._precision)
         return self._activation_tensor(y)
@@ -112,21 +119,22 @@ class Conv2DTranspose(Layer):
     def _forward(self, state, inputs, training):
         state.x = inputs
         shape = (inputs.shape[0],) + self._out_hw(inputs.shape[1], inputs.shape[2]) + (self.filters,)
-        z = _ops.conv_transpose(inputs, self.kernel.value, self.strides, self.padding, self.output_padding,
-                                dilation_rate=self.dilation_rate, bias=self.bias.value if self.use_bias else None,
-                                out=state.buf("z", shape), precision=self._precision)
+        z = _ops.conv_transpose(inputs, self._hwio(self.kernel.value), self.strides, self.padding,
+                                self.output_padding, dilation_rate=self.dilation_rate,
+                                bias=self.bias.value if self.use_bias else None, out=state.buf("z", shape),
+                                precision=self._precision)
         return self._forward_activation(state, z)
 
     def _backward(self, state, dy, need_dx):
         # The transposed convolution's input gradient is the convolution itself; its kernel gradient is the
         # convolution's, with input and output swapped.
         dz = self._backward_activation(state, dy)
-        x, kernel = state.x, self.kernel.value
+        x, kernel = state.x, self._hwio(self.kernel.value)
         args = dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
                     precision=self._precision)
         if state.train:
             _ops.conv2d_backward(x, dz, kernel, need_dx=False, need_dw=True, need_db=False,
-                                 dw_out=state.grad(self.kernel), **args)
+                                 dw_out=self._hwio(state.grad(self.kernel)), **args)
             if self.use_bias:
                 _ops.sum_rows(dz.reshape(-1, dz.shape[-1]), out=state.grad(self.bias))
         if not need_dx:

@@ -120,7 +120,8 @@ class SequenceLayer(Layer):
         return input_shape, input_shape[-1]
 
     def _split_inputs(self, x, mask):
-        """``(sequence, given initial states, the sequence's mask)`` of a call's inputs ``[x, *states]`` or ``x``."""
+        """``(sequence, given initial states, the sequence's boolean (batch, steps) mask or None)`` of a call's
+        inputs ``[x, *states]`` or ``x``, checked."""
         given = []
         if isinstance(x, (list, tuple)):
             x, given = x[0], list(x[1:])
@@ -129,7 +130,31 @@ class SequenceLayer(Layer):
         if x.ndim != 3:
             raise ShapeError(f'Layer "{self.name}" ({type(self).__name__}) takes (batch, steps, features). '
                              f"Received: input shape {fmt_shape(tuple(x.shape))}")
-        return x, given, mask
+        m = None if mask is None else np.asarray(unwrap(mask), dtype=bool)
+        if m is not None and m.shape != tuple(x.shape[:2]):
+            raise ShapeError(f'Layer "{self.name}": the mask must have shape {tuple(x.shape[:2])}. Received: mask '
+                             f"shape {m.shape}")
+        return x, given, m
+
+    def _initial_states(self, batch, given, dtype):
+        """The states a call starts from: ``given`` (checked), a stateful layer's stored ones, or zeros."""
+        sizes = self._state_sizes
+        if given:
+            if len(given) != len(sizes):
+                raise ValueError(f'Layer "{self.name}" ({type(self).__name__}) has {len(sizes)} state(s). Received: '
+                                 f"initial_state with {len(given)} tensor(s)")
+            for s, size in zip(given, sizes):
+                if tuple(s.shape) != (batch, size):
+                    raise ShapeError(f'Layer "{self.name}": each initial state must have shape ({batch}, '
+                                     f"{size}). Received: shape {tuple(s.shape)}")
+            return list(given)
+        if self.stateful:
+            # NOTE: a batch of another size (the one-sample batch that shape inference runs, a last partial
+            # batch) cannot continue the stored states: it starts from zeros and its states are kept instead.
+            if self._states is None or self._states[0].shape[0] != batch:
+                self._states = [np.zeros((batch, n), dtype) for n in sizes]
+            return [Tensor(s) for s in self._states]
+        return [Tensor(np.zeros((batch, n), dtype)) for n in sizes]
 
     @property
     def states(self):
@@ -241,41 +266,24 @@ class RNNBase(SequenceLayer):
             return [out] + [(batch, self.units)] * self._n_states
         return out
 
-    def _initial_states(self, batch, given, dtype):
-        n = self._n_states
-        if given:
-            if len(given) != n:
-                raise ValueError(f'Layer "{self.name}" ({type(self).__name__}) has {n} state(s). Received: '
-                                 f"initial_state with {len(given)} tensor(s)")
-            for s in given:
-                if tuple(s.shape) != (batch, self.units):
-                    raise ShapeError(f'Layer "{self.name}": each initial state must have shape ({batch}, '
-                                     f"{self.units}). Received: shape {tuple(s.shape)}")
-            return list(given)
-        if self.stateful:
-            # NOTE: a batch of another size (the one-sample batch that shape inference runs, a last partial
-            # batch) cannot continue the stored states: it starts from zeros and its states are kept instead.
-            if self._states is None or self._states[0].shape[0] != batch:
-                self._states = [np.zeros((batch, self.units), dtype) for _ in range(n)]
-            return [Tensor(s) for s in self._states]
-        return [Tensor(np.zeros((batch, self.units), dtype)) for _ in range(n)]
+    @property
+    def _state_sizes(self):
+        return [self.units] * self._n_states
+
+    def _dropout_factors(self, rate, shape):
+        """Inverted-dropout factors: 0 for a dropped entry, ``1 / (1 - rate)`` for a kept one."""
+        return ((self._rng.random(shape) >= rate) / (1.0 - rate)).astype(self._np_dtype)
 
     def _tensor_call(self, x, training, mask=None, **kwargs):
-        x, given, mask = self._split_inputs(x, mask)
+        x, given, m = self._split_inputs(x, mask)
         batch, units = x.shape[0], self.units
         dt = self._np_dtype
         states = self._initial_states(batch, given, dt)
         if training and self.dropout > 0:
-            keep = self._rng.random((batch, 1, x.shape[-1])) >= self.dropout
-            x = M.multiply(x, (keep / (1.0 - self.dropout)).astype(dt))
+            x = M.multiply(x, self._dropout_factors(self.dropout, (batch, 1, x.shape[-1])))
         scale = None
         if training and self.recurrent_dropout > 0:
-            keep = self._rng.random((batch, units)) >= self.recurrent_dropout
-            scale = (keep / (1.0 - self.recurrent_dropout)).astype(dt)
-        m = None if mask is None else np.asarray(unwrap(mask), dtype=bool)
-        if m is not None and m.shape != tuple(x.shape[:2]):
-            raise ShapeError(f'Layer "{self.name}": the mask must have shape {tuple(x.shape[:2])}. Received: mask '
-                             f"shape {m.shape}")
+            scale = self._dropout_factors(self.recurrent_dropout, (batch, units))
         if self.go_backwards:
             x = A.reverse(x, [1])
             m = None if m is None else m[:, ::-1]

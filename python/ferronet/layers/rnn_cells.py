@@ -90,24 +90,16 @@ class _Cell:
         if x.ndim != 2 or x.shape[1] != features:
             raise ShapeError(f'Cell "{self.name}" ({type(self).__name__}) takes one step, (batch, {features}). '
                              f"Received: input shape {fmt_shape(tuple(x.shape))}")
-        if len(states) != self._n_states:
-            raise ValueError(f'Cell "{self.name}" ({type(self).__name__}) has {self._n_states} state(s). Received: '
-                             f"{len(states)} state tensor(s)")
-        batch, dt = x.shape[0], self._np_dtype
-        for s in states:
-            if tuple(s.shape) != (batch, self.units):
-                raise ShapeError(f'Cell "{self.name}": each state must have shape ({batch}, {self.units}). '
-                                 f"Received: shape {tuple(s.shape)}")
+        batch = x.shape[0]
+        states = self._initial_states(batch, states, self._np_dtype)  # (checks the states given)
         scale = None
         if training and self.dropout > 0:
             if self._dropout_mask is None or self._dropout_mask.shape != tuple(x.shape):
-                keep = self._rng.random(tuple(x.shape)) >= self.dropout
-                self._dropout_mask = (keep / (1.0 - self.dropout)).astype(dt)
+                self._dropout_mask = self._dropout_factors(self.dropout, tuple(x.shape))
             x = M.multiply(x, self._dropout_mask)
         if training and self.recurrent_dropout > 0:
             if self._recurrent_dropout_mask is None or self._recurrent_dropout_mask.shape != (batch, self.units):
-                keep = self._rng.random((batch, self.units)) >= self.recurrent_dropout
-                self._recurrent_dropout_mask = (keep / (1.0 - self.recurrent_dropout)).astype(dt)
+                self._recurrent_dropout_mask = self._dropout_factors(self.recurrent_dropout, (batch, self.units))
             scale = self._recurrent_dropout_mask
         seq = rnn_sequence(A.expand_dims(x, 1), self.kernel, self.recurrent_kernel, self.bias if self.use_bias else None,
                            states[0], states[1] if self._n_states == 2 else None, cell=self._cell,

@@ -16,7 +16,6 @@ import inspect
 
 import numpy as np
 
-from ..errors import ShapeError
 from ..tensor import array_ops as A
 from ..tensor import math_ops as M
 from ..tensor.core import Tensor, unwrap
@@ -200,32 +199,13 @@ class RNN(SequenceLayer):
         out = (batch, steps, size) if self.return_sequences else (batch, size)
         return [out] + [(batch, s) for s in self._state_sizes] if self.return_state else out
 
-    def _initial_states(self, batch, given, dtype):
-        sizes = self._state_sizes
-        if given:
-            if len(given) != len(sizes):
-                raise ValueError(f'Layer "{self.name}" (RNN) has {len(sizes)} state(s). Received: initial_state '
-                                 f"with {len(given)} tensor(s)")
-            for s, size in zip(given, sizes):
-                if tuple(s.shape) != (batch, size):
-                    raise ShapeError(f'Layer "{self.name}": the initial states must have shapes '
-                                     f"{[(batch, n) for n in sizes]}. Received: shape {tuple(s.shape)}")
-            return list(given)
-        if self.stateful and self._states is not None and self._states[0].shape[0] == batch:
-            return [Tensor(s) for s in self._states]
-        return [Tensor(np.zeros((batch, n), dtype)) for n in sizes]
-
     def _tensor_call(self, x, training, mask=None, **kwargs):
-        x, given, mask = self._split_inputs(x, mask)
+        x, given, m = self._split_inputs(x, mask)
         if type(self.cell) in _FUSED:
-            return self._fused_call(x, given, training, mask)
+            return self._fused_call(x, given, training, m)
         batch, steps = x.shape[0], x.shape[1]
         dt = self._np_dtype
         states = self._initial_states(batch, given, dt)
-        m = None if mask is None else np.asarray(unwrap(mask), dtype=bool)
-        if m is not None and m.shape != (batch, steps):
-            raise ShapeError(f'Layer "{self.name}": the mask must have shape {(batch, steps)}. Received: mask shape '
-                             f"{m.shape}")
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         for c in cells:
             if isinstance(c, _Cell):

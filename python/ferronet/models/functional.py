@@ -176,14 +176,17 @@ def call_symbolic(layer, inputs, kwargs):
                 f"Received: {type(t).__name__} among its inputs; wrap constants with layers or give them as inputs")
     training = kwargs.pop("training", None)
     unknown = any(d is None for t in leaves for d in t.shape[1:])
+
+    def run(probe):
+        return layer(pack_like(inputs, [_dummy(t, probe) for t in leaves]),
+                     training=False if training is None else training, **kwargs)
+
     try:
-        out = layer(pack_like(inputs, [_dummy(t) for t in leaves]), training=False if training is None else training,
-                    **kwargs)
-        if unknown:
+        out = run(_PROBES[0])
+        again = None
+        if unknown:  # which output sizes follow the unknown input sizes: run again with the other stand-in
             _unknown_sizes_built(layer, leaves)
-        # Which output sizes follow the unknown input sizes: run again with the other stand-in.
-        again = _leaf_shapes(layer(pack_like(inputs, [_dummy(t, _PROBES[1]) for t in leaves]), training=False
-                                   if training is None else training, **kwargs)) if unknown else None
+            again = _leaf_shapes(run(_PROBES[1]))
     except ShapeError as e:
         raise ShapeError(f'Layer "{layer.name}" ({type(layer).__name__}) cannot take its symbolic inputs of '
                          f"shapes {[t.shape for t in leaves]}: {e}") from None
